@@ -1,0 +1,546 @@
+"""Strategy and factor catalogs, parameter-grid expressions and the SweepConfig spec."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+ParamKind = Literal["int", "float"]
+
+MAX_VALUES_PER_PARAM = 10_000
+DEFAULT_MAX_GRID_POINTS = 100_000
+MAX_TASKS = 1_024  # Airflow's default max_map_length caps XCom-driven .expand()
+DEFAULT_POINTS_PER_TASK = 10
+MAX_SYMBOLS = 2_000
+FLOAT_SIGNIFICANT_DIGITS = 10
+DAG_ID_PREFIX = "backtest_"
+CONTEXT_MAX_GRID_POINTS = "max_grid_points"
+
+
+# --------------------------------------------------------------------------- catalogs
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One tunable parameter of a strategy."""
+
+    name: str
+    kind: ParamKind
+    unit: str
+    description: str
+    lower: float
+    upper: float
+    default: str
+
+    @property
+    def help(self) -> str:
+        return f"{self.description} ({self.unit}; {_fmt(self.lower)} to {_fmt(self.upper)})"
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """A strategy of the catalog: its parameters, in grid order."""
+
+    name: str
+    description: str
+    params: tuple[ParamSpec, ...]
+
+    def param(self, name: str) -> ParamSpec:
+        for spec in self.params:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params)
+
+    def default_params(self) -> dict[str, str]:
+        return {p.name: p.default for p in self.params}
+
+
+def _stop_loss(default: str = "0.05,0.08,0.1") -> ParamSpec:
+    return ParamSpec("stop_loss_pct", "float", "fraction", "Exit a position after this loss", 0.001, 0.9, default)
+
+
+def _cooldown(default: str) -> ParamSpec:
+    return ParamSpec("cooldown_period", "int", "days", "Days to wait before re-entering a symbol", 0, 365, default)
+
+
+STRATEGIES: dict[str, StrategySpec] = {
+    s.name: s
+    for s in (
+        StrategySpec(
+            "LongShortEquityStrategy",
+            "Long the top-ranked symbols, short the bottom-ranked, rebalanced periodically.",
+            (
+                ParamSpec("rebalance_period", "int", "days", "Days between rebalancing", 1, 365, "7,14,21,28,35"),
+                ParamSpec(
+                    "take_profit_pct", "float", "fraction", "Exit a position after this gain", 0.001, 5.0,
+                    "0.1,0.15,0.2",
+                ),
+                _stop_loss(),
+                _cooldown("7,14,21"),
+            ),
+        ),
+        StrategySpec(
+            "MeanReversionStrategy",
+            "Enter against large deviations from a rolling mean (z-score), exit on reversion.",
+            (
+                ParamSpec("lookback_period", "int", "days", "Window of the rolling mean", 2, 504, "20,30,40"),
+                ParamSpec(
+                    "entry_threshold", "float", "std devs", "Z-score that opens a position", 0.1, 10.0,
+                    "2.0,2.5,3.0",
+                ),
+                _stop_loss(),
+                _cooldown("5,10,15"),
+            ),
+        ),
+        StrategySpec(
+            "MomentumStrategy",
+            "Follow trailing returns above a signal threshold.",
+            (
+                ParamSpec("momentum_period", "int", "days", "Window of the trailing return", 2, 504, "10,20,30"),
+                ParamSpec(
+                    "signal_threshold", "float", "return", "Trailing return that opens a position", 0.0, 2.0,
+                    "0.05,0.1,0.15",
+                ),
+                _stop_loss(),
+                _cooldown("3,7,14"),
+            ),
+        ),
+    )
+}
+
+FACTORS: dict[str, str] = {
+    "NewsSentiment": "Net sentiment of news flow",
+    "DebtToEquity": "Leverage: total debt over shareholders' equity",
+    "PriceToEarnings": "Valuation: price over trailing earnings",
+    "PriceToBook": "Valuation: price over book value",
+    "ReturnOnEquity": "Quality: net income over equity",
+    "EarningsYield": "Valuation: earnings over price",
+    "DividendYield": "Dividends over price",
+    "Volatility60D": "Risk: 60-day realised volatility",
+    "Beta": "Risk: sensitivity to the market",
+    "MarketCap": "Size: market capitalisation",
+}
+
+TICKER_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,9}(?:[.\-][A-Z0-9]{1,4})?$")
+NAME_PATTERN = re.compile(r"^[a-z0-9_]{3,60}$")
+
+
+# --------------------------------------------------------------------------- grid expressions
+
+
+class GridError(ValueError):
+    """A parameter-grid expression that cannot be read; the message says how to write it."""
+
+
+GRID_HELP = "write a value (7), a list (7,14,21) or a range min:max:count (7:91:5)"
+_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+
+
+def _fmt(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _round_float(value: float) -> float:
+    if value == 0 or not math.isfinite(value):
+        return float(value)
+    return float(f"{value:.{FLOAT_SIGNIFICANT_DIGITS}g}")
+
+
+def _number(text: str, kind: ParamKind) -> float:
+    if not _NUMBER.match(text):
+        raise GridError(f"'{_clip(text)}' is not a number; {GRID_HELP}")
+    value = float(text)
+    if not math.isfinite(value):
+        raise GridError(f"'{_clip(text)}' is too large; {GRID_HELP}")
+    if kind == "int" and not value.is_integer():
+        raise GridError(f"'{_clip(text)}' is not a whole number; this parameter takes integers")
+    return value
+
+
+def _clip(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _range_values(term: str, kind: ParamKind) -> list[float]:
+    parts = term.split(":")
+    if len(parts) != 3:
+        raise GridError(f"'{_clip(term)}' is not a range; write min:max:count, e.g. 7:91:5")
+    low, high = _number(parts[0], "float"), _number(parts[1], "float")
+    if not _NUMBER.match(parts[2]) or not float(parts[2]).is_integer():
+        raise GridError(f"count '{_clip(parts[2])}' in '{_clip(term)}' must be a whole number of points (≥ 1)")
+    count = int(float(parts[2]))
+    if count < 1:
+        raise GridError(f"count in '{_clip(term)}' must be at least 1")
+    if low > high:
+        raise GridError(f"min {_fmt(low)} is greater than max {_fmt(high)} in '{_clip(term)}'; write min:max:count")
+    if count == 1:
+        if low != high:
+            raise GridError(f"count 1 in '{_clip(term)}' needs min = max; use count ≥ 2 for a range")
+        return [low]
+    if count > MAX_VALUES_PER_PARAM:
+        raise GridError(f"'{_clip(term)}' asks for {count:,} values; at most {MAX_VALUES_PER_PARAM:,} per parameter")
+    step = (high - low) / (count - 1)
+    values = [low + i * step for i in range(count - 1)] + [high]
+    if kind == "int":
+        return [float(round(v)) for v in values]
+    return values
+
+
+def parse_values(expression: str, kind: ParamKind) -> list[int] | list[float]:
+    """Expand a grid expression into its sorted distinct values.
+
+    `7` → [7]; `7,14,21` → [7, 14, 21]; `7:91:5` → [7, 28, 49, 70, 91] (min:max:count,
+    inclusive, evenly spaced); terms may be mixed: `5,7:91:5`. Raises GridError.
+    """
+    if kind not in ("int", "float"):
+        raise GridError(f"unknown parameter kind {kind!r}; expected 'int' or 'float'")
+    if not isinstance(expression, str):
+        raise GridError(f"expected text; {GRID_HELP}")
+    text = "".join(expression.split())
+    if not text:
+        raise GridError(f"empty; {GRID_HELP}")
+    collected: set[float] = set()
+    for term in text.split(","):
+        if not term:
+            raise GridError(f"empty item between commas; {GRID_HELP}")
+        if ":" in term:
+            collected.update(_range_values(term, kind))
+        elif kind == "int":
+            collected.add(_number(term, "int"))
+        else:
+            collected.add(_number(term, "float"))
+        if len(collected) > MAX_VALUES_PER_PARAM:
+            raise GridError(f"more than {MAX_VALUES_PER_PARAM:,} values in one parameter; use a coarser range")
+    if kind == "int":
+        return sorted({int(v) for v in collected})
+    return sorted({_round_float(v) for v in collected})
+
+
+def format_values(values: list[int] | list[float], limit: int = 12) -> str:
+    """A short preview of expanded values: the first and last few when there are many."""
+    shown = [_fmt(v) for v in values]
+    if len(shown) <= limit:
+        return ", ".join(shown)
+    half = limit // 2
+    return ", ".join(shown[:half]) + f", … ({len(shown) - limit} more) …, " + ", ".join(shown[-half:])
+
+
+# --------------------------------------------------------------------------- SweepConfig
+
+
+def _split_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in re.split(r"[,\s]+", value) if item.strip()]
+    return value
+
+
+def _custom(kind: str, message: str, **ctx: Any) -> PydanticCustomError:
+    # Braces in user text would be read as format fields by pydantic: escape them.
+    return PydanticCustomError(kind, message.replace("{", "{{").replace("}", "}}"), ctx or None)
+
+
+class SweepConfig(BaseModel):
+    """A backtest sweep: a strategy, one grid expression per parameter, a universe, dates.
+
+    The grid is the cartesian product of the parameters' values in catalog order; point `i`
+    is found by mixed-radix indexing (last parameter varies fastest), so a task computes
+    its points from (start, count) alone.
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, validate_default=True)
+
+    name: str = Field(description="Sweep name; the DAG id is backtest_<name>")
+    strategy: str
+    params: dict[str, str]
+    universe: list[str]
+    factors: list[str] = Field(default_factory=list)
+    start_date: date
+    end_date: date
+    initial_capital: float = 1_000_000.0
+    points_per_task: int | None = None
+    owner: str = "research"
+    description: str = ""
+
+    _values: tuple[tuple[float, ...], ...] = PrivateAttr(default=())
+    _radix: tuple[int, ...] = PrivateAttr(default=())
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not NAME_PATTERN.match(value):
+            raise _custom(
+                "name", "use 3 to 60 lowercase letters, digits or underscores (e.g. mr_spy_2024)"
+            )
+        return value
+
+    @field_validator("strategy")
+    @classmethod
+    def _check_strategy(cls, value: str) -> str:
+        if value not in STRATEGIES:
+            raise _custom("strategy", f"unknown strategy '{_clip(value)}'; choose one of: {', '.join(STRATEGIES)}")
+        return value
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _check_params(cls, value: Any, info: ValidationInfo) -> Any:
+        strategy = STRATEGIES.get(info.data.get("strategy", ""))
+        if strategy is None or not isinstance(value, Mapping):
+            return value
+        problems: dict[str, str] = {}
+        cleaned: dict[str, str] = {}
+        for key in value:
+            if key not in strategy.param_names:
+                problems[str(key)] = f"not a parameter of {strategy.name}; its parameters: " + ", ".join(
+                    strategy.param_names
+                )
+        for spec in strategy.params:
+            raw = value.get(spec.name)
+            if raw is None or (isinstance(raw, str) and not raw.strip()):
+                problems[spec.name] = f"required; default is {spec.default}"
+                continue
+            expression = str(raw).strip()
+            try:
+                values = parse_values(expression, spec.kind)
+            except GridError as exc:
+                problems[spec.name] = str(exc)
+                continue
+            outside = [v for v in values if not spec.lower <= v <= spec.upper]
+            if outside:
+                problems[spec.name] = (
+                    f"{_fmt(outside[0])} is outside the allowed range {_fmt(spec.lower)} to {_fmt(spec.upper)}"
+                )
+                continue
+            cleaned[spec.name] = expression
+        if problems:
+            text = "; ".join(f"{k}: {v}" for k, v in problems.items())
+            raise _custom("grid", text, fields=problems)
+        return cleaned
+
+    @field_validator("universe", mode="before")
+    @classmethod
+    def _split_universe(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("universe")
+    @classmethod
+    def _check_universe(cls, value: list[str]) -> list[str]:
+        symbols = list(dict.fromkeys(symbol.strip().upper() for symbol in value))
+        if not symbols:
+            raise _custom("universe", "add at least one symbol, e.g. AAPL,MSFT,GOOGL")
+        bad = [s for s in symbols if not TICKER_PATTERN.match(s)]
+        if bad:
+            raise _custom(
+                "universe",
+                f"'{_clip(bad[0])}' is not a ticker; use letters and digits, optionally .X or -X (e.g. BRK.B)",
+            )
+        if len(symbols) > MAX_SYMBOLS:
+            raise _custom("universe", f"{len(symbols):,} symbols; at most {MAX_SYMBOLS:,}")
+        return symbols
+
+    @field_validator("factors", mode="before")
+    @classmethod
+    def _split_factors(cls, value: Any) -> Any:
+        return _split_list(value) if value is not None else []
+
+    @field_validator("factors")
+    @classmethod
+    def _check_factors(cls, value: list[str]) -> list[str]:
+        factors = list(dict.fromkeys(value))
+        unknown = [f for f in factors if f not in FACTORS]
+        if unknown:
+            raise _custom(
+                "factors", f"unknown factor '{_clip(unknown[0])}'; valid factors: {', '.join(FACTORS)}"
+            )
+        return factors
+
+    @field_validator("start_date", "end_date")
+    @classmethod
+    def _check_date(cls, value: date) -> date:
+        if not date(1970, 1, 1) <= value <= date(2100, 12, 31):
+            raise _custom("date", "use a date between 1970-01-01 and 2100-12-31")
+        return value
+
+    @field_validator("end_date")
+    @classmethod
+    def _check_order(cls, value: date, info: ValidationInfo) -> date:
+        start = info.data.get("start_date")
+        if start is not None and value <= start:
+            raise _custom("date_order", f"must be after the start date {start.isoformat()}")
+        return value
+
+    @field_validator("initial_capital")
+    @classmethod
+    def _check_capital(cls, value: float) -> float:
+        if not math.isfinite(value) or value <= 0:
+            raise _custom("capital", "must be a positive amount, e.g. 1000000")
+        return value
+
+    @field_validator("points_per_task")
+    @classmethod
+    def _check_points_per_task(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise _custom("points_per_task", "must be at least 1, or empty for automatic")
+        return value
+
+    @field_validator("owner")
+    @classmethod
+    def _check_owner(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9_.@\-]{1,64}$", value):
+            raise _custom("owner", "use 1 to 64 letters, digits or . _ - @ (e.g. jdoe)")
+        return value
+
+    @field_validator("description")
+    @classmethod
+    def _check_description(cls, value: str) -> str:
+        if len(value) > 2_000:
+            raise _custom("description", f"{len(value):,} characters; at most 2,000")
+        return value
+
+    @model_validator(mode="after")
+    def _check_grid(self, info: ValidationInfo) -> SweepConfig:
+        spec = STRATEGIES[self.strategy]
+        self._values = tuple(tuple(parse_values(self.params[p.name], p.kind)) for p in spec.params)
+        self._radix = tuple(len(v) for v in self._values)
+        limit = (info.context or {}).get(CONTEXT_MAX_GRID_POINTS, DEFAULT_MAX_GRID_POINTS)
+        size = self.grid_size
+        if limit is not None and size > limit:
+            raise _custom(
+                "grid_too_large",
+                f"the grid has {size:,} points; the limit is {limit:,}: narrow a parameter's range",
+                field="params",
+            )
+        if self.points_per_task is not None and self.task_count > MAX_TASKS:
+            minimum = math.ceil(size / MAX_TASKS)
+            raise _custom(
+                "too_many_tasks",
+                f"{self.task_count:,} tasks exceed {MAX_TASKS:,}; use at least {minimum:,} points per task",
+                field="points_per_task",
+            )
+        return self
+
+    # ----------------------------------------------------------------------- derived
+
+    @property
+    def dag_id(self) -> str:
+        return DAG_ID_PREFIX + self.name
+
+    @property
+    def strategy_spec(self) -> StrategySpec:
+        return STRATEGIES[self.strategy]
+
+    @property
+    def grid_size(self) -> int:
+        return math.prod(self._radix)
+
+    def values(self, param: str) -> list[int] | list[float]:
+        """The expanded values of one parameter."""
+        index = self.strategy_spec.param_names.index(param)
+        return list(self._values[index])
+
+    def point(self, index: int) -> dict[str, int | float]:
+        """The parameters of grid point `index` (0-based, last parameter fastest)."""
+        if not 0 <= index < self.grid_size:
+            raise IndexError(f"point {index} outside the grid of {self.grid_size} points")
+        names = self.strategy_spec.param_names
+        result: dict[str, int | float] = {}
+        for position in range(len(names) - 1, -1, -1):
+            index, digit = divmod(index, self._radix[position])
+            result[names[position]] = self._values[position][digit]
+        return {name: result[name] for name in names}
+
+    def point_indices(self, index: int) -> tuple[int, ...]:
+        """The per-parameter value indices of grid point `index`."""
+        digits = []
+        for radix in reversed(self._radix):
+            index, digit = divmod(index, radix)
+            digits.append(digit)
+        return tuple(reversed(digits))
+
+    @property
+    def effective_points_per_task(self) -> int:
+        if self.points_per_task is not None:
+            return self.points_per_task
+        return max(DEFAULT_POINTS_PER_TASK, math.ceil(self.grid_size / MAX_TASKS))
+
+    @property
+    def task_count(self) -> int:
+        return math.ceil(self.grid_size / self.effective_points_per_task)
+
+    def chunks(self) -> list[tuple[int, int]]:
+        """(start, count) of every task's slice of the grid."""
+        size, step = self.grid_size, self.effective_points_per_task
+        return [(start, min(step, size - start)) for start in range(0, size, step)]
+
+    def to_json(self) -> str:
+        """The compact, canonical JSON of the spec (ASCII, sorted keys)."""
+        return self.model_dump_json(exclude_defaults=False)
+
+    @property
+    def spec_hash(self) -> str:
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+    @classmethod
+    def from_json(cls, text: str, max_grid_points: int | None = DEFAULT_MAX_GRID_POINTS) -> SweepConfig:
+        return cls.model_validate_json(text, context={CONTEXT_MAX_GRID_POINTS: max_grid_points})
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """Map a SweepConfig ValidationError to {field: message}; parameters as `params.<name>`."""
+    errors: dict[str, str] = {}
+    for error in exc.errors(include_url=False):
+        ctx = error.get("ctx") or {}
+        loc = ".".join(str(part) for part in error["loc"])
+        if isinstance(ctx.get("fields"), dict):
+            for name, message in ctx["fields"].items():
+                errors.setdefault(f"params.{name}", message)
+            continue
+        field = ctx.get("field") or loc or "spec"
+        errors.setdefault(field, _plain_message(error))
+    return errors
+
+
+_PYDANTIC_MESSAGES = {
+    "missing": "required",
+    "date_from_datetime_parsing": "use a date like 2024-01-31",
+    "date_parsing": "use a date like 2024-01-31",
+    "date_type": "use a date like 2024-01-31",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "int_type": "must be a whole number",
+    "string_type": "must be text",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping of parameter to grid expression",
+    "extra_forbidden": "is not a field of a sweep",
+}
+
+
+def _plain_message(error: Mapping[str, Any]) -> str:
+    return _PYDANTIC_MESSAGES.get(error["type"], str(error["msg"]).removeprefix("Value error, "))
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per field, for logs and command-line tools."""
+    return "; ".join(f"{field}: {message}" for field, message in field_errors(exc).items())

@@ -1,0 +1,106 @@
+"""Settings from the environment and `.env`: mode, Airflow, AWS, paths and limits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from airflow_backtest_framework.config import DEFAULT_MAX_GRID_POINTS
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(Exception):
+    """Settings that cannot be used; the message has one line per bad key, no values of secrets."""
+
+
+class Settings(BaseSettings):
+    """Everything the app and the local stack read from the environment (see `.env.example`)."""
+
+    model_config = SettingsConfigDict(
+        env_file=(PROJECT_ROOT / ".env"), env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    mode: Literal["local", "aws"] = "local"
+
+    # The web app
+    host: str = "127.0.0.1"
+    port: int = Field(8050, ge=1, le=65535)
+    app_data_dir: Path = Path(".local/app")
+    cache_dir: Path = Path(".local/cache")
+    max_grid_points: int = Field(DEFAULT_MAX_GRID_POINTS, ge=1, le=10_000_000)
+    refresh_interval_s: float = Field(5.0, ge=1.0, le=3600.0)
+
+    # Local mode: the embedded Airflow started by scripts/local_airflow.py
+    airflow_url: str = "http://127.0.0.1:8080"
+    airflow_username: str = "admin"
+    airflow_password: SecretStr = SecretStr("admin")
+    airflow_home: Path = Path(".local/airflow")
+    local_dags_folder: Path = Path(".local/airflow/dags")
+    results_root: Path = Path(".local/results")
+    airflow_parallelism: int = Field(8, ge=1, le=64)
+
+    # AWS mode
+    aws_region: str = "us-east-1"
+    aws_profile: str | None = None
+    mwaa_environment_name: str | None = None
+    s3_dags_bucket: str | None = None
+    s3_dags_prefix: str = "dags/"
+    airflow_webserver_url: str | None = None
+    results_uri: str | None = None
+    batch_job_queue: str | None = None
+    batch_job_definition: str | None = None
+
+    @field_validator("app_data_dir", "cache_dir", "airflow_home", "local_dags_folder", "results_root")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value if value.is_absolute() else (PROJECT_ROOT / value)
+
+    @field_validator("airflow_url", "airflow_webserver_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("s3_dags_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        value = value.strip("/")
+        return f"{value}/" if value else ""
+
+    @model_validator(mode="after")
+    def _aws_needs(self) -> Settings:
+        if self.mode == "aws":
+            missing = [
+                key.upper()
+                for key in ("mwaa_environment_name", "s3_dags_bucket", "results_uri")
+                if not getattr(self, key)
+            ]
+            if missing:
+                raise ValueError("MODE=aws needs " + ", ".join(missing) + " (see .env.example)")
+        return self
+
+    @property
+    def airflow_port(self) -> int:
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.airflow_url).port or 8080
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings; raise SettingsError with one line per bad key."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_url=False, include_input=False):
+            key = ".".join(str(p) for p in error["loc"]).upper() or "settings"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            lines.append(f"{key}: {message}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
