@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -493,8 +494,8 @@ class SweepConfig(BaseModel):
         return [(start, min(step, size - start)) for start in range(0, size, step)]
 
     def to_json(self) -> str:
-        """The compact, canonical JSON of the spec (ASCII, sorted keys)."""
-        return self.model_dump_json(exclude_defaults=False)
+        """The compact, canonical JSON of the spec (ASCII only, fields in declaration order)."""
+        return json.dumps(self.model_dump(mode="json"), ensure_ascii=True, separators=(",", ":"))
 
     @property
     def spec_hash(self) -> str:

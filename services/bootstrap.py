@@ -1,0 +1,71 @@
+"""The composition root: `build_services(settings)` picks the adapters the pages will use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import pandas as pd
+
+from airflow_backtest_framework.config import SweepConfig
+from services.models import CheckResult, DeployProgress, RunSummary, SweepStatus
+from services.registry import SweepRegistry
+from services.settings import Settings
+
+ProgressCallback = Callable[[DeployProgress], None]
+CancelCheck = Callable[[], bool]
+
+
+class Deployer(Protocol):
+    def preflight(self, config: SweepConfig) -> list[CheckResult]:
+        """Checks to pass before deploying: Airflow reachable, dags location writable, id free, grid ok."""
+
+    def deploy(
+        self, config: SweepConfig, on_progress: ProgressCallback | None = None, cancelled: CancelCheck | None = None
+    ) -> DeployProgress:
+        """Render, upload, wait for registration, unpause; progress reported after every step."""
+
+
+class Runs(Protocol):
+    def trigger(self, config: SweepConfig) -> RunSummary:
+        """Start a DAG run of a deployed sweep; errors say when the DAG is missing or paused."""
+
+    def list_runs(self, config: SweepConfig, limit: int = 20) -> list[RunSummary]:
+        """The sweep's runs, newest first."""
+
+
+class Monitor(Protocol):
+    def status(self, config: SweepConfig, run_id: str | None = None) -> SweepStatus:
+        """One sweep's status (the latest run when run_id is None); stale, never raising, on outages."""
+
+
+class Results(Protocol):
+    def table(self, config: SweepConfig, run_id: str) -> pd.DataFrame:
+        """One row per finished grid point: index, parameters, metrics."""
+
+
+class Connections(Protocol):
+    def check_all(self) -> list[CheckResult]:
+        """Every connection check of the current mode."""
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything the pages call, built once per process."""
+
+    settings: Settings
+    registry: SweepRegistry
+    deployer: Deployer
+    runs: Runs
+    monitor: Monitor
+    results: Results
+    connections: Connections
+    airflow_ui_url: Callable[[str, str | None], str]
+
+
+def build_services(settings: Settings) -> Services:
+    """Pick the adapters for the settings' mode; nothing is contacted here."""
+    from services.wiring import wire
+
+    return wire(settings)

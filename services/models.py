@@ -1,0 +1,144 @@
+"""Models the services return to the pages: deploy progress, sweep status, checks, registry records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from airflow_backtest_framework.config import SweepConfig
+
+
+class StepState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class DeployStep(BaseModel):
+    """One named step of a deployment, as a UI draws it in a checklist."""
+
+    key: str
+    label: str
+    state: StepState = StepState.PENDING
+    detail: str = ""
+
+
+DEPLOY_STEPS: tuple[tuple[str, str], ...] = (
+    ("render", "Render DAG file"),
+    ("framework", "Upload framework"),
+    ("dag", "Upload DAG file"),
+    ("register", "Wait for Airflow to register the DAG"),
+    ("unpause", "Unpause DAG"),
+)
+
+
+class DeployProgress(BaseModel):
+    """The state of a deployment after each step; `fraction` is 0..1 for a progress bar."""
+
+    dag_id: str
+    steps: list[DeployStep] = Field(
+        default_factory=lambda: [DeployStep(key=key, label=label) for key, label in DEPLOY_STEPS]
+    )
+    finished: bool = False
+    ok: bool = False
+    error: str | None = None
+    uploaded: list[str] = Field(default_factory=list)
+
+    @property
+    def fraction(self) -> float:
+        finished = sum(step.state in (StepState.DONE, StepState.SKIPPED) for step in self.steps)
+        return finished / len(self.steps)
+
+    def step(self, key: str) -> DeployStep:
+        return next(step for step in self.steps if step.key == key)
+
+
+class PointState(StrEnum):
+    """Where one grid point stands; the order is the legend's order everywhere."""
+
+    DONE = "done"
+    RUNNING = "running"
+    QUEUED = "queued"
+    FAILED = "failed"
+    NOT_STARTED = "not_started"
+
+
+class PointResultSummary(BaseModel):
+    index: int
+    params: dict[str, int | float]
+    metrics: dict[str, float]
+
+
+class CompletionSummary(BaseModel):
+    points_done: int
+    points_failed: int
+    best: list[PointResultSummary] = Field(default_factory=list)
+
+
+class RunSummary(BaseModel):
+    """A DAG run of a sweep, as listed on the Monitor and history pages."""
+
+    run_id: str
+    state: str
+    logical_date: datetime | None = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+
+
+class SweepStatus(BaseModel):
+    """One sweep's live status: run, task-state counts, per-point coverage, timing, summary."""
+
+    dag_id: str
+    run: RunSummary | None = None
+    is_paused: bool | None = None
+    task_counts: dict[str, int] = Field(default_factory=dict)
+    points_total: int = 0
+    point_states: list[PointState] = Field(default_factory=list)
+    elapsed_s: float | None = None
+    eta_s: float | None = None
+    summary: CompletionSummary | None = None
+    fetched_at: datetime
+    stale: bool = False
+    stale_reason: str | None = None
+
+    def point_counts(self) -> dict[PointState, int]:
+        counts = dict.fromkeys(PointState, 0)
+        for state in self.point_states:
+            counts[state] += 1
+        return counts
+
+    @property
+    def coverage(self) -> float:
+        if not self.points_total:
+            return 0.0
+        return self.point_counts()[PointState.DONE] / self.points_total
+
+
+class CheckResult(BaseModel):
+    """One connection or preflight check: what was checked, ok or not, and the fix to try."""
+
+    key: str
+    label: str
+    resource: str = ""
+    ok: bool
+    detail: str = ""
+    fix: str = ""
+
+
+class SweepRecord(BaseModel):
+    """A saved sweep in the registry, with the history of what was done with it."""
+
+    config: SweepConfig
+    created_at: datetime
+    updated_at: datetime
+    deployed_hash: str | None = None
+    deployed_at: datetime | None = None
+    run_ids: list[str] = Field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
