@@ -261,6 +261,35 @@ def _custom(kind: str, message: str, **ctx: Any) -> PydanticCustomError:
     return PydanticCustomError(kind, message.replace("{", "{{").replace("}", "}}"), ctx or None)
 
 
+class _Grid:
+    """The expanded per-parameter values and mixed-radix indexing (plain attributes: point() is hot)."""
+
+    __slots__ = ("names", "radix", "size", "values")
+
+    def __init__(self, names: tuple[str, ...], values: list[list[int] | list[float]]) -> None:
+        self.names = names
+        self.values = tuple(tuple(v) for v in values)
+        self.radix = tuple(len(v) for v in values)
+        self.size = math.prod(self.radix)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Grid) and (self.names, self.values) == (other.names, other.values)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def digits(self, index: int) -> tuple[int, ...]:
+        if not 0 <= index < self.size:
+            raise IndexError(f"point {index} outside the grid of {self.size} points")
+        digits = [0] * len(self.radix)
+        for position in range(len(self.radix) - 1, -1, -1):
+            index, digits[position] = divmod(index, self.radix[position])
+        return tuple(digits)
+
+    def point(self, index: int) -> dict[str, int | float]:
+        digits = self.digits(index)
+        return {name: self.values[k][digits[k]] for k, name in enumerate(self.names)}
+
+
 class SweepConfig(BaseModel):
     """A backtest sweep: a strategy, one grid expression per parameter, a universe, dates.
 
@@ -283,8 +312,7 @@ class SweepConfig(BaseModel):
     owner: str = "research"
     description: str = ""
 
-    _values: tuple[tuple[float, ...], ...] = PrivateAttr(default=())
-    _radix: tuple[int, ...] = PrivateAttr(default=())
+    _grid: _Grid | None = PrivateAttr(default=None)
 
     @field_validator("name")
     @classmethod
@@ -421,8 +449,7 @@ class SweepConfig(BaseModel):
     @model_validator(mode="after")
     def _check_grid(self, info: ValidationInfo) -> SweepConfig:
         spec = STRATEGIES[self.strategy]
-        self._values = tuple(tuple(parse_values(self.params[p.name], p.kind)) for p in spec.params)
-        self._radix = tuple(len(v) for v in self._values)
+        self._grid = _Grid(spec.param_names, [parse_values(self.params[p.name], p.kind) for p in spec.params])
         limit = (info.context or {}).get(CONTEXT_MAX_GRID_POINTS, DEFAULT_MAX_GRID_POINTS)
         size = self.grid_size
         if limit is not None and size > limit:
@@ -452,31 +479,20 @@ class SweepConfig(BaseModel):
 
     @property
     def grid_size(self) -> int:
-        return math.prod(self._radix)
+        return self._grid.size
 
     def values(self, param: str) -> list[int] | list[float]:
         """The expanded values of one parameter."""
-        index = self.strategy_spec.param_names.index(param)
-        return list(self._values[index])
+        grid = self._grid
+        return list(grid.values[grid.names.index(param)])
 
     def point(self, index: int) -> dict[str, int | float]:
         """The parameters of grid point `index` (0-based, last parameter fastest)."""
-        if not 0 <= index < self.grid_size:
-            raise IndexError(f"point {index} outside the grid of {self.grid_size} points")
-        names = self.strategy_spec.param_names
-        result: dict[str, int | float] = {}
-        for position in range(len(names) - 1, -1, -1):
-            index, digit = divmod(index, self._radix[position])
-            result[names[position]] = self._values[position][digit]
-        return {name: result[name] for name in names}
+        return self._grid.point(index)
 
     def point_indices(self, index: int) -> tuple[int, ...]:
         """The per-parameter value indices of grid point `index`."""
-        digits = []
-        for radix in reversed(self._radix):
-            index, digit = divmod(index, radix)
-            digits.append(digit)
-        return tuple(reversed(digits))
+        return self._grid.digits(index)
 
     @property
     def effective_points_per_task(self) -> int:
