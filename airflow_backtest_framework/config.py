@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import (
@@ -78,11 +79,15 @@ class StrategySpec:
 
 
 def _stop_loss(default: str = "0.05,0.08,0.1") -> ParamSpec:
-    return ParamSpec("stop_loss_pct", "float", "fraction", "Exit a position after this loss", 0.001, 0.9, default)
+    return ParamSpec(
+        "stop_loss_pct", "float", "fraction", "Exit a position after this loss", 0.001, 0.9, default
+    )
 
 
 def _cooldown(default: str) -> ParamSpec:
-    return ParamSpec("cooldown_period", "int", "days", "Days to wait before re-entering a symbol", 0, 365, default)
+    return ParamSpec(
+        "cooldown_period", "int", "days", "Days to wait before re-entering a symbol", 0, 365, default
+    )
 
 
 STRATEGIES: dict[str, StrategySpec] = {
@@ -92,9 +97,16 @@ STRATEGIES: dict[str, StrategySpec] = {
             "LongShortEquityStrategy",
             "Long the top-ranked symbols, short the bottom-ranked, rebalanced periodically.",
             (
-                ParamSpec("rebalance_period", "int", "days", "Days between rebalancing", 1, 365, "7,14,21,28,35"),
                 ParamSpec(
-                    "take_profit_pct", "float", "fraction", "Exit a position after this gain", 0.001, 5.0,
+                    "rebalance_period", "int", "days", "Days between rebalancing", 1, 365, "7,14,21,28,35"
+                ),
+                ParamSpec(
+                    "take_profit_pct",
+                    "float",
+                    "fraction",
+                    "Exit a position after this gain",
+                    0.001,
+                    5.0,
                     "0.1,0.15,0.2",
                 ),
                 _stop_loss(),
@@ -107,7 +119,12 @@ STRATEGIES: dict[str, StrategySpec] = {
             (
                 ParamSpec("lookback_period", "int", "days", "Window of the rolling mean", 2, 504, "20,30,40"),
                 ParamSpec(
-                    "entry_threshold", "float", "std devs", "Z-score that opens a position", 0.1, 10.0,
+                    "entry_threshold",
+                    "float",
+                    "std devs",
+                    "Z-score that opens a position",
+                    0.1,
+                    10.0,
                     "2.0,2.5,3.0",
                 ),
                 _stop_loss(),
@@ -118,9 +135,16 @@ STRATEGIES: dict[str, StrategySpec] = {
             "MomentumStrategy",
             "Follow trailing returns above a signal threshold.",
             (
-                ParamSpec("momentum_period", "int", "days", "Window of the trailing return", 2, 504, "10,20,30"),
                 ParamSpec(
-                    "signal_threshold", "float", "return", "Trailing return that opens a position", 0.0, 2.0,
+                    "momentum_period", "int", "days", "Window of the trailing return", 2, 504, "10,20,30"
+                ),
+                ParamSpec(
+                    "signal_threshold",
+                    "float",
+                    "return",
+                    "Trailing return that opens a position",
+                    0.0,
+                    2.0,
                     "0.05,0.1,0.15",
                 ),
                 _stop_loss(),
@@ -189,18 +213,24 @@ def _range_values(term: str, kind: ParamKind) -> list[float]:
         raise GridError(f"'{_clip(term)}' is not a range; write min:max:count, e.g. 7:91:5")
     low, high = _number(parts[0], "float"), _number(parts[1], "float")
     if not _NUMBER.match(parts[2]) or not float(parts[2]).is_integer():
-        raise GridError(f"count '{_clip(parts[2])}' in '{_clip(term)}' must be a whole number of points (≥ 1)")
+        raise GridError(
+            f"count '{_clip(parts[2])}' in '{_clip(term)}' must be a whole number of points (≥ 1)"
+        )
     count = int(float(parts[2]))
     if count < 1:
         raise GridError(f"count in '{_clip(term)}' must be at least 1")
     if low > high:
-        raise GridError(f"min {_fmt(low)} is greater than max {_fmt(high)} in '{_clip(term)}'; write min:max:count")
+        raise GridError(
+            f"min {_fmt(low)} is greater than max {_fmt(high)} in '{_clip(term)}'; write min:max:count"
+        )
     if count == 1:
         if low != high:
             raise GridError(f"count 1 in '{_clip(term)}' needs min = max; use count ≥ 2 for a range")
         return [low]
     if count > MAX_VALUES_PER_PARAM:
-        raise GridError(f"'{_clip(term)}' asks for {count:,} values; at most {MAX_VALUES_PER_PARAM:,} per parameter")
+        raise GridError(
+            f"'{_clip(term)}' asks for {count:,} values; at most {MAX_VALUES_PER_PARAM:,} per parameter"
+        )
     step = (high - low) / (count - 1)
     values = [low + i * step for i in range(count - 1)] + [high]
     if kind == "int":
@@ -214,10 +244,14 @@ def parse_values(expression: str, kind: ParamKind) -> list[int] | list[float]:
     `7` → [7]; `7,14,21` → [7, 14, 21]; `7:91:5` → [7, 28, 49, 70, 91] (min:max:count,
     inclusive, evenly spaced); terms may be mixed: `5,7:91:5`. Raises GridError.
     """
-    if kind not in ("int", "float"):
-        raise GridError(f"unknown parameter kind {kind!r}; expected 'int' or 'float'")
-    if not isinstance(expression, str):
-        raise GridError(f"expected text; {GRID_HELP}")
+    if not isinstance(expression, str) or kind not in ("int", "float"):
+        raise GridError(f"expected text and kind 'int' or 'float'; {GRID_HELP}")
+    return list(_expand(expression, kind))
+
+
+@lru_cache(maxsize=256)
+def _expand(expression: str, kind: ParamKind) -> tuple[int, ...] | tuple[float, ...]:
+    """parse_values, memoised: a spec is validated field by field, then as a whole."""
     text = "".join(expression.split())
     if not text:
         raise GridError(f"empty; {GRID_HELP}")
@@ -232,10 +266,12 @@ def parse_values(expression: str, kind: ParamKind) -> list[int] | list[float]:
         else:
             collected.add(_number(term, "float"))
         if len(collected) > MAX_VALUES_PER_PARAM:
-            raise GridError(f"more than {MAX_VALUES_PER_PARAM:,} values in one parameter; use a coarser range")
+            raise GridError(
+                f"more than {MAX_VALUES_PER_PARAM:,} values in one parameter; use a coarser range"
+            )
     if kind == "int":
-        return sorted({int(v) for v in collected})
-    return sorted({_round_float(v) for v in collected})
+        return tuple(sorted({int(v) for v in collected}))
+    return tuple(sorted({_round_float(v) for v in collected}))
 
 
 def format_values(values: list[int] | list[float], limit: int = 12) -> str:
@@ -266,9 +302,9 @@ class _Grid:
 
     __slots__ = ("names", "radix", "size", "values")
 
-    def __init__(self, names: tuple[str, ...], values: list[list[int] | list[float]]) -> None:
+    def __init__(self, names: tuple[str, ...], values: list[tuple[int, ...] | tuple[float, ...]]) -> None:
         self.names = names
-        self.values = tuple(tuple(v) for v in values)
+        self.values = tuple(values)
         self.radix = tuple(len(v) for v in values)
         self.size = math.prod(self.radix)
 
@@ -318,16 +354,16 @@ class SweepConfig(BaseModel):
     @classmethod
     def _check_name(cls, value: str) -> str:
         if not NAME_PATTERN.match(value):
-            raise _custom(
-                "name", "use 3 to 60 lowercase letters, digits or underscores (e.g. mr_spy_2024)"
-            )
+            raise _custom("name", "use 3 to 60 lowercase letters, digits or underscores (e.g. mr_spy_2024)")
         return value
 
     @field_validator("strategy")
     @classmethod
     def _check_strategy(cls, value: str) -> str:
         if value not in STRATEGIES:
-            raise _custom("strategy", f"unknown strategy '{_clip(value)}'; choose one of: {', '.join(STRATEGIES)}")
+            raise _custom(
+                "strategy", f"unknown strategy '{_clip(value)}'; choose one of: {', '.join(STRATEGIES)}"
+            )
         return value
 
     @field_validator("params", mode="before")
@@ -357,7 +393,8 @@ class SweepConfig(BaseModel):
             outside = [v for v in values if not spec.lower <= v <= spec.upper]
             if outside:
                 problems[spec.name] = (
-                    f"{_fmt(outside[0])} is outside the allowed range {_fmt(spec.lower)} to {_fmt(spec.upper)}"
+                    f"{_fmt(outside[0])} is outside the allowed range "
+                    f"{_fmt(spec.lower)} to {_fmt(spec.upper)}"
                 )
                 continue
             cleaned[spec.name] = expression
@@ -381,7 +418,8 @@ class SweepConfig(BaseModel):
         if bad:
             raise _custom(
                 "universe",
-                f"'{_clip(bad[0])}' is not a ticker; use letters and digits, optionally .X or -X (e.g. BRK.B)",
+                f"'{_clip(bad[0])}' is not a ticker; "
+                "use letters and digits, optionally .X or -X (e.g. BRK.B)",
             )
         if len(symbols) > MAX_SYMBOLS:
             raise _custom("universe", f"{len(symbols):,} symbols; at most {MAX_SYMBOLS:,}")
@@ -449,7 +487,7 @@ class SweepConfig(BaseModel):
     @model_validator(mode="after")
     def _check_grid(self, info: ValidationInfo) -> SweepConfig:
         spec = STRATEGIES[self.strategy]
-        self._grid = _Grid(spec.param_names, [parse_values(self.params[p.name], p.kind) for p in spec.params])
+        self._grid = _Grid(spec.param_names, [_expand(self.params[p.name], p.kind) for p in spec.params])
         limit = (info.context or {}).get(CONTEXT_MAX_GRID_POINTS, DEFAULT_MAX_GRID_POINTS)
         size = self.grid_size
         if limit is not None and size > limit:

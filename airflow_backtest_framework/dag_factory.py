@@ -29,7 +29,7 @@ def executor_from_environment() -> str:
     return value
 
 
-def _airflow():  # noqa: ANN202 - returns the Airflow 3 SDK or the Airflow 2 equivalents
+def _airflow():
     try:
         from airflow.sdk import DAG, Variable, task
     except ImportError:  # Airflow 2.x (most MWAA environments)
@@ -146,7 +146,7 @@ def create_sweep_dag(spec: SweepConfig | str) -> Any:
 def _run_engine_subprocess(env: dict[str, str]) -> dict[str, Any]:
     command = [sys.executable, "-m", "backtest_engine"]
     started = datetime.now(UTC)
-    proc = subprocess.run(  # noqa: S603 - fixed command, environment from the plan
+    proc = subprocess.run(
         command,
         env={**os.environ, **env},
         capture_output=True,
@@ -190,5 +190,7 @@ def _summarize(config: SweepConfig, results_uri: str, run_id: str) -> dict[str, 
     }
     ec.write_text(ec.join_uri(run_root, ec.SUMMARY_FILE), json.dumps(summary, indent=1, default=str))
     if missing:
-        raise RuntimeError(f"{missing:,} of {config.grid_size:,} grid points have no result; see run_chunk logs")
+        raise RuntimeError(
+            f"{missing:,} of {config.grid_size:,} grid points have no result; see run_chunk logs"
+        )
     return {key: summary[key] for key in ("points_total", "points_done", "points_missing")}

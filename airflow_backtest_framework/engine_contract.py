@@ -137,11 +137,13 @@ def list_names(uri: str) -> list[str]:
 def _s3_location(uri: str) -> tuple[str, str]:
     parts = urlsplit(uri)
     if parts.scheme != "s3" or not parts.netloc:
-        raise ValueError(f"results location must be a local path or s3://bucket/prefix, got {parts.scheme}://")
+        raise ValueError(
+            f"results location must be a local path or s3://bucket/prefix, got {parts.scheme}://"
+        )
     return parts.netloc, parts.path.lstrip("/")
 
 
-def _s3():  # noqa: ANN202 - boto3 is optional for local use
+def _s3():
     import boto3
 
     return boto3.client("s3")

@@ -13,7 +13,10 @@ def report(name: str, figure: float, unit: str, target: float, higher_is_better:
     """Print `name: figure unit (target …) ok|MISSED` and remember misses."""
     ok = figure >= target if higher_is_better else figure <= target
     relation = ">=" if higher_is_better else "<="
-    print(f"{name}: {figure:.4g} {unit} (target {relation} {target:g} {unit}) {'ok' if ok else 'MISSED'}", flush=True)
+    print(
+        f"{name}: {figure:.4g} {unit} (target {relation} {target:g} {unit}) {'ok' if ok else 'MISSED'}",
+        flush=True,
+    )
     if not ok:
         failures.append(name)
     return ok

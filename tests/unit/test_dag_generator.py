@@ -35,7 +35,7 @@ def execute_generated(text: str) -> list[str]:
     real = sys.modules.get("airflow_backtest_framework.dag_factory")
     sys.modules["airflow_backtest_framework.dag_factory"] = fake_factory
     try:
-        exec(compile(text, "generated.py", "exec"), namespace)  # noqa: S102 - the point of the test
+        exec(compile(text, "generated.py", "exec"), namespace)
     finally:
         if real is not None:
             sys.modules["airflow_backtest_framework.dag_factory"] = real
@@ -56,8 +56,22 @@ def test_render_is_deterministic_and_embeds_the_compact_spec(strategy: str) -> N
 
 
 def test_file_size_does_not_grow_with_the_grid() -> None:
-    small = small_sweep(params={"lookback_period": "20", "entry_threshold": "2", "stop_loss_pct": "0.05", "cooldown_period": "5"})
-    large = small_sweep(params={"lookback_period": "10:400:100", "entry_threshold": "1:9:100", "stop_loss_pct": "0.05:0.1:10", "cooldown_period": "5"})
+    small = small_sweep(
+        params={
+            "lookback_period": "20",
+            "entry_threshold": "2",
+            "stop_loss_pct": "0.05",
+            "cooldown_period": "5",
+        }
+    )
+    large = small_sweep(
+        params={
+            "lookback_period": "10:400:100",
+            "entry_threshold": "1:9:100",
+            "stop_loss_pct": "0.05:0.1:10",
+            "cooldown_period": "5",
+        }
+    )
     assert large.grid_size == 100_000
     assert len(render_dag(large)) - len(render_dag(small)) < 100
 
