@@ -50,6 +50,14 @@ def _variable(variable_cls: Any, name: str, default: str | None = None) -> str:
     return value if value is not None else (default or "")
 
 
+SPEC_TAG_CHARS = 12
+
+
+def dag_description(config: SweepConfig) -> str:
+    """The DAG's one-line description; it ends with the spec hash, which deploy waits to see."""
+    return f"{config.strategy} sweep, {config.grid_size:,} points - spec {config.spec_hash[:SPEC_TAG_CHARS]}"
+
+
 def _doc(config: SweepConfig) -> str:
     lines = [
         f"### Backtest sweep `{config.name}`",
@@ -82,6 +90,7 @@ def create_sweep_dag(spec: SweepConfig | str) -> Any:
         catchup=False,
         start_date=START_DATE,
         doc_md=_doc(config),
+        description=dag_description(config),
         tags=["backtest", config.strategy, f"owner:{config.owner}"],
         max_active_runs=4,
         default_args={"owner": config.owner, "retries": 0},

@@ -46,6 +46,7 @@ class DeployProgress(BaseModel):
     finished: bool = False
     ok: bool = False
     error: str | None = None
+    error_detail: str | None = None  # e.g. Airflow's import error, local paths removed
     uploaded: list[str] = Field(default_factory=list)
 
     @property

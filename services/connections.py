@@ -1,0 +1,161 @@
+"""Connection checks for the Connections page, the shell's indicator and `python -m services.connections`."""
+
+from __future__ import annotations
+
+import sys
+
+from services.airflow_api import AirflowClient
+from services.errors import AuthError, BacktestError, NotFound
+from services.models import CheckResult
+from services.settings import Settings, SettingsError, load_settings
+from services.storage import ArtifactStore
+
+WRITE_CHECK_KEY = ".backtest-frontend-write-check"
+AUTH_PROBE_DAG = "backtest_frontend_auth_probe"
+
+
+class LocalConnections:
+    """Checks of local mode: settings, Airflow API and auth, health, dags folder, results folder."""
+
+    def __init__(
+        self, settings: Settings, client: AirflowClient, dags: ArtifactStore, results: ArtifactStore
+    ):
+        self._settings = settings
+        self._client = client
+        self._dags = dags
+        self._results = results
+
+    def check_all(self) -> list[CheckResult]:
+        airflow = self._check_airflow()
+        checks = [
+            CheckResult(
+                key="settings", label="Settings valid", resource=f"MODE={self._settings.mode}", ok=True
+            ),
+            airflow,
+        ]
+        if airflow.ok:
+            checks += [self._check_auth(), self._check_health()]
+        checks += [
+            writable("dags_location", "DAGs folder writable", self._dags),
+            writable("results_location", "Results folder writable", self._results),
+        ]
+        return checks
+
+    def _check_airflow(self) -> CheckResult:
+        resource = self._settings.airflow_url
+        try:
+            version = self._client.version()
+        except AuthError:
+            return CheckResult(
+                key="airflow",
+                label="Airflow API reachable",
+                resource=resource,
+                ok=True,
+                detail="reachable; see the auth check",
+            )
+        except BacktestError as exc:
+            return CheckResult(
+                key="airflow",
+                label="Airflow API reachable",
+                resource=resource,
+                ok=False,
+                detail=exc.message,
+                fix="Start the local Airflow: .venv/bin/python scripts/local_airflow.py start",
+            )
+        return CheckResult(
+            key="airflow",
+            label="Airflow API reachable",
+            resource=resource,
+            ok=True,
+            detail=f"Airflow {version.version}",
+        )
+
+    def _check_auth(self) -> CheckResult:
+        resource = f"user {self._settings.airflow_username}"
+        try:
+            self._client.get_dag(AUTH_PROBE_DAG)
+        except NotFound:
+            pass
+        except AuthError as exc:
+            return CheckResult(
+                key="auth",
+                label="Airflow login",
+                resource=resource,
+                ok=False,
+                detail=exc.message,
+                fix="Check AIRFLOW_USERNAME and AIRFLOW_PASSWORD in .env",
+            )
+        except BacktestError as exc:
+            return CheckResult(
+                key="auth",
+                label="Airflow login",
+                resource=resource,
+                ok=False,
+                detail=exc.message,
+                fix="Check that Airflow is running",
+            )
+        return CheckResult(key="auth", label="Airflow login", resource=resource, ok=True)
+
+    def _check_health(self) -> CheckResult:
+        try:
+            health = self._client.health()
+        except BacktestError as exc:
+            return CheckResult(
+                key="health",
+                label="Scheduler and DAG processor",
+                ok=False,
+                detail=exc.message,
+                fix="Restart the local Airflow",
+            )
+        bad = health.unhealthy()
+        if bad:
+            return CheckResult(
+                key="health",
+                label="Scheduler and DAG processor",
+                ok=False,
+                detail="unhealthy: " + ", ".join(bad),
+                fix="Restart the local Airflow: scripts/local_airflow.py stop, then start",
+            )
+        return CheckResult(key="health", label="Scheduler and DAG processor", ok=True, detail="healthy")
+
+
+def writable(key: str, label: str, store: ArtifactStore) -> CheckResult:
+    """Write and delete a small marker object to prove a location is writable."""
+    try:
+        store.put(WRITE_CHECK_KEY, b"ok")
+        store.delete(WRITE_CHECK_KEY)
+    except BacktestError as exc:
+        return CheckResult(
+            key=key,
+            label=label,
+            resource=store.describe(),
+            ok=False,
+            detail=exc.message,
+            fix="Give the app write access to this location, or fix its setting in .env",
+        )
+    return CheckResult(key=key, label=label, resource=store.describe(), ok=True)
+
+
+def main() -> int:
+    """Print one line per check (resource, ok/FAIL, the fix) and exit 1 if any failed."""
+    from services.bootstrap import build_services
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    checks = build_services(settings).connections.check_all()
+    for check in checks:
+        status = "ok  " if check.ok else "FAIL"
+        line = f"{status} {check.label}" + (f" [{check.resource}]" if check.resource else "")
+        if check.detail:
+            line += f": {check.detail}"
+        if not check.ok and check.fix:
+            line += f" -> fix: {check.fix}"
+        print(line)
+    return 0 if all(check.ok for check in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

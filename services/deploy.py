@@ -1,0 +1,303 @@
+"""Deploy a sweep (render, upload framework, upload DAG, wait for Airflow, unpause) and trigger runs."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from pydantic import ValidationError
+
+from airflow_backtest_framework.config import CONTEXT_MAX_GRID_POINTS, SweepConfig, describe_validation_error
+from airflow_backtest_framework.dag_factory import dag_description
+from services.airflow_api import AirflowClient
+from services.airflow_models import DagInfo, DagRun
+from services.connections import writable
+from services.dag_generator import dag_filename, generated_by_us, render_dag
+from services.errors import BacktestError, DeployRefused, NotFound, StorageError, trim
+from services.framework_bundle import framework_files
+from services.models import CheckResult, DeployProgress, RunSummary, StepState
+from services.storage import ArtifactStore, sha256_hex
+
+log = logging.getLogger(__name__)
+
+REGISTER_TIMEOUT_S = 90.0
+POLL_INTERVAL_S = 0.5
+# An import error older than the upload (minus this slack for clock skew) is about an earlier version.
+IMPORT_ERROR_SLACK = timedelta(seconds=5)
+IMPORT_ERROR_MAX_CHARS = 1_500
+_PATH_NOISE = re.compile(r"(?:/[\w.@+-]+)+/(?=(?:dags|site-packages)/)|(?:/[\w.@+-]+)+/site-packages/")
+
+ProgressCallback = Callable[[DeployProgress], None]
+CancelCheck = Callable[[], bool]
+
+
+class DeployCancelled(BacktestError):
+    """The user cancelled the deployment between two steps."""
+
+
+def clean_import_error(text: str) -> str:
+    """An import error's text without this machine's paths, at most IMPORT_ERROR_MAX_CHARS."""
+    cleaned = _PATH_NOISE.sub("", text).strip()
+    return cleaned if len(cleaned) <= IMPORT_ERROR_MAX_CHARS else "…" + cleaned[-IMPORT_ERROR_MAX_CHARS:]
+
+
+def run_summary(run: DagRun) -> RunSummary:
+    return RunSummary(
+        run_id=run.run_id,
+        state=run.state.value,
+        logical_date=run.logical_date,
+        start_date=run.start_date,
+        end_date=run.end_date,
+    )
+
+
+@dataclass
+class _Deployment:
+    """The state of one deployment in progress (the service itself is shared by concurrent users)."""
+
+    config: SweepConfig
+    progress: DeployProgress
+    started_at: datetime
+    cancelled: CancelCheck
+    rendered: bytes = b""
+    dag: DagInfo | None = None
+
+
+class DeployService:
+    """Deploys sweeps through an ArtifactStore (the dags location) and an AirflowClient.
+
+    Idempotent: files whose content is already there are not uploaded again, a registered DAG
+    with the same spec hash is not waited for, an unpaused DAG is not unpaused again.
+    """
+
+    def __init__(
+        self,
+        store: ArtifactStore,
+        client: AirflowClient,
+        *,
+        max_grid_points: int | None,
+        register_timeout_s: float = REGISTER_TIMEOUT_S,
+        poll_interval_s: float = POLL_INTERVAL_S,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._client = client
+        self._max_grid_points = max_grid_points
+        self._register_timeout_s = register_timeout_s
+        self._poll_interval_s = poll_interval_s
+        self._sleep = sleep
+        self._clock = clock
+
+    # ------------------------------------------------------------------------------- preflight
+
+    def preflight(self, config: SweepConfig) -> list[CheckResult]:
+        """Airflow reachable, dags location writable, DAG id free or ours, grid within limits."""
+        return [
+            self._check_grid(config),
+            self._check_airflow(),
+            self._check_writable(),
+            self._check_ownership(config),
+        ]
+
+    def _check_grid(self, config: SweepConfig) -> CheckResult:
+        label, resource = "Grid within limits", f"{config.grid_size:,} points in {config.task_count:,} tasks"
+        try:
+            SweepConfig.model_validate(
+                config.model_dump(), context={CONTEXT_MAX_GRID_POINTS: self._max_grid_points}
+            )
+        except ValidationError as exc:
+            return CheckResult(
+                key="grid",
+                label=label,
+                resource=resource,
+                ok=False,
+                detail=describe_validation_error(exc),
+                fix="Narrow the parameter ranges on the Configure page.",
+            )
+        return CheckResult(key="grid", label=label, resource=resource, ok=True)
+
+    def _check_airflow(self) -> CheckResult:
+        label = "Airflow reachable"
+        try:
+            version = self._client.version()
+        except BacktestError as exc:
+            return CheckResult(
+                key="airflow",
+                label=label,
+                ok=False,
+                detail=exc.message,
+                fix="Start Airflow (scripts/local_airflow.py start) or check the connection settings.",
+            )
+        return CheckResult(key="airflow", label=label, resource=f"Airflow {version.version}", ok=True)
+
+    def _check_writable(self) -> CheckResult:
+        return writable("dags_location", "DAGs location writable", self._store)
+
+    def _check_ownership(self, config: SweepConfig) -> CheckResult:
+        label, resource = "DAG id free or ours", config.dag_id
+        try:
+            self._refuse_foreign(config)
+        except DeployRefused as exc:
+            return CheckResult(
+                key="ownership",
+                label=label,
+                resource=resource,
+                ok=False,
+                detail=exc.message,
+                fix="Choose another sweep name on the Configure page.",
+            )
+        except BacktestError as exc:
+            return CheckResult(
+                key="ownership",
+                label=label,
+                resource=resource,
+                ok=False,
+                detail=exc.message,
+                fix="Check that Airflow and the DAGs location are reachable.",
+            )
+        return CheckResult(key="ownership", label=label, resource=resource, ok=True)
+
+    def _refuse_foreign(self, config: SweepConfig) -> None:
+        """DeployRefused when the DAG id or its file belongs to something this app did not generate."""
+        filename = dag_filename(config)
+        try:
+            existing = self._store.get(filename)
+        except NotFound:
+            existing = None
+        if existing is not None and not generated_by_us(existing.decode("utf-8", errors="replace")):
+            raise DeployRefused(f"{filename} exists and was not generated by this app; it is left untouched")
+        dag = self._client.find_dag(config.dag_id)
+        if dag is not None and dag.fileloc and not dag.fileloc.replace("\\", "/").endswith("/" + filename):
+            where = dag.relative_fileloc or dag.fileloc.rsplit("/", 1)[-1]
+            raise DeployRefused(f"DAG id {config.dag_id} is already defined by {where}; it is left untouched")
+
+    # ------------------------------------------------------------------------------- deploy
+
+    def deploy(
+        self,
+        config: SweepConfig,
+        on_progress: ProgressCallback | None = None,
+        cancelled: CancelCheck | None = None,
+    ) -> DeployProgress:
+        """Run every step, reporting progress after each; errors end it with `ok=False` and a message."""
+        progress = DeployProgress(dag_id=config.dag_id)
+        report = on_progress or (lambda _progress: None)
+        job = _Deployment(config, progress, datetime.now(UTC), cancelled or (lambda: False))
+        current = progress.steps[0]
+        try:
+            for step in progress.steps:
+                current = step
+                if job.cancelled():
+                    raise DeployCancelled("deployment cancelled; nothing after the last ticked step was done")
+                step.state = StepState.RUNNING
+                report(progress)
+                step.state, step.detail = getattr(self, f"_step_{step.key}")(job)
+                report(progress)
+            progress.ok = True
+        except BacktestError as exc:
+            current.state = StepState.FAILED
+            current.detail = exc.message
+            progress.error = exc.message
+            log.info("deploy of %s failed at %s: %s", config.dag_id, current.key, exc.message)
+        progress.finished = True
+        report(progress)
+        return progress
+
+    def _step_render(self, job: _Deployment) -> tuple[StepState, str]:
+        job.rendered = render_dag(job.config).encode("utf-8")
+        self._refuse_foreign(job.config)
+        return StepState.DONE, f"{dag_filename(job.config)}, {len(job.rendered):,} bytes"
+
+    def _upload_if_changed(self, key: str, data: bytes, progress: DeployProgress) -> bool:
+        current = self._store.head(key)
+        if current is not None and current.sha256 == sha256_hex(data):
+            return False
+        stored = self._store.put(key, data)
+        if stored.sha256 != sha256_hex(data):
+            raise StorageError(f"{key} was stored with a different checksum; try again")
+        progress.uploaded.append(key)
+        return True
+
+    def _step_framework(self, job: _Deployment) -> tuple[StepState, str]:
+        files = framework_files()
+        changed = [key for key, data in files.items() if self._upload_if_changed(key, data, job.progress)]
+        if not changed:
+            return StepState.SKIPPED, f"{len(files)} files unchanged"
+        return StepState.DONE, f"{len(changed)} of {len(files)} files uploaded"
+
+    def _step_dag(self, job: _Deployment) -> tuple[StepState, str]:
+        key = dag_filename(job.config)
+        if not self._upload_if_changed(key, job.rendered, job.progress):
+            return StepState.SKIPPED, f"{key} unchanged"
+        return StepState.DONE, f"{key} uploaded to {self._store.describe()}"
+
+    def _step_register(self, job: _Deployment) -> tuple[StepState, str]:
+        config = job.config
+        filename, wanted = dag_filename(config), dag_description(config)
+        deadline = self._clock() + self._register_timeout_s
+        while True:
+            dag = self._client.find_dag(config.dag_id)
+            if dag is not None and dag.description == wanted and not dag.is_stale:
+                job.dag = dag
+                return StepState.DONE, f"registered as {config.dag_id}"
+            error = self._client.import_error_for(filename)
+            if error is not None and (
+                dag is None
+                or error.timestamp is None
+                or error.timestamp >= job.started_at - IMPORT_ERROR_SLACK
+            ):
+                job.progress.error_detail = clean_import_error(error.stack_trace)
+                raise BacktestError(f"Airflow cannot import {filename}: {error.summary}")
+            if self._clock() > deadline:
+                raise BacktestError(
+                    f"Airflow did not register {config.dag_id} within {self._register_timeout_s:.0f} s; "
+                    "check that its DAG processor is running"
+                )
+            if job.cancelled():
+                raise DeployCancelled("deployment cancelled while waiting for Airflow")
+            self._sleep(self._poll_interval_s)
+
+    def _step_unpause(self, job: _Deployment) -> tuple[StepState, str]:
+        if job.dag is not None and not job.dag.is_paused:
+            return StepState.SKIPPED, "already unpaused"
+        self._client.set_paused(job.config.dag_id, False)
+        return StepState.DONE, "unpaused"
+
+
+class RunService:
+    """Trigger and list runs of deployed sweeps."""
+
+    def __init__(self, client: AirflowClient) -> None:
+        self._client = client
+
+    def trigger(self, config: SweepConfig) -> RunSummary:
+        """One click, one run: `POST /dags/{id}/dagRuns` with the spec hash in `conf`."""
+        dag = self._client.find_dag(config.dag_id)
+        if dag is None:
+            raise NotFound(f"{config.dag_id} is not deployed: deploy it first")
+        if dag.is_paused:
+            raise DeployRefused(f"{config.dag_id} is paused: deploy it again (Deploy unpauses it) and retry")
+        if dag.description != dag_description(config):
+            raise DeployRefused(
+                f"{config.dag_id} in Airflow is an older version of this sweep: deploy it first"
+            )
+        run = self._client.trigger(config.dag_id, {"spec_hash": config.spec_hash})
+        log.info("triggered %s run %s", config.dag_id, run.run_id)
+        return run_summary(run)
+
+    def list_runs(self, config: SweepConfig, limit: int = 20) -> list[RunSummary]:
+        try:
+            runs = self._client.list_runs(config.dag_id, limit=limit)
+        except NotFound:
+            return []
+        return [run_summary(run) for run in runs]
+
+
+def describe(exc: BacktestError) -> str:
+    """A one-line message for a UI: the error's message, trimmed."""
+    return trim(exc.message)

@@ -1,0 +1,188 @@
+"""One sweep's live status, polled once per interval and shared by every viewer and worker."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import diskcache
+
+from airflow_backtest_framework.config import SweepConfig
+from services.airflow_api import AirflowClient
+from services.airflow_models import DagRun, TaskInstance, TaskState
+from services.deploy import run_summary
+from services.errors import BacktestError, NotFound
+from services.models import CompletionSummary, PointResultSummary, PointState, SweepStatus
+from services.results import ResultsService
+
+log = logging.getLogger(__name__)
+
+CHUNK_TASK_ID = "run_chunk"
+LOCK_EXPIRE_S = 60  # a poller that died frees the lock after this
+SUMMARY_TOP_N = 5
+BEST_CACHE_S = 24 * 3600
+_POINT_STATE_OF_TASK = {
+    TaskState.SUCCESS: PointState.DONE,
+    TaskState.RUNNING: PointState.RUNNING,
+    TaskState.RESTARTING: PointState.RUNNING,
+    TaskState.DEFERRED: PointState.RUNNING,
+    TaskState.QUEUED: PointState.QUEUED,
+    TaskState.SCHEDULED: PointState.QUEUED,
+    TaskState.UP_FOR_RETRY: PointState.QUEUED,
+    TaskState.UP_FOR_RESCHEDULE: PointState.QUEUED,
+    TaskState.FAILED: PointState.FAILED,
+    TaskState.UPSTREAM_FAILED: PointState.FAILED,
+}
+
+
+def point_states(config: SweepConfig, chunk_tis: list[TaskInstance], done: set[int]) -> list[PointState]:
+    """Each grid point's state: from its chunk's task instance, then DONE wherever a result file exists."""
+    states = [PointState.NOT_STARTED] * config.grid_size
+    chunks = config.chunks()
+    for ti in chunk_tis:
+        if not 0 <= ti.map_index < len(chunks):
+            continue
+        state = _POINT_STATE_OF_TASK.get(ti.state, PointState.NOT_STARTED)
+        start, count = chunks[ti.map_index]
+        states[start : start + count] = [state] * count
+    for index in done:
+        if 0 <= index < config.grid_size:
+            states[index] = PointState.DONE
+    if any(ti.state == TaskState.SUCCESS for ti in chunk_tis):
+        # A chunk that succeeded but left a point without a result did not compute it.
+        for ti in chunk_tis:
+            if ti.state == TaskState.SUCCESS and 0 <= ti.map_index < len(chunks):
+                start, count = chunks[ti.map_index]
+                for index in range(start, start + count):
+                    if index not in done:
+                        states[index] = PointState.FAILED
+    return states
+
+
+def eta_seconds(done: int, total: int, elapsed_s: float | None) -> float | None:
+    """Remaining time at the average rate so far; None before the first point is done."""
+    if not elapsed_s or done <= 0 or done >= total:
+        return None if done < total else 0.0
+    return elapsed_s * (total - done) / done
+
+
+class MonitorService:
+    """Sweep status from Airflow (run, task instances) and the result files, cached with a TTL.
+
+    The cache is a diskcache shared by every worker process: one upstream poll per sweep per
+    `ttl_s`, whatever the number of viewers. When Airflow cannot be reached, the last known
+    status comes back marked stale with the reason.
+    """
+
+    def __init__(
+        self,
+        client: AirflowClient,
+        results: ResultsService,
+        cache: diskcache.Cache,
+        *,
+        ttl_s: float,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._client = client
+        self._results = results
+        self._cache = cache
+        self._ttl_s = ttl_s
+        self._now = now
+
+    def status(self, config: SweepConfig, run_id: str | None = None) -> SweepStatus:
+        """The cached status, or a fresh poll when it expired (one poller at a time per sweep)."""
+        key = f"sweep-status:{config.dag_id}:{config.spec_hash[:12]}:{run_id or 'latest'}"
+        cached = self._cache.get(key)
+        if cached is not None:
+            return SweepStatus.model_validate_json(cached)
+        with diskcache.Lock(self._cache, f"{key}:lock", expire=LOCK_EXPIRE_S):
+            cached = self._cache.get(key)  # another worker may have polled while we waited
+            if cached is not None:
+                return SweepStatus.model_validate_json(cached)
+            status = self._poll_or_stale(config, run_id, key)
+            self._cache.set(key, status.model_dump_json(), expire=self._ttl_s)
+            return status
+
+    def _poll_or_stale(self, config: SweepConfig, run_id: str | None, key: str) -> SweepStatus:
+        started = time.perf_counter()
+        try:
+            status = self._poll(config, run_id)
+        except BacktestError as exc:
+            log.info("status of %s is stale: %s", config.dag_id, exc.message)
+            last = self._cache.get(f"{key}:last")
+            if last is not None:
+                previous = SweepStatus.model_validate_json(last)
+                return previous.model_copy(update={"stale": True, "stale_reason": exc.message})
+            return SweepStatus(
+                dag_id=config.dag_id,
+                points_total=config.grid_size,
+                point_states=[PointState.NOT_STARTED] * config.grid_size,
+                fetched_at=self._now(),
+                stale=True,
+                stale_reason=exc.message,
+            )
+        self._cache.set(f"{key}:last", status.model_dump_json())
+        log.debug("polled %s in %.0f ms", config.dag_id, (time.perf_counter() - started) * 1e3)
+        return status
+
+    def _poll(self, config: SweepConfig, run_id: str | None) -> SweepStatus:
+        now = self._now()
+        dag = self._client.find_dag(config.dag_id)
+        run = self._find_run(config, run_id) if dag is not None else None
+        if run is None:
+            return SweepStatus(
+                dag_id=config.dag_id,
+                is_paused=None if dag is None else dag.is_paused,
+                points_total=config.grid_size,
+                point_states=[PointState.NOT_STARTED] * config.grid_size,
+                fetched_at=now,
+            )
+        tis = self._client.list_task_instances(config.dag_id, run.run_id)
+        done = self._results.done_indices(config.dag_id, run.run_id)
+        states = point_states(config, [ti for ti in tis if ti.task_id == CHUNK_TASK_ID], done)
+        elapsed = None
+        if run.start_date is not None:
+            elapsed = max(0.0, ((run.end_date or now) - run.start_date).total_seconds())
+        counts = Counter(states)
+        summary = None
+        if run.state.finished:
+            best = self._best(config, run.run_id, len(done)) if done else []
+            summary = CompletionSummary(
+                points_done=counts[PointState.DONE], points_failed=counts[PointState.FAILED], best=best
+            )
+        return SweepStatus(
+            dag_id=config.dag_id,
+            run=run_summary(run),
+            is_paused=dag.is_paused,
+            task_counts=dict(Counter(ti.state.value for ti in tis)),
+            points_total=config.grid_size,
+            point_states=states,
+            elapsed_s=elapsed,
+            eta_s=None
+            if run.state.finished
+            else eta_seconds(counts[PointState.DONE], config.grid_size, elapsed),
+            summary=summary,
+            fetched_at=now,
+        )
+
+    def _best(self, config: SweepConfig, run_id: str, done: int) -> list[PointResultSummary]:
+        """Best points of a finished run; read once per (run, number of results), then cached."""
+        key = f"sweep-best:{config.dag_id}:{run_id}:{done}"
+        cached = self._cache.get(key)
+        if cached is not None:
+            return [PointResultSummary.model_validate(item) for item in cached]
+        best = self._results.best(config, run_id, top=SUMMARY_TOP_N)
+        self._cache.set(key, [item.model_dump(mode="json") for item in best], expire=BEST_CACHE_S)
+        return best
+
+    def _find_run(self, config: SweepConfig, run_id: str | None) -> DagRun | None:
+        if run_id is not None:
+            try:
+                return self._client.get_run(config.dag_id, run_id)
+            except NotFound:
+                return None
+        runs = self._client.list_runs(config.dag_id, limit=1)
+        return runs[0] if runs else None
