@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
-import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -72,7 +72,9 @@ class SweepRegistry:
         records = []
         for path in sorted(self._folder.glob(f"*{RECORD_SUFFIX}")) if self._folder.is_dir() else []:
             try:
-                records.append(SweepRecord.model_validate_json(path.read_text("utf-8"), context=self._context))
+                records.append(
+                    SweepRecord.model_validate_json(path.read_text("utf-8"), context=self._context)
+                )
             except (OSError, ValidationError, json.JSONDecodeError):
                 continue
         return sorted(records, key=lambda r: r.updated_at, reverse=True)
@@ -83,7 +85,9 @@ class SweepRegistry:
             existing = self.find(config.name)
             now = _now()
             if existing is None:
-                record = SweepRecord(config=config, created_at=now, updated_at=now)
+                record = SweepRecord.model_validate(
+                    {"config": config, "created_at": now, "updated_at": now}, context=self._context
+                )
             else:
                 record = existing.model_copy(update={"config": config, "updated_at": now})
             self._write(record)

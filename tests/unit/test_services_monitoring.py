@@ -1,0 +1,166 @@
+"""Monitoring: per-point coverage, ETA, the shared cache and stale status on outages."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import diskcache
+import pytest
+
+from airflow_backtest_framework.engine_contract import point_key
+from services.airflow_api import AirflowClient
+from services.airflow_models import TaskInstance
+from services.deploy import DeployService, RunService
+from services.models import PointState
+from services.monitoring import MonitorService, eta_seconds, point_states
+from services.results import ResultsService
+from services.storage import LocalFolderStore
+from tests.support.fake_airflow import FakeAirflow
+from tests.support.sweeps import small_sweep
+
+
+class Clock:
+    def __init__(self) -> None:
+        from datetime import UTC, datetime
+
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def world(tmp_path: Path):
+    airflow = FakeAirflow(tmp_path / "dags")
+    client = AirflowClient(airflow)
+    results_store = LocalFolderStore(tmp_path / "results")
+    cache = diskcache.Cache(str(tmp_path / "cache"))
+    monitor = MonitorService(client, ResultsService(results_store), cache, ttl_s=60)
+    config = small_sweep(points_per_task=2)  # 6 points in 3 chunks
+    assert (
+        DeployService(LocalFolderStore(airflow.dags_folder), client, max_grid_points=None).deploy(config).ok
+    )
+    return airflow, client, results_store, monitor, cache, config
+
+
+def write_result(store: LocalFolderStore, config, run_id: str, index: int, sharpe: float) -> None:
+    record = {
+        "index": index,
+        "params": config.point(index),
+        "metrics": {
+            "sharpe": sharpe,
+            "total_return": 0.1,
+            "cagr": 0.05,
+            "annual_volatility": 0.2,
+            "sortino": 1.0,
+            "max_drawdown": -0.1,
+            "trades": 3,
+            "win_rate": 0.5,
+            "turnover": 1.0,
+        },
+    }
+    store.put(point_key(config.dag_id, run_id, index), json.dumps(record).encode())
+
+
+def expire_live_entries(cache: diskcache.Cache) -> None:
+    """What the TTL does after an interval: the live entries go, the last known status stays."""
+    for key in list(cache.iterkeys()):
+        if not str(key).endswith(":last"):
+            cache.delete(key)
+
+
+def ti(map_index: int, state: str | None) -> TaskInstance:
+    return TaskInstance(dag_id="d", run_id="r", task_id="run_chunk", map_index=map_index, state=state)
+
+
+def test_point_states_follow_chunks_and_result_files() -> None:
+    config = small_sweep(points_per_task=2)
+    states = point_states(config, [ti(0, "success"), ti(1, "running"), ti(2, "failed")], done={0, 1, 2})
+    assert states == [
+        PointState.DONE,
+        PointState.DONE,
+        PointState.DONE,
+        PointState.RUNNING,
+        PointState.FAILED,
+        PointState.FAILED,
+    ]
+    assert point_states(config, [ti(0, "queued")], done=set())[:3] == [PointState.QUEUED] * 2 + [
+        PointState.NOT_STARTED
+    ]
+    # A chunk that "succeeded" without writing a point did not compute it.
+    assert point_states(config, [ti(0, "success")], done={0})[1] == PointState.FAILED
+
+
+def test_eta_uses_the_average_rate() -> None:
+    assert eta_seconds(done=25, total=100, elapsed_s=10) == pytest.approx(30)
+    assert eta_seconds(done=0, total=100, elapsed_s=10) is None
+    assert eta_seconds(done=100, total=100, elapsed_s=10) == 0.0
+
+
+def test_status_before_any_run(world) -> None:
+    _, _, _, monitor, _, config = world
+    status = monitor.status(config)
+    assert status.run is None and status.is_paused is False
+    assert status.points_total == 6 and status.point_counts()[PointState.NOT_STARTED] == 6
+    assert not status.stale
+
+
+def test_running_then_finished_run_with_coverage_and_best_points(world) -> None:
+    airflow, client, store, monitor, cache, config = world
+    run = RunService(client).trigger(config)
+    airflow.set_states(config.dag_id, run.run_id, "running", {0: "success", 1: "running", 2: "scheduled"})
+    for index, sharpe in ((0, 0.5), (1, 1.5), (2, 0.7)):
+        write_result(store, config, run.run_id, index, sharpe)
+    status = monitor.status(config)
+    counts = status.point_counts()
+    assert status.run.state == "running"
+    assert counts[PointState.DONE] == 3 and counts[PointState.RUNNING] == 1 and counts[PointState.QUEUED] == 2
+    assert status.task_counts["success"] == 1 and status.coverage == pytest.approx(0.5)
+    assert status.summary is None
+
+    cache.clear()
+    airflow.set_states(config.dag_id, run.run_id, "success", {1: "success", 2: "success"})
+    for index, sharpe in ((3, 2.5), (4, -1.0), (5, 0.1)):
+        write_result(store, config, run.run_id, index, sharpe)
+    done = monitor.status(config)
+    assert done.coverage == 1.0 and done.eta_s is None
+    assert done.summary.points_done == 6 and done.summary.points_failed == 0
+    assert [p.index for p in done.summary.best[:2]] == [3, 1]
+    assert done.summary.best[0].params == config.point(3)
+
+
+def test_many_concurrent_readers_cost_one_upstream_poll(world) -> None:
+    airflow, client, _, monitor, _, config = world
+    run = RunService(client).trigger(config)
+    airflow.set_states(config.dag_id, run.run_id, "running", {0: "running"})
+    airflow.requests.clear()
+    threads = [threading.Thread(target=monitor.status, args=(config,)) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert airflow.requests["GET /dags"] == 3  # the DAG, its latest run, its task instances: once
+
+
+def test_outage_returns_last_known_status_marked_stale_then_recovers(world) -> None:
+    airflow, client, _, monitor, cache, config = world
+    run = RunService(client).trigger(config)
+    airflow.set_states(config.dag_id, run.run_id, "running", {0: "success"})
+    fresh = monitor.status(config)
+    expire_live_entries(cache)
+    airflow.down = True
+    stale = monitor.status(config)
+    assert stale.stale and "unreachable" in stale.stale_reason
+    assert stale.run == fresh.run and stale.point_states == fresh.point_states
+    expire_live_entries(cache)
+    airflow.down = False
+    assert not monitor.status(config).stale
+
+
+def test_outage_before_any_status_is_stale_not_an_exception(world) -> None:
+    airflow, _, _, monitor, _, config = world
+    airflow.down = True
+    status = monitor.status(config)
+    assert status.stale and status.points_total == 6 and status.run is None
