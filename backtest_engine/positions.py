@@ -1,0 +1,312 @@
+"""Turns entry/exit signals into trades (signal exits, stop-loss, take-profit, cooldowns) for every strategy.
+
+The walk is event-driven and vectorised: one loop iteration opens and closes the next trade of
+every *lane* at once, so the loop runs about as often as the busiest lane trades, never once per
+day. A lane is one symbol over one of PIECES stretches of time. Each piece is first walked as if
+the symbol were flat and free at its start; then the pieces are stitched in order: where the true
+state entering a piece differs (a trade or cooldown runs over the border), the walk is redone
+from the true state until it reaches an entry of the speculative walk, after which both agree
+(a trade depends only on its entry day). The result equals a plain day-by-day simulation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+PIECES = 8  # speculative stretches of time per symbol
+SCAN_BLOCK_DAYS = 16  # days of prices gathered per trade and scan step of the stop search
+# A move of exactly the stop-loss or take-profit triggers it, whatever the rounding of logarithms.
+LEVEL_TOLERANCE = 1e-12
+
+
+@dataclass(frozen=True, eq=False)
+class Signals:
+    """What a strategy wants, per symbol and day (arrays are symbols × dates); decisions at the close.
+
+    `entry` is +1 (open long), -1 (open short) or 0, acted on only when the symbol is flat and
+    out of cooldown. `exit_long` / `exit_short` close an open position of that side. A trade
+    opened at close e and closed at close x earns the returns of days e+1 .. x.
+    """
+
+    entry: np.ndarray  # int8 (N, T)
+    exit_long: np.ndarray  # bool (N, T)
+    exit_short: np.ndarray  # bool (N, T)
+    position_weight: float  # fraction of capital per open position
+    stop_loss: float  # exit after this loss (fraction of the entry price)
+    take_profit: float | None  # exit after this gain; None: no take-profit
+    signal_cooldown: int  # days after a signal exit before the symbol may be entered again
+    risk_cooldown: int  # days after a stop-loss/take-profit exit (0 is read as 1: never the same close)
+
+
+@dataclass(frozen=True, eq=False)
+class Book:
+    """The trades of a backtest, sorted by symbol then entry day."""
+
+    n_symbols: int
+    n_days: int
+    symbol: np.ndarray  # int64 (K,)
+    entry: np.ndarray  # int64 (K,): day index of the entry close
+    exit: np.ndarray  # int64 (K,): day index of the exit close; n_days when still open at the end
+    direction: np.ndarray  # int8 (K,): +1 long, -1 short
+    risk_exit: np.ndarray  # bool (K,): closed by stop-loss or take-profit
+
+    @property
+    def trade_count(self) -> int:
+        return int(self.symbol.size)
+
+    def positions(self) -> np.ndarray:
+        """Direction held from each close to the next, int8 (N, T)."""
+        held = np.zeros(self.n_symbols * self.n_days, dtype=np.int8)
+        if not self.trade_count:
+            return held.reshape(self.n_symbols, self.n_days)
+        # Trades are disjoint and sorted per symbol: fill the flat array by runs.
+        row = self.symbol * self.n_days
+        starts = row + self.entry
+        ends = row + np.minimum(self.exit, self.n_days)
+        bounds = np.empty(2 * starts.size + 1, dtype=np.int64)
+        bounds[0] = 0
+        bounds[1::2] = starts
+        bounds[2::2] = ends
+        values = np.zeros(2 * starts.size + 1, dtype=np.int8)
+        values[1::2] = self.direction
+        lengths = np.diff(np.append(bounds, held.size))
+        return np.repeat(values, lengths).reshape(self.n_symbols, self.n_days)
+
+
+def _event_keys(mask: np.ndarray) -> np.ndarray:
+    """Sorted keys row * (T + 1) + day of the True cells, plus a sentinel on day T of every row."""
+    rows, days = mask.shape
+    extended = np.empty((rows, days + 1), dtype=bool)
+    extended[:, :days] = mask
+    extended[:, days] = True
+    return np.flatnonzero(extended)
+
+
+class _Walker:
+    """Next-entry lookups and single-trade resolution, vectorised over lanes.
+
+    Prices are kept twice, as log closes for longs and negated log closes for shorts, so that a
+    stop-loss is always "signed price <= entry + stop offset" and a take-profit "signed price >=
+    entry + profit offset", whatever the side.
+    """
+
+    def __init__(self, log_close: np.ndarray, signals: Signals) -> None:
+        self.n_symbols, self.n_days = log_close.shape
+        cells = self.n_symbols * self.n_days
+        # Rows padded by one scan block: scans may read past a row's end and discard what they read.
+        self.short_prices = cells + SCAN_BLOCK_DAYS
+        signed = np.zeros(2 * self.short_prices)
+        signed[:cells] = log_close.ravel()
+        np.negative(signed[:cells], out=signed[self.short_prices : self.short_prices + cells])
+        self.signed_prices = signed
+        self.entry = np.ascontiguousarray(signals.entry).ravel()
+        self.entry_keys = _event_keys(signals.entry != 0)
+        self.exit_keys = _event_keys(np.concatenate([signals.exit_long, signals.exit_short]))
+        self.short_exits = self.n_symbols * (self.n_days + 1)  # short exits live in the rows after longs
+        stop = signals.stop_loss
+        self.stop_offset = (
+            float(np.log1p(-stop)) + LEVEL_TOLERANCE,
+            float(-np.log1p(stop)) + LEVEL_TOLERANCE,
+        )
+        profit = signals.take_profit
+        self.has_profit_target = profit is not None
+        self.profit_offset = (np.inf, np.inf)
+        if profit is not None:
+            self.profit_offset = (
+                float(np.log1p(profit)) - LEVEL_TOLERANCE,
+                float(-np.log1p(-profit)) - LEVEL_TOLERANCE if profit < 1.0 else np.inf,
+            )
+        self.signal_cooldown = signals.signal_cooldown
+        self.risk_cooldown = max(signals.risk_cooldown, 1)
+        self.steps = np.arange(SCAN_BLOCK_DAYS)
+
+    def next_entry(self, symbol: np.ndarray, resume: np.ndarray) -> np.ndarray:
+        """First entry day >= resume (<= T) of each lane; T when there is none."""
+        base = symbol * (self.n_days + 1)
+        keys = self.entry_keys
+        return keys[keys.searchsorted(base + resume)] - base
+
+    def trade(self, symbol: np.ndarray, entry: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Exit day, direction, risk-exit flag and resume day of a trade entered on `entry`."""
+        n_days = self.n_days
+        cell = symbol * n_days + entry
+        direction = self.entry[cell]
+        short = direction < 0
+        offset = symbol * (n_days + 1) + short * self.short_exits
+        keys = self.exit_keys
+        signal_exit = keys[keys.searchsorted(offset + entry + 1)] - offset
+        cell += short * self.short_prices  # now indexes the signed prices
+        level = self.signed_prices[cell]
+        stop = level + np.where(short, self.stop_offset[1], self.stop_offset[0])
+        profit = None
+        if self.has_profit_target:
+            profit = level + np.where(short, self.profit_offset[1], self.profit_offset[0])
+        span = np.minimum(signal_exit, n_days - 1) - entry  # days to watch after the entry
+        hit = entry + self._days_to_crossing(cell, span, stop, profit)
+        exit_day = np.minimum(signal_exit, hit)
+        by_risk = hit < n_days
+        resume = np.minimum(exit_day + np.where(by_risk, self.risk_cooldown, self.signal_cooldown), n_days)
+        return exit_day, direction, by_risk, resume
+
+    def _days_to_crossing(
+        self, cell: np.ndarray, span: np.ndarray, stop: np.ndarray, profit: np.ndarray | None
+    ) -> np.ndarray:
+        """Per lane, days from the entry `cell` to the first signed price at or beyond a level within
+        `span` days; T when there is none (so that entry + result >= T)."""
+        hit = np.full(cell.size, self.n_days, dtype=np.int64)
+        pending = np.arange(cell.size)
+        offset = np.ones(cell.size, dtype=np.int64)  # days after the entry where this block starts
+        while pending.size:
+            values = self.signed_prices[(cell[pending] + offset)[:, None] + self.steps]
+            crossed = values <= stop[pending, None]
+            if profit is not None:
+                crossed |= values >= profit[pending, None]
+            first = crossed.argmax(axis=1)
+            # The earliest crossing of the block counts only if it lies within the span.
+            day = offset + first
+            found = crossed[np.arange(pending.size), first] & (day <= span[pending])
+            hit[pending[found]] = day[found]
+            offset = offset + SCAN_BLOCK_DAYS
+            more = ~found & (offset <= span[pending])
+            pending, offset = pending[more], offset[more]
+        return hit
+
+
+class _Trades:
+    """Trades collected during the walk, as lists of per-iteration arrays."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[np.ndarray, ...]] = []
+
+    def add(self, lane: np.ndarray, symbol: np.ndarray, entry: np.ndarray, *rest: np.ndarray) -> None:
+        self.parts.append((lane, symbol, entry, *rest))
+
+    def columns(self, count: int = 6) -> list[np.ndarray]:
+        if not self.parts:
+            return [np.zeros(0, dtype=np.int64) for _ in range(count)]
+        return [np.concatenate(column) for column in zip(*self.parts, strict=True)]
+
+
+def simulate(log_close: np.ndarray, signals: Signals, pieces: int = PIECES) -> Book:
+    """All trades of every symbol (log_close is symbols × days); see the module docstring."""
+    walker = _Walker(log_close, signals)
+    n_symbols, n_days = walker.n_symbols, walker.n_days
+    pieces = max(1, min(pieces, n_days // 2))
+    # Entries on the last close could earn nothing: the last border is T - 1.
+    borders = np.linspace(0, n_days - 1, pieces + 1).round().astype(np.int64)
+
+    lanes = np.arange(n_symbols * pieces, dtype=np.int64)  # lane = symbol * pieces + piece
+    piece_of = lanes % pieces
+    speculative = _Trades()
+    final_resume = _walk(
+        walker, lanes, lanes // pieces, borders[piece_of], borders[piece_of + 1], speculative
+    )
+    lane, symbol, entry, exit_day, direction, by_risk = speculative.columns()
+    # Speculative trades of a lane are valid from this entry day on (0: all of them).
+    valid_from = np.zeros(n_symbols * pieces, dtype=np.int64)
+    corrected = _Trades()
+    if pieces > 1:
+        spec_keys = lane * (n_days + 1) + entry  # ascending per lane: sort once for lookups
+        spec_keys.sort()
+        true_resume = final_resume[np.arange(n_symbols) * pieces]
+        for piece in range(1, pieces):
+            true_resume = _stitch(
+                walker, piece, pieces, borders, true_resume, final_resume, spec_keys, valid_from, corrected
+            )
+    keep = entry >= valid_from[lane]
+    kept = (symbol, entry, exit_day, direction, by_risk)
+    extras = corrected.columns()[1:]
+    symbol, entry, exit_day, direction, by_risk = (
+        np.concatenate([column[keep], extra]) for column, extra in zip(kept, extras, strict=True)
+    )
+    order = np.argsort(symbol * (n_days + 1) + entry, kind="stable")
+    return Book(
+        n_symbols=n_symbols,
+        n_days=n_days,
+        symbol=symbol[order].astype(np.int64, copy=False),
+        entry=entry[order].astype(np.int64, copy=False),
+        exit=exit_day[order].astype(np.int64, copy=False),
+        direction=direction[order].astype(np.int8, copy=False),
+        risk_exit=by_risk[order].astype(bool, copy=False),
+    )
+
+
+def _walk(
+    walker: _Walker,
+    lanes: np.ndarray,
+    symbol: np.ndarray,
+    resume: np.ndarray,
+    limit: np.ndarray,
+    trades: _Trades,
+) -> np.ndarray:
+    """Walk each lane from `resume`, trading entries before `limit`; returns every lane's final resume."""
+    final = np.full(lanes.size, walker.n_days, dtype=np.int64)
+    position = np.arange(lanes.size)
+    while position.size:
+        entry = walker.next_entry(symbol, resume)
+        done = entry >= limit
+        if done.any():
+            final[position[done]] = resume[done]
+            going = ~done
+            position, lanes, symbol, entry, limit = (
+                x[going] for x in (position, lanes, symbol, entry, limit)
+            )
+            if not position.size:
+                break
+        exit_day, direction, by_risk, resume = walker.trade(symbol, entry)
+        trades.add(lanes, symbol, entry, exit_day, direction, by_risk)
+        ended = exit_day >= walker.n_days  # open at the end: nothing follows
+        if ended.any():
+            going = ~ended
+            position, lanes, symbol, limit, resume = (
+                x[going] for x in (position, lanes, symbol, limit, resume)
+            )
+    return final
+
+
+def _stitch(
+    walker: _Walker,
+    piece: int,
+    pieces: int,
+    borders: np.ndarray,
+    true_resume: np.ndarray,
+    final_resume: np.ndarray,
+    spec_keys: np.ndarray,
+    valid_from: np.ndarray,
+    corrected: _Trades,
+) -> np.ndarray:
+    """Bring the true state through `piece`; returns the true resume day entering the next piece."""
+    n_days = walker.n_days
+    start, limit = borders[piece], borders[piece + 1]
+    lanes_here = np.arange(true_resume.size) * pieces + piece
+    exact = true_resume <= start  # flat and free at the border: the speculative walk is the truth
+    next_resume = np.where(exact, final_resume[lanes_here], true_resume)
+    symbol = np.flatnonzero(~exact)
+    resume = true_resume[symbol]
+    while symbol.size:
+        lane = lanes_here[symbol]
+        entry = walker.next_entry(symbol, resume)
+        beyond = entry >= limit
+        key = lane * (n_days + 1) + entry
+        found = np.minimum(spec_keys.searchsorted(key), spec_keys.size - 1)
+        synced = ~beyond & (spec_keys[found] == key) if spec_keys.size else np.zeros_like(beyond)
+        # Lanes that never meet the speculative walk keep none of its trades.
+        valid_from[lane[beyond]] = n_days + 1
+        next_resume[symbol[beyond]] = resume[beyond]
+        valid_from[lane[synced]] = entry[synced]
+        next_resume[symbol[synced]] = final_resume[lane[synced]]
+        walking = ~(beyond | synced)
+        symbol, lane, entry = symbol[walking], lane[walking], entry[walking]
+        if not symbol.size:
+            break
+        exit_day, direction, by_risk, resume = walker.trade(symbol, entry)
+        corrected.add(lane, symbol, entry, exit_day, direction, by_risk)
+        ended = exit_day >= n_days
+        if ended.any():
+            valid_from[lane[ended]] = n_days + 1
+            next_resume[symbol[ended]] = n_days
+            going = ~ended
+            symbol, resume = symbol[going], resume[going]
+    return next_resume

@@ -1,0 +1,400 @@
+"""The engine contract end to end: environment in, one JSON per grid point out, exit codes 0/1/2."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import numpy as np
+import pandas as pd
+import pytest
+from moto import mock_aws
+
+from airflow_backtest_framework.config import SweepConfig
+from backtest_engine import ENGINE_VERSION, load_market_data, main, run_point
+from backtest_engine.metrics import METRIC_NAMES
+
+REPO = Path(__file__).resolve().parents[2]
+RUN_ID = "manual__2024-05-01T12:00:00+00:00"
+SYMBOLS = ["AAPL", "MSFT", "GOOGL", "AMZN", "JPM", "XOM"]
+EQUITY_MAX_POINTS = 260
+
+
+def make_config(strategy: str = "MeanReversionStrategy", **overrides: object) -> SweepConfig:
+    params = {
+        "MeanReversionStrategy": {
+            "lookback_period": "10,20",
+            "entry_threshold": "1.0,1.5",
+            "stop_loss_pct": "0.05",
+            "cooldown_period": "2",
+        },
+        "MomentumStrategy": {
+            "momentum_period": "10,30",
+            "signal_threshold": "0.02",
+            "stop_loss_pct": "0.05,0.1",
+            "cooldown_period": "3",
+        },
+        "LongShortEquityStrategy": {
+            "rebalance_period": "5,21",
+            "take_profit_pct": "0.1,0.2",
+            "stop_loss_pct": "0.05",
+            "cooldown_period": "5",
+        },
+    }[strategy]
+    fields = {
+        "name": "engine_test",
+        "strategy": strategy,
+        "params": params,
+        "universe": SYMBOLS,
+        "start_date": "2022-01-01",
+        "end_date": "2023-12-31",
+        **overrides,
+    }
+    return SweepConfig(**fields)
+
+
+def make_env(
+    config: SweepConfig, results: str, start: int = 0, count: int = 3, **extra: str
+) -> dict[str, str]:
+    return {
+        "BACKTEST_SPEC": config.to_json(),
+        "BACKTEST_STRATEGY": config.strategy,
+        "BACKTEST_CHUNK_START": str(start),
+        "BACKTEST_CHUNK_COUNT": str(count),
+        "BACKTEST_RESULTS_URI": results,
+        "BACKTEST_DAG_ID": config.dag_id,
+        "BACKTEST_RUN_ID": RUN_ID,
+        "DB_HOST": "marketdata.internal",
+        **extra,
+    }
+
+
+def run_dir(root: Path, config: SweepConfig) -> Path:
+    return root / config.dag_id / RUN_ID
+
+
+def read_point(root: Path, config: SweepConfig, index: int) -> dict:
+    return json.loads((run_dir(root, config) / "points" / f"{index}.json").read_text())
+
+
+def check_record(record: dict, config: SweepConfig, index: int) -> None:
+    assert record["index"] == index
+    assert record["params"] == config.point(index)
+    assert record["strategy"] == config.strategy
+    assert record["dag_id"] == config.dag_id
+    assert record["run_id"] == RUN_ID
+    assert record["engine_version"] == ENGINE_VERSION
+    assert record["db_host"] == "marketdata.internal"
+    assert record["started_at"].endswith("Z") and record["started_at"] <= record["finished_at"]
+    assert list(record["metrics"]) == list(METRIC_NAMES)
+    for name, value in record["metrics"].items():
+        assert isinstance(value, int | float) and math.isfinite(value), name
+    assert record["metrics"]["max_drawdown"] <= 0
+    assert 0 <= record["metrics"]["win_rate"] <= 1
+
+
+# --------------------------------------------------------------------------- success
+
+
+@pytest.mark.parametrize("strategy", ["MeanReversionStrategy", "MomentumStrategy", "LongShortEquityStrategy"])
+def test_chunk_writes_one_result_and_one_equity_curve_per_point(tmp_path: Path, strategy: str) -> None:
+    config = make_config(strategy)
+    assert main(make_env(config, str(tmp_path), start=1, count=3)) == 0
+
+    points = run_dir(tmp_path, config) / "points"
+    assert sorted(p.name for p in points.iterdir()) == ["1.json", "2.json", "3.json"]
+    for index in (1, 2, 3):
+        check_record(read_point(tmp_path, config, index), config, index)
+        curve = json.loads((run_dir(tmp_path, config) / "equity" / f"{index}.json").read_text())
+        assert 2 <= len(curve["dates"]) == len(curve["equity"]) <= EQUITY_MAX_POINTS
+        assert curve["dates"] == sorted(curve["dates"])
+        assert curve["dates"][0] >= "2022-01-01" and curve["dates"][-1] <= "2023-12-31"
+        assert curve["equity"][0] == pytest.approx(config.initial_capital, rel=0.01)
+    assert not list(run_dir(tmp_path, config).rglob(".*.tmp")), "temporary files left behind"
+    assert (points / "1.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_metrics_match_the_python_api_and_the_equity_curve(tmp_path: Path) -> None:
+    config = make_config()
+    assert main(make_env(config, str(tmp_path), count=1)) == 0
+    record = read_point(tmp_path, config, 0)
+    expected = run_point(config, 0, load_market_data(config))
+    assert record["metrics"] == expected.metrics
+    curve = json.loads((run_dir(tmp_path, config) / "equity" / "0.json").read_text())
+    final = curve["equity"][-1] / config.initial_capital - 1
+    assert final == pytest.approx(record["metrics"]["total_return"], abs=1e-6)
+
+
+def test_same_chunk_twice_gives_identical_metrics(tmp_path: Path) -> None:
+    config = make_config("LongShortEquityStrategy", factors=["PriceToBook", "NewsSentiment"])
+    for run in ("a", "b"):
+        assert main(make_env(config, str(tmp_path / run), count=4)) == 0
+    for index in range(4):
+        first, second = (read_point(tmp_path / run, config, index) for run in ("a", "b"))
+        assert first["metrics"] == second["metrics"]
+        assert first["params"] == second["params"]
+
+
+def test_different_parameters_give_different_metrics(tmp_path: Path) -> None:
+    config = make_config("MomentumStrategy")
+    assert main(make_env(config, str(tmp_path), count=config.grid_size)) == 0
+    metrics = [tuple(read_point(tmp_path, config, i)["metrics"].values()) for i in range(config.grid_size)]
+    assert len(set(metrics)) == config.grid_size
+
+
+def test_results_root_may_be_a_file_url_and_spec_a_file(tmp_path: Path) -> None:
+    config = make_config()
+    spec = tmp_path / "spec.json"
+    spec.write_text(config.to_json())
+    env = make_env(config, (tmp_path / "out").as_uri(), count=2, BACKTEST_SPEC_URI=str(spec))
+    del env["BACKTEST_SPEC"]
+    assert main(env) == 0
+    check_record(read_point(tmp_path / "out", config, 1), config, 1)
+
+
+def test_subprocess_entry_point_runs_a_chunk(tmp_path: Path) -> None:
+    config = make_config()
+    env = {**os.environ, **make_env(config, str(tmp_path), start=2, count=2)}
+    done = subprocess.run(
+        [sys.executable, "-m", "backtest_engine"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    check_record(read_point(tmp_path, config, 3), config, 3)
+    assert "point 2 done" in done.stderr and "point 3 done" in done.stderr
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def test_failing_points_exit_1_and_the_others_are_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    config = make_config()
+    assert main(make_env(config, str(tmp_path), count=4, BACKTEST_FAIL_POINTS="1, 3,99")) == 1
+    points = run_dir(tmp_path, config) / "points"
+    assert sorted(p.name for p in points.iterdir()) == ["0.json", "2.json"]
+    assert not (run_dir(tmp_path, config) / "equity" / "1.json").exists()
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("backtest_engine: 2 of 4 points failed: 1, 3 ")
+
+
+def bad_inputs(tmp_path: Path) -> dict[str, tuple[dict[str, str], str]]:
+    config = make_config()
+    good = make_env(config, str(tmp_path))
+    no_spec = {k: v for k, v in good.items() if k != "BACKTEST_SPEC"}
+    other = make_config("MomentumStrategy").strategy
+    return {
+        "missing spec": (no_spec, "BACKTEST_SPEC"),
+        "bad json": ({**good, "BACKTEST_SPEC": "{not json"}, "not a valid sweep spec"),
+        "invalid spec": (
+            {**good, "BACKTEST_SPEC": config.to_json().replace("engine_test", "Bad Name")},
+            "name",
+        ),
+        "missing spec file": (
+            {**no_spec, "BACKTEST_SPEC_URI": str(tmp_path / "nope.json")},
+            "BACKTEST_SPEC_URI",
+        ),
+        "chunk out of range": (
+            {**good, "BACKTEST_CHUNK_START": "3", "BACKTEST_CHUNK_COUNT": "2"},
+            "outside the grid",
+        ),
+        "negative start": ({**good, "BACKTEST_CHUNK_START": "-1"}, "BACKTEST_CHUNK_START"),
+        "zero count": ({**good, "BACKTEST_CHUNK_COUNT": "0"}, "BACKTEST_CHUNK_COUNT"),
+        "count not a number": ({**good, "BACKTEST_CHUNK_COUNT": "ten"}, "not a whole number"),
+        "strategy mismatch": (
+            {**good, "BACKTEST_STRATEGY": other},
+            "spec's strategy is 'MeanReversionStrategy'",
+        ),
+        "unknown strategy": ({**good, "BACKTEST_STRATEGY": "Astrology"}, "not a strategy of this engine"),
+        "missing strategy": ({**good, "BACKTEST_STRATEGY": ""}, "BACKTEST_STRATEGY is not set"),
+        "missing results": (
+            {k: v for k, v in good.items() if k != "BACKTEST_RESULTS_URI"},
+            "BACKTEST_RESULTS_URI",
+        ),
+        "unsafe run id": ({**good, "BACKTEST_RUN_ID": "../escape"}, "BACKTEST_RUN_ID"),
+        "missing dag id": ({**good, "BACKTEST_DAG_ID": ""}, "BACKTEST_DAG_ID"),
+        "bad fail points": ({**good, "BACKTEST_FAIL_POINTS": "one"}, "BACKTEST_FAIL_POINTS"),
+        "missing data folder": (
+            {**good, "BACKTEST_DATA_SOURCE": str(tmp_path / "absent")},
+            "BACKTEST_DATA_SOURCE",
+        ),
+        "results root is a file": (
+            {**good, "BACKTEST_RESULTS_URI": str(make_file(tmp_path))},
+            "cannot create",
+        ),
+    }
+
+
+def make_file(tmp_path: Path) -> Path:
+    path = tmp_path / "a_file"
+    path.write_text("x")
+    return path
+
+
+BAD_INPUT_CASES = [
+    "missing spec",
+    "bad json",
+    "invalid spec",
+    "missing spec file",
+    "chunk out of range",
+    "negative start",
+    "zero count",
+    "count not a number",
+    "strategy mismatch",
+    "unknown strategy",
+    "missing strategy",
+    "missing results",
+    "unsafe run id",
+    "missing dag id",
+    "bad fail points",
+    "missing data folder",
+    "results root is a file",
+]
+
+
+@pytest.mark.parametrize("case", BAD_INPUT_CASES)
+def test_bad_input_exits_2_with_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture, case: str
+) -> None:
+    environ, expected = bad_inputs(tmp_path)[case]
+    assert main(environ) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("backtest_engine: error: ")
+    assert expected in lines[0]
+    assert "Traceback" not in captured.err
+    assert not list(tmp_path.rglob("points/*.json"))
+
+
+def test_bad_input_case_list_is_complete(tmp_path: Path) -> None:
+    assert sorted(BAD_INPUT_CASES) == sorted(bad_inputs(tmp_path))
+
+
+# --------------------------------------------------------------------------- S3
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch):
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        client = boto3.client("s3")
+        client.create_bucket(Bucket="results-bucket")
+        yield client
+
+
+def test_s3_spec_and_results(aws, tmp_path: Path) -> None:
+    config = make_config()
+    aws.put_object(Bucket="results-bucket", Key="specs/engine_test.json", Body=config.to_json().encode())
+    env = make_env(
+        config,
+        "s3://results-bucket/sweeps/",
+        count=2,
+        BACKTEST_SPEC_URI="s3://results-bucket/specs/engine_test.json",
+    )
+    del env["BACKTEST_SPEC"]
+    assert main(env) == 0
+
+    listing = aws.list_objects_v2(Bucket="results-bucket", Prefix=f"sweeps/{config.dag_id}/{RUN_ID}/")
+    keys = sorted(item["Key"] for item in listing["Contents"])
+    base = f"sweeps/{config.dag_id}/{RUN_ID}"
+    assert keys == [
+        f"{base}/equity/0.json",
+        f"{base}/equity/1.json",
+        f"{base}/points/0.json",
+        f"{base}/points/1.json",
+    ]
+    body = aws.get_object(Bucket="results-bucket", Key=f"{base}/points/1.json")["Body"].read()
+    check_record(json.loads(body), config, 1)
+
+
+def test_s3_missing_bucket_fails_the_points(aws, capsys: pytest.CaptureFixture) -> None:
+    config = make_config()
+    assert main(make_env(config, "s3://no-such-bucket/x", count=2)) == 1
+    assert "NoSuchBucket" in capsys.readouterr().err
+
+
+def test_s3_missing_spec_object_exits_2(aws, capsys: pytest.CaptureFixture) -> None:
+    config = make_config()
+    env = make_env(config, "s3://results-bucket", BACKTEST_SPEC_URI="s3://results-bucket/missing.json")
+    del env["BACKTEST_SPEC"]
+    assert main(env) == 2
+    assert "BACKTEST_SPEC_URI" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- data folders
+
+
+def write_folder(folder: Path, config: SweepConfig, suffix: str) -> None:
+    """Prices and factors of the synthetic source, written one file per symbol."""
+    synthetic = load_market_data(config)
+    folder.mkdir()
+    for column, symbol in enumerate(synthetic.symbols):
+        frame = pd.DataFrame({"date": pd.to_datetime(synthetic.dates), "close": synthetic.close[:, column]})
+        for name, values in synthetic.factors.items():
+            frame[name] = values[:, column]
+        if suffix == ".csv":
+            frame.to_csv(folder / f"{symbol}.csv", index=False)
+        else:
+            frame.to_parquet(folder / f"{symbol}.parquet", index=False)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_data_folder_source_gives_the_same_results_as_its_data(tmp_path: Path, suffix: str) -> None:
+    config = make_config("LongShortEquityStrategy", factors=["DividendYield"])
+    write_folder(tmp_path / "data", config, suffix)
+    env = make_env(config, str(tmp_path / "out"), count=2, BACKTEST_DATA_SOURCE=str(tmp_path / "data"))
+    assert main(env) == 0
+    record = read_point(tmp_path / "out", config, 1)
+    assert record["data_source"] == str(tmp_path / "data")
+    expected = run_point(config, 1, load_market_data(config))
+    for name, value in expected.metrics.items():
+        assert record["metrics"][name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
+
+
+def test_data_folder_aligns_dates_and_marks_late_listings(tmp_path: Path) -> None:
+    config = make_config(universe=["AAA", "BBB"], start_date="2023-01-01", end_date="2023-03-31")
+    folder = tmp_path / "data"
+    folder.mkdir()
+    days = pd.bdate_range("2023-01-02", "2023-03-31")
+    pd.DataFrame({"date": days, "close": np.linspace(10, 12, days.size)}).to_csv(
+        folder / "AAA.csv", index=False
+    )
+    late = days[20:]
+    pd.DataFrame({"Date": late, "Close": np.linspace(50, 40, late.size)}).to_csv(
+        folder / "BBB.csv", index=False
+    )
+
+    data = load_market_data(config, str(folder))
+    assert data.symbols == ("AAA", "BBB") and data.n_days == days.size
+    assert np.isfinite(data.close).all()
+    assert not data.tradable[:20, 1].any() and data.tradable[20:, 1].all() and data.tradable[:, 0].all()
+    result = run_point(config, 0, data)
+    assert all(math.isfinite(v) for v in result.metrics.values())
+
+
+def test_data_folder_missing_symbol_or_column_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    config = make_config(factors=["Beta"])
+    folder = tmp_path / "data"
+    write_folder(folder, config, ".csv")
+    (folder / "XOM.csv").unlink()
+    assert main(make_env(config, str(tmp_path / "out"), BACKTEST_DATA_SOURCE=str(folder))) == 2
+    assert "XOM" in capsys.readouterr().err
+    pd.DataFrame({"date": ["2022-01-03"], "close": [1.0]}).to_csv(folder / "XOM.csv", index=False)
+    assert main(make_env(config, str(tmp_path / "out"), BACKTEST_DATA_SOURCE=str(folder))) == 2
+    assert "Beta" in capsys.readouterr().err
