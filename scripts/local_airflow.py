@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -16,27 +18,34 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from services.settings import PROJECT_ROOT, Settings, SettingsError, load_settings  # noqa: E402
+if str(Path(__file__).resolve().parent.parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from services.framework_bundle import framework_files
+from services.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 
 log = logging.getLogger("local_airflow")
 
 VENV_BIN = Path(sys.executable).parent  # not resolved: a venv's python is a symlink
 PID_FILE = "standalone.pid"
 LOG_FILE = "standalone.log"
-ENV_FILE = "airflow.env"
+LOG_ROTATE_BYTES = 20 * 1024 * 1024  # at start, a bigger log becomes standalone.log.1
+LOCK_FILE = "start.lock"
+ENV_FILE = "airflow.env"  # `. <home>/airflow.env`, then `airflow dags list` etc. talk to this instance
 PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
 REFERENCE_DAG = PROJECT_ROOT / "dags" / "framework_backtest_simple_example_dag.py"
-FRAMEWORK_DIR = PROJECT_ROOT / "airflow_backtest_framework"
-START_TIMEOUT_S = 120.0
-STOP_TIMEOUT_S = 30.0
+START_TIMEOUT_S = 180.0  # measured up to ~100 s at load 7 on 2 cores (other stacks, tests)
+STOP_TIMEOUT_S = 30.0  # SIGTERM, then SIGKILL
+KILL_WAIT_S = 5.0
 POLL_S = 0.5
 HTTP_TIMEOUT_S = 5.0
 LOG_TAIL_LINES = 40
-LOG_TAIL_BYTES = 64 * 1024
+# Each parse of a DAG file costs ~0.2 s CPU here: every 2 s this is ~10 % of a core per file.
+# 10 s bounds the delay of an edit that lands while its file is being parsed (mtime not newer).
+REPARSE_INTERVAL_S = 10
 # Components that must report "healthy"; the triggerer only when Airflow reports one.
 REQUIRED_COMPONENTS = ("metadatabase", "scheduler", "dag_processor")
 OPTIONAL_COMPONENTS = ("triggerer",)
@@ -59,12 +68,19 @@ class StackStatus:
     def running(self) -> bool:
         return self.pid is not None
 
+    def describe(self) -> str:
+        if self.healthy:
+            return f"Airflow healthy at {self.url} (pid {self.pid})"
+        if self.running:
+            return f"Airflow running (pid {self.pid}) but not healthy at {self.url}: {self.detail}"
+        return f"Airflow not running ({self.url}){': ' + self.detail if self.detail else ''}"
 
-def airflow_env(settings: Settings) -> dict[str, str]:
-    """The environment of every Airflow process: paths, executor, auth, fast DAG pickup, parallelism."""
-    home, dags = settings.airflow_home, settings.local_dags_folder
+
+def airflow_env(settings: Settings, log_ports: tuple[int, int]) -> dict[str, str]:
+    """What every Airflow process gets on top of ours: paths, executor, auth, fast DAG pickup, limits."""
+    home, dags, url = settings.airflow_home, settings.local_dags_folder, urlsplit(settings.airflow_url)
     python_path = [str(dags), str(PROJECT_ROOT)]  # the deployed framework copy wins, as on MWAA
-    env = {
+    return {
         "AIRFLOW_HOME": str(home),
         "PATH": os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")]),  # standalone runs `airflow`
         "PYTHONPATH": os.pathsep.join(python_path + [p for p in [os.environ.get("PYTHONPATH")] if p]),
@@ -77,36 +93,38 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager."
         "SimpleAuthManager",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{settings.airflow_username}:admin",
-        # An edited DAG is written to the DB at most this often (default 30 s).
-        "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "2",
+        # Default 30 s: a re-parse within 30 s of the last write does not store the new version,
+        # though the tags in GET /dags/{id} do change. 0: every changed DAG is stored at once.
+        "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(settings.airflow_port),
-        "AIRFLOW__API__BASE_URL": settings.airflow_url,  # tasks reach the execution API through it
+        # Tasks reach the execution API through it (default http://localhost:8080).
+        "AIRFLOW__API__BASE_URL": f"{url.scheme}://{url.hostname}:{settings.airflow_port}",
         "AIRFLOW__API__WORKERS": "1",
-        # New files within ~2 s (default 300 s), edited files within ~2 s (default 30 s).
+        # New files are listed within ~2 s (default 300 s). A file whose mtime is newer than its
+        # last parse is re-parsed at once; every file is re-parsed every REPARSE_INTERVAL_S anyway.
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
         "AIRFLOW__DAG_PROCESSOR__BUNDLE_REFRESH_CHECK_INTERVAL": "1",
-        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "2",
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": str(REPARSE_INTERVAL_S),
+        # Scheduler and triggerer serve live task logs on all interfaces (no host option); fixed
+        # defaults 8793/8794 collide when several local Airflows run side by side.
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_ports[0]),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(log_ports[1]),
     }
-    inherited = {k: v for k, v in os.environ.items() if k != "AIRFLOW_CONFIG"}
-    return inherited | env
 
 
 def sync_dags_folder(settings: Settings) -> list[Path]:
-    """Copy the reference DAG and the framework's *.py into the dags folder; return what changed."""
+    """Copy the framework (as the app deploys it) and the reference DAG; return the files that changed."""
     dags = settings.local_dags_folder
-    copies = {src: dags / FRAMEWORK_DIR.name / src.name for src in sorted(FRAMEWORK_DIR.glob("*.py"))}
+    # framework_files(): the package's *.py plus its `.airflowignore` (`*`), keyed relative to dags/.
+    files = {dags / key: data for key, data in framework_files().items()}
     if REFERENCE_DAG.is_file():
-        copies[REFERENCE_DAG] = dags / REFERENCE_DAG.name
-    changed = [dst for src, dst in copies.items() if _write_if_changed(dst, src.read_bytes())]
-    # `*` keeps the DAG processor out of the package (`.*` would not); its modules are no DAGs.
-    if _write_if_changed(dags / FRAMEWORK_DIR.name / ".airflowignore", b"*\n"):
-        changed.append(dags / FRAMEWORK_DIR.name / ".airflowignore")
-    return changed
+        files[dags / REFERENCE_DAG.name] = REFERENCE_DAG.read_bytes()  # last: after its framework
+    return [path for path, data in files.items() if _write_if_changed(path, data)]
 
 
-def _write_if_changed(path: Path, content: bytes) -> bool:
+def _write_if_changed(path: Path, content: bytes, mode: int = 0o644) -> bool:
     """Write atomically (temp file + os.replace) unless the file already holds `content`."""
     if path.is_file() and path.read_bytes() == content:
         return False
@@ -115,28 +133,32 @@ def _write_if_changed(path: Path, content: bytes) -> bool:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "wb") as file:
         file.write(content)
-    os.chmod(tmp, 0o644)
+    os.chmod(tmp, mode)
     os.replace(tmp, path)
     return True
 
 
+def _free_port() -> int:
+    """A TCP port free right now (the kernel picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("", 0))
+        return sock.getsockname()[1]
+
+
 def _prepare_home(settings: Settings) -> None:
-    """Create the folders; write the deterministic password file and a sourceable env file."""
+    """Create the folders; write the password file SimpleAuthManager reads on every login."""
     if any(ch in settings.airflow_username for ch in ":, ") or not settings.airflow_username:
         raise LocalAirflowError("AIRFLOW_USERNAME: must be non-empty without ':', ',' or spaces")
     for folder in (settings.airflow_home / "logs", settings.local_dags_folder, settings.results_root):
         folder.mkdir(parents=True, exist_ok=True)
     passwords = {settings.airflow_username: settings.airflow_password.get_secret_value()}
-    _write_if_changed(settings.airflow_home / PASSWORDS_FILE, (json.dumps(passwords) + "\n").encode())
-    os.chmod(settings.airflow_home / PASSWORDS_FILE, 0o600)
-    exports = [f"export {k}={shlex.quote(v)}" for k, v in airflow_env(settings).items() if k.startswith("AIR")]
-    header = "# `set -a; . <this file>` then .venv/bin/airflow ... talks to this instance (written by start)\n"
-    _write_if_changed(settings.airflow_home / ENV_FILE, (header + "\n".join(exports) + "\n").encode())
+    _write_if_changed(settings.airflow_home / PASSWORDS_FILE, (json.dumps(passwords) + "\n").encode(), 0o600)
 
 
 def get_token(settings: Settings, password: str | None = None) -> str:
     """`POST /auth/token` with the configured (or the given) credentials; return the JWT."""
-    body = {"username": settings.airflow_username, "password": password or settings.airflow_password.get_secret_value()}
+    secret = settings.airflow_password.get_secret_value() if password is None else password
+    body = {"username": settings.airflow_username, "password": secret}
     response = requests.post(f"{settings.airflow_url}/auth/token", json=body, timeout=HTTP_TIMEOUT_S)
     response.raise_for_status()
     return response.json()["access_token"]
@@ -154,7 +176,7 @@ def check_health(settings: Settings, since: datetime | None = None) -> tuple[boo
         if info.get("status") != "healthy":
             return False, f"{component} is {info.get('status') or 'missing'}"
         beat = info.get(f"latest_{component}_heartbeat")
-        if since and beat and datetime.fromisoformat(beat) < since:
+        if since and beat and datetime.fromisoformat(beat).astimezone() < since:
             return False, f"{component} heartbeat predates this start"  # a job of the previous run
     try:
         get_token(settings)
@@ -216,14 +238,11 @@ def _port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def log_tail(settings: Settings, lines: int = LOG_TAIL_LINES) -> str:
+def log_tail(settings: Settings) -> str:
     """The last lines of the standalone log (for error messages)."""
     path = settings.airflow_home / "logs" / LOG_FILE
-    if not path.is_file():
-        return "(no log yet)"
-    with path.open("rb") as file:
-        file.seek(max(0, path.stat().st_size - LOG_TAIL_BYTES))
-        return "\n".join(file.read().decode(errors="replace").splitlines()[-lines:])
+    lines = path.read_text(errors="replace").splitlines() if path.is_file() else ["(no log yet)"]
+    return "\n".join(lines[-LOG_TAIL_LINES:])
 
 
 def _wait_healthy(settings: Settings, pid: int, since: datetime | None, timeout: float) -> None:
@@ -231,63 +250,102 @@ def _wait_healthy(settings: Settings, pid: int, since: datetime | None, timeout:
     deadline, detail = time.monotonic() + timeout, "not checked"
     while time.monotonic() < deadline:
         if not _is_our_standalone(pid, settings):
-            raise LocalAirflowError(f"airflow standalone exited during start; log tail:\n{log_tail(settings)}")
+            raise LocalAirflowError(f"airflow standalone exited while starting; log:\n{log_tail(settings)}")
         healthy, detail = check_health(settings, since)
         if healthy:
+            _warm_up_execution_api(settings, max(deadline - time.monotonic(), HTTP_TIMEOUT_S))
             return
         time.sleep(POLL_S)
     raise LocalAirflowError(f"not healthy after {timeout:.0f} s ({detail}); log tail:\n{log_tail(settings)}")
 
 
+def _warm_up_execution_api(settings: Settings, timeout: float) -> None:
+    """Make the API server build its execution API now rather than on the first task's first call.
+
+    Airflow 3.3's execution API (a Cadwyn app under /execution) generates its versioned routes on
+    its first request, on the event loop: ~10 s on 2 cores during which the whole API server (the
+    public API too) answers nothing and that task's first call times out and is retried.
+    """
+    try:
+        requests.get(f"{settings.airflow_url}/execution/health", timeout=timeout).raise_for_status()
+    except requests.RequestException as exc:
+        raise LocalAirflowError(f"execution API did not answer ({exc}); log:\n{log_tail(settings)}") from exc
+
+
 def start(settings: Settings, timeout: float = START_TIMEOUT_S) -> StackStatus:
     """Start `airflow standalone` detached (idempotent) and wait until the API is healthy."""
+    settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    with (settings.airflow_home / LOCK_FILE).open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one start per home at a time: the next one finds it running
+        return _start_locked(settings, timeout)
+
+
+def _start_locked(settings: Settings, timeout: float) -> StackStatus:
     _prepare_home(settings)
     changed = sync_dags_folder(settings)
     if changed:
         log.info("dags folder: updated %s", ", ".join(p.name for p in changed))
     pid = running_pid(settings)
     if pid is not None:
-        _wait_healthy(settings, pid, None, timeout)  # may still be starting (a concurrent start)
+        _wait_healthy(settings, pid, None, timeout)  # may still be starting (an interrupted start)
         log.info("already running and healthy (pid %s) at %s", pid, settings.airflow_url)
         return status(settings)
     if _port_in_use(settings.airflow_port):
         raise LocalAirflowError(f"port {settings.airflow_port} is in use by another process than ours")
     since = datetime.now().astimezone()
-    with (settings.airflow_home / "logs" / LOG_FILE).open("ab") as log_file:
-        log_file.write(f"\n===== start {since.isoformat()} =====\n".encode())
-        log_file.flush()
-        process = subprocess.Popen(
-            [str(VENV_BIN / "airflow"), "standalone"],
-            cwd=settings.airflow_home, env=airflow_env(settings), stdin=subprocess.DEVNULL,
-            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,  # survives our exit
-        )
-    _write_if_changed(settings.airflow_home / PID_FILE, f"{process.pid}\n".encode())
-    log.info("started airflow standalone (pid %s); log: %s", process.pid, settings.airflow_home / "logs" / LOG_FILE)
+    pid = _launch(settings, since)
     try:
-        _wait_healthy(settings, process.pid, since, timeout)
+        _wait_healthy(settings, pid, since, timeout)
     except LocalAirflowError:
         stop(settings)
         raise
     return status(settings)
 
 
+def _launch(settings: Settings, since: datetime) -> int:
+    """Spawn `airflow standalone` in a new session (it survives our exit), output to the log; its pid.
+
+    standalone rather than the four components: it migrates the DB and supervises scheduler,
+    dag-processor, api-server and triggerer as one process group, so one pid stops them all.
+    """
+    env = airflow_env(settings, log_ports=(_free_port(), _free_port()))
+    exports = [f"export {key}={shlex.quote(value)}" for key, value in env.items()]
+    _write_if_changed(settings.airflow_home / ENV_FILE, ("\n".join(exports) + "\n").encode())
+    inherited = {k: v for k, v in os.environ.items() if k != "AIRFLOW_CONFIG"}  # ours: <home>/airflow.cfg
+    log_path = settings.airflow_home / "logs" / LOG_FILE
+    if log_path.is_file() and log_path.stat().st_size > LOG_ROTATE_BYTES:
+        log_path.replace(log_path.with_name(f"{LOG_FILE}.1"))
+    with log_path.open("ab") as log_file:
+        log_file.write(f"\n===== start {since.isoformat()} =====\n".encode())
+        log_file.flush()
+        process = subprocess.Popen(
+            [str(VENV_BIN / "airflow"), "standalone"], cwd=settings.airflow_home, env=inherited | env,
+            stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    _write_if_changed(settings.airflow_home / PID_FILE, f"{process.pid}\n".encode())
+    log.info("started airflow standalone (pid %s), log %s", process.pid, log_path)
+    return process.pid
+
+
 def stop(settings: Settings, timeout: float = STOP_TIMEOUT_S) -> bool:
-    """SIGTERM the whole process group, SIGKILL what is left after `timeout`; False if not running."""
+    """SIGTERM the whole process group, SIGKILL what is left after `timeout`; False if not running.
+
+    Not SIGINT to the standalone alone: its own shutdown joins threads that wait for EOF on pipes
+    that grandchildren (executor workers, log servers) still hold, and stops draining their output.
+    """
     pid = running_pid(settings)
     if pid is None:
         return False
-    for sig, wait_s in ((signal.SIGTERM, timeout), (signal.SIGKILL, STOP_TIMEOUT_S)):
-        try:
+    for sig, wait_s in ((signal.SIGTERM, timeout), (signal.SIGKILL, KILL_WAIT_S)):
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, sig)  # start_new_session: the group id is the standalone's pid
-        except ProcessLookupError:
-            break
         deadline = time.monotonic() + wait_s
         while _group_alive(pid) and time.monotonic() < deadline:
             _reap(pid)
             time.sleep(POLL_S)
         if not _group_alive(pid):
             break
-        log.warning("still running after %.0f s: sending SIGKILL to group %s", wait_s, pid)
+        log.warning("group %s still running %.0f s after %s", pid, wait_s, sig.name)
     _reap(pid)
     (settings.airflow_home / PID_FILE).unlink(missing_ok=True)
     log.info("stopped (pid %s)", pid)
@@ -296,10 +354,8 @@ def stop(settings: Settings, timeout: float = STOP_TIMEOUT_S) -> bool:
 
 def _reap(pid: int) -> None:
     """Collect the exit status if the standalone is our child (tests start it in-process)."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def status(settings: Settings) -> StackStatus:
@@ -307,8 +363,7 @@ def status(settings: Settings) -> StackStatus:
     pid = running_pid(settings)
     healthy, detail = check_health(settings)
     if pid is None:
-        detail = "not running" + (" (but another Airflow answers healthy there)" if healthy else "")
-        healthy = False
+        detail, healthy = ("another Airflow answers there, healthy" if healthy else ""), False
     return StackStatus(url=settings.airflow_url, pid=pid, healthy=healthy, detail=detail)
 
 
@@ -332,11 +387,11 @@ def main(argv: list[str] | None = None) -> int:
     except LocalAirflowError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    state = "healthy" if result.healthy else ("running, " if result.running else "") + result.detail
-    print(f"Airflow {state} at {result.url} (pid {result.pid})")
+    print(result.describe())
     if args.command == "start":
-        print(f"ready in {time.monotonic() - began:.1f} s; UI {result.url} user {settings.airflow_username!r}")
-        print(f"dags folder {settings.local_dags_folder}; home {settings.airflow_home}")
+        elapsed = time.monotonic() - began
+        print(f"ready after {elapsed:.1f} s: UI {result.url}, user {settings.airflow_username}")
+        print(f"dags folder {settings.local_dags_folder}, home {settings.airflow_home}")
     return 0 if result.healthy else 1
 
 

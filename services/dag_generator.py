@@ -57,7 +57,11 @@ def _check(text: str, spec_json: str) -> None:
         raise RenderError(f"generated DAG file does not parse: {exc.msg} (line {exc.lineno})") from None
     assigns = [node for node in tree.body if isinstance(node, ast.Assign)]
     spec_nodes = [a.value for a in assigns if any(getattr(t, "id", "") == "SPEC_JSON" for t in a.targets)]
-    if len(spec_nodes) != 1 or not isinstance(spec_nodes[0], ast.Constant) or spec_nodes[0].value != spec_json:
+    if (
+        len(spec_nodes) != 1
+        or not isinstance(spec_nodes[0], ast.Constant)
+        or spec_nodes[0].value != spec_json
+    ):
         raise RenderError("generated DAG file does not carry the spec as one string literal")
     calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
     if len(calls) != 1 or getattr(calls[0].func, "id", "") != "create_sweep_dag":

@@ -26,7 +26,9 @@ SMALL_PARAMS = {
 }
 
 
-def small_sweep(strategy: str = "MeanReversionStrategy", name: str | None = None, **overrides: object) -> SweepConfig:
+def small_sweep(
+    strategy: str = "MeanReversionStrategy", name: str | None = None, **overrides: object
+) -> SweepConfig:
     """A few-point sweep over a handful of symbols and two years."""
     data = {
         "name": name or f"t_{STRATEGIES[strategy].name.lower()[:12]}",
