@@ -1,0 +1,78 @@
+"""The Dash app: create_app(settings) builds it; `python app.py` serves it; `app:server` is for gunicorn."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import dash
+import diskcache
+from dash import DiskcacheManager
+
+from services.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from services.bootstrap import Services
+
+ROOT = Path(__file__).resolve().parent
+TITLE = "Backtest Frontend"
+CALLBACK_CACHE = "callbacks"
+
+log = logging.getLogger("backtest_frontend")
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> dash.Dash:
+    """The Dash app. No network I/O: the services are built on first use in each process."""
+    from components import context
+    from components.shell import make_shell
+
+    settings = settings or load_settings()
+    context.configure(settings, services)
+    cache_dir = settings.cache_dir / CALLBACK_CACHE
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    app = dash.Dash(
+        __name__,
+        title=TITLE,
+        use_pages=True,
+        pages_folder=str(ROOT / "pages"),
+        assets_folder=str(ROOT / "assets"),
+        external_stylesheets=[],
+        serve_locally=True,
+        suppress_callback_exceptions=True,  # each page's components exist only while it is shown
+        background_callback_manager=DiskcacheManager(diskcache.Cache(str(cache_dir))),
+        update_title=None,
+    )
+    app.layout = make_shell
+    return app
+
+
+_lazy: dict[str, Any] = {}
+
+
+def __getattr__(name: str) -> Any:
+    """`app` and `server` built on first access, so importing this module does nothing."""
+    if name in ("app", "server"):
+        if "app" not in _lazy:
+            _lazy["app"] = create_app()
+            _lazy["server"] = _lazy["app"].server
+        return _lazy[name]
+    raise AttributeError(name)
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    app = create_app(settings)
+    log.info("Backtest Frontend (%s mode) on http://%s:%s/", settings.mode, settings.host, settings.port)
+    app.run(host=settings.host, port=settings.port, debug=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

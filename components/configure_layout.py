@@ -1,0 +1,292 @@
+"""The Configure page's frame: its ids, labels and cards (re-rendered parts are in configure_view)."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from airflow_backtest_framework.config import FACTORS, STRATEGIES
+from components.configure_view import GRID_SYNTAX, make_field
+from components.sweep_form import FORM_FIELDS
+
+DEBOUNCE_MS = 300
+
+
+class ConfigureIds:
+    STRATEGY = "configure-strategy"
+    STRATEGY_HELP = "configure-strategy-help"
+    PARAMS = "configure-params"
+    DRAFT = "configure-draft"  # localStorage: the raw form, valid or not
+    APPLY = "configure-apply"  # bumped to write the draft into the fields (page load, clone, reset)
+    SAVED = "configure-saved"  # the SweepRecord last saved from this page
+    GRID = "configure-grid"
+    SAVE = "configure-save"
+    SAVE_REASON = "configure-save-reason"
+    RESET = "configure-reset"
+    NAME_HINT = "configure-name-hint"
+    CLONE_SELECT = "configure-clone-select"
+    CLONE = "configure-clone"
+    PREVIEW_TOGGLE = "configure-preview-toggle"
+    PREVIEW_COLLAPSE = "configure-preview-collapse"
+    PREVIEW = "configure-preview"
+    TOASTS = "configure-toasts"
+    ALERT = "configure-alert"
+
+    @staticmethod
+    def field(name: str) -> str:
+        return "configure-" + name.replace("_", "-")
+
+    @staticmethod
+    def feedback(name: str) -> str:
+        return ConfigureIds.field(name) + "-feedback"
+
+
+LABELS = {
+    "strategy": "Strategy",
+    "universe": "Universe",
+    "factors": "Factors",
+    "start_date": "Start date",
+    "end_date": "End date",
+    "initial_capital": "Initial capital",
+    "points_per_task": "Points per task",
+    "name": "Name",
+    "owner": "Owner",
+    "description": "Description",
+    "params": "Parameter grid",
+    "spec": "Sweep",
+}
+INVALID_FIELDS = tuple(f for f in FORM_FIELDS if f != "factors")  # a dropdown has no invalid state
+
+
+def _card(title: str, body, **kwargs) -> dbc.Card:
+    return dbc.Card(
+        [dbc.CardHeader(title, class_name="bt-card-title"), dbc.CardBody(body)],
+        class_name="bt-card mb-3",
+        **kwargs,
+    )
+
+
+def _input(name: str, **kwargs) -> dbc.Input:
+    return dbc.Input(
+        id=ConfigureIds.field(name), debounce=DEBOUNCE_MS, size="sm", autocomplete="off", **kwargs
+    )
+
+
+def _strategy_card() -> dbc.Card:
+    options = [{"label": name, "value": name} for name in STRATEGIES]
+    return _card(
+        "Strategy and parameter grid",
+        [
+            dbc.Row(
+                [
+                    dbc.Col(
+                        make_field(
+                            "Strategy",
+                            dbc.Select(id=ConfigureIds.STRATEGY, options=options, size="sm"),
+                            ConfigureIds.feedback("strategy"),
+                        ),
+                        md=6,
+                    ),
+                    dbc.Col(html.Div(id=ConfigureIds.STRATEGY_HELP, className="bt-strategy-help"), md=6),
+                ],
+                class_name="g-3 mb-2",
+            ),
+            html.Div(id=ConfigureIds.PARAMS),
+            html.Div(GRID_SYNTAX, className="bt-help mt-3"),
+        ],
+    )
+
+
+def _data_card() -> dbc.Card:
+    factor_options = [{"label": f"{name} — {text}", "value": name} for name, text in FACTORS.items()]
+    return _card(
+        "Universe, factors and period",
+        [
+            dbc.Row(
+                [
+                    dbc.Col(
+                        make_field(
+                            "Universe",
+                            dbc.Textarea(
+                                id=ConfigureIds.field("universe"),
+                                debounce=True,
+                                rows=2,
+                                size="sm",
+                                class_name="bt-mono",
+                            ),
+                            ConfigureIds.feedback("universe"),
+                            "Ticker symbols separated by commas or spaces, e.g. AAPL, MSFT, BRK.B",
+                        ),
+                        md=6,
+                    ),
+                    dbc.Col(
+                        make_field(
+                            "Factors",
+                            dcc.Dropdown(
+                                id=ConfigureIds.field("factors"),
+                                options=factor_options,
+                                multi=True,
+                                placeholder="None",
+                            ),
+                            ConfigureIds.feedback("factors"),
+                            "Optional signals fed to the strategy.",
+                        ),
+                        md=6,
+                    ),
+                ],
+                class_name="g-3",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        make_field(
+                            "Start date",
+                            _input("start_date", type="date"),
+                            ConfigureIds.feedback("start_date"),
+                        ),
+                        sm=6,
+                        lg=3,
+                    ),
+                    dbc.Col(
+                        make_field(
+                            "End date", _input("end_date", type="date"), ConfigureIds.feedback("end_date")
+                        ),
+                        sm=6,
+                        lg=3,
+                    ),
+                    dbc.Col(
+                        make_field(
+                            "Initial capital",
+                            _input("initial_capital", type="number", min=0),
+                            ConfigureIds.feedback("initial_capital"),
+                        ),
+                        sm=6,
+                        lg=3,
+                    ),
+                    dbc.Col(
+                        make_field(
+                            "Points per task",
+                            _input("points_per_task", type="number", min=1, step=1, placeholder="automatic"),
+                            ConfigureIds.feedback("points_per_task"),
+                        ),
+                        sm=6,
+                        lg=3,
+                    ),
+                ],
+                class_name="g-3 mt-1",
+            ),
+        ],
+    )
+
+
+def _sweep_card() -> dbc.Card:
+    return _card(
+        "Sweep",
+        dbc.Row(
+            [
+                dbc.Col(
+                    make_field(
+                        "Name",
+                        _input("name", placeholder="e.g. mr_spy_2024", class_name="bt-mono"),
+                        ConfigureIds.feedback("name"),
+                        "The DAG id is backtest_<name>.",
+                        hint_id=ConfigureIds.NAME_HINT,
+                    ),
+                    md=6,
+                ),
+                dbc.Col(make_field("Owner", _input("owner"), ConfigureIds.feedback("owner")), md=6),
+                dbc.Col(
+                    make_field(
+                        "Description",
+                        dbc.Textarea(id=ConfigureIds.field("description"), debounce=True, rows=2, size="sm"),
+                        ConfigureIds.feedback("description"),
+                    ),
+                    md=12,
+                ),
+            ],
+            class_name="g-3",
+        ),
+    )
+
+
+def _side_panel() -> html.Div:
+    return html.Div(
+        [
+            _card(
+                "Grid",
+                [
+                    html.Div(id=ConfigureIds.GRID),
+                    dbc.Button(
+                        "Save sweep",
+                        id=ConfigureIds.SAVE,
+                        color="primary",
+                        disabled=True,
+                        class_name="w-100 mt-2",
+                    ),
+                    html.Div(id=ConfigureIds.SAVE_REASON, className="bt-help mt-1"),
+                    html.Div(id=ConfigureIds.ALERT, className="mt-2"),
+                ],
+            ),
+            _card(
+                "Clone a saved sweep",
+                [
+                    dbc.InputGroup(
+                        [
+                            dbc.Select(id=ConfigureIds.CLONE_SELECT, placeholder="Saved sweeps…"),
+                            dbc.Button("Clone", id=ConfigureIds.CLONE, color="secondary", outline=True),
+                        ],
+                        size="sm",
+                    ),
+                    html.Div("Loads its spec into the form under a new name.", className="bt-help mt-1"),
+                    dbc.Button(
+                        "Reset form to defaults",
+                        id=ConfigureIds.RESET,
+                        color="link",
+                        size="sm",
+                        class_name="px-0 mt-2",
+                    ),
+                ],
+            ),
+        ],
+        className="bt-sticky",
+    )
+
+
+def make_configure_layout() -> html.Div:
+    return html.Div(
+        [
+            dcc.Store(id=ConfigureIds.DRAFT, storage_type="local"),
+            dcc.Store(id=ConfigureIds.APPLY, data=0),
+            dcc.Store(id=ConfigureIds.SAVED),
+            html.Div(id=ConfigureIds.TOASTS, className="bt-toasts"),
+            html.H1("Configure a sweep", className="bt-page-title"),
+            dbc.Row(
+                [
+                    dbc.Col([_strategy_card(), _data_card(), _sweep_card()], lg=8),
+                    dbc.Col(_side_panel(), lg=4),
+                ],
+                class_name="g-3",
+            ),
+            dbc.Card(
+                [
+                    dbc.CardHeader(
+                        dbc.Button(
+                            "Generated DAG file ▸",
+                            id=ConfigureIds.PREVIEW_TOGGLE,
+                            color="link",
+                            size="sm",
+                            class_name="bt-card-toggle",
+                        ),
+                        class_name="bt-card-title",
+                    ),
+                    dbc.Collapse(
+                        dbc.CardBody(dcc.Loading(html.Div(id=ConfigureIds.PREVIEW))),
+                        id=ConfigureIds.PREVIEW_COLLAPSE,
+                        is_open=False,
+                    ),
+                ],
+                class_name="bt-card mb-3",
+            ),
+        ],
+        className="bt-page",
+    )

@@ -1,0 +1,127 @@
+"""Component trees of the Configure page: parameter rows, labelled fields, the grid-size panel."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import html
+
+from airflow_backtest_framework.config import GRID_HELP, STRATEGIES
+from components.sweep_form import FormCheck
+
+
+def param_id(kind: str, strategy: str, name: str) -> dict[str, str]:
+    """Pattern-matching id of one parameter row's parts; the strategy keeps switching unambiguous."""
+    return {"type": kind, "strategy": strategy, "name": name}
+
+
+class ParamIds:
+    INPUT = "configure-param"
+    FEEDBACK = "configure-param-feedback"
+    VALUES = "configure-param-values"
+
+
+def make_param_fields(
+    strategy: str, expressions: dict[str, str], check: FormCheck | None
+) -> dbc.Row | html.Div:
+    """One labelled input per parameter of the strategy: unit, help, live values and message."""
+    spec = STRATEGIES.get(strategy)
+    if spec is None:
+        return html.Div("Choose a strategy to see its parameters.", className="text-body-secondary small")
+    cols = []
+    for param in spec.params:
+        result = check.params.get(param.name) if check else None
+        error = result.error if result else None
+        preview = result.preview if result else ""
+        cols.append(
+            dbc.Col(
+                html.Div(
+                    [
+                        html.Div(
+                            [
+                                html.Span(param.name, className="bt-param-name"),
+                                html.Span(param.unit, className="bt-unit"),
+                            ],
+                            className="bt-param-head",
+                        ),
+                        dbc.Input(
+                            id=param_id(ParamIds.INPUT, strategy, param.name),
+                            value=expressions.get(param.name, param.default),
+                            debounce=300,
+                            invalid=bool(error),
+                            size="sm",
+                            class_name="bt-mono",
+                            placeholder=param.default,
+                            autocomplete="off",
+                        ),
+                        dbc.FormFeedback(
+                            error or "", id=param_id(ParamIds.FEEDBACK, strategy, param.name), type="invalid"
+                        ),
+                        html.Div(
+                            preview,
+                            id=param_id(ParamIds.VALUES, strategy, param.name),
+                            className="bt-param-values",
+                        ),
+                        html.Div(param.help, className="bt-help"),
+                    ],
+                    className="bt-param",
+                ),
+                md=6,
+            )
+        )
+    return dbc.Row(cols, class_name="g-3")
+
+
+def make_field(
+    label: str, control, feedback_id: str, help_text: str = "", hint_id: str | None = None
+) -> html.Div:
+    """A label, its control, a message line (red when invalid) and optional help."""
+    parts = [
+        dbc.Label(label, class_name="bt-label"),
+        control,
+        html.Div(id=feedback_id, className="bt-feedback"),
+    ]
+    if hint_id:
+        parts.append(html.Div(id=hint_id, className="bt-hint"))
+    if help_text:
+        parts.append(html.Div(help_text, className="bt-help"))
+    return html.Div(parts, className="bt-field")
+
+
+def make_grid_panel(check: FormCheck) -> html.Div:
+    """Grid size and tasks, the per-parameter value counts, and how close the grid is to the cap."""
+    counts = [p.count for p in check.params.values()]
+    dims = " × ".join(str(c) for c in counts) if counts and all(counts) else "—"
+    share = min((check.grid_size or 0) / check.max_grid_points, 1.0)
+    color = {"ok": "success", "warn": "warning", "blocked": "danger"}.get(check.level, "secondary")
+    message_class = {"warn": "text-warning-emphasis", "blocked": "text-danger"}.get(
+        check.level, "text-body-secondary"
+    )
+    return html.Div(
+        [
+            html.Div(check.summary, id="configure-grid-summary", className="bt-grid-summary"),
+            html.Div(
+                [html.Span("values per parameter: "), html.Span(dims, className="bt-mono")],
+                className="bt-help",
+            ),
+            dbc.Progress(value=share * 100, color=color, class_name="bt-cap-bar my-2"),
+            html.Div(check.grid_message, id="configure-grid-message", className=f"small {message_class}"),
+        ]
+    )
+
+
+def save_blockers(check: FormCheck, labels: dict[str, str]) -> str:
+    """Why Save is disabled, in a few words (empty when it is enabled)."""
+    if check.can_save:
+        return ""
+    if check.level == "blocked":
+        return "The grid is above the limit."
+    bad = [labels.get(key, key) for key in check.errors]
+    bad += [name for name, p in check.params.items() if p.error]
+    if bad:
+        return "Fix: " + ", ".join(bad) + "."
+    if "name" in check.hints:
+        return "Name the sweep to save it."
+    return "Complete the form to save."
+
+
+GRID_SYNTAX = f"Each parameter takes a grid expression: {GRID_HELP}."

@@ -1,0 +1,303 @@
+"""Pure figure builders (models in, go.Figure out): one template, one colour map for every state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from airflow_backtest_framework.config import SweepConfig
+from services.models import PointState
+
+FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
+FONT_SIZE = 12
+MARGIN = {"l": 8, "r": 8, "t": 8, "b": 8}
+HEATMAP_TEXT_MAX_CELLS = 400  # above this many cells the per-cell labels become unreadable
+
+# One colour per state, everywhere: point states and Airflow task states share the palette.
+STATE_COLORS: dict[str, str] = {
+    PointState.DONE: "#2f9e62",
+    PointState.RUNNING: "#3b7ddd",
+    PointState.QUEUED: "#9b7fd9",
+    PointState.FAILED: "#d64545",
+    PointState.NOT_STARTED: "#b8c0ca",
+    "up_for_retry": "#e0a030",
+    "skipped": "#8a939e",
+    "unknown": "#6c757d",
+}
+STATE_LABELS: dict[str, str] = {
+    PointState.DONE: "Done",
+    PointState.RUNNING: "Running",
+    PointState.QUEUED: "Queued",
+    PointState.FAILED: "Failed",
+    PointState.NOT_STARTED: "Not started",
+    "up_for_retry": "Retrying",
+    "skipped": "Skipped",
+    "unknown": "Unknown",
+}
+# Airflow's task-instance states onto the palette's keys.
+TASK_STATE_ALIASES: dict[str, str] = {
+    "success": PointState.DONE,
+    "done": PointState.DONE,
+    "running": PointState.RUNNING,
+    "restarting": PointState.RUNNING,
+    "deferred": PointState.RUNNING,
+    "awaiting_input": PointState.QUEUED,
+    "queued": PointState.QUEUED,
+    "scheduled": PointState.QUEUED,
+    "failed": PointState.FAILED,
+    "upstream_failed": PointState.FAILED,
+    "not_started": PointState.NOT_STARTED,
+    "none": PointState.NOT_STARTED,
+    "no_status": PointState.NOT_STARTED,
+    "": PointState.NOT_STARTED,
+    "up_for_retry": "up_for_retry",
+    "up_for_reschedule": "up_for_retry",
+    "skipped": "skipped",
+    "removed": "skipped",
+}
+STATE_ORDER: tuple[str, ...] = (*(s.value for s in PointState), "up_for_retry", "skipped", "unknown")
+
+_THEMES = {
+    "light": {"text": "#343a40", "muted": "#6c757d", "grid": "rgba(0,0,0,0.08)", "hover": "#ffffff"},
+    "dark": {"text": "#dee2e6", "muted": "#adb5bd", "grid": "rgba(255,255,255,0.10)", "hover": "#2b3035"},
+}
+
+
+def state_key(state: str) -> str:
+    """The palette key of a point or task state (unknown strings map to 'unknown', never raise)."""
+    text = str(state).lower()
+    if text in STATE_COLORS:
+        return text
+    return TASK_STATE_ALIASES.get(text, "unknown")
+
+
+def state_color(state: str) -> str:
+    return STATE_COLORS[state_key(state)]
+
+
+def template(theme: str = "light") -> go.layout.Template:
+    """The shared template: transparent background, quiet grid, the app's font."""
+    colors = _THEMES.get(theme, _THEMES["light"])
+    axis = {
+        "gridcolor": colors["grid"],
+        "zerolinecolor": colors["grid"],
+        "linecolor": colors["grid"],
+        "tickfont": {"color": colors["muted"]},
+        "title": {"font": {"color": colors["muted"]}},
+        "automargin": True,
+    }
+    return go.layout.Template(
+        layout={
+            "font": {"family": FONT_FAMILY, "size": FONT_SIZE, "color": colors["text"]},
+            "paper_bgcolor": "rgba(0,0,0,0)",
+            "plot_bgcolor": "rgba(0,0,0,0)",
+            "margin": MARGIN,
+            "xaxis": axis,
+            "yaxis": axis,
+            "hoverlabel": {"bgcolor": colors["hover"], "font": {"color": colors["text"]}},
+            "legend": {"orientation": "h", "y": -0.15, "font": {"color": colors["muted"]}},
+            "colorway": [STATE_COLORS[k] for k in STATE_ORDER],
+        }
+    )
+
+
+def _aggregate(counts: Mapping[str, int]) -> dict[str, int]:
+    merged: dict[str, int] = {}
+    for state, count in counts.items():
+        key = state_key(state)
+        merged[key] = merged.get(key, 0) + int(count)
+    return {key: merged[key] for key in STATE_ORDER if merged.get(key)}
+
+
+def state_bar(counts: Mapping[str, int], theme: str = "light", unit: str = "tasks") -> go.Figure:
+    """Horizontal bars of counts by state (Airflow task states or point states), legend order."""
+    merged = _aggregate(counts)
+    keys = list(reversed(merged))  # first state on top
+    fig = go.Figure(
+        go.Bar(
+            x=[merged[k] for k in keys],
+            y=[STATE_LABELS[k] for k in keys],
+            orientation="h",
+            marker={"color": [STATE_COLORS[k] for k in keys]},
+            text=[f"{merged[k]:,}" for k in keys],
+            textposition="auto",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:,} " + unit + "<extra></extra>",
+        )
+    )
+    fig.update_layout(template=template(theme), showlegend=False, bargap=0.35)
+    fig.update_xaxes(title_text=unit, rangemode="tozero")
+    if not merged:
+        _empty_note(fig, f"no {unit} yet")
+    return fig
+
+
+def progress_strip(point_states: Sequence[PointState | str], total: int, theme: str = "light") -> go.Figure:
+    """One 100 % stacked bar of the grid's points by state: the manager's one-glance progress."""
+    counts = _aggregate({state: 0 for state in PointState} | _count(point_states))
+    missing = max(total - sum(counts.values()), 0)
+    if missing:
+        counts[PointState.NOT_STARTED] = counts.get(PointState.NOT_STARTED, 0) + missing
+    denominator = max(total, sum(counts.values()), 1)
+    fig = go.Figure()
+    for key in STATE_ORDER:
+        count = counts.get(key, 0)
+        if not count:
+            continue
+        share = count / denominator
+        fig.add_bar(
+            x=[share],
+            y=["points"],
+            orientation="h",
+            name=STATE_LABELS[key],
+            marker={"color": STATE_COLORS[key]},
+            text=[f"{count:,}" if share >= 0.06 else ""],
+            textposition="inside",
+            insidetextanchor="middle",
+            hovertemplate=f"{STATE_LABELS[key]}: {count:,} points (%{{x:.1%}})<extra></extra>",
+        )
+    fig.update_layout(template=template(theme), barmode="stack", showlegend=True, bargap=0)
+    fig.update_layout(
+        margin={"l": 0, "r": 0, "t": 26, "b": 0},
+        legend={"y": 1.0, "yanchor": "bottom", "x": 0, "traceorder": "normal", "orientation": "h"},
+    )
+    fig.update_xaxes(range=[0, 1], tickformat=".0%", showgrid=False, visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def _count(point_states: Sequence[PointState | str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for state in point_states:
+        key = str(state.value if isinstance(state, PointState) else state)
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def coverage_matrix(
+    config: SweepConfig, point_states: Sequence[PointState | str], x_param: str, y_param: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(done, failed, total) point counts per (y value, x value), the other parameters summed over.
+
+    Point i's value indices are `config.point_indices(i)`: mixed radix, last parameter fastest,
+    which is numpy's C-order unravel over the per-parameter value counts.
+    """
+    names = list(config.strategy_spec.param_names)
+    radix = tuple(len(config.values(name)) for name in names)
+    size = config.grid_size
+    states = np.full(size, PointState.NOT_STARTED.value, dtype=object)
+    known = min(len(point_states), size)
+    states[:known] = [str(getattr(s, "value", s)) for s in point_states[:known]]
+    digits = np.unravel_index(np.arange(size), radix)
+    xi, yi = digits[names.index(x_param)], digits[names.index(y_param)]
+    shape = (radix[names.index(y_param)], radix[names.index(x_param)])
+    total, done, failed = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    np.add.at(total, (yi, xi), 1)
+    np.add.at(done, (yi, xi), states == PointState.DONE.value)
+    np.add.at(failed, (yi, xi), states == PointState.FAILED.value)
+    return done, failed, total
+
+
+def coverage_heatmap(
+    config: SweepConfig,
+    point_states: Sequence[PointState | str],
+    x_param: str,
+    y_param: str,
+    theme: str = "light",
+) -> go.Figure:
+    """Fraction of points done per (x, y) cell of the grid, the other parameters aggregated."""
+    done, failed, total = coverage_matrix(config, point_states, x_param, y_param)
+    fraction = np.divide(done, total, out=np.zeros_like(done), where=total > 0)
+    x_values = [str(v) for v in config.values(x_param)]
+    y_values = [str(v) for v in config.values(y_param)]
+    customdata = np.stack([done, failed, total], axis=-1)
+    show_text = fraction.size <= HEATMAP_TEXT_MAX_CELLS
+    fig = go.Figure(
+        go.Heatmap(
+            z=fraction,
+            x=x_values,
+            y=y_values,
+            zmin=0,
+            zmax=1,
+            colorscale=[[0.0, STATE_COLORS[PointState.NOT_STARTED]], [1.0, STATE_COLORS[PointState.DONE]]],
+            customdata=customdata,
+            text=np.vectorize(lambda f: f"{f:.0%}")(fraction) if show_text else None,
+            texttemplate="%{text}" if show_text else None,
+            xgap=2,
+            ygap=2,
+            colorbar={"title": {"text": "done"}, "tickformat": ".0%", "thickness": 10, "len": 0.9},
+            hovertemplate=(
+                f"{x_param}=%{{x}}<br>{y_param}=%{{y}}<br>%{{z:.0%}} done"
+                " (%{customdata[0]:.0f} of %{customdata[2]:.0f}; %{customdata[1]:.0f} failed)<extra></extra>"
+            ),
+        )
+    )
+    fig.update_layout(template=template(theme))
+    fig.update_xaxes(title_text=x_param, type="category", showgrid=False)
+    fig.update_yaxes(title_text=y_param, type="category", showgrid=False)
+    return fig
+
+
+def blank(theme: str = "light") -> go.Figure:
+    """A figure with nothing drawn yet: no axes, no grid (the placeholder before the first poll)."""
+    fig = go.Figure()
+    fig.update_layout(template=template(theme))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def _empty_note(fig: go.Figure, text: str) -> None:
+    fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+
+
+METRIC_COLORSCALE = "RdYlGn"
+CENTERED_METRICS = {"sharpe", "total_return"}
+
+
+def metric_heatmap(
+    config: SweepConfig, table: pd.DataFrame, x_param: str, y_param: str, metric: str, theme: str = "light"
+) -> go.Figure:
+    """Mean of a result metric per (x, y) cell, over the other parameters; empty cells stay blank."""
+    x_values, y_values = config.values(x_param), config.values(y_param)
+    if table.empty or metric not in table.columns:
+        fig = go.Figure()
+        fig.update_layout(template=template(theme))
+        _empty_note(fig, f"no {metric} results yet")
+        return fig
+    grouped = table.groupby([y_param, x_param])[metric].agg(["mean", "count"])
+    z = np.full((len(y_values), len(x_values)), np.nan)
+    n = np.zeros_like(z)
+    y_pos = {v: i for i, v in enumerate(y_values)}
+    x_pos = {v: i for i, v in enumerate(x_values)}
+    for (y, x), row in grouped.iterrows():
+        if y in y_pos and x in x_pos:
+            z[y_pos[y], x_pos[x]] = row["mean"]
+            n[y_pos[y], x_pos[x]] = row["count"]
+    centered = metric in CENTERED_METRICS
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[str(v) for v in x_values],
+            y=[str(v) for v in y_values],
+            colorscale=METRIC_COLORSCALE,
+            zmid=0 if centered else None,
+            customdata=n,
+            xgap=2,
+            ygap=2,
+            colorbar={"title": {"text": metric}, "thickness": 10, "len": 0.9},
+            hovertemplate=(
+                f"{x_param}=%{{x}}<br>{y_param}=%{{y}}<br>mean {metric} %{{z:.3f}}"
+                " over %{customdata:.0f} points<extra></extra>"
+            ),
+        )
+    )
+    fig.update_layout(template=template(theme))
+    fig.update_xaxes(title_text=x_param, type="category", showgrid=False)
+    fig.update_yaxes(title_text=y_param, type="category", showgrid=False)
+    return fig

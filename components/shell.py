@@ -1,0 +1,176 @@
+"""The app shell: navbar, stepper, connection indicator, theme toggle, and the callbacks they need."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, clientside_callback, dcc, html
+
+from components.context import cached_checks, get_services
+from components.stepper import make_stepper
+from services.models import CheckResult
+
+log = logging.getLogger(__name__)
+
+CONNECTION_REFRESH_MS = 30_000
+CONNECTION_CACHE_S = 20.0
+STEPPER_REFRESH_MS = 15_000
+
+
+class ShellIds:
+    URL = "shell-url"
+    CURRENT_SWEEP = "shell-current-sweep"  # localStorage: the sweep the stepper follows, set by any page
+    SWEEP_TOUCHED = "shell-sweep-touched"  # a page saved, deployed or triggered: refresh the stepper
+    THEME = "shell-theme"
+    THEME_TOGGLE = "shell-theme-toggle"
+    CONNECTION = "shell-connection"
+    CONNECTION_INTERVAL = "shell-connection-interval"
+    STEPPER = "shell-stepper"
+    STEPPER_INTERVAL = "shell-stepper-interval"
+
+
+NAV_ITEMS = (
+    ("Configure", "/", "exact"),
+    ("Deploy", "/deploy", "exact"),
+    ("Monitor", "/monitor", "partial"),
+    ("Connections", "/connections", "exact"),
+)
+
+
+def make_brand() -> html.A:
+    return html.A(
+        [
+            html.Img(src=dash.get_asset_url("favicon.svg"), className="bt-brand-logo", alt=""),
+            "Backtest Frontend",
+        ],
+        href="/",
+        className="bt-brand navbar-brand",
+    )
+
+
+def make_navbar() -> html.Header:
+    links = [
+        dbc.NavItem(dbc.NavLink(label, href=href, active=active, class_name="bt-nav-link"))
+        for label, href, active in NAV_ITEMS
+    ]
+    return html.Header(
+        html.Div(
+            [
+                make_brand(),
+                dbc.Nav(links, class_name="bt-nav me-auto", navbar=True),
+                html.Div(
+                    [
+                        dcc.Link(
+                            [html.Span(className="bt-dot bt-dot-unknown"), "Checking connections…"],
+                            id=ShellIds.CONNECTION,
+                            href="/connections",
+                            className="bt-connection",
+                        ),
+                        html.Button(
+                            "◐",
+                            id=ShellIds.THEME_TOGGLE,
+                            className="bt-theme-toggle",
+                            title="Switch light / dark theme",
+                            **{"aria-label": "Switch light or dark theme"},
+                        ),
+                    ],
+                    className="bt-navbar-tools",
+                ),
+            ],
+            className="bt-navbar-inner",
+        ),
+        className="bt-navbar",
+    )
+
+
+def make_shell() -> html.Div:
+    """The page frame around dash.page_container; called per request, does no I/O."""
+    return html.Div(
+        [
+            dcc.Location(id=ShellIds.URL),
+            dcc.Store(id=ShellIds.CURRENT_SWEEP, storage_type="local"),
+            dcc.Store(id=ShellIds.SWEEP_TOUCHED, storage_type="memory"),
+            dcc.Store(id=ShellIds.THEME, storage_type="local", data="light"),
+            dcc.Interval(id=ShellIds.CONNECTION_INTERVAL, interval=CONNECTION_REFRESH_MS),
+            dcc.Interval(id=ShellIds.STEPPER_INTERVAL, interval=STEPPER_REFRESH_MS),
+            make_navbar(),
+            html.Div(make_stepper(None), id=ShellIds.STEPPER, className="bt-stepper-bar"),
+            html.Main(dash.page_container, className="bt-main"),
+        ],
+        className="bt-shell",
+    )
+
+
+def connection_summary(results: list[CheckResult]) -> tuple[bool, str]:
+    """(all ok, the indicator's text) for a set of connection checks."""
+    if not results:
+        return False, "No connection checks"
+    failing = [r for r in results if not r.ok]
+    if not failing:
+        return True, "Connected"
+    if len(failing) == 1:
+        return False, f"{failing[0].label}: failing"
+    return False, f"{len(failing)} of {len(results)} checks failing"
+
+
+@dash.callback(
+    Output(ShellIds.CONNECTION, "children"),
+    Output(ShellIds.CONNECTION, "title"),
+    Input(ShellIds.CONNECTION_INTERVAL, "n_intervals"),
+)
+def refresh_connection(_n_intervals):
+    try:
+        checked_at, results = cached_checks(CONNECTION_CACHE_S)
+    except Exception:  # the indicator must never break the page
+        log.exception("connection checks failed")
+        return [html.Span(className="bt-dot bt-dot-bad"), "Connection check failed"], "see the server log"
+    ok, text = connection_summary(results)
+    stamp = datetime.fromtimestamp(checked_at).strftime("%H:%M:%S")
+    dot = html.Span(className="bt-dot " + ("bt-dot-ok" if ok else "bt-dot-bad"))
+    return [dot, text], f"checked {stamp}; open Connections for details"
+
+
+@dash.callback(
+    Output(ShellIds.STEPPER, "children"),
+    Input(ShellIds.CURRENT_SWEEP, "data"),
+    Input(ShellIds.SWEEP_TOUCHED, "data"),
+    Input(ShellIds.STEPPER_INTERVAL, "n_intervals"),
+)
+def refresh_stepper(current_sweep, _touched, _n_intervals):
+    record = None
+    if current_sweep:
+        try:
+            record = get_services().registry.find(str(current_sweep))
+        except Exception:
+            log.exception("cannot read the current sweep %r", current_sweep)
+    return make_stepper(record)
+
+
+# The theme lives in localStorage; the <html> attribute switches Bootstrap's colour mode.
+clientside_callback(
+    """
+    function(nClicks, theme) {
+        if (!nClicks) { return window.dash_clientside.no_update; }
+        return theme === "dark" ? "light" : "dark";
+    }
+    """,
+    Output(ShellIds.THEME, "data"),
+    Input(ShellIds.THEME_TOGGLE, "n_clicks"),
+    State(ShellIds.THEME, "data"),
+    prevent_initial_call=True,
+)
+
+clientside_callback(
+    """
+    function(theme) {
+        const mode = theme === "dark" ? "dark" : "light";
+        document.documentElement.setAttribute("data-bs-theme", mode);
+        return mode === "dark" ? "☀" : "☾";
+    }
+    """,
+    Output(ShellIds.THEME_TOGGLE, "children"),
+    Input(ShellIds.THEME, "data"),
+)

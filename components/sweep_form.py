@@ -1,0 +1,252 @@
+"""The Configure form's model: the raw draft a browser keeps, and its live validation (no Dash here)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from airflow_backtest_framework.config import (
+    CONTEXT_MAX_GRID_POINTS,
+    NAME_PATTERN,
+    STRATEGIES,
+    GridError,
+    SweepConfig,
+    field_errors,
+    format_values,
+    parse_values,
+)
+
+DEFAULT_STRATEGY = next(iter(STRATEGIES))
+DEFAULT_UNIVERSE = "AAPL, MSFT, GOOGL, AMZN, NVDA"
+DEFAULT_START = "2020-01-01"
+DEFAULT_END = "2024-12-31"
+DEFAULT_CAPITAL = "1000000"
+DEFAULT_OWNER = "research"
+WARN_FRACTION = 0.8  # warn when the grid reaches this share of the cap
+NAME_MAX = 60
+# The form's simple fields, in the order the page shows them (SweepConfig field names).
+FORM_FIELDS = (
+    "universe",
+    "factors",
+    "start_date",
+    "end_date",
+    "initial_capital",
+    "points_per_task",
+    "name",
+    "owner",
+    "description",
+)
+# Stand-ins for the non-grid fields, so the grid size shows while the rest is still incomplete.
+_GRID_ONLY = {
+    "name": "grid_preview",
+    "universe": ["SPY"],
+    "start_date": "2020-01-01",
+    "end_date": "2020-12-31",
+}
+
+
+class FormDraft(BaseModel):
+    """Everything typed into the Configure form, valid or not; kept in the browser's localStorage."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    strategy: str = DEFAULT_STRATEGY
+    params: dict[str, dict[str, str]] = Field(default_factory=dict)  # strategy -> parameter -> expression
+    universe: str = DEFAULT_UNIVERSE
+    factors: list[str] = Field(default_factory=list)
+    start_date: str | None = DEFAULT_START
+    end_date: str | None = DEFAULT_END
+    initial_capital: str | None = DEFAULT_CAPITAL
+    points_per_task: str | None = None
+    name: str = ""
+    owner: str = DEFAULT_OWNER
+    description: str = ""
+
+    @field_validator("initial_capital", "points_per_task", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return None if value is None else str(value)
+
+    @field_validator("factors", mode="before")
+    @classmethod
+    def _list(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    def params_for(self, strategy: str) -> dict[str, str]:
+        """The expressions shown for a strategy: what was typed, the catalog default otherwise."""
+        spec = STRATEGIES.get(strategy)
+        if spec is None:
+            return {}
+        typed = self.params.get(strategy, {})
+        return {p.name: typed.get(p.name, p.default) for p in spec.params}
+
+    def payload(self) -> dict[str, Any]:
+        """The SweepConfig input: empty text becomes missing, so messages say 'required'."""
+
+        def blank(value: str | None) -> str | None:
+            return value if value is not None and value.strip() else None
+
+        return {
+            "name": self.name,
+            "strategy": self.strategy,
+            "params": self.params_for(self.strategy),
+            "universe": self.universe,
+            "factors": self.factors,
+            "start_date": blank(self.start_date),
+            "end_date": blank(self.end_date),
+            "initial_capital": blank(self.initial_capital),
+            "points_per_task": blank(self.points_per_task),
+            "owner": self.owner,
+            "description": self.description,
+        }
+
+
+def load_draft(data: Any) -> FormDraft:
+    """A draft from a store; anything unreadable (an old format, a hand-edited value) gives a fresh one."""
+    if not isinstance(data, dict):
+        return FormDraft()
+    try:
+        return FormDraft.model_validate(data)
+    except ValidationError:
+        return FormDraft()
+
+
+def draft_from_config(config: SweepConfig, name: str) -> FormDraft:
+    return FormDraft(
+        strategy=config.strategy,
+        params={config.strategy: dict(config.params)},
+        universe=", ".join(config.universe),
+        factors=list(config.factors),
+        start_date=config.start_date.isoformat(),
+        end_date=config.end_date.isoformat(),
+        initial_capital=_number_text(config.initial_capital),
+        points_per_task=None if config.points_per_task is None else str(config.points_per_task),
+        name=name,
+        owner=config.owner,
+        description=config.description,
+    )
+
+
+def _number_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def copy_name(name: str, taken: set[str]) -> str:
+    """`<name>_copy`, then `_copy2`, … : a free name that still fits the 60-character limit."""
+    for attempt in range(1, 1000):
+        suffix = "_copy" if attempt == 1 else f"_copy{attempt}"
+        candidate = name[: NAME_MAX - len(suffix)] + suffix
+        if candidate not in taken and NAME_PATTERN.match(candidate):
+            return candidate
+    return name
+
+
+class ParamCheck(BaseModel):
+    name: str
+    count: int | None = None
+    preview: str = ""
+    error: str | None = None
+
+
+class FormCheck(BaseModel):
+    """The live verdict on a draft: messages per field, the grid's size, whether Save may run."""
+
+    errors: dict[str, str] = Field(default_factory=dict)  # SweepConfig field -> message
+    hints: dict[str, str] = Field(default_factory=dict)  # neutral notes (an empty name, an existing sweep)
+    params: dict[str, ParamCheck] = Field(default_factory=dict)
+    grid_size: int | None = None
+    task_count: int | None = None
+    max_grid_points: int
+    level: Literal["ok", "warn", "blocked", "unknown"] = "unknown"
+    grid_message: str = ""
+    can_save: bool = False
+
+    @property
+    def summary(self) -> str:
+        if self.grid_size is None or self.task_count is None:
+            return "grid size unknown"
+        points = "point" if self.grid_size == 1 else "points"
+        tasks = "task" if self.task_count == 1 else "tasks"
+        return f"{self.grid_size:,} {points} in {self.task_count:,} {tasks}"
+
+
+def check_draft(draft: FormDraft, max_grid_points: int, existing: set[str] | None = None) -> FormCheck:
+    """Validate a draft as the user types: per-field messages, expanded values, grid size and cap."""
+    check = FormCheck(max_grid_points=max_grid_points)
+    spec = STRATEGIES.get(draft.strategy)
+    if spec is not None:
+        for param in spec.params:
+            check.params[param.name] = _param_check(
+                param.name, draft.params_for(draft.strategy)[param.name], param.kind
+            )
+    try:
+        SweepConfig.model_validate(draft.payload(), context={CONTEXT_MAX_GRID_POINTS: max_grid_points})
+    except ValidationError as exc:
+        check.errors = field_errors(exc)
+    for key in [k for k in check.errors if k.startswith("params.")]:
+        name = key.removeprefix("params.")
+        if name in check.params:
+            check.params[name].error = check.errors.pop(key)
+    if "name" in check.errors and not draft.name.strip():
+        check.hints["name"] = "Name the sweep to save it (3 to 60 of a-z, 0-9, _)."
+        del check.errors["name"]
+    elif existing and draft.name in existing and "name" not in check.errors:
+        check.hints["name"] = f"A sweep named {draft.name} exists: Save updates it."
+    _grid(check, draft)
+    check.can_save = bool(draft.name.strip()) and not check.errors and check.level in ("ok", "warn")
+    return check
+
+
+def _param_check(name: str, expression: str, kind: str) -> ParamCheck:
+    try:
+        values = parse_values(expression, kind)  # type: ignore[arg-type]
+    except GridError:
+        return ParamCheck(name=name)
+    noun = "value" if len(values) == 1 else "values"
+    return ParamCheck(
+        name=name, count=len(values), preview=f"{len(values):,} {noun}: {format_values(values)}"
+    )
+
+
+def _grid(check: FormCheck, draft: FormDraft) -> None:
+    """Grid size and task count from the grid fields alone, so they show before the form is complete."""
+    if any(p.error for p in check.params.values()) or not check.params:
+        check.grid_message = "Fix the parameter grid to see its size."
+        return
+    trial = {"strategy": draft.strategy, "params": draft.params_for(draft.strategy), **_GRID_ONLY}
+    try:
+        config = SweepConfig.model_validate(trial, context={CONTEXT_MAX_GRID_POINTS: None})
+    except ValidationError:
+        check.grid_message = "Fix the parameter grid to see its size."
+        return
+    check.grid_size = config.grid_size
+    per_task = _positive_int(draft.points_per_task)
+    check.task_count = math.ceil(config.grid_size / per_task) if per_task else config.task_count
+    limit = check.max_grid_points
+    if config.grid_size > limit:
+        check.level = "blocked"
+        check.grid_message = (
+            f"{config.grid_size:,} points exceed the limit of {limit:,}: narrow a parameter's range to save."
+        )
+        check.errors.pop("params", None)
+    elif config.grid_size >= WARN_FRACTION * limit:
+        check.level = "warn"
+        check.grid_message = f"{config.grid_size / limit:.0%} of the {limit:,}-point limit."
+    else:
+        check.level = "ok"
+        check.grid_message = f"{config.grid_size / limit:.1%} of the {limit:,}-point limit."
+
+
+def _positive_int(text: str | None) -> int | None:
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        return None
+    return value if value >= 1 else None
+
+
+def validated_config(draft: FormDraft, max_grid_points: int) -> SweepConfig:
+    """The SweepConfig of a draft, as Save stores it; raises pydantic's ValidationError."""
+    return SweepConfig.model_validate(draft.payload(), context={CONTEXT_MAX_GRID_POINTS: max_grid_points})

@@ -1,0 +1,322 @@
+"""Configure: describe a sweep, validated as you type; save it, clone one, preview its DAG file."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+import dash
+from dash import ALL, Input, Output, State, clientside_callback, ctx, dcc, html
+from dash.exceptions import PreventUpdate
+from pydantic import ValidationError
+
+from airflow_backtest_framework.config import STRATEGIES
+from components.alerts import make_alert, make_error_alert, make_toast
+from components.configure_layout import INVALID_FIELDS, LABELS, make_configure_layout
+from components.configure_layout import ConfigureIds as Ids
+from components.configure_view import ParamIds, make_grid_panel, make_param_fields, param_id, save_blockers
+from components.context import get_services, get_settings
+from components.deploy_view import size_text
+from components.shell import ShellIds
+from components.sweep_form import (
+    FORM_FIELDS,
+    FormCheck,
+    FormDraft,
+    check_draft,
+    copy_name,
+    draft_from_config,
+    load_draft,
+    validated_config,
+)
+from services.dag_generator import render_dag
+
+log = logging.getLogger(__name__)
+
+dash.register_page(__name__, path="/", title="Configure · Backtest Frontend", name="Configure", order=0)
+
+
+def layout(**_kwargs) -> html.Div:
+    return make_configure_layout()
+
+
+# --------------------------------------------------------------------------- draft <-> fields
+
+FIELD_OUTPUTS = {name: Output(Ids.field(name), "value") for name in FORM_FIELDS}
+
+
+def draft_fields(draft: FormDraft) -> dict:
+    """The values the form's fields show for a draft, and the parameter rows of its strategy."""
+    check = check_draft(draft, get_settings().max_grid_points)
+    values = {name: getattr(draft, name) for name in FORM_FIELDS}
+    return {
+        "strategy": draft.strategy,
+        "fields": values,
+        "params": make_param_fields(draft.strategy, draft.params_for(draft.strategy), check),
+    }
+
+
+@dash.callback(
+    output={
+        "strategy": Output(Ids.STRATEGY, "value"),
+        "fields": FIELD_OUTPUTS,
+        "params": Output(Ids.PARAMS, "children", allow_duplicate=True),
+    },
+    inputs={"_apply": Input(Ids.APPLY, "data")},
+    state={"draft": State(Ids.DRAFT, "data")},
+    prevent_initial_call="initial_duplicate",
+)
+def apply_draft(_apply, draft):
+    """Write the stored draft into the form: on page load (restores it after a reload), clone and reset."""
+    return draft_fields(load_draft(draft))
+
+
+@dash.callback(
+    Output(Ids.PARAMS, "children"),
+    Output(Ids.STRATEGY_HELP, "children"),
+    Input(Ids.STRATEGY, "value"),
+    State(Ids.DRAFT, "data"),
+    prevent_initial_call=True,  # on load apply_draft renders the rows; this follows the user's choice
+)
+def switch_strategy(strategy, draft):
+    """The parameter rows of the chosen strategy, with what was typed for it before."""
+    spec = STRATEGIES.get(strategy or "")
+    if spec is None:
+        return make_param_fields("", {}, None), ""
+    current = load_draft(draft).model_copy(update={"strategy": strategy})
+    check = check_draft(current, get_settings().max_grid_points)
+    return make_param_fields(strategy, current.params_for(strategy), check), spec.description
+
+
+# Gather the raw form into the draft store in the browser: no server round trip per keystroke.
+clientside_callback(
+    """
+    function(strategy, paramValues, universe, factors, start, end, capital, perTask,
+             name, owner, description, draft) {
+        const next = Object.assign({}, draft || {});
+        const params = Object.assign({}, next.params || {});
+        const rows = dash_clientside.callback_context.inputs_list[1] || [];
+        rows.forEach(function(row) {
+            const s = row.id.strategy;
+            params[s] = Object.assign({}, params[s] || {});
+            params[s][row.id.name] = row.value == null ? "" : String(row.value);
+        });
+        const text = function(v) { return v == null ? "" : String(v); };
+        Object.assign(next, {
+            strategy: strategy, params: params, universe: text(universe), factors: factors || [],
+            start_date: start || null, end_date: end || null,
+            initial_capital: capital == null ? null : String(capital),
+            points_per_task: perTask == null ? null : String(perTask),
+            name: text(name), owner: text(owner), description: text(description)
+        });
+        return next;
+    }
+    """,
+    Output(Ids.DRAFT, "data"),
+    Input(Ids.STRATEGY, "value"),
+    Input(param_id(ParamIds.INPUT, ALL, ALL), "value"),
+    *[Input(Ids.field(name), "value") for name in FORM_FIELDS],
+    State(Ids.DRAFT, "data"),
+    prevent_initial_call=True,
+)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validation_view(check: FormCheck, param_ids: list[dict]) -> dict:
+    """Every message, value preview and state the form shows for one FormCheck."""
+    rows = [check.params.get(pid["name"]) for pid in param_ids]
+    return {
+        "param_invalid": [bool(row and row.error) for row in rows],
+        "param_feedback": [(row.error or "") if row else "" for row in rows],
+        "param_values": [row.preview if row else "" for row in rows],
+        "invalid": {name: name in check.errors for name in INVALID_FIELDS},
+        "feedback": {name: check.errors.get(name, "") for name in (*FORM_FIELDS, "strategy")},
+        "name_hint": check.hints.get("name", ""),
+        "grid": [
+            make_grid_panel(check),
+            *[
+                make_alert(check.errors[key], title=LABELS[key] + ":")
+                for key in ("params", "spec")
+                if key in check.errors
+            ],
+        ],
+        "save_disabled": not check.can_save,
+        "save_reason": save_blockers(check, LABELS),
+    }
+
+
+def _existing_names() -> set[str]:
+    return {record.name for record in get_services().registry.list()}
+
+
+@dash.callback(
+    output={
+        "param_invalid": Output(param_id(ParamIds.INPUT, ALL, ALL), "invalid"),
+        "param_feedback": Output(param_id(ParamIds.FEEDBACK, ALL, ALL), "children"),
+        "param_values": Output(param_id(ParamIds.VALUES, ALL, ALL), "children"),
+        "invalid": {name: Output(Ids.field(name), "invalid") for name in INVALID_FIELDS},
+        "feedback": {name: Output(Ids.feedback(name), "children") for name in (*FORM_FIELDS, "strategy")},
+        "name_hint": Output(Ids.NAME_HINT, "children"),
+        "grid": Output(Ids.GRID, "children"),
+        "save_disabled": Output(Ids.SAVE, "disabled"),
+        "save_reason": Output(Ids.SAVE_REASON, "children"),
+    },
+    inputs={"draft": Input(Ids.DRAFT, "data")},
+)
+def show_validation(draft):
+    """Validate as the user types: each field's message, the values per parameter, the grid size."""
+    current = load_draft(draft)
+    param_ids = [item["id"] for item in ctx.outputs_grouping["param_invalid"]]
+    try:
+        existing = _existing_names()
+    except Exception:  # the overwrite hint is a nicety: never block validation on it
+        existing = set()
+    check = check_draft(current, get_settings().max_grid_points, existing)
+    view = validation_view(check, param_ids)
+    # Rows of another strategy (mid-switch) keep what they show until they are replaced.
+    for key in ("param_invalid", "param_feedback", "param_values"):
+        view[key] = [
+            value if pid["strategy"] == current.strategy else dash.no_update
+            for value, pid in zip(view[key], param_ids, strict=True)
+        ]
+    return view
+
+
+# --------------------------------------------------------------------------- save, clone, reset, preview
+
+
+def save_draft(draft: FormDraft) -> tuple[object, str | None]:
+    """Validate with the app's grid cap and save; (toast or alert, the saved name or None)."""
+    services = get_services()
+    try:
+        config = validated_config(draft, get_settings().max_grid_points)
+        existed = services.registry.find(config.name) is not None
+        record = services.registry.save(config)
+    except Exception as exc:
+        return make_error_alert(exc, title="Not saved."), None
+    changed = record.deployed_hash is not None and record.deployed_hash != config.spec_hash
+    verb = "Updated" if existed else "Saved"
+    body = [
+        html.Div(f"{verb} {config.name}: {size_text(config)}."),
+        html.Div("The spec changed since its last deploy: deploy again.") if changed else None,
+        dcc.Link("Go to Deploy →", href="/deploy", className="bt-toast-link"),
+    ]
+    return make_toast(body, header="Sweep saved"), config.name
+
+
+@dash.callback(
+    Output(Ids.TOASTS, "children"),
+    Output(Ids.ALERT, "children"),
+    Output(ShellIds.CURRENT_SWEEP, "data", allow_duplicate=True),
+    Output(ShellIds.SWEEP_TOUCHED, "data", allow_duplicate=True),
+    Output(Ids.SAVED, "data"),
+    Input(Ids.SAVE, "n_clicks"),
+    State(Ids.DRAFT, "data"),
+    prevent_initial_call=True,
+)
+def save(n_clicks, draft):
+    if not n_clicks:  # a button that mounts or re-renders reports n_clicks without a click
+        raise PreventUpdate
+    message, name = save_draft(load_draft(draft))
+    if name is None:
+        return dash.no_update, message, dash.no_update, dash.no_update, dash.no_update
+    return message, None, name, time.time(), name
+
+
+@dash.callback(
+    Output(Ids.CLONE_SELECT, "options"),
+    Input(Ids.SAVED, "data"),
+)
+def clone_options(_saved):
+    try:
+        records = get_services().registry.list()
+    except Exception:
+        log.exception("cannot list saved sweeps")
+        return []
+    return [
+        {"label": f"{r.name} · {r.config.strategy} · {r.config.grid_size:,} pts", "value": r.name}
+        for r in records
+    ]
+
+
+def clone_draft(name: str) -> FormDraft:
+    """A draft holding a saved sweep's spec under a free `<name>_copy` name."""
+    registry = get_services().registry
+    record = registry.get(name)
+    taken = {r.name for r in registry.list()}
+    return draft_from_config(record.config, copy_name(record.name, taken))
+
+
+@dash.callback(
+    Output(Ids.DRAFT, "data", allow_duplicate=True),
+    Output(Ids.APPLY, "data", allow_duplicate=True),
+    Output(Ids.ALERT, "children", allow_duplicate=True),
+    Input(Ids.CLONE, "n_clicks"),
+    Input(Ids.RESET, "n_clicks"),
+    State(Ids.CLONE_SELECT, "value"),
+    State(Ids.APPLY, "data"),
+    prevent_initial_call=True,
+)
+def clone_or_reset(clone_clicks, reset_clicks, selected, apply_count):
+    """Load a saved sweep (or the defaults) into the draft, then into the form."""
+    if not (reset_clicks if ctx.triggered_id == Ids.RESET else clone_clicks):
+        raise PreventUpdate
+    if ctx.triggered_id == Ids.RESET:
+        draft = FormDraft()
+    elif not selected:
+        return dash.no_update, dash.no_update, make_alert("Pick a saved sweep to clone.", color="warning")
+    else:
+        try:
+            draft = clone_draft(selected)
+        except Exception as exc:
+            return dash.no_update, dash.no_update, make_error_alert(exc, title="Cannot clone.")
+    return draft.model_dump(mode="json"), (apply_count or 0) + 1, None
+
+
+clientside_callback(
+    """
+    function(n, isOpen) {
+        const open = !isOpen;
+        return [open, open ? "Generated DAG file ▾" : "Generated DAG file ▸"];
+    }
+    """,
+    Output(Ids.PREVIEW_COLLAPSE, "is_open"),
+    Output(Ids.PREVIEW_TOGGLE, "children"),
+    Input(Ids.PREVIEW_TOGGLE, "n_clicks"),
+    State(Ids.PREVIEW_COLLAPSE, "is_open"),
+    prevent_initial_call=True,
+)
+
+
+def preview_markdown(draft: FormDraft) -> str:
+    """The DAG file the draft would deploy, as fenced Python for dcc.Markdown's local highlighter."""
+    config = validated_config(draft, get_settings().max_grid_points)
+    text = render_dag(config)
+    # User text (a description) may hold backticks: a longer fence keeps it inside the code block.
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}python\n{text}{fence}"
+
+
+@dash.callback(
+    Output(Ids.PREVIEW, "children"),
+    Input(Ids.DRAFT, "data"),
+    Input(Ids.PREVIEW_COLLAPSE, "is_open"),
+    Input(ShellIds.THEME, "data"),
+)
+def show_preview(draft, is_open, theme):
+    if not is_open:
+        return dash.no_update
+    current = load_draft(draft)
+    try:
+        text = preview_markdown(current)
+    except Exception as exc:
+        if isinstance(exc, ValidationError):
+            what = "Name the sweep" if not current.name.strip() else "Fix the highlighted fields"
+            return html.Div(f"{what} to preview its DAG file.", className="bt-help")
+        return make_error_alert(exc, title="Cannot render the DAG file.")
+    return dcc.Markdown(
+        text, highlight_config={"theme": "dark" if theme == "dark" else "light"}, className="bt-code"
+    )

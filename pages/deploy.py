@@ -1,0 +1,356 @@
+"""Deploy: the current sweep's summary and preflight, a cancellable deployment with progress, then Trigger."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, dcc, html
+from dash.exceptions import PreventUpdate
+
+from airflow_backtest_framework.config import DAG_ID_PREFIX
+from components.alerts import make_alert, make_error_alert, user_message
+from components.checks import make_check_list
+from components.context import get_services, has_flag, set_flag
+from components.deploy_view import make_deploy_progress, make_run_result, make_sweep_summary
+from components.shell import ShellIds
+from services.models import DeployProgress, SweepRecord
+
+log = logging.getLogger(__name__)
+
+dash.register_page(__name__, path="/deploy", title="Deploy · Backtest Frontend", name="Deploy", order=1)
+
+PROGRESS_POLL_MS = 500
+
+
+class Ids:
+    PICK = "deploy-pick"
+    SESSION = "deploy-session"  # one id per page load: no two browsers' deploys share a background job
+    SUMMARY = "deploy-summary"
+    PREFLIGHT = "deploy-preflight"
+    PREFLIGHT_REFRESH = "deploy-preflight-refresh"
+    DEPLOY = "deploy-button"
+    CANCEL = "deploy-cancel"
+    LIVE = "deploy-live"  # the steps while the job runs (the background callback's progress output)
+    RESULT = "deploy-result"  # the finished DeployProgress
+    PANEL = "deploy-panel"  # the steps when no job runs: the last result, or the steps to come
+    ALERT = "deploy-alert"
+    TRIGGER = "deploy-trigger"
+    TRIGGER_HINT = "deploy-trigger-hint"
+    TRIGGER_RESULT = "deploy-trigger-result"
+
+
+def _card(title, body, header_extra=None) -> dbc.Card:
+    header = dbc.CardHeader([html.Span(title), header_extra], class_name="bt-card-title")
+    return dbc.Card([header, dbc.CardBody(body)], class_name="bt-card mb-3")
+
+
+def layout(**_kwargs) -> html.Div:
+    refresh = dbc.Button(
+        "Re-check", id=Ids.PREFLIGHT_REFRESH, size="sm", color="link", class_name="p-0 bt-card-action"
+    )
+    return html.Div(
+        [
+            dcc.Store(id=Ids.SESSION, data=uuid.uuid4().hex),
+            dcc.Store(id=Ids.RESULT),
+            html.Div(
+                [
+                    html.H1("Deploy and trigger", className="bt-page-title"),
+                    dbc.InputGroup(
+                        [
+                            dbc.InputGroupText("Sweep"),
+                            dbc.Select(id=Ids.PICK, placeholder="Choose a saved sweep…"),
+                        ],
+                        size="sm",
+                        class_name="bt-pick",
+                    ),
+                ],
+                className="bt-page-head",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        [
+                            _card("Sweep", dcc.Loading(html.Div(id=Ids.SUMMARY), type="dot")),
+                            _card("Preflight", dcc.Loading(html.Div(id=Ids.PREFLIGHT), type="dot"), refresh),
+                        ],
+                        lg=5,
+                    ),
+                    dbc.Col(
+                        [
+                            _card(
+                                "1 · Deploy",
+                                [
+                                    html.Div(
+                                        [
+                                            dbc.Button(
+                                                "Deploy", id=Ids.DEPLOY, color="primary", disabled=True
+                                            ),
+                                            dbc.Button(
+                                                "Cancel",
+                                                id=Ids.CANCEL,
+                                                color="secondary",
+                                                outline=True,
+                                                disabled=True,
+                                            ),
+                                        ],
+                                        className="d-flex gap-2 mb-3",
+                                    ),
+                                    html.Div(id=Ids.ALERT),
+                                    html.Div(id=Ids.LIVE, hidden=True),
+                                    html.Div(id=Ids.PANEL),
+                                ],
+                            ),
+                            _card(
+                                "2 · Trigger",
+                                [
+                                    html.Div(
+                                        [
+                                            dbc.Button(
+                                                "Trigger run", id=Ids.TRIGGER, color="success", disabled=True
+                                            ),
+                                            html.Span(id=Ids.TRIGGER_HINT, className="bt-help ms-3"),
+                                        ],
+                                        className="d-flex align-items-center mb-2",
+                                    ),
+                                    dcc.Loading(html.Div(id=Ids.TRIGGER_RESULT), type="dot"),
+                                ],
+                            ),
+                        ],
+                        lg=7,
+                    ),
+                ],
+                class_name="g-3",
+            ),
+        ],
+        className="bt-page",
+    )
+
+
+def _record(name: str | None) -> SweepRecord | None:
+    return get_services().registry.find(name) if name else None
+
+
+@dash.callback(
+    Output(Ids.PICK, "options"),
+    Output(Ids.PICK, "value"),
+    Input(Ids.SESSION, "data"),
+    State(ShellIds.CURRENT_SWEEP, "data"),
+)
+def fill_picker(_session, current):
+    try:
+        names = [record.name for record in get_services().registry.list()]
+    except Exception:
+        log.exception("cannot list saved sweeps")
+        names = []
+    return [{"label": n, "value": n} for n in names], current if current in names else None
+
+
+@dash.callback(
+    Output(ShellIds.CURRENT_SWEEP, "data", allow_duplicate=True),
+    Input(Ids.PICK, "value"),
+    State(ShellIds.CURRENT_SWEEP, "data"),
+    prevent_initial_call=True,
+)
+def pick_sweep(name, current):
+    if not name or name == current:
+        raise PreventUpdate
+    return name
+
+
+def summary_view(record: SweepRecord | None) -> dict:
+    """The summary card and which buttons are usable, for the current sweep's record."""
+    if record is None:
+        empty = html.Div(
+            ["No sweep selected. ", dcc.Link("Configure one", href="/"), " or choose a saved sweep above."],
+            className="bt-empty",
+        )
+        return {
+            "summary": empty,
+            "deploy_disabled": True,
+            "trigger_disabled": True,
+            "hint": "Deploy a sweep first.",
+        }
+    deployed = record.deployed_hash == record.config.spec_hash
+    hint = "" if deployed else "Deploy the current spec first."
+    return {
+        "summary": make_sweep_summary(record),
+        "deploy_disabled": False,
+        "trigger_disabled": not deployed,
+        "hint": hint,
+    }
+
+
+@dash.callback(
+    output={
+        "summary": Output(Ids.SUMMARY, "children"),
+        "deploy_disabled": Output(Ids.DEPLOY, "disabled"),
+        "trigger_disabled": Output(Ids.TRIGGER, "disabled"),
+        "hint": Output(Ids.TRIGGER_HINT, "children"),
+    },
+    inputs={"current": Input(ShellIds.CURRENT_SWEEP, "data"), "_result": Input(Ids.RESULT, "data")},
+)
+def show_summary(current, _result):
+    try:
+        return summary_view(_record(current))
+    except Exception as exc:
+        return {
+            "summary": make_error_alert(exc),
+            "deploy_disabled": True,
+            "trigger_disabled": True,
+            "hint": "",
+        }
+
+
+@dash.callback(
+    Output(Ids.PREFLIGHT, "children"),
+    Input(ShellIds.CURRENT_SWEEP, "data"),
+    Input(Ids.PREFLIGHT_REFRESH, "n_clicks"),
+)
+def show_preflight(current, _n_clicks):
+    try:
+        record = _record(current)
+        if record is None:
+            return html.Div("Choose a sweep to check it.", className="bt-help")
+        return make_check_list(get_services().deployer.preflight(record.config))
+    except Exception as exc:
+        return make_error_alert(exc, title="Preflight could not run.")
+
+
+def cancel_key(session: str, attempt: int) -> str:
+    return f"deploy-cancel:{session}:{attempt}"
+
+
+def run_deploy(
+    name: str, session: str, attempt: int, report: Callable[[DeployProgress], None]
+) -> DeployProgress:
+    """Deploy the saved sweep `name`, reporting each step; record it in the registry when it succeeded."""
+    services = get_services()
+    last = DeployProgress(dag_id=DAG_ID_PREFIX + name)
+    report(last)
+
+    def on_progress(progress: DeployProgress) -> None:
+        nonlocal last
+        last = progress.model_copy(deep=True)
+        report(last)
+
+    try:
+        config = services.registry.get(name).config
+        last = DeployProgress(dag_id=config.dag_id)
+        result = services.deployer.deploy(
+            config, on_progress=on_progress, cancelled=lambda: has_flag(cancel_key(session, attempt))
+        )
+        if result.ok:
+            services.registry.record_deploy(name, config.spec_hash)
+        return result
+    except Exception as exc:
+        return last.model_copy(update={"finished": True, "ok": False, "error": user_message(exc)})
+
+
+@dash.callback(
+    Output(Ids.RESULT, "data"),
+    Input(Ids.DEPLOY, "n_clicks"),
+    State(ShellIds.CURRENT_SWEEP, "data"),
+    State(Ids.SESSION, "data"),
+    background=True,
+    interval=PROGRESS_POLL_MS,
+    progress=Output(Ids.LIVE, "children"),
+    running=[
+        (Output(Ids.DEPLOY, "disabled"), True, False),
+        (Output(Ids.CANCEL, "disabled"), False, True),
+        (Output(Ids.PANEL, "hidden"), True, False),
+        (Output(Ids.LIVE, "hidden"), False, True),
+    ],
+    cancel=[Input(Ids.CANCEL, "n_clicks")],
+    prevent_initial_call=True,
+)
+def deploy(set_progress, n_clicks, current, session):
+    """Runs in a background process; (clicks, session) make every click of every page load its own job."""
+    if not n_clicks or not current:
+        raise PreventUpdate
+
+    def report(progress: DeployProgress) -> None:
+        set_progress(make_deploy_progress(progress, live=True))
+
+    return run_deploy(current, session, n_clicks, report).model_dump(mode="json")
+
+
+@dash.callback(
+    Output(Ids.ALERT, "children"),
+    Input(Ids.CANCEL, "n_clicks"),
+    State(Ids.SESSION, "data"),
+    State(Ids.DEPLOY, "n_clicks"),
+    prevent_initial_call=True,
+)
+def cancel(n_clicks, session, attempt):
+    if not n_clicks:
+        raise PreventUpdate
+    set_flag(cancel_key(session, attempt or 0))
+    return make_alert(
+        "Deployment cancelled. Steps already ticked stay done; deploying again is safe.", color="warning"
+    )
+
+
+def panel_view(result: dict | None, current: str | None):
+    """The last deployment of this sweep from this page, else the steps to come."""
+    if not current:
+        return None
+    dag_id = DAG_ID_PREFIX + current
+    if result and result.get("dag_id") == dag_id:
+        return make_deploy_progress(DeployProgress.model_validate(result), live=False)
+    return make_deploy_progress(DeployProgress(dag_id=dag_id), live=False)
+
+
+@dash.callback(
+    Output(Ids.PANEL, "children"),
+    Input(Ids.RESULT, "data"),
+    Input(ShellIds.CURRENT_SWEEP, "data"),
+)
+def show_panel(result, current):
+    try:
+        return panel_view(result, current)
+    except Exception as exc:
+        return make_error_alert(exc)
+
+
+@dash.callback(
+    Output(ShellIds.SWEEP_TOUCHED, "data", allow_duplicate=True),
+    Output(Ids.ALERT, "children", allow_duplicate=True),
+    Input(Ids.RESULT, "data"),
+    prevent_initial_call=True,
+)
+def deployed(result):
+    """A deployment finished: the stepper re-reads the record; an old cancel note goes."""
+    if not result:  # a memory store reports its empty value when it mounts
+        raise PreventUpdate
+    return time.time(), None
+
+
+def trigger_run(name: str):
+    """Trigger a run of the saved sweep, record it, and show where to watch it."""
+    services = get_services()
+    config = services.registry.get(name).config
+    run = services.runs.trigger(config)
+    services.registry.record_run(name, run.run_id)
+    return make_run_result(name, run, services.airflow_ui_url(config.dag_id, run.run_id))
+
+
+@dash.callback(
+    Output(Ids.TRIGGER_RESULT, "children"),
+    Output(ShellIds.SWEEP_TOUCHED, "data", allow_duplicate=True),
+    Input(Ids.TRIGGER, "n_clicks"),
+    State(ShellIds.CURRENT_SWEEP, "data"),
+    running=[(Output(Ids.TRIGGER, "disabled"), True, False)],  # one click, one run
+    prevent_initial_call=True,
+)
+def trigger(n_clicks, current):
+    if not n_clicks or not current:
+        raise PreventUpdate
+    try:
+        return trigger_run(current), time.time()
+    except Exception as exc:
+        return make_error_alert(exc, title="Run not started."), dash.no_update

@@ -1,0 +1,246 @@
+"""Monitor: every saved sweep's latest run, or one sweep live: KPIs, task states, grid coverage, results."""
+
+from __future__ import annotations
+
+import logging
+
+import dash
+import plotly.graph_objects as go
+from dash import Input, Output, State, dcc, html
+from dash.exceptions import PreventUpdate
+
+from airflow_backtest_framework.config import SweepConfig
+from components.alerts import make_error_alert, make_stale_banner
+from components.context import get_services, get_settings
+from components.figures import coverage_heatmap, metric_heatmap, progress_strip, state_bar
+from components.monitor_layout import LATEST_RUN, REFRESH_CHOICES_S, make_overview_layout, make_sweep_layout
+from components.monitor_layout import MonitorIds as Ids
+from components.monitor_view import SweepRow, make_best_table, make_kpis, make_run_header, make_sweeps_table
+from components.shell import ShellIds
+from services.models import SweepRecord, SweepStatus
+
+log = logging.getLogger(__name__)
+
+dash.register_page(
+    __name__,
+    path="/monitor",
+    path_template="/monitor/<sweep>",
+    title="Monitor · Backtest Frontend",
+    name="Monitor",
+    order=2,
+)
+
+RUNS_LISTED = 20
+
+
+def selected_run(value: str | None) -> str | None:
+    """The run id to ask the monitor for; None follows the newest run."""
+    return None if not value or value == LATEST_RUN else value
+
+
+def default_refresh_ms() -> int:
+    """The refresh choice nearest the configured interval."""
+    wanted = get_settings().refresh_interval_s
+    return min(REFRESH_CHOICES_S, key=lambda s: abs(s - wanted)) * 1000
+
+
+def layout(sweep: str | None = None, **_kwargs) -> html.Div:
+    if not sweep:
+        return make_overview_layout()
+    return make_sweep_layout(sweep, default_refresh_ms())
+
+
+# --------------------------------------------------------------------------- overview
+
+
+def sweep_row(record: SweepRecord) -> SweepRow:
+    """One overview line; the latest run asked from Airflow only for sweeps that were run."""
+    config = record.config
+    if record.deployed_hash is None:
+        deployed = "no"
+    else:
+        deployed = "yes" if record.deployed_hash == config.spec_hash else "older spec"
+    latest, problem = None, ""
+    if record.run_ids:
+        try:
+            runs = get_services().runs.list_runs(config, limit=1)
+            latest = runs[0] if runs else None
+        except Exception as exc:
+            log.info("latest run of %s unavailable: %s", record.name, exc)
+            problem = "Airflow unavailable"
+    return SweepRow(
+        record.name, config.strategy, config.grid_size, deployed, len(record.run_ids), latest, problem
+    )
+
+
+@dash.callback(Output(Ids.OVERVIEW, "children"), Input(Ids.OVERVIEW_INTERVAL, "n_intervals"))
+def show_overview(_n_intervals):
+    try:
+        return make_sweeps_table([sweep_row(record) for record in get_services().registry.list()])
+    except Exception as exc:
+        return make_error_alert(exc, title="Cannot list the sweeps.")
+
+
+# --------------------------------------------------------------------------- one sweep
+
+
+def _config(name: str) -> SweepConfig:
+    return get_services().registry.get(name).config
+
+
+def axis_defaults(config: SweepConfig) -> tuple[list[dict], str, str]:
+    """The axis options, and the two parameters with the most values as x and y."""
+    names = list(config.strategy_spec.param_names)
+    ranked = sorted(names, key=lambda n: -len(config.values(n)))
+    options = [{"label": f"{n} · {len(config.values(n))}", "value": n} for n in names]
+    return options, ranked[0], ranked[1] if len(ranked) > 1 else ranked[0]
+
+
+@dash.callback(
+    Output(Ids.RUN, "options"),
+    Output(Ids.X, "options"),
+    Output(Ids.X, "value"),
+    Output(Ids.Y, "options"),
+    Output(Ids.Y, "value"),
+    Output(ShellIds.CURRENT_SWEEP, "data", allow_duplicate=True),
+    Output(Ids.ERROR, "children"),
+    Input(Ids.NAME, "data"),
+    prevent_initial_call="initial_duplicate",
+)
+def open_sweep(name):
+    """The sweep's runs and axis choices; it becomes the current sweep."""
+    try:
+        config = _config(name)
+    except Exception as exc:
+        alert = make_error_alert(exc, title=f"Cannot open {name}.")
+        return [], [], None, [], None, dash.no_update, alert
+    run_options = [{"label": "Latest run (follows new runs)", "value": LATEST_RUN}]
+    try:
+        runs = get_services().runs.list_runs(config, limit=RUNS_LISTED)
+    except Exception as exc:  # Airflow down: the status poll shows it as stale data
+        log.info("runs of %s unavailable: %s", name, exc)
+        runs = []
+    run_options += [{"label": f"{r.run_id} · {r.state}", "value": r.run_id} for r in runs]
+    options, x, y = axis_defaults(config)
+    return run_options, options, x, options, y, name, None
+
+
+@dash.callback(
+    Output(Ids.INTERVAL, "interval"),
+    Output(Ids.INTERVAL, "disabled"),
+    Input(Ids.REFRESH, "value"),
+    Input(Ids.LIVE, "value"),
+)
+def set_refresh(refresh_ms, live):
+    return int(refresh_ms or default_refresh_ms()), not live
+
+
+def status_view(config: SweepConfig, status: SweepStatus, theme: str) -> dict:
+    """Everything drawn from one status: banner, run line, KPIs, charts, completion summary."""
+    run_id = status.run.run_id if status.run else None
+    url = get_services().airflow_ui_url(config.dag_id, run_id)
+    return {
+        "stale": make_stale_banner(status.fetched_at, status.stale_reason) if status.stale else None,
+        "run": make_run_header(status, url),
+        "kpis": make_kpis(status),
+        "tasks": state_bar(status.task_counts, theme=theme, unit="tasks"),
+        "strip": progress_strip(status.point_states, status.points_total, theme=theme),
+        "summary": make_best_table(status.summary, config.strategy_spec.param_names)
+        if status.summary
+        else None,
+        "summary_hidden": status.summary is None,
+        "status": status.model_dump(mode="json", exclude={"point_states"}),
+    }
+
+
+@dash.callback(
+    output={
+        "stale": Output(Ids.STALE, "children"),
+        "run": Output(Ids.RUN_HEADER, "children"),
+        "kpis": Output(Ids.KPIS, "children"),
+        "tasks": Output(Ids.TASKS, "figure"),
+        "strip": Output(Ids.STRIP, "figure"),
+        "summary": Output(Ids.SUMMARY, "children"),
+        "summary_hidden": Output(Ids.SUMMARY_CARD, "hidden"),
+        "status": Output(Ids.STATUS, "data"),
+    },
+    inputs={
+        "_tick": Input(Ids.INTERVAL, "n_intervals"),
+        "run_id": Input(Ids.RUN, "value"),
+        "theme": Input(ShellIds.THEME, "data"),
+    },
+    state={"name": State(Ids.NAME, "data")},
+)
+def poll(_tick, run_id, theme, name):
+    """One cached status per sweep and interval (the monitor service shares it between viewers)."""
+    if not name:
+        raise PreventUpdate
+    try:
+        config = _config(name)
+        status = get_services().monitor.status(config, selected_run(run_id))
+    except Exception as exc:
+        blank = dash.no_update
+        return {
+            "stale": make_error_alert(exc, title="Status unavailable."),
+            "run": blank,
+            "kpis": blank,
+            "tasks": blank,
+            "strip": blank,
+            "summary": blank,
+            "summary_hidden": blank,
+            "status": blank,
+        }
+    return status_view(config, status, theme or "light")
+
+
+def heatmap_figure(
+    config: SweepConfig, status: SweepStatus, view: str, x: str, y: str, theme: str
+) -> go.Figure:
+    if view == "coverage" or status.run is None:
+        return coverage_heatmap(config, status.point_states, x, y, theme=theme)
+    table = get_services().results.table(config, status.run.run_id)
+    return metric_heatmap(config, table, x, y, view, theme=theme)
+
+
+@dash.callback(
+    Output(Ids.HEATMAP, "figure"),
+    Input(Ids.STATUS, "data"),
+    Input(Ids.VIEW, "value"),
+    Input(Ids.X, "value"),
+    Input(Ids.Y, "value"),
+    State(Ids.RUN, "value"),
+    State(ShellIds.THEME, "data"),
+    State(Ids.NAME, "data"),
+)
+def show_heatmap(status_data, view, x, y, run_id, theme, name):
+    """The grid heatmap for the polled status (the service's cache makes the second status call cheap)."""
+    if not (status_data and x and y and name):
+        raise PreventUpdate
+    try:
+        config = _config(name)
+        status = get_services().monitor.status(config, selected_run(run_id))
+        return heatmap_figure(config, status, view or "coverage", x, y, theme or "light")
+    except Exception as exc:
+        log.exception("heatmap of %s failed: %s", name, exc)
+        raise PreventUpdate from None
+
+
+@dash.callback(
+    Output(Ids.DOWNLOAD, "data"),
+    Output(Ids.ERROR, "children", allow_duplicate=True),
+    Input(Ids.DOWNLOAD_BUTTON, "n_clicks"),
+    State(Ids.STATUS, "data"),
+    State(Ids.NAME, "data"),
+    prevent_initial_call=True,
+)
+def download(n_clicks, status_data, name):
+    """The finished points of the shown run as CSV (services.results.table)."""
+    run_id = ((status_data or {}).get("run") or {}).get("run_id")
+    if not n_clicks or not run_id:
+        raise PreventUpdate
+    try:
+        table = get_services().results.table(_config(name), run_id)
+    except Exception as exc:
+        return dash.no_update, make_error_alert(exc, title="Cannot read the results.")
+    filename = f"{name}_{run_id}.csv".replace(":", "-").replace("+", "_")
+    return dcc.send_data_frame(table.to_csv, filename, index=False), None

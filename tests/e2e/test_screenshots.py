@@ -1,0 +1,74 @@
+"""Every page at 1366×768 and 1920×1080 (and dark at 1920), saved to artifacts/screenshots/ for review."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import FAKE_RUN_SECONDS, SCREENSHOTS
+from tests.e2e.helpers import choose_strategy, save_sweep
+
+pytestmark = pytest.mark.e2e
+
+MR = "MeanReversionStrategy"
+SETTLE_MS = 1_200  # let charts finish their first draw before a screenshot
+
+
+def shoot(page: Page, name: str, viewport: str, theme: str) -> None:
+    page.wait_for_timeout(SETTLE_MS)
+    page.mouse.move(0, 0)  # no hover effects (plotly's mode bar) in the picture
+    page.evaluate("window.scrollTo(0, 0)")  # a sticky navbar is drawn where the page was scrolled
+    suffix = "" if theme == "light" else f"-{theme}"
+    path = SCREENSHOTS / f"{name}-{viewport}{suffix}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("viewport", "theme"), [("1366x768", "light"), ("1920x1080", "light"), ("1920x1080", "dark")]
+)
+def test_screenshots_of_every_page(open_page, app_url, viewport, theme):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page = open_page(viewport, theme)
+    name = f"shot_{viewport.replace('x', '_')}_{theme}"
+
+    page.goto(app_url + "/")
+    expect(page.locator("#configure-grid-summary")).to_be_visible()
+    shoot(page, "configure-empty", viewport, theme)
+    choose_strategy(page, MR)
+    save_sweep(page, name)
+    page.click("#configure-preview-toggle")
+    expect(page.locator("#configure-preview")).to_contain_text("create_sweep_dag")
+    shoot(page, "configure", viewport, theme)
+
+    page.click("text=Go to Deploy")
+    expect(page.locator("#deploy-button")).to_be_enabled()
+    shoot(page, "deploy-ready", viewport, theme)
+    page.click("#deploy-button")
+    expect(page.locator("#deploy-live")).to_contain_text("of 5")
+    shoot(page, "deploy-running", viewport, theme)
+    expect(page.locator("#deploy-panel")).to_contain_text("Deployed and unpaused.")
+    page.click("#deploy-trigger")
+    expect(page.locator("#deploy-trigger-result")).to_contain_text("Run started.")
+    triggered = time.monotonic()
+    shoot(page, "deploy", viewport, theme)
+
+    page.click("text=Open in Monitor")
+    expect(page.locator("#monitor-kpis")).to_contain_text("Points")
+    expect(page.locator("#monitor-heatmap .heatmaplayer")).to_have_count(1)
+    shoot(page, "monitor-sweep-running", viewport, theme)
+
+    page.goto(app_url + "/monitor")
+    expect(page.locator("#monitor-overview")).to_contain_text(name)
+    shoot(page, "monitor", viewport, theme)
+
+    page.goto(app_url + "/connections")
+    expect(page.locator("#connections-checks")).to_contain_text("checks pass")
+    shoot(page, "connections", viewport, theme)
+
+    page.wait_for_timeout(max(0.0, FAKE_RUN_SECONDS + 1 - (time.monotonic() - triggered)) * 1000)
+    page.goto(app_url + f"/monitor/{name}")
+    expect(page.locator("#monitor-summary")).to_contain_text("points done")
+    shoot(page, "monitor-sweep-done", viewport, theme)
