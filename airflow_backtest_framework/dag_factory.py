@@ -19,6 +19,7 @@ START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 ENGINE_TIMEOUT_S = 6 * 3600
 SUMMARY_TOP_N = 10
 STDERR_TAIL_LINES = 20
+ENGINE_NICENESS = 10
 
 
 def executor_from_environment() -> str:
@@ -150,6 +151,10 @@ def create_sweep_dag(spec: SweepConfig | str) -> Any:
 
         run_chunk >> summarize()
     return dag
+
+
+def _lower_priority() -> None:
+    os.nice(ENGINE_NICENESS)
 
 
 def _run_engine_subprocess(env: dict[str, str]) -> dict[str, Any]:

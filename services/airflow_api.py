@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 from pydantic import ValidationError
 
-from services.airflow_dialect import ApiVersion, Raw, dialect_for
+from services.airflow_dialect import ApiDialect, ApiVersion, Raw, dialect_for
 from services.airflow_models import (
     UNMAPPED,
     ComponentHealth,
@@ -78,25 +79,47 @@ class AirflowClient:
 
     Non-2xx answers become the project's errors: 404 NotFound, 409 Conflict, 401/403 AuthError,
     429/5xx Unavailable, other 4xx BadRequest. Version differences live in `services.airflow_dialect`.
+
+    `api_version` may be a function (e.g. asking MWAA's GetEnvironment): it is called at the first
+    request, not here. A transport with a `max_path_length` (MWAA: 64) gets the same answers through
+    short-path endpoints where a path would be longer (`/dags/~/dagRuns/list`, `GET /dags?dag_id_pattern`,
+    `/dags/~/dagRuns/~/taskInstances/list`); calls with no such alternative raise BadRequest.
     """
 
     def __init__(
         self,
         transport: AirflowTransport,
-        api_version: ApiVersion = "v2",
+        api_version: ApiVersion | Callable[[], ApiVersion] = "v2",
         *,
         page_size: int = TASK_INSTANCE_PAGE_SIZE,
     ) -> None:
         self._transport = transport
-        self._dialect = dialect_for(api_version)
+        self._version_source = api_version
+        self._resolved: ApiDialect | None = None if callable(api_version) else dialect_for(api_version)
+        self._version_lock = threading.Lock()
         self._page_size = page_size
+        self.max_path_length: int | None = getattr(transport, "max_path_length", None)
 
     def __repr__(self) -> str:
-        return f"AirflowClient({self._transport!r}, api_version={self.api_version!r})"
+        version = self._resolved.version if self._resolved is not None else "detect"
+        return f"AirflowClient({self._transport!r}, api_version={version!r})"
+
+    @property
+    def _dialect(self) -> ApiDialect:
+        if self._resolved is None:
+            with self._version_lock:
+                if self._resolved is None:
+                    source = self._version_source
+                    self._resolved = dialect_for(source() if callable(source) else source)
+        return self._resolved
 
     @property
     def api_version(self) -> ApiVersion:
         return self._dialect.version
+
+    def fits(self, path: str) -> bool:
+        """Whether the transport accepts `path` (always, unless it has a `max_path_length`)."""
+        return self.max_path_length is None or len(path) <= self.max_path_length
 
     # ---- plumbing ---------------------------------------------------------------------------
 
@@ -104,6 +127,11 @@ class AirflowClient:
         self, method: str, path: str, params: Mapping[str, QueryValue] | None = None, body: Any = None
     ) -> Any:
         request = ApiRequest(method=method, path=path, params=dict(params or {}), json=body)
+        if not self.fits(path):
+            raise BadRequest(
+                f"Airflow {request.describe()}: the path has {len(path)} characters and this connection "
+                f"(MWAA InvokeRestApi) accepts at most {self.max_path_length}; use a shorter sweep name"
+            )
         response = self._transport(request)
         if not response.ok:
             raise http_error(response.status, response.body, f"Airflow {request.describe()}")
@@ -134,6 +162,25 @@ class AirflowClient:
                 return
         log.warning("GET %s: stopped after %d pages", path, MAX_PAGES)
 
+    def _post_pages(
+        self, path: str, key: str, body_for: Callable[[int, int], dict[str, Any]], page_size: int
+    ) -> Iterator[Raw]:
+        """Every item of a batch (`POST .../list`) collection, paged with page_offset/page_limit."""
+        offset = 0
+        for _ in range(MAX_PAGES):
+            body = self._call("POST", path, body=body_for(offset, page_size)) or {}
+            items = body.get(key) or []
+            yield from items
+            offset += len(items)
+            total = body.get("total_entries")
+            if (
+                not items
+                or (total is not None and offset >= total)
+                or (total is None and len(items) < page_size)
+            ):
+                return
+        log.warning("POST %s: stopped after %d pages", path, MAX_PAGES)
+
     # ---- server -----------------------------------------------------------------------------
 
     def version(self) -> VersionInfo:
@@ -150,7 +197,19 @@ class AirflowClient:
     def get_dag(self, dag_id: str) -> DagInfo:
         """One DAG: `GET /dags/{dag_id}`; NotFound when Airflow has not registered it."""
         path = api_path("dags", dag_id)
+        if not self.fits(path):
+            return self._get_dag_by_pattern(dag_id)
         return self._parse(self._dialect.dag, self._call("GET", path), f"GET {path}")
+
+    def _dags_matching(self, dag_id: str, params: Mapping[str, QueryValue]) -> list[Raw]:
+        """Raw DAGs `GET /dags?dag_id_pattern=` finds for `dag_id` (a substring/LIKE match: a superset)."""
+        return list(self._pages("/dags", "dags", DAG_PAGE_SIZE, {**params, "dag_id_pattern": dag_id}))
+
+    def _get_dag_by_pattern(self, dag_id: str) -> DagInfo:
+        for raw in self._dags_matching(dag_id, self._dialect.every_dag_params):
+            if raw.get("dag_id") == dag_id:
+                return self._parse(self._dialect.dag, raw, "GET /dags")
+        raise NotFound(f"Airflow has no DAG {dag_id}", status=404)
 
     def find_dag(self, dag_id: str) -> DagInfo | None:
         """`get_dag`, but None instead of NotFound (for polling until a DAG registers)."""
@@ -179,8 +238,29 @@ class AirflowClient:
     def set_paused(self, dag_id: str, paused: bool) -> DagInfo:
         """Pause or unpause: `PATCH /dags/{dag_id}?update_mask=is_paused` with `{"is_paused": ...}`."""
         path = api_path("dags", dag_id)
+        if not self.fits(path):
+            return self._set_paused_by_pattern(dag_id, paused)
         raw = self._call("PATCH", path, {"update_mask": "is_paused"}, {"is_paused": paused})
         return self._parse(self._dialect.dag, raw, f"PATCH {path}")
+
+    def _set_paused_by_pattern(self, dag_id: str, paused: bool) -> DagInfo:
+        """`PATCH /dags?dag_id_pattern=...`, sent only when the pattern matches this DAG alone."""
+        matches = sorted(str(raw.get("dag_id")) for raw in self._dags_matching(dag_id, {}))
+        if dag_id not in matches:
+            raise NotFound(f"Airflow has no DAG {dag_id}", status=404)
+        if matches != [dag_id]:
+            others = ", ".join(m for m in matches if m != dag_id)
+            raise BadRequest(
+                f"cannot {'pause' if paused else 'unpause'} {dag_id} through a connection that limits paths "
+                f"to {self.max_path_length} characters: its id pattern also matches {others}; "
+                "use a shorter sweep name"
+            )
+        params = {"dag_id_pattern": dag_id, "update_mask": "is_paused", "limit": DAG_PAGE_SIZE}
+        body = self._call("PATCH", "/dags", params, {"is_paused": paused}) or {}
+        for raw in body.get("dags") or []:
+            if raw.get("dag_id") == dag_id:
+                return self._parse(self._dialect.dag, raw, "PATCH /dags")
+        raise NotFound(f"Airflow has no DAG {dag_id}", status=404)
 
     def reparse_file(self, file_token: str) -> None:
         """Ask the DAG processor to parse a file now: `PUT /parseDagFile/{file_token}` (v2 only)."""
@@ -206,17 +286,34 @@ class AirflowClient:
     def list_runs(self, dag_id: str, limit: int = DEFAULT_RUN_LIMIT) -> list[DagRun]:
         """The newest `limit` runs, newest first: `GET /dags/{dag_id}/dagRuns?order_by=-run_after`."""
         path = api_path("dags", dag_id, "dagRuns")
-        body = self._call(
-            "GET", path, {"limit": limit, "offset": 0, "order_by": self._dialect.runs_newest_first}
-        )
-        return [
-            self._parse(self._dialect.run, raw, f"GET {path}") for raw in (body or {}).get("dag_runs") or []
-        ]
+        if self.fits(path):
+            what = f"GET {path}"
+            body = self._call(
+                "GET", path, {"limit": limit, "offset": 0, "order_by": self._dialect.runs_newest_first}
+            )
+        else:  # a DAG id too long for MWAA's path limit: the batch endpoint filters by body
+            what = f"POST {self._dialect.runs_batch_path}"
+            batch_body = self._dialect.runs_batch_body(dag_id, 0, limit)
+            body = self._call("POST", self._dialect.runs_batch_path, body=batch_body)
+        return [self._parse(self._dialect.run, raw, what) for raw in (body or {}).get("dag_runs") or []]
 
     def get_run(self, dag_id: str, run_id: str) -> DagRun:
-        """One run: `GET /dags/{dag_id}/dagRuns/{run_id}`; NotFound when missing."""
+        """One run: `GET /dags/{dag_id}/dagRuns/{run_id}`; NotFound when missing.
+
+        Where that path is too long (MWAA, any manual run id), the DAG's runs are paged newest
+        first through `POST /dags/~/dagRuns/list` until the run turns up."""
         path = api_path("dags", dag_id, "dagRuns", run_id)
-        return self._parse(self._dialect.run, self._call("GET", path), f"GET {path}")
+        if self.fits(path):
+            return self._parse(self._dialect.run, self._call("GET", path), f"GET {path}")
+        batch, dialect = self._dialect.runs_batch_path, self._dialect
+
+        def body_for(offset: int, limit: int) -> dict[str, Any]:
+            return dialect.runs_batch_body(dag_id, offset, limit)
+
+        for raw in self._post_pages(batch, "dag_runs", body_for, DEFAULT_RUN_LIMIT):
+            if raw.get("dag_run_id", raw.get("run_id")) == run_id:
+                return self._parse(self._dialect.run, raw, f"POST {batch}")
+        raise NotFound(f"Airflow has no run {run_id} of DAG {dag_id}", status=404)
 
     def set_run_state(self, dag_id: str, run_id: str, state: RunState | str) -> DagRun:
         """Mark a run queued/success/failed (failed = cancel): `PATCH /dags/{dag_id}/dagRuns/{run_id}`."""
@@ -237,10 +334,25 @@ class AirflowClient:
         path = api_path("dags", dag_id, "dagRuns", run_id, "taskInstances")
         build = self._dialect.task_instance
         found: dict[tuple[str, int], TaskInstance] = {}
-        for raw in self._pages(path, "task_instances", self._page_size):
+        for raw in self._task_instance_pages(path, dag_id, run_id):
             ti = self._parse(lambda r: build(r, dag_id=dag_id, run_id=run_id), raw, f"GET {path}")
-            found[(ti.task_id, ti.map_index)] = ti  # a run that expands while we page can repeat items
+            if ti.dag_id == dag_id and ti.run_id == run_id:
+                found[(ti.task_id, ti.map_index)] = ti  # a run that expands while we page can repeat items
         return [found[key] for key in sorted(found)]
+
+    def _task_instance_pages(self, path: str, dag_id: str, run_id: str) -> Iterator[Raw]:
+        if self.fits(path):
+            return self._pages(path, "task_instances", self._page_size)
+        # The run id alone makes the path too long for MWAA: ask the batch endpoint instead.
+        batch, dialect = self._dialect.task_instances_batch_path, self._dialect
+
+        def body_for(offset: int, limit: int) -> dict[str, Any]:
+            return dialect.task_instances_batch_body(dag_id, run_id, offset, limit)
+
+        if dialect.task_instances_batch_paged:
+            return self._post_pages(batch, "task_instances", body_for, self._page_size)
+        body = self._call("POST", batch, body=body_for(0, self._page_size)) or {}
+        return iter(body.get("task_instances") or [])
 
     def clear_task_instances(
         self,

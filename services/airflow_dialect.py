@@ -42,8 +42,27 @@ class ApiDialect:
     runs_newest_first = "-run_after"
     can_reparse = True
     can_clear_map_index = True
+    # Batch endpoints with short paths (MWAA's InvokeRestApi takes paths of at most 64 characters).
+    runs_batch_path = "/dags/~/dagRuns/list"
+    task_instances_batch_path = "/dags/~/dagRuns/~/taskInstances/list"
+    task_instances_batch_paged = True
+    # `GET /dags` hides stale DAGs unless asked; `GET /dags/{dag_id}` returns them.
+    every_dag_params: Mapping[str, bool] = {"exclude_stale": False}
 
     # ---- request bodies -------------------------------------------------------------------
+
+    def runs_batch_body(self, dag_id: str, offset: int, limit: int) -> dict[str, Any]:
+        """Body of `POST /dags/~/dagRuns/list`: one DAG's runs, newest first, one page."""
+        return {
+            "dag_ids": [dag_id],
+            "order_by": self.runs_newest_first,
+            "page_offset": offset,
+            "page_limit": limit,
+        }
+
+    def task_instances_batch_body(self, dag_id: str, run_id: str, offset: int, limit: int) -> dict[str, Any]:
+        """Body of `POST /dags/~/dagRuns/~/taskInstances/list` (v2 sorts by primary key: stable pages)."""
+        return {"dag_ids": [dag_id], "dag_run_ids": [run_id], "page_offset": offset, "page_limit": limit}
 
     def trigger_body(self, conf: Mapping[str, Any], run_id: str | None, note: str | None) -> dict[str, Any]:
         """Body of `POST /dags/{dag_id}/dagRuns`; v2 answers 422 unless `logical_date` is present."""
@@ -169,6 +188,13 @@ class V1Dialect(ApiDialect):
     can_reparse = False
     # The documented v1 ClearTaskInstances body takes task ids only, not [task_id, map_index].
     can_clear_map_index = False
+    # v1's ListTaskInstanceForm has no page_offset/page_limit (unknown keys are a 400): one answer.
+    task_instances_batch_paged = False
+    every_dag_params: Mapping[str, bool] = {"only_active": False}
+
+    def task_instances_batch_body(self, dag_id: str, run_id: str, offset: int, limit: int) -> dict[str, Any]:
+        """v1 body: filters only (`dag_run_ids` needs Airflow 2.7.1+)."""
+        return {"dag_ids": [dag_id], "dag_run_ids": [run_id]}
 
     def trigger_body(self, conf: Mapping[str, Any], run_id: str | None, note: str | None) -> dict[str, Any]:
         """v1 generates the logical date itself when the key is absent."""

@@ -142,10 +142,11 @@ def main() -> int:
 
     try:
         settings = load_settings()
+        connections = build_services(settings).connections
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
-    checks = build_services(settings).connections.check_all()
+    checks = connections.check_all()
     for check in checks:
         status = "ok  " if check.ok else "FAIL"
         line = f"{status} {check.label}" + (f" [{check.resource}]" if check.resource else "")

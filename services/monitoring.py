@@ -6,13 +6,14 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import diskcache
 
 from airflow_backtest_framework.config import SweepConfig
 from services.airflow_api import AirflowClient
-from services.airflow_models import DagRun, TaskInstance, TaskState
+from services.airflow_models import DagInfo, DagRun, TaskInstance, TaskState
 from services.deploy import run_summary
 from services.errors import BacktestError, NotFound
 from services.models import CompletionSummary, PointResultSummary, PointState, SweepStatus
@@ -24,6 +25,7 @@ CHUNK_TASK_ID = "run_chunk"
 LOCK_EXPIRE_S = 60  # a poller that died frees the lock after this
 SUMMARY_TOP_N = 5
 BEST_CACHE_S = 24 * 3600
+POLL_THREADS = 4
 _POINT_STATE_OF_TASK = {
     TaskState.SUCCESS: PointState.DONE,
     TaskState.RUNNING: PointState.RUNNING,
@@ -130,18 +132,33 @@ class MonitorService:
 
     def _poll(self, config: SweepConfig, run_id: str | None) -> SweepStatus:
         now = self._now()
-        dag = self._client.find_dag(config.dag_id)
-        run = self._find_run(config, run_id) if dag is not None else None
+        dag_id = config.dag_id
+        dag: DagInfo | None = None
+        run: DagRun | None = None
+        if run_id is None:  # the latest run: learn its id first
+            dag = self._client.find_dag(dag_id)
+            latest = self._client.list_runs(dag_id, limit=1) if dag is not None else []
+            run = latest[0] if latest else None
+            run_id = run.run_id if run else None
+        tis: list[TaskInstance] = []
+        done: set[int] = set()
+        if run_id is not None:
+            with ThreadPoolExecutor(max_workers=POLL_THREADS) as pool:  # independent calls overlap
+                dag_f = pool.submit(self._client.find_dag, dag_id) if dag is None else None
+                run_f = pool.submit(self._find_run, config, run_id) if run is None else None
+                tis_f = pool.submit(self._task_instances, dag_id, run_id)
+                done_f = pool.submit(self._results.done_indices, dag_id, run_id)
+                dag = dag_f.result() if dag_f else dag
+                run = run_f.result() if run_f else run
+                tis, done = tis_f.result(), done_f.result()
         if run is None:
             return SweepStatus(
-                dag_id=config.dag_id,
+                dag_id=dag_id,
                 is_paused=None if dag is None else dag.is_paused,
                 points_total=config.grid_size,
                 point_states=[PointState.NOT_STARTED] * config.grid_size,
                 fetched_at=now,
             )
-        tis = self._client.list_task_instances(config.dag_id, run.run_id)
-        done = self._results.done_indices(config.dag_id, run.run_id)
         states = point_states(config, [ti for ti in tis if ti.task_id == CHUNK_TASK_ID], done)
         elapsed = None
         if run.start_date is not None:
@@ -178,11 +195,14 @@ class MonitorService:
         self._cache.set(key, [item.model_dump(mode="json") for item in best], expire=BEST_CACHE_S)
         return best
 
-    def _find_run(self, config: SweepConfig, run_id: str | None) -> DagRun | None:
-        if run_id is not None:
-            try:
-                return self._client.get_run(config.dag_id, run_id)
-            except NotFound:
-                return None
-        runs = self._client.list_runs(config.dag_id, limit=1)
-        return runs[0] if runs else None
+    def _task_instances(self, dag_id: str, run_id: str) -> list[TaskInstance]:
+        try:
+            return self._client.list_task_instances(dag_id, run_id)
+        except NotFound:
+            return []
+
+    def _find_run(self, config: SweepConfig, run_id: str) -> DagRun | None:
+        try:
+            return self._client.get_run(config.dag_id, run_id)
+        except NotFound:
+            return None

@@ -8,18 +8,26 @@ import diskcache
 
 from services.airflow_api import AirflowClient
 from services.airflow_transport import RetryPolicy
+from services.aws_clients import AwsClients
+from services.aws_connections import AwsConnections
+from services.batch_jobs import console_host
 from services.bootstrap import Services
 from services.connections import LocalConnections
 from services.deploy import DeployService, RunService
+from services.errors import BacktestError
 from services.http_transport import HttpTransport
 from services.monitoring import MonitorService
+from services.mwaa_transport import MwaaTransport
 from services.registry import SweepRegistry
 from services.results import ResultsService
-from services.settings import Settings
+from services.s3_store import S3Store
+from services.settings import Settings, SettingsError
 from services.storage import LocalFolderStore
 
 MONITOR_READ_TIMEOUT_S = 3.0
 MONITOR_RETRY_BUDGET_S = 5.0
+# scripts/local_airflow.py raises Airflow's [api] maximum_page_limit to this: big sweeps in few pages.
+LOCAL_PAGE_SIZE = 1000
 MONITOR_CACHE_SIZE_LIMIT = 512 * 1024 * 1024
 
 
@@ -29,8 +37,11 @@ def shared_cache(settings: Settings) -> diskcache.Cache:
 
 
 def wire(settings: Settings) -> Services:
-    if settings.mode != "local":
-        raise NotImplementedError("MODE=aws is not available yet; use MODE=local")
+    """The services of the settings' mode; no client is contacted (AWS ones are not even built)."""
+    return _wire_aws(settings) if settings.mode == "aws" else _wire_local(settings)
+
+
+def _wire_local(settings: Settings) -> Services:
     # Writes from every worker go one at a time (SQLite answers bursts with "database is locked").
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
     lock_file = settings.cache_dir / "airflow-writes.lock"
@@ -42,7 +53,8 @@ def wire(settings: Settings) -> Services:
             write_lock_file=lock_file,
             read_timeout_s=MONITOR_READ_TIMEOUT_S,
             retry=RetryPolicy(attempts=2, budget_s=MONITOR_RETRY_BUDGET_S),
-        )
+        ),
+        page_size=LOCAL_PAGE_SIZE,
     )
     dags = LocalFolderStore(settings.local_dags_folder)
     results_store = LocalFolderStore(settings.results_root)
@@ -65,3 +77,63 @@ def wire(settings: Settings) -> Services:
         connections=LocalConnections(settings, client, dags, results_store),
         airflow_ui_url=airflow_ui_url,
     )
+
+
+def _wire_aws(settings: Settings) -> Services:
+    """MWAA through InvokeRestApi (API version asked from GetEnvironment at first use), S3, Batch."""
+    clients = AwsClients(settings)
+    name = settings.mwaa_environment_name or ""
+    transport = MwaaTransport(clients.source("mwaa"), name)
+    client = AirflowClient(transport, transport.api_version)
+    monitor_transport = MwaaTransport(
+        clients.source("mwaa"), name, retry=RetryPolicy(attempts=2, budget_s=MONITOR_RETRY_BUDGET_S)
+    )
+    monitor_client = AirflowClient(monitor_transport, transport.api_version)
+    dags = S3Store(clients.source("s3"), settings.s3_dags_bucket or "", settings.s3_dags_prefix)
+    try:
+        results_store = S3Store.from_uri(clients.source("s3"), settings.results_uri or "")
+    except ValueError:
+        raise SettingsError("RESULTS_URI: MODE=aws needs s3://bucket/prefix") from None
+    results = ResultsService(results_store)
+    connections = AwsConnections(
+        settings,
+        sts=clients.source("sts"),
+        s3=clients.source("s3"),
+        mwaa=clients.source("mwaa"),
+        batch=clients.source("batch"),
+        client=client,
+        dags=dags,
+        results=results_store,
+    )
+
+    def airflow_ui_url(dag_id: str, run_id: str | None = None) -> str:
+        try:
+            base = settings.airflow_webserver_url or transport.webserver_url()
+            version = transport.api_version()
+        except BacktestError:  # no GetEnvironment now: the MWAA console still leads there
+            region = settings.aws_region
+            return f"{console_host(region)}/mwaa/home?region={region}#environments/{quote(name, safe='')}"
+        return airflow_run_link(base, version, dag_id, run_id)
+
+    return Services(
+        settings=settings,
+        registry=SweepRegistry(settings.app_data_dir, max_grid_points=settings.max_grid_points),
+        deployer=DeployService(dags, client, max_grid_points=settings.max_grid_points),
+        runs=RunService(client),
+        monitor=MonitorService(
+            monitor_client, results, shared_cache(settings), ttl_s=settings.refresh_interval_s
+        ),
+        results=results,
+        connections=connections,
+        airflow_ui_url=airflow_ui_url,
+    )
+
+
+def airflow_run_link(base: str, api_version: str, dag_id: str, run_id: str | None = None) -> str:
+    """The Airflow UI page of a DAG or one run: Airflow 3 `/dags/{d}/runs/{r}`, Airflow 2 the grid."""
+    url = f"{base.rstrip('/')}/dags/{quote(dag_id, safe='')}"
+    if run_id is None:
+        return url if api_version == "v2" else f"{url}/grid"
+    if api_version == "v2":
+        return f"{url}/runs/{quote(run_id, safe='')}"
+    return f"{url}/grid?dag_run_id={quote(run_id, safe='')}"

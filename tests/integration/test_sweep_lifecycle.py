@@ -29,7 +29,7 @@ def services(airflow_stack: Settings, tmp_path_factory: pytest.TempPathFactory) 
     return build_services(settings)
 
 
-def wait_for_finish(services: Services, config, run_id: str) -> SweepStatus:  # noqa: ANN001
+def wait_for_finish(services: Services, config, run_id: str) -> SweepStatus:
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while time.monotonic() < deadline:
         status = services.monitor.status(config, run_id)
@@ -77,8 +77,12 @@ def test_redeploying_an_unchanged_spec_uploads_nothing(services: Services) -> No
     assert time.monotonic() - started < 5
 
 
-def test_a_broken_dag_file_yields_its_import_error(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
-    broken = f"# {GENERATED_MARKER} dag_id=backtest_it_broken\nimport airflow\nfrom nowhere_module import dag\n"
+def test_a_broken_dag_file_yields_its_import_error(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = (
+        f"# {GENERATED_MARKER} dag_id=backtest_it_broken\nimport airflow\nfrom nowhere_module import dag\n"
+    )
     monkeypatch.setattr("services.deploy.render_dag", lambda config: broken)
     progress = services.deployer.deploy(small_sweep(name="it_broken"))
     assert not progress.ok

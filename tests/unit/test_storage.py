@@ -1,29 +1,50 @@
-"""ArtifactStore contract: every backend (local folder now, S3 later) passes the same suite."""
+"""ArtifactStore contract: every backend (local folder, S3 through moto) passes the same suite."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from services.errors import NotFound, StorageError
+from services.s3_store import S3Store
 from services.storage import TEMP_PREFIX, ArtifactStore, LocalFolderStore, StoredObject
 
-StoreFactory = Callable[[Path], ArtifactStore]
+StoreFactory = Callable[[Path], AbstractContextManager[ArtifactStore]]
+S3_REGION = "us-east-1"
 
-# One entry per backend; the S3 backend adds ("s3", <factory using a moto bucket>) here.
+
+@contextlib.contextmanager
+def _s3_store(tmp: Path) -> Iterator[ArtifactStore]:
+    """An S3Store under a prefix of a bucket in moto (in this process only)."""
+    with mock_aws():
+        client = boto3.client("s3", region_name=S3_REGION)
+        client.create_bucket(Bucket="contract-bucket")
+        # Versioned, as MWAA requires (moto also keeps replaced objects then, which its
+        # in-process backend needs to survive concurrent overwrites of one key).
+        client.put_bucket_versioning(Bucket="contract-bucket", VersioningConfiguration={"Status": "Enabled"})
+        yield S3Store(client, "contract-bucket", "root/")
+
+
+# One entry per backend: a context manager giving a fresh, empty store.
 BACKENDS: dict[str, StoreFactory] = {
-    "local": lambda tmp: LocalFolderStore(tmp / "store"),
+    "local": lambda tmp: contextlib.nullcontext(LocalFolderStore(tmp / "store")),
+    "s3": _s3_store,
 }
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ArtifactStore]:
-    yield BACKENDS[request.param](tmp_path)
+    with BACKENDS[request.param](tmp_path) as backend:
+        yield backend
 
 
 # ---- the contract (every backend) ------------------------------------------------------------
