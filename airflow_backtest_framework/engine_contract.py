@@ -35,6 +35,19 @@ ENV_DATA_SOURCE = "BACKTEST_DATA_SOURCE"
 # AWS Batch limits container overrides to a few KiB: larger specs travel as a file.
 INLINE_SPEC_LIMIT = 4_096
 
+# The metrics of every point's result file, in display order.
+METRIC_NAMES = (
+    "total_return",
+    "cagr",
+    "annual_volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "trades",
+    "win_rate",
+    "turnover",
+)
+
 POINTS_DIR = "points"
 EQUITY_DIR = "equity"
 SPEC_FILE = "spec.json"

@@ -13,6 +13,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from airflow_backtest_framework.config import SweepConfig, describe_validation_error
+from airflow_backtest_framework.engine_contract import (  # the contract shared with the DAGs
+    ENV_CHUNK_COUNT,
+    ENV_CHUNK_START,
+    ENV_DAG_ID,
+    ENV_DATA_SOURCE,
+    ENV_DB_HOST,
+    ENV_RESULTS_URI,
+    ENV_RUN_ID,
+    ENV_SPEC,
+    ENV_SPEC_URI,
+    ENV_STRATEGY,
+)
 from backtest_engine.data import SYNTHETIC_SOURCE, DataSourceError, load_market_data
 from backtest_engine.engine import PointResult, RunContext, run_chunk
 from backtest_engine.results import (
@@ -29,16 +41,6 @@ from backtest_engine.strategies import STRATEGY_CLASSES
 
 logger = logging.getLogger("backtest_engine")
 
-ENV_SPEC = "BACKTEST_SPEC"
-ENV_SPEC_URI = "BACKTEST_SPEC_URI"
-ENV_STRATEGY = "BACKTEST_STRATEGY"
-ENV_CHUNK_START = "BACKTEST_CHUNK_START"
-ENV_CHUNK_COUNT = "BACKTEST_CHUNK_COUNT"
-ENV_RESULTS_URI = "BACKTEST_RESULTS_URI"
-ENV_DAG_ID = "BACKTEST_DAG_ID"
-ENV_RUN_ID = "BACKTEST_RUN_ID"
-ENV_DB_HOST = "DB_HOST"
-ENV_DATA_SOURCE = "BACKTEST_DATA_SOURCE"
 ENV_FAIL_POINTS = "BACKTEST_FAIL_POINTS"  # test hook: grid indices that raise on purpose
 ENV_LOG_LEVEL = "BACKTEST_LOG_LEVEL"
 

@@ -7,21 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from airflow_backtest_framework import engine_contract as ec
 from backtest_engine.data import TRADING_DAYS_PER_YEAR, MarketData
 from backtest_engine.positions import Book
 
 TRANSACTION_COST = 0.0005  # 5 bps of the traded notional, charged on every change of weight
-METRIC_NAMES = (
-    "total_return",
-    "cagr",
-    "annual_volatility",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "trades",
-    "win_rate",
-    "turnover",
-)
+METRIC_NAMES = ec.METRIC_NAMES
 
 
 @dataclass(frozen=True, eq=False)

@@ -17,17 +17,7 @@ from services.storage import ArtifactStore
 log = logging.getLogger(__name__)
 
 READ_THREADS = 8  # S3 GETs overlap well; local reads do not mind
-METRIC_COLUMNS = (
-    "total_return",
-    "cagr",
-    "annual_volatility",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "trades",
-    "win_rate",
-    "turnover",
-)
+METRIC_COLUMNS = ec.METRIC_NAMES
 
 
 def points_prefix(dag_id: str, run_id: str) -> str:
