@@ -28,7 +28,7 @@ class DeployStep(BaseModel):
 
 
 DEPLOY_STEPS: tuple[tuple[str, str], ...] = (
-    ("render", "Render DAG file"),
+    ("render", "Render DAG file, check the id is free"),
     ("framework", "Upload framework"),
     ("dag", "Upload DAG file"),
     ("register", "Wait for Airflow to register the DAG"),

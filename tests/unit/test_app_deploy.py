@@ -101,7 +101,7 @@ def test_panel_shows_the_steps_to_come_for_another_sweeps_result(services):
 
     rendered = str(panel_view(other, "mr_spy").to_plotly_json())
 
-    assert "0 of 5" in rendered and "Render DAG file" in rendered
+    assert "0 of 5" in rendered and "Render DAG file, check the id is free" in rendered
 
 
 def test_trigger_records_the_run_and_links_to_monitor(services):
