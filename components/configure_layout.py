@@ -26,6 +26,7 @@ class ConfigureIds:
     NAME_HINT = "configure-name-hint"
     CLONE_SELECT = "configure-clone-select"
     CLONE = "configure-clone"
+    CLONE_FROM = "configure-clone-from"  # `/?clone=<name>` (the Sweeps page's Clone button)
     PREVIEW_TOGGLE = "configure-preview-toggle"
     PREVIEW_COLLAPSE = "configure-preview-collapse"
     PREVIEW = "configure-preview"

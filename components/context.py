@@ -86,3 +86,32 @@ def _flag_cache() -> diskcache.Cache:
     if pid not in _flags:
         _flags[pid] = diskcache.Cache(str(get_settings().cache_dir / FLAGS_FOLDER))
     return _flags[pid]
+
+
+WALL_FOLDER = "wall"
+_walls: dict[tuple[int, int], object] = {}
+_tables: dict[tuple[int, int], object] = {}
+
+
+def get_wall():
+    """The process's WallService over the services' registry and monitor; its history lives in a
+    diskcache folder every worker shares."""
+    from services.wall import WallService
+
+    services = get_services()
+    key = (os.getpid(), id(services))  # tests swap the services: a new wall follows them
+    if key not in _walls:
+        cache = diskcache.Cache(str(get_settings().cache_dir / WALL_FOLDER))
+        _walls[key] = WallService(services.registry, services.monitor, cache)
+    return _walls[key]
+
+
+def get_results_tables():
+    """The process's ResultsTables: results tables re-read only when a run wrote new points."""
+    from services.results_cache import ResultsTables
+
+    services = get_services()
+    key = (os.getpid(), id(services))
+    if key not in _tables:
+        _tables[key] = ResultsTables(services.results)
+    return _tables[key]

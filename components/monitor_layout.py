@@ -45,6 +45,7 @@ class MonitorIds:
     SUMMARY_CARD = "monitor-summary-card"
     DOWNLOAD = "monitor-download"
     DOWNLOAD_BUTTON = "monitor-download-button"
+    BATCH = "monitor-batch"  # AWS mode: the run's Batch jobs
 
 
 def _card(title, body, extra=None, **kwargs) -> dbc.Card:
@@ -96,7 +97,8 @@ def _controls(refresh_ms: int) -> html.Div:
     )
 
 
-def make_sweep_layout(name: str, refresh_ms: int) -> html.Div:
+def make_sweep_layout(name: str, refresh_ms: int, batch: bool = False) -> html.Div:
+    """One sweep's dashboard; `batch` adds the Batch jobs card (AWS mode)."""
     axis = {"size": "sm"}
     heatmap_controls = html.Div(
         [
@@ -152,6 +154,7 @@ def make_sweep_layout(name: str, refresh_ms: int) -> html.Div:
                 id=MonitorIds.SUMMARY_CARD,
                 hidden=True,
             ),
+            _card("Batch jobs", html.Div(id=MonitorIds.BATCH)) if batch else None,
         ],
         className="bt-page",
     )

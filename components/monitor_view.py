@@ -67,7 +67,8 @@ def make_kpis(status: SweepStatus) -> dbc.Row:
     """Points total / done / running / failed, elapsed, ETA."""
     counts = status.point_counts()
     total = status.points_total or len(status.point_states)
-    share = f"{status.coverage:.1%} of the grid" if total else ""
+    # From the counts at hand: `status.coverage` would count the 10,000 point states once more.
+    share = f"{counts[PointState.DONE] / total:.1%} of the grid" if total else ""
     queued = counts[PointState.QUEUED]
     return dbc.Row(
         [

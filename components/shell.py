@@ -36,6 +36,9 @@ NAV_ITEMS = (
     ("Configure", "/", "exact"),
     ("Deploy", "/deploy", "exact"),
     ("Monitor", "/monitor", "partial"),
+    ("Sweeps", "/sweeps", "exact"),
+    ("Results", "/results", "partial"),
+    ("Wall", "/wall", "exact"),
     ("Connections", "/connections", "exact"),
 )
 

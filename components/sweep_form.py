@@ -25,6 +25,7 @@ DEFAULT_END = "2024-12-31"
 DEFAULT_CAPITAL = "1000000"
 DEFAULT_OWNER = "research"
 WARN_FRACTION = 0.8  # warn when the grid reaches this share of the cap
+MIN_SHOWN_SHARE = 0.001  # a smaller share of the cap reads "under 0.1%", not a misleading "0.0%"
 NAME_MAX = 60
 # The form's simple fields, in the order the page shows them (SweepConfig field names).
 FORM_FIELDS = (
@@ -236,7 +237,9 @@ def _grid(check: FormCheck, draft: FormDraft) -> None:
         check.grid_message = f"{config.grid_size / limit:.0%} of the {limit:,}-point limit."
     else:
         check.level = "ok"
-        check.grid_message = f"{config.grid_size / limit:.1%} of the {limit:,}-point limit."
+        share = config.grid_size / limit
+        shown = f"{share:.1%}" if share >= MIN_SHOWN_SHARE else f"under {MIN_SHOWN_SHARE:.1%}"
+        check.grid_message = f"{shown} of the {limit:,}-point limit."
 
 
 def _positive_int(text: str | None) -> int | None:

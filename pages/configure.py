@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 dash.register_page(__name__, path="/", title="Configure · Backtest Frontend", name="Configure", order=0)
 
 
-def layout(**_kwargs) -> html.Div:
-    return make_configure_layout()
+def layout(clone: str | None = None, **_kwargs) -> html.Div:
+    """The form; `/?clone=<name>` loads that saved sweep's spec into it under a new name."""
+    return html.Div([dcc.Store(id=Ids.CLONE_FROM, data=clone or None), make_configure_layout()])
 
 
 # --------------------------------------------------------------------------- draft <-> fields
@@ -272,6 +273,25 @@ def clone_or_reset(clone_clicks, reset_clicks, selected, apply_count):
             draft = clone_draft(selected)
         except Exception as exc:
             return dash.no_update, dash.no_update, make_error_alert(exc, title="Cannot clone.")
+    return draft.model_dump(mode="json"), (apply_count or 0) + 1, None
+
+
+@dash.callback(
+    Output(Ids.DRAFT, "data", allow_duplicate=True),
+    Output(Ids.APPLY, "data", allow_duplicate=True),
+    Output(Ids.ALERT, "children", allow_duplicate=True),
+    Input(Ids.CLONE_FROM, "data"),
+    State(Ids.APPLY, "data"),
+    prevent_initial_call="initial_duplicate",
+)
+def clone_from_url(name, apply_count):
+    """`/?clone=<name>`: the same clone as the side panel's, asked by another page's link."""
+    if not name:
+        raise PreventUpdate
+    try:
+        draft = clone_draft(str(name))
+    except Exception as exc:
+        return dash.no_update, dash.no_update, make_error_alert(exc, title="Cannot clone.")
     return draft.model_dump(mode="json"), (apply_count or 0) + 1, None
 
 

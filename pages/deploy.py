@@ -42,6 +42,7 @@ class Ids:
     TRIGGER = "deploy-trigger"
     TRIGGER_HINT = "deploy-trigger-hint"
     TRIGGER_RESULT = "deploy-trigger-result"
+    TRIGGERED = "deploy-triggered"  # when this page last triggered a run (then the shell re-reads the record)
 
 
 def _card(title, body, header_extra=None) -> dbc.Card:
@@ -57,6 +58,7 @@ def layout(**_kwargs) -> html.Div:
         [
             dcc.Store(id=Ids.SESSION, data=uuid.uuid4().hex),
             dcc.Store(id=Ids.RESULT),
+            dcc.Store(id=Ids.TRIGGERED),
             html.Div(
                 [
                     html.H1("Deploy and trigger", className="bt-page-title"),
@@ -192,9 +194,13 @@ def summary_view(record: SweepRecord | None) -> dict:
         "trigger_disabled": Output(Ids.TRIGGER, "disabled"),
         "hint": Output(Ids.TRIGGER_HINT, "children"),
     },
-    inputs={"current": Input(ShellIds.CURRENT_SWEEP, "data"), "_result": Input(Ids.RESULT, "data")},
+    inputs={
+        "current": Input(ShellIds.CURRENT_SWEEP, "data"),
+        "_result": Input(Ids.RESULT, "data"),
+        "_touched": Input(ShellIds.SWEEP_TOUCHED, "data"),  # a trigger adds a run to the record
+    },
 )
-def show_summary(current, _result):
+def show_summary(current, _result, _touched):
     try:
         return summary_view(_record(current))
     except Exception as exc:
@@ -339,9 +345,11 @@ def trigger_run(name: str):
     return make_run_result(name, run, services.airflow_ui_url(config.dag_id, run.run_id))
 
 
+# Every output is on this page, so the button's mount does not call it: a call at mount would end its
+# `running` by enabling Trigger for a sweep that is not deployed (show_summary owns `disabled`).
 @dash.callback(
     Output(Ids.TRIGGER_RESULT, "children"),
-    Output(ShellIds.SWEEP_TOUCHED, "data", allow_duplicate=True),
+    Output(Ids.TRIGGERED, "data"),
     Input(Ids.TRIGGER, "n_clicks"),
     State(ShellIds.CURRENT_SWEEP, "data"),
     running=[(Output(Ids.TRIGGER, "disabled"), True, False)],  # one click, one run
@@ -354,3 +362,15 @@ def trigger(n_clicks, current):
         return trigger_run(current), time.time()
     except Exception as exc:
         return make_error_alert(exc, title="Run not started."), dash.no_update
+
+
+@dash.callback(
+    Output(ShellIds.SWEEP_TOUCHED, "data", allow_duplicate=True),
+    Input(Ids.TRIGGERED, "data"),
+    prevent_initial_call=True,
+)
+def triggered(stamp):
+    """A run was triggered: the stepper and the summary re-read the record (it lists the run)."""
+    if not stamp:  # a memory store reports its empty value when it mounts
+        raise PreventUpdate
+    return stamp

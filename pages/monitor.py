@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 import dash
 import plotly.graph_objects as go
@@ -11,12 +13,14 @@ from dash.exceptions import PreventUpdate
 
 from airflow_backtest_framework.config import SweepConfig
 from components.alerts import make_error_alert, make_stale_banner
+from components.batch_jobs_view import make_batch_jobs_table
 from components.context import get_services, get_settings
 from components.figures import coverage_heatmap, metric_heatmap, progress_strip, state_bar
 from components.monitor_layout import LATEST_RUN, REFRESH_CHOICES_S, make_overview_layout, make_sweep_layout
 from components.monitor_layout import MonitorIds as Ids
 from components.monitor_view import SweepRow, make_best_table, make_kpis, make_run_header, make_sweeps_table
 from components.shell import ShellIds
+from services.batch_jobs import BatchJob
 from services.models import SweepRecord, SweepStatus
 
 log = logging.getLogger(__name__)
@@ -47,7 +51,7 @@ def default_refresh_ms() -> int:
 def layout(sweep: str | None = None, **_kwargs) -> html.Div:
     if not sweep:
         return make_overview_layout()
-    return make_sweep_layout(sweep, default_refresh_ms())
+    return make_sweep_layout(sweep, default_refresh_ms(), batch=get_services().batch is not None)
 
 
 # --------------------------------------------------------------------------- overview
@@ -244,3 +248,45 @@ def download(n_clicks, status_data, name):
         return dash.no_update, make_error_alert(exc, title="Cannot read the results.")
     filename = f"{name}_{run_id}.csv".replace(":", "-").replace("+", "_")
     return dcc.send_data_frame(table.to_csv, filename, index=False), None
+
+
+# --------------------------------------------------------------------------- Batch jobs (AWS mode)
+
+BATCH_CACHE_KEEP_S = 600.0  # forget runs nobody looked at for this long
+_batch_lock = threading.Lock()
+_batch_cache: dict[tuple[str, str], tuple[float, list[BatchJob]]] = {}
+
+
+def batch_jobs(dag_id: str, run_id: str) -> list[BatchJob]:
+    """The run's Batch jobs, asked at most once per refresh interval per process (ListJobs + DescribeJobs)."""
+    batch = get_services().batch
+    if batch is None:
+        return []
+    key, now = (dag_id, run_id), time.monotonic()
+    with _batch_lock:
+        cached = _batch_cache.get(key)
+        if cached and now - cached[0] < get_settings().refresh_interval_s:
+            return cached[1]
+    jobs = batch.jobs_of_run(dag_id, run_id, job_name=dag_id)  # the DAG names its jobs after itself
+    with _batch_lock:
+        for old in [k for k, (at, _jobs) in _batch_cache.items() if now - at > BATCH_CACHE_KEEP_S]:
+            del _batch_cache[old]
+        _batch_cache[key] = (now, jobs)
+    return jobs
+
+
+@dash.callback(
+    Output(Ids.BATCH, "children"),
+    Input(Ids.STATUS, "data"),
+    State(Ids.NAME, "data"),
+)
+def show_batch_jobs(status_data, name):
+    """The shown run's Batch jobs, refreshed with every status poll."""
+    if not (status_data and name) or get_services().batch is None:
+        raise PreventUpdate
+    run_id = (status_data.get("run") or {}).get("run_id")
+    try:
+        jobs = batch_jobs(_config(name).dag_id, run_id) if run_id else []
+    except Exception as exc:
+        return make_error_alert(exc, title="Batch jobs unavailable.")
+    return make_batch_jobs_table(jobs, run_id)

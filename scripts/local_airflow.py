@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -278,15 +279,21 @@ def _warm_up_execution_api(settings: Settings, timeout: float) -> None:
         raise LocalAirflowError(f"execution API did not answer ({exc}); log:\n{log_tail(settings)}") from exc
 
 
-def start(settings: Settings, timeout: float = START_TIMEOUT_S) -> StackStatus:
-    """Start `airflow standalone` detached (idempotent) and wait until the API is healthy."""
+def start(
+    settings: Settings, timeout: float = START_TIMEOUT_S, extra_env: Mapping[str, str] | None = None
+) -> StackStatus:
+    """Start `airflow standalone` detached (idempotent) and wait until the API is healthy.
+
+    `extra_env` goes to every Airflow process on top of `airflow_env` (it wins on a clash), e.g. the
+    batch executor and AWS endpoints of a test stack; it is not applied to an instance already running.
+    """
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
     with (settings.airflow_home / LOCK_FILE).open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one start per home at a time: the next one finds it running
-        return _start_locked(settings, timeout)
+        return _start_locked(settings, timeout, extra_env or {})
 
 
-def _start_locked(settings: Settings, timeout: float) -> StackStatus:
+def _start_locked(settings: Settings, timeout: float, extra_env: Mapping[str, str]) -> StackStatus:
     _prepare_home(settings)
     changed = sync_dags_folder(settings)
     if changed:
@@ -299,7 +306,7 @@ def _start_locked(settings: Settings, timeout: float) -> StackStatus:
     if _port_in_use(settings.airflow_port):
         raise LocalAirflowError(f"port {settings.airflow_port} is in use by another process than ours")
     since = datetime.now().astimezone()
-    pid = _launch(settings, since)
+    pid = _launch(settings, since, extra_env)
     try:
         _wait_healthy(settings, pid, since, timeout)
     except LocalAirflowError:
@@ -327,13 +334,13 @@ def _deprioritize_tasks(pid: int) -> None:
             continue
 
 
-def _launch(settings: Settings, since: datetime) -> int:
+def _launch(settings: Settings, since: datetime, extra_env: Mapping[str, str] | None = None) -> int:
     """Spawn `airflow standalone` in a new session (it survives our exit), output to the log; its pid.
 
     standalone rather than the four components: it migrates the DB and supervises scheduler,
     dag-processor, api-server and triggerer as one process group, so one pid stops them all.
     """
-    env = airflow_env(settings, log_ports=(_free_port(), _free_port()))
+    env = airflow_env(settings, log_ports=(_free_port(), _free_port())) | dict(extra_env or {})
     exports = [f"export {key}={shlex.quote(value)}" for key, value in env.items()]
     _write_if_changed(settings.airflow_home / ENV_FILE, ("\n".join(exports) + "\n").encode())
     inherited = {k: v for k, v in os.environ.items() if k != "AIRFLOW_CONFIG"}  # ours: <home>/airflow.cfg

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pandas as pd
 
@@ -12,6 +12,10 @@ from airflow_backtest_framework.config import SweepConfig
 from services.models import CheckResult, DeployProgress, RunSummary, SweepStatus
 from services.registry import SweepRegistry
 from services.settings import Settings
+
+if TYPE_CHECKING:
+    from services.batch_jobs import BatchJobsService
+    from services.sweep_actions import SweepActions
 
 ProgressCallback = Callable[[DeployProgress], None]
 CancelCheck = Callable[[], bool]
@@ -65,6 +69,8 @@ class Services:
     results: Results
     connections: Connections
     airflow_ui_url: Callable[[str, str | None], str]
+    batch: BatchJobsService | None = None  # AWS mode: the sweep runs' Batch jobs (Monitor page)
+    actions: SweepActions | None = None  # re-trigger, retry failed points, cancel (Sweeps page)
 
 
 def build_services(settings: Settings) -> Services:

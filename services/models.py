@@ -143,3 +143,11 @@ class SweepRecord(BaseModel):
     @property
     def name(self) -> str:
         return self.config.name
+
+
+class EquityCurve(BaseModel):
+    """One grid point's equity curve as the engine wrote it (`equity/<index>.json`), down-sampled."""
+
+    index: int
+    dates: list[str]
+    equity: list[float]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import diskcache
 
@@ -18,6 +19,9 @@ from services.deploy import run_summary
 from services.errors import BacktestError, NotFound
 from services.models import CompletionSummary, PointResultSummary, PointState, SweepStatus
 from services.results import ResultsService
+
+if TYPE_CHECKING:
+    from services.batch_jobs import BatchJobsService
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,20 @@ def point_states(config: SweepConfig, chunk_tis: list[TaskInstance], done: set[i
     return states
 
 
+def refine_with_batch(
+    states: list[PointState], batch_states: Sequence[PointState], done: set[int]
+) -> list[PointState]:
+    """Where Airflow says a point is running, say what its Batch job says (RUNNABLE: queued, ...).
+
+    A point with a result file stays DONE; a point without a Batch job keeps Airflow's state.
+    """
+    refined = list(states)
+    for index, (state, batch_state) in enumerate(zip(states, batch_states, strict=False)):
+        if state is PointState.RUNNING and index not in done and batch_state is not PointState.NOT_STARTED:
+            refined[index] = batch_state
+    return refined
+
+
 def eta_seconds(done: int, total: int, elapsed_s: float | None) -> float | None:
     """Remaining time at the average rate so far; None before the first point is done."""
     if not elapsed_s or done <= 0 or done >= total:
@@ -87,7 +105,9 @@ class MonitorService:
         *,
         ttl_s: float,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        batch: BatchJobsService | None = None,
     ) -> None:
+        self._batch = batch
         self._client = client
         self._results = results
         self._cache = cache
@@ -160,6 +180,8 @@ class MonitorService:
                 fetched_at=now,
             )
         states = point_states(config, [ti for ti in tis if ti.task_id == CHUNK_TASK_ID], done)
+        if self._batch is not None and PointState.RUNNING in states:
+            states = self._with_batch_states(config, run.run_id, states, done)
         elapsed = None
         if run.start_date is not None:
             elapsed = max(0.0, ((run.end_date or now) - run.start_date).total_seconds())
@@ -194,6 +216,20 @@ class MonitorService:
         best = self._results.best(config, run_id, top=SUMMARY_TOP_N)
         self._cache.set(key, [item.model_dump(mode="json") for item in best], expire=BEST_CACHE_S)
         return best
+
+    def _with_batch_states(
+        self, config: SweepConfig, run_id: str, states: list[PointState], done: set[int]
+    ) -> list[PointState]:
+        """Running chunks refined by their Batch jobs; Airflow's view alone when Batch does not answer."""
+        from services.batch_jobs import point_states_from_jobs
+
+        assert self._batch is not None
+        try:
+            jobs = self._batch.jobs_of_run(config.dag_id, run_id, job_name=config.dag_id)
+        except BacktestError as exc:
+            log.info("Batch jobs of %s unavailable: %s", config.dag_id, exc.message)
+            return states
+        return refine_with_batch(states, point_states_from_jobs(config, jobs), done)
 
     def _task_instances(self, dag_id: str, run_id: str) -> list[TaskInstance]:
         try:

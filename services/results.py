@@ -11,7 +11,7 @@ import pandas as pd
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
 from services.errors import BacktestError, NotFound
-from services.models import PointResultSummary
+from services.models import EquityCurve, PointResultSummary
 from services.storage import ArtifactStore
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,18 @@ class ResultsService:
 
         with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
             return [record for record in pool.map(read, wanted) if record is not None]
+
+    def equity(self, dag_id: str, run_id: str, index: int) -> EquityCurve | None:
+        """A point's equity curve (`<dag_id>/<run_id>/equity/<index>.json`); None when none was written."""
+        key = f"{ec.run_prefix(dag_id, run_id)}/{ec.EQUITY_DIR}/{index}.json"
+        try:
+            document = json.loads(self._store.get(key))
+            return EquityCurve(index=index, dates=document["dates"], equity=document["equity"])
+        except NotFound:
+            return None
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("equity %s of %s/%s unreadable: %s", index, dag_id, run_id, exc)
+            return None
 
     def table(self, config: SweepConfig, run_id: str) -> pd.DataFrame:
         """One row per finished point: `index`, the parameters, the metrics; sorted by index."""

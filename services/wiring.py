@@ -10,7 +10,7 @@ from services.airflow_api import AirflowClient
 from services.airflow_transport import RetryPolicy
 from services.aws_clients import AwsClients
 from services.aws_connections import AwsConnections
-from services.batch_jobs import console_host
+from services.batch_jobs import BatchJobsService, console_host
 from services.bootstrap import Services
 from services.connections import LocalConnections
 from services.deploy import DeployService, RunService
@@ -23,6 +23,7 @@ from services.results import ResultsService
 from services.s3_store import S3Store
 from services.settings import Settings, SettingsError
 from services.storage import LocalFolderStore
+from services.sweep_actions import SweepActions
 
 MONITOR_READ_TIMEOUT_S = 3.0
 MONITOR_RETRY_BUDGET_S = 5.0
@@ -76,6 +77,7 @@ def _wire_local(settings: Settings) -> Services:
         results=results,
         connections=LocalConnections(settings, client, dags, results_store),
         airflow_ui_url=airflow_ui_url,
+        actions=SweepActions(client, _registry(settings)),
     )
 
 
@@ -115,18 +117,29 @@ def _wire_aws(settings: Settings) -> Services:
             return f"{console_host(region)}/mwaa/home?region={region}#environments/{quote(name, safe='')}"
         return airflow_run_link(base, version, dag_id, run_id)
 
+    batch = (
+        BatchJobsService(clients.source("batch"), settings.batch_job_queue, region=settings.aws_region)
+        if settings.batch_job_queue
+        else None
+    )
     return Services(
         settings=settings,
         registry=SweepRegistry(settings.app_data_dir, max_grid_points=settings.max_grid_points),
         deployer=DeployService(dags, client, max_grid_points=settings.max_grid_points),
         runs=RunService(client),
         monitor=MonitorService(
-            monitor_client, results, shared_cache(settings), ttl_s=settings.refresh_interval_s
+            monitor_client, results, shared_cache(settings), ttl_s=settings.refresh_interval_s, batch=batch
         ),
         results=results,
         connections=connections,
         airflow_ui_url=airflow_ui_url,
+        batch=batch,
+        actions=SweepActions(client, _registry(settings), batch),
     )
+
+
+def _registry(settings: Settings) -> SweepRegistry:
+    return SweepRegistry(settings.app_data_dir, max_grid_points=settings.max_grid_points)
 
 
 def airflow_run_link(base: str, api_version: str, dag_id: str, run_id: str | None = None) -> str:

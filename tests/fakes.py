@@ -19,6 +19,7 @@ from services.models import (
     CheckResult,
     CompletionSummary,
     DeployProgress,
+    EquityCurve,
     PointResultSummary,
     PointState,
     RunSummary,
@@ -249,6 +250,13 @@ def fake_metrics(index: int) -> dict[str, float]:
 class FakeResults:
     def __init__(self, monitor: FakeMonitor) -> None:
         self.monitor = monitor
+
+    def equity(self, dag_id: str, run_id: str, index: int) -> EquityCurve:
+        """A deterministic year of weekly equity, drifting with the point's Sharpe."""
+        drift = fake_sharpe(index) / 100
+        days = pd.date_range("2024-01-05", periods=52, freq="W-FRI")
+        values = [round(1 + drift * week + 0.02 * math.sin(week / 3), 4) for week in range(len(days))]
+        return EquityCurve(index=index, dates=[str(d.date()) for d in days], equity=values)
 
     def table(self, config: SweepConfig, run_id: str) -> pd.DataFrame:
         status = self.monitor.status(config, run_id)

@@ -186,6 +186,8 @@ class FakeAirflow:
         dag, _ = self._parse(rest[0])
         if dag is None:
             return ApiResponse(404, {"detail": "not found"})
+        if len(rest) == 3 and rest[1] == "dagRuns":
+            return self._patch_run(rest[0], rest[2], request.json or {})
         self.paused[rest[0]] = bool(request.json["is_paused"])
         return ApiResponse(200, {**dag, "is_paused": self.paused[rest[0]]})
 
@@ -193,7 +195,49 @@ class FakeAirflow:
         dag, _ = self._parse(rest[0])
         if dag is None:
             return ApiResponse(404, {"detail": "not found"})
+        if rest[1:] == ["clearTaskInstances"]:
+            return self._clear(rest[0], request.json or {})
         runs = self.runs.setdefault(rest[0], [])
         run = FakeRun(run_id=f"manual__fake_{len(runs) + 1}", conf=request.json.get("conf") or {})
         runs.append(run)
         return ApiResponse(200, self._run_json(rest[0], run))
+
+    def _patch_run(self, dag_id: str, run_id: str, body: dict) -> ApiResponse:
+        """`PATCH .../dagRuns/{run_id}` with a state: as Airflow, marking it failed ends the run."""
+        try:
+            run = self._run(dag_id, run_id)
+        except StopIteration:
+            return ApiResponse(404, {"detail": "DagRun not found"})
+        run.state = body["state"]
+        if run.state in ("success", "failed"):
+            run.end_date = run.end_date or _now()
+        return ApiResponse(200, self._run_json(dag_id, run))
+
+    def _clear(self, dag_id: str, body: dict) -> ApiResponse:
+        """`POST /dags/{id}/clearTaskInstances`: resets the named task instances (their state to None)
+        and, with `reset_dag_runs`, the run to queued; `only_failed` keeps the others as they are."""
+        try:
+            run = self._run(dag_id, body["dag_run_id"])
+        except StopIteration:
+            return ApiResponse(404, {"detail": "DagRun not found"})
+        failed = {"failed", "upstream_failed"}
+        cleared: list[dict] = []
+        for ref in body.get("task_ids") or []:
+            task_id, map_index = (ref, None) if isinstance(ref, str) else (ref[0], ref[1])
+            if task_id == "run_chunk":
+                targets = [map_index] if map_index is not None else list(run.chunk_states)
+                for index in targets:
+                    state = run.chunk_states.get(index)
+                    if index in run.chunk_states and (not body.get("only_failed") or state in failed):
+                        cleared.append(self._ti(dag_id, run, task_id, index, state))
+                        if not body.get("dry_run", True):
+                            run.chunk_states[index] = None
+            elif task_id in run.other_states:
+                state = run.other_states[task_id]
+                if not body.get("only_failed") or state in failed:
+                    cleared.append(self._ti(dag_id, run, task_id, -1, state))
+                    if not body.get("dry_run", True):
+                        run.other_states[task_id] = None
+        if cleared and not body.get("dry_run", True) and body.get("reset_dag_runs"):
+            run.state, run.end_date = "queued", None
+        return ApiResponse(200, {"task_instances": cleared, "total_entries": len(cleared)})

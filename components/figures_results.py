@@ -1,0 +1,165 @@
+"""Pure figure builders of results and progress: metric heatmap, parallel coordinates, equity, coverage."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from itertools import pairwise
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from components.figures import CENTERED_METRICS, METRIC_COLORSCALE, STATE_COLORS, _empty_note, template
+from services.models import EquityCurve, PointState
+from services.wall import HistoryPoint
+
+HEATMAP_TEXT_MAX_CELLS = 150  # above this many cells the per-cell labels become unreadable
+PARCOORDS_MAX_POINTS = 5_000  # more lines only slow the browser: keep the best ones
+SECONDS_PER_MINUTE = 60.0
+METRIC_LABELS = {
+    "sharpe": "Sharpe",
+    "sortino": "Sortino",
+    "cagr": "CAGR",
+    "total_return": "Total return",
+    "max_drawdown": "Max drawdown",
+    "annual_volatility": "Volatility",
+    "win_rate": "Win rate",
+    "trades": "Trades",
+    "turnover": "Turnover",
+}
+
+
+def metric_label(metric: str) -> str:
+    return METRIC_LABELS.get(metric, metric.replace("_", " "))
+
+
+def _empty(theme: str, text: str) -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(template=template(theme))
+    _empty_note(fig, text)
+    return fig
+
+
+def results_heatmap(grid: pd.DataFrame, metric: str, aggregate: str, theme: str = "light") -> go.Figure:
+    """A metric grid (rows = y values, columns = x values, from results_analysis.metric_grid)."""
+    if grid.empty or grid.isna().all().all():
+        return _empty(theme, f"no {metric_label(metric)} results yet")
+    x, y = grid.columns.name or "", grid.index.name or ""
+    z = grid.to_numpy(dtype=float)
+    show_text = z.size <= HEATMAP_TEXT_MAX_CELLS
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[str(v) for v in grid.columns],
+            y=[str(v) for v in grid.index],
+            colorscale=METRIC_COLORSCALE,
+            zmid=0 if metric in CENTERED_METRICS else None,
+            xgap=2,
+            ygap=2,
+            text=np.where(np.isnan(z), "", np.vectorize(lambda v: f"{v:.2f}")(z)) if show_text else None,
+            texttemplate="%{text}" if show_text else None,
+            colorbar={"title": {"text": metric_label(metric)}, "thickness": 12, "len": 0.9},
+            hovertemplate=(
+                f"{x}=%{{x}}<br>{y}=%{{y}}<br>{aggregate} {metric_label(metric)} %{{z:.3f}}<extra></extra>"
+            ),
+        )
+    )
+    fig.update_layout(template=template(theme), margin={"l": 8, "r": 8, "t": 8, "b": 8})
+    fig.update_xaxes(title_text=x, type="category", showgrid=False)
+    fig.update_yaxes(title_text=y, type="category", showgrid=False)
+    return fig
+
+
+def parallel_coordinates(
+    table: pd.DataFrame, params: Sequence[str], metric: str, theme: str = "light"
+) -> go.Figure:
+    """Every point as a line through its parameters and the metric, coloured by the metric."""
+    if table.empty or metric not in table.columns:
+        return _empty(theme, f"no {metric_label(metric)} results yet")
+    rows = table.dropna(subset=[metric])
+    if len(rows) > PARCOORDS_MAX_POINTS:
+        rows = rows.nlargest(PARCOORDS_MAX_POINTS, metric)
+    dimensions = [{"label": name, "values": rows[name].astype(float)} for name in params if name in rows]
+    dimensions.append({"label": metric_label(metric), "values": rows[metric].astype(float)})
+    fig = go.Figure(
+        go.Parcoords(
+            line={
+                "color": rows[metric].astype(float),
+                "colorscale": METRIC_COLORSCALE,
+                "showscale": False,  # the metric's own axis is the scale
+            },
+            dimensions=dimensions,
+        )
+    )
+    fig.update_layout(template=template(theme), margin={"l": 56, "r": 56, "t": 40, "b": 20})
+    return fig
+
+
+def equity_figure(curve: EquityCurve | None, theme: str = "light") -> go.Figure:
+    """One point's equity curve (growth of 1), or a note when the engine wrote none."""
+    if curve is None or not curve.equity:
+        return _empty(theme, "select a point of the table; no equity curve was written for it")
+    fig = go.Figure(
+        go.Scatter(
+            x=curve.dates,
+            y=curve.equity,
+            mode="lines",
+            line={"color": STATE_COLORS[PointState.RUNNING], "width": 2},
+            hovertemplate="%{x}<br>equity %{y:.3f}<extra></extra>",
+        )
+    )
+    fig.update_layout(template=template(theme), showlegend=False)
+    fig.update_yaxes(title_text=f"equity · point {curve.index}")
+    return fig
+
+
+def coverage_over_time(
+    history: Sequence[HistoryPoint], total: int, eta_s: float | None, theme: str = "light"
+) -> go.Figure:
+    """Points done against time, with the ETA as a dashed line to the total."""
+    if not history:
+        return _empty(theme, "no progress samples yet")
+    times = [point.at for point in history]
+    fig = go.Figure(
+        go.Scatter(
+            x=times,
+            y=[point.done for point in history],
+            mode="lines+markers",
+            name="done",
+            line={"color": STATE_COLORS[PointState.DONE], "width": 2},
+            marker={"size": 4},
+            hovertemplate="%{x|%H:%M:%S}: %{y:,} points done<extra></extra>",
+        )
+    )
+    if eta_s:
+        fig.add_scatter(
+            x=[times[-1], times[-1] + timedelta(seconds=eta_s)],
+            y=[history[-1].done, total],
+            mode="lines",
+            name="ETA",
+            line={"color": STATE_COLORS[PointState.DONE], "dash": "dash", "width": 1.5},
+            hovertemplate="ETA %{x|%H:%M:%S}<extra></extra>",
+        )
+    fig.update_layout(template=template(theme), showlegend=False)
+    fig.update_yaxes(title_text="points done", range=[0, max(total, 1) * 1.02])
+    return fig
+
+
+def throughput(history: Sequence[HistoryPoint], theme: str = "light") -> go.Figure:
+    """Points finished per minute between consecutive samples."""
+    pairs = [(a, b) for a, b in pairwise(history) if b.at > a.at]
+    if not pairs:
+        return _empty(theme, "throughput needs two samples")
+    rates = [max(b.done - a.done, 0) / ((b.at - a.at).total_seconds() / SECONDS_PER_MINUTE) for a, b in pairs]
+    fig = go.Figure(
+        go.Bar(
+            x=[b.at for _a, b in pairs],
+            y=rates,
+            marker={"color": STATE_COLORS[PointState.RUNNING]},
+            hovertemplate="%{x|%H:%M:%S}: %{y:.1f} points/min<extra></extra>",
+        )
+    )
+    fig.update_layout(template=template(theme), showlegend=False, bargap=0.1)
+    fig.update_yaxes(title_text="points / min", rangemode="tozero")
+    return fig

@@ -1,0 +1,158 @@
+"""Component trees of the wall: one tile per sweep (progress bar, counts, timing, sparkline)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from urllib.parse import quote
+
+from dash import html
+
+from components.figures import STATE_COLORS, STATE_LABELS
+from components.monitor_view import format_duration
+from services.models import PointState
+from services.wall import HistoryPoint, WallTile
+
+SPARK_WIDTH = 240
+SPARK_HEIGHT = 48
+SPARK_STROKE = 3
+TILE_STATES = (PointState.DONE, PointState.RUNNING, PointState.QUEUED, PointState.FAILED)
+
+
+def sparkline_points(history: Sequence[HistoryPoint], total: int) -> list[tuple[float, float]]:
+    """The polyline of done-vs-time in a SPARK_WIDTH x SPARK_HEIGHT box (y grows downwards)."""
+    if not history:
+        return []
+    start, end = history[0].at, history[-1].at
+    span = max((end - start).total_seconds(), 1e-9)
+    top = max(total, max(point.done for point in history), 1)
+    inner = SPARK_HEIGHT - 2 * SPARK_STROKE
+    return [
+        (
+            round(SPARK_WIDTH * ((point.at - start).total_seconds() / span if len(history) > 1 else 1.0), 1),
+            round(SPARK_STROKE + inner * (1 - point.done / top), 1),
+        )
+        for point in history
+    ]
+
+
+def sparkline_svg(history: Sequence[HistoryPoint], total: int) -> str:
+    """A data: URI of an SVG sparkline of points done over time, area filled (no JS, no plotly)."""
+    points = sparkline_points(history, total)
+    color = STATE_COLORS[PointState.DONE]
+    if len(points) == 1:
+        points = [(0.0, points[0][1]), points[0]]
+    line = " ".join(f"{x},{y}" for x, y in points)
+    area = f"0,{SPARK_HEIGHT} {line} {points[-1][0] if points else 0},{SPARK_HEIGHT}" if points else ""
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {SPARK_WIDTH} {SPARK_HEIGHT}" '
+        f'preserveAspectRatio="none">'
+        f'<polygon points="{area}" fill="{color}" fill-opacity="0.18"/>'
+        f'<polyline points="{line}" fill="none" stroke="{color}" stroke-width="{SPARK_STROKE}" '
+        f'stroke-linejoin="round" vector-effect="non-scaling-stroke"/></svg>'
+    )
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+def make_progress_bar(tile: WallTile) -> html.Div:
+    """A stacked bar of the grid's points by state, in the shared palette."""
+    total = max(tile.points_total, 1)
+    segments = [
+        html.Div(
+            className="bt-wall-seg",
+            style={
+                "width": f"{100 * tile.counts.get(state, 0) / total:.3f}%",
+                "background": STATE_COLORS[state],
+            },
+            title=f"{STATE_LABELS[state]}: {tile.counts.get(state, 0):,}",
+        )
+        for state in TILE_STATES
+        if tile.counts.get(state, 0)
+    ]
+    return html.Div(segments, className="bt-wall-bar")
+
+
+def _count(state: PointState, value: int) -> html.Div:
+    return html.Div(
+        [
+            html.Span(className="bt-wall-swatch", style={"background": STATE_COLORS[state]}),
+            html.Span(f"{value:,}", className="bt-wall-count-value"),
+            html.Span(STATE_LABELS[state], className="bt-wall-count-label"),
+        ],
+        className="bt-wall-count" + (" bt-wall-count-bad" if state == PointState.FAILED and value else ""),
+    )
+
+
+def make_tile(tile: WallTile) -> html.Div:
+    """One sweep on the wall; failed points and stale data change its frame."""
+    classes = ["bt-wall-tile", f"bt-wall-run-{tile.run_state}"]
+    if tile.failures:
+        classes.append("bt-wall-tile-failing")
+    if tile.stale:
+        classes.append("bt-wall-tile-stale")
+    if tile.active:
+        timing = ("ETA", format_duration(tile.eta_s))
+    else:
+        ended = tile.ended_at.astimezone().strftime("%H:%M") if tile.ended_at else "—"
+        timing = ("ended", ended)
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.A(tile.name, href=f"/monitor/{quote(tile.name)}", className="bt-wall-name"),
+                    html.Span(
+                        tile.run_state.replace("_", " "),
+                        className=f"bt-wall-state bt-wall-state-{tile.run_state}",
+                    ),
+                ],
+                className="bt-wall-head",
+            ),
+            html.Div(f"{tile.owner} · {tile.strategy}", className="bt-wall-meta"),
+            html.Div(
+                [
+                    html.Span(f"{tile.coverage:.0%}", className="bt-wall-pct"),
+                    html.Span(
+                        f"{tile.counts.get(PointState.DONE, 0):,} / {tile.points_total:,} points",
+                        className="bt-wall-of",
+                    ),
+                ],
+                className="bt-wall-progress-text",
+            ),
+            make_progress_bar(tile),
+            html.Div(
+                [_count(state, tile.counts.get(state, 0)) for state in TILE_STATES],
+                className="bt-wall-counts",
+            ),
+            html.Div(
+                [
+                    html.Div(
+                        [html.Span("elapsed", className="bt-wall-k"), format_duration(tile.elapsed_s)],
+                        className="bt-wall-time",
+                    ),
+                    html.Div(
+                        [html.Span(timing[0], className="bt-wall-k"), timing[1]], className="bt-wall-time"
+                    ),
+                    html.Img(
+                        src=sparkline_svg(tile.history, tile.points_total), className="bt-wall-spark", alt=""
+                    ),
+                ],
+                className="bt-wall-foot",
+            ),
+            html.Div(
+                f"⚠ stale since {tile.fetched_at.astimezone().strftime('%H:%M:%S')}"
+                + (f" — {tile.stale_reason}" if tile.stale_reason else ""),
+                className="bt-wall-stale-note",
+                title=tile.stale_reason or "",
+            )
+            if tile.stale
+            else None,
+        ],
+        className=" ".join(classes),
+        id={"type": "wall-tile", "name": tile.name},
+    )
+
+
+def make_tiles(tiles: Sequence[WallTile]) -> list:
+    if not tiles:
+        return [html.Div("No active or recently finished sweeps match this wall.", className="bt-wall-empty")]
+    return [make_tile(tile) for tile in tiles]

@@ -1,0 +1,218 @@
+"""Results: one run's points as a metric heatmap, parallel coordinates, the best points, equity, exports."""
+
+from __future__ import annotations
+
+import logging
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import ALL, Input, Output, State, ctx, dcc, html
+from dash.exceptions import PreventUpdate
+
+from airflow_backtest_framework.config import SweepConfig
+from components.alerts import make_error_alert
+from components.context import get_results_tables, get_services
+from components.figures_results import equity_figure, parallel_coordinates, results_heatmap
+from components.results_view import (
+    ALL_VALUES,
+    TOP_N,
+    make_fixed_selectors,
+    make_results_layout,
+    metric_options,
+    top_columns,
+    top_rows,
+)
+from components.results_view import ResultsIds as Ids
+from components.shell import ShellIds
+from services.results import METRIC_COLUMNS
+from services.results_analysis import metric_grid, to_csv_bytes, to_parquet_bytes, top_n
+
+log = logging.getLogger(__name__)
+
+dash.register_page(
+    __name__,
+    path="/results",
+    path_template="/results/<sweep>",
+    title="Results · Backtest Frontend",
+    name="Results",
+    order=4,
+)
+
+RUNS_LISTED = 20
+
+
+def layout(sweep: str | None = None, **_kwargs) -> html.Div:
+    if not sweep:
+        return make_index()
+    return make_results_layout(sweep)
+
+
+def make_index() -> html.Div:
+    """`/results`: the sweeps that were run, each a link to its results."""
+    try:
+        records = [r for r in get_services().registry.list() if r.run_ids]
+    except Exception as exc:
+        return make_error_alert(exc, title="Cannot list the sweeps.")
+    items = [
+        dbc.ListGroupItem(
+            [
+                html.Span(r.name, className="bt-mono"),
+                html.Span(f" · {r.config.strategy} · {len(r.run_ids)} run(s)"),
+            ],
+            href=f"/results/{r.name}",
+        )
+        for r in records
+    ] or [dbc.ListGroupItem("No sweep has been run yet.")]
+    return html.Div(
+        [html.H1("Results", className="bt-page-title"), dbc.ListGroup(items)], className="bt-page"
+    )
+
+
+def _config(name: str) -> SweepConfig:
+    return get_services().registry.get(name).config
+
+
+def axis_choices(config: SweepConfig) -> tuple[list[dict], str, str]:
+    """The axis options, and the two parameters with the most values as x and y."""
+    names = list(config.strategy_spec.param_names)
+    ranked = sorted(names, key=lambda n: -len(config.values(n)))
+    options = [{"label": f"{n} · {len(config.values(n))}", "value": n} for n in names]
+    return options, ranked[0], ranked[1] if len(ranked) > 1 else ranked[0]
+
+
+@dash.callback(
+    Output(Ids.RUN, "options"),
+    Output(Ids.RUN, "value"),
+    Output(Ids.X, "options"),
+    Output(Ids.X, "value"),
+    Output(Ids.Y, "options"),
+    Output(Ids.Y, "value"),
+    Output(Ids.FIXED_ROW, "children"),
+    Output(Ids.ERROR, "children"),
+    Input(Ids.NAME, "data"),
+)
+def open_sweep(name):
+    """The sweep's runs (newest selected), axes and the other parameters' selectors."""
+    try:
+        config = _config(name)
+        runs = get_services().runs.list_runs(config, limit=RUNS_LISTED)
+    except Exception as exc:
+        return [], None, [], None, [], None, [], make_error_alert(exc, title=f"Cannot open {name}.")
+    options, x, y = axis_choices(config)
+    run_options = [{"label": f"{r.run_id} · {r.state}", "value": r.run_id} for r in runs]
+    fixed = make_fixed_selectors({n: config.values(n) for n in config.strategy_spec.param_names})
+    return run_options, run_options[0]["value"] if runs else None, options, x, options, y, fixed, None
+
+
+@dash.callback(
+    Output(Ids.DATA, "data"),
+    Output(Ids.COUNT, "children"),
+    Output(Ids.METRIC, "options"),
+    Input(Ids.RUN, "value"),
+    Input(Ids.INTERVAL, "n_intervals"),
+    State(Ids.NAME, "data"),
+    State(Ids.DATA, "data"),
+)
+def load(run_id, _tick, name, previous):
+    """(Re)load the run's table when new points appeared: the page follows a running sweep."""
+    if not (run_id and name):
+        raise PreventUpdate
+    config = _config(name)
+    table = get_results_tables().table(config, run_id)
+    data = {"run_id": run_id, "rows": len(table)}
+    if data == previous:
+        raise PreventUpdate
+    count = f"{len(table):,} of {config.grid_size:,} points have results"
+    return data, count, metric_options(table.columns) or metric_options(METRIC_COLUMNS)
+
+
+def fixed_values(ids: list[dict], values: list) -> dict:
+    return {i["param"]: v for i, v in zip(ids, values, strict=False) if v is not None and v != ALL_VALUES}
+
+
+@dash.callback(
+    Output(Ids.HEATMAP, "figure"),
+    Input(Ids.DATA, "data"),
+    Input(Ids.METRIC, "value"),
+    Input(Ids.X, "value"),
+    Input(Ids.Y, "value"),
+    Input(Ids.AGGREGATE, "value"),
+    Input(Ids.fixed(ALL), "value"),
+    State(Ids.fixed(ALL), "id"),
+    State(ShellIds.THEME, "data"),
+    State(Ids.NAME, "data"),
+)
+def show_heatmap(data, metric, x, y, aggregate, fixed, fixed_ids, theme, name):
+    """The metric over (x, y); other parameters fixed by their selectors or aggregated."""
+    if not (data and metric and x and y):
+        raise PreventUpdate
+    table = get_results_tables().table(_config(name), data["run_id"])
+    grid = metric_grid(table, x, y, metric, aggregate or "max", fixed_values(fixed_ids, fixed))
+    return results_heatmap(grid, metric, aggregate or "max", theme=theme or "light")
+
+
+@dash.callback(
+    Output(Ids.PARCOORDS, "figure"),
+    Output(Ids.TOP, "rowData"),
+    Output(Ids.TOP, "columnDefs"),
+    Input(Ids.DATA, "data"),
+    Input(Ids.METRIC, "value"),
+    Input(ShellIds.THEME, "data"),
+    State(Ids.NAME, "data"),
+)
+def show_points(data, metric, theme, name):
+    """Parallel coordinates of all points and the best TOP_N, both by the chosen metric."""
+    if not (data and metric):
+        raise PreventUpdate
+    config = _config(name)
+    table = get_results_tables().table(config, data["run_id"])
+    params = list(config.strategy_spec.param_names)
+    metrics = [m for m in METRIC_COLUMNS if m in table.columns]
+    figure = parallel_coordinates(table, params, metric, theme=theme or "light")
+    return figure, top_rows(top_n(table, metric, TOP_N)), top_columns(params, metrics)
+
+
+@dash.callback(
+    Output(Ids.EQUITY, "figure"),
+    Input(Ids.TOP, "selectedRows"),
+    Input(Ids.TOP, "rowData"),
+    Input(ShellIds.THEME, "data"),
+    State(Ids.RUN, "value"),
+    State(Ids.NAME, "data"),
+)
+def show_equity(selected, top, theme, run_id, name):
+    """The equity curve of the selected point (the best one until a row is chosen), if written."""
+    curve = None
+    rows = selected or top
+    if rows and run_id:
+        equity = getattr(get_services().results, "equity", None)
+        curve = equity(_config(name).dag_id, run_id, int(rows[0]["index"])) if equity else None
+    return equity_figure(curve, theme=theme or "light")
+
+
+def export_file(name: str, run_id: str, fmt: str) -> dict:
+    """The run's results table (what exists so far) as a CSV or Parquet download."""
+    table = get_results_tables().table(_config(name), run_id)
+    stem = f"{name}_{run_id}".replace(":", "-").replace("+", "_")
+    if fmt == "parquet":
+        return dcc.send_bytes(to_parquet_bytes(table), f"{stem}.parquet")
+    return dcc.send_bytes(to_csv_bytes(table), f"{stem}.csv")
+
+
+@dash.callback(
+    Output(Ids.DOWNLOAD, "data"),
+    Output(Ids.ERROR, "children", allow_duplicate=True),
+    Input(Ids.CSV, "n_clicks"),
+    Input(Ids.PARQUET, "n_clicks"),
+    State(Ids.DATA, "data"),
+    State(Ids.NAME, "data"),
+    prevent_initial_call=True,
+)
+def export(_csv, _parquet, data, name):
+    if not data:
+        raise PreventUpdate
+    fmt = "parquet" if ctx.triggered_id == Ids.PARQUET else "csv"
+    try:
+        return export_file(name, data["run_id"], fmt), None
+    except Exception as exc:
+        return dash.no_update, make_error_alert(exc, title="Cannot read the results.")

@@ -1,0 +1,182 @@
+"""Sweeps: the history of every saved sweep; clone, re-trigger, retry failed points, cancel a run."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+import dash
+from dash import Input, Output, State, clientside_callback, ctx
+from dash.exceptions import PreventUpdate
+
+from airflow_backtest_framework.config import SweepConfig
+from components.alerts import make_alert, make_error_alert
+from components.context import get_services
+from components.shell import ShellIds
+from components.sweeps_view import ACTIONS, UNAVAILABLE, make_sweeps_layout, selection_links, sweep_row
+from components.sweeps_view import SweepsIds as Ids
+from services.errors import BacktestError
+from services.models import RunSummary, SweepRecord
+
+log = logging.getLogger(__name__)
+
+dash.register_page(__name__, path="/sweeps", title="Sweeps · Backtest Frontend", name="Sweeps", order=3)
+
+RUN_LOOKUP_THREADS = 8
+
+
+def layout(**_kwargs):
+    return make_sweeps_layout()
+
+
+def latest_run(config: SweepConfig) -> RunSummary | str | None:
+    try:
+        runs = get_services().runs.list_runs(config, limit=1)
+    except Exception as exc:  # Airflow down: the row says so, the page still lists the sweeps
+        log.info("latest run of %s unavailable: %s", config.name, exc)
+        return UNAVAILABLE
+    return runs[0] if runs else None
+
+
+def history_rows(records: list[SweepRecord]) -> list[dict]:
+    """Grid rows; the latest run asked from Airflow (concurrently) only for sweeps that were run."""
+    ran = [record for record in records if record.run_ids]
+    with ThreadPoolExecutor(max_workers=RUN_LOOKUP_THREADS) as pool:
+        latest = dict(zip((r.name for r in ran), pool.map(lambda r: latest_run(r.config), ran), strict=True))
+    return [sweep_row(record, latest.get(record.name)) for record in records]
+
+
+@dash.callback(
+    Output(Ids.GRID, "rowData"),
+    Output(Ids.ALERT, "children", allow_duplicate=True),
+    Input(Ids.REFRESH, "n_clicks"),
+    Input(Ids.TOUCHED, "data"),
+    prevent_initial_call="initial_duplicate",
+)
+def load_rows(_clicks, _touched):
+    try:
+        return history_rows(get_services().registry.list()), dash.no_update
+    except Exception as exc:
+        return dash.no_update, make_error_alert(exc, title="Cannot list the sweeps.")
+
+
+clientside_callback(
+    """
+    function(text, options) {
+        return Object.assign({}, options || {}, {quickFilterText: text || ""});
+    }
+    """,
+    Output(Ids.GRID, "dashGridOptions"),
+    Input(Ids.SEARCH, "value"),
+    State(Ids.GRID, "dashGridOptions"),
+    prevent_initial_call=True,
+)
+
+# AG Grid's theming API follows `data-ag-theme-mode` on an ancestor: keep it in step with the app theme.
+clientside_callback(
+    """
+    function(theme) {
+        document.body.dataset.agThemeMode = theme === "dark" ? "dark" : "light";
+        return theme || "light";
+    }
+    """,
+    Output(Ids.GRID_THEME, "data"),
+    Input(ShellIds.THEME, "data"),
+)
+
+
+@dash.callback(
+    Output(Ids.SELECTION, "children"),
+    Output(Ids.CLONE, "href"),
+    Output(Ids.CLONE, "disabled"),
+    Output(Ids.MONITOR, "href"),
+    Output(Ids.MONITOR, "disabled"),
+    Output(Ids.RESULTS, "href"),
+    Output(Ids.RESULTS, "disabled"),
+    Output(Ids.RETRIGGER, "disabled"),
+    Output(Ids.RETRY, "disabled"),
+    Output(Ids.CANCEL, "disabled"),
+    Input(Ids.GRID, "selectedRows"),
+)
+def select(rows):
+    """What the selected row allows: links always, run actions only with a (running) run."""
+    if not rows:
+        return "Select a sweep.", "/", True, None, True, None, True, True, True, True
+    row = rows[0]
+    links = selection_links(row)
+    has_run = bool(row.get("last_run_id"))
+    running = row.get("last_state") in ("running", "queued")
+    text = f"{row['name']} · last run {row['last_run_id'] or '—'} ({row['last_state']})"
+    return (
+        text,
+        links["clone"],
+        False,
+        links["monitor"],
+        False,
+        links["results"],
+        not has_run,
+        row.get("deployed") != "yes",
+        not has_run,
+        not running,
+    )
+
+
+@dash.callback(
+    Output(Ids.PENDING, "data"),
+    Output(Ids.MODAL_BODY, "children"),
+    Output(Ids.MODAL, "is_open"),
+    Input(Ids.RETRIGGER, "n_clicks"),
+    Input(Ids.RETRY, "n_clicks"),
+    Input(Ids.CANCEL, "n_clicks"),
+    Input(Ids.DISMISS, "n_clicks"),
+    State(Ids.GRID, "selectedRows"),
+    prevent_initial_call=True,
+)
+def ask(_retrigger, _retry, _cancel, _dismiss, rows):
+    """Every action waits in the confirmation dialog; 'Keep as is' closes it."""
+    if ctx.triggered_id == Ids.DISMISS or not rows:
+        return None, dash.no_update, False
+    action = {Ids.RETRIGGER: "retrigger", Ids.RETRY: "retry", Ids.CANCEL: "cancel"}[ctx.triggered_id]
+    row = rows[0]
+    pending = {"action": action, "name": row["name"], "run_id": row.get("last_run_id") or ""}
+    return pending, ACTIONS[action][1].format(name=row["name"], run_id=pending["run_id"]), True
+
+
+def run_action(pending: dict) -> str:
+    """Do the confirmed action through services.actions; the sentence for the success alert."""
+    services = get_services()
+    if services.actions is None:
+        raise BacktestError("run actions are not available with these services")
+    config = services.registry.get(pending["name"]).config
+    action, run_id = pending["action"], pending["run_id"]
+    if action == "retrigger":
+        return f"Started run {services.actions.retrigger(config).run_id} of {config.name}."
+    if action == "retry":
+        cleared = services.actions.retry_failed(config, run_id)
+        if not cleared:
+            return f"Run {run_id} of {config.name} has no failed points: nothing to retry."
+        return (
+            f"Cleared {len(cleared)} failed chunk(s) of run {run_id} (map indices {cleared}); they run again."
+        )
+    result = services.actions.cancel(config, run_id)
+    jobs = f"; {len(result.terminated_jobs)} Batch job(s) terminated" if result.terminated_jobs else ""
+    return f"Run {run_id} of {config.name} is now {result.run.state}{jobs}."
+
+
+@dash.callback(
+    Output(Ids.ALERT, "children", allow_duplicate=True),
+    Output(Ids.MODAL, "is_open", allow_duplicate=True),
+    Output(Ids.TOUCHED, "data"),
+    Input(Ids.CONFIRM, "n_clicks"),
+    State(Ids.PENDING, "data"),
+    State(Ids.TOUCHED, "data"),
+    prevent_initial_call=True,
+)
+def confirm(n_clicks, pending, touched):
+    if not n_clicks or not pending:
+        raise PreventUpdate
+    try:
+        message = run_action(pending)
+    except Exception as exc:
+        return make_error_alert(exc, title=f"{ACTIONS[pending['action']][0]} failed."), False, dash.no_update
+    return make_alert(message, color="success", dismissable=True), False, (touched or 0) + 1

@@ -1,0 +1,114 @@
+"""Wall, Sweeps and Results pages: their callbacks over fake services, asserted on what they render."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pandas as pd
+import pytest
+
+from tests.fakes import use_fake_services
+from tests.support.sweeps import small_sweep
+
+MR_GRID = {
+    "lookback_period": "10:30:3",
+    "entry_threshold": "1.0,2.0",
+    "stop_loss_pct": "0.02,0.05",
+    "cooldown_period": "3",
+}
+
+
+@pytest.fixture
+def services(tmp_path):
+    services = use_fake_services(tmp_path)
+    for name, owner in (("mr_a", "ann"), ("mr_b", "bob")):
+        config = small_sweep(name=name, owner=owner, params=MR_GRID)
+        services.registry.save(config)
+        services.deployer.deploy(config)
+        services.registry.record_deploy(name, config.spec_hash)
+        run = services.runs.trigger(config)
+        services.registry.record_run(name, run.run_id)
+    services.registry.save(small_sweep(name="never", owner="cy"))
+    return services
+
+
+def test_wall_layout_is_dark_and_keeps_the_url_filters(services) -> None:
+    from pages.wall import WallIds, layout
+
+    tree = layout(owner="bob", state="active").to_plotly_json()
+    assert tree["props"]["data-bs-theme"] == "dark"
+    store = tree["props"]["children"][0].to_plotly_json()
+    assert store["props"]["id"] == WallIds.FILTER
+    assert store["props"]["data"] == {"owner": "bob", "strategy": None, "state": "active"}
+    assert layout(theme="light").to_plotly_json()["props"]["data-bs-theme"] == "light"
+
+
+def test_wall_refresh_renders_one_tile_per_run_sweep_and_filters(services) -> None:
+    from pages.wall import refresh
+
+    services.monitor.fraction = 0.5
+    tiles, summary, _clock, error = refresh(1, {})
+    text = str([t.to_plotly_json() for t in tiles])
+    assert error is None and len(tiles) == 2 and "mr_a" in text and "never" not in text
+    assert "2 running" in str([s.to_plotly_json() for s in summary])
+    tiles, *_ = refresh(2, {"owner": "bob"})
+    assert len(tiles) == 1 and "mr_b" in str(tiles[0].to_plotly_json())
+
+
+def test_history_rows_carry_the_latest_run_and_clone_link(services) -> None:
+    from components.sweeps_view import selection_links
+    from pages.sweeps import history_rows
+
+    rows = {row["name"]: row for row in history_rows(services.registry.list())}
+    assert set(rows) == {"mr_a", "mr_b", "never"}
+    assert rows["never"]["last_state"] == "never run" and rows["never"]["deployed"] == "no"
+    assert rows["mr_a"]["last_state"] == "running" and rows["mr_a"]["owner"] == "ann"
+    assert rows["mr_a"]["grid_size"] == 12
+    assert selection_links(rows["mr_a"])["clone"] == "/?clone=mr_a"
+
+
+def test_sweep_actions_without_the_service_say_so(services) -> None:
+    from pages.sweeps import confirm
+
+    alert, is_open, _touched = confirm(1, {"action": "retry", "name": "mr_a", "run_id": "r"}, 0)
+    assert is_open is False and "not available" in str(alert.to_plotly_json())
+
+
+def test_configure_clones_the_sweep_named_in_the_url(services) -> None:
+    from pages.configure import clone_from_url
+
+    draft, apply_count, alert = clone_from_url("mr_a", 0)
+    assert draft["name"] == "mr_a_copy" and draft["strategy"] == "MeanReversionStrategy"
+    assert apply_count == 1 and alert is None
+
+
+def test_results_page_heatmap_top_n_and_export_follow_the_table(services) -> None:
+    from pages.results import export_file, load, open_sweep, show_heatmap, show_points
+
+    services.monitor.fraction = 1.0
+    run_options, run_id, _xo, x, _yo, y, fixed, error = open_sweep("mr_a")
+    assert (
+        error is None
+        and run_id == run_options[0]["value"]
+        and (x, y) == ("lookback_period", "entry_threshold")
+    )
+    assert len(fixed) == 4
+    config = services.registry.get("mr_a").config
+    table = services.results.table(config, run_id)
+    data, count, metrics = load(run_id, 0, "mr_a", None)
+    assert data == {"run_id": run_id, "rows": len(table)} and f"{len(table)} of 12" in count
+    assert {"label": "Sharpe", "value": "sharpe"} in metrics
+
+    fig = show_heatmap(data, "sharpe", x, y, "max", [], [], "light", "mr_a")
+    expected = table.groupby([y, x])["sharpe"].max()
+    assert fig.data[0].z[0][0] == pytest.approx(expected.iloc[0])
+    _parcoords, rows, _columns = show_points(data, "sharpe", "light", "mr_a")
+    assert rows[0]["sharpe"] == pytest.approx(table["sharpe"].max())
+
+    csv = export_file("mr_a", run_id, "csv")
+    exported = pd.read_csv(io.BytesIO(base64.b64decode(csv["content"])))
+    pd.testing.assert_frame_equal(exported, table, check_dtype=False)
+    parquet = export_file("mr_a", run_id, "parquet")
+    assert parquet["filename"].endswith(".parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(io.BytesIO(base64.b64decode(parquet["content"]))), table)

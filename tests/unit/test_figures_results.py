@@ -1,0 +1,97 @@
+"""Results and progress figures, asserted on their data; the wall's sparkline and progress bar."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from components.figures import STATE_COLORS
+from components.figures_results import (
+    coverage_over_time,
+    equity_figure,
+    parallel_coordinates,
+    results_heatmap,
+    throughput,
+)
+from components.wall_view import SPARK_HEIGHT, SPARK_WIDTH, make_progress_bar, sparkline_points, sparkline_svg
+from services.models import EquityCurve, PointState
+from services.results_analysis import metric_grid
+from services.wall import HistoryPoint, WallTile
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def history(*done: int, step_s: int = 60) -> list[HistoryPoint]:
+    return [HistoryPoint(at=T0 + timedelta(seconds=i * step_s), done=d) for i, d in enumerate(done)]
+
+
+def test_results_heatmap_draws_the_grid_values() -> None:
+    table = pd.DataFrame({"a": [1, 1, 2, 2], "b": [5, 6, 5, 6], "sharpe": [0.1, 0.2, 0.3, np.nan]})
+    fig = results_heatmap(metric_grid(table, "a", "b", "sharpe"), "sharpe", "max")
+    trace = fig.data[0]
+    assert list(trace.x) == ["1", "2"] and list(trace.y) == ["5", "6"]
+    assert np.asarray(trace.z)[0].tolist() == [0.1, 0.3]
+    assert np.isnan(np.asarray(trace.z)[1][1])
+    assert trace.zmid == 0  # sharpe is centred on zero
+
+
+def test_results_heatmap_of_nothing_says_so() -> None:
+    fig = results_heatmap(pd.DataFrame(), "cagr", "max")
+    assert not fig.data and "no CAGR results yet" in fig.layout.annotations[0].text
+
+
+def test_parallel_coordinates_has_a_dimension_per_parameter_and_the_metric() -> None:
+    table = pd.DataFrame({"a": [1, 2], "b": [0.5, 0.7], "sharpe": [1.0, -1.0]})
+    trace = parallel_coordinates(table, ["a", "b"], "sharpe").data[0]
+    assert [d.label for d in trace.dimensions] == ["a", "b", "Sharpe"]
+    assert list(trace.line.color) == [1.0, -1.0]
+
+
+def test_equity_figure_plots_the_curve_or_a_note() -> None:
+    curve = EquityCurve(index=7, dates=["2024-01-05", "2024-01-12"], equity=[1.0, 1.1])
+    fig = equity_figure(curve)
+    assert list(fig.data[0].y) == [1.0, 1.1] and "point 7" in fig.layout.yaxis.title.text
+    assert not equity_figure(None).data
+
+
+def test_coverage_over_time_with_an_eta_line_to_the_total() -> None:
+    fig = coverage_over_time(history(0, 10, 30), total=100, eta_s=120)
+    done, eta = fig.data
+    assert list(done.y) == [0, 10, 30]
+    assert list(eta.y) == [30, 100] and eta.x[1] == T0 + timedelta(seconds=240)
+    assert done.line.color == STATE_COLORS[PointState.DONE]
+
+
+def test_throughput_is_points_per_minute_between_samples() -> None:
+    fig = throughput(history(0, 10, 40, step_s=30))
+    assert list(fig.data[0].y) == pytest.approx([20.0, 60.0])
+    assert not throughput(history(5)).data
+
+
+def test_sparkline_scales_time_and_progress_into_its_box() -> None:
+    points = sparkline_points(history(0, 50, 100), total=100)
+    assert points[0] == (0.0, SPARK_HEIGHT - 3) and points[-1] == (SPARK_WIDTH, 3)
+    svg = base64.b64decode(sparkline_svg(history(0, 50), 100).split(",", 1)[1]).decode()
+    assert "<polyline" in svg and STATE_COLORS[PointState.DONE] in svg
+
+
+def test_progress_bar_segments_follow_the_counts_and_palette() -> None:
+    tile = WallTile(
+        name="s",
+        dag_id="backtest_s",
+        owner="o",
+        strategy="x",
+        points_total=10,
+        counts={PointState.DONE: 5, PointState.FAILED: 1},
+        fetched_at=T0,
+    )
+    segments = make_progress_bar(tile).children
+    assert [s.style["width"] for s in segments] == ["50.000%", "10.000%"]
+    assert [s.style["background"] for s in segments] == [
+        STATE_COLORS[PointState.DONE],
+        STATE_COLORS[PointState.FAILED],
+    ]

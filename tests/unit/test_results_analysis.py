@@ -1,0 +1,94 @@
+"""Results analysis: metric grids (pivot values), the best points, exports; equity files; the table cache."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from services.results import ResultsService
+from services.results_analysis import metric_grid, to_csv_bytes, to_parquet_bytes, top_n
+from services.results_cache import ResultsTables
+from services.storage import LocalFolderStore
+from tests.support.sweeps import small_sweep
+
+
+@pytest.fixture
+def table() -> pd.DataFrame:
+    rows = []
+    for a in (1, 2):
+        for b in (10, 20):
+            for c in (0.1, 0.2):
+                rows.append({"index": len(rows), "a": a, "b": b, "c": c, "sharpe": a * 10 + b / 10 + c})
+    return pd.DataFrame(rows)
+
+
+def test_metric_grid_max_and_mean_over_the_free_parameter(table: pd.DataFrame) -> None:
+    grid = metric_grid(table, "a", "b", "sharpe", "max")
+    assert list(grid.columns) == [1, 2] and list(grid.index) == [10, 20]
+    assert grid.loc[10, 1] == pytest.approx(11.2)  # a=1, b=10, c max 0.2
+    assert grid.loc[20, 2] == pytest.approx(22.2)
+    mean = metric_grid(table, "a", "b", "sharpe", "mean")
+    assert mean.loc[10, 1] == pytest.approx(11.15)
+
+
+def test_metric_grid_with_a_fixed_parameter(table: pd.DataFrame) -> None:
+    grid = metric_grid(table, "a", "b", "sharpe", "max", fixed={"c": 0.1})
+    assert grid.loc[10, 1] == pytest.approx(11.1)
+    assert grid.loc[20, 2] == pytest.approx(22.1)
+
+
+def test_metric_grid_leaves_missing_cells_empty(table: pd.DataFrame) -> None:
+    partial = table[~((table["a"] == 2) & (table["b"] == 20))]
+    grid = metric_grid(partial, "a", "b", "sharpe")
+    assert math.isnan(grid.loc[20, 2]) and grid.loc[10, 2] == pytest.approx(21.2)
+    assert metric_grid(table.head(0), "a", "b", "sharpe").empty
+    with pytest.raises(ValueError):
+        metric_grid(table, "a", "b", "sharpe", "median")
+
+
+def test_top_n_best_first(table: pd.DataFrame) -> None:
+    best = top_n(table, "sharpe", 3)
+    assert list(best["sharpe"]) == pytest.approx([22.2, 22.1, 21.2])
+    assert list(best.columns) == list(table.columns)
+
+
+def test_exports_round_trip(table: pd.DataFrame) -> None:
+    assert pd.read_csv(io.BytesIO(to_csv_bytes(table))).equals(table)
+    assert pd.read_parquet(io.BytesIO(to_parquet_bytes(table))).equals(table)
+
+
+def test_equity_curve_read_when_the_engine_wrote_one(tmp_path: Path) -> None:
+    store = LocalFolderStore(tmp_path)
+    store.put("d/r/equity/3.json", json.dumps({"dates": ["2024-01-02"], "equity": [1.0]}).encode())
+    results = ResultsService(store)
+    curve = results.equity("d", "r", 3)
+    assert curve is not None and curve.equity == [1.0] and curve.index == 3
+    assert results.equity("d", "r", 4) is None
+
+
+def test_table_cache_rereads_only_when_new_points_appear(tmp_path: Path) -> None:
+    config = small_sweep()
+    store = LocalFolderStore(tmp_path)
+
+    def write(index: int) -> None:
+        record = {"index": index, "params": config.point(index), "metrics": {"sharpe": float(index)}}
+        store.put(f"{config.dag_id}/r/points/{index}.json", json.dumps(record).encode())
+
+    class Counting(ResultsService):
+        reads = 0
+
+        def table(self, config, run_id):
+            Counting.reads += 1
+            return super().table(config, run_id)
+
+    tables = ResultsTables(Counting(store))
+    write(0)
+    assert len(tables.table(config, "r")) == 1
+    assert len(tables.table(config, "r")) == 1 and Counting.reads == 1
+    write(1)
+    assert len(tables.table(config, "r")) == 2 and Counting.reads == 2

@@ -1,0 +1,117 @@
+"""Sweep actions against the in-memory Airflow: re-trigger, retry only the failed chunks, cancel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.airflow_api import AirflowClient
+from services.batch_jobs import BatchJob, BatchJobStatus
+from services.deploy import DeployService
+from services.registry import SweepRegistry
+from services.storage import LocalFolderStore
+from services.sweep_actions import SweepActions
+from tests.support.fake_airflow import FakeAirflow
+from tests.support.sweeps import small_sweep
+
+
+class FakeBatch:
+    """Jobs of runs by (dag_id, run_id); `terminate` marks them FAILED as Batch does."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[tuple[str, str], list[BatchJob]] = {}
+
+    def jobs_of_run(self, dag_id: str, run_id: str, *, job_name: str | None = None) -> list[BatchJob]:
+        return list(self.jobs.get((dag_id, run_id), []))
+
+    def terminate(self, job_ids, reason: str) -> list[str]:
+        for key, jobs in self.jobs.items():
+            self.jobs[key] = [
+                job.model_copy(update={"status": BatchJobStatus.FAILED, "status_reason": reason})
+                if job.job_id in job_ids
+                else job
+                for job in jobs
+            ]
+        return list(job_ids)
+
+
+@pytest.fixture
+def world(tmp_path: Path):
+    airflow = FakeAirflow(tmp_path / "dags")
+    client = AirflowClient(airflow)
+    registry = SweepRegistry(tmp_path / "app")
+    config = small_sweep(points_per_task=2)  # 6 points in 3 chunks
+    registry.save(config)
+    assert (
+        DeployService(LocalFolderStore(airflow.dags_folder), client, max_grid_points=None).deploy(config).ok
+    )
+    batch = FakeBatch()
+    return airflow, SweepActions(client, registry, batch), registry, batch, config
+
+
+def test_retrigger_starts_a_run_and_records_it(world) -> None:
+    airflow, actions, registry, _batch, config = world
+    run = actions.retrigger(config)
+    assert [r.run_id for r in airflow.runs[config.dag_id]] == [run.run_id]
+    assert registry.get(config.name).run_ids == [run.run_id]
+
+
+def test_retry_failed_clears_only_the_failed_chunks_and_summarize(world) -> None:
+    airflow, actions, _registry, _batch, config = world
+    run_id = actions.retrigger(config).run_id
+    airflow.set_states(config.dag_id, run_id, "failed", {0: "success", 1: "failed", 2: "upstream_failed"})
+    airflow._run(config.dag_id, run_id).other_states.update({"plan": "success", "summarize": "success"})
+
+    cleared = actions.retry_failed(config, run_id)
+
+    run = airflow._run(config.dag_id, run_id)
+    assert cleared == [1, 2]
+    assert run.chunk_states == {0: "success", 1: None, 2: None}
+    assert run.other_states == {"plan": "success", "summarize": None}
+    assert run.state == "queued"
+
+
+def test_retry_failed_with_nothing_failed_changes_nothing(world) -> None:
+    airflow, actions, _registry, _batch, config = world
+    run_id = actions.retrigger(config).run_id
+    airflow.set_states(config.dag_id, run_id, "success", {0: "success", 1: "success", 2: "success"})
+    assert actions.retry_failed(config, run_id) == []
+    run = airflow._run(config.dag_id, run_id)
+    assert run.state == "success" and set(run.chunk_states.values()) == {"success"}
+
+
+def test_cancel_marks_the_run_failed_and_terminates_live_batch_jobs(world) -> None:
+    airflow, actions, _registry, batch, config = world
+    run_id = actions.retrigger(config).run_id
+    airflow.set_states(config.dag_id, run_id, "running", {0: "success", 1: "running"})
+    batch.jobs[(config.dag_id, run_id)] = [
+        BatchJob(job_id="done", name=config.dag_id, status=BatchJobStatus.SUCCEEDED),
+        BatchJob(job_id="live", name=config.dag_id, status=BatchJobStatus.RUNNING),
+        BatchJob(job_id="waiting", name=config.dag_id, status=BatchJobStatus.RUNNABLE),
+    ]
+
+    result = actions.cancel(config, run_id)
+
+    assert airflow._run(config.dag_id, run_id).state == "failed"
+    assert result.run.state == "failed"
+    assert sorted(result.terminated_jobs) == ["live", "waiting"]
+    states = {job.job_id: job.status for job in batch.jobs[(config.dag_id, run_id)]}
+    assert states == {
+        "done": BatchJobStatus.SUCCEEDED,
+        "live": BatchJobStatus.FAILED,
+        "waiting": BatchJobStatus.FAILED,
+    }
+
+
+def test_cancel_in_local_mode_only_marks_the_run(tmp_path: Path) -> None:
+    airflow = FakeAirflow(tmp_path / "dags")
+    client = AirflowClient(airflow)
+    registry = SweepRegistry(tmp_path / "app")
+    config = small_sweep()
+    registry.save(config)
+    DeployService(LocalFolderStore(airflow.dags_folder), client, max_grid_points=None).deploy(config)
+    actions = SweepActions(client, registry)
+    run_id = actions.retrigger(config).run_id
+    result = actions.cancel(config, run_id)
+    assert result.terminated_jobs == [] and airflow._run(config.dag_id, run_id).state == "failed"

@@ -1,0 +1,141 @@
+"""The wall: tiles from the shared status cache, URL filters, stale tiles, and the bounded history."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from pathlib import Path
+
+import diskcache
+import pytest
+
+from airflow_backtest_framework.engine_contract import point_key
+from services.airflow_api import AirflowClient
+from services.deploy import DeployService, RunService
+from services.models import PointState
+from services.monitoring import MonitorService
+from services.registry import SweepRegistry
+from services.results import ResultsService
+from services.storage import LocalFolderStore
+from services.wall import HISTORY_MAX_POINTS, WallFilter, WallService
+from tests.support.fake_airflow import FakeAirflow
+from tests.support.sweeps import small_sweep
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def world(tmp_path: Path):
+    airflow = FakeAirflow(tmp_path / "dags")
+    client = AirflowClient(airflow)
+    clock = Clock()
+    cache = diskcache.Cache(str(tmp_path / "cache"))
+    results = LocalFolderStore(tmp_path / "results")
+    monitor = MonitorService(client, ResultsService(results), cache, ttl_s=60, now=clock)
+    registry = SweepRegistry(tmp_path / "app")
+    deploy = DeployService(LocalFolderStore(airflow.dags_folder), client, max_grid_points=None)
+    runs: dict[str, str] = {}
+    for config in (
+        small_sweep(name="alpha", owner="ann", points_per_task=2),
+        small_sweep("MomentumStrategy", name="beta", owner="bob"),
+        small_sweep(name="idle", owner="ann"),
+    ):
+        registry.save(config)
+        assert deploy.deploy(config).ok
+        if config.name != "idle":
+            runs[config.name] = RunService(client).trigger(config).run_id
+            registry.record_run(config.name, runs[config.name])
+    alpha = registry.get("alpha").config
+    for index in (0, 1):  # chunk 0 of alpha wrote its two result files
+        record = {"index": index, "params": alpha.point(index), "metrics": {"sharpe": 1.0}}
+        results.put(point_key(alpha.dag_id, runs["alpha"], index), json.dumps(record).encode())
+    wall = WallService(registry, monitor, cache, now=clock)
+    return airflow, wall, cache, clock, runs, registry
+
+
+def expire(cache: diskcache.Cache) -> None:
+    for key in list(cache.iterkeys()):
+        if str(key).startswith("sweep-status:") and not str(key).endswith(":last"):
+            cache.delete(key)
+
+
+def test_tiles_show_sweeps_with_runs_and_their_counts(world) -> None:
+    airflow, wall, _cache, _clock, runs, registry = world
+    alpha = registry.get("alpha").config
+    airflow.set_states(alpha.dag_id, runs["alpha"], "running", {0: "success", 1: "failed", 2: "running"})
+    tiles = {tile.name: tile for tile in wall.tiles()}
+    assert set(tiles) == {"alpha", "beta"}  # `idle` was never run
+    alpha_tile = tiles["alpha"]
+    assert alpha_tile.owner == "ann" and alpha_tile.run_state == "running"
+    assert alpha_tile.counts[PointState.DONE] == 2
+    assert alpha_tile.counts[PointState.FAILED] == 2 and alpha_tile.failures == 2
+    assert alpha_tile.counts[PointState.RUNNING] == 2
+    assert not alpha_tile.stale
+
+
+def test_many_walls_cost_one_poll_per_sweep(world) -> None:
+    airflow, wall, _cache, _clock, _runs, _registry = world
+    wall.tiles()
+    before = sum(airflow.requests.values())
+    for _ in range(10):
+        wall.tiles()
+    assert sum(airflow.requests.values()) == before
+
+
+def test_filters_from_the_url(world) -> None:
+    airflow, wall, _cache, _clock, runs, registry = world
+    beta = registry.get("beta").config
+    airflow.set_states(beta.dag_id, runs["beta"], "success", {0: "success"})
+    assert [t.name for t in wall.tiles(WallFilter(owner="ANN"))] == ["alpha"]
+    assert [t.name for t in wall.tiles(WallFilter(strategy="momentum"))] == ["beta"]
+    assert [t.name for t in wall.tiles(WallFilter(state="success"))] == ["beta"]
+    assert [t.name for t in wall.tiles(WallFilter(state="active"))] == ["alpha"]
+
+
+def test_old_finished_runs_leave_the_wall(world) -> None:
+    airflow, wall, cache, clock, runs, registry = world
+    beta = registry.get("beta").config
+    airflow.set_states(beta.dag_id, runs["beta"], "success", {0: "success"})
+    assert "beta" in [t.name for t in wall.tiles()]
+    clock.now += timedelta(days=2)
+    expire(cache)
+    assert "beta" not in [t.name for t in wall.tiles()]
+
+
+def test_outage_marks_tiles_stale_and_keeps_the_last_counts(world) -> None:
+    airflow, wall, cache, _clock, runs, registry = world
+    alpha = registry.get("alpha").config
+    airflow.set_states(alpha.dag_id, runs["alpha"], "running", {0: "success"})
+    assert {t.name: t.stale for t in wall.tiles()} == {"alpha": False, "beta": False}
+    airflow.down = True
+    expire(cache)
+    tiles = {t.name: t for t in wall.tiles()}
+    assert tiles["alpha"].stale and "unreachable" in (tiles["alpha"].stale_reason or "")
+    assert tiles["alpha"].run_state == "running"
+    airflow.down = False
+    expire(cache)
+    assert not any(t.stale for t in wall.tiles())
+
+
+def test_history_appends_fresh_polls_only_and_is_bounded(world) -> None:
+    airflow, wall, cache, clock, runs, registry = world
+    alpha = registry.get("alpha").config
+    airflow.set_states(alpha.dag_id, runs["alpha"], "running", {0: "success"})
+    wall.tiles()
+    wall.tiles()  # same cached status: no new sample
+    assert len(wall.history(alpha.dag_id, runs["alpha"])) == 1
+    for _ in range(HISTORY_MAX_POINTS + 5):
+        clock.now += timedelta(seconds=5)
+        expire(cache)
+        wall.tiles()
+    history = wall.history(alpha.dag_id, runs["alpha"])
+    assert len(history) == HISTORY_MAX_POINTS
+    assert history[-1].at == clock.now and history[-1].done == 2
+    assert all(a.at < b.at for a, b in pairwise(history))
