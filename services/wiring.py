@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import diskcache
@@ -11,7 +13,7 @@ from services.airflow_transport import RetryPolicy
 from services.aws_clients import AwsClients
 from services.aws_connections import AwsConnections
 from services.batch_jobs import BatchJobsService, console_host
-from services.bootstrap import Services
+from services.bootstrap import Connections, Services
 from services.connections import LocalConnections
 from services.deploy import DeployService, RunService
 from services.errors import BacktestError
@@ -22,7 +24,7 @@ from services.registry import SweepRegistry
 from services.results import ResultsService
 from services.s3_store import S3Store
 from services.settings import Settings, SettingsError
-from services.storage import LocalFolderStore
+from services.storage import ArtifactStore, LocalFolderStore
 from services.sweep_actions import SweepActions
 
 MONITOR_READ_TIMEOUT_S = 3.0
@@ -59,25 +61,15 @@ def _wire_local(settings: Settings) -> Services:
     )
     dags = LocalFolderStore(settings.local_dags_folder)
     results_store = LocalFolderStore(settings.results_root)
-    results = ResultsService(results_store)
-    base = settings.airflow_url
 
     def airflow_ui_url(dag_id: str, run_id: str | None = None) -> str:
-        url = f"{base}/dags/{quote(dag_id, safe='')}"
-        return f"{url}/runs/{quote(run_id, safe='')}" if run_id else url
+        return airflow_run_link(settings.airflow_url, "v2", dag_id, run_id)
 
-    return Services(
-        settings=settings,
-        registry=SweepRegistry(settings.app_data_dir, max_grid_points=settings.max_grid_points),
-        deployer=DeployService(dags, client, max_grid_points=settings.max_grid_points),
-        runs=RunService(client),
-        monitor=MonitorService(
-            monitor_client, results, shared_cache(settings), ttl_s=settings.refresh_interval_s
-        ),
-        results=results,
-        connections=LocalConnections(settings, client, dags, results_store),
-        airflow_ui_url=airflow_ui_url,
-        actions=SweepActions(client, _registry(settings)),
+    return _compose(
+        settings,
+        _Adapters(client, monitor_client, dags, results_store),
+        LocalConnections(settings, client, dags, results_store),
+        airflow_ui_url,
     )
 
 
@@ -96,7 +88,6 @@ def _wire_aws(settings: Settings) -> Services:
         results_store = S3Store.from_uri(clients.source("s3"), settings.results_uri or "")
     except ValueError:
         raise SettingsError("RESULTS_URI: MODE=aws needs s3://bucket/prefix") from None
-    results = ResultsService(results_store)
     connections = AwsConnections(
         settings,
         sts=clients.source("sts"),
@@ -122,24 +113,49 @@ def _wire_aws(settings: Settings) -> Services:
         if settings.batch_job_queue
         else None
     )
+    adapters = _Adapters(client, monitor_client, dags, results_store, batch)
+    return _compose(settings, adapters, connections, airflow_ui_url)
+
+
+@dataclass(frozen=True)
+class _Adapters:
+    """What differs between the modes: the Airflow clients, the stores and Batch."""
+
+    client: AirflowClient
+    monitor_client: AirflowClient
+    dags: ArtifactStore
+    results: ArtifactStore
+    batch: BatchJobsService | None = None
+
+
+def _compose(
+    settings: Settings,
+    adapters: _Adapters,
+    connections: Connections,
+    airflow_ui_url: Callable[[str, str | None], str],
+) -> Services:
+    """One code path above the adapters, the same in both modes."""
+    registry = SweepRegistry(settings.app_data_dir, max_grid_points=settings.max_grid_points)
+    results = ResultsService(adapters.results)
+    client = adapters.client
     return Services(
         settings=settings,
-        registry=SweepRegistry(settings.app_data_dir, max_grid_points=settings.max_grid_points),
-        deployer=DeployService(dags, client, max_grid_points=settings.max_grid_points),
+        registry=registry,
+        deployer=DeployService(adapters.dags, client, max_grid_points=settings.max_grid_points),
         runs=RunService(client),
         monitor=MonitorService(
-            monitor_client, results, shared_cache(settings), ttl_s=settings.refresh_interval_s, batch=batch
+            adapters.monitor_client,
+            results,
+            shared_cache(settings),
+            ttl_s=settings.refresh_interval_s,
+            batch=adapters.batch,
         ),
         results=results,
         connections=connections,
         airflow_ui_url=airflow_ui_url,
-        batch=batch,
-        actions=SweepActions(client, _registry(settings), batch),
+        batch=adapters.batch,
+        actions=SweepActions(client, registry, adapters.batch),
     )
-
-
-def _registry(settings: Settings) -> SweepRegistry:
-    return SweepRegistry(settings.app_data_dir, max_grid_points=settings.max_grid_points)
 
 
 def airflow_run_link(base: str, api_version: str, dag_id: str, run_id: str | None = None) -> str:
