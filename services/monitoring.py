@@ -46,7 +46,8 @@ _POINT_STATE_OF_TASK = {
 
 def point_states(config: SweepConfig, chunk_tis: list[TaskInstance], done: set[int]) -> list[PointState]:
     """Each grid point's state: from its chunk's task instance, then DONE wherever a result file exists."""
-    states = [PointState.NOT_STARTED] * config.grid_size
+    size = config.grid_size
+    states = [PointState.NOT_STARTED] * size
     chunks = config.chunks()
     for ti in chunk_tis:
         if not 0 <= ti.map_index < len(chunks):
@@ -55,7 +56,7 @@ def point_states(config: SweepConfig, chunk_tis: list[TaskInstance], done: set[i
         start, count = chunks[ti.map_index]
         states[start : start + count] = [state] * count
     for index in done:
-        if 0 <= index < config.grid_size:
+        if 0 <= index < size:
             states[index] = PointState.DONE
     if any(ti.state == TaskState.SUCCESS for ti in chunk_tis):
         # A chunk that succeeded but left a point without a result did not compute it.

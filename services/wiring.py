@@ -31,6 +31,9 @@ MONITOR_READ_TIMEOUT_S = 3.0
 MONITOR_RETRY_BUDGET_S = 5.0
 # scripts/local_airflow.py raises Airflow's [api] maximum_page_limit to this: big sweeps in few pages.
 LOCAL_PAGE_SIZE = 1000
+# A status lives a little less than one refresh interval: a viewer polling at that interval
+# always finds it expired, so its data is never two intervals old.
+STATUS_TTL_FRACTION = 0.8
 MONITOR_CACHE_SIZE_LIMIT = 512 * 1024 * 1024
 
 
@@ -147,7 +150,7 @@ def _compose(
             adapters.monitor_client,
             results,
             shared_cache(settings),
-            ttl_s=settings.refresh_interval_s,
+            ttl_s=settings.refresh_interval_s * STATUS_TTL_FRACTION,
             batch=adapters.batch,
         ),
         results=results,

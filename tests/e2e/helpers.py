@@ -43,3 +43,43 @@ def save_sweep(page: Page, name: str) -> None:
     expect(page.locator("#configure-save")).to_be_enabled()
     page.click("#configure-save")
     expect(page.locator(".bt-toast")).to_contain_text(f"{name}:")
+
+
+def choose_factor(page: Page, factor: str) -> None:
+    """Tick one factor in the multi-select dropdown (search, tick, close)."""
+    page.click("#configure-factors")
+    page.keyboard.type(factor)
+    page.get_by_role("checkbox", name=f"{factor} —").check()
+    page.keyboard.press("Escape")
+    expect(page.locator("#configure-factors")).to_contain_text(factor)
+
+
+def kpi_value(page: Page, label: str) -> Locator:
+    """The value of one Monitor KPI card ("Points", "Done", "Running", "Failed", "Elapsed", "ETA")."""
+    return page.locator(f".bt-kpi:has(.bt-kpi-label:text-is('{label}')) .bt-kpi-value")
+
+
+# Records each distinct text a selector shows while the page runs: evidence that a view updated itself.
+RECORD_TEXTS_JS = """
+([key, root, selector]) => {
+    const seen = window[key] = [];
+    const note = () => {
+        const node = document.querySelector(selector);
+        const text = node ? node.textContent.trim() : null;
+        if (text !== null && seen[seen.length - 1] !== text) { seen.push(text); }
+    };
+    note();
+    new MutationObserver(note).observe(
+        document.querySelector(root), {subtree: true, childList: true, characterData: true, attributes: true}
+    );
+}
+"""
+
+
+def record_texts(page: Page, key: str, root: str, selector: str) -> None:
+    """Start recording the texts of `selector` (below the stable element `root`) into window[key]."""
+    page.evaluate(RECORD_TEXTS_JS, [key, root, selector])
+
+
+def recorded_texts(page: Page, key: str) -> list[str]:
+    return page.evaluate(f"window[{key!r}] || []")

@@ -1,0 +1,497 @@
+"""The Dash app: Configure callbacks on a 10^6-point draft, Monitor refresh of a 10,000-point sweep under
+20 polling sessions, cold start, and the app's memory after the main flow.
+
+Airflow is a fake served over real HTTP (tests/support/fake_airflow.py behind bench/app_support.py): the
+app talks to it through its own HttpTransport, and the fake holds a 10,000-point run with 1,000 mapped
+task instances mid-way, so no local Airflow has to run 1,000 tasks. Timings are the app's.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from airflow_backtest_framework.config import SweepConfig
+from bench.app_support import (
+    UPDATE_PATH,
+    AppProcess,
+    CallbackSpec,
+    FakeAirflowServer,
+    app_env,
+    callback_specs,
+    find_callback,
+    free_port,
+    gunicorn_command,
+    http_json,
+    percentile,
+    python_app_command,
+    response_value,
+    run_app,
+    seed_10k_sweep,
+    stop_group,
+    timed,
+    tree_rss_mb,
+    wait_until_up,
+)
+from bench.common import failures, report
+from services.registry import SweepRegistry
+
+MR = "MeanReversionStrategy"
+MAX_GRID_POINTS = 1_000_000  # raised from the default 100,000 so the 10^6-point draft is valid
+# Draft expression sets of exactly 10^6 points each (100 × 100 × 10 × 10 in different orders).
+GRIDS_1M = (
+    {"lookback_period": "2:501:100", "entry_threshold": "0.1:10:100", "stop_loss_pct": "0.01:0.5:10",
+     "cooldown_period": "0:9:10"},
+    {"lookback_period": "2:101:100", "entry_threshold": "0.5:5:10", "stop_loss_pct": "0.01:0.5:100",
+     "cooldown_period": "0:9:10"},
+    {"lookback_period": "5:14:10", "entry_threshold": "0.1:10:100", "stop_loss_pct": "0.01:0.9:10",
+     "cooldown_period": "0:99:100"},
+    {"lookback_period": "2:401:100", "entry_threshold": "1:10:10", "stop_loss_pct": "0.01:0.9:100",
+     "cooldown_period": "1:10:10"},
+)  # fmt: skip
+CONFIGURE_WARMUP = 5
+CONFIGURE_SAMPLES = 200
+CONFIGURE_P95_MS = 50.0
+
+WORKERS = 2
+SESSIONS = 20
+POLL_EVERY_S = 5.0
+LOAD_SECONDS = 45.0
+MONITOR_P95_MS = 300.0
+ACCESS_FORMAT = '%(p)s "%(r)s" %(s)s %(M)s'  # worker pid, request line, status, server time in ms
+
+COLD_STARTS = 3
+COLD_START_S = 3.0
+
+RSS_MB = 300.0
+RSS_WATCH_S = 10.0  # the 10,000-point Monitor page stays open this long (several polls)
+
+
+# --------------------------------------------------------------------------- drafts and payloads
+
+
+def draft_1m(i: int) -> dict:
+    """The Configure page's draft store after an edit: a 10^6-point grid, a name that changes."""
+    from components.sweep_form import FormDraft
+
+    draft = FormDraft(
+        strategy=MR,
+        params={MR: GRIDS_1M[i % len(GRIDS_1M)]},
+        universe="AAPL, MSFT, GOOGL, AMZN, NVDA, META",
+        name=f"bench_draft_{i}",
+    )
+    return draft.model_dump(mode="json")
+
+
+PARAM_ROWS = [
+    {"strategy": MR, "name": name}
+    for name in ("lookback_period", "entry_threshold", "stop_loss_pct", "cooldown_period")
+]
+
+
+def validation_payload(spec: CallbackSpec, i: int) -> dict:
+    return spec.payload({"configure-draft.data": draft_1m(i)}, rows=PARAM_ROWS)
+
+
+def preview_payload(spec: CallbackSpec, i: int) -> dict:
+    values = {
+        "configure-draft.data": draft_1m(i),
+        "configure-preview-collapse.is_open": True,
+        "shell-theme.data": "light",
+    }
+    return spec.payload(values, changed="configure-draft.data")
+
+
+def configure_specs(dependencies: list[dict]) -> tuple[CallbackSpec, CallbackSpec]:
+    specs = callback_specs(dependencies)
+    return find_callback(specs, "configure-grid.children"), find_callback(specs, "configure-preview.children")
+
+
+def check_configure_answer(validation: dict, preview: dict) -> None:
+    grid = str(response_value(validation, "configure-grid", "children"))
+    assert "1,000,000 points" in grid, grid[:300]
+    assert "create_sweep_dag" in str(response_value(preview, "configure-preview", "children"))
+
+
+# --------------------------------------------------------------------------- (a) Configure
+
+
+class AccessLog:
+    """gunicorn's access log in ACCESS_FORMAT: server time per request, filtered by request-line text."""
+
+    LINE = re.compile(r'^<?(\d+)>? "(.*)" (\d+) (\d+)$')
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def entries(self, fragment: str) -> list[tuple[int, int, int]]:
+        """(pid, status, ms) of the requests whose request line holds `fragment`."""
+        found = []
+        for line in self.path.read_text().splitlines():
+            match = self.LINE.match(line)
+            if match and fragment in match.group(2):
+                found.append((int(match.group(1)), int(match.group(3)), int(match.group(4))))
+        return found
+
+    def server_ms(self, fragment: str) -> list[float]:
+        return [float(ms) for _, status, ms in self.entries(fragment) if status == 200]
+
+
+def report_configure(
+    where: str, validation_s: list[float], preview_s: list[float], edit_s: list[float]
+) -> None:
+    def ms(samples: list[float], q: float) -> float:
+        return percentile(samples, q) * 1e3
+
+    print(
+        f"  {where}: validation p50 {ms(validation_s, 0.5):.1f} ms, preview p50 {ms(preview_s, 0.5):.1f} ms "
+        f"({len(edit_s)} edits of a 10^6-point draft)"
+    )
+    report(f"configure validation + grid size callback, {where}, p95", ms(validation_s, 0.95), "ms", 50)
+    report(f"configure DAG preview callback, {where}, p95", ms(preview_s, 0.95), "ms", 50)
+    report(f"configure edit (validation + preview), {where}, p95", ms(edit_s, 0.95), "ms", 50)
+
+
+def bench_configure_in_process(workspace: Path, airflow_url: str) -> None:
+    """The callbacks through Flask's test client: the same dispatch a POST runs, without the network."""
+    from app import create_app
+    from services.settings import load_settings
+
+    settings = load_settings(
+        app_data_dir=workspace / "data",
+        cache_dir=workspace / "cache-inproc",
+        airflow_url=airflow_url,
+        local_dags_folder=workspace / "dags",
+        results_root=workspace / "results",
+        max_grid_points=MAX_GRID_POINTS,
+    )
+    client = create_app(settings).server.test_client()
+    validation, preview = configure_specs(client.get("/_dash-dependencies").get_json())
+
+    def post(payload: dict) -> dict:
+        response = client.post(UPDATE_PATH, json=payload)
+        assert response.status_code == 200, response.status_code
+        return response.get_json()
+
+    validation_s, preview_s, edit_s = [], [], []
+    for i in range(CONFIGURE_WARMUP + CONFIGURE_SAMPLES):
+        v_payload, p_payload = validation_payload(validation, i), preview_payload(preview, i)
+        v_time, v_body = timed(post, v_payload)
+        p_time, p_body = timed(post, p_payload)
+        if i == 0:
+            check_configure_answer(v_body, p_body)
+        if i >= CONFIGURE_WARMUP:
+            validation_s.append(v_time)
+            preview_s.append(p_time)
+            edit_s.append(v_time + p_time)
+    report_configure("in process (Flask test client)", validation_s, preview_s, edit_s)
+
+
+def bench_configure_http(app: AppProcess, access: AccessLog) -> None:
+    """Real POSTs to a running app (gunicorn, 2 workers), one session editing; server time from the log."""
+    status, dependencies = http_json(app.url + "/_dash-dependencies")
+    assert status == 200
+    validation, preview = configure_specs(dependencies)
+    round_trip = []
+    for i in range(CONFIGURE_WARMUP + CONFIGURE_SAMPLES):
+        tag = "validate" if i >= CONFIGURE_WARMUP else "warmup"
+        v_url, v_payload = f"{app.url}{UPDATE_PATH}?bench={tag}", validation_payload(validation, i)
+        p_url, p_payload = f"{app.url}{UPDATE_PATH}?bench={tag}-preview", preview_payload(preview, i)
+        v_time, (v_status, v_body) = timed(http_json, v_url, v_payload)
+        p_time, (p_status, p_body) = timed(http_json, p_url, p_payload)
+        assert v_status == 200 and p_status == 200, (v_status, p_status)
+        if i == 0:
+            check_configure_answer(v_body, p_body)
+        if i >= CONFIGURE_WARMUP:
+            round_trip.append(v_time + p_time)
+    time.sleep(0.5)  # let the workers flush their access log lines
+    validation_s = [ms / 1e3 for ms in access.server_ms("bench=validate ")]
+    preview_s = [ms / 1e3 for ms in access.server_ms("bench=validate-preview ")]
+    edits = [v + p for v, p in zip(validation_s, preview_s, strict=False)]
+    print(f"  HTTP round trip per edit (both POSTs): p95 {percentile(round_trip, 0.95) * 1e3:.1f} ms")
+    report_configure("HTTP to gunicorn -w 2, server time", validation_s, preview_s, edits)
+
+
+# --------------------------------------------------------------------------- (b) Monitor
+
+
+class Session:
+    """One browser watching the 10,000-point sweep: the refresh callback every POLL_EVERY_S, then the
+    heatmap callback the new status triggers (as the renderer chains them)."""
+
+    def __init__(
+        self, app: AppProcess, poll: CallbackSpec, heatmap: CallbackSpec, name: str, tag: str
+    ) -> None:
+        self.app, self.poll, self.heatmap, self.name, self.tag = app, poll, heatmap, name, tag
+        self.poll_s: list[float] = []
+        self.heatmap_s: list[float] = []
+        self.errors: list[str] = []
+
+    def run(self, started: float, seconds: float, offset: float) -> None:
+        tick, next_at = 0, started + offset
+        while next_at < started + seconds:
+            time.sleep(max(0.0, next_at - time.perf_counter()))
+            tick += 1
+            try:
+                self._refresh(tick)
+            except Exception as exc:  # a failed request is a result, not a crash of the benchmark
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+            next_at += POLL_EVERY_S
+
+    def _refresh(self, tick: int) -> None:
+        common = {"monitor-run.value": "latest", "shell-theme.data": "light", "monitor-name.data": self.name}
+        poll = self.poll.payload({**common, "monitor-interval.n_intervals": tick})
+        elapsed, (status, body) = timed(http_json, f"{self.app.url}{UPDATE_PATH}?bench={self.tag}", poll)
+        if status != 200:
+            self.errors.append(f"refresh answered {status}")
+            return
+        self.poll_s.append(elapsed)
+        values = {
+            **common,
+            "monitor-status.data": response_value(body, "monitor-status", "data"),
+            "monitor-view.value": "coverage",
+            "monitor-x.value": "lookback_period",
+            "monitor-y.value": "entry_threshold",
+        }
+        heatmap = self.heatmap.payload(values, changed="monitor-status.data")
+        url = f"{self.app.url}{UPDATE_PATH}?bench={self.tag}-heatmap"
+        elapsed, (status, _) = timed(http_json, url, heatmap)
+        if status != 200:
+            self.errors.append(f"heatmap answered {status}")
+            return
+        self.heatmap_s.append(elapsed)
+
+
+def load(
+    app: AppProcess, specs: tuple[CallbackSpec, CallbackSpec], name: str, sessions: int, tag: str
+) -> list[Session]:
+    """`sessions` threads polling for LOAD_SECONDS, each from its own random phase in the interval."""
+    rng = random.Random(sessions)
+    watchers = [Session(app, *specs, name=name, tag=tag) for _ in range(sessions)]
+    started = time.perf_counter()
+    threads = [
+        threading.Thread(target=w.run, args=(started, LOAD_SECONDS, rng.uniform(0, POLL_EVERY_S)))
+        for w in watchers
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return watchers
+
+
+def bench_monitor(
+    app: AppProcess, access: AccessLog, airflow: FakeAirflowServer, config: SweepConfig
+) -> None:
+    status, dependencies = http_json(app.url + "/_dash-dependencies")
+    assert status == 200
+    specs = callback_specs(dependencies)
+    poll, heatmap = (
+        find_callback(specs, "monitor-kpis.children"),
+        find_callback(specs, "monitor-heatmap.figure"),
+    )
+    # Warm both workers and the status cache, and check the answer is the 10,000-point status.
+    warm = Session(app, poll, heatmap, config.name, "warmup")
+    for tick in range(6):
+        warm._refresh(tick + 1)
+    assert not warm.errors, warm.errors
+    time.sleep(POLL_EVERY_S)  # the status cache expires: each phase starts cold
+    airflow.reset_count()
+    warm._refresh(7)
+    per_poll = airflow.count  # upstream requests of one status poll of this sweep
+    time.sleep(POLL_EVERY_S)
+
+    airflow.reset_count()
+    one = load(app, (poll, heatmap), config.name, 1, "one")
+    upstream_one = airflow.count
+    time.sleep(POLL_EVERY_S)
+    airflow.reset_count()
+    many = load(app, (poll, heatmap), config.name, SESSIONS, "many")
+    upstream_many = airflow.count
+    time.sleep(0.5)
+
+    errors = [e for w in (*one, *many) for e in w.errors]
+    server = access.server_ms("bench=many ")
+    server_heatmap = access.server_ms("bench=many-heatmap ")
+    round_trip = [s * 1e3 for w in many for s in w.poll_s]
+    pids = {pid for pid, _, _ in access.entries("bench=many")}
+
+    def p(samples: list[float], q: float) -> str:
+        return f"{percentile(samples, q):.0f} ms"
+
+    print(
+        f"  {SESSIONS} sessions x every {POLL_EVERY_S:g} s for {LOAD_SECONDS:g} s against gunicorn -w "
+        f"{WORKERS} (workers that answered: {len(pids)}); {len(server)} refreshes, {len(errors)} errors"
+        + (f": {errors[:3]}" if errors else "")
+    )
+    print(
+        f"  refresh callback server time: p50 {p(server, 0.5)}, p95 {p(server, 0.95)};"
+        f" round trip p50 {p(round_trip, 0.5)}, p95 {p(round_trip, 0.95)}"
+    )
+    print(
+        "  heatmap callback (chained after each refresh) server time:"
+        f" p50 {p(server_heatmap, 0.5)}, p95 {p(server_heatmap, 0.95)}"
+    )
+    report(
+        f"monitor refresh callback, 10,000 points, {SESSIONS} sessions, server time p95",
+        percentile(server, 0.95),
+        "ms",
+        MONITOR_P95_MS,
+    )
+    report("monitor refresh errors", len(errors), "errors", 0)
+    intervals = LOAD_SECONDS / POLL_EVERY_S
+    print(
+        f"  upstream Airflow requests in {LOAD_SECONDS:g} s: 1 session {upstream_one}, {SESSIONS} sessions "
+        f"{upstream_many}, at {per_poll} requests per status poll: {upstream_one / per_poll:.0f} vs "
+        f"{upstream_many / per_poll:.0f} polls in {intervals:g} cache intervals of {POLL_EVERY_S:g} s"
+        " (a lone session polling at the cache's period finds it fresh every other time)"
+    )
+    report(
+        f"upstream status polls in {LOAD_SECONDS:g} s with {SESSIONS} sessions (one per cache interval)",
+        upstream_many / per_poll,
+        "polls",
+        intervals + 1,
+    )
+
+
+# --------------------------------------------------------------------------- (c) cold start
+
+
+def bench_cold_start(workspace: Path, airflow_url: str) -> None:
+    import subprocess
+
+    seconds = []
+    for attempt in range(COLD_STARTS):
+        port = free_port()
+        env = app_env(workspace, port, airflow_url, cache=f"cache-cold-{attempt}")
+        log_path = workspace / f"cold-{attempt}.log"
+        with open(log_path, "w") as log:
+            started = time.perf_counter()
+            process = subprocess.Popen(
+                python_app_command(), cwd=Path(__file__).resolve().parent.parent, env=env,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        try:
+            wait_until_up(f"http://127.0.0.1:{port}/", process)
+            seconds.append(time.perf_counter() - started)
+        finally:
+            stop_group(process)
+    runs = ", ".join(f"{s:.2f}" for s in seconds)
+    print(f"  cold starts: {runs} s (spawn `python app.py`, then GET / until it answers 200)")
+    report("app cold start to first page served, median of 3", statistics.median(seconds), "s", COLD_START_S)
+
+
+# --------------------------------------------------------------------------- (d) memory after the flow
+
+
+def drive_main_flow(url: str, big_sweep: str) -> list[str]:
+    """Configure and save, deploy, trigger, watch the run; then the 10,000-point sweep, the overview,
+    Connections, and the form with its DAG preview. The browser errors seen, if any."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+    from tests.e2e.helpers import choose_strategy, param_input, save_sweep, type_into
+
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1920, "height": 1080})
+        page.set_default_timeout(30_000)
+        page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+        page.goto(url + "/")
+        choose_strategy(page, MR)
+        type_into(page, param_input(page, MR, "lookback_period"), "10:30:3")
+        save_sweep(page, "bench_rss_flow")
+        page.click("text=Go to Deploy")
+        page.click("#deploy-button")
+        expect(page.locator("#deploy-panel")).to_contain_text("Deployed and unpaused.")
+        page.click("#deploy-trigger")
+        expect(page.locator("#deploy-trigger-result")).to_contain_text("Run started.")
+        page.click("text=Open in Monitor")
+        expect(page.locator("#monitor-kpis")).to_contain_text("Points")
+        page.goto(f"{url}/monitor/{big_sweep}")
+        expect(page.locator("#monitor-kpis")).to_contain_text("10,000")
+        expect(page.locator("#monitor-heatmap .heatmaplayer")).to_have_count(1)
+        page.wait_for_timeout(RSS_WATCH_S * 1000)
+        page.goto(url + "/monitor")
+        expect(page.locator("#monitor-overview")).to_contain_text(big_sweep)
+        page.goto(url + "/connections")
+        expect(page.locator("#connections-checks")).to_contain_text("checks")
+        page.goto(url + "/")
+        page.click("#configure-preview-toggle")
+        expect(page.locator("#configure-preview")).to_contain_text("create_sweep_dag")
+        browser.close()
+    return errors
+
+
+def bench_rss(workspace: Path, airflow_url: str, big_sweep: str) -> None:
+    port = free_port()
+    env = app_env(workspace, port, airflow_url, cache="cache-rss", REFRESH_INTERVAL_S="2")
+    with run_app(python_app_command(), env, workspace / "rss.log") as app:
+        before, _ = tree_rss_mb(app.pid)
+        errors = drive_main_flow(app.url, big_sweep)
+        main, children = tree_rss_mb(app.pid)
+    kids = ", ".join(f"{pid}: {mb:.0f} MB" for pid, mb in children.items()) or "none left"
+    print(
+        f"  `python app.py` RSS: {before:.0f} MB after start, {main:.0f} MB after the flow; children: {kids};"
+        f" browser console errors: {len(errors)}"
+    )
+    report("app process RSS after the e2e flow", main, "MB", RSS_MB)
+    report("app process + children RSS after the e2e flow", main + sum(children.values()), "MB", RSS_MB)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def section(title: str) -> None:
+    """A section header with the machine's load: wall-clock figures on 2 shared cores depend on it."""
+    one, five, _ = os.getloadavg()
+    print(f"{title}  [load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} CPUs]")
+
+
+def main() -> int:
+    workspace = Path(tempfile.mkdtemp(prefix="bench-app-"))
+    print("Airflow: a fake over HTTP (tests/support/fake_airflow.py) holding a 10,000-point run with "
+          "1,000 mapped task instances (600 chunks done, 50 running, 20 failed, 330 queued)")  # fmt: skip
+    try:
+        with FakeAirflowServer(workspace / "dags") as airflow:
+            (workspace / "dags").mkdir(parents=True, exist_ok=True)
+            registry = SweepRegistry(workspace / "data", max_grid_points=MAX_GRID_POINTS)
+            config = seed_10k_sweep(airflow.fake, registry, workspace / "results")
+
+            section("(a) Configure: validation + grid size + DAG preview callbacks, 10^6-point draft")
+            bench_configure_in_process(workspace, airflow.url)
+            port = free_port()
+            access = AccessLog(workspace / "access.log")
+            env = app_env(
+                workspace, port, airflow.url, cache="cache-gunicorn",
+                MAX_GRID_POINTS=str(MAX_GRID_POINTS), REFRESH_INTERVAL_S=str(int(POLL_EVERY_S)),
+            )  # fmt: skip
+            command = gunicorn_command(port, WORKERS, access.path, ACCESS_FORMAT)
+            with run_app(command, env, workspace / "gunicorn.log") as app:
+                bench_configure_http(app, access)
+                size, tasks = f"{config.grid_size:,}", f"{config.task_count:,}"
+                section(f"(b) Monitor refresh: {size}-point sweep, {tasks} mapped tasks")
+                bench_monitor(app, access, airflow, config)
+
+            section("(c) cold start")
+            bench_cold_start(workspace, airflow.url)
+            section("(d) memory after the main flow (Playwright, headless Chromium)")
+            bench_rss(workspace, airflow.url, config.name)
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
