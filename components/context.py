@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import diskcache
 
+from airflow_backtest_framework.config import SweepConfig
 from services.bootstrap import Services, build_services
 from services.settings import Settings
 
@@ -52,6 +53,11 @@ def get_services() -> Services:
 
 _checks_lock = threading.Lock()
 _checks: tuple[float, list] | None = None
+
+
+def saved_config(name: str) -> SweepConfig:
+    """The spec of a saved sweep (NotFound when there is none)."""
+    return get_services().registry.get(name).config
 
 
 def cached_checks(max_age_s: float, force: bool = False) -> tuple[float, list]:

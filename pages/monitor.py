@@ -14,8 +14,9 @@ from dash.exceptions import PreventUpdate
 from airflow_backtest_framework.config import SweepConfig
 from components.alerts import make_error_alert, make_stale_banner
 from components.batch_jobs_view import make_batch_jobs_table
-from components.context import get_services, get_settings
+from components.context import get_services, get_settings, saved_config
 from components.figures import coverage_heatmap, metric_heatmap, progress_strip, state_bar
+from components.grid_axes import axis_choices
 from components.monitor_layout import LATEST_RUN, REFRESH_CHOICES_S, make_overview_layout, make_sweep_layout
 from components.monitor_layout import MonitorIds as Ids
 from components.monitor_view import SweepRow, make_best_table, make_kpis, make_run_header, make_sweeps_table
@@ -88,18 +89,6 @@ def show_overview(_n_intervals):
 # --------------------------------------------------------------------------- one sweep
 
 
-def _config(name: str) -> SweepConfig:
-    return get_services().registry.get(name).config
-
-
-def axis_defaults(config: SweepConfig) -> tuple[list[dict], str, str]:
-    """The axis options, and the two parameters with the most values as x and y."""
-    names = list(config.strategy_spec.param_names)
-    ranked = sorted(names, key=lambda n: -len(config.values(n)))
-    options = [{"label": f"{n} · {len(config.values(n))}", "value": n} for n in names]
-    return options, ranked[0], ranked[1] if len(ranked) > 1 else ranked[0]
-
-
 @dash.callback(
     Output(Ids.RUN, "options"),
     Output(Ids.X, "options"),
@@ -114,7 +103,7 @@ def axis_defaults(config: SweepConfig) -> tuple[list[dict], str, str]:
 def open_sweep(name):
     """The sweep's runs and axis choices; it becomes the current sweep."""
     try:
-        config = _config(name)
+        config = saved_config(name)
     except Exception as exc:
         alert = make_error_alert(exc, title=f"Cannot open {name}.")
         return [], [], None, [], None, dash.no_update, alert
@@ -125,7 +114,7 @@ def open_sweep(name):
         log.info("runs of %s unavailable: %s", name, exc)
         runs = []
     run_options += [{"label": f"{r.run_id} · {r.state}", "value": r.run_id} for r in runs]
-    options, x, y = axis_defaults(config)
+    options, x, y = axis_choices(config)
     return run_options, options, x, options, y, name, None
 
 
@@ -180,7 +169,7 @@ def poll(_tick, run_id, theme, name):
     if not name:
         raise PreventUpdate
     try:
-        config = _config(name)
+        config = saved_config(name)
         status = get_services().monitor.status(config, selected_run(run_id))
     except Exception as exc:
         blank = dash.no_update
@@ -221,7 +210,7 @@ def show_heatmap(status_data, view, x, y, run_id, theme, name):
     if not (status_data and x and y and name):
         raise PreventUpdate
     try:
-        config = _config(name)
+        config = saved_config(name)
         status = get_services().monitor.status(config, selected_run(run_id))
         return heatmap_figure(config, status, view or "coverage", x, y, theme or "light")
     except Exception as exc:
@@ -243,7 +232,7 @@ def download(n_clicks, status_data, name):
     if not n_clicks or not run_id:
         raise PreventUpdate
     try:
-        table = get_services().results.table(_config(name), run_id)
+        table = get_services().results.table(saved_config(name), run_id)
     except Exception as exc:
         return dash.no_update, make_error_alert(exc, title="Cannot read the results.")
     filename = f"{name}_{run_id}.csv".replace(":", "-").replace("+", "_")
@@ -286,7 +275,7 @@ def show_batch_jobs(status_data, name):
         raise PreventUpdate
     run_id = (status_data.get("run") or {}).get("run_id")
     try:
-        jobs = batch_jobs(_config(name).dag_id, run_id) if run_id else []
+        jobs = batch_jobs(saved_config(name).dag_id, run_id) if run_id else []
     except Exception as exc:
         return make_error_alert(exc, title="Batch jobs unavailable.")
     return make_batch_jobs_table(jobs, run_id)

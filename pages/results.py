@@ -9,10 +9,10 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
-from airflow_backtest_framework.config import SweepConfig
 from components.alerts import make_error_alert
-from components.context import get_results_tables, get_services
+from components.context import get_results_tables, get_services, saved_config
 from components.figures_results import equity_figure, parallel_coordinates, results_heatmap
+from components.grid_axes import axis_choices
 from components.results_view import (
     ALL_VALUES,
     TOP_N,
@@ -68,18 +68,6 @@ def make_index() -> html.Div:
     )
 
 
-def _config(name: str) -> SweepConfig:
-    return get_services().registry.get(name).config
-
-
-def axis_choices(config: SweepConfig) -> tuple[list[dict], str, str]:
-    """The axis options, and the two parameters with the most values as x and y."""
-    names = list(config.strategy_spec.param_names)
-    ranked = sorted(names, key=lambda n: -len(config.values(n)))
-    options = [{"label": f"{n} · {len(config.values(n))}", "value": n} for n in names]
-    return options, ranked[0], ranked[1] if len(ranked) > 1 else ranked[0]
-
-
 @dash.callback(
     Output(Ids.RUN, "options"),
     Output(Ids.RUN, "value"),
@@ -94,7 +82,7 @@ def axis_choices(config: SweepConfig) -> tuple[list[dict], str, str]:
 def open_sweep(name):
     """The sweep's runs (newest selected), axes and the other parameters' selectors."""
     try:
-        config = _config(name)
+        config = saved_config(name)
         runs = get_services().runs.list_runs(config, limit=RUNS_LISTED)
     except Exception as exc:
         return [], None, [], None, [], None, [], make_error_alert(exc, title=f"Cannot open {name}.")
@@ -117,7 +105,7 @@ def load(run_id, _tick, name, previous):
     """(Re)load the run's table when new points appeared: the page follows a running sweep."""
     if not (run_id and name):
         raise PreventUpdate
-    config = _config(name)
+    config = saved_config(name)
     table = get_results_tables().table(config, run_id)
     data = {"run_id": run_id, "rows": len(table)}
     if data == previous:
@@ -146,7 +134,7 @@ def show_heatmap(data, metric, x, y, aggregate, fixed, fixed_ids, theme, name):
     """The metric over (x, y); other parameters fixed by their selectors or aggregated."""
     if not (data and metric and x and y):
         raise PreventUpdate
-    table = get_results_tables().table(_config(name), data["run_id"])
+    table = get_results_tables().table(saved_config(name), data["run_id"])
     grid = metric_grid(table, x, y, metric, aggregate or "max", fixed_values(fixed_ids, fixed))
     return results_heatmap(grid, metric, aggregate or "max", theme=theme or "light")
 
@@ -164,7 +152,7 @@ def show_points(data, metric, theme, name):
     """Parallel coordinates of all points and the best TOP_N, both by the chosen metric."""
     if not (data and metric):
         raise PreventUpdate
-    config = _config(name)
+    config = saved_config(name)
     table = get_results_tables().table(config, data["run_id"])
     params = list(config.strategy_spec.param_names)
     metrics = [m for m in METRIC_COLUMNS if m in table.columns]
@@ -186,13 +174,13 @@ def show_equity(selected, top, theme, run_id, name):
     rows = selected or top
     if rows and run_id:
         equity = getattr(get_services().results, "equity", None)
-        curve = equity(_config(name).dag_id, run_id, int(rows[0]["index"])) if equity else None
+        curve = equity(saved_config(name).dag_id, run_id, int(rows[0]["index"])) if equity else None
     return equity_figure(curve, theme=theme or "light")
 
 
 def export_file(name: str, run_id: str, fmt: str) -> dict:
     """The run's results table (what exists so far) as a CSV or Parquet download."""
-    table = get_results_tables().table(_config(name), run_id)
+    table = get_results_tables().table(saved_config(name), run_id)
     stem = f"{name}_{run_id}".replace(":", "-").replace("+", "_")
     if fmt == "parquet":
         return dcc.send_bytes(to_parquet_bytes(table), f"{stem}.parquet")
