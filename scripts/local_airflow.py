@@ -256,7 +256,8 @@ def _wait_healthy(settings: Settings, pid: int, since: datetime | None, timeout:
     """Poll until healthy; raise LocalAirflowError with the log tail if the process dies or time runs out."""
     deadline, detail = time.monotonic() + timeout, "not checked"
     while time.monotonic() < deadline:
-        if not _is_our_standalone(pid, settings):
+        stat = _proc_stat(pid)  # the process we just launched: alive is enough (no pid-reuse check)
+        if stat is None or stat[0] == "Z":
             raise LocalAirflowError(f"airflow standalone exited while starting; log:\n{log_tail(settings)}")
         healthy, detail = check_health(settings, since)
         if healthy:
