@@ -137,9 +137,12 @@ def create_sweep_dag(spec: SweepConfig | str) -> Any:
         else:
 
             @task(task_id="run_chunk")
-            def run_local_chunk(env: dict[str, str]) -> dict[str, Any]:
-                """Run the reference engine as a subprocess with the Batch container's environment."""
-                return _run_engine_subprocess(env)
+            def run_local_chunk(env: dict[str, str], **context: Any) -> dict[str, Any]:
+                """Run the reference engine as a subprocess with the Batch container's environment
+                (plus the run conf's injected failures on this attempt, a test hook)."""
+                conf = getattr(context.get("dag_run"), "conf", None)
+                attempt = getattr(context.get("ti"), "try_number", 1) or 1
+                return _run_engine_subprocess({**env, **ec.injected_failures(conf, attempt)})
 
             run_chunk = run_local_chunk.expand(env=chunks)
 

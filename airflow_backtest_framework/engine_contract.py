@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 # Environment of the Airflow processes: which executor the generated DAGs use.
@@ -31,6 +33,13 @@ ENV_DAG_ID = "BACKTEST_DAG_ID"
 ENV_RUN_ID = "BACKTEST_RUN_ID"
 ENV_DB_HOST = "DB_HOST"
 ENV_DATA_SOURCE = "BACKTEST_DATA_SOURCE"
+ENV_FAIL_POINTS = "BACKTEST_FAIL_POINTS"  # test hook: grid indices that raise on purpose
+
+# Fault injection for failure handling and "retry failed" (local executor): a run triggered with
+# conf {"fail_points": "3,7"} makes those grid indices fail on the chunk's first
+# `fail_attempts` attempts (default 1), so clearing the failed chunks lets them succeed.
+CONF_FAIL_POINTS = "fail_points"
+CONF_FAIL_ATTEMPTS = "fail_attempts"
 
 # AWS Batch limits container overrides to a few KiB: larger specs travel as a file.
 INLINE_SPEC_LIMIT = 4_096
@@ -99,6 +108,19 @@ def engine_environment(
     else:
         env[ENV_SPEC] = spec_json
     return env
+
+
+def injected_failures(conf: Mapping[str, Any] | None, attempt: int) -> dict[str, str]:
+    """The engine environment that injects the run conf's failures on this attempt ({} otherwise)."""
+    conf = conf or {}
+    points = conf.get(CONF_FAIL_POINTS)
+    if not points:
+        return {}
+    if isinstance(points, list | tuple):
+        points = ",".join(str(int(point)) for point in points)
+    if attempt > int(conf.get(CONF_FAIL_ATTEMPTS, 1)):
+        return {}
+    return {ENV_FAIL_POINTS: str(points)}
 
 
 def container_overrides(env: dict[str, str]) -> dict[str, list[dict[str, str]]]:

@@ -19,6 +19,7 @@ from airflow_backtest_framework.engine_contract import (  # the contract shared 
     ENV_DAG_ID,
     ENV_DATA_SOURCE,
     ENV_DB_HOST,
+    ENV_FAIL_POINTS,
     ENV_RESULTS_URI,
     ENV_RUN_ID,
     ENV_SPEC,
@@ -41,7 +42,6 @@ from backtest_engine.strategies import STRATEGY_CLASSES
 
 logger = logging.getLogger("backtest_engine")
 
-ENV_FAIL_POINTS = "BACKTEST_FAIL_POINTS"  # test hook: grid indices that raise on purpose
 ENV_LOG_LEVEL = "BACKTEST_LOG_LEVEL"
 
 EXIT_OK = 0

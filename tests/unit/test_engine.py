@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from moto import mock_aws
 
+from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
 from backtest_engine import ENGINE_VERSION, load_market_data, main, run_point
 from backtest_engine.metrics import METRIC_NAMES
@@ -187,6 +188,22 @@ def test_failing_points_exit_1_and_the_others_are_written(
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("backtest_engine: 2 of 4 points failed: 1, 3 ")
+
+
+@pytest.mark.parametrize(
+    ("conf", "attempt", "expected"),
+    [
+        (None, 1, {}),
+        ({}, 1, {}),
+        ({"fail_points": "3,7"}, 1, {"BACKTEST_FAIL_POINTS": "3,7"}),
+        ({"fail_points": [3, 7]}, 1, {"BACKTEST_FAIL_POINTS": "3,7"}),
+        ({"fail_points": "3,7"}, 2, {}),  # cleared and run again: the point succeeds
+        ({"fail_points": "3", "fail_attempts": 2}, 2, {"BACKTEST_FAIL_POINTS": "3"}),
+        ({"fail_points": "3", "fail_attempts": 2}, 3, {}),
+    ],
+)
+def test_run_conf_injects_failures_only_on_the_first_attempts(conf, attempt, expected) -> None:
+    assert ec.injected_failures(conf, attempt) == expected
 
 
 def bad_inputs(tmp_path: Path) -> dict[str, tuple[dict[str, str], str]]:
