@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 import dash
 from dash import Input, Output, State, clientside_callback, ctx
 from dash.exceptions import PreventUpdate
 
-from airflow_backtest_framework.config import SweepConfig
 from components.alerts import make_alert, make_error_alert
 from components.context import get_services
 from components.shell import ShellIds
@@ -22,27 +20,21 @@ log = logging.getLogger(__name__)
 
 dash.register_page(__name__, path="/sweeps", title="Sweeps · Backtest Frontend", name="Sweeps", order=3)
 
-RUN_LOOKUP_THREADS = 8
-
 
 def layout(**_kwargs):
     return make_sweeps_layout()
 
 
-def latest_run(config: SweepConfig) -> RunSummary | str | None:
-    try:
-        runs = get_services().runs.list_runs(config, limit=1)
-    except Exception as exc:  # Airflow down: the row says so, the page still lists the sweeps
-        log.info("latest run of %s unavailable: %s", config.name, exc)
-        return UNAVAILABLE
-    return runs[0] if runs else None
-
-
 def history_rows(records: list[SweepRecord]) -> list[dict]:
-    """Grid rows; the latest run asked from Airflow (concurrently) only for sweeps that were run."""
-    ran = [record for record in records if record.run_ids]
-    with ThreadPoolExecutor(max_workers=RUN_LOOKUP_THREADS) as pool:
-        latest = dict(zip((r.name for r in ran), pool.map(lambda r: latest_run(r.config), ran), strict=True))
+    """Grid rows; the latest runs of every sweep that ran come from Airflow in one batch lookup."""
+    ran = [record.config for record in records if record.run_ids]
+    latest: dict[str, RunSummary | str] = {}
+    if ran:
+        try:
+            latest = dict(get_services().runs.latest_runs(ran))
+        except Exception as exc:  # Airflow down: the rows say so, the page still lists the sweeps
+            log.info("latest runs unavailable: %s", exc)
+            latest = {config.name: UNAVAILABLE for config in ran}
     return [sweep_row(record, latest.get(record.name)) for record in records]
 
 

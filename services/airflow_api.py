@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -54,6 +54,7 @@ TASK_INSTANCE_PAGE_SIZE = 100
 IMPORT_ERROR_PAGE_SIZE = 50
 DEFAULT_RUN_LIMIT = 20
 MAX_PAGES = 1000  # a guard against a server whose paging never ends
+LATEST_RUNS_MAX_PAGES = 10
 SETTABLE_RUN_STATES = frozenset({RunState.QUEUED, RunState.SUCCESS, RunState.FAILED})
 
 M = TypeVar("M")
@@ -293,9 +294,43 @@ class AirflowClient:
             )
         else:  # a DAG id too long for MWAA's path limit: the batch endpoint filters by body
             what = f"POST {self._dialect.runs_batch_path}"
-            batch_body = self._dialect.runs_batch_body(dag_id, 0, limit)
+            batch_body = self._dialect.runs_batch_body([dag_id], 0, limit)
             body = self._call("POST", self._dialect.runs_batch_path, body=batch_body)
         return [self._parse(self._dialect.run, raw, what) for raw in (body or {}).get("dag_runs") or []]
+
+    def latest_runs(
+        self, dag_ids: Sequence[str], max_pages: int = LATEST_RUNS_MAX_PAGES
+    ) -> dict[str, DagRun]:
+        """The newest run of each DAG in `dag_ids`; DAGs without runs are absent.
+
+        Pages `POST /dags/~/dagRuns/list` (every DAG at once, newest first) until each DAG has
+        its run or the runs end: a few requests for thousands of sweeps. Past `max_pages` (DAGs
+        with long histories crowd the pages), the DAGs still missing are asked one by one."""
+        wanted = set(dag_ids)
+        latest: dict[str, DagRun] = {}
+        if not wanted:
+            return latest
+        batch, dialect, what = self._dialect.runs_batch_path, self._dialect, "POST /dags/~/dagRuns/list"
+        offset, exhausted = 0, False
+        for _ in range(max_pages):
+            body = self._call(
+                "POST", batch, body=dialect.runs_batch_body(sorted(wanted), offset, self._page_size)
+            )
+            items = (body or {}).get("dag_runs") or []
+            for raw in items:
+                if raw.get("dag_id") in wanted and raw["dag_id"] not in latest:
+                    latest[raw["dag_id"]] = self._parse(dialect.run, raw, what)
+            offset += len(items)
+            total = (body or {}).get("total_entries")
+            exhausted = not items or (total is not None and offset >= total) or len(items) < self._page_size
+            if exhausted or len(latest) == len(wanted):
+                break
+        if not exhausted:
+            for dag_id in sorted(wanted - set(latest)):
+                runs = self.list_runs(dag_id, limit=1)
+                if runs:
+                    latest[dag_id] = runs[0]
+        return latest
 
     def get_run(self, dag_id: str, run_id: str) -> DagRun:
         """One run: `GET /dags/{dag_id}/dagRuns/{run_id}`; NotFound when missing.
@@ -308,7 +343,7 @@ class AirflowClient:
         batch, dialect = self._dialect.runs_batch_path, self._dialect
 
         def body_for(offset: int, limit: int) -> dict[str, Any]:
-            return dialect.runs_batch_body(dag_id, offset, limit)
+            return dialect.runs_batch_body([dag_id], offset, limit)
 
         for raw in self._post_pages(batch, "dag_runs", body_for, DEFAULT_RUN_LIMIT):
             if raw.get("dag_run_id", raw.get("run_id")) == run_id:

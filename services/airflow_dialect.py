@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from services.airflow_models import (
@@ -51,10 +51,10 @@ class ApiDialect:
 
     # ---- request bodies -------------------------------------------------------------------
 
-    def runs_batch_body(self, dag_id: str, offset: int, limit: int) -> dict[str, Any]:
-        """Body of `POST /dags/~/dagRuns/list`: one DAG's runs, newest first, one page."""
+    def runs_batch_body(self, dag_ids: Sequence[str], offset: int, limit: int) -> dict[str, Any]:
+        """Body of `POST /dags/~/dagRuns/list`: these DAGs' runs, newest first, one page."""
         return {
-            "dag_ids": [dag_id],
+            "dag_ids": list(dag_ids),
             "order_by": self.runs_newest_first,
             "page_offset": offset,
             "page_limit": limit,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -40,6 +40,9 @@ class Runs(Protocol):
 
     def list_runs(self, config: SweepConfig, limit: int = 20) -> list[RunSummary]:
         """The sweep's runs, newest first."""
+
+    def latest_runs(self, configs: Sequence[SweepConfig]) -> dict[str, RunSummary]:
+        """The newest run of each sweep, by name; sweeps never run are absent."""
 
 
 class Monitor(Protocol):

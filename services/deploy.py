@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -296,6 +296,12 @@ class RunService:
         except NotFound:
             return []
         return [run_summary(run) for run in runs]
+
+    def latest_runs(self, configs: Sequence[SweepConfig]) -> dict[str, RunSummary]:
+        """The newest run of each sweep by name (sweeps never run are absent), in a few batch requests."""
+        by_dag = {config.dag_id: config.name for config in configs}
+        latest = self._client.latest_runs(list(by_dag))
+        return {by_dag[dag_id]: run_summary(run) for dag_id, run in latest.items()}
 
 
 def describe(exc: BacktestError) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -144,6 +144,9 @@ class FakeRuns:
             RunSummary.model_validate(r) for r in self.state.read().get("runs", {}).get(config.dag_id, [])
         ]
         return [self._aged(run) for run in runs[:limit]]
+
+    def latest_runs(self, configs: Sequence[SweepConfig]) -> dict[str, RunSummary]:
+        return {config.name: runs[0] for config in configs if (runs := self.list_runs(config, limit=1))}
 
     def _aged(self, run: RunSummary) -> RunSummary:
         """A run is running once started, and succeeds `run_seconds` after its start."""

@@ -68,6 +68,20 @@ def test_history_rows_carry_the_latest_run_and_clone_link(services) -> None:
     assert selection_links(rows["mr_a"])["clone"] == "/?clone=mr_a"
 
 
+def test_history_rows_when_airflow_is_down_still_list_every_sweep(services, monkeypatch) -> None:
+    from pages.sweeps import history_rows
+    from services.errors import Unavailable
+
+    def down(_configs):
+        raise Unavailable("Airflow at http://127.0.0.1:1 is not answering")
+
+    monkeypatch.setattr(services.runs, "latest_runs", down)
+    rows = {row["name"]: row for row in history_rows(services.registry.list())}
+    assert set(rows) == {"mr_a", "mr_b", "never"}
+    assert rows["mr_a"]["last_state"] == rows["mr_b"]["last_state"] == "unavailable"
+    assert rows["never"]["last_state"] == "never run"
+
+
 def test_sweep_actions_without_the_service_say_so(services) -> None:
     from pages.sweeps import confirm
 
