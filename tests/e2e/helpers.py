@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 from playwright.sync_api import Locator, Page, expect
 
+from airflow_backtest_framework.config import DAG_ID_PREFIX
+from services.settings import Settings
+from tests.e2e.conftest import SCREENSHOTS
+
 DEBOUNCE_WAIT_MS = 600
+SETTLE_MS = 1_200  # let charts finish their first draw before a screenshot
 
 
 def param_input(page: Page, strategy: str, name: str) -> Locator:
@@ -29,7 +36,7 @@ def type_into(page: Page, locator: Locator, text: str) -> None:
 
 def wait_for_form(page: Page) -> None:
     """The stored draft has been written into the form (a choice made before would be overwritten)."""
-    expect(page.locator("input[id*='\"type\":\"configure-param\"']").first).to_be_visible()
+    expect(page.locator('input[id*=\'"type":"configure-param"\']').first).to_be_visible()
 
 
 def choose_strategy(page: Page, strategy: str) -> None:
@@ -83,3 +90,24 @@ def record_texts(page: Page, key: str, root: str, selector: str) -> None:
 
 def recorded_texts(page: Page, key: str) -> list[str]:
     return page.evaluate(f"window[{key!r}] || []")
+
+
+def unique_name(prefix: str) -> str:
+    """A sweep name of its own per test run: the Airflow instance may be kept between runs."""
+    return f"{prefix}_{int(time.time())}"
+
+
+def snap(page: Page, name: str) -> None:
+    """artifacts/screenshots/real-<name>.png, the whole page, after the charts settled."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(SETTLE_MS)
+    page.mouse.move(0, 0)
+    page.evaluate("window.scrollTo(0, 0)")
+    path = SCREENSHOTS / f"real-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+
+
+def remove_dag_file(settings: Settings, name: str) -> None:
+    """Keep the (possibly reused) test Airflow's dags folder from growing with every run."""
+    (settings.local_dags_folder / f"{DAG_ID_PREFIX}{name}.py").unlink(missing_ok=True)

@@ -4,15 +4,12 @@ finished sweep, and `gunicorn -w 2 app:server` sharing its registry and backgrou
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass, field
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from airflow_backtest_framework.config import DAG_ID_PREFIX
-from services.settings import Settings
-from tests.e2e.conftest import SCREENSHOTS, GunicornApp
+from tests.e2e.conftest import GunicornApp
 from tests.e2e.helpers import (
     choose_factor,
     choose_strategy,
@@ -21,8 +18,11 @@ from tests.e2e.helpers import (
     param_input,
     record_texts,
     recorded_texts,
+    remove_dag_file,
     save_sweep,
+    snap,
     type_into,
+    unique_name,
 )
 
 pytestmark = pytest.mark.e2e
@@ -31,7 +31,6 @@ MR = "MeanReversionStrategy"
 DEPLOY_STEPS = 5
 DEPLOY_TIMEOUT_MS = 90_000  # render, upload, Airflow's parse (refresh_interval 2 s), unpause
 RUN_TIMEOUT_MS = 180_000  # 12 points in 3 mapped tasks on LocalExecutor
-SETTLE_MS = 1_200  # let charts finish their first draw before a screenshot
 INVALID = re.compile(r"\bis-invalid\b")
 
 
@@ -70,27 +69,6 @@ class SweepForm:
             "#configure-owner": self.owner,
             "#configure-description": self.description,
         }
-
-
-def unique_name(prefix: str) -> str:
-    """A sweep name of its own per test run: the Airflow instance may be kept between runs."""
-    return f"{prefix}_{int(time.time())}"
-
-
-def snap(page: Page, name: str) -> None:
-    """artifacts/screenshots/real-<name>.png, the whole page, after the charts settled."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_timeout(SETTLE_MS)
-    page.mouse.move(0, 0)
-    page.evaluate("window.scrollTo(0, 0)")
-    path = SCREENSHOTS / f"real-{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 10_000
-
-
-def remove_dag_file(settings: Settings, name: str) -> None:
-    """Keep the (possibly reused) test Airflow's dags folder from growing with every run."""
-    (settings.local_dags_folder / f"{DAG_ID_PREFIX}{name}.py").unlink(missing_ok=True)
 
 
 def fill_form(page: Page, form: SweepForm) -> None:
