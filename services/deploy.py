@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from airflow_backtest_framework.config import CONTEXT_MAX_GRID_POINTS, SweepConfig, describe_validation_error
 from airflow_backtest_framework.dag_factory import dag_description
-from services.airflow_api import AirflowClient
+from services.airflow_api import AirflowClient, api_path
 from services.airflow_models import DagInfo, DagRun
 from services.connections import writable
 from services.dag_generator import dag_filename, generated_by_us, render_dag
@@ -102,6 +102,7 @@ class DeployService:
             self._check_airflow(),
             self._check_writable(),
             self._check_ownership(config),
+            *self._check_api_paths(config),
         ]
 
     def _check_grid(self, config: SweepConfig) -> CheckResult:
@@ -134,6 +135,28 @@ class DeployService:
                 fix="Start Airflow (scripts/local_airflow.py start) or check the connection settings.",
             )
         return CheckResult(key="airflow", label=label, resource=f"Airflow {version.version}", ok=True)
+
+    def _check_api_paths(self, config: SweepConfig) -> list[CheckResult]:
+        """Where the API limits path length (MWAA's InvokeRestApi: 64 characters), the trigger path
+        `/dags/{dag_id}/dagRuns` has no short alternative: the DAG id must fit it."""
+        limit = self._client.max_path_length
+        if limit is None:
+            return []
+        path = api_path("dags", config.dag_id, "dagRuns")
+        label, resource = "Sweep name fits the Airflow API", f"{len(path)} of {limit} characters"
+        if self._client.fits(path):
+            return [CheckResult(key="api_paths", label=label, resource=resource, ok=True)]
+        too_long = len(path) - limit
+        return [
+            CheckResult(
+                key="api_paths",
+                label=label,
+                resource=resource,
+                ok=False,
+                detail=f"MWAA takes API paths of at most {limit} characters; {path} is {too_long} too long.",
+                fix=f"Shorten the sweep name by at least {too_long} characters on the Configure page.",
+            )
+        ]
 
     def _check_writable(self) -> CheckResult:
         return writable("dags_location", "DAGs location writable", self._store)

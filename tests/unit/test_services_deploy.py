@@ -11,6 +11,7 @@ from services.deploy import DeployService, RunService, clean_import_error
 from services.errors import DeployRefused, NotFound
 from services.models import StepState
 from services.storage import LocalFolderStore
+from tests.support.airflow_api_fake import FakeAirflow as ApiFake
 from tests.support.fake_airflow import FakeAirflow
 from tests.support.sweeps import small_sweep
 
@@ -113,6 +114,24 @@ def test_preflight_reports_airflow_down_with_a_fix(deployer: DeployService, airf
     checks = {check.key: check for check in deployer.preflight(small_sweep())}
     assert checks["grid"].ok and checks["dags_location"].ok
     assert not checks["airflow"].ok and "local_airflow.py start" in checks["airflow"].fix
+
+
+def test_preflight_checks_the_trigger_path_fits_mwaa(tmp_path: Path) -> None:
+    api = ApiFake()
+    api.max_path_length = 64  # what MwaaTransport declares: InvokeRestApi's Path limit
+    deployer = DeployService(LocalFolderStore(tmp_path), AirflowClient(api), max_grid_points=100)
+    fits = {check.key: check for check in deployer.preflight(small_sweep(name="x" * 10))}
+    assert fits["api_paths"].ok and fits["api_paths"].resource.endswith("of 64 characters")
+    long_name = "n" * 60
+    check = {c.key: c for c in deployer.preflight(small_sweep(name=long_name))}["api_paths"]
+    config = small_sweep(name=long_name)
+    excess = len(f"/dags/{config.dag_id}/dagRuns") - 64
+    assert not check.ok and f"{excess} too long" in check.detail
+    assert check.fix == f"Shorten the sweep name by at least {excess} characters on the Configure page."
+
+
+def test_preflight_has_no_path_check_without_a_path_limit(deployer: DeployService) -> None:
+    assert "api_paths" not in {check.key for check in deployer.preflight(small_sweep())}
 
 
 def test_trigger_needs_a_deployed_unpaused_current_dag(deployer: DeployService, airflow: FakeAirflow) -> None:
