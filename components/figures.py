@@ -62,6 +62,8 @@ TASK_STATE_ALIASES: dict[str, str] = {
     "removed": "skipped",
 }
 STATE_ORDER: tuple[str, ...] = (*(s.value for s in PointState), "up_for_retry", "skipped", "unknown")
+# Runs of one sweep drawn side by side, newest first: apart from the state colours, readable on both themes.
+RUN_COLORS: tuple[str, ...] = ("#4c78a8", "#f58518", "#b279a2", "#72b7b2", "#9d755d")
 
 _THEMES = {
     "light": {"text": "#343a40", "muted": "#6c757d", "grid": "rgba(0,0,0,0.08)", "hover": "#ffffff"},

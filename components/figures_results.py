@@ -1,10 +1,8 @@
-"""Pure figure builders of results and progress: metric heatmap, parallel coordinates, equity, coverage."""
+"""Pure figure builders of results: metric heatmap, parallel coordinates, equity curve."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
-from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -12,11 +10,9 @@ import plotly.graph_objects as go
 
 from components.figures import CENTERED_METRICS, METRIC_COLORSCALE, STATE_COLORS, _empty_note, template
 from services.models import EquityCurve, PointState
-from services.wall import HistoryPoint
 
 HEATMAP_TEXT_MAX_CELLS = 150  # above this many cells the per-cell labels become unreadable
 PARCOORDS_MAX_POINTS = 5_000  # more lines only slow the browser: keep the best ones
-SECONDS_PER_MINUTE = 60.0
 METRIC_LABELS = {
     "sharpe": "Sharpe",
     "sortino": "Sortino",
@@ -111,55 +107,4 @@ def equity_figure(curve: EquityCurve | None, theme: str = "light") -> go.Figure:
     )
     fig.update_layout(template=template(theme), showlegend=False)
     fig.update_yaxes(title_text=f"equity · point {curve.index}")
-    return fig
-
-
-def coverage_over_time(
-    history: Sequence[HistoryPoint], total: int, eta_s: float | None, theme: str = "light"
-) -> go.Figure:
-    """Points done against time, with the ETA as a dashed line to the total."""
-    if not history:
-        return _empty(theme, "no progress samples yet")
-    times = [point.at for point in history]
-    fig = go.Figure(
-        go.Scatter(
-            x=times,
-            y=[point.done for point in history],
-            mode="lines+markers",
-            name="done",
-            line={"color": STATE_COLORS[PointState.DONE], "width": 2},
-            marker={"size": 4},
-            hovertemplate="%{x|%H:%M:%S}: %{y:,} points done<extra></extra>",
-        )
-    )
-    if eta_s:
-        fig.add_scatter(
-            x=[times[-1], times[-1] + timedelta(seconds=eta_s)],
-            y=[history[-1].done, total],
-            mode="lines",
-            name="ETA",
-            line={"color": STATE_COLORS[PointState.DONE], "dash": "dash", "width": 1.5},
-            hovertemplate="ETA %{x|%H:%M:%S}<extra></extra>",
-        )
-    fig.update_layout(template=template(theme), showlegend=False)
-    fig.update_yaxes(title_text="points done", range=[0, max(total, 1) * 1.02])
-    return fig
-
-
-def throughput(history: Sequence[HistoryPoint], theme: str = "light") -> go.Figure:
-    """Points finished per minute between consecutive samples."""
-    pairs = [(a, b) for a, b in pairwise(history) if b.at > a.at]
-    if not pairs:
-        return _empty(theme, "throughput needs two samples")
-    rates = [max(b.done - a.done, 0) / ((b.at - a.at).total_seconds() / SECONDS_PER_MINUTE) for a, b in pairs]
-    fig = go.Figure(
-        go.Bar(
-            x=[b.at for _a, b in pairs],
-            y=rates,
-            marker={"color": STATE_COLORS[PointState.RUNNING]},
-            hovertemplate="%{x|%H:%M:%S}: %{y:.1f} points/min<extra></extra>",
-        )
-    )
-    fig.update_layout(template=template(theme), showlegend=False, bargap=0.1)
-    fig.update_yaxes(title_text="points / min", rangemode="tozero")
     return fig

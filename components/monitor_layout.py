@@ -6,6 +6,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components.figures import blank
+from components.sweep_nav import make_sweep_nav
 
 REFRESH_CHOICES_S = (2, 5, 15, 60)
 OVERVIEW_REFRESH_MS = 30_000
@@ -46,6 +47,10 @@ class MonitorIds:
     DOWNLOAD = "monitor-download"
     DOWNLOAD_BUTTON = "monitor-download-button"
     BATCH = "monitor-batch"  # AWS mode: the run's Batch jobs
+    COVERAGE_TIME = "monitor-coverage-time"  # points done over time, with the ETA
+    THROUGHPUT = "monitor-throughput"
+    RUNS = "monitor-runs"  # the newest runs compared
+    RUNS_CARD = "monitor-runs-card"  # shown when the sweep has two runs or more
 
 
 def _card(title, body, extra=None, **kwargs) -> dbc.Card:
@@ -124,7 +129,15 @@ def make_sweep_layout(name: str, refresh_ms: int, batch: bool = False) -> html.D
             dcc.Interval(id=MonitorIds.INTERVAL, interval=refresh_ms),
             html.Div(
                 [
-                    html.H1(["Monitor ", html.Span(name, className="bt-mono")], className="bt-page-title"),
+                    html.Div(
+                        [
+                            html.H1(
+                                ["Monitor ", html.Span(name, className="bt-mono")], className="bt-page-title"
+                            ),
+                            make_sweep_nav(name, "progress"),
+                        ],
+                        className="bt-sweep-head",
+                    ),
                     _controls(refresh_ms),
                 ],
                 className="bt-page-head",
@@ -146,6 +159,20 @@ def make_sweep_layout(name: str, refresh_ms: int, batch: bool = False) -> html.D
                     ),
                 ],
                 class_name="g-3",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(_card("Coverage over time", _graph(MonitorIds.COVERAGE_TIME, 300)), lg=7),
+                    dbc.Col(
+                        _card("Throughput · points per minute", _graph(MonitorIds.THROUGHPUT, 300)), lg=5
+                    ),
+                ],
+                class_name="g-3",
+            ),
+            html.Div(
+                _card("Runs compared · share of the grid done", _graph(MonitorIds.RUNS, 320)),
+                id=MonitorIds.RUNS_CARD,
+                hidden=True,
             ),
             html.Div(
                 _card(

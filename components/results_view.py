@@ -10,6 +10,7 @@ from dash import dcc, html
 from components.figures import blank
 from components.figures_results import METRIC_LABELS, metric_label
 from components.monitor_layout import GRAPH_CONFIG
+from components.sweep_nav import make_sweep_nav
 
 ALL_VALUES = "__all__"  # a fixed-parameter selector's "aggregate over every value"
 TOP_N = 20
@@ -141,12 +142,17 @@ def make_results_layout(name: str, refresh_ms: int = RESULTS_REFRESH_MS) -> html
             dcc.Interval(id=ResultsIds.INTERVAL, interval=refresh_ms),
             html.Div(
                 [
-                    html.H1(["Results ", html.Span(name, className="bt-mono")], className="bt-page-title"),
-                    html.Div(id=ResultsIds.COUNT, className="bt-results-count"),
                     html.Div(
-                        [dcc.Link("Monitor", href=f"/monitor/{name}", className="bt-results-link"), exports],
-                        className="bt-results-head-tools",
+                        [
+                            html.H1(
+                                ["Results ", html.Span(name, className="bt-mono")], className="bt-page-title"
+                            ),
+                            make_sweep_nav(name, "results"),
+                        ],
+                        className="bt-sweep-head",
                     ),
+                    html.Div(id=ResultsIds.COUNT, className="bt-results-count"),
+                    html.Div(exports, className="bt-results-head-tools"),
                 ],
                 className="bt-page-head",
             ),

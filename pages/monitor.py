@@ -8,7 +8,7 @@ import time
 
 import dash
 import plotly.graph_objects as go
-from dash import Input, Output, State, dcc, html
+from dash import Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from airflow_backtest_framework.config import SweepConfig
@@ -16,6 +16,7 @@ from components.alerts import make_error_alert, make_stale_banner
 from components.batch_jobs_view import make_batch_jobs_table
 from components.context import get_services, get_settings, saved_config
 from components.figures import coverage_heatmap, metric_heatmap, progress_strip, state_bar
+from components.figures_progress import coverage_over_time, run_comparison, throughput
 from components.grid_axes import axis_choices
 from components.monitor_layout import LATEST_RUN, REFRESH_CHOICES_S, make_overview_layout, make_sweep_layout
 from components.monitor_layout import MonitorIds as Ids
@@ -23,6 +24,7 @@ from components.monitor_view import SweepRow, make_best_table, make_kpis, make_r
 from components.shell import ShellIds
 from services.batch_jobs import BatchJob
 from services.models import SweepRecord, SweepStatus
+from services.monitoring import COMPARED_RUNS
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,7 @@ dash.register_page(
 )
 
 RUNS_LISTED = 20
+COMPARE_EVERY_TICKS = 4  # the runs comparison changes slowly: redraw it at every 4th poll
 
 
 def selected_run(value: str | None) -> str | None:
@@ -184,6 +187,57 @@ def poll(_tick, run_id, theme, name):
             "status": blank,
         }
     return status_view(config, status, theme or "light")
+
+
+def progress_figures(status: SweepStatus, theme: str) -> tuple[go.Figure, go.Figure]:
+    """Coverage over time (with the ETA while the run goes on) and throughput, held to the status time."""
+    run = status.run
+    now = (run.end_date if run else None) or status.fetched_at
+    eta = status.eta_s if run is not None and run.end_date is None else None
+    return (
+        coverage_over_time(status.progress, status.points_total, eta, now=now, theme=theme),
+        throughput(status.progress, now=now, theme=theme),
+    )
+
+
+@dash.callback(
+    Output(Ids.COVERAGE_TIME, "figure"),
+    Output(Ids.THROUGHPUT, "figure"),
+    Input(Ids.STATUS, "data"),
+    Input(ShellIds.THEME, "data"),
+)
+def show_progress(status_data, theme):
+    """The progress charts of the polled status (its progress samples came with it: no service call)."""
+    if not status_data:
+        raise PreventUpdate
+    return progress_figures(SweepStatus.model_validate(status_data), theme or "light")
+
+
+def runs_due(triggered_id: str | None, tick: int | None) -> bool:
+    """Whether to redraw the runs comparison: on open, theme or run change, and every few polls."""
+    return triggered_id != Ids.INTERVAL or not (tick or 0) % COMPARE_EVERY_TICKS
+
+
+@dash.callback(
+    Output(Ids.RUNS, "figure"),
+    Output(Ids.RUNS_CARD, "hidden"),
+    Input(Ids.INTERVAL, "n_intervals"),
+    Input(Ids.RUN, "value"),
+    Input(ShellIds.THEME, "data"),
+    State(Ids.NAME, "data"),
+)
+def show_runs(tick, run_id, theme, name):
+    """The newest runs side by side, when the sweep has two or more; redrawn every few polls."""
+    if not name or not runs_due(ctx.triggered_id, tick):
+        raise PreventUpdate
+    try:
+        runs = get_services().monitor.run_progress(saved_config(name), limit=COMPARED_RUNS)
+    except Exception as exc:  # Airflow down: keep the last chart, the status banner says why
+        log.info("runs of %s unavailable: %s", name, exc)
+        raise PreventUpdate from None
+    if len(runs) < 2:
+        return dash.no_update, True
+    return run_comparison(runs, highlight=selected_run(run_id), theme=theme or "light"), False
 
 
 def heatmap_figure(

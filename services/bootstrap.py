@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 import pandas as pd
 
 from airflow_backtest_framework.config import SweepConfig
-from services.models import CheckResult, DeployProgress, RunSummary, SweepStatus
+from services.models import CheckResult, DeployProgress, RunProgress, RunSummary, SweepStatus
 from services.registry import SweepRegistry
 from services.settings import Settings
 
@@ -48,6 +48,9 @@ class Runs(Protocol):
 class Monitor(Protocol):
     def status(self, config: SweepConfig, run_id: str | None = None) -> SweepStatus:
         """One sweep's status (the latest run when run_id is None); stale, never raising, on outages."""
+
+    def run_progress(self, config: SweepConfig, limit: int) -> list[RunProgress]:
+        """The newest runs' points done over time, newest first; raises BacktestError on outages."""
 
 
 class Results(Protocol):

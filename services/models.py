@@ -90,8 +90,26 @@ class RunSummary(BaseModel):
     end_date: datetime | None = None
 
 
+class ProgressSample(BaseModel):
+    """Points done by a moment of a run (the wall's HistoryPoint has the same fields)."""
+
+    at: datetime
+    done: int
+
+
+class RunProgress(BaseModel):
+    """One run's points done over time, for comparing the runs of a sweep."""
+
+    run: RunSummary
+    points_total: int
+    progress: list[ProgressSample] = Field(default_factory=list)
+
+
 class SweepStatus(BaseModel):
-    """One sweep's live status: run, task-state counts, per-point coverage, timing, summary."""
+    """One sweep's live status: run, task-state counts, per-point coverage, timing, summary.
+
+    `progress` is the run's points done over time, from its finished chunk tasks (services.progress).
+    """
 
     dag_id: str
     run: RunSummary | None = None
@@ -102,6 +120,7 @@ class SweepStatus(BaseModel):
     elapsed_s: float | None = None
     eta_s: float | None = None
     summary: CompletionSummary | None = None
+    progress: list[ProgressSample] = Field(default_factory=list)
     fetched_at: datetime
     stale: bool = False
     stale_reason: str | None = None

@@ -14,10 +14,18 @@ import diskcache
 
 from airflow_backtest_framework.config import SweepConfig
 from services.airflow_api import AirflowClient
-from services.airflow_models import DagInfo, DagRun, TaskInstance, TaskState
+from services.airflow_models import DagInfo, DagRun, RunState, TaskInstance, TaskState
 from services.deploy import run_summary
 from services.errors import BacktestError, NotFound
-from services.models import CompletionSummary, PointResultSummary, PointState, SweepStatus
+from services.models import (
+    CompletionSummary,
+    PointResultSummary,
+    PointState,
+    RunProgress,
+    RunSummary,
+    SweepStatus,
+)
+from services.progress import progress_samples
 from services.results import ResultsService
 
 if TYPE_CHECKING:
@@ -30,6 +38,8 @@ LOCK_EXPIRE_S = 60  # a poller that died frees the lock after this
 SUMMARY_TOP_N = 5
 BEST_CACHE_S = 24 * 3600
 POLL_THREADS = 4
+COMPARED_RUNS = 5  # runs drawn side by side on a sweep's page
+FINISHED_RUN_PROGRESS_S = 24 * 3600  # a finished run's progress no longer changes: read it once a day
 _POINT_STATE_OF_TASK = {
     TaskState.SUCCESS: PointState.DONE,
     TaskState.RUNNING: PointState.RUNNING,
@@ -180,7 +190,8 @@ class MonitorService:
                 point_states=[PointState.NOT_STARTED] * config.grid_size,
                 fetched_at=now,
             )
-        states = point_states(config, [ti for ti in tis if ti.task_id == CHUNK_TASK_ID], done)
+        chunk_tis = [ti for ti in tis if ti.task_id == CHUNK_TASK_ID]
+        states = point_states(config, chunk_tis, done)
         if self._batch is not None and PointState.RUNNING in states:
             states = self._with_batch_states(config, run.run_id, states, done)
         elapsed = None
@@ -205,8 +216,51 @@ class MonitorService:
             if run.state.finished
             else eta_seconds(counts[PointState.DONE], config.grid_size, elapsed),
             summary=summary,
+            progress=progress_samples(config.chunks(), chunk_tis, run.start_date),
             fetched_at=now,
         )
+
+    def run_progress(self, config: SweepConfig, limit: int = COMPARED_RUNS) -> list[RunProgress]:
+        """The newest `limit` runs' points done over time, newest first, for comparing runs.
+
+        Cached like `status` (one `GET /dags/{id}/dagRuns` per interval, whatever the viewers). The
+        newest run comes from the sweep's cached status; an older run's task instances are listed
+        once it finished (then kept a day, until its state changes, e.g. when failed points are retried).
+        """
+        key = f"run-progress:{config.dag_id}:{config.spec_hash[:12]}:{limit}"
+        cached = self._cache.get(key)
+        if cached is not None:
+            return [RunProgress.model_validate(item) for item in cached]
+        try:
+            runs = [run_summary(run) for run in self._client.list_runs(config.dag_id, limit=limit)]
+        except NotFound:
+            runs = []
+        latest = self.status(config) if runs else None
+        compared = [self._progress_of(config, run, latest) for run in runs]
+        self._cache.set(key, [item.model_dump(mode="json") for item in compared], expire=self._ttl_s)
+        return compared
+
+    def _progress_of(self, config: SweepConfig, run: RunSummary, latest: SweepStatus | None) -> RunProgress:
+        if latest is not None and latest.run is not None and latest.run.run_id == run.run_id:
+            return RunProgress(run=run, points_total=latest.points_total, progress=latest.progress)
+        key = f"run-progress:{config.dag_id}:{run.run_id}"
+        cached = self._cache.get(key)
+        if cached is not None:
+            known = RunProgress.model_validate_json(cached)
+            if known.run == run:
+                return known
+        tis = self._task_instances(config.dag_id, run.run_id)
+        chunk_tis = [ti for ti in tis if ti.task_id == CHUNK_TASK_ID]
+        progress = RunProgress(
+            run=run,
+            points_total=config.grid_size,
+            progress=progress_samples(config.chunks(), chunk_tis, run.start_date),
+        )
+        finished = RunState.parse(run.state).finished
+        self._cache.set(
+            key, progress.model_dump_json(), expire=FINISHED_RUN_PROGRESS_S if finished else self._ttl_s
+        )
+        return progress
 
     def _best(self, config: SweepConfig, run_id: str, done: int) -> list[PointResultSummary]:
         """Best points of a finished run; read once per (run, number of results), then cached."""

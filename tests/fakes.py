@@ -22,6 +22,8 @@ from services.models import (
     EquityCurve,
     PointResultSummary,
     PointState,
+    ProgressSample,
+    RunProgress,
     RunSummary,
     StepState,
     SweepStatus,
@@ -32,6 +34,7 @@ from services.settings import Settings
 FAILED_EVERY = 17  # every 17th finished point fails, so failures show up in every chart
 RUNNING_SLOTS = 8
 QUEUED_SLOTS = 8
+PROGRESS_SAMPLES = 40  # samples of a fake run's points-done-over-time
 
 
 class _State:
@@ -140,20 +143,28 @@ class FakeRuns:
         return run
 
     def list_runs(self, config: SweepConfig, limit: int = 20) -> list[RunSummary]:
-        runs = [
-            RunSummary.model_validate(r) for r in self.state.read().get("runs", {}).get(config.dag_id, [])
-        ]
-        return [self._aged(run) for run in runs[:limit]]
+        return [self._aged(run, seconds) for run, seconds in self._runs(config)[:limit]]
+
+    def seconds_of(self, config: SweepConfig, run_id: str) -> float:
+        """How long a run takes: its own `run_seconds` when a test gave it one, else the default."""
+        return next(
+            (seconds for run, seconds in self._runs(config) if run.run_id == run_id), self.run_seconds
+        )
+
+    def _runs(self, config: SweepConfig) -> list[tuple[RunSummary, float]]:
+        raw = self.state.read().get("runs", {}).get(config.dag_id, [])
+        return [(RunSummary.model_validate(r), float(r.get("run_seconds", self.run_seconds))) for r in raw]
 
     def latest_runs(self, configs: Sequence[SweepConfig]) -> dict[str, RunSummary]:
         return {config.name: runs[0] for config in configs if (runs := self.list_runs(config, limit=1))}
 
-    def _aged(self, run: RunSummary) -> RunSummary:
-        """A run is running once started, and succeeds `run_seconds` after its start."""
+    @staticmethod
+    def _aged(run: RunSummary, seconds: float) -> RunSummary:
+        """A run is running once started, and succeeds `seconds` after its start."""
         elapsed = (datetime.now(UTC) - run.start_date).total_seconds() if run.start_date else 0.0
-        if elapsed >= self.run_seconds:
+        if elapsed >= seconds:
             return run.model_copy(
-                update={"state": "success", "end_date": run.start_date + timedelta(seconds=self.run_seconds)}
+                update={"state": "success", "end_date": run.start_date + timedelta(seconds=seconds)}
             )
         return run.model_copy(update={"state": "running" if elapsed > 0 else run.state})
 
@@ -168,6 +179,24 @@ def point_states(total: int, fraction: float) -> list[PointState]:
     states += [PointState.QUEUED] * queued
     states += [PointState.NOT_STARTED] * (total - len(states))
     return states
+
+
+def done_count(total: int, fraction: float) -> int:
+    """The DONE points of `point_states(total, fraction)`, without building the list."""
+    finished = min(total, math.floor(total * fraction))
+    return finished - finished // FAILED_EVERY
+
+
+def fake_progress(start: datetime, elapsed_s: float, total: int, fraction: float) -> list[ProgressSample]:
+    """Points done over the run so far, `fraction` reached after `elapsed_s` at an even pace."""
+    steps = PROGRESS_SAMPLES if elapsed_s > 0 else 0
+    return [
+        ProgressSample(
+            at=start + timedelta(seconds=elapsed_s * k / steps),
+            done=done_count(total, fraction * k / steps),
+        )
+        for k in range(steps + 1)
+    ]
 
 
 class FakeMonitor:
@@ -187,13 +216,16 @@ class FakeMonitor:
                 dag_id=config.dag_id, points_total=config.grid_size, fetched_at=now, is_paused=False
             )
         elapsed = (now - run.start_date).total_seconds() if run.start_date else 0.0
-        fraction = self.fraction if self.fraction is not None else min(1.0, elapsed / self.runs.run_seconds)
+        seconds = self.runs.seconds_of(config, run.run_id)
+        fraction = self.fraction if self.fraction is not None else min(1.0, elapsed / seconds)
         states = point_states(config.grid_size, fraction)
         counts = {s: states.count(s) for s in PointState}
         finished = fraction >= 1
         run = run.model_copy(update={"state": "success" if finished else "running"})
-        elapsed = min(elapsed, self.runs.run_seconds) if self.fraction is None else elapsed
+        elapsed = min(elapsed, seconds) if self.fraction is None else elapsed
         done_points = [i for i, s in enumerate(states) if s == PointState.DONE]
+        start = run.start_date
+        progress = fake_progress(start, elapsed, config.grid_size, fraction) if start else []
         return SweepStatus(
             dag_id=config.dag_id,
             run=run,
@@ -204,10 +236,18 @@ class FakeMonitor:
             elapsed_s=elapsed,
             eta_s=None if finished or fraction == 0 else elapsed * (1 - fraction) / fraction,
             summary=self._summary(config, done_points, counts[PointState.FAILED]) if finished else None,
+            progress=progress,
             fetched_at=now,
             stale=self.stale_reason is not None,
             stale_reason=self.stale_reason,
         )
+
+    def run_progress(self, config: SweepConfig, limit: int) -> list[RunProgress]:
+        compared = []
+        for run in self.runs.list_runs(config, limit=limit):
+            status = self.status(config, run.run_id)
+            compared.append(RunProgress(run=run, points_total=status.points_total, progress=status.progress))
+        return compared
 
     @staticmethod
     def _task_counts(config: SweepConfig, states: list[PointState]) -> dict[str, int]:

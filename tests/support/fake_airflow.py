@@ -32,6 +32,7 @@ class FakeRun:
     start_date: str | None = None
     end_date: str | None = None
     chunk_states: dict[int, str | None] = field(default_factory=dict)
+    chunk_ends: dict[int, str] = field(default_factory=dict)  # map index -> end_date of a finished chunk
     other_states: dict[str, str | None] = field(default_factory=lambda: {"plan": None, "summarize": None})
 
 
@@ -96,6 +97,11 @@ class FakeAirflow:
         if run_state in ("success", "failed"):
             run.end_date = _now()
         run.chunk_states.update(chunks)
+        for index, state in chunks.items():
+            if state in ("success", "failed"):
+                run.chunk_ends.setdefault(index, _now())
+            else:
+                run.chunk_ends.pop(index, None)
 
     def _run(self, dag_id: str, run_id: str) -> FakeRun:
         return next(run for run in self.runs.get(dag_id, []) if run.run_id == run_id)
@@ -150,7 +156,10 @@ class FakeAirflow:
 
     def _task_instances(self, request: ApiRequest, dag_id: str, run: FakeRun) -> ApiResponse:
         items = [self._ti(dag_id, run, "plan", -1, run.other_states["plan"])]
-        items += [self._ti(dag_id, run, "run_chunk", i, s) for i, s in sorted(run.chunk_states.items())]
+        items += [
+            self._ti(dag_id, run, "run_chunk", i, s, run.chunk_ends.get(i))
+            for i, s in sorted(run.chunk_states.items())
+        ]
         items.append(self._ti(dag_id, run, "summarize", -1, run.other_states["summarize"]))
         offset, limit = int(request.params.get("offset", 0)), int(request.params.get("limit", 100))
         self.pages_served += 1
@@ -159,7 +168,14 @@ class FakeAirflow:
         )
 
     @staticmethod
-    def _ti(dag_id: str, run: FakeRun, task_id: str, map_index: int, state: str | None) -> dict:
+    def _ti(
+        dag_id: str,
+        run: FakeRun,
+        task_id: str,
+        map_index: int,
+        state: str | None,
+        end_date: str | None = None,
+    ) -> dict:
         return {
             "dag_id": dag_id,
             "dag_run_id": run.run_id,
@@ -167,6 +183,7 @@ class FakeAirflow:
             "map_index": map_index,
             "state": state,
             "try_number": 1,
+            "end_date": end_date,
         }
 
     @staticmethod
@@ -232,6 +249,7 @@ class FakeAirflow:
                         cleared.append(self._ti(dag_id, run, task_id, index, state))
                         if not body.get("dry_run", True):
                             run.chunk_states[index] = None
+                            run.chunk_ends.pop(index, None)
             elif task_id in run.other_states:
                 state = run.other_states[task_id]
                 if not body.get("only_failed") or state in failed:

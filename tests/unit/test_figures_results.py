@@ -1,4 +1,4 @@
-"""Results and progress figures, asserted on their data; the wall's sparkline and progress bar."""
+"""Results figures, asserted on their data; the wall's sparkline and progress bar."""
 
 from __future__ import annotations
 
@@ -7,16 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from components.figures import STATE_COLORS
-from components.figures_results import (
-    coverage_over_time,
-    equity_figure,
-    parallel_coordinates,
-    results_heatmap,
-    throughput,
-)
+from components.figures_results import equity_figure, parallel_coordinates, results_heatmap
 from components.wall_view import SPARK_HEIGHT, SPARK_WIDTH, make_progress_bar, sparkline_points, sparkline_svg
 from services.models import EquityCurve, PointState
 from services.results_analysis import metric_grid
@@ -56,20 +49,6 @@ def test_equity_figure_plots_the_curve_or_a_note() -> None:
     fig = equity_figure(curve)
     assert list(fig.data[0].y) == [1.0, 1.1] and "point 7" in fig.layout.yaxis.title.text
     assert not equity_figure(None).data
-
-
-def test_coverage_over_time_with_an_eta_line_to_the_total() -> None:
-    fig = coverage_over_time(history(0, 10, 30), total=100, eta_s=120)
-    done, eta = fig.data
-    assert list(done.y) == [0, 10, 30]
-    assert list(eta.y) == [30, 100] and eta.x[1] == T0 + timedelta(seconds=240)
-    assert done.line.color == STATE_COLORS[PointState.DONE]
-
-
-def test_throughput_is_points_per_minute_between_samples() -> None:
-    fig = throughput(history(0, 10, 40, step_s=30))
-    assert list(fig.data[0].y) == pytest.approx([20.0, 60.0])
-    assert not throughput(history(5)).data
 
 
 def test_sparkline_scales_time_and_progress_into_its_box() -> None:

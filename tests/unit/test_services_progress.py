@@ -1,0 +1,163 @@
+"""A run's progress from its chunk task instances: the pure derivation, the status field, runs compared."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import diskcache
+import pytest
+
+from services.airflow_api import AirflowClient
+from services.airflow_models import TaskInstance
+from services.deploy import DeployService, RunService
+from services.models import ProgressSample, SweepStatus
+from services.monitoring import MonitorService
+from services.progress import PROGRESS_MAX_SAMPLES, progress_samples, thin
+from services.results import ResultsService
+from services.storage import LocalFolderStore
+from tests.support.fake_airflow import FakeAirflow
+from tests.support.sweeps import small_sweep
+
+T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+CHUNKS = [(0, 2), (2, 2), (4, 1)]  # 5 points in 3 chunks, the last one short
+
+
+def ti(map_index: int, state: str, end_s: float | None = None) -> TaskInstance:
+    return TaskInstance(
+        dag_id="d",
+        run_id="r",
+        task_id="run_chunk",
+        map_index=map_index,
+        state=state,
+        end_date=None if end_s is None else T0 + timedelta(seconds=end_s),
+    )
+
+
+def pairs(samples: list[ProgressSample]) -> list[tuple[float, int]]:
+    return [((s.at - T0).total_seconds(), s.done) for s in samples]
+
+
+def test_successful_chunks_add_their_points_at_their_end() -> None:
+    tis = [ti(1, "success", 30.4), ti(0, "success", 12.9), ti(2, "running")]
+    assert pairs(progress_samples(CHUNKS, tis, T0)) == [(0, 0), (12, 2), (30, 4)]
+
+
+def test_failed_unfinished_and_unknown_chunks_add_nothing() -> None:
+    tis = [ti(0, "failed", 5), ti(1, "up_for_retry", 6), ti(2, "success", None), ti(7, "success", 8)]
+    assert pairs(progress_samples(CHUNKS, tis, T0)) == [(0, 0)]
+
+
+def test_chunks_ending_in_the_same_second_make_one_sample() -> None:
+    tis = [ti(0, "success", 10.1), ti(1, "success", 10.8), ti(2, "success", 11.0)]
+    assert pairs(progress_samples(CHUNKS, tis, T0)) == [(0, 0), (10, 4), (11, 5)]
+
+
+def test_no_start_no_finished_chunk_is_no_sample() -> None:
+    assert progress_samples(CHUNKS, [], None) == []
+    assert pairs(progress_samples(CHUNKS, [ti(0, "success", 3)], None)) == [(3, 2)]
+
+
+def test_a_thousand_chunks_are_thinned_to_exact_bucket_totals() -> None:
+    chunks = [(i * 10, 10) for i in range(1000)]
+    tis = [ti(i, "success", 5 + i * 3) for i in range(1000)]  # one chunk every 3 s
+    samples = progress_samples(chunks, tis, T0)
+    assert len(samples) <= PROGRESS_MAX_SAMPLES + 1
+    assert pairs(samples)[0] == (0, 0) and pairs(samples)[-1] == (5 + 999 * 3, 10_000)
+    # Each kept sample is the exact total at its time: 10 points per chunk ended by then.
+    assert all(s.done == 10 * (((s.at - T0).total_seconds() - 5) // 3 + 1) for s in samples[1:])
+    assert [s.at for s in samples] == sorted(s.at for s in samples)
+    # Small enough to cache with every poll.
+    status = SweepStatus(dag_id="d", points_total=10_000, progress=samples, fetched_at=T0)
+    assert len(status.model_dump_json()) < 12_000
+
+
+def test_thin_keeps_short_series_untouched() -> None:
+    samples = [ProgressSample(at=T0 + timedelta(seconds=i), done=i) for i in range(5)]
+    assert thin(samples, max_samples=10) == samples
+    assert pairs(thin(samples, max_samples=3)) == [(0, 0), (1, 1), (3, 3), (4, 4)]
+
+
+# ------------------------------------------------------------------------ through the monitor service
+
+
+@pytest.fixture
+def world(tmp_path: Path):
+    airflow = FakeAirflow(tmp_path / "dags")
+    client = AirflowClient(airflow)
+    cache = diskcache.Cache(str(tmp_path / "cache"))
+    monitor = MonitorService(client, ResultsService(LocalFolderStore(tmp_path / "results")), cache, ttl_s=60)
+    config = small_sweep(points_per_task=2)  # 6 points in 3 chunks
+    assert (
+        DeployService(LocalFolderStore(airflow.dags_folder), client, max_grid_points=None).deploy(config).ok
+    )
+    return airflow, client, monitor, cache, config
+
+
+def expire_interval(cache: diskcache.Cache, keep: str) -> None:
+    """What the TTL does after an interval; `keep` (a finished run's progress) lives a day."""
+    for key in list(cache.iterkeys()):
+        if not str(key).endswith(":last") and key != keep:
+            cache.delete(key)
+
+
+def _finish(airflow: FakeAirflow, config, run_id: str, ends_s: dict[int, float], state: str = "running"):
+    airflow.set_states(config.dag_id, run_id, state, dict.fromkeys(ends_s, "success"))
+    run = airflow._run(config.dag_id, run_id)
+    run.start_date = T0.isoformat()
+    run.chunk_ends.update({i: (T0 + timedelta(seconds=s)).isoformat() for i, s in ends_s.items()})
+
+
+def test_status_carries_the_runs_progress_from_the_same_poll(world) -> None:
+    airflow, client, monitor, _, config = world
+    run = RunService(client).trigger(config)
+    _finish(airflow, config, run.run_id, {0: 40, 2: 20})
+    airflow.requests.clear()
+    status = monitor.status(config)
+    assert pairs(status.progress) == [(0, 0), (20, 2), (40, 4)]
+    assert airflow.requests["GET /dags"] == 3  # the DAG, its latest run, its task instances: nothing more
+    assert pairs(SweepStatus.model_validate_json(status.model_dump_json()).progress) == pairs(status.progress)
+
+
+def test_runs_compared_newest_first_finished_runs_read_once(world) -> None:
+    airflow, client, monitor, cache, config = world
+    runs = RunService(client)
+    first = runs.trigger(config)
+    _finish(airflow, config, first.run_id, {0: 10, 1: 20, 2: 30}, state="success")
+    second = runs.trigger(config)
+    _finish(airflow, config, second.run_id, {0: 60})
+
+    compared = monitor.run_progress(config, limit=5)
+
+    assert [c.run.run_id for c in compared] == [second.run_id, first.run_id]
+    assert pairs(compared[0].progress) == [(0, 0), (60, 2)]
+    assert pairs(compared[1].progress) == [(0, 0), (10, 2), (20, 4), (30, 6)]
+    assert compared[1].run.state == "success" and compared[1].points_total == 6
+
+    # Cached for the interval: many viewers, one runs list.
+    airflow.requests.clear()
+    assert monitor.run_progress(config, limit=5) == compared
+    assert airflow.requests["GET /dags"] == 0
+
+    # After the interval the finished run's task instances are not listed again.
+    expire_interval(cache, keep=f"run-progress:{config.dag_id}:{first.run_id}")
+    airflow.pages_served = 0
+    again = monitor.run_progress(config, limit=5)
+    assert pairs(again[1].progress) == pairs(compared[1].progress)
+    assert airflow.pages_served == 1  # the newest run's task instances only (for its status)
+
+
+def test_a_retried_run_is_read_again(world) -> None:
+    airflow, client, monitor, cache, config = world
+    runs = RunService(client)
+    first = runs.trigger(config)
+    _finish(airflow, config, first.run_id, {0: 10}, state="failed")
+    runs.trigger(config)
+    assert pairs(monitor.run_progress(config, limit=5)[1].progress) == [(0, 0), (10, 2)]
+
+    airflow._run(config.dag_id, first.run_id).state = "running"  # failed points cleared and re-run
+    airflow._run(config.dag_id, first.run_id).end_date = None
+    _finish(airflow, config, first.run_id, {1: 90})
+    expire_interval(cache, keep=f"run-progress:{config.dag_id}:{first.run_id}")
+    retried = monitor.run_progress(config, limit=5)[1]
+    assert retried.run.state == "running" and pairs(retried.progress) == [(0, 0), (10, 2), (90, 4)]
