@@ -34,6 +34,7 @@ from tests.support.sweeps import small_sweep
 from tests.support.tcp_relay import TcpRelay
 
 RUN_TIMEOUT_S = 240.0
+RUN_TIMEOUT_MS = RUN_TIMEOUT_S * 1_000
 POLL_S = 1.0
 WALL_TIMEOUT_MS = 60_000  # both sweeps queued → running on 2 cores shared with Airflow
 STALE_TIMEOUT_MS = 30_000  # the transport's retries, then the next refresh
@@ -82,9 +83,9 @@ def stack(airflow_stack: Settings, tmp_path_factory) -> Iterator[Stack]:
     airflow = urlsplit(airflow_stack.airflow_url)
     stamp = unique_name("")
     wall = (
-        small_sweep(name=f"wall_mr{stamp}", owner="ann", params=MR_GRID, points_per_task=1),
+        small_sweep(name=f"wall_mr{stamp}", owner="ann", params=MR_GRID, points_per_task=2),
         small_sweep(
-            "MomentumStrategy", name=f"wall_mom{stamp}", owner="bob", params=MOM_GRID, points_per_task=1
+            "MomentumStrategy", name=f"wall_mom{stamp}", owner="bob", params=MOM_GRID, points_per_task=2
         ),
     )
     failing = small_sweep(name=f"retry_mr{stamp}", owner="cy", params=MR_GRID, points_per_task=3)
@@ -168,11 +169,9 @@ def test_wall_shows_two_running_sweeps_updating_without_interaction(stack: Stack
     for config in stack.wall:
         done = tile(page, config).locator(".bt-wall-of")
         before = done.inner_text()
-        expect(done).not_to_have_text(before, timeout=WALL_TIMEOUT_MS)
+        expect(done).not_to_have_text(before, timeout=RUN_TIMEOUT_MS)
     for config in stack.wall:
-        expect(tile(page, config).locator(".bt-wall-state")).to_have_text(
-            "success", timeout=RUN_TIMEOUT_S * 1e3
-        )
+        expect(tile(page, config).locator(".bt-wall-state")).to_have_text("success", timeout=RUN_TIMEOUT_MS)
         expect(tile(page, config).locator(".bt-wall-of")).to_have_text(
             f"{config.grid_size:,} / {config.grid_size:,} points"
         )
@@ -245,6 +244,35 @@ def test_history_search_clone_and_retry_only_the_failed_points(stack: Stack, wat
     expect(page).to_have_url(f"{stack.url}/?clone={config.name}")
     expect(page.locator("#configure-name")).to_have_value(f"{config.name}_copy")
     expect(page.locator("#configure-owner")).to_have_value(config.owner)
+    watch.check()
+
+
+def test_history_retrigger_then_cancel_the_new_run(stack: Stack, watched_page) -> None:
+    config = stack.wall[1]
+    assert wait_for_run(stack.client, config, stack.runs[config.name]).state == "success"
+    page, watch = watched_page(stack.url, "1366x768")
+    page.goto(stack.url + "/sweeps")
+    row = page.locator(f"#sweeps-grid .ag-center-cols-container .ag-row[row-id='{config.name}']")
+    row.click()
+    expect(page.locator("#sweeps-cancel")).to_be_disabled()  # its only run has finished
+    page.click("#sweeps-retrigger")
+    expect(page.locator("#sweeps-modal")).to_contain_text(f"Start a new run of {config.name}")
+    page.click("#sweeps-confirm")
+    alert = page.locator("#sweeps-alert")
+    expect(alert).to_contain_text("Started run ")
+    new_run = alert.inner_text().split("Started run ", 1)[1].split(" of ", 1)[0]
+    assert new_run != stack.runs[config.name]
+    assert stack.services.registry.get(config.name).run_ids[0] == new_run
+
+    row.click()
+    expect(page.locator("#sweeps-selection")).to_contain_text(new_run)
+    expect(page.locator("#sweeps-cancel")).to_be_enabled()
+    page.click("#sweeps-cancel")
+    expect(page.locator("#sweeps-modal")).to_contain_text(f"Mark run {new_run} of {config.name} failed")
+    page.click("#sweeps-confirm")
+    expect(alert).to_contain_text(f"Run {new_run} of {config.name} is now failed")
+    assert stack.client.get_run(config.dag_id, new_run).state == "failed"
+    expect(row).to_contain_text("failed")
     watch.check()
 
 
