@@ -47,10 +47,6 @@ class SweepsIds:
 def sweep_row(record: SweepRecord, latest: RunSummary | str | None) -> dict:
     """One grid row; `latest` is the newest run, None when never run, UNAVAILABLE when Airflow is down."""
     config = record.config
-    if record.deployed_hash is None:
-        deployed = "no"
-    else:
-        deployed = "yes" if record.deployed_hash == config.spec_hash else "older spec"
     run = latest if isinstance(latest, RunSummary) else None
     duration = None
     if run is not None and run.start_date is not None and run.end_date is not None:
@@ -61,7 +57,7 @@ def sweep_row(record: SweepRecord, latest: RunSummary | str | None) -> dict:
         "owner": config.owner,
         "grid_size": config.grid_size,
         "created": record.created_at.astimezone().strftime("%Y-%m-%d %H:%M"),
-        "deployed": deployed,
+        "deployed": record.deployed,
         "deployed_at": record.deployed_at.astimezone().strftime("%Y-%m-%d %H:%M")
         if record.deployed_at
         else "",

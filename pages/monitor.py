@@ -23,7 +23,7 @@ from components.monitor_layout import MonitorIds as Ids
 from components.monitor_view import SweepRow, make_best_table, make_kpis, make_run_header, make_sweeps_table
 from components.shell import ShellIds
 from services.batch_jobs import BatchJob
-from services.models import SweepRecord, SweepStatus
+from services.models import RunSummary, SweepRecord, SweepStatus
 from services.monitoring import COMPARED_RUNS
 
 log = logging.getLogger(__name__)
@@ -61,30 +61,38 @@ def layout(sweep: str | None = None, **_kwargs) -> html.Div:
 # --------------------------------------------------------------------------- overview
 
 
-def sweep_row(record: SweepRecord) -> SweepRow:
-    """One overview line; the latest run asked from Airflow only for sweeps that were run."""
-    config = record.config
-    if record.deployed_hash is None:
-        deployed = "no"
-    else:
-        deployed = "yes" if record.deployed_hash == config.spec_hash else "older spec"
-    latest, problem = None, ""
-    if record.run_ids:
+def overview_rows(records: list[SweepRecord]) -> list[SweepRow]:
+    """One line per sweep; the latest runs of those that ran come from Airflow in one batch lookup."""
+    ran = [record.config for record in records if record.run_ids]
+    latest: dict[str, RunSummary] = {}
+    problem = ""
+    if ran:
         try:
-            runs = get_services().runs.list_runs(config, limit=1)
-            latest = runs[0] if runs else None
-        except Exception as exc:
-            log.info("latest run of %s unavailable: %s", record.name, exc)
+            latest = get_services().runs.latest_runs(ran)
+        except Exception as exc:  # Airflow down: the lines say so, the sweeps are still listed
+            log.info("latest runs unavailable: %s", exc)
             problem = "Airflow unavailable"
-    return SweepRow(
-        record.name, config.strategy, config.grid_size, deployed, len(record.run_ids), latest, problem
-    )
+    rows = []
+    for record in records:
+        config = record.config
+        rows.append(
+            SweepRow(
+                record.name,
+                config.strategy,
+                config.grid_size,
+                record.deployed,
+                len(record.run_ids),
+                latest.get(record.name),
+                problem if record.run_ids else "",
+            )
+        )
+    return rows
 
 
 @dash.callback(Output(Ids.OVERVIEW, "children"), Input(Ids.OVERVIEW_INTERVAL, "n_intervals"))
 def show_overview(_n_intervals):
     try:
-        return make_sweeps_table([sweep_row(record) for record in get_services().registry.list()])
+        return make_sweeps_table(overview_rows(get_services().registry.list()))
     except Exception as exc:
         return make_error_alert(exc, title="Cannot list the sweeps.")
 

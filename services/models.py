@@ -163,6 +163,13 @@ class SweepRecord(BaseModel):
     def name(self) -> str:
         return self.config.name
 
+    @property
+    def deployed(self) -> str:
+        """ "no", "yes" (the saved spec is the deployed one) or "older spec" (saved since the deploy)."""
+        if self.deployed_hash is None:
+            return "no"
+        return "yes" if self.deployed_hash == self.config.spec_hash else "older spec"
+
 
 class EquityCurve(BaseModel):
     """One grid point's equity curve as the engine wrote it (`equity/<index>.json`), down-sampled."""

@@ -115,6 +115,28 @@ def test_overview_lists_sweeps_with_their_latest_run(services):
     assert "never run" in table and "running" in table
 
 
+def test_overview_asks_airflow_once_and_survives_it_being_down(services, monkeypatch):
+    from pages.monitor import overview_rows
+    from services.errors import Unavailable
+
+    services.registry.save(small_sweep(name="never_run"))
+    calls = []
+    original = services.runs.latest_runs
+    monkeypatch.setattr(
+        services.runs, "latest_runs", lambda configs: calls.append(configs) or original(configs)
+    )
+    rows = {row.name: row for row in overview_rows(services.registry.list())}
+    assert len(calls) == 1 and [c.name for c in calls[0]] == ["mr_spy"]  # only sweeps that ran
+    assert rows["mr_spy"].latest is not None and rows["never_run"].latest is None
+
+    def down(_configs):
+        raise Unavailable("Airflow is not answering")
+
+    monkeypatch.setattr(services.runs, "latest_runs", down)
+    rows = {row.name: row for row in overview_rows(services.registry.list())}
+    assert rows["mr_spy"].problem == "Airflow unavailable" and rows["never_run"].problem == ""
+
+
 def test_heatmap_switches_between_coverage_and_a_result_metric(services):
     from pages.monitor import heatmap_figure
 
