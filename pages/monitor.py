@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
-import time
 
 import dash
 import plotly.graph_objects as go
@@ -22,7 +20,6 @@ from components.monitor_layout import LATEST_RUN, REFRESH_CHOICES_S, make_overvi
 from components.monitor_layout import MonitorIds as Ids
 from components.monitor_view import SweepRow, make_best_table, make_kpis, make_run_header, make_sweeps_table
 from components.shell import ShellIds
-from services.batch_jobs import BatchJob
 from services.models import RunSummary, SweepRecord, SweepStatus
 from services.monitoring import COMPARED_RUNS
 
@@ -303,28 +300,6 @@ def download(n_clicks, status_data, name):
 
 # --------------------------------------------------------------------------- Batch jobs (AWS mode)
 
-BATCH_CACHE_KEEP_S = 600.0  # forget runs nobody looked at for this long
-_batch_lock = threading.Lock()
-_batch_cache: dict[tuple[str, str], tuple[float, list[BatchJob]]] = {}
-
-
-def batch_jobs(dag_id: str, run_id: str) -> list[BatchJob]:
-    """The run's Batch jobs, asked at most once per refresh interval per process (ListJobs + DescribeJobs)."""
-    batch = get_services().batch
-    if batch is None:
-        return []
-    key, now = (dag_id, run_id), time.monotonic()
-    with _batch_lock:
-        cached = _batch_cache.get(key)
-        if cached and now - cached[0] < get_settings().refresh_interval_s:
-            return cached[1]
-    jobs = batch.jobs_of_run(dag_id, run_id, job_name=dag_id)  # the DAG names its jobs after itself
-    with _batch_lock:
-        for old in [k for k, (at, _jobs) in _batch_cache.items() if now - at > BATCH_CACHE_KEEP_S]:
-            del _batch_cache[old]
-        _batch_cache[key] = (now, jobs)
-    return jobs
-
 
 @dash.callback(
     Output(Ids.BATCH, "children"),
@@ -337,7 +312,7 @@ def show_batch_jobs(status_data, name):
         raise PreventUpdate
     run_id = (status_data.get("run") or {}).get("run_id")
     try:
-        jobs = batch_jobs(saved_config(name).dag_id, run_id) if run_id else []
+        jobs = get_services().monitor.batch_jobs(saved_config(name), run_id) if run_id else []
     except Exception as exc:
         return make_error_alert(exc, title="Batch jobs unavailable.")
     return make_batch_jobs_table(jobs, run_id)

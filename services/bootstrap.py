@@ -14,7 +14,7 @@ from services.registry import SweepRegistry
 from services.settings import Settings
 
 if TYPE_CHECKING:
-    from services.batch_jobs import BatchJobsService
+    from services.batch_jobs import BatchJob, BatchJobsService
     from services.sweep_actions import SweepActions
 
 ProgressCallback = Callable[[DeployProgress], None]
@@ -51,6 +51,9 @@ class Monitor(Protocol):
 
     def run_progress(self, config: SweepConfig, limit: int) -> list[RunProgress]:
         """The newest runs' points done over time, newest first; raises BacktestError on outages."""
+
+    def batch_jobs(self, config: SweepConfig, run_id: str) -> list[BatchJob]:
+        """The run's AWS Batch jobs (cached); [] where there is no Batch; raises BacktestError."""
 
 
 class Results(Protocol):

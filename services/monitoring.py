@@ -29,7 +29,7 @@ from services.progress import progress_samples
 from services.results import ResultsService
 
 if TYPE_CHECKING:
-    from services.batch_jobs import BatchJobsService
+    from services.batch_jobs import BatchJob, BatchJobsService
 
 log = logging.getLogger(__name__)
 
@@ -272,15 +272,31 @@ class MonitorService:
         self._cache.set(key, [item.model_dump(mode="json") for item in best], expire=BEST_CACHE_S)
         return best
 
+    def batch_jobs(self, config: SweepConfig, run_id: str) -> list[BatchJob]:
+        """The run's AWS Batch jobs (ListJobs + DescribeJobs, see BatchJobsService.jobs_of_run) through
+        the shared cache: one AWS call per run per TTL for every viewer and worker. [] without Batch."""
+        from services.batch_jobs import BatchJob
+
+        if self._batch is None:
+            return []
+        key = f"batch-jobs:{config.dag_id}:{run_id}"
+        cached = self._cache.get(key)
+        if cached is not None:
+            return [BatchJob.model_validate_json(item) for item in cached]
+        jobs = self._batch.jobs_of_run(
+            config.dag_id, run_id, job_name=config.dag_id
+        )  # jobs named after the DAG
+        self._cache.set(key, [job.model_dump_json() for job in jobs], expire=self._ttl_s)
+        return jobs
+
     def _with_batch_states(
         self, config: SweepConfig, run_id: str, states: list[PointState], done: set[int]
     ) -> list[PointState]:
         """Running chunks refined by their Batch jobs; Airflow's view alone when Batch does not answer."""
         from services.batch_jobs import point_states_from_jobs
 
-        assert self._batch is not None
         try:
-            jobs = self._batch.jobs_of_run(config.dag_id, run_id, job_name=config.dag_id)
+            jobs = self.batch_jobs(config, run_id)
         except BacktestError as exc:
             log.info("Batch jobs of %s unavailable: %s", config.dag_id, exc.message)
             return states

@@ -207,6 +207,11 @@ class FakeMonitor:
         self.fraction: float | None = None  # fixed progress, for unit tests
         self.stale_reason: str | None = None
 
+    batch = None  # a fake BatchJobsService, when a test plays AWS mode
+
+    def batch_jobs(self, config: SweepConfig, run_id: str) -> list:
+        return self.batch.jobs_of_run(config.dag_id, run_id, job_name=config.dag_id) if self.batch else []
+
     def status(self, config: SweepConfig, run_id: str | None = None) -> SweepStatus:
         now = datetime.now(UTC)
         runs = self.runs.list_runs(config)

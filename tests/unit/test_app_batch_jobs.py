@@ -181,6 +181,7 @@ def aws_page(tmp_path):
     services = use_fake_services(tmp_path)
     services.registry.save(small_sweep(name="mr_spy"))
     batch = FakeBatchJobs([job("aaaaaaaa-1111", BatchJobStatus.SUCCEEDED, 0)])
+    services.monitor.batch = batch
     with_batch = dataclasses.replace(services, batch=batch)
     context.configure(services.settings, with_batch)
     return batch
@@ -223,3 +224,21 @@ def test_running_points_take_their_batch_state_results_win():
 
     # 0: Batch RUNNABLE -> queued; 1: has a result, left alone; 2: job finished; 3: no job; 4: not running
     assert refined == [queued, running, done, running, PointState.FAILED]
+
+
+def test_batch_jobs_come_from_the_shared_cache_one_aws_call_per_interval(tmp_path):
+    import diskcache
+
+    from services.monitoring import MonitorService
+
+    batch = FakeBatchJobs([job("aaaaaaaa-1111", BatchJobStatus.RUNNING, 0)])
+    cache = diskcache.Cache(str(tmp_path / "cache"))
+    config = small_sweep(name="mr_spy")
+
+    def monitor() -> MonitorService:  # one per worker process, all on the same cache folder
+        return MonitorService(None, None, cache, ttl_s=60, batch=batch)  # type: ignore[arg-type]
+
+    first, second = monitor().batch_jobs(config, RUN_ID), monitor().batch_jobs(config, RUN_ID)
+    assert first == second and [j.status for j in second] == [BatchJobStatus.RUNNING]
+    assert batch.asked == [("backtest_mr_spy", RUN_ID, "backtest_mr_spy")]
+    assert MonitorService(None, None, cache, ttl_s=60).batch_jobs(config, RUN_ID) == []  # type: ignore[arg-type]
