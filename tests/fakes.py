@@ -401,3 +401,15 @@ def use_fake_services(folder: Path, **options) -> FakeServices:
         _app.append(create_app(services.settings, services))
     context.configure(services.settings, services)
     return services
+
+
+def use_fake_services_with_a_run(folder: Path, name: str = "mr_spy") -> FakeServices:
+    """use_fake_services, with one small sweep saved, deployed and triggered."""
+    from tests.support.sweeps import small_sweep
+
+    services = use_fake_services(folder)
+    config = small_sweep(name=name)
+    services.registry.save(config)
+    services.deployer.deploy(config)
+    services.registry.record_run(name, services.runs.trigger(config).run_id)
+    return services

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
 
@@ -11,7 +12,7 @@ from services.settings import Settings
 from tests.e2e.conftest import SCREENSHOTS
 
 DEBOUNCE_WAIT_MS = 600
-SETTLE_MS = 1_200  # let charts finish their first draw before a screenshot
+SETTLE_MS = 1_500  # let charts finish their first draw before a screenshot
 
 
 def param_input(page: Page, strategy: str, name: str) -> Locator:
@@ -97,15 +98,17 @@ def unique_name(prefix: str) -> str:
     return f"{prefix}_{int(time.time())}"
 
 
-def snap(page: Page, name: str) -> None:
-    """artifacts/screenshots/real-<name>.png, the whole page, after the charts settled."""
+def snap(page: Page, name: str, full_page: bool = True) -> Path:
+    """artifacts/screenshots/<name>.png after the charts settled, with no hover effect and scrolled to the top
+    (a sticky navbar is drawn where the page was scrolled)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_timeout(SETTLE_MS)
     page.mouse.move(0, 0)
     page.evaluate("window.scrollTo(0, 0)")
-    path = SCREENSHOTS / f"real-{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
     assert path.stat().st_size > 10_000
+    return path
 
 
 def remove_dag_file(settings: Settings, name: str) -> None:

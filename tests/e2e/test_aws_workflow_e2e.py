@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import DAG_ID_PREFIX
-from tests.e2e.conftest import SCREENSHOTS, app_env, free_port, serve
+from tests.e2e.conftest import app_env, free_port, serve
 from tests.e2e.helpers import (
     choose_factor,
     choose_strategy,
@@ -27,6 +27,7 @@ from tests.e2e.helpers import (
     record_texts,
     recorded_texts,
     save_sweep,
+    snap,
     type_into,
 )
 from tests.support.aws_stack import (
@@ -62,7 +63,6 @@ DEPLOY_TIMEOUT_MS = (
 RUN_TIMEOUT_MS = 150_000
 REFRESH_INTERVAL_S = 2
 FIRST_POLL_TIMEOUT_MS = 30_000  # the first status poll builds its boto3 clients; 2 cores shared with others
-SETTLE_MS = 1_200
 ENGINE_ENV_NAMES = {
     ec.ENV_SPEC,
     ec.ENV_STRATEGY,
@@ -86,17 +86,6 @@ def aws_app_url(stack: AwsStack, tmp_path) -> Iterator[str]:
     base = app_env(tmp_path, free_port(), REFRESH_INTERVAL_S=str(REFRESH_INTERVAL_S))
     with serve([sys.executable, "app.py"], stack.app_env(base), tmp_path) as served:
         yield served.url
-
-
-def snap(page: Page, name: str) -> None:
-    """artifacts/screenshots/aws-<name>.png, the whole page, after the charts settled."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_timeout(SETTLE_MS)
-    page.mouse.move(0, 0)
-    page.evaluate("window.scrollTo(0, 0)")
-    path = SCREENSHOTS / f"aws-{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 10_000
 
 
 def configure(page: Page, url: str, name: str) -> None:
@@ -177,7 +166,7 @@ def test_aws_mode_from_configure_to_a_finished_sweep_on_batch(stack: AwsStack, a
 
     configure(page, url, name)
     expect(page.locator("#shell-connection")).to_contain_text("Connected")
-    snap(page, "configure")
+    snap(page, "aws-configure")
     watch.check()
 
     run_id = deploy_and_trigger(page, url)
@@ -187,7 +176,7 @@ def test_aws_mode_from_configure_to_a_finished_sweep_on_batch(stack: AwsStack, a
     assert len(versions) == 1 and versions[0]["VersionId"] != "null"
     assert (stack.airflow.local_dags_folder / f"{dag_id}.py").is_file()
     assert any(call["Path"].startswith(f"/dags/{dag_id}") for call in stack.endpoint.calls)
-    snap(page, "deploy")
+    snap(page, "aws-deploy")
     watch.check()
 
     page.click("text=Open in Monitor")
@@ -216,7 +205,7 @@ def test_aws_mode_from_configure_to_a_finished_sweep_on_batch(stack: AwsStack, a
         "console.aws.amazon.com/cloudwatch" in (links.nth(i).get_attribute("href") or "") for i in range(2)
     )
     batch_views = recorded_texts(page, "batchStates")
-    snap(page, "monitor-sweep")
+    snap(page, "aws-monitor-sweep")
     watch.check()
 
     assert_jobs_in_moto(stack, dag_id, run_id)
@@ -231,7 +220,7 @@ def test_aws_mode_from_configure_to_a_finished_sweep_on_batch(stack: AwsStack, a
     expect(checks).to_contain_text("Airflow 3.3.2")
     for secret in (FAKE_KEY_ID, FAKE_SECRET):
         assert secret not in page.content()
-    snap(page, "connections")
+    snap(page, "aws-connections")
     watch.check()
     print(
         f"\nAWS e2e: {time.monotonic() - began:.0f} s in the browser; Batch table states seen: {batch_views}"

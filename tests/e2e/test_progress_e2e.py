@@ -12,7 +12,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from services.settings import Settings
-from tests.e2e.conftest import SCREENSHOTS, app_env, free_port, serve
+from tests.e2e.conftest import app_env, free_port, serve
+from tests.e2e.helpers import SETTLE_MS, snap
 from tests.fakes import FAILED_EVERY, FakeServices
 from tests.support.sweeps import small_sweep
 
@@ -20,7 +21,6 @@ pytestmark = pytest.mark.e2e
 
 RUN_SECONDS = 600  # the newest run's length: it is still going however slowly the tests run
 REFRESH_S = 2
-SETTLE_MS = 1_500
 GRID = {
     "lookback_period": "10:60:6",
     "entry_threshold": "1.0:3.0:5",
@@ -97,16 +97,6 @@ def wait_for_traces(page: Page, graph_id: str, count: int) -> None:
     )
 
 
-def shoot(page: Page, name: str, full_page: bool = True) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_timeout(SETTLE_MS)
-    page.mouse.move(0, 0)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
-    assert path.stat().st_size > 10_000
-    return path
-
-
 def test_progress_charts_update_and_runs_are_compared(seeded, watched_page) -> None:
     page, _watch = watched_page(seeded.url, "1920x1080")
     page.goto(f"{seeded.url}/monitor/{SWEEP}")
@@ -151,7 +141,7 @@ def test_tabs_switch_between_progress_and_results(seeded, watched_page) -> None:
     expect(page).to_have_url(f"{seeded.url}/results/{SWEEP}")
     expect(page.locator(".bt-sweep-nav .nav-link.active")).to_have_text("Results")
     expect(page.locator("#results-count")).to_contain_text(f"of {GRID_SIZE} points")
-    shoot(page, "results-tabs-1366x768", full_page=False)
+    snap(page, "results-tabs-1366x768", full_page=False)
     page.locator(".bt-sweep-nav").get_by_role("link", name="Progress").click()
     expect(page).to_have_url(f"{seeded.url}/monitor/{SWEEP}")
     wait_for_traces(page, "monitor-coverage-time", 2)
@@ -166,4 +156,4 @@ def test_screenshots_of_the_sweep_page(seeded, watched_page, viewport, theme) ->
     wait_for_traces(page, "monitor-coverage-time", 2)
     wait_for_traces(page, "monitor-runs", len(RUNS))
     suffix = "" if theme == "light" else f"-{theme}"
-    shoot(page, f"monitor-progress-{viewport}{suffix}")
+    snap(page, f"monitor-progress-{viewport}{suffix}")

@@ -141,7 +141,7 @@ def test_real_flow_from_an_empty_form_to_a_finished_sweep(real_app_url, watched_
         expect(page.locator("#shell-stepper")).to_contain_text(form.name)
         page.click("#configure-preview-toggle")
         expect(page.locator("#configure-preview")).to_contain_text("create_sweep_dag")
-        snap(page, "configure")
+        snap(page, "real-configure")
         watch.check()
 
         # Deploy, then Trigger
@@ -162,7 +162,7 @@ def test_real_flow_from_an_empty_form_to_a_finished_sweep(real_app_url, watched_
         assert run_id.startswith("manual__"), run_id
         expect(page.locator("#shell-stepper")).to_contain_text("watch the latest run")
         expect(page.locator("#deploy-summary")).to_contain_text(f"1 (latest {run_id})")
-        snap(page, "deploy")
+        snap(page, "real-deploy")
         watch.check()
 
         # Monitor: no clicks from here; the page's interval brings every update.
@@ -181,24 +181,24 @@ def test_real_flow_from_an_empty_form_to_a_finished_sweep(real_app_url, watched_
         expect(page.locator("#monitor-stale")).to_be_empty()
         states = recorded_texts(page, "runStates")
         assert states[-1] == "success" and len(states) > 1, f"the header never updated by itself: {states}"
-        snap(page, "monitor-sweep")
+        snap(page, "real-monitor-sweep")
         watch.check()
 
         page.goto(real_app_url + "/monitor")
         row = page.locator("#monitor-overview tr", has_text=form.name)
         expect(row).to_contain_text("success")
-        snap(page, "monitor")
+        snap(page, "real-monitor")
         page.goto(real_app_url + "/connections")
         expect(page.locator("#connections-checks")).to_contain_text("checks pass")
         expect(page.locator("#connections-checks")).to_contain_text(airflow_stack.airflow_url)
-        snap(page, "connections")
+        snap(page, "real-connections")
         watch.check()
 
         # The form as it was typed, after going back and reloading.
         page.goto(real_app_url + "/")
         page.reload()
         assert_form(page, form)
-        snap(page, "configure-reloaded")
+        snap(page, "real-configure-reloaded")
         watch.check()
     finally:
         remove_dag_file(airflow_stack, form.name)

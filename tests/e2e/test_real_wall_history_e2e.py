@@ -164,7 +164,7 @@ def test_wall_shows_two_running_sweeps_updating_without_interaction(stack: Stack
         arg=[first.name, second.name],
         timeout=WALL_TIMEOUT_MS,
     )
-    snap(page, "wall-running-1920x1080")
+    snap(page, "real-wall-running-1920x1080")
     # Progress moves with no click: the done count of each tile changes and reaches the grid size.
     for config in stack.wall:
         done = tile(page, config).locator(".bt-wall-of")
@@ -192,7 +192,7 @@ def test_airflow_outage_turns_tiles_stale_and_they_recover(stack: Stack, watched
         expect(note).to_contain_text("stale since")
         expect(page.locator(".bt-wall-summary")).to_contain_text(f"{count} stale")
         expect(tile(page, stack.wall[0]).locator(".bt-wall-pct")).to_be_visible()  # last known state kept
-        snap(page, "wall-stale-1920x1080")
+        snap(page, "real-wall-stale-1920x1080")
     finally:
         stack.relay.restore()
     expect(page.locator(".bt-wall-tile-stale")).to_have_count(0, timeout=STALE_TIMEOUT_MS)
@@ -309,7 +309,7 @@ def test_results_heatmap_top_n_and_csv_reflect_the_real_result_files(stack: Stac
     for rank in range(3):
         pinned = page.locator(f"#results-top .ag-pinned-left-cols-container .ag-row[row-index='{rank}']")
         expect(pinned).to_contain_text(str(int(best.loc[rank, "index"])))
-    snap(page, "results-1920x1080")
+    snap(page, "real-results-1920x1080")
 
     with page.expect_download() as download:
         page.click("#results-csv")

@@ -7,30 +7,22 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import FAKE_RUN_SECONDS, SCREENSHOTS
-from tests.e2e.helpers import choose_strategy, save_sweep
+from tests.e2e.conftest import FAKE_RUN_SECONDS
+from tests.e2e.helpers import choose_strategy, save_sweep, snap
 
 pytestmark = pytest.mark.e2e
 
 MR = "MeanReversionStrategy"
-SETTLE_MS = 1_200  # let charts finish their first draw before a screenshot
 
 
 def shoot(page: Page, name: str, viewport: str, theme: str) -> None:
-    page.wait_for_timeout(SETTLE_MS)
-    page.mouse.move(0, 0)  # no hover effects (plotly's mode bar) in the picture
-    page.evaluate("window.scrollTo(0, 0)")  # a sticky navbar is drawn where the page was scrolled
-    suffix = "" if theme == "light" else f"-{theme}"
-    path = SCREENSHOTS / f"{name}-{viewport}{suffix}.png"
-    page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 10_000
+    snap(page, f"{name}-{viewport}" + ("" if theme == "light" else f"-{theme}"))
 
 
 @pytest.mark.parametrize(
     ("viewport", "theme"), [("1366x768", "light"), ("1920x1080", "light"), ("1920x1080", "dark")]
 )
 def test_screenshots_of_every_page(open_page, app_url, viewport, theme):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page = open_page(viewport, theme)
     name = f"shot_{viewport.replace('x', '_')}_{theme}"
 

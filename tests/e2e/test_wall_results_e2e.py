@@ -14,7 +14,8 @@ from playwright.sync_api import Page, expect
 
 from services.results_analysis import metric_grid, top_n
 from services.settings import Settings
-from tests.e2e.conftest import SCREENSHOTS, app_env, free_port, serve
+from tests.e2e.conftest import app_env, free_port, serve
+from tests.e2e.helpers import snap
 from tests.fakes import FakeServices
 from tests.support.sweeps import small_sweep
 
@@ -22,7 +23,6 @@ pytestmark = pytest.mark.e2e
 
 RUN_SECONDS = 60  # a fake run's length: the wall's running tiles move at every refresh
 REFRESH_S = 2
-SETTLE_MS = 1_500
 MR_GRID = {
     "lookback_period": "10:60:6",
     "entry_threshold": "1.0:3.0:5",
@@ -81,15 +81,6 @@ def seeded(tmp_path_factory) -> Iterator[Seeded]:
         yield Seeded(served.url, services)
 
 
-def shoot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_timeout(SETTLE_MS)
-    page.mouse.move(0, 0)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=False)
-    assert path.stat().st_size > 10_000
-
-
 def finished_table(services: FakeServices) -> pd.DataFrame:
     config = services.registry.get(FINISHED).config
     run_id = services.runs.list_runs(config)[0].run_id
@@ -114,7 +105,7 @@ def test_wall_shows_tiles_and_updates_without_interaction(seeded, watched_page) 
     expect(finished).to_have_class(
         "bt-wall-tile bt-wall-run-success bt-wall-tile-failing"
     )  # every 17th fails
-    shoot(page, "wall-1920x1080")
+    snap(page, "wall-1920x1080", full_page=False)
 
 
 def test_wall_filters_from_the_url(seeded, watched_page) -> None:
@@ -133,7 +124,7 @@ def test_wall_at_4k(seeded, browser) -> None:
         page = context.new_page()
         page.goto(seeded.url + "/wall")
         expect(page.locator(".bt-wall-tile")).to_have_count(3)
-        shoot(page, "wall-3840x2160")
+        snap(page, "wall-3840x2160", full_page=False)
     finally:
         context.close()
 
@@ -203,7 +194,7 @@ def test_results_heatmap_top_n_and_csv_export_reflect_the_data(seeded, watched_p
         "document.querySelector('#results-equity .js-plotly-plot')?._fullLayout?.yaxis?.title?.text"
         f" === 'equity · point {second}'"
     )
-    shoot(page, "results-1920x1080")
+    snap(page, "results-1920x1080", full_page=False)
 
     with page.expect_download() as download:
         page.click("#results-csv")
@@ -222,7 +213,7 @@ def test_results_at_1366(seeded, watched_page) -> None:
     page, _watch = watched_page(seeded.url, "1366x768")
     page.goto(f"{seeded.url}/results/{FINISHED}")
     page.wait_for_function("document.querySelector('#results-heatmap .js-plotly-plot')?.data?.[0]?.z")
-    shoot(page, "results-1366x768")
+    snap(page, "results-1366x768", full_page=False)
 
 
 def test_results_of_a_running_sweep_load_what_exists(seeded, watched_page) -> None:

@@ -7,19 +7,13 @@ from datetime import UTC, datetime
 import pytest
 
 from services.models import PointState, SweepStatus
-from tests.fakes import use_fake_services
+from tests.fakes import use_fake_services_with_a_run
 from tests.support.sweeps import small_sweep
 
 
 @pytest.fixture
 def services(tmp_path):
-    services = use_fake_services(tmp_path)
-    config = small_sweep(name="mr_spy")
-    services.registry.save(config)
-    services.deployer.deploy(config)
-    run = services.runs.trigger(config)
-    services.registry.record_run("mr_spy", run.run_id)
-    return services
+    return use_fake_services_with_a_run(tmp_path)
 
 
 def test_stale_status_shows_a_yellow_banner_with_time_and_reason(services):

@@ -12,19 +12,12 @@ from dash._utils import AttributeDict
 
 from components.figures import RUN_COLORS
 from components.sweep_nav import make_sweep_nav
-from tests.fakes import use_fake_services
-from tests.support.sweeps import small_sweep
+from tests.fakes import use_fake_services_with_a_run
 
 
 @pytest.fixture
 def services(tmp_path):
-    services = use_fake_services(tmp_path)
-    config = small_sweep(name="mr_spy")
-    services.registry.save(config)
-    services.deployer.deploy(config)
-    run = services.runs.trigger(config)
-    services.registry.record_run("mr_spy", run.run_id)
-    return services
+    return use_fake_services_with_a_run(tmp_path)
 
 
 def second_run(services) -> str:
