@@ -78,8 +78,11 @@ def _api(settings: Settings, method: str, path: str, **kwargs: Any) -> requests.
     retries = 1 if method == "GET" else WRITE_RETRIES
     for attempt in range(retries):
         response = requests.request(
-            method, f"{settings.airflow_url}/api/v2{path}", headers=_headers(settings),
-            timeout=HTTP_TIMEOUT_S, **kwargs,
+            method,
+            f"{settings.airflow_url}/api/v2{path}",
+            headers=_headers(settings),
+            timeout=HTTP_TIMEOUT_S,
+            **kwargs,
         )
         if response.status_code < 500 or attempt == retries - 1:
             return response
