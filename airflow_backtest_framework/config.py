@@ -1,4 +1,4 @@
-"""Strategy and factor catalogs, parameter-grid expressions and the SweepConfig spec."""
+"""The SweepConfig spec: a strategy from the catalog, one grid expression per parameter, a universe, dates."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -24,263 +22,26 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-ParamKind = Literal["int", "float"]
+from airflow_backtest_framework.catalog import FACTORS, STRATEGIES, StrategySpec
+from airflow_backtest_framework.grid import (
+    Grid,
+    GridError,
+    clip_text,
+    expand_values,
+    format_number,
+    parse_values,
+)
 
-MAX_VALUES_PER_PARAM = 10_000
 DEFAULT_MAX_GRID_POINTS = 100_000
 MAX_TASKS = 1_024  # Airflow's default max_map_length caps XCom-driven .expand()
 DEFAULT_POINTS_PER_TASK = 10
 MAX_SYMBOLS = 2_000
-FLOAT_SIGNIFICANT_DIGITS = 10
 DAG_ID_PREFIX = "backtest_"
 CONTEXT_MAX_GRID_POINTS = "max_grid_points"
 
 
-# --------------------------------------------------------------------------- catalogs
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One tunable parameter of a strategy."""
-
-    name: str
-    kind: ParamKind
-    unit: str
-    description: str
-    lower: float
-    upper: float
-    default: str
-
-    @property
-    def help(self) -> str:
-        return f"{self.description} ({self.unit}; {_fmt(self.lower)} to {_fmt(self.upper)})"
-
-
-@dataclass(frozen=True)
-class StrategySpec:
-    """A strategy of the catalog: its parameters, in grid order."""
-
-    name: str
-    description: str
-    params: tuple[ParamSpec, ...]
-
-    def param(self, name: str) -> ParamSpec:
-        for spec in self.params:
-            if spec.name == name:
-                return spec
-        raise KeyError(name)
-
-    @property
-    def param_names(self) -> tuple[str, ...]:
-        return tuple(p.name for p in self.params)
-
-    def default_params(self) -> dict[str, str]:
-        return {p.name: p.default for p in self.params}
-
-
-def _stop_loss(default: str = "0.05,0.08,0.1") -> ParamSpec:
-    return ParamSpec(
-        "stop_loss_pct", "float", "fraction", "Exit a position after this loss", 0.001, 0.9, default
-    )
-
-
-def _cooldown(default: str) -> ParamSpec:
-    return ParamSpec(
-        "cooldown_period", "int", "days", "Days to wait before re-entering a symbol", 0, 365, default
-    )
-
-
-STRATEGIES: dict[str, StrategySpec] = {
-    s.name: s
-    for s in (
-        StrategySpec(
-            "LongShortEquityStrategy",
-            "Long the top-ranked symbols, short the bottom-ranked, rebalanced periodically.",
-            (
-                ParamSpec(
-                    "rebalance_period", "int", "days", "Days between rebalancing", 1, 365, "7,14,21,28,35"
-                ),
-                ParamSpec(
-                    "take_profit_pct",
-                    "float",
-                    "fraction",
-                    "Exit a position after this gain",
-                    0.001,
-                    5.0,
-                    "0.1,0.15,0.2",
-                ),
-                _stop_loss(),
-                _cooldown("7,14,21"),
-            ),
-        ),
-        StrategySpec(
-            "MeanReversionStrategy",
-            "Enter against large deviations from a rolling mean (z-score), exit on reversion.",
-            (
-                ParamSpec("lookback_period", "int", "days", "Window of the rolling mean", 2, 504, "20,30,40"),
-                ParamSpec(
-                    "entry_threshold",
-                    "float",
-                    "std devs",
-                    "Z-score that opens a position",
-                    0.1,
-                    10.0,
-                    "2.0,2.5,3.0",
-                ),
-                _stop_loss(),
-                _cooldown("5,10,15"),
-            ),
-        ),
-        StrategySpec(
-            "MomentumStrategy",
-            "Follow trailing returns above a signal threshold.",
-            (
-                ParamSpec(
-                    "momentum_period", "int", "days", "Window of the trailing return", 2, 504, "10,20,30"
-                ),
-                ParamSpec(
-                    "signal_threshold",
-                    "float",
-                    "return",
-                    "Trailing return that opens a position",
-                    0.0,
-                    2.0,
-                    "0.05,0.1,0.15",
-                ),
-                _stop_loss(),
-                _cooldown("3,7,14"),
-            ),
-        ),
-    )
-}
-
-FACTORS: dict[str, str] = {
-    "NewsSentiment": "Net sentiment of news flow",
-    "DebtToEquity": "Leverage: total debt over shareholders' equity",
-    "PriceToEarnings": "Valuation: price over trailing earnings",
-    "PriceToBook": "Valuation: price over book value",
-    "ReturnOnEquity": "Quality: net income over equity",
-    "EarningsYield": "Valuation: earnings over price",
-    "DividendYield": "Dividends over price",
-    "Volatility60D": "Risk: 60-day realised volatility",
-    "Beta": "Risk: sensitivity to the market",
-    "MarketCap": "Size: market capitalisation",
-}
-
 TICKER_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,9}(?:[.\-][A-Z0-9]{1,4})?$")
 NAME_PATTERN = re.compile(r"^[a-z0-9_]{3,60}$")
-
-
-# --------------------------------------------------------------------------- grid expressions
-
-
-class GridError(ValueError):
-    """A parameter-grid expression that cannot be read; the message says how to write it."""
-
-
-GRID_HELP = "write a value (7), a list (7,14,21) or a range min:max:count (7:91:5)"
-_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
-
-
-def _fmt(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-def _round_float(value: float) -> float:
-    if value == 0 or not math.isfinite(value):
-        return float(value)
-    return float(f"{value:.{FLOAT_SIGNIFICANT_DIGITS}g}")
-
-
-def _number(text: str, kind: ParamKind) -> float:
-    if not _NUMBER.match(text):
-        raise GridError(f"'{_clip(text)}' is not a number; {GRID_HELP}")
-    value = float(text)
-    if not math.isfinite(value):
-        raise GridError(f"'{_clip(text)}' is too large; {GRID_HELP}")
-    if kind == "int" and not value.is_integer():
-        raise GridError(f"'{_clip(text)}' is not a whole number; this parameter takes integers")
-    return value
-
-
-def _clip(text: str, limit: int = 24) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _range_values(term: str, kind: ParamKind) -> list[float]:
-    parts = term.split(":")
-    if len(parts) != 3:
-        raise GridError(f"'{_clip(term)}' is not a range; write min:max:count, e.g. 7:91:5")
-    low, high = _number(parts[0], "float"), _number(parts[1], "float")
-    if not _NUMBER.match(parts[2]) or not float(parts[2]).is_integer():
-        raise GridError(
-            f"count '{_clip(parts[2])}' in '{_clip(term)}' must be a whole number of points (≥ 1)"
-        )
-    count = int(float(parts[2]))
-    if count < 1:
-        raise GridError(f"count in '{_clip(term)}' must be at least 1")
-    if low > high:
-        raise GridError(
-            f"min {_fmt(low)} is greater than max {_fmt(high)} in '{_clip(term)}'; write min:max:count"
-        )
-    if count == 1:
-        if low != high:
-            raise GridError(f"count 1 in '{_clip(term)}' needs min = max; use count ≥ 2 for a range")
-        return [low]
-    if count > MAX_VALUES_PER_PARAM:
-        raise GridError(
-            f"'{_clip(term)}' asks for {count:,} values; at most {MAX_VALUES_PER_PARAM:,} per parameter"
-        )
-    step = (high - low) / (count - 1)
-    values = [low + i * step for i in range(count - 1)] + [high]
-    if kind == "int":
-        return [float(round(v)) for v in values]
-    return values
-
-
-def parse_values(expression: str, kind: ParamKind) -> list[int] | list[float]:
-    """Expand a grid expression into its sorted distinct values.
-
-    `7` → [7]; `7,14,21` → [7, 14, 21]; `7:91:5` → [7, 28, 49, 70, 91] (min:max:count,
-    inclusive, evenly spaced); terms may be mixed: `5,7:91:5`. Raises GridError.
-    """
-    if not isinstance(expression, str) or kind not in ("int", "float"):
-        raise GridError(f"expected text and kind 'int' or 'float'; {GRID_HELP}")
-    return list(_expand(expression, kind))
-
-
-@lru_cache(maxsize=256)
-def _expand(expression: str, kind: ParamKind) -> tuple[int, ...] | tuple[float, ...]:
-    """parse_values, memoised: a spec is validated field by field, then as a whole."""
-    text = "".join(expression.split())
-    if not text:
-        raise GridError(f"empty; {GRID_HELP}")
-    collected: set[float] = set()
-    for term in text.split(","):
-        if not term:
-            raise GridError(f"empty item between commas; {GRID_HELP}")
-        if ":" in term:
-            collected.update(_range_values(term, kind))
-        elif kind == "int":
-            collected.add(_number(term, "int"))
-        else:
-            collected.add(_number(term, "float"))
-        if len(collected) > MAX_VALUES_PER_PARAM:
-            raise GridError(
-                f"more than {MAX_VALUES_PER_PARAM:,} values in one parameter; use a coarser range"
-            )
-    if kind == "int":
-        return tuple(sorted({int(v) for v in collected}))
-    return tuple(sorted({_round_float(v) for v in collected}))
-
-
-def format_values(values: list[int] | list[float], limit: int = 12) -> str:
-    """A short preview of expanded values: the first and last few when there are many."""
-    shown = [_fmt(v) for v in values]
-    if len(shown) <= limit:
-        return ", ".join(shown)
-    half = limit // 2
-    return ", ".join(shown[:half]) + f", … ({len(shown) - limit} more) …, " + ", ".join(shown[-half:])
 
 
 # --------------------------------------------------------------------------- SweepConfig
@@ -295,35 +56,6 @@ def _split_list(value: Any) -> Any:
 def _custom(kind: str, message: str, **ctx: Any) -> PydanticCustomError:
     # Braces in user text would be read as format fields by pydantic: escape them.
     return PydanticCustomError(kind, message.replace("{", "{{").replace("}", "}}"), ctx or None)
-
-
-class _Grid:
-    """The expanded per-parameter values and mixed-radix indexing (plain attributes: point() is hot)."""
-
-    __slots__ = ("names", "radix", "size", "values")
-
-    def __init__(self, names: tuple[str, ...], values: list[tuple[int, ...] | tuple[float, ...]]) -> None:
-        self.names = names
-        self.values = tuple(values)
-        self.radix = tuple(len(v) for v in values)
-        self.size = math.prod(self.radix)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Grid) and (self.names, self.values) == (other.names, other.values)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def digits(self, index: int) -> tuple[int, ...]:
-        if not 0 <= index < self.size:
-            raise IndexError(f"point {index} outside the grid of {self.size} points")
-        digits = [0] * len(self.radix)
-        for position in range(len(self.radix) - 1, -1, -1):
-            index, digits[position] = divmod(index, self.radix[position])
-        return tuple(digits)
-
-    def point(self, index: int) -> dict[str, int | float]:
-        digits = self.digits(index)
-        return {name: self.values[k][digits[k]] for k, name in enumerate(self.names)}
 
 
 class SweepConfig(BaseModel):
@@ -348,7 +80,7 @@ class SweepConfig(BaseModel):
     owner: str = "research"
     description: str = ""
 
-    _grid: _Grid | None = PrivateAttr(default=None)
+    _grid: Grid | None = PrivateAttr(default=None)
 
     @field_validator("name")
     @classmethod
@@ -362,7 +94,7 @@ class SweepConfig(BaseModel):
     def _check_strategy(cls, value: str) -> str:
         if value not in STRATEGIES:
             raise _custom(
-                "strategy", f"unknown strategy '{_clip(value)}'; choose one of: {', '.join(STRATEGIES)}"
+                "strategy", f"unknown strategy '{clip_text(value)}'; choose one of: {', '.join(STRATEGIES)}"
             )
         return value
 
@@ -393,8 +125,8 @@ class SweepConfig(BaseModel):
             outside = [v for v in values if not spec.lower <= v <= spec.upper]
             if outside:
                 problems[spec.name] = (
-                    f"{_fmt(outside[0])} is outside the allowed range "
-                    f"{_fmt(spec.lower)} to {_fmt(spec.upper)}"
+                    f"{format_number(outside[0])} is outside the allowed range "
+                    f"{format_number(spec.lower)} to {format_number(spec.upper)}"
                 )
                 continue
             cleaned[spec.name] = expression
@@ -418,7 +150,7 @@ class SweepConfig(BaseModel):
         if bad:
             raise _custom(
                 "universe",
-                f"'{_clip(bad[0])}' is not a ticker; "
+                f"'{clip_text(bad[0])}' is not a ticker; "
                 "use letters and digits, optionally .X or -X (e.g. BRK.B)",
             )
         if len(symbols) > MAX_SYMBOLS:
@@ -437,7 +169,7 @@ class SweepConfig(BaseModel):
         unknown = [f for f in factors if f not in FACTORS]
         if unknown:
             raise _custom(
-                "factors", f"unknown factor '{_clip(unknown[0])}'; valid factors: {', '.join(FACTORS)}"
+                "factors", f"unknown factor '{clip_text(unknown[0])}'; valid factors: {', '.join(FACTORS)}"
             )
         return factors
 
@@ -487,7 +219,7 @@ class SweepConfig(BaseModel):
     @model_validator(mode="after")
     def _check_grid(self, info: ValidationInfo) -> SweepConfig:
         spec = STRATEGIES[self.strategy]
-        self._grid = _Grid(spec.param_names, [_expand(self.params[p.name], p.kind) for p in spec.params])
+        self._grid = Grid(spec.param_names, [expand_values(self.params[p.name], p.kind) for p in spec.params])
         limit = (info.context or {}).get(CONTEXT_MAX_GRID_POINTS, DEFAULT_MAX_GRID_POINTS)
         size = self.grid_size
         if limit is not None and size > limit:

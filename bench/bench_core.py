@@ -10,8 +10,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from airflow_backtest_framework import config as config_module
-from airflow_backtest_framework.config import CONTEXT_MAX_GRID_POINTS, STRATEGIES, SweepConfig
+from airflow_backtest_framework import grid as grid_module
+from airflow_backtest_framework.catalog import STRATEGIES
+from airflow_backtest_framework.config import CONTEXT_MAX_GRID_POINTS, SweepConfig
 from bench.common import failures, median_seconds, report
 from services.dag_generator import dag_filename, render_dag
 from services.framework_bundle import write_framework
@@ -39,14 +40,14 @@ PARSE_ROUNDS = 15
 PARSE_PROBE = """
 import json, statistics, sys, time
 from airflow.dag_processing.dagbag import DagBag
-from airflow_backtest_framework import config
+from airflow_backtest_framework import grid
 files = sys.argv[1:]
 times = {f: [] for f in files}
 for f in files:
     DagBag(dag_folder=f, safe_mode=True)  # warm-up: imports the framework once
 for _ in range(ROUNDS):
     for f in files:
-        config._expand.cache_clear()  # cold, as in the DAG processor's fresh process per parse
+        grid.expand_values.cache_clear()  # cold, as in the DAG processor's fresh process per parse
         t = time.perf_counter()
         bag = DagBag(dag_folder=f, safe_mode=True)
         times[f].append(time.perf_counter() - t)
@@ -72,7 +73,7 @@ def bench_grid() -> None:
     assert config.grid_size == 1_000_000
 
     def cold_size() -> int:
-        config_module._expand.cache_clear()  # measure parsing the expressions, not the memo
+        grid_module.expand_values.cache_clear()  # measure parsing the expressions, not the memo
         return sweep(MILLION, "bench_b").grid_size
 
     report("grid_size of a 10^6-point spec (validate + size)", median_seconds(cold_size) * 1e3, "ms", 5)

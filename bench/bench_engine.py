@@ -17,7 +17,8 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from airflow_backtest_framework.config import STRATEGIES, SweepConfig  # noqa: E402
+from airflow_backtest_framework.catalog import STRATEGIES  # noqa: E402
+from airflow_backtest_framework.config import SweepConfig  # noqa: E402
 from backtest_engine import load_market_data, run_point, synthetic_market  # noqa: E402
 
 logger = logging.getLogger("bench_engine")

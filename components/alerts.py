@@ -9,7 +9,8 @@ import dash_bootstrap_components as dbc
 from dash import html
 from pydantic import ValidationError
 
-from airflow_backtest_framework.config import GridError, describe_validation_error
+from airflow_backtest_framework.config import describe_validation_error
+from airflow_backtest_framework.grid import GridError
 from services.errors import BacktestError
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from airflow_backtest_framework.config import FACTORS, STRATEGIES
+from airflow_backtest_framework.catalog import FACTORS, STRATEGIES
 from components.configure_view import GRID_SYNTAX, make_field
 from components.sweep_form import FORM_FIELDS
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import html
 
-from airflow_backtest_framework.config import GRID_HELP, STRATEGIES
+from airflow_backtest_framework.catalog import STRATEGIES
+from airflow_backtest_framework.grid import GRID_HELP
 from components.sweep_form import FormCheck
 
 

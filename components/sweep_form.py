@@ -7,16 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from airflow_backtest_framework.config import (
-    CONTEXT_MAX_GRID_POINTS,
-    NAME_PATTERN,
-    STRATEGIES,
-    GridError,
-    SweepConfig,
-    field_errors,
-    format_values,
-    parse_values,
-)
+from airflow_backtest_framework.catalog import STRATEGIES
+from airflow_backtest_framework.config import CONTEXT_MAX_GRID_POINTS, NAME_PATTERN, SweepConfig, field_errors
+from airflow_backtest_framework.grid import GridError, format_values, parse_values
 
 DEFAULT_STRATEGY = next(iter(STRATEGIES))
 DEFAULT_UNIVERSE = "AAPL, MSFT, GOOGL, AMZN, NVDA"

@@ -11,7 +11,7 @@ from dash import ALL, Input, Output, State, clientside_callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 from pydantic import ValidationError
 
-from airflow_backtest_framework.config import STRATEGIES
+from airflow_backtest_framework.catalog import STRATEGIES
 from components.alerts import make_alert, make_error_alert, make_toast
 from components.configure_layout import INVALID_FIELDS, LABELS, make_configure_layout
 from components.configure_layout import ConfigureIds as Ids

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_backtest_framework.config import STRATEGIES
+from airflow_backtest_framework.catalog import STRATEGIES
 from services.dag_generator import dag_filename, render_dag
 from services.framework_bundle import write_framework
 from services.settings import PROJECT_ROOT

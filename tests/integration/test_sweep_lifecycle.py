@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_backtest_framework.config import STRATEGIES
+from airflow_backtest_framework.catalog import STRATEGIES
 from scripts import local_airflow
 from services.bootstrap import Services, build_services
 from services.dag_generator import GENERATED_MARKER

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from airflow_backtest_framework.config import STRATEGIES, SweepConfig
+from airflow_backtest_framework.catalog import STRATEGIES
+from airflow_backtest_framework.config import SweepConfig
 
 SMALL_PARAMS = {
     "LongShortEquityStrategy": {

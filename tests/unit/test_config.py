@@ -11,17 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from airflow_backtest_framework.config import (
-    CONTEXT_MAX_GRID_POINTS,
-    FACTORS,
-    MAX_TASKS,
-    STRATEGIES,
-    GridError,
-    SweepConfig,
-    field_errors,
-    format_values,
-    parse_values,
-)
+from airflow_backtest_framework.catalog import FACTORS, STRATEGIES
+from airflow_backtest_framework.config import CONTEXT_MAX_GRID_POINTS, MAX_TASKS, SweepConfig, field_errors
+from airflow_backtest_framework.grid import GridError, format_values, parse_values
 
 
 def sweep(**overrides: object) -> dict:

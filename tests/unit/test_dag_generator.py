@@ -8,7 +8,8 @@ import types
 import pytest
 from pydantic import ValidationError
 
-from airflow_backtest_framework.config import STRATEGIES, SweepConfig
+from airflow_backtest_framework.catalog import STRATEGIES
+from airflow_backtest_framework.config import SweepConfig
 from services.dag_generator import GENERATED_MARKER, dag_filename, generated_by_us, render_dag
 from tests.support.sweeps import small_sweep
 

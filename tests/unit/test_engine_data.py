@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from airflow_backtest_framework.config import STRATEGIES, SweepConfig
+from airflow_backtest_framework.catalog import STRATEGIES
+from airflow_backtest_framework.config import SweepConfig
 from backtest_engine import DataSourceError, load_market_data, main, synthetic_market
 from backtest_engine.data import FACTOR_LEVELS
 

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from airflow_backtest_framework.config import STRATEGIES, SweepConfig
+from airflow_backtest_framework.catalog import STRATEGIES
+from airflow_backtest_framework.config import SweepConfig
 from backtest_engine import STRATEGY_CLASSES, TRANSACTION_COST, build_strategy, load_market_data, run_point
 from backtest_engine.data import MarketData
 from backtest_engine.metrics import compute_metrics, evaluate
