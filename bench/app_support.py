@@ -1,5 +1,5 @@
-"""What bench_app needs around the app: a fake Airflow over HTTP, a seeded 10,000-point sweep, Dash
-callback requests built from `/_dash-dependencies`, and app processes (`python app.py`, gunicorn)."""
+"""What the app benchmarks need around the app: a fake Airflow over HTTP, a seeded 10,000-point sweep,
+Dash callback requests built from `/_dash-dependencies`, and app processes (`python app.py`, gunicorn)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -74,6 +75,7 @@ class FakeAirflowServer:
     def __init__(self, dags_folder: Path) -> None:
         self.fake = FakeAirflow(dags_folder)
         self.count = 0
+        self.paths: Counter[str] = Counter()  # the same requests by `METHOD /path` (below /api/v2)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -91,12 +93,16 @@ class FakeAirflowServer:
     def reset_count(self) -> None:
         with self._lock:
             self.count = 0
+            self.paths.clear()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as a real Airflow API server
+            # Headers and body go out in two writes: with Nagle on, the body waits for the client's
+            # delayed ACK (~40 ms on a kept-alive connection). Real API servers set TCP_NODELAY too.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -121,6 +127,7 @@ class FakeAirflowServer:
                     return
                 with server._lock:
                     server.count += 1
+                    server.paths[f"{self.command} {parts.path[len(API_ROOT) :]}"] += 1
                 request = ApiRequest(
                     self.command, parts.path[len(API_ROOT) :], dict(parse_qsl(parts.query)), body
                 )

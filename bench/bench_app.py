@@ -8,9 +8,7 @@ task instances mid-way, so no local Airflow has to run 1,000 tasks. Timings are 
 
 from __future__ import annotations
 
-import os
 import random
-import re
 import shutil
 import statistics
 import sys
@@ -43,7 +41,7 @@ from bench.app_support import (
     tree_rss_mb,
     wait_until_up,
 )
-from bench.common import failures, report
+from bench.common import ACCESS_FORMAT, AccessLog, failures, report, section
 from services.registry import SweepRegistry
 
 MR = "MeanReversionStrategy"
@@ -68,7 +66,6 @@ SESSIONS = 20
 POLL_EVERY_S = 5.0
 LOAD_SECONDS = 45.0
 MONITOR_P95_MS = 300.0
-ACCESS_FORMAT = '%(p)s "%(r)s" %(s)s %(M)s'  # worker pid, request line, status, server time in ms
 
 COLD_STARTS = 3
 COLD_START_S = 3.0
@@ -124,27 +121,6 @@ def check_configure_answer(validation: dict, preview: dict) -> None:
 
 
 # --------------------------------------------------------------------------- (a) Configure
-
-
-class AccessLog:
-    """gunicorn's access log in ACCESS_FORMAT: server time per request, filtered by request-line text."""
-
-    LINE = re.compile(r'^<?(\d+)>? "(.*)" (\d+) (\d+)$')
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def entries(self, fragment: str) -> list[tuple[int, int, int]]:
-        """(pid, status, ms) of the requests whose request line holds `fragment`."""
-        found = []
-        for line in self.path.read_text().splitlines():
-            match = self.LINE.match(line)
-            if match and fragment in match.group(2):
-                found.append((int(match.group(1)), int(match.group(3)), int(match.group(4))))
-        return found
-
-    def server_ms(self, fragment: str) -> list[float]:
-        return [float(ms) for _, status, ms in self.entries(fragment) if status == 200]
 
 
 def report_configure(
@@ -451,12 +427,6 @@ def bench_rss(workspace: Path, airflow_url: str, big_sweep: str) -> None:
 
 
 # --------------------------------------------------------------------------- main
-
-
-def section(title: str) -> None:
-    """A section header with the machine's load: wall-clock figures on 2 shared cores depend on it."""
-    one, five, _ = os.getloadavg()
-    print(f"{title}  [load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} CPUs]")
 
 
 def main() -> int:

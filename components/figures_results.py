@@ -76,12 +76,16 @@ def parallel_coordinates(
     rows = table.dropna(subset=[metric])
     if len(rows) > PARCOORDS_MAX_POINTS:
         rows = rows.nlargest(PARCOORDS_MAX_POINTS, metric)
-    dimensions = [{"label": name, "values": rows[name].astype(float)} for name in params if name in rows]
-    dimensions.append({"label": metric_label(metric), "values": rows[metric].astype(float)})
+    # numpy arrays: plotly takes them as they are, where pandas columns go through a conversion first
+    values = rows[metric].to_numpy(dtype=float)
+    dimensions = [
+        {"label": name, "values": rows[name].to_numpy(dtype=float)} for name in params if name in rows
+    ]
+    dimensions.append({"label": metric_label(metric), "values": values})
     fig = go.Figure(
         go.Parcoords(
             line={
-                "color": rows[metric].astype(float),
+                "color": values,
                 "colorscale": METRIC_COLORSCALE,
                 "showscale": False,  # the metric's own axis is the scale
             },

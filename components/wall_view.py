@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from urllib.parse import quote
 
@@ -17,6 +19,10 @@ SPARK_WIDTH = 240
 SPARK_HEIGHT = 48
 SPARK_STROKE = 3
 TILE_STATES = (PointState.DONE, PointState.RUNNING, PointState.QUEUED, PointState.FAILED)
+RENDERED_TILES_KEPT = 256  # per process: every wall a worker serves in one period shows the same tiles
+
+_rendered: OrderedDict[str, html.Div] = OrderedDict()
+_rendered_lock = threading.Lock()
 
 
 def sparkline_points(history: Sequence[HistoryPoint], total: int) -> list[tuple[float, float]]:
@@ -155,4 +161,21 @@ def make_tile(tile: WallTile) -> html.Div:
 def make_tiles(tiles: Sequence[WallTile]) -> list:
     if not tiles:
         return [html.Div("No active or recently finished sweeps match this wall.", className="bt-wall-empty")]
-    return [make_tile(tile) for tile in tiles]
+    return [_rendered_tile(tile) for tile in tiles]
+
+
+def _rendered_tile(tile: WallTile) -> html.Div:
+    """make_tile(tile), reused while the tile is unchanged: building Dash components costs more than
+    the wall's data, and the walls a worker serves in one refresh period show the same tiles."""
+    key = tile.model_dump_json()
+    with _rendered_lock:
+        found = _rendered.get(key)
+        if found is not None:
+            _rendered.move_to_end(key)
+            return found
+    rendered = make_tile(tile)
+    with _rendered_lock:
+        _rendered[key] = rendered
+        while len(_rendered) > RENDERED_TILES_KEPT:
+            _rendered.popitem(last=False)
+    return rendered

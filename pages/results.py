@@ -134,7 +134,7 @@ def show_heatmap(data, metric, x, y, aggregate, fixed, fixed_ids, theme, name):
     """The metric over (x, y); other parameters fixed by their selectors or aggregated."""
     if not (data and metric and x and y):
         raise PreventUpdate
-    table = get_results_tables().table(saved_config(name), data["run_id"])
+    table = get_results_tables().table(saved_config(name), data["run_id"], rows=data.get("rows"))
     grid = metric_grid(table, x, y, metric, aggregate or "max", fixed_values(fixed_ids, fixed))
     return results_heatmap(grid, metric, aggregate or "max", theme=theme or "light")
 
@@ -153,7 +153,7 @@ def show_points(data, metric, theme, name):
     if not (data and metric):
         raise PreventUpdate
     config = saved_config(name)
-    table = get_results_tables().table(config, data["run_id"])
+    table = get_results_tables().table(config, data["run_id"], rows=data.get("rows"))
     params = list(config.strategy_spec.param_names)
     metrics = [m for m in METRIC_COLUMNS if m in table.columns]
     figure = parallel_coordinates(table, params, metric, theme=theme or "light")

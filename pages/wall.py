@@ -99,10 +99,10 @@ def summary(tiles: list[WallTile]) -> list:
     State(WallIds.FILTER, "data"),
 )
 def refresh(_n_intervals, filter_data):
-    """The tiles from the wall service (cached statuses: many walls cost one poll per sweep)."""
+    """The tiles of the shared wall board (rebuilt once per refresh period: many walls cost one)."""
     clock = datetime.now().strftime("%H:%M:%S")
     try:
-        tiles = get_wall().tiles(WallFilter.model_validate(filter_data or {}))
+        tiles = get_wall().board(WallFilter.model_validate(filter_data or {}), period_s=refresh_ms() / 1000)
     except Exception as exc:  # the wall keeps its last tiles and says why it is not fresher
         log.exception("wall refresh failed")
         return dash.no_update, dash.no_update, clock, make_error_alert(exc, title="Wall not updated.")

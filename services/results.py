@@ -1,9 +1,13 @@
-"""Per-point result files of a run (`<dag_id>/<run_id>/points/<index>.json`) read as a table."""
+"""Per-point result files of a run (`<dag_id>/<run_id>/points/<index>.json`) read as a table, with the
+run's `results.csv` (written by the DAG's summarize task) standing in for the points it holds."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import math
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
@@ -17,11 +21,26 @@ from services.storage import ArtifactStore
 log = logging.getLogger(__name__)
 
 READ_THREADS = 8  # S3 GETs overlap well; local reads do not mind
+TASKS_PER_THREAD = 4  # reads go in this many batches per thread: a task per file costs more than a local read
 METRIC_COLUMNS = ec.METRIC_NAMES
 
 
 def points_prefix(dag_id: str, run_id: str) -> str:
     return f"{ec.run_prefix(dag_id, run_id)}/{ec.POINTS_DIR}/"
+
+
+def table_key(dag_id: str, run_id: str) -> str:
+    return f"{ec.run_prefix(dag_id, run_id)}/{ec.TABLE_FILE}"
+
+
+def table_columns(config: SweepConfig) -> list[str]:
+    return ["index", *config.strategy_spec.param_names, *METRIC_COLUMNS]
+
+
+def _batches(items: list[int], count: int) -> Iterable[list[int]]:
+    """`items` in at most `count` consecutive batches of (nearly) equal size."""
+    size = max(1, math.ceil(len(items) / count))
+    return (items[start : start + size] for start in range(0, len(items), size))
 
 
 class ResultsService:
@@ -52,8 +71,12 @@ class ResultsService:
                 log.warning("result %s of %s/%s unreadable: %s", index, dag_id, run_id, exc)
                 return None
 
+        def read_batch(indices: list[int]) -> list[dict]:
+            return [record for record in map(read, indices) if record is not None]
+
         with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-            return [record for record in pool.map(read, wanted) if record is not None]
+            batches = pool.map(read_batch, _batches(wanted, READ_THREADS * TASKS_PER_THREAD))
+            return [record for batch in batches for record in batch]
 
     def equity(self, dag_id: str, run_id: str, index: int) -> EquityCurve | None:
         """A point's equity curve (`<dag_id>/<run_id>/equity/<index>.json`); None when none was written."""
@@ -67,11 +90,49 @@ class ResultsService:
             log.warning("equity %s of %s/%s unreadable: %s", index, dag_id, run_id, exc)
             return None
 
-    def table(self, config: SweepConfig, run_id: str) -> pd.DataFrame:
-        """One row per finished point: `index`, the parameters, the metrics; sorted by index."""
+    def table(self, config: SweepConfig, run_id: str, done: set[int] | None = None) -> pd.DataFrame:
+        """One row per finished point: `index`, the parameters, the metrics; sorted by index.
+
+        `done` is the run's `done_indices` when the caller just listed them. The points the run's
+        `results.csv` holds come from it (one read instead of one per point); the others (all of
+        them before the summarize task ran, or points written after it, such as retried ones) from
+        their own files.
+        """
+        done = set(self.done_indices(config.dag_id, run_id) if done is None else done)
+        summarized = self.summarized(config, run_id)
+        if summarized is not None:
+            summarized = summarized[summarized["index"].isin(done)]
+            done -= set(summarized["index"].tolist())
+        frame = self._table_of_files(config, run_id, done)
+        if summarized is not None and not summarized.empty:
+            frame = summarized if frame.empty else pd.concat([summarized, frame])
+        return frame.sort_values("index", ignore_index=True)
+
+    def summarized(self, config: SweepConfig, run_id: str) -> pd.DataFrame | None:
+        """The table of the points in the run's `results.csv`, as `table` has them (sorted by index);
+        None when the summarize task did not write one or it is unusable."""
+        key = table_key(config.dag_id, run_id)
+        try:
+            data = self._store.get(key)
+        except NotFound:
+            return None
+        columns = table_columns(config)
+        try:
+            frame = pd.read_csv(io.BytesIO(data))  # pandas parses floats as JSON does (round trip)
+            if not set(columns) - set(METRIC_COLUMNS) <= set(frame.columns):
+                raise ValueError(f"columns {list(frame.columns)} lack some of {columns}")
+            frame = frame.reindex(columns=columns)
+            frame[list(METRIC_COLUMNS)] = frame[list(METRIC_COLUMNS)].astype(float)
+            frame["index"] = frame["index"].astype(int)
+        except (ValueError, TypeError, pd.errors.ParserError) as exc:
+            log.warning("%s unusable, reading the point files: %s", key, exc)
+            return None
+        return frame.drop_duplicates("index").sort_values("index", ignore_index=True)
+
+    def _table_of_files(self, config: SweepConfig, run_id: str, indices: set[int]) -> pd.DataFrame:
         params = list(config.strategy_spec.param_names)
         rows = []
-        for record in self.records(config.dag_id, run_id):
+        for record in self.records(config.dag_id, run_id, indices) if indices else []:
             try:
                 row = {"index": int(record["index"])}
                 row.update({name: record["params"][name] for name in params})
@@ -83,8 +144,7 @@ class ResultsService:
                     f"result file {record.get('index')} of {run_id} is malformed: {exc}"
                 ) from None
             rows.append(row)
-        frame = pd.DataFrame(rows, columns=["index", *params, *METRIC_COLUMNS])
-        return frame.sort_values("index", ignore_index=True)
+        return pd.DataFrame(rows, columns=table_columns(config))
 
     def best(
         self, config: SweepConfig, run_id: str, metric: str = "sharpe", top: int = 5

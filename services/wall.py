@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -21,6 +24,13 @@ HISTORY_MAX_POINTS = 240  # samples kept per run: a sparkline, and hours of cove
 HISTORY_EXPIRE_S = 7 * 24 * 3600
 ACTIVE_RUN_STATES = frozenset({"queued", "running", "restarting", "scheduled"})
 STATE_FILTER_ALIASES = {"active": ACTIVE_RUN_STATES, "finished": frozenset({"success", "failed"})}
+# Sweeps polled at once: each poll mostly waits on Airflow and the results store, with one Airflow
+# request in flight at a time, so 8 stay within requests' 10 pooled connections per host.
+POLL_THREADS = 8
+BOARD_WAIT_S = 0.1  # the wall starting a quick board rebuild waits this long for it, then shows the last one
+BOARD_BEHIND_PERIODS = 3  # a board this many periods old is rebuilt before a wall shows it
+BOARD_EXPIRE_S = 24 * 3600
+BUILD_LOCK_EXPIRE_S = 120  # a rebuild whose worker died frees its lock after this
 
 
 class StatusSource(Protocol):
@@ -81,11 +91,21 @@ class WallFilter(BaseModel):
         return tile.run_state in states or (wanted == "stale" and tile.stale)
 
 
+class WallBoard(BaseModel):
+    """All tiles of one wall filter's sweeps, as built in one refresh period (shared by every wall)."""
+
+    period: int  # epoch seconds // the period's length
+    built_at: datetime
+    build_s: float = 0.0  # how long the rebuild took
+    tiles: list[WallTile]
+
+
 class WallService:
     """Tiles built from `monitor.status`, whose shared cache makes many walls cost one poll per sweep.
 
     The progress history of each run lives in `cache` (shared by every worker): a sample is
-    appended when a status is fresher than the last sample, so concurrent walls add it once.
+    appended when a status is fresher than the last sample, so concurrent walls add it once. The
+    boards the wall page shows (`board`) live there too.
     """
 
     def __init__(
@@ -102,18 +122,98 @@ class WallService:
         self._cache = cache
         self._now = now
         self._recent = recent
+        self._boards: dict[str, tuple[tuple[int, str], WallBoard]] = {}  # the last board parsed, per key
 
     def tiles(self, wall_filter: WallFilter | None = None) -> list[WallTile]:
-        """Tiles of every sweep with an active or recently finished run: active first, then newest."""
+        """Tiles of every sweep with an active or recently finished run: active first, then newest.
+
+        The sweeps' statuses are fetched POLL_THREADS at a time (each a cached status or one poll).
+        """
         wanted = wall_filter or WallFilter()
-        tiles = []
-        for record in self._registry.list():
-            if not record.run_ids or not wanted.matches_record(record):
-                continue
-            tile = self.tile(record.config)
-            if self._on_wall(tile) and wanted.matches_tile(tile):
-                tiles.append(tile)
+        configs = [r.config for r in self._registry.list() if r.run_ids and wanted.matches_record(r)]
+        with ThreadPoolExecutor(max_workers=POLL_THREADS, thread_name_prefix="wall-poll") as pool:
+            candidates = list(pool.map(self.tile, configs))
+        tiles = [tile for tile in candidates if self._on_wall(tile) and wanted.matches_tile(tile)]
         return sorted(tiles, key=lambda t: (not t.active, -t.fetched_at.timestamp(), t.name))
+
+    # ---- the board every wall shows ---------------------------------------------------------------
+
+    def board(self, wall_filter: WallFilter | None = None, *, period_s: float) -> list[WallTile]:
+        """The tiles a wall shows, from a board shared by every wall and worker and rebuilt at most once
+        per refresh period (`period_s`, aligned to the clock): many walls cost the upstream APIs what
+        one wall costs, and a refresh never waits for a whole round of polls.
+
+        The first wall asking in a new period starts the rebuild in the background, waits for it when
+        the last one took at most BOARD_WAIT_S, and until it is done, walls get the previous period's
+        board (so a wall of many sweeps shows data one period older than the poll). A board more than
+        BOARD_BEHIND_PERIODS old (nobody was watching) is rebuilt before answering. The state filter
+        applies to the board's tiles, so walls that differ only by it share a board.
+        """
+        wanted = wall_filter or WallFilter()
+        key = self._board_key(wanted)
+        period = int(self._now().timestamp() // period_s)
+        board = self._load_board(key)
+        if board is None:
+            board = self._build_board(key, wanted, period)
+        elif board.period < period:
+            done = self._start_build(key, wanted, period)
+            if board.period < period - BOARD_BEHIND_PERIODS:  # nobody was watching: not worth showing
+                wait = BUILD_LOCK_EXPIRE_S
+            else:
+                wait = BOARD_WAIT_S if board.build_s <= BOARD_WAIT_S else 0.0
+            if done is not None and done.wait(wait):
+                board = self._load_board(key) or board
+        return [tile for tile in board.tiles if wanted.matches_tile(tile)]
+
+    @staticmethod
+    def _board_key(wanted: WallFilter) -> str:
+        return f"wall-board:{(wanted.owner or '').lower()}:{(wanted.strategy or '').lower()}"
+
+    def _load_board(self, key: str) -> WallBoard | None:
+        """The stored board; parsed once per process per rebuild (a board of 50 tiles is ~0.5 MB)."""
+        stored = self._cache.get(key)
+        if stored is None:
+            return None
+        stamp, text = (stored[0], stored[1]), stored[2]
+        seen = self._boards.get(key)
+        if seen is not None and seen[0] == stamp:
+            return seen[1]
+        board = WallBoard.model_validate_json(text)
+        self._boards[key] = (stamp, board)
+        return board
+
+    def _build_board(self, key: str, wanted: WallFilter, period: int) -> WallBoard:
+        board_filter = wanted.model_copy(update={"state": None})
+        started = time.perf_counter()
+        tiles = self.tiles(board_filter)
+        board = WallBoard(
+            period=period, built_at=self._now(), build_s=time.perf_counter() - started, tiles=tiles
+        )
+        stored = (board.period, board.built_at.isoformat(), board.model_dump_json())
+        self._cache.set(key, stored, expire=BOARD_EXPIRE_S)
+        self._boards[key] = ((stored[0], stored[1]), board)
+        return board
+
+    def _start_build(self, key: str, wanted: WallFilter, period: int) -> threading.Event | None:
+        """Rebuild the board in a background thread unless another thread or worker is at it."""
+        lock = f"{key}:building"
+        if not self._cache.add(lock, period, expire=BUILD_LOCK_EXPIRE_S):
+            return None
+        done = threading.Event()
+
+        def build() -> None:
+            try:
+                current = self._load_board(key)
+                if current is None or current.period < period:  # not rebuilt while we got the lock
+                    self._build_board(key, wanted, period)
+            except Exception:  # the walls keep the last board; the next period tries again
+                log.exception("wall board %s not rebuilt", key)
+            finally:
+                self._cache.delete(lock)
+                done.set()
+
+        threading.Thread(target=build, name="wall-board", daemon=True).start()
+        return done
 
     def tile(self, config: SweepConfig) -> WallTile:
         """One sweep's tile from its (cached) latest-run status, with the run's history."""

@@ -8,6 +8,7 @@ that does not compile becomes an import error. Runs and task instances are drive
 from __future__ import annotations
 
 import ast
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +19,10 @@ from airflow_backtest_framework.config import SweepConfig
 from airflow_backtest_framework.dag_factory import dag_description
 from services.airflow_transport import ApiRequest, ApiResponse
 from services.errors import Unavailable
+
+# CPython 3.11's ast.parse is not thread-safe (gh-106905: a spurious "AST constructor recursion depth
+# mismatch"), and the fake answers concurrent requests (an HTTP server's threads, parallel polls).
+_PARSE_LOCK = threading.Lock()
 
 
 def _now() -> str:
@@ -56,7 +61,8 @@ class FakeAirflow:
             return None, None
         text = path.read_text()
         try:
-            tree = ast.parse(text)
+            with _PARSE_LOCK:
+                tree = ast.parse(text)
         except SyntaxError as exc:
             error = {
                 "id": 1,

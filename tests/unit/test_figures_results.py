@@ -74,3 +74,15 @@ def test_progress_bar_segments_follow_the_counts_and_palette() -> None:
         STATE_COLORS[PointState.DONE],
         STATE_COLORS[PointState.FAILED],
     ]
+
+
+def test_make_tiles_reuses_an_unchanged_tile_and_redraws_a_changed_one() -> None:
+    from components.wall_view import make_tiles
+
+    tile = WallTile(
+        name="s", dag_id="backtest_s", owner="o", strategy="x", points_total=10, fetched_at=T0, coverage=0.2
+    )
+    first = make_tiles([tile])[0]
+    assert make_tiles([tile.model_copy()])[0] is first
+    moved = make_tiles([tile.model_copy(update={"coverage": 0.3})])[0]
+    assert moved is not first and "30%" in str(moved.to_plotly_json())

@@ -92,3 +92,87 @@ def test_table_cache_rereads_only_when_new_points_appear(tmp_path: Path) -> None
     assert len(tables.table(config, "r")) == 1 and Counting.reads == 1
     write(1)
     assert len(tables.table(config, "r")) == 2 and Counting.reads == 2
+
+
+def write_points(store: LocalFolderStore, config, run_id: str, indices, sharpe=float) -> None:
+    for index in indices:
+        metrics = {"sharpe": sharpe(index), "cagr": index / 100, "trades": 3}
+        record = {"index": index, "params": config.point(index), "metrics": metrics}
+        store.put(f"{config.dag_id}/{run_id}/points/{index}.json", json.dumps(record).encode())
+
+
+def test_table_from_the_summarize_tasks_csv_equals_the_table_of_the_files(tmp_path: Path) -> None:
+    from airflow_backtest_framework.dag_factory import _summarize
+
+    config = small_sweep()
+    store = LocalFolderStore(tmp_path)
+    write_points(store, config, "r", range(config.grid_size), sharpe=lambda i: i / 7)
+    of_files = ResultsService(store).table(config, "r")
+    _summarize(config, str(tmp_path), "r")  # the DAG's last task writes results.csv
+    assert (tmp_path / config.dag_id / "r" / "results.csv").is_file()
+    pd.testing.assert_frame_equal(ResultsService(store).table(config, "r"), of_files)
+
+
+def test_table_takes_the_csvs_points_and_reads_the_others_from_their_files(tmp_path: Path) -> None:
+    config = small_sweep()
+    store = LocalFolderStore(tmp_path)
+    write_points(store, config, "r", (0, 1, 2))
+    params = list(config.strategy_spec.param_names)
+    lines = [",".join(["index", *params, "sharpe"])]
+    lines += [",".join(map(str, [i, *config.point(i).values(), 100 + i])) for i in (0, 1, 5)]
+    store.put(f"{config.dag_id}/r/results.csv", "\n".join(lines).encode())
+    table = ResultsService(store).table(config, "r")
+    # 0 and 1 from the csv, 2 (written after it) from its file, 5 (no result file) left out
+    assert table["index"].tolist() == [0, 1, 2] and table["sharpe"].tolist() == [100.0, 101.0, 2.0]
+    assert math.isnan(table["cagr"][0]) and table["cagr"][2] == 0.02
+
+
+def test_an_unusable_csv_falls_back_to_the_files(tmp_path: Path) -> None:
+    config = small_sweep()
+    store = LocalFolderStore(tmp_path)
+    write_points(store, config, "r", (0, 1))
+    store.put(f"{config.dag_id}/r/results.csv", b"not,a\nresults,table\n")
+    assert ResultsService(store).table(config, "r")["sharpe"].tolist() == [0.0, 1.0]
+
+
+def test_table_cache_knows_the_table_a_page_shows_without_listing(tmp_path: Path) -> None:
+    from airflow_backtest_framework.dag_factory import _summarize
+
+    config = small_sweep()
+    store = LocalFolderStore(tmp_path)
+    write_points(store, config, "r", range(config.grid_size))
+
+    class Counting(ResultsService):
+        listings = 0
+
+        def done_indices(self, dag_id, run_id):
+            Counting.listings += 1
+            return super().done_indices(dag_id, run_id)
+
+    shown = ResultsTables(Counting(store)).table(config, "r")
+    assert Counting.listings == 1  # one listing, handed on to the read
+    Counting.listings = 0
+    tables = ResultsTables(Counting(store))
+    first = tables.table(config, "r")
+    assert tables.table(config, "r", rows=len(first)) is first and Counting.listings == 1
+    # another process, once the run was summarized: the csv has the rows the page shows
+    _summarize(config, str(tmp_path), "r")
+    other = ResultsTables(Counting(store))
+    pd.testing.assert_frame_equal(other.table(config, "r", rows=len(shown)), shown)
+    assert Counting.listings == 1
+    assert len(other.table(config, "r", rows=len(shown) + 1)) == len(shown) and Counting.listings == 2
+
+
+def test_records_read_in_batches_keep_every_file_in_index_order(tmp_path: Path) -> None:
+    params = {
+        "lookback_period": "10:49:40",
+        "entry_threshold": "1.0,2.0",
+        "stop_loss_pct": "0.02",
+        "cooldown_period": "3",
+    }
+    config = small_sweep(params=params)
+    store = LocalFolderStore(tmp_path)
+    indices = range(config.grid_size)  # 80: more files than batches, not a multiple of them
+    write_points(store, config, "r", indices)
+    records = ResultsService(store).records(config.dag_id, "r")
+    assert [r["index"] for r in records] == list(indices)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -18,7 +19,7 @@ from services.monitoring import MonitorService
 from services.registry import SweepRegistry
 from services.results import ResultsService
 from services.storage import LocalFolderStore
-from services.wall import HISTORY_MAX_POINTS, WallFilter, WallService
+from services.wall import BOARD_BEHIND_PERIODS, HISTORY_MAX_POINTS, WallFilter, WallService
 from tests.support.fake_airflow import FakeAirflow
 from tests.support.sweeps import small_sweep
 
@@ -139,3 +140,54 @@ def test_history_appends_fresh_polls_only_and_is_bounded(world) -> None:
     assert len(history) == HISTORY_MAX_POINTS
     assert history[-1].at == clock.now and history[-1].done == 2
     assert all(a.at < b.at for a, b in pairwise(history))
+
+
+# ---- the board every wall shows ------------------------------------------------------------------
+
+PERIOD_S = 5.0
+
+
+def wait_for_rebuild(cache: diskcache.Cache, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while any(str(key).endswith(":building") for key in cache.iterkeys()):
+        assert time.monotonic() < deadline, "the board rebuild did not finish"
+        time.sleep(0.01)
+
+
+def test_board_is_built_once_per_period_for_every_wall(world) -> None:
+    airflow, wall, cache, _clock, runs, registry = world
+    beta = registry.get("beta").config
+    airflow.set_states(beta.dag_id, runs["beta"], "success", {0: "success"})
+    assert {t.name for t in wall.board(period_s=PERIOD_S)} == {"alpha", "beta"}
+    before = sum(airflow.requests.values())
+    expire(cache)  # statuses expired, but this period's board stands
+    for _ in range(10):
+        assert len(wall.board(period_s=PERIOD_S)) == 2
+    assert [t.name for t in wall.board(WallFilter(state="success"), period_s=PERIOD_S)] == ["beta"]
+    assert sum(airflow.requests.values()) == before
+
+
+def test_board_of_a_new_period_is_rebuilt_in_the_background(world, monkeypatch) -> None:
+    airflow, wall, cache, clock, runs, registry = world
+    alpha = registry.get("alpha").config
+    airflow.set_states(alpha.dag_id, runs["alpha"], "running", {})
+    assert {t.name: t.run_state for t in wall.board(period_s=PERIOD_S)}["alpha"] == "running"
+    airflow.set_states(alpha.dag_id, runs["alpha"], "failed", {0: "failed"})
+    monkeypatch.setattr("services.wall.BOARD_WAIT_S", 0.0)  # as when the last rebuild was slow
+    clock.now += timedelta(seconds=PERIOD_S)
+    expire(cache)
+    assert {t.name: t.run_state for t in wall.board(period_s=PERIOD_S)}["alpha"] == "running"  # last board
+    wait_for_rebuild(cache)
+    assert {t.name: t.run_state for t in wall.board(period_s=PERIOD_S)}["alpha"] == "failed"
+
+
+def test_board_nobody_watched_for_long_is_rebuilt_before_answering(world, monkeypatch) -> None:
+    airflow, wall, cache, clock, runs, registry = world
+    alpha = registry.get("alpha").config
+    airflow.set_states(alpha.dag_id, runs["alpha"], "running", {})
+    wall.board(period_s=PERIOD_S)
+    airflow.set_states(alpha.dag_id, runs["alpha"], "failed", {0: "failed"})
+    monkeypatch.setattr("services.wall.BOARD_WAIT_S", 0.0)
+    clock.now += timedelta(seconds=PERIOD_S * (BOARD_BEHIND_PERIODS + 1))
+    expire(cache)
+    assert {t.name: t.run_state for t in wall.board(period_s=PERIOD_S)}["alpha"] == "failed"

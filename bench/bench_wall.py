@@ -1,0 +1,262 @@
+"""The wall (`/wall`) with 50 sweeps of 1,000 points on 10 screens at once: the p95 server time of the
+wall's refresh callback, and the upstream Airflow requests per refresh interval with 10 walls against 1.
+
+The app runs under gunicorn (2 sync workers, a fresh cache folder) and gets real HTTP POSTs to
+`/_dash-update-component`, built from its own `/_dash-dependencies`; server times are gunicorn's
+`%(M)s` from its access log. Airflow is tests/support/fake_airflow.py behind a real HTTP server
+(bench/app_support.py), which counts the API requests it answers; it holds 50 saved, "deployed" and
+started sweeps of 1,000 points (100 mapped chunks each: 30 running, 5 running with many failed
+chunks, 10 succeeded and 5 failed within the last hours). The result files of their finished points
+are real files, written by the reference engine (bench/fixtures.py). Each wall is a thread that
+polls the refresh callback at the wall's interval (REFRESH_INTERVAL_S), from a random phase, as a
+browser's dcc.Interval does; one wall polls for LOAD_SECONDS, then 10 walls do, in the same run.
+Upstream cost is counted until Airflow is quiet after each phase (the app may finish polling after
+it answered), per refresh period the walls' requests fell in; the target compares how often a sweep's
+status was polled per period (each poll lists the sweep's latest run once), 10 walls against 1.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.app_support import (
+    UPDATE_PATH,
+    AppProcess,
+    CallbackSpec,
+    FakeAirflowServer,
+    app_env,
+    callback_specs,
+    find_callback,
+    free_port,
+    gunicorn_command,
+    http_json,
+    percentile,
+    response_value,
+    run_app,
+    timed,
+)
+from bench.common import ACCESS_FORMAT, AccessLog, failures, report, section
+from bench.fixtures import WALL_SWEEPS, seed_wall
+from services.registry import SweepRegistry
+
+WORKERS = 2
+WALLS = 10
+REFRESH_INTERVAL_S = 5.0  # the app's default: the wall's dcc.Interval and the status cache follow it
+LOAD_SECONDS = 45.0
+WARMUP_REFRESHES = 4
+QUIET_S = 1.0
+REFRESH_P95_MS = 300.0
+NO_FILTER = {"owner": None, "strategy": None, "state": None}  # `/wall` without query parameters
+RUN_LIST = re.compile(r"GET /dags/[^/]+/dagRuns")  # listing a sweep's latest run starts its status poll
+
+
+class Wall:
+    """One wall screen: the refresh callback every REFRESH_INTERVAL_S, server times tagged by `tag`."""
+
+    def __init__(self, app: AppProcess, refresh: CallbackSpec, tag: str) -> None:
+        self.app, self.refresh, self.tag = app, refresh, tag
+        self.round_trip_s: list[float] = []
+        self.periods: set[int] = set()  # the refresh periods (epoch s // interval) its requests were in
+        self.errors: list[str] = []
+
+    def run(self, started: float, seconds: float, offset: float) -> None:
+        tick, next_at = 0, started + offset
+        while next_at < started + seconds:
+            time.sleep(max(0.0, next_at - time.perf_counter()))
+            tick += 1
+            try:
+                self.poll(tick)
+            except Exception as exc:  # a failed request is a result, not a crash of the benchmark
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+            next_at += REFRESH_INTERVAL_S
+
+    def poll(self, tick: int) -> dict | None:
+        payload = self.refresh.payload({"wall-interval.n_intervals": tick, "wall-filter.data": NO_FILTER})
+        url = f"{self.app.url}{UPDATE_PATH}?bench={self.tag}"
+        sent = time.time()
+        elapsed, (status, body) = timed(http_json, url, payload)
+        # The app reads its clock somewhere in between: both periods count when they differ.
+        self.periods |= {int(sent // REFRESH_INTERVAL_S), int((sent + elapsed) // REFRESH_INTERVAL_S)}
+        if status != 200:
+            self.errors.append(f"refresh answered {status}")
+            return None
+        if response_value(body, "wall-error", "children"):
+            self.errors.append("the wall shows an error alert")
+        self.round_trip_s.append(elapsed)
+        return body
+
+
+def load(app: AppProcess, refresh: CallbackSpec, walls: int, tag: str) -> list[Wall]:
+    """`walls` threads polling for LOAD_SECONDS, each from its own random phase in the interval."""
+    rng = random.Random(walls)
+    screens = [Wall(app, refresh, tag) for _ in range(walls)]
+    started = time.perf_counter()
+    threads = [
+        threading.Thread(target=s.run, args=(started, LOAD_SECONDS, rng.uniform(0, REFRESH_INTERVAL_S)))
+        for s in screens
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return screens
+
+
+def check_tiles(body: dict | None) -> int:
+    """The number of tiles of a refresh answer; every seeded sweep must be on the wall."""
+    assert body is not None, "the warm-up refresh failed"
+    tiles = response_value(body, "wall-tiles", "children")
+    assert len(tiles) == WALL_SWEEPS, f"{len(tiles)} tiles, expected {WALL_SWEEPS}"
+    return len(tiles)
+
+
+def quiet(airflow: FakeAirflowServer) -> int:
+    """The upstream request count once Airflow has been quiet for QUIET_S (the app may still be
+    polling for a refresh it already answered)."""
+    seen = -1
+    while airflow.count != seen:
+        seen = airflow.count
+        time.sleep(QUIET_S)
+    return seen
+
+
+def round_cost(wall: Wall, airflow: FakeAirflowServer) -> int:
+    """Upstream requests of one round of polls of every sweep: one refresh once every status expired."""
+    time.sleep(REFRESH_INTERVAL_S)
+    airflow.reset_count()
+    wall.poll(WARMUP_REFRESHES + 1)
+    return quiet(airflow)
+
+
+@dataclass
+class Phase:
+    """What the walls of one phase cost upstream: requests, status polls of each sweep, and the
+    refresh periods their polls fell in."""
+
+    requests: int
+    polls: Counter[str]  # `GET /dags/<dag_id>/dagRuns` (the latest run of a sweep): one per status poll
+    periods: int
+
+    @classmethod
+    def measure(
+        cls, app: AppProcess, refresh: CallbackSpec, airflow: FakeAirflowServer, walls: int
+    ) -> tuple[Phase, list[Wall]]:
+        airflow.reset_count()
+        screens = load(app, refresh, walls, "one" if walls == 1 else "many")
+        requests = quiet(airflow)
+        polls = Counter(
+            {path.split("/")[2]: n for path, n in airflow.paths.items() if RUN_LIST.fullmatch(path)}
+        )
+        periods = set().union(*(wall.periods for wall in screens))
+        return cls(requests, polls, len(periods)), screens
+
+    @property
+    def most_polls_per_period(self) -> float:
+        return max(self.polls.values()) / self.periods
+
+
+def bench_wall(app: AppProcess, access: AccessLog, airflow: FakeAirflowServer) -> None:
+    status, dependencies = http_json(app.url + "/_dash-dependencies")
+    assert status == 200
+    refresh = find_callback(callback_specs(dependencies), "wall-tiles.children")
+    # Warm both workers (services built, the best points of finished runs read once) and check the answer.
+    warm = Wall(app, refresh, "warmup")
+    for tick in range(WARMUP_REFRESHES):
+        check_tiles(warm.poll(tick + 1))
+    per_round = round_cost(warm, airflow)
+    assert not warm.errors and per_round, (warm.errors, per_round)
+    time.sleep(REFRESH_INTERVAL_S)
+    lone, one = Phase.measure(app, refresh, airflow, 1)
+    time.sleep(REFRESH_INTERVAL_S)
+    crowd, many = Phase.measure(app, refresh, airflow, WALLS)
+    report_refresh(access, one, many)
+    report_upstream(lone, crowd, per_round)
+
+
+def report_refresh(access: AccessLog, one: list[Wall], many: list[Wall]) -> None:
+    errors = [e for w in (*one, *many) for e in w.errors]
+    server_one, server = access.server_ms("bench=one "), access.server_ms("bench=many ")
+    round_trip = [s * 1e3 for w in many for s in w.round_trip_s]
+    pids = {pid for pid, _, _ in access.entries("bench=many ")}
+
+    def p(samples: list[float], q: float) -> str:
+        return f"{percentile(samples, q):.0f} ms"
+
+    print(
+        f"  {WALLS} walls x every {REFRESH_INTERVAL_S:g} s for {LOAD_SECONDS:g} s, gunicorn -w {WORKERS}"
+        f" ({len(pids)} workers answered): {len(server)} refreshes, {len(errors)} errors"
+        + (f": {errors[:3]}" if errors else "")
+    )
+    print(
+        f"  refresh callback server time, {WALLS} walls: p50 {p(server, 0.5)}, p95 {p(server, 0.95)},"
+        f" max {p(server, 1.0)}; round trip p50 {p(round_trip, 0.5)}, p95 {p(round_trip, 0.95)}"
+    )
+    print(f"  refresh callback server time, 1 wall: p50 {p(server_one, 0.5)}, max {p(server_one, 1.0)}")
+    name = f"wall refresh callback, {WALL_SWEEPS} sweeps x 1,000 points, {WALLS} walls, server time p95"
+    report(name, percentile(server, 0.95), "ms", REFRESH_P95_MS)
+    report("wall refresh errors", len(errors), "errors", 0)
+
+
+def report_upstream(lone: Phase, crowd: Phase, per_round: int) -> None:
+    """Upstream requests per refresh period, 10 walls against 1; the target is on status polls."""
+    print(
+        f"  upstream Airflow requests: 1 wall {lone.requests} in {lone.periods} refresh periods"
+        f" ({lone.requests / lone.periods:.0f} per period), {WALLS} walls {crowd.requests} in"
+        f" {crowd.periods} ({crowd.requests / crowd.periods:.0f} per period; ratio"
+        f" {crowd.requests / crowd.periods / (lone.requests / lone.periods):.3f}); polling all"
+        f" {WALL_SWEEPS} sweeps once is {per_round} requests"
+    )
+    print(
+        f"  status polls of one sweep: at most {max(lone.polls.values())} in {lone.periods} periods with"
+        f" 1 wall, at most {max(crowd.polls.values())} in {crowd.periods} with {WALLS} walls (a period is"
+        f" {REFRESH_INTERVAL_S:g} s on the clock; walls at random phases can meet one more period of the"
+        f" {LOAD_SECONDS:g}-s window than a lone wall polling every {REFRESH_INTERVAL_S:g} s, so both"
+        " count per period they polled in; a sweep whose status was still cached when a period's board"
+        " was built costs no request, which makes the request totals wobble around equal)"
+    )
+    name = f"upstream status polls of a sweep per refresh period, {WALLS} walls vs 1 wall"
+    report(name, crowd.most_polls_per_period / lone.most_polls_per_period, "x", 1.0)
+
+
+def main() -> int:
+    workspace = Path(tempfile.mkdtemp(prefix="bench-wall-"))
+    try:
+        (workspace / "dags").mkdir(parents=True)
+        server = FakeAirflowServer(workspace / "dags")
+        registry = SweepRegistry(workspace / "data")
+        started = time.perf_counter()
+        kinds = seed_wall(server.fake, registry, workspace / "results")  # before any thread: it forks
+        counts = ", ".join(f"{n:,} {kind}" for kind, n in kinds.items())
+        print(
+            f"Airflow: a fake over HTTP holding {WALL_SWEEPS} sweeps of 1,000 points in 100 mapped chunks"
+            f" each ({counts}; seeded in {time.perf_counter() - started:.0f} s)"
+        )
+        with server as airflow:
+            port = free_port()
+            access = AccessLog(workspace / "access.log")
+            env = app_env(
+                workspace, port, airflow.url, cache="cache", REFRESH_INTERVAL_S=f"{REFRESH_INTERVAL_S:g}"
+            )
+            command = gunicorn_command(port, WORKERS, access.path, ACCESS_FORMAT)
+            with run_app(command, env, workspace / "gunicorn.log") as app:
+                section(f"Wall refresh: {WALL_SWEEPS} sweeps x 1,000 points, 1 wall then {WALLS} walls")
+                bench_wall(app, access, airflow)
+            section("done")  # the load the benchmark itself left
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
