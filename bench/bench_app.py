@@ -8,6 +8,7 @@ task instances mid-way, so no local Airflow has to run 1,000 tasks. Timings are 
 
 from __future__ import annotations
 
+import math
 import random
 import shutil
 import statistics
@@ -43,6 +44,7 @@ from bench.app_support import (
 )
 from bench.common import ACCESS_FORMAT, AccessLog, failures, report, section
 from services.registry import SweepRegistry
+from services.wiring import STATUS_TTL_FRACTION
 
 MR = "MeanReversionStrategy"
 MAX_GRID_POINTS = 1_000_000  # raised from the default 100,000 so the 10^6-point draft is valid
@@ -325,18 +327,20 @@ def bench_monitor(
         MONITOR_P95_MS,
     )
     report("monitor refresh errors", len(errors), "errors", 0)
-    intervals = LOAD_SECONDS / POLL_EVERY_S
+    ttl_s = POLL_EVERY_S * STATUS_TTL_FRACTION  # the status cache lives a little less than a refresh
+    lifetimes = LOAD_SECONDS / ttl_s
     print(
         f"  upstream Airflow requests in {LOAD_SECONDS:g} s: 1 session {upstream_one}, {SESSIONS} sessions "
         f"{upstream_many}, at {per_poll} requests per status poll: {upstream_one / per_poll:.0f} vs "
-        f"{upstream_many / per_poll:.0f} polls in {intervals:g} cache intervals of {POLL_EVERY_S:g} s"
-        " (a lone session polling at the cache's period finds it fresh every other time)"
+        f"{upstream_many / per_poll:.0f} polls; the status cache lives {ttl_s:g} s"
+        f" ({STATUS_TTL_FRACTION:g} of the {POLL_EVERY_S:g}-s refresh, so each refresh sees a fresh status):"
+        f" {lifetimes:.2f} cache lifetimes"
     )
     report(
-        f"upstream status polls in {LOAD_SECONDS:g} s with {SESSIONS} sessions (one per cache interval)",
+        f"upstream status polls in {LOAD_SECONDS:g} s, {SESSIONS} sessions (at most one per cache lifetime)",
         upstream_many / per_poll,
         "polls",
-        intervals + 1,
+        math.floor(lifetimes) + 1,
     )
 
 
