@@ -9,7 +9,7 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
-from components.alerts import make_error_alert
+from components.alerts import make_alert, make_error_alert
 from components.context import get_results_tables, get_services, saved_config
 from components.figures_results import equity_figure, parallel_coordinates, results_heatmap
 from components.grid_axes import axis_choices
@@ -77,19 +77,34 @@ def make_index() -> html.Div:
     Output(Ids.Y, "value"),
     Output(Ids.FIXED_ROW, "children"),
     Output(Ids.ERROR, "children"),
+    Output(ShellIds.CURRENT_SWEEP, "data", allow_duplicate=True),
     Input(Ids.NAME, "data"),
+    prevent_initial_call="initial_duplicate",
 )
 def open_sweep(name):
-    """The sweep's runs (newest selected), axes and the other parameters' selectors."""
+    """The sweep's runs (newest selected), axes and the other parameters' selectors; it becomes the
+    current sweep. With Airflow down, the runs this app recorded are listed: their files still read."""
     try:
         config = saved_config(name)
-        runs = get_services().runs.list_runs(config, limit=RUNS_LISTED)
     except Exception as exc:
-        return [], None, [], None, [], None, [], make_error_alert(exc, title=f"Cannot open {name}.")
+        alert = make_error_alert(exc, title=f"Cannot open {name}.")
+        return [], None, [], None, [], None, [], alert, dash.no_update
+    notice = None
+    try:
+        runs = get_services().runs.list_runs(config, limit=RUNS_LISTED)
+        run_options = [{"label": f"{r.run_id} · {r.state}", "value": r.run_id} for r in runs]
+    except Exception as exc:
+        log.info("runs of %s unavailable: %s", name, exc)
+        recorded = get_services().registry.get(name).run_ids[:RUNS_LISTED]
+        run_options = [{"label": f"{run_id} · state unknown", "value": run_id} for run_id in recorded]
+        notice = make_alert(
+            "Airflow is not answering: these are the runs this app triggered, with their result files.",
+            color="warning",
+        )
     options, x, y = axis_choices(config)
-    run_options = [{"label": f"{r.run_id} · {r.state}", "value": r.run_id} for r in runs]
     fixed = make_fixed_selectors({n: config.values(n) for n in config.strategy_spec.param_names})
-    return run_options, run_options[0]["value"] if runs else None, options, x, options, y, fixed, None
+    first = run_options[0]["value"] if run_options else None
+    return run_options, first, options, x, options, y, fixed, notice, name
 
 
 @dash.callback(

@@ -151,6 +151,8 @@ def run_action(pending: dict) -> str:
             f"Cleared {len(cleared)} failed chunk(s) of run {run_id} (map indices {cleared}); they run again."
         )
     result = services.actions.cancel(config, run_id)
+    if result.already_finished:
+        return f"Run {run_id} of {config.name} had already finished ({result.run.state}): nothing to cancel."
     jobs = f"; {len(result.terminated_jobs)} Batch job(s) terminated" if result.terminated_jobs else ""
     return f"Run {run_id} of {config.name} is now {result.run.state}{jobs}."
 

@@ -35,6 +35,7 @@ class CancelResult(BaseModel):
 
     run: RunSummary
     terminated_jobs: list[str] = Field(default_factory=list)
+    already_finished: bool = False  # the run ended before the cancel: it was left as it was
 
 
 class SweepActions:
@@ -78,7 +79,11 @@ class SweepActions:
 
     def cancel(self, config: SweepConfig, run_id: str) -> CancelResult:
         """Mark the run failed (`PATCH /dags/{id}/dagRuns/{run_id}`); in AWS mode also terminate
-        its unfinished Batch jobs (TerminateJob; an array parent takes its children along)."""
+        its unfinished Batch jobs (TerminateJob; an array parent takes its children along).
+        A run that has already finished is left as it is (Airflow would re-mark it)."""
+        current = self._client.get_run(config.dag_id, run_id)
+        if current.state.finished:  # marking a finished run failed would rewrite its outcome
+            return CancelResult(run=run_summary(current), already_finished=True)
         run = self._client.set_run_state(config.dag_id, run_id, RunState.FAILED)
         terminated: list[str] = []
         if self._batch is not None:

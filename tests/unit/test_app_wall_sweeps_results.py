@@ -101,7 +101,8 @@ def test_results_page_heatmap_top_n_and_export_follow_the_table(services) -> Non
     from pages.results import export_file, load, open_sweep, show_heatmap, show_points
 
     services.monitor.fraction = 1.0
-    run_options, run_id, _xo, x, _yo, y, fixed, error = open_sweep("mr_a")
+    run_options, run_id, _xo, x, _yo, y, fixed, error, current = open_sweep("mr_a")
+    assert current == "mr_a"  # the stepper follows the sweep being read
     assert (
         error is None
         and run_id == run_options[0]["value"]
@@ -126,3 +127,17 @@ def test_results_page_heatmap_top_n_and_export_follow_the_table(services) -> Non
     parquet = export_file("mr_a", run_id, "parquet")
     assert parquet["filename"].endswith(".parquet")
     pd.testing.assert_frame_equal(pd.read_parquet(io.BytesIO(base64.b64decode(parquet["content"]))), table)
+
+
+def test_results_page_with_airflow_down_lists_the_recorded_runs(services, monkeypatch) -> None:
+    from pages.results import open_sweep
+    from services.errors import Unavailable
+
+    def down(_config, limit=20):
+        raise Unavailable("Airflow at http://127.0.0.1:1 is not answering")
+
+    monkeypatch.setattr(services.runs, "list_runs", down)
+    run_options, run_id, *_axes, notice, current = open_sweep("mr_a")
+    assert run_id == services.registry.get("mr_a").run_ids[0] and current == "mr_a"
+    assert run_options == [{"label": f"{run_id} · state unknown", "value": run_id}]
+    assert "Airflow is not answering" in str(notice.to_plotly_json())

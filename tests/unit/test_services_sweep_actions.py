@@ -115,3 +115,12 @@ def test_cancel_in_local_mode_only_marks_the_run(tmp_path: Path) -> None:
     run_id = actions.retrigger(config).run_id
     result = actions.cancel(config, run_id)
     assert result.terminated_jobs == [] and airflow._run(config.dag_id, run_id).state == "failed"
+
+
+def test_cancel_leaves_a_finished_run_as_it_is(world) -> None:
+    airflow, actions, _registry, _batch, config = world
+    run_id = actions.retrigger(config).run_id
+    airflow.set_states(config.dag_id, run_id, "success", {0: "success", 1: "success", 2: "success"})
+    result = actions.cancel(config, run_id)
+    assert result.already_finished and result.run.state == "success" and result.terminated_jobs == []
+    assert airflow._run(config.dag_id, run_id).state == "success"
