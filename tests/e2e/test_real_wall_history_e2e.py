@@ -37,6 +37,7 @@ RUN_TIMEOUT_S = 240.0
 RUN_TIMEOUT_MS = RUN_TIMEOUT_S * 1_000
 POLL_S = 1.0
 WALL_TIMEOUT_MS = 60_000  # both sweeps queued → running on 2 cores shared with Airflow
+CANCEL_SETTLE_S = 5.0
 STALE_TIMEOUT_MS = 30_000  # the transport's retries, then the next refresh
 FAIL_POINTS = (1, 5)  # chunks of 3 points: map indices 0 and 1 fail, 2 and 3 succeed
 FAILED_CHUNKS = [0, 1]
@@ -46,6 +47,7 @@ MR_GRID = {
     "stop_loss_pct": "0.05,0.1",
     "cooldown_period": "5",
 }
+LONG_GRID = {**MR_GRID, "lookback_period": "10:60:6", "entry_threshold": "1.0:3.0:5"}  # 60 chunks of 1
 MOM_GRID = {
     "momentum_period": "10:40:4",
     "signal_threshold": "0.02,0.05",
@@ -62,14 +64,19 @@ class Stack:
     client: AirflowClient
     wall: tuple[SweepConfig, SweepConfig]
     failing: SweepConfig
+    long: SweepConfig  # deployed only: the history test starts and cancels its run
     runs: dict[str, str]  # sweep name → run id
 
 
-def deploy_and_trigger(services: Services, client: AirflowClient, config: SweepConfig, conf: dict) -> str:
+def deploy(services: Services, config: SweepConfig) -> None:
     services.registry.save(config)
     progress = services.deployer.deploy(config)
     assert progress.ok, progress.error
     services.registry.record_deploy(config.name, config.spec_hash)
+
+
+def deploy_and_trigger(services: Services, client: AirflowClient, config: SweepConfig, conf: dict) -> str:
+    deploy(services, config)
     run = client.trigger(config.dag_id, {"spec_hash": config.spec_hash, **conf})
     services.registry.record_run(config.name, run.run_id)
     return run.run_id
@@ -89,6 +96,7 @@ def stack(airflow_stack: Settings, tmp_path_factory) -> Iterator[Stack]:
         ),
     )
     failing = small_sweep(name=f"retry_mr{stamp}", owner="cy", params=MR_GRID, points_per_task=3)
+    long = small_sweep(name=f"cancel_mr{stamp}", owner="cy", params=LONG_GRID, points_per_task=1)
     # The test's own services share the app's registry, not its status cache.
     services = build_services(
         airflow_stack.model_copy(update={"app_data_dir": folder / "data", "cache_dir": folder / "test-cache"})
@@ -106,8 +114,9 @@ def stack(airflow_stack: Settings, tmp_path_factory) -> Iterator[Stack]:
             runs = {config.name: deploy_and_trigger(services, client, config, {}) for config in wall}
             conf = {ec.CONF_FAIL_POINTS: ",".join(map(str, FAIL_POINTS))}
             runs[failing.name] = deploy_and_trigger(services, client, failing, conf)
-            yield Stack(served.url, relay, services, client, wall, failing, runs)
-    for config in (*wall, failing):
+            deploy(services, long)
+            yield Stack(served.url, relay, services, client, wall, failing, long, runs)
+    for config in (*wall, failing, long):
         remove_dag_file(airflow_stack, config.name)
 
 
@@ -247,32 +256,35 @@ def test_history_search_clone_and_retry_only_the_failed_points(stack: Stack, wat
     watch.check()
 
 
-def test_history_retrigger_then_cancel_the_new_run(stack: Stack, watched_page) -> None:
-    config = stack.wall[1]
-    assert wait_for_run(stack.client, config, stack.runs[config.name]).state == "success"
+def test_history_start_then_cancel_a_run(stack: Stack, watched_page) -> None:
+    config = stack.long
     page, watch = watched_page(stack.url, "1366x768")
     page.goto(stack.url + "/sweeps")
     row = page.locator(f"#sweeps-grid .ag-center-cols-container .ag-row[row-id='{config.name}']")
     row.click()
-    expect(page.locator("#sweeps-cancel")).to_be_disabled()  # its only run has finished
+    expect(page.locator("#sweeps-selection")).to_contain_text("(never run)")
+    expect(page.locator("#sweeps-cancel")).to_be_disabled()  # nothing is running
     page.click("#sweeps-retrigger")
     expect(page.locator("#sweeps-modal")).to_contain_text(f"Start a new run of {config.name}")
     page.click("#sweeps-confirm")
     alert = page.locator("#sweeps-alert")
     expect(alert).to_contain_text("Started run ")
-    new_run = alert.inner_text().split("Started run ", 1)[1].split(" of ", 1)[0]
-    assert new_run != stack.runs[config.name]
-    assert stack.services.registry.get(config.name).run_ids[0] == new_run
+    run_id = alert.inner_text().split("Started run ", 1)[1].split(" of ", 1)[0]
+    assert stack.services.registry.get(config.name).run_ids == [run_id]
 
     row.click()
-    expect(page.locator("#sweeps-selection")).to_contain_text(new_run)
+    expect(page.locator("#sweeps-selection")).to_contain_text(run_id)
     expect(page.locator("#sweeps-cancel")).to_be_enabled()
     page.click("#sweeps-cancel")
-    expect(page.locator("#sweeps-modal")).to_contain_text(f"Mark run {new_run} of {config.name} failed")
+    expect(page.locator("#sweeps-modal")).to_contain_text(f"Mark run {run_id} of {config.name} failed")
     page.click("#sweeps-confirm")
-    expect(alert).to_contain_text(f"Run {new_run} of {config.name} is now failed")
-    assert stack.client.get_run(config.dag_id, new_run).state == "failed"
+    expect(alert).to_contain_text(f"Run {run_id} of {config.name} is now failed")
     expect(row).to_contain_text("failed")
+    time.sleep(CANCEL_SETTLE_S)  # the scheduler had its turn: the run stays failed, its chunks stopped
+    assert stack.client.get_run(config.dag_id, run_id).state == "failed"
+    chunks = chunk_tries(stack.client, config, run_id)
+    assert not [i for i, (state, _) in chunks.items() if state in (TaskState.RUNNING, TaskState.QUEUED)]
+    assert sum(state == TaskState.SUCCESS for state, _ in chunks.values()) < config.task_count
     watch.check()
 
 
