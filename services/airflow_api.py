@@ -144,43 +144,51 @@ class AirflowClient:
         except (ValidationError, KeyError, TypeError) as exc:
             raise BacktestError(f"unexpected answer from Airflow to {what}: {exc}") from None
 
-    def _pages(
-        self, path: str, key: str, page_size: int, params: Mapping[str, QueryValue] | None = None
+    def _paged(
+        self,
+        method: str,
+        path: str,
+        key: str,
+        page_size: int,
+        page: Callable[[int, int], tuple[Mapping[str, QueryValue] | None, Any]],
     ) -> Iterator[Raw]:
-        """Every item of a `limit`/`offset` collection, page by page (robust to a server-side cap)."""
+        """Every item of a paged collection; `page(offset, limit)` gives one request's (params, body).
+        Robust to a server-side cap on the page size; stops after MAX_PAGES."""
         offset = 0
         for _ in range(MAX_PAGES):
-            body = self._call("GET", path, {**(params or {}), "limit": page_size, "offset": offset}) or {}
-            items = body.get(key) or []
+            params, body = page(offset, page_size)
+            answer = self._call(method, path, params, body=body) or {}
+            items = answer.get(key) or []
             yield from items
             offset += len(items)
-            total = body.get("total_entries")
+            total = answer.get("total_entries")
             if (
                 not items
                 or (total is not None and offset >= total)
                 or (total is None and len(items) < page_size)
             ):
                 return
-        log.warning("GET %s: stopped after %d pages", path, MAX_PAGES)
+        log.warning("%s %s: stopped after %d pages", method, path, MAX_PAGES)
+
+    def _pages(
+        self, path: str, key: str, page_size: int, params: Mapping[str, QueryValue] | None = None
+    ) -> Iterator[Raw]:
+        """Every item of a `GET` collection paged with limit/offset."""
+        return self._paged(
+            "GET",
+            path,
+            key,
+            page_size,
+            lambda offset, limit: ({**(params or {}), "limit": limit, "offset": offset}, None),
+        )
 
     def _post_pages(
         self, path: str, key: str, body_for: Callable[[int, int], dict[str, Any]], page_size: int
     ) -> Iterator[Raw]:
         """Every item of a batch (`POST .../list`) collection, paged with page_offset/page_limit."""
-        offset = 0
-        for _ in range(MAX_PAGES):
-            body = self._call("POST", path, body=body_for(offset, page_size)) or {}
-            items = body.get(key) or []
-            yield from items
-            offset += len(items)
-            total = body.get("total_entries")
-            if (
-                not items
-                or (total is not None and offset >= total)
-                or (total is None and len(items) < page_size)
-            ):
-                return
-        log.warning("POST %s: stopped after %d pages", path, MAX_PAGES)
+        return self._paged(
+            "POST", path, key, page_size, lambda offset, limit: (None, body_for(offset, limit))
+        )
 
     # ---- server -----------------------------------------------------------------------------
 
@@ -310,22 +318,22 @@ class AirflowClient:
         latest: dict[str, DagRun] = {}
         if not wanted:
             return latest
-        batch, dialect, what = self._dialect.runs_batch_path, self._dialect, "POST /dags/~/dagRuns/list"
-        offset, exhausted = 0, False
-        for _ in range(max_pages):
-            body = self._call(
-                "POST", batch, body=dialect.runs_batch_body(sorted(wanted), offset, self._page_size)
-            )
-            items = (body or {}).get("dag_runs") or []
-            for raw in items:
-                if raw.get("dag_id") in wanted and raw["dag_id"] not in latest:
-                    latest[raw["dag_id"]] = self._parse(dialect.run, raw, what)
-            offset += len(items)
-            total = (body or {}).get("total_entries")
-            exhausted = not items or (total is not None and offset >= total) or len(items) < self._page_size
-            if exhausted or len(latest) == len(wanted):
+        batch, dialect, ids = self._dialect.runs_batch_path, self._dialect, sorted(wanted)
+
+        def body_for(offset: int, limit: int) -> dict[str, Any]:
+            return dialect.runs_batch_body(ids, offset, limit)
+
+        capped = False
+        pages = self._post_pages(batch, "dag_runs", body_for, self._page_size)
+        for read, raw in enumerate(pages, start=1):
+            if raw.get("dag_id") in wanted and raw["dag_id"] not in latest:
+                latest[raw["dag_id"]] = self._parse(dialect.run, raw, f"POST {batch}")
+                if len(latest) == len(wanted):
+                    break
+            if read >= max_pages * self._page_size:
+                capped = True
                 break
-        if not exhausted:
+        if capped:
             for dag_id in sorted(wanted - set(latest)):
                 runs = self.list_runs(dag_id, limit=1)
                 if runs:
