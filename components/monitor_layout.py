@@ -6,7 +6,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components.figures import blank
-from components.sweep_nav import make_sweep_nav
+from components.sweep_nav import make_sweep_head
 
 REFRESH_CHOICES_S = (2, 5, 15, 60)
 OVERVIEW_REFRESH_MS = 30_000
@@ -129,15 +129,7 @@ def make_sweep_layout(name: str, refresh_ms: int, batch: bool = False) -> html.D
             dcc.Interval(id=MonitorIds.INTERVAL, interval=refresh_ms),
             html.Div(
                 [
-                    html.Div(
-                        [
-                            html.H1(
-                                ["Monitor ", html.Span(name, className="bt-mono")], className="bt-page-title"
-                            ),
-                            make_sweep_nav(name, "progress"),
-                        ],
-                        className="bt-sweep-head",
-                    ),
+                    make_sweep_head("Monitor", name, "progress"),
                     _controls(refresh_ms),
                 ],
                 className="bt-page-head",

@@ -10,7 +10,7 @@ from dash import dcc, html
 from components.figures import blank
 from components.figures_results import METRIC_LABELS, metric_label
 from components.monitor_layout import GRAPH_CONFIG
-from components.sweep_nav import make_sweep_nav
+from components.sweep_nav import make_sweep_head
 
 ALL_VALUES = "__all__"  # a fixed-parameter selector's "aggregate over every value"
 TOP_N = 20
@@ -142,15 +142,7 @@ def make_results_layout(name: str, refresh_ms: int = RESULTS_REFRESH_MS) -> html
             dcc.Interval(id=ResultsIds.INTERVAL, interval=refresh_ms),
             html.Div(
                 [
-                    html.Div(
-                        [
-                            html.H1(
-                                ["Results ", html.Span(name, className="bt-mono")], className="bt-page-title"
-                            ),
-                            make_sweep_nav(name, "results"),
-                        ],
-                        className="bt-sweep-head",
-                    ),
+                    make_sweep_head("Results", name, "results"),
                     html.Div(id=ResultsIds.COUNT, className="bt-results-count"),
                     html.Div(exports, className="bt-results-head-tools"),
                 ],

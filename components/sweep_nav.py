@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
+from dash import html
 
 # (key, label, path template) of each page of a sweep, in tab order.
 SWEEP_PAGES: tuple[tuple[str, str, str], ...] = (
@@ -30,4 +31,15 @@ def make_sweep_nav(name: str, active: str) -> dbc.Nav:
         ],
         pills=True,
         class_name="bt-sweep-nav",
+    )
+
+
+def make_sweep_head(title: str, name: str, active: str) -> html.Div:
+    """A sweep page's heading: `<title> <name>` and the sweep's tabs next to it."""
+    return html.Div(
+        [
+            html.H1([f"{title} ", html.Span(name, className="bt-mono")], className="bt-page-title"),
+            make_sweep_nav(name, active),
+        ],
+        className="bt-sweep-head",
     )
