@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Protocol
 
 from pydantic import BaseModel, Field
 
 from airflow_backtest_framework.config import SweepConfig
 from services.airflow_api import AirflowClient
-from services.airflow_models import RunState, TaskState
+from services.airflow_models import DagRun, RunState, TaskState
 from services.deploy import RunService, run_summary
 from services.models import RunSummary
 from services.registry import SweepRegistry
@@ -20,6 +22,10 @@ CHUNK_TASK_ID = "run_chunk"
 SUMMARY_TASK_ID = "summarize"
 FAILED_TASK_STATES = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED})
 CANCEL_REASON = "cancelled from Backtest Frontend"
+# A queued run can be read by the scheduler just before the cancel lands and set running just after
+# (it writes RUNNING without re-checking): watch it this long and mark it failed again if it happened.
+CANCEL_CONFIRM_WINDOW_S = 4.0
+CANCEL_CONFIRM_POLL_S = 0.5
 
 
 class BatchTerminator(Protocol):
@@ -42,11 +48,19 @@ class SweepActions:
     """Run actions on deployed sweeps through the Airflow REST API (and AWS Batch in AWS mode)."""
 
     def __init__(
-        self, client: AirflowClient, registry: SweepRegistry, batch: BatchTerminator | None = None
+        self,
+        client: AirflowClient,
+        registry: SweepRegistry,
+        batch: BatchTerminator | None = None,
+        *,
+        confirm_window_s: float = CANCEL_CONFIRM_WINDOW_S,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = client
         self._registry = registry
         self._batch = batch
+        self._confirm_window_s = confirm_window_s
+        self._sleep = sleep
 
     def retrigger(self, config: SweepConfig) -> RunSummary:
         """A new run of the deployed spec (`POST /dags/{id}/dagRuns`), recorded in the registry."""
@@ -80,11 +94,14 @@ class SweepActions:
     def cancel(self, config: SweepConfig, run_id: str) -> CancelResult:
         """Mark the run failed (`PATCH /dags/{id}/dagRuns/{run_id}`); in AWS mode also terminate
         its unfinished Batch jobs (TerminateJob; an array parent takes its children along).
-        A run that has already finished is left as it is (Airflow would re-mark it)."""
+        A run that has already finished is left as it is (Airflow would re-mark it); a queued run
+        is watched for the scheduler starting it anyway (see CANCEL_CONFIRM_WINDOW_S)."""
         current = self._client.get_run(config.dag_id, run_id)
         if current.state.finished:  # marking a finished run failed would rewrite its outcome
             return CancelResult(run=run_summary(current), already_finished=True)
         run = self._client.set_run_state(config.dag_id, run_id, RunState.FAILED)
+        if current.state is RunState.QUEUED:
+            run = self._keep_failed(config, run_id, run)
         terminated: list[str] = []
         if self._batch is not None:
             jobs = self._batch.jobs_of_run(config.dag_id, run_id, job_name=config.dag_id)
@@ -96,3 +113,19 @@ class SweepActions:
             terminated = self._batch.terminate(live, CANCEL_REASON) if live else []
         log.info("cancelled %s run %s (%d Batch jobs)", config.dag_id, run_id, len(terminated))
         return CancelResult(run=run_summary(run), terminated_jobs=terminated)
+
+    def _keep_failed(self, config: SweepConfig, run_id: str, run: DagRun) -> DagRun:
+        """Re-read the run through the confirm window; mark it failed again whenever the scheduler
+        has started it after the cancel. Once running, a failed mark sticks (the scheduler only
+        moves queued runs to running)."""
+        waited = 0.0
+        while waited < self._confirm_window_s:
+            self._sleep(CANCEL_CONFIRM_POLL_S)
+            waited += CANCEL_CONFIRM_POLL_S
+            run = self._client.get_run(config.dag_id, run_id)
+            if not run.state.finished:
+                log.info(
+                    "%s run %s was started after the cancel: marking it failed again", config.dag_id, run_id
+                )
+                run = self._client.set_run_state(config.dag_id, run_id, RunState.FAILED)
+        return run

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from services.airflow_api import AirflowClient
+from services.airflow_transport import ApiRequest, ApiResponse
 from services.batch_jobs import BatchJob, BatchJobStatus
 from services.deploy import DeployService
 from services.registry import SweepRegistry
@@ -47,7 +48,11 @@ def world(tmp_path: Path):
         DeployService(LocalFolderStore(airflow.dags_folder), client, max_grid_points=None).deploy(config).ok
     )
     batch = FakeBatch()
-    return airflow, SweepActions(client, registry, batch), registry, batch, config
+    return airflow, SweepActions(client, registry, batch, sleep=no_wait), registry, batch, config
+
+
+def no_wait(_seconds: float) -> None:
+    """The cancel confirm window's sleep, instant in unit tests."""
 
 
 def test_retrigger_starts_a_run_and_records_it(world) -> None:
@@ -111,7 +116,7 @@ def test_cancel_in_local_mode_only_marks_the_run(tmp_path: Path) -> None:
     config = small_sweep()
     registry.save(config)
     DeployService(LocalFolderStore(airflow.dags_folder), client, max_grid_points=None).deploy(config)
-    actions = SweepActions(client, registry)
+    actions = SweepActions(client, registry, sleep=no_wait)
     run_id = actions.retrigger(config).run_id
     result = actions.cancel(config, run_id)
     assert result.terminated_jobs == [] and airflow._run(config.dag_id, run_id).state == "failed"
@@ -124,3 +129,40 @@ def test_cancel_leaves_a_finished_run_as_it_is(world) -> None:
     result = actions.cancel(config, run_id)
     assert result.already_finished and result.run.state == "success" and result.terminated_jobs == []
     assert airflow._run(config.dag_id, run_id).state == "success"
+
+
+def test_cancel_of_a_queued_run_that_the_scheduler_starts_anyway_ends_failed(world) -> None:
+    """The scheduler read the run as queued just before the cancel and writes RUNNING just after it."""
+    airflow, _actions, registry, _batch, config = world
+    scheduler_turns = []
+
+    def racing_scheduler(request: ApiRequest) -> ApiResponse:
+        response = airflow(request)
+        if request.method == "PATCH" and not scheduler_turns:
+            scheduler_turns.append(request.path)
+            run = airflow.runs[config.dag_id][-1]
+            run.state, run.end_date = "running", None
+        return response
+
+    actions = SweepActions(AirflowClient(racing_scheduler), registry, sleep=no_wait)
+    run_id = actions.retrigger(config).run_id
+    assert airflow._run(config.dag_id, run_id).state == "queued"
+    patches_before = airflow.requests["PATCH /dags"]  # deploy unpaused the DAG with one
+
+    result = actions.cancel(config, run_id)
+
+    assert scheduler_turns, "the race was not staged"
+    assert airflow._run(config.dag_id, run_id).state == "failed"
+    assert result.run.state == "failed"
+    assert airflow.requests["PATCH /dags"] - patches_before == 2  # marked failed again once seen running
+
+
+def test_cancel_of_a_running_run_does_not_wait_for_the_scheduler(world) -> None:
+    airflow, _actions, registry, _batch, config = world
+    slept: list[float] = []
+    actions = SweepActions(AirflowClient(airflow), registry, sleep=slept.append)
+    run_id = actions.retrigger(config).run_id
+    airflow.set_states(config.dag_id, run_id, "running", {0: "running"})
+    patches_before = airflow.requests["PATCH /dags"]
+    assert actions.cancel(config, run_id).run.state == "failed"
+    assert slept == [] and airflow.requests["PATCH /dags"] - patches_before == 1
