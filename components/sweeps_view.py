@@ -71,26 +71,24 @@ def sweep_row(record: SweepRecord, latest: RunSummary | str | None) -> dict:
     }
 
 
+# What a reader scans first comes first (the run's state next to the sweep); every column keeps a
+# minimum width that shows its header and values whole, and the grid scrolls sideways past that.
 COLUMNS = [
     {"field": "name", "headerName": "Sweep", "pinned": "left", "minWidth": 200, "cellClass": "bt-mono"},
-    {"field": "strategy", "headerName": "Strategy", "minWidth": 170},
-    {"field": "owner", "headerName": "Owner", "maxWidth": 140},
+    {"field": "strategy", "headerName": "Strategy", "minWidth": 210},
+    {"field": "owner", "headerName": "Owner", "minWidth": 100},
     {
         "field": "grid_size",
         "headerName": "Points",
         "type": "rightAligned",
         "filter": "agNumberColumnFilter",
         "valueFormatter": {"function": "d3.format(',')(params.value)"},
-        "maxWidth": 120,
+        "minWidth": 100,
     },
-    {"field": "created", "headerName": "Created", "sort": "desc", "minWidth": 150},
-    {"field": "deployed", "headerName": "Deployed", "maxWidth": 120},
-    {"field": "deployed_at", "headerName": "Deployed at", "minWidth": 150},
-    {"field": "runs", "headerName": "Runs", "type": "rightAligned", "maxWidth": 90},
     {
         "field": "last_state",
         "headerName": "Last run",
-        "maxWidth": 130,
+        "minWidth": 120,
         "cellClassRules": {
             "bt-cell-ok": "params.value === 'success'",
             "bt-cell-bad": "params.value === 'failed'",
@@ -104,9 +102,13 @@ COLUMNS = [
         "type": "rightAligned",
         "filter": "agNumberColumnFilter",
         "valueFormatter": {"function": "params.data.duration"},
-        "maxWidth": 120,
+        "minWidth": 110,
     },
-    {"field": "last_run_id", "headerName": "Last run id", "cellClass": "bt-mono", "minWidth": 220},
+    {"field": "runs", "headerName": "Runs", "type": "rightAligned", "minWidth": 90},
+    {"field": "created", "headerName": "Created", "sort": "desc", "minWidth": 150},
+    {"field": "deployed", "headerName": "Deployed", "minWidth": 115},
+    {"field": "deployed_at", "headerName": "Deployed at", "minWidth": 150},
+    {"field": "last_run_id", "headerName": "Last run id", "cellClass": "bt-mono", "minWidth": 320},
 ]
 
 

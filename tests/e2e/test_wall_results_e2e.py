@@ -146,8 +146,10 @@ def test_history_search_filters_rows_and_clone_lands_in_configure(seeded, watche
     page.locator(f"#sweeps-grid .ag-center-cols-container .ag-row[row-id='{FINISHED}']").click()
     expect(page.locator("#sweeps-selection")).to_contain_text(FINISHED)
     expect(page.locator("#sweeps-cancel")).to_be_disabled()  # the run has finished
+    snap(page, "sweeps-1366x768", full_page=False)
     page.click("#sweeps-retrigger")
     expect(page.locator("#sweeps-modal")).to_contain_text("Start a new run")
+    snap(page, "sweeps-confirm-1366x768", full_page=False)
     page.click("#sweeps-dismiss")
     expect(page.locator("#sweeps-modal")).to_be_hidden()
 
