@@ -17,6 +17,7 @@ from services.models import PointState, RunProgress
 SECONDS_PER_MINUTE = 60.0
 THROUGHPUT_BINS = 24  # about this many bars across a run, whatever its length
 BIN_WIDTHS_S = (10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400)
+MIN_RATE_SPAN_S = 30  # a per-minute rate from a few seconds of progress says little: wait this long
 PARTIAL_BIN_MIN_SHARE = 0.5  # a last bin shorter than this share of a bin joins the one before it
 TITLE_ROOM_PX = 26  # top margin for a note above the plot
 HEADROOM = 1.12  # the y axis goes this far above the grid size: room for the ETA and grid labels
@@ -168,6 +169,8 @@ def throughput(samples: Sequence[Sample], now: datetime | None = None, theme: st
     bins = throughput_bins(samples, now)
     if not bins or not any(b.points for b in bins):
         return _empty(theme, "no points done yet" if samples else "no progress yet")
+    if (bins[-1].end - bins[0].start).total_seconds() < MIN_RATE_SPAN_S:
+        return _empty(theme, f"the rate shows after {MIN_RATE_SPAN_S} s of progress")
     fig = go.Figure(
         go.Bar(
             x=[_local(b.start + (b.end - b.start) / 2) for b in bins],

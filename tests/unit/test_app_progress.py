@@ -20,16 +20,22 @@ def services(tmp_path):
     return use_fake_services_with_a_run(tmp_path)
 
 
-def second_run(services) -> str:
-    """Trigger the sweep again; the first run moves a minute back (fake run ids are start seconds)."""
+def age_first_run(services, minutes: float) -> None:
+    """Move the sweep's first run back in time (fake run ids are start seconds)."""
     config = services.registry.get("mr_spy").config
 
     def age_first(data: dict) -> None:
         first = data["runs"][config.dag_id][0]
-        start = datetime.fromisoformat(first["start_date"]) - timedelta(minutes=1)
+        start = datetime.fromisoformat(first["start_date"]) - timedelta(minutes=minutes)
         first["start_date"], first["run_id"] = start.isoformat(), f"manual__{start:%Y%m%dT%H%M%S}"
 
     services.runs.state.update(age_first)
+
+
+def second_run(services) -> str:
+    """Trigger the sweep again; the first run moves a minute back."""
+    config = services.registry.get("mr_spy").config
+    age_first_run(services, 1)
     run = services.runs.trigger(config)
     services.registry.record_run("mr_spy", run.run_id)
     return run.run_id
@@ -74,6 +80,7 @@ def test_progress_charts_come_with_the_polled_status(services):
     from pages.monitor import poll, show_progress
 
     services.monitor.fraction = 0.5
+    age_first_run(services, 1)  # long enough for a rate, short of the 90-s fake run
     view = poll(0, "latest", "dark", "mr_spy")
     assert view["status"]["progress"]  # the samples travel in the status store
 

@@ -122,6 +122,12 @@ def test_throughput_without_progress_says_so() -> None:
     assert note(throughput(samples((0, 0), (0, 0)))) == "no points done yet"
 
 
+def test_throughput_waits_for_enough_progress_to_measure_a_rate() -> None:
+    early = samples((0, 0), (2, 8))  # 8 points in 2 s would read as 240 points/min
+    assert note(throughput(early, now=at(3))) == "the rate shows after 30 s of progress"
+    assert [trace.type for trace in throughput(early, now=at(30)).data] == ["bar"]
+
+
 def test_done_at_is_the_running_total_at_a_moment() -> None:
     series = samples((0, 0), (30, 10), (70, 40))
     assert [done_at(series, at(s)) for s in (-1, 0, 29, 30, 69, 500)] == [0, 0, 0, 10, 10, 40]
