@@ -6,6 +6,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from airflow_backtest_framework.catalog import FACTORS, STRATEGIES
+from components.cards import make_card
 from components.configure_view import GRID_SYNTAX, make_field
 from components.sweep_form import FORM_FIELDS
 
@@ -59,12 +60,7 @@ LABELS = {
 INVALID_FIELDS = tuple(f for f in FORM_FIELDS if f != "factors")  # a dropdown has no invalid state
 
 
-def _card(title: str, body, **kwargs) -> dbc.Card:
-    return dbc.Card(
-        [dbc.CardHeader(title, class_name="bt-card-title"), dbc.CardBody(body)],
-        class_name="bt-card mb-3",
-        **kwargs,
-    )
+_card = make_card
 
 
 def _input(name: str, **kwargs) -> dbc.Input:

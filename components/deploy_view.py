@@ -32,7 +32,7 @@ def deploy_status(record: SweepRecord) -> tuple[str, str]:
     return "warning", f"Spec changed since the deploy of {when}"
 
 
-def _row(label: str, value, mono: bool = False) -> html.Div:
+def kv_row(label: str, value, mono: bool = False) -> html.Div:
     return html.Div(
         [
             html.Dt(label, className="bt-kv-key"),
@@ -63,16 +63,16 @@ def make_sweep_summary(record: SweepRecord) -> html.Div:
             html.Div(config.description, className="bt-help mb-2") if config.description else None,
             html.Dl(
                 [
-                    _row("Strategy", config.strategy),
-                    _row("Grid", size_text(config)),
-                    _row("Universe", f"{len(symbols)} symbols: {universe}"),
-                    _row("Factors", ", ".join(config.factors) or "none"),
-                    _row("Period", f"{config.start_date.isoformat()} → {config.end_date.isoformat()}"),
-                    _row("Capital", f"{config.initial_capital:,.0f}"),
-                    _row("Owner", config.owner),
-                    _row("DAG id", config.dag_id, mono=True),
-                    _row("Spec hash", config.spec_hash[:HASH_CHARS], mono=True),
-                    _row("Runs", runs),
+                    kv_row("Strategy", config.strategy),
+                    kv_row("Grid", size_text(config)),
+                    kv_row("Universe", f"{len(symbols)} symbols: {universe}"),
+                    kv_row("Factors", ", ".join(config.factors) or "none"),
+                    kv_row("Period", f"{config.start_date.isoformat()} → {config.end_date.isoformat()}"),
+                    kv_row("Capital", f"{config.initial_capital:,.0f}"),
+                    kv_row("Owner", config.owner),
+                    kv_row("DAG id", config.dag_id, mono=True),
+                    kv_row("Spec hash", config.spec_hash[:HASH_CHARS], mono=True),
+                    kv_row("Runs", runs),
                 ],
                 className="bt-kv",
             ),

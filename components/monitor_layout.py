@@ -5,6 +5,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from components.cards import make_card
 from components.figures import blank
 from components.sweep_nav import make_sweep_head
 
@@ -53,12 +54,7 @@ class MonitorIds:
     RUNS_CARD = "monitor-runs-card"  # shown when the sweep has two runs or more
 
 
-def _card(title, body, extra=None, **kwargs) -> dbc.Card:
-    return dbc.Card(
-        [dbc.CardHeader([html.Span(title), extra], class_name="bt-card-title"), dbc.CardBody(body)],
-        class_name="bt-card mb-3",
-        **kwargs,
-    )
+_card = make_card
 
 
 def make_overview_layout() -> html.Div:

@@ -7,6 +7,7 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import dcc, html
 
+from components.cards import CARD_CLASS, make_card
 from components.figures import blank
 from components.figures_results import METRIC_LABELS, metric_label
 from components.monitor_layout import GRAPH_CONFIG
@@ -65,10 +66,7 @@ def _labelled(label: str, control, width: int | None = None) -> dbc.Col:
 
 
 def _card(title, body, extra=None) -> dbc.Card:
-    return dbc.Card(
-        [dbc.CardHeader([html.Span(title), extra], class_name="bt-card-title"), dbc.CardBody(body)],
-        class_name="bt-card mb-3 h-100",
-    )
+    return make_card(title, body, extra, class_name=f"{CARD_CLASS} h-100")
 
 
 def _graph(graph_id: str, height: str) -> dcc.Graph:

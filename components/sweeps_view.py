@@ -8,6 +8,8 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from components.cards import CARD_CLASS, make_card
+from components.deploy_view import kv_row, make_sweep_summary
 from components.monitor_view import format_duration
 from services.models import RunSummary, SweepRecord
 
@@ -21,6 +23,7 @@ ACTIONS = {
     ),
     "cancel": ("Cancel run", "Mark run {run_id} of {name} failed and stop its remaining work?"),
 }
+ACTION_COLORS = {"retrigger": "primary", "retry": "warning", "cancel": "danger"}
 
 
 class SweepsIds:
@@ -42,29 +45,41 @@ class SweepsIds:
     DISMISS = "sweeps-dismiss"
     ALERT = "sweeps-alert"
     GRID_THEME = "sweeps-grid-theme"
+    DETAIL = "sweeps-detail"
+
+
+def _duration_s(run: RunSummary) -> float | None:
+    if run.start_date is None or run.end_date is None:
+        return None
+    return (run.end_date - run.start_date).total_seconds()
+
+
+def _duration_text(run: RunSummary) -> str:
+    seconds = _duration_s(run)
+    return format_duration(seconds) if seconds is not None else ""
+
+
+def _when(moment) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 def sweep_row(record: SweepRecord, latest: RunSummary | str | None) -> dict:
     """One grid row; `latest` is the newest run, None when never run, UNAVAILABLE when Airflow is down."""
     config = record.config
     run = latest if isinstance(latest, RunSummary) else None
-    duration = None
-    if run is not None and run.start_date is not None and run.end_date is not None:
-        duration = (run.end_date - run.start_date).total_seconds()
+    duration = _duration_s(run) if run is not None else None
     return {
         "name": record.name,
         "strategy": config.strategy,
         "owner": config.owner,
         "grid_size": config.grid_size,
-        "created": record.created_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+        "created": _when(record.created_at),
         "deployed": record.deployed,
-        "deployed_at": record.deployed_at.astimezone().strftime("%Y-%m-%d %H:%M")
-        if record.deployed_at
-        else "",
+        "deployed_at": _when(record.deployed_at),
         "runs": len(record.run_ids),
         "last_run_id": run.run_id if run else (record.run_ids[0] if record.run_ids else ""),
         "last_state": run.state if run else (latest if latest == UNAVAILABLE else "never run"),
-        "started": run.start_date.astimezone().strftime("%Y-%m-%d %H:%M") if run and run.start_date else "",
+        "started": _when(run.start_date) if run else "",
         "duration_s": duration,
         "duration": format_duration(duration) if duration is not None else "",
         "description": config.description,
@@ -147,9 +162,9 @@ def make_action_bar() -> html.Div:
         ),
     ]
     actions = [
-        _action_button(ACTIONS["retrigger"][0], SweepsIds.RETRIGGER, "primary"),
-        _action_button(ACTIONS["retry"][0], SweepsIds.RETRY, "warning"),
-        _action_button(ACTIONS["cancel"][0], SweepsIds.CANCEL, "danger"),
+        _action_button(ACTIONS["retrigger"][0], SweepsIds.RETRIGGER, ACTION_COLORS["retrigger"]),
+        _action_button(ACTIONS["retry"][0], SweepsIds.RETRY, ACTION_COLORS["retry"]),
+        _action_button(ACTIONS["cancel"][0], SweepsIds.CANCEL, ACTION_COLORS["cancel"]),
     ]
     return html.Div(
         [
@@ -169,6 +184,59 @@ def selection_links(row: dict) -> dict:
         "monitor": f"/monitor/{name}",
         "results": f"/results/{name}",
     }
+
+
+STATE_CLASSES = {
+    "success": "bt-cell-ok",
+    "failed": "bt-cell-bad",
+    "running": "bt-cell-run",
+    "queued": "bt-cell-run",
+}
+
+
+def make_runs_table(runs: list[RunSummary] | None, recorded: list[str]) -> html.Table | html.Div:
+    """The sweep's runs, newest first, as Airflow lists them; the recorded run ids when it cannot."""
+    if runs is None:
+        if not recorded:
+            return html.Div("No runs yet.", className="bt-help")
+        rows = [(run_id, UNAVAILABLE, "", "") for run_id in recorded]
+    else:
+        if not runs:
+            return html.Div("No runs yet.", className="bt-help")
+        rows = [(run.run_id, run.state, _when(run.start_date), _duration_text(run)) for run in runs]
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Run id", "State", "Started", "Duration")]))
+    body = html.Tbody(
+        [
+            html.Tr(
+                [
+                    html.Td(run_id, className="bt-mono"),
+                    html.Td(state, className=STATE_CLASSES.get(state, "")),
+                    html.Td(started),
+                    html.Td(duration, className="text-end"),
+                ]
+            )
+            for run_id, state, started, duration in rows
+        ]
+    )
+    return html.Table([head, body], className="table table-sm bt-sweeps-runs")
+
+
+def make_sweep_detail(record: SweepRecord, runs: list[RunSummary] | None) -> html.Div:
+    """The selected sweep whole: its spec and deployment, its grid expressions, and its runs
+    (`runs` is None when Airflow could not be asked)."""
+    grid = html.Dl(
+        [kv_row(name, expression, mono=True) for name, expression in record.config.params.items()],
+        className="bt-kv",
+    )
+    tall = f"{CARD_CLASS} h-100"
+    return dbc.Row(
+        [
+            dbc.Col(make_card("Spec and deployment", make_sweep_summary(record), class_name=tall), lg=5),
+            dbc.Col(make_card("Grid expressions", grid, class_name=tall), lg=3),
+            dbc.Col(make_card("Runs", make_runs_table(runs, record.run_ids), class_name=tall), lg=4),
+        ],
+        class_name="g-3 mt-1",
+    )
 
 
 def make_confirm_modal() -> dbc.Modal:
@@ -217,6 +285,7 @@ def make_sweeps_layout() -> html.Div:
             html.Div(id=SweepsIds.ALERT),
             make_action_bar(),
             make_grid(),
+            html.Div(id=SweepsIds.DETAIL, className="bt-sweeps-detail", hidden=True),
             make_confirm_modal(),
         ],
         className="bt-page",

@@ -11,7 +11,15 @@ from dash.exceptions import PreventUpdate
 from components.alerts import make_alert, make_error_alert
 from components.context import get_services
 from components.shell import ShellIds
-from components.sweeps_view import ACTIONS, UNAVAILABLE, make_sweeps_layout, selection_links, sweep_row
+from components.sweeps_view import (
+    ACTION_COLORS,
+    ACTIONS,
+    UNAVAILABLE,
+    make_sweep_detail,
+    make_sweeps_layout,
+    selection_links,
+    sweep_row,
+)
 from components.sweeps_view import SweepsIds as Ids
 from services.errors import BacktestError
 from services.models import RunSummary, SweepRecord
@@ -113,10 +121,46 @@ def select(rows):
     )
 
 
+DETAIL_RUNS = 20  # the newest runs listed under a selected sweep
+
+
+def sweep_detail(name: str):
+    """The selected sweep's spec, deployment and runs; its recorded run ids when Airflow is down."""
+    services = get_services()
+    record = services.registry.get(name)
+    runs = None
+    try:
+        runs = services.runs.list_runs(record.config, limit=DETAIL_RUNS)
+    except Exception as exc:  # the table says the states are unavailable; the spec still shows
+        log.info("runs of %s unavailable: %s", name, exc)
+    return make_sweep_detail(record, runs)
+
+
+@dash.callback(
+    Output(Ids.DETAIL, "children"),
+    Output(Ids.DETAIL, "hidden"),
+    Output(ShellIds.CURRENT_SWEEP, "data", allow_duplicate=True),
+    Input(Ids.GRID, "selectedRows"),
+    Input(Ids.TOUCHED, "data"),
+    prevent_initial_call="initial_duplicate",
+)
+def show_detail(rows, _touched):
+    """The selected sweep's detail; it also becomes the sweep the stepper (and Deploy) follow."""
+    if not rows:
+        return None, True, dash.no_update
+    name = rows[0]["name"]
+    try:
+        return sweep_detail(name), False, name
+    except Exception as exc:  # e.g. the sweep was deleted in another session since the rows loaded
+        return make_error_alert(exc, title=f"Cannot show {name}."), False, dash.no_update
+
+
 @dash.callback(
     Output(Ids.PENDING, "data"),
     Output(Ids.MODAL_BODY, "children"),
     Output(Ids.MODAL, "is_open"),
+    Output(Ids.CONFIRM, "children"),
+    Output(Ids.CONFIRM, "color"),
     Input(Ids.RETRIGGER, "n_clicks"),
     Input(Ids.RETRY, "n_clicks"),
     Input(Ids.CANCEL, "n_clicks"),
@@ -127,11 +171,13 @@ def select(rows):
 def ask(_retrigger, _retry, _cancel, _dismiss, rows):
     """Every action waits in the confirmation dialog; 'Keep as is' closes it."""
     if ctx.triggered_id == Ids.DISMISS or not rows:
-        return None, dash.no_update, False
+        return None, dash.no_update, False, dash.no_update, dash.no_update
     action = {Ids.RETRIGGER: "retrigger", Ids.RETRY: "retry", Ids.CANCEL: "cancel"}[ctx.triggered_id]
     row = rows[0]
     pending = {"action": action, "name": row["name"], "run_id": row.get("last_run_id") or ""}
-    return pending, ACTIONS[action][1].format(name=row["name"], run_id=pending["run_id"]), True
+    label, question = ACTIONS[action]
+    body = question.format(name=row["name"], run_id=pending["run_id"])
+    return pending, body, True, label, ACTION_COLORS[action]  # the button names what it will do
 
 
 def run_action(pending: dict) -> str:

@@ -229,6 +229,9 @@ def test_history_search_clone_and_retry_only_the_failed_points(stack: Stack, wat
     expect(row).to_contain_text("failed")
     row.click()
     expect(page.locator("#sweeps-selection")).to_contain_text(f"{config.name} · last run {run_id} (failed)")
+    newest_run = page.locator("#sweeps-detail .bt-sweeps-runs tbody tr").first
+    expect(newest_run).to_contain_text(run_id)
+    expect(newest_run).to_contain_text("failed")
 
     page.click("#sweeps-retry")
     expect(page.locator("#sweeps-modal")).to_be_visible()
@@ -279,6 +282,9 @@ def test_history_start_then_cancel_a_run(stack: Stack, watched_page) -> None:
     page.click("#sweeps-confirm")
     expect(alert).to_contain_text(f"Run {run_id} of {config.name} is now failed")
     expect(row).to_contain_text("failed")
+    newest_run = page.locator("#sweeps-detail .bt-sweeps-runs tbody tr").first
+    expect(newest_run).to_contain_text(run_id)
+    expect(newest_run).to_contain_text("failed")
     time.sleep(CANCEL_SETTLE_S)  # the scheduler had its turn: the run stays failed, its chunks stopped
     assert stack.client.get_run(config.dag_id, run_id).state == "failed"
     chunks = chunk_tries(stack.client, config, run_id)

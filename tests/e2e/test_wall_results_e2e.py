@@ -146,9 +146,16 @@ def test_history_search_filters_rows_and_clone_lands_in_configure(seeded, watche
     page.locator(f"#sweeps-grid .ag-center-cols-container .ag-row[row-id='{FINISHED}']").click()
     expect(page.locator("#sweeps-selection")).to_contain_text(FINISHED)
     expect(page.locator("#sweeps-cancel")).to_be_disabled()  # the run has finished
-    snap(page, "sweeps-1366x768", full_page=False)
+    detail = page.locator("#sweeps-detail")
+    finished = seeded.services.registry.get(FINISHED)
+    for name, expression in finished.config.params.items():
+        expect(detail.locator(".bt-kv-row", has_text=name)).to_contain_text(expression)
+    expect(detail.locator(".bt-sweeps-runs tbody tr")).to_have_count(len(finished.run_ids))
+    expect(detail.locator(".bt-sweeps-runs")).to_contain_text(finished.run_ids[0])
+    snap(page, "sweeps-1366x768")
     page.click("#sweeps-retrigger")
     expect(page.locator("#sweeps-modal")).to_contain_text("Start a new run")
+    expect(page.locator("#sweeps-confirm")).to_have_text("Re-trigger")  # the button names the action
     snap(page, "sweeps-confirm-1366x768", full_page=False)
     page.click("#sweeps-dismiss")
     expect(page.locator("#sweeps-modal")).to_be_hidden()

@@ -82,6 +82,53 @@ def test_history_rows_when_airflow_is_down_still_list_every_sweep(services, monk
     assert rows["never"]["last_state"] == "never run"
 
 
+def cells(tree) -> list[str]:
+    """The text of every table cell and key/value entry of a component tree, in order."""
+    found, stack = [], [tree.to_plotly_json()]
+    while stack:
+        node = stack.pop(0)
+        if hasattr(node, "to_plotly_json"):
+            node = node.to_plotly_json()
+        if isinstance(node, list | tuple):
+            stack[:0] = list(node)
+        elif isinstance(node, dict) and "props" in node:
+            children = node["props"].get("children")
+            if node["type"] in ("Td", "Dt", "Dd") and isinstance(children, str):
+                found.append(children)
+            else:
+                stack.insert(0, children)
+    return found
+
+
+def test_selected_sweep_shows_its_spec_grid_and_runs(services) -> None:
+    from pages.sweeps import show_detail
+
+    detail, hidden, current = show_detail([{"name": "mr_a"}], 0)
+    text = cells(detail)
+    assert hidden is False and current == "mr_a"  # the stepper follows the selected sweep
+    assert {"12 points in 2 tasks", "backtest_mr_a", "ann"} <= set(text)
+    grid = text[text.index("lookback_period") :][:8]
+    assert grid == [*sum(MR_GRID.items(), ())]  # every parameter with its grid expression
+    (run,) = services.runs.list_runs(services.registry.get("mr_a").config)
+    assert text[-4:-1] == [run.run_id, "running", run.start_date.astimezone().strftime("%Y-%m-%d %H:%M")]
+    assert "No runs yet." in str(show_detail([{"name": "never"}], 0)[0].to_plotly_json())
+    assert show_detail([], 0)[:2] == (None, True)
+
+
+def test_selected_sweep_with_airflow_down_lists_the_recorded_runs(services, monkeypatch) -> None:
+    from pages.sweeps import show_detail
+    from services.errors import Unavailable
+
+    def down(_config, limit=20):
+        raise Unavailable("Airflow at http://127.0.0.1:1 is not answering")
+
+    monkeypatch.setattr(services.runs, "list_runs", down)
+    text = cells(show_detail([{"name": "mr_b"}], 0)[0])
+    recorded = services.registry.get("mr_b").run_ids
+    assert text[-4:] == [recorded[0], "unavailable", "", ""]
+    assert "Strategy" in text  # the spec still shows
+
+
 def test_sweep_actions_without_the_service_say_so(services) -> None:
     from pages.sweeps import confirm
 
