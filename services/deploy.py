@@ -17,7 +17,7 @@ from services.airflow_api import AirflowClient, api_path
 from services.airflow_models import DagInfo, DagRun
 from services.connections import writable
 from services.dag_generator import dag_filename, generated_by_us, render_dag
-from services.errors import BacktestError, DeployRefused, NotFound, StorageError, trim
+from services.errors import BacktestError, Conflict, DeployRefused, NotFound, StorageError, trim
 from services.framework_bundle import framework_files
 from services.models import CheckResult, DeployProgress, RunSummary, StepState
 from services.storage import ArtifactStore, sha256_hex
@@ -30,6 +30,14 @@ POLL_INTERVAL_S = 0.5
 IMPORT_ERROR_SLACK = timedelta(seconds=5)
 IMPORT_ERROR_MAX_CHARS = 1_500
 _PATH_NOISE = re.compile(r"(?:/[\w.@+-]+)+/(?=(?:dags|site-packages)/)|(?:/[\w.@+-]+)+/site-packages/")
+
+# Runs the app starts get ids of their own, `bt_261201_090947` (UTC): short, so that every API path of a
+# run fits MWAA's 64 characters (Airflow's `manual__<ISO time with microseconds>` alone takes 41), and
+# readable. Two triggers of one sweep in the same second get a letter after the second.
+RUN_ID_PREFIX = "bt_"
+RUN_ID_TIME_FORMAT = "%y%m%d_%H%M%S"
+RUN_ID_SUFFIXES = ("", "b", "c", "d", "e")
+RUN_ID_MAX_CHARS = len(RUN_ID_PREFIX) + len("261201_090947") + max(map(len, RUN_ID_SUFFIXES))
 
 ProgressCallback = Callable[[DeployProgress], None]
 CancelCheck = Callable[[], bool]
@@ -137,23 +145,28 @@ class DeployService:
         return CheckResult(key="airflow", label=label, resource=f"Airflow {version.version}", ok=True)
 
     def _check_api_paths(self, config: SweepConfig) -> list[CheckResult]:
-        """Where the API limits path length (MWAA's InvokeRestApi: 64 characters), the trigger path
-        `/dags/{dag_id}/dagRuns` has no short alternative: the DAG id must fit it."""
+        """Where the API limits path length (MWAA's InvokeRestApi: 64 characters), the longest path
+        with no short alternative must fit: marking a run failed (cancel),
+        `/dags/{dag_id}/dagRuns/{run_id}` with the longest run id the app gives a run."""
         limit = self._client.max_path_length
         if limit is None:
             return []
-        path = api_path("dags", config.dag_id, "dagRuns")
+        path = api_path("dags", config.dag_id, "dagRuns", "r" * RUN_ID_MAX_CHARS)
         label, resource = "Sweep name fits the Airflow API", f"{len(path)} of {limit} characters"
         if self._client.fits(path):
             return [CheckResult(key="api_paths", label=label, resource=resource, ok=True)]
         too_long = len(path) - limit
+        run_path = api_path("dags", config.dag_id, "dagRuns", "<run id>")
         return [
             CheckResult(
                 key="api_paths",
                 label=label,
                 resource=resource,
                 ok=False,
-                detail=f"MWAA takes API paths of at most {limit} characters; {path} is {too_long} too long.",
+                detail=(
+                    f"MWAA takes API paths of at most {limit} characters; cancelling a run calls {run_path} "
+                    f"with a run id of up to {RUN_ID_MAX_CHARS} characters, {too_long} too many."
+                ),
                 fix=f"Shorten the sweep name by at least {too_long} characters on the Configure page.",
             )
         ]
@@ -292,14 +305,22 @@ class DeployService:
         return StepState.DONE, "unpaused"
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class RunService:
     """Trigger and list runs of deployed sweeps."""
 
-    def __init__(self, client: AirflowClient) -> None:
+    def __init__(
+        self, client: AirflowClient, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self._client = client
+        self._now = now
 
     def trigger(self, config: SweepConfig) -> RunSummary:
-        """One click, one run: `POST /dags/{id}/dagRuns` with the spec hash in `conf`."""
+        """One click, one run: `POST /dags/{id}/dagRuns` with the spec hash in `conf` and a short run id
+        of the app's (see RUN_ID_PREFIX)."""
         dag = self._client.find_dag(config.dag_id)
         if dag is None:
             raise NotFound(f"{config.dag_id} is not deployed: deploy it first")
@@ -309,7 +330,17 @@ class RunService:
             raise DeployRefused(
                 f"{config.dag_id} in Airflow is an older version of this sweep: deploy it first"
             )
-        run = self._client.trigger(config.dag_id, {"spec_hash": config.spec_hash})
+        stamp = RUN_ID_PREFIX + self._now().strftime(RUN_ID_TIME_FORMAT)
+        for suffix in RUN_ID_SUFFIXES:
+            try:
+                run = self._client.trigger(
+                    config.dag_id, {"spec_hash": config.spec_hash}, run_id=stamp + suffix
+                )
+                break
+            except Conflict:  # another trigger of this sweep took that id in the same second
+                continue
+        else:
+            raise Conflict(f"{config.dag_id} was triggered {len(RUN_ID_SUFFIXES)} times this second: retry")
         log.info("triggered %s run %s", config.dag_id, run.run_id)
         return run_summary(run)
 

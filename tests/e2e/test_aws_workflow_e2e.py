@@ -3,7 +3,8 @@ against moto (S3, STS, Batch), an MWAA-compatible endpoint forwarding to a real 
 folder is synced from the moto bucket, and Batch jobs whose container (the engine) really runs.
 
 Configure -> Deploy (S3 upload, MWAA registration, unpause) -> Trigger -> Monitor until success, through the
-same pages as local mode; then the Batch jobs as moto recorded them, the results in S3, the Connections page.
+same pages as local mode; then the Batch jobs as moto recorded them, the results in S3, the Connections page,
+and a second run started and cancelled from the history page.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from playwright.sync_api import Page, expect
 
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import DAG_ID_PREFIX
+from services.airflow_api import AirflowClient
+from services.http_transport import HttpTransport
 from tests.e2e.conftest import app_env, free_port, serve
 from tests.e2e.helpers import (
     choose_factor,
@@ -119,7 +122,7 @@ def deploy_and_trigger(page: Page, url: str) -> str:
     result = page.locator("#deploy-trigger-result")
     expect(result).to_contain_text("Run started.")
     run_id = result.locator(".bt-mono").inner_text()
-    assert run_id.startswith("manual__"), run_id
+    assert re.fullmatch(r"bt_\d{6}_\d{6}[b-e]?", run_id), run_id  # the app's short run id
     return run_id
 
 
@@ -155,6 +158,31 @@ def assert_results_in_s3(stack: AwsStack, dag_id: str, run_id: str) -> None:
     keys = {item["Key"] for item in s3.list_objects_v2(Bucket=RESULTS_BUCKET, Prefix=root)["Contents"]}
     assert {f"{root}/{ec.POINTS_DIR}/{index}.json" for index in range(POINTS)} <= keys
     assert {f"{root}/{ec.TABLE_FILE}", f"{root}/{ec.SUMMARY_FILE}"} <= keys  # summarize read them all
+
+
+def cancel_a_new_run_from_history(stack: AwsStack, page: Page, url: str, name: str) -> None:
+    """Start another run from the history page and cancel it: the run is marked failed through
+    InvokeRestApi (its path fits MWAA's 64 characters with the app's run ids)."""
+    dag_id = f"{DAG_ID_PREFIX}{name}"
+    page.goto(url + "/sweeps")
+    row = page.locator(f"#sweeps-grid .ag-center-cols-container .ag-row[row-id='{name}']")
+    row.click()
+    page.click("#sweeps-retrigger")
+    page.click("#sweeps-confirm")
+    alert = page.locator("#sweeps-alert")
+    expect(alert).to_contain_text("Started run ")
+    run_id = alert.inner_text().split("Started run ", 1)[1].split(" of ", 1)[0]
+    row.click()
+    expect(page.locator("#sweeps-selection")).to_contain_text(run_id)
+    page.click("#sweeps-cancel")
+    expect(page.locator("#sweeps-modal")).to_contain_text(f"Mark run {run_id} of {name} failed")
+    page.click("#sweeps-confirm")
+    expect(alert).to_contain_text(f"Run {run_id} of {name} is now failed")
+    patches = [c for c in stack.endpoint.calls if c["Method"] == "PATCH" and run_id in c["Path"]]
+    assert patches and all(len(c["Path"]) <= 64 for c in patches), patches
+    client = AirflowClient(HttpTransport.from_settings(stack.airflow))
+    assert client.get_run(dag_id, run_id).state == "failed"
+    expect(row).to_contain_text("failed")
 
 
 def test_aws_mode_from_configure_to_a_finished_sweep_on_batch(stack: AwsStack, aws_app_url, watched_page):
@@ -221,6 +249,9 @@ def test_aws_mode_from_configure_to_a_finished_sweep_on_batch(stack: AwsStack, a
     for secret in (FAKE_KEY_ID, FAKE_SECRET):
         assert secret not in page.content()
     snap(page, "aws-connections")
+    watch.check()
+
+    cancel_a_new_run_from_history(stack, page, url, name)
     watch.check()
     print(
         f"\nAWS e2e: {time.monotonic() - began:.0f} s in the browser; Batch table states seen: {batch_views}"

@@ -159,7 +159,7 @@ def test_real_flow_from_an_empty_form_to_a_finished_sweep(real_app_url, watched_
         result = page.locator("#deploy-trigger-result")
         expect(result).to_contain_text("Run started.")
         run_id = result.locator(".bt-mono").inner_text()
-        assert run_id.startswith("manual__"), run_id
+        assert re.fullmatch(r"bt_\d{6}_\d{6}[b-e]?", run_id), run_id  # the app's short run id
         expect(page.locator("#shell-stepper")).to_contain_text("watch the latest run")
         expect(page.locator("#deploy-summary")).to_contain_text(f"1 (latest {run_id})")
         snap(page, "real-deploy")

@@ -221,7 +221,10 @@ class FakeAirflow:
         if rest[1:] == ["clearTaskInstances"]:
             return self._clear(rest[0], request.json or {})
         runs = self.runs.setdefault(rest[0], [])
-        run = FakeRun(run_id=f"manual__fake_{len(runs) + 1}", conf=request.json.get("conf") or {})
+        run_id = request.json.get("dag_run_id") or f"manual__fake_{len(runs) + 1}"
+        if any(run.run_id == run_id for run in runs):
+            return ApiResponse(409, {"detail": f"DagRun with run_id: `{run_id}` already exists"})
+        run = FakeRun(run_id=run_id, conf=request.json.get("conf") or {})
         runs.append(run)
         return ApiResponse(200, self._run_json(rest[0], run))
 

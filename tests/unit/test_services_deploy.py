@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from services.airflow_api import AirflowClient
-from services.deploy import DeployService, RunService, clean_import_error
-from services.errors import DeployRefused, NotFound
+from services.deploy import RUN_ID_MAX_CHARS, RUN_ID_SUFFIXES, DeployService, RunService, clean_import_error
+from services.errors import Conflict, DeployRefused, NotFound
 from services.models import StepState
 from services.storage import LocalFolderStore
 from tests.support.airflow_api_fake import FakeAirflow as ApiFake
@@ -116,7 +117,7 @@ def test_preflight_reports_airflow_down_with_a_fix(deployer: DeployService, airf
     assert not checks["airflow"].ok and "local_airflow.py start" in checks["airflow"].fix
 
 
-def test_preflight_checks_the_trigger_path_fits_mwaa(tmp_path: Path) -> None:
+def test_preflight_checks_the_cancel_path_fits_mwaa(tmp_path: Path) -> None:
     api = ApiFake()
     api.max_path_length = 64  # what MwaaTransport declares: InvokeRestApi's Path limit
     deployer = DeployService(LocalFolderStore(tmp_path), AirflowClient(api), max_grid_points=100)
@@ -125,8 +126,8 @@ def test_preflight_checks_the_trigger_path_fits_mwaa(tmp_path: Path) -> None:
     long_name = "n" * 60
     check = {c.key: c for c in deployer.preflight(small_sweep(name=long_name))}["api_paths"]
     config = small_sweep(name=long_name)
-    excess = len(f"/dags/{config.dag_id}/dagRuns") - 64
-    assert not check.ok and f"{excess} too long" in check.detail
+    excess = len(f"/dags/{config.dag_id}/dagRuns/bt_261201_090947b") - 64  # the cancel path of its runs
+    assert not check.ok and f"{excess} too many" in check.detail
     assert check.fix == f"Shorten the sweep name by at least {excess} characters on the Configure page."
 
 
@@ -150,6 +151,29 @@ def test_trigger_needs_a_deployed_unpaused_current_dag(deployer: DeployService, 
     assert run.state == "queued"
     assert airflow.runs[config.dag_id][0].conf == {"spec_hash": config.spec_hash}
     assert [r.run_id for r in runs.list_runs(config)] == [run.run_id]
+
+
+def test_runs_get_short_readable_ids_distinct_within_a_second(
+    deployer: DeployService, airflow: FakeAirflow
+) -> None:
+    config = small_sweep()
+    assert deployer.deploy(config).ok
+    one_second = datetime(2026, 12, 1, 9, 9, 47, 123456, tzinfo=UTC)
+    runs = RunService(AirflowClient(airflow), now=lambda: one_second)
+
+    ids = [runs.trigger(config).run_id for _ in RUN_ID_SUFFIXES]
+
+    assert ids == [
+        "bt_261201_090947",
+        "bt_261201_090947b",
+        "bt_261201_090947c",
+        "bt_261201_090947d",
+        "bt_261201_090947e",
+    ]
+    assert max(map(len, ids)) == RUN_ID_MAX_CHARS
+    assert [run.run_id for run in airflow.runs[config.dag_id]] == ids
+    with pytest.raises(Conflict, match="retry"):
+        runs.trigger(config)  # a sixth in the same second: said, not lost silently
 
 
 def test_import_error_text_loses_machine_paths() -> None:

@@ -166,3 +166,40 @@ def test_cancel_of_a_running_run_does_not_wait_for_the_scheduler(world) -> None:
     patches_before = airflow.requests["PATCH /dags"]
     assert actions.cancel(config, run_id).run.state == "failed"
     assert slept == [] and airflow.requests["PATCH /dags"] - patches_before == 1
+
+
+class PathLimited:
+    """A transport with MWAA's InvokeRestApi limit: a longer path never reaches Airflow."""
+
+    max_path_length = 64
+
+    def __init__(self, airflow: FakeAirflow) -> None:
+        self.airflow = airflow
+
+    def __call__(self, request: ApiRequest) -> ApiResponse:
+        assert len(request.path) <= self.max_path_length, request.path
+        return self.airflow(request)
+
+
+def test_on_mwaa_the_longest_name_preflight_allows_can_still_cancel_its_runs(tmp_path: Path) -> None:
+    airflow = FakeAirflow(tmp_path / "dags")
+    client = AirflowClient(PathLimited(airflow))
+    registry = SweepRegistry(tmp_path / "app")
+    deployer = DeployService(LocalFolderStore(airflow.dags_folder), client, max_grid_points=None)
+
+    def fits(name: str) -> bool:
+        return {c.key: c for c in deployer.preflight(small_sweep(name=name))}["api_paths"].ok
+
+    # Names up to 41 characters keep /dags/{dag_id}/dagRuns itself in the limit (this fake has no
+    # short-path endpoints); the preflight must stop well before that.
+    longest = max(length for length in range(3, 42) if fits("n" * length))
+    config = small_sweep(name="n" * longest)
+    registry.save(config)
+    assert deployer.deploy(config).ok
+    actions = SweepActions(client, registry, sleep=no_wait)
+
+    run_id = actions.retrigger(config).run_id
+    airflow.set_states(config.dag_id, run_id, "running", {0: "running"})
+    assert actions.cancel(config, run_id).run.state == "failed"
+    assert airflow._run(config.dag_id, run_id).state == "failed"
+    assert longest >= 20  # names of a useful length keep every action
