@@ -166,8 +166,14 @@ class FormCheck(BaseModel):
         return f"{self.grid_size:,} {points} in {self.task_count:,} {tasks}"
 
 
-def check_draft(draft: FormDraft, max_grid_points: int, existing: set[str] | None = None) -> FormCheck:
-    """Validate a draft as the user types: per-field messages, expanded values, grid size and cap."""
+def check_draft(
+    draft: FormDraft,
+    max_grid_points: int,
+    existing: set[str] | None = None,
+    max_name_chars: int | None = None,
+) -> FormCheck:
+    """Validate a draft as the user types: per-field messages, expanded values, grid size and cap;
+    `max_name_chars` is the deploy target's own limit on names (MWAA's API path length)."""
     check = FormCheck(max_grid_points=max_grid_points)
     spec = STRATEGIES.get(draft.strategy)
     if spec is not None:
@@ -183,6 +189,11 @@ def check_draft(draft: FormDraft, max_grid_points: int, existing: set[str] | Non
         name = key.removeprefix("params.")
         if name in check.params:
             check.params[name].error = check.errors.pop(key)
+    if "name" not in check.errors and max_name_chars is not None and len(draft.name) > max_name_chars:
+        check.errors["name"] = (
+            f"use at most {max_name_chars} characters here ({len(draft.name)} now): "
+            "MWAA's API takes only short paths, and each run's path holds the name"
+        )
     if "name" in check.errors and not draft.name.strip():
         check.hints["name"] = "Name the sweep to save it (3 to 60 of a-z, 0-9, _)."
         del check.errors["name"]

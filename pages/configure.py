@@ -174,7 +174,8 @@ def show_validation(draft):
         existing = _existing_names()
     except Exception:  # the overwrite hint is a nicety: never block validation on it
         existing = set()
-    check = check_draft(current, get_settings().max_grid_points, existing)
+    max_name_chars = get_services().deployer.max_name_chars  # MWAA's path limit, in AWS mode
+    check = check_draft(current, get_settings().max_grid_points, existing, max_name_chars)
     view = validation_view(check, param_ids)
     # Rows of another strategy (mid-switch) keep what they show until they are replaced.
     for key in ("param_invalid", "param_feedback", "param_values"):

@@ -11,7 +11,12 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
-from airflow_backtest_framework.config import CONTEXT_MAX_GRID_POINTS, SweepConfig, describe_validation_error
+from airflow_backtest_framework.config import (
+    CONTEXT_MAX_GRID_POINTS,
+    DAG_ID_PREFIX,
+    SweepConfig,
+    describe_validation_error,
+)
 from airflow_backtest_framework.dag_factory import dag_description
 from services.airflow_api import AirflowClient, api_path
 from services.airflow_models import DagInfo, DagRun
@@ -151,7 +156,7 @@ class DeployService:
         limit = self._client.max_path_length
         if limit is None:
             return []
-        path = api_path("dags", config.dag_id, "dagRuns", "r" * RUN_ID_MAX_CHARS)
+        path = _longest_run_path(config.dag_id)
         label, resource = "Sweep name fits the Airflow API", f"{len(path)} of {limit} characters"
         if self._client.fits(path):
             return [CheckResult(key="api_paths", label=label, resource=resource, ok=True)]
@@ -170,6 +175,13 @@ class DeployService:
                 fix=f"Shorten the sweep name by at least {too_long} characters on the Configure page.",
             )
         ]
+
+    @property
+    def max_name_chars(self) -> int | None:
+        """The longest sweep name whose runs the app can still cancel through this client's API
+        (None: the API takes paths of any length). Configure checks names against it as they are typed."""
+        limit = self._client.max_path_length
+        return None if limit is None else limit - len(_longest_run_path(DAG_ID_PREFIX))
 
     def _check_writable(self) -> CheckResult:
         return writable("dags_location", "DAGs location writable", self._store)
@@ -303,6 +315,11 @@ class DeployService:
             return StepState.SKIPPED, "already unpaused"
         self._client.set_paused(job.config.dag_id, False)
         return StepState.DONE, "unpaused"
+
+
+def _longest_run_path(dag_id: str) -> str:
+    """`/dags/{dag_id}/dagRuns/{run_id}` with the longest run id the app gives a run."""
+    return api_path("dags", dag_id, "dagRuns", "r" * RUN_ID_MAX_CHARS)
 
 
 def _utc_now() -> datetime:

@@ -67,6 +67,7 @@ class FakeDeployer:
         self.step_delay_s = step_delay_s
         self.import_error: str | None = None  # set to make the 'register' step fail with this message
         self.refuse: str | None = None  # set to make deploy raise DeployRefused
+        self.max_name_chars: int | None = None  # as DeployService's: set to play MWAA's path limit
 
     def deployed_hash(self, dag_id: str) -> str | None:
         return self.state.read().get("deployed", {}).get(dag_id)

@@ -100,6 +100,11 @@ def configure(page: Page, url: str, name: str) -> None:
     type_into(page, page.locator("#configure-points-per-task"), str(POINTS_PER_TASK))
     choose_factor(page, "Volatility60D")
     expect(page.locator("#configure-grid-summary")).to_have_text(f"{POINTS} points in {len(CHUNKS)} tasks")
+    # A name too long for MWAA's API paths is refused as it is typed, with the length to aim for.
+    type_into(page, page.locator("#configure-name"), "a_name_far_too_long_for_mwaa")
+    feedback = page.locator("#configure-name-feedback")
+    expect(feedback).to_contain_text("use at most 23 characters here (28 now)")
+    expect(page.locator("#configure-save")).to_be_disabled()
     save_sweep(page, name)
 
 

@@ -80,6 +80,20 @@ def test_empty_name_is_a_hint_not_an_error_and_existing_name_warns():
     assert "exists" in existing.hints["name"] and existing.can_save
 
 
+def test_a_name_longer_than_the_deploy_target_allows_is_a_name_error():
+    def named(length: int) -> FormDraft:
+        return FormDraft(strategy=MR, name="n" * length)
+
+    limited = check_draft(named(24), max_grid_points=100_000, max_name_chars=23)
+    fits = check_draft(named(23), max_grid_points=100_000, max_name_chars=23)
+    unlimited = check_draft(named(60), max_grid_points=100_000)
+
+    assert limited.errors["name"].startswith("use at most 23 characters here (24 now)")
+    assert not limited.can_save
+    assert "name" not in fits.errors and fits.can_save
+    assert "name" not in unlimited.errors and unlimited.can_save
+
+
 def test_validation_view_maps_messages_to_the_rendered_param_rows(services):
     from pages.configure import validation_view
 
