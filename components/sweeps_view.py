@@ -13,7 +13,7 @@ from components.deploy_view import kv_row, make_sweep_summary
 from components.monitor_view import format_duration
 from services.models import RunSummary, SweepRecord
 
-GRID_HEIGHT = "calc(100vh - 260px)"
+GRID_HEIGHT = "max(320px, calc(100vh - 480px))"  # room below for the selected sweep's detail
 UNAVAILABLE = "unavailable"
 ACTIONS = {
     "retrigger": ("Re-trigger", "Start a new run of {name} with its deployed spec?"),

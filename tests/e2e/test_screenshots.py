@@ -64,3 +64,8 @@ def test_screenshots_of_every_page(open_page, app_url, viewport, theme):
     page.goto(app_url + f"/monitor/{name}")
     expect(page.locator("#monitor-summary")).to_contain_text("points done")
     shoot(page, "monitor-sweep-done", viewport, theme)
+
+    page.goto(app_url + "/sweeps")
+    page.locator(f"#sweeps-grid .ag-center-cols-container .ag-row[row-id='{name}']").click()
+    expect(page.locator("#sweeps-detail .bt-sweeps-runs")).to_contain_text("success")
+    shoot(page, "sweeps", viewport, theme)
