@@ -86,6 +86,12 @@ def has_flag(key: str) -> bool:
     return bool(_flag_cache().get(key, False))
 
 
+def claim_once(key: str) -> bool:
+    """True for the first caller in any process, False for every later one (diskcache's atomic add):
+    a confirmed action runs once however often its confirmation arrives."""
+    return bool(_flag_cache().add(key, True, expire=FLAG_TTL_S))
+
+
 def _flag_cache() -> diskcache.Cache:
     # One handle per process: a forked background job must not reuse its parent's SQLite connection.
     pid = os.getpid()

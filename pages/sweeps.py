@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 import dash
 from dash import Input, Output, State, clientside_callback, ctx
 from dash.exceptions import PreventUpdate
 
 from components.alerts import make_alert, make_error_alert
-from components.context import get_services
+from components.context import claim_once, get_services
 from components.shell import ShellIds
 from components.sweeps_view import (
     ACTION_COLORS,
@@ -161,6 +162,7 @@ def show_detail(rows, _touched):
     Output(Ids.MODAL, "is_open"),
     Output(Ids.CONFIRM, "children"),
     Output(Ids.CONFIRM, "color"),
+    Output(Ids.CONFIRM, "disabled"),
     Input(Ids.RETRIGGER, "n_clicks"),
     Input(Ids.RETRY, "n_clicks"),
     Input(Ids.CANCEL, "n_clicks"),
@@ -171,13 +173,31 @@ def show_detail(rows, _touched):
 def ask(_retrigger, _retry, _cancel, _dismiss, rows):
     """Every action waits in the confirmation dialog; 'Keep as is' closes it."""
     if ctx.triggered_id == Ids.DISMISS or not rows:
-        return None, dash.no_update, False, dash.no_update, dash.no_update
+        return None, dash.no_update, False, dash.no_update, dash.no_update, dash.no_update
     action = {Ids.RETRIGGER: "retrigger", Ids.RETRY: "retry", Ids.CANCEL: "cancel"}[ctx.triggered_id]
     row = rows[0]
-    pending = {"action": action, "name": row["name"], "run_id": row.get("last_run_id") or ""}
+    pending = {
+        "action": action,
+        "name": row["name"],
+        "run_id": row.get("last_run_id") or "",
+        "token": uuid.uuid4().hex,  # one confirmation, one action (see confirm)
+    }
     label, question = ACTIONS[action]
     body = question.format(name=row["name"], run_id=pending["run_id"])
-    return pending, body, True, label, ACTION_COLORS[action]  # the button names what it will do
+    return pending, body, True, label, ACTION_COLORS[action], False  # the button names what it will do
+
+
+# One click, one action: the button is disabled in the browser at once (a second click while the
+# first is being carried out would start a second run), and says so; `ask` enables it again.
+clientside_callback(
+    """
+    function(n) { return [true, "Working…"]; }
+    """,
+    Output(Ids.CONFIRM, "disabled", allow_duplicate=True),
+    Output(Ids.CONFIRM, "children", allow_duplicate=True),
+    Input(Ids.CONFIRM, "n_clicks"),
+    prevent_initial_call=True,
+)
 
 
 def run_action(pending: dict) -> str:
@@ -215,6 +235,8 @@ def run_action(pending: dict) -> str:
 def confirm(n_clicks, pending, touched):
     if not n_clicks or not pending:
         raise PreventUpdate
+    if not claim_once(f"sweeps-action:{pending.get('token') or uuid.uuid4().hex}"):
+        raise PreventUpdate  # a second click (or a retried request) of a confirmation already carried out
     try:
         message = run_action(pending)
     except Exception as exc:

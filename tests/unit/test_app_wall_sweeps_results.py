@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 
 import pandas as pd
@@ -127,6 +128,32 @@ def test_selected_sweep_with_airflow_down_lists_the_recorded_runs(services, monk
     recorded = services.registry.get("mr_b").run_ids
     assert text[-4:] == [recorded[0], "unavailable", "", ""]
     assert "Strategy" in text  # the spec still shows
+
+
+def test_a_confirmed_action_runs_once_however_often_the_confirmation_arrives(services) -> None:
+    from dash.exceptions import PreventUpdate
+
+    from components import context
+    from pages.sweeps import confirm
+    from services.models import RunSummary
+
+    started: list[str] = []
+
+    class Actions:
+        def retrigger(self, config):
+            started.append(config.name)
+            return RunSummary(run_id=f"bt_{len(started)}", state="queued")
+
+    context.configure(services.settings, dataclasses.replace(services, actions=Actions()))
+    pending = {"action": "retrigger", "name": "mr_a", "run_id": "", "token": "t-1"}
+
+    alert, is_open, touched = confirm(1, pending, 0)
+    with pytest.raises(PreventUpdate):
+        confirm(2, pending, touched)  # a double click: the same confirmation again
+    confirm(3, {**pending, "token": "t-2"}, touched)  # a new confirmation is a new action
+
+    assert started == ["mr_a", "mr_a"] and is_open is False
+    assert "Started run bt_1 of mr_a" in str(alert.to_plotly_json())
 
 
 def test_sweep_actions_without_the_service_say_so(services) -> None:
