@@ -60,9 +60,6 @@ LABELS = {
 INVALID_FIELDS = tuple(f for f in FORM_FIELDS if f != "factors")  # a dropdown has no invalid state
 
 
-_card = make_card
-
-
 def _input(name: str, **kwargs) -> dbc.Input:
     return dbc.Input(
         id=ConfigureIds.field(name), debounce=DEBOUNCE_MS, size="sm", autocomplete="off", **kwargs
@@ -71,7 +68,7 @@ def _input(name: str, **kwargs) -> dbc.Input:
 
 def _strategy_card() -> dbc.Card:
     options = [{"label": name, "value": name} for name in STRATEGIES]
-    return _card(
+    return make_card(
         "Strategy and parameter grid",
         [
             dbc.Row(
@@ -96,7 +93,7 @@ def _strategy_card() -> dbc.Card:
 
 def _data_card() -> dbc.Card:
     factor_options = [{"label": f"{name} — {text}", "value": name} for name, text in FACTORS.items()]
-    return _card(
+    return make_card(
         "Universe, factors and period",
         [
             dbc.Row(
@@ -177,7 +174,7 @@ def _data_card() -> dbc.Card:
 
 
 def _sweep_card() -> dbc.Card:
-    return _card(
+    return make_card(
         "Sweep",
         dbc.Row(
             [
@@ -209,7 +206,7 @@ def _sweep_card() -> dbc.Card:
 def _side_panel() -> html.Div:
     return html.Div(
         [
-            _card(
+            make_card(
                 "Grid",
                 [
                     html.Div(id=ConfigureIds.GRID),
@@ -224,7 +221,7 @@ def _side_panel() -> html.Div:
                     html.Div(id=ConfigureIds.ALERT, className="mt-2"),
                 ],
             ),
-            _card(
+            make_card(
                 "Clone a saved sweep",
                 [
                     dbc.InputGroup(

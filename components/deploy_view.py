@@ -6,6 +6,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from airflow_backtest_framework.config import SweepConfig
+from components.monitor_view import format_minute
 from components.stepper import monitor_href
 from services.models import DeployProgress, RunSummary, StepState, SweepRecord
 
@@ -26,7 +27,7 @@ def deploy_status(record: SweepRecord) -> tuple[str, str]:
     """(badge colour, text) of the record's deployment against its current spec."""
     if record.deployed_hash is None:
         return "secondary", "Not deployed"
-    when = record.deployed_at.astimezone().strftime("%Y-%m-%d %H:%M") if record.deployed_at else "earlier"
+    when = format_minute(record.deployed_at) or "earlier"
     if record.deployed_hash == record.config.spec_hash:
         return "success", f"Deployed {when}"
     return "warning", f"Spec changed since the deploy of {when}"

@@ -54,15 +54,12 @@ class MonitorIds:
     RUNS_CARD = "monitor-runs-card"  # shown when the sweep has two runs or more
 
 
-_card = make_card
-
-
 def make_overview_layout() -> html.Div:
     return html.Div(
         [
             dcc.Interval(id=MonitorIds.OVERVIEW_INTERVAL, interval=OVERVIEW_REFRESH_MS),
             html.Div(html.H1("Monitor", className="bt-page-title"), className="bt-page-head"),
-            _card("Saved sweeps", dcc.Loading(html.Div(id=MonitorIds.OVERVIEW), type="dot")),
+            make_card("Saved sweeps", dcc.Loading(html.Div(id=MonitorIds.OVERVIEW), type="dot")),
         ],
         className="bt-page",
     )
@@ -136,9 +133,9 @@ def make_sweep_layout(name: str, refresh_ms: int, batch: bool = False) -> html.D
             html.Div(id=MonitorIds.KPIS),
             dbc.Row(
                 [
-                    dbc.Col(_card("Task states", _graph(MonitorIds.TASKS, 404, static=True)), lg=4),
+                    dbc.Col(make_card("Task states", _graph(MonitorIds.TASKS, 404, static=True)), lg=4),
                     dbc.Col(
-                        _card(
+                        make_card(
                             "Grid coverage",
                             [_graph(MonitorIds.STRIP, 84, static=True), _graph(MonitorIds.HEATMAP, 320)],
                             heatmap_controls,
@@ -150,26 +147,26 @@ def make_sweep_layout(name: str, refresh_ms: int, batch: bool = False) -> html.D
             ),
             dbc.Row(
                 [
-                    dbc.Col(_card("Coverage over time", _graph(MonitorIds.COVERAGE_TIME, 300)), lg=7),
+                    dbc.Col(make_card("Coverage over time", _graph(MonitorIds.COVERAGE_TIME, 300)), lg=7),
                     dbc.Col(
-                        _card("Throughput · points per minute", _graph(MonitorIds.THROUGHPUT, 300)), lg=5
+                        make_card("Throughput · points per minute", _graph(MonitorIds.THROUGHPUT, 300)), lg=5
                     ),
                 ],
                 class_name="g-3",
             ),
             html.Div(
-                _card("Runs compared · share of the grid done", _graph(MonitorIds.RUNS, 320)),
+                make_card("Runs compared · share of the grid done", _graph(MonitorIds.RUNS, 320)),
                 id=MonitorIds.RUNS_CARD,
                 hidden=True,
             ),
             html.Div(
-                _card(
+                make_card(
                     "Completion summary · best points by Sharpe", html.Div(id=MonitorIds.SUMMARY), download
                 ),
                 id=MonitorIds.SUMMARY_CARD,
                 hidden=True,
             ),
-            _card("Batch jobs", html.Div(id=MonitorIds.BATCH)) if batch else None,
+            make_card("Batch jobs", html.Div(id=MonitorIds.BATCH)) if batch else None,
         ],
         className="bt-page",
     )

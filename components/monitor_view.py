@@ -20,6 +20,11 @@ METRIC_LABELS = {
 PERCENT_METRICS = {"total_return", "max_drawdown"}
 
 
+def format_minute(moment) -> str:
+    """`2026-12-01 09:09` in local time; empty when unknown (a grid cell, a table cell)."""
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
 def format_duration(seconds: float | None) -> str:
     """`1 h 05 m`, `4 m 12 s`, `37 s`; an em dash when unknown."""
     if seconds is None:

@@ -10,7 +10,7 @@ from dash import dcc, html
 
 from components.cards import CARD_CLASS, make_card
 from components.deploy_view import kv_row, make_sweep_summary
-from components.monitor_view import format_duration
+from components.monitor_view import format_duration, format_minute
 from services.models import RunSummary, SweepRecord
 
 GRID_HEIGHT = "max(320px, calc(100vh - 480px))"  # room below for the selected sweep's detail
@@ -48,42 +48,54 @@ class SweepsIds:
     DETAIL = "sweeps-detail"
 
 
-def _duration_s(run: RunSummary) -> float | None:
-    if run.start_date is None or run.end_date is None:
+def _duration_s(run: RunSummary | None) -> float | None:
+    """How long a finished run took; None while it runs, or with no run."""
+    if run is None or run.start_date is None or run.end_date is None:
         return None
     return (run.end_date - run.start_date).total_seconds()
 
 
-def _duration_text(run: RunSummary) -> str:
+def _duration_text(run: RunSummary | None) -> str:
     seconds = _duration_s(run)
     return format_duration(seconds) if seconds is not None else ""
-
-
-def _when(moment) -> str:
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 def sweep_row(record: SweepRecord, latest: RunSummary | str | None) -> dict:
     """One grid row; `latest` is the newest run, None when never run, UNAVAILABLE when Airflow is down."""
     config = record.config
     run = latest if isinstance(latest, RunSummary) else None
-    duration = _duration_s(run) if run is not None else None
     return {
         "name": record.name,
         "strategy": config.strategy,
         "owner": config.owner,
         "grid_size": config.grid_size,
-        "created": _when(record.created_at),
+        "created": format_minute(record.created_at),
         "deployed": record.deployed,
-        "deployed_at": _when(record.deployed_at),
+        "deployed_at": format_minute(record.deployed_at),
         "runs": len(record.run_ids),
         "last_run_id": run.run_id if run else (record.run_ids[0] if record.run_ids else ""),
         "last_state": run.state if run else (latest if latest == UNAVAILABLE else "never run"),
-        "started": _when(run.start_date) if run else "",
-        "duration_s": duration,
-        "duration": format_duration(duration) if duration is not None else "",
+        "started": format_minute(run.start_date) if run else "",
+        "duration_s": _duration_s(run),
+        "duration": _duration_text(run),
         "description": config.description,
     }
+
+
+STATE_CLASSES = {
+    "success": "bt-cell-ok",
+    "failed": "bt-cell-bad",
+    "running": "bt-cell-run",
+    "queued": "bt-cell-run",
+}
+
+
+def _state_class_rules() -> dict[str, str]:
+    """STATE_CLASSES as AG Grid cellClassRules: class -> a JS condition on the cell's value."""
+    groups: dict[str, list[str]] = {}
+    for state, css in STATE_CLASSES.items():
+        groups.setdefault(css, []).append(f"params.value === '{state}'")
+    return {css: " || ".join(tests) for css, tests in groups.items()}
 
 
 # What a reader scans first comes first (the run's state next to the sweep); every column keeps a
@@ -104,11 +116,7 @@ COLUMNS = [
         "field": "last_state",
         "headerName": "Last run",
         "minWidth": 120,
-        "cellClassRules": {
-            "bt-cell-ok": "params.value === 'success'",
-            "bt-cell-bad": "params.value === 'failed'",
-            "bt-cell-run": "params.value === 'running' || params.value === 'queued'",
-        },
+        "cellClassRules": _state_class_rules(),
     },
     {"field": "started", "headerName": "Started", "minWidth": 150},
     {
@@ -186,14 +194,6 @@ def selection_links(row: dict) -> dict:
     }
 
 
-STATE_CLASSES = {
-    "success": "bt-cell-ok",
-    "failed": "bt-cell-bad",
-    "running": "bt-cell-run",
-    "queued": "bt-cell-run",
-}
-
-
 def make_runs_table(runs: list[RunSummary] | None, recorded: list[str]) -> html.Table | html.Div:
     """The sweep's runs, newest first, as Airflow lists them; the recorded run ids when it cannot."""
     if runs is None:
@@ -203,7 +203,7 @@ def make_runs_table(runs: list[RunSummary] | None, recorded: list[str]) -> html.
     else:
         if not runs:
             return html.Div("No runs yet.", className="bt-help")
-        rows = [(run.run_id, run.state, _when(run.start_date), _duration_text(run)) for run in runs]
+        rows = [(run.run_id, run.state, format_minute(run.start_date), _duration_text(run)) for run in runs]
     head = html.Thead(html.Tr([html.Th(h) for h in ("Run id", "State", "Started", "Duration")]))
     body = html.Tbody(
         [

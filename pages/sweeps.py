@@ -235,7 +235,7 @@ def run_action(pending: dict) -> str:
 def confirm(n_clicks, pending, touched):
     if not n_clicks or not pending:
         raise PreventUpdate
-    if not claim_once(f"sweeps-action:{pending.get('token') or uuid.uuid4().hex}"):
+    if not claim_once(f"sweeps-action:{pending['token']}"):
         raise PreventUpdate  # a second click (or a retried request) of a confirmation already carried out
     try:
         message = run_action(pending)

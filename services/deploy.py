@@ -329,9 +329,7 @@ def _utc_now() -> datetime:
 class RunService:
     """Trigger and list runs of deployed sweeps."""
 
-    def __init__(
-        self, client: AirflowClient, now: Callable[[], datetime] = lambda: datetime.now(UTC)
-    ) -> None:
+    def __init__(self, client: AirflowClient, now: Callable[[], datetime] = _utc_now) -> None:
         self._client = client
         self._now = now
 

@@ -159,7 +159,7 @@ def test_a_confirmed_action_runs_once_however_often_the_confirmation_arrives(ser
 def test_sweep_actions_without_the_service_say_so(services) -> None:
     from pages.sweeps import confirm
 
-    alert, is_open, _touched = confirm(1, {"action": "retry", "name": "mr_a", "run_id": "r"}, 0)
+    alert, is_open, _touched = confirm(1, {"action": "retry", "name": "mr_a", "run_id": "r", "token": "t"}, 0)
     assert is_open is False and "not available" in str(alert.to_plotly_json())
 
 
