@@ -22,7 +22,6 @@ from services.models import (
     EquityCurve,
     PointResultSummary,
     PointState,
-    ProgressSample,
     RunProgress,
     RunSummary,
     StepState,
@@ -30,11 +29,7 @@ from services.models import (
 )
 from services.registry import SweepRegistry
 from services.settings import Settings
-
-FAILED_EVERY = 17  # every 17th finished point fails, so failures show up in every chart
-RUNNING_SLOTS = 8
-QUEUED_SLOTS = 8
-PROGRESS_SAMPLES = 40  # samples of a fake run's points-done-over-time
+from tests.support.fake_sweep_progress import fake_metrics, fake_progress, fake_sharpe, point_states
 
 
 class _State:
@@ -170,36 +165,6 @@ class FakeRuns:
         return run.model_copy(update={"state": "running" if elapsed > 0 else run.state})
 
 
-def point_states(total: int, fraction: float) -> list[PointState]:
-    """A realistic mix for `fraction` of the run elapsed: done (some failed), running, queued, not started."""
-    finished = min(total, math.floor(total * fraction))
-    states = [PointState.FAILED if (i + 1) % FAILED_EVERY == 0 else PointState.DONE for i in range(finished)]
-    running = min(RUNNING_SLOTS, total - len(states)) if fraction < 1 else 0
-    states += [PointState.RUNNING] * running
-    queued = min(QUEUED_SLOTS, total - len(states)) if fraction < 1 else 0
-    states += [PointState.QUEUED] * queued
-    states += [PointState.NOT_STARTED] * (total - len(states))
-    return states
-
-
-def done_count(total: int, fraction: float) -> int:
-    """The DONE points of `point_states(total, fraction)`, without building the list."""
-    finished = min(total, math.floor(total * fraction))
-    return finished - finished // FAILED_EVERY
-
-
-def fake_progress(start: datetime, elapsed_s: float, total: int, fraction: float) -> list[ProgressSample]:
-    """Points done over the run so far, `fraction` reached after `elapsed_s` at an even pace."""
-    steps = PROGRESS_SAMPLES if elapsed_s > 0 else 0
-    return [
-        ProgressSample(
-            at=start + timedelta(seconds=elapsed_s * k / steps),
-            done=done_count(total, fraction * k / steps),
-        )
-        for k in range(steps + 1)
-    ]
-
-
 class FakeMonitor:
     """A SweepStatus whose progress follows the time since the run started (or a fixed fraction)."""
 
@@ -281,19 +246,6 @@ class FakeMonitor:
             points_failed=failed,
             best=[PointResultSummary(index=i, params=config.point(i), metrics=fake_metrics(i)) for i in best],
         )
-
-
-def fake_sharpe(index: int) -> float:
-    return round(1.5 * math.sin(index * 0.37) + 0.4, 3)
-
-
-def fake_metrics(index: int) -> dict[str, float]:
-    return {
-        "sharpe": fake_sharpe(index),
-        "total_return": round(0.2 * math.cos(index * 0.11), 4),
-        "max_drawdown": round(-0.05 - 0.1 * abs(math.sin(index)), 4),
-        "trades": float(40 + index % 23),
-    }
 
 
 class FakeResults:

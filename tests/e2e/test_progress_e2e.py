@@ -14,7 +14,8 @@ from playwright.sync_api import Page, expect
 from services.settings import Settings
 from tests.e2e.conftest import app_env, free_port, serve
 from tests.e2e.helpers import SETTLE_MS, snap
-from tests.fakes import FAILED_EVERY, FakeServices
+from tests.fakes import FakeServices
+from tests.support.fake_sweep_progress import FAILED_EVERY
 from tests.support.sweeps import small_sweep
 
 pytestmark = pytest.mark.e2e

@@ -16,7 +16,7 @@ from components.figures import (
     template,
 )
 from services.models import PointState
-from tests.fakes import point_states
+from tests.support.fake_sweep_progress import point_states
 from tests.support.sweeps import small_sweep
 
 
