@@ -114,3 +114,31 @@ def snap(page: Page, name: str, full_page: bool = True) -> Path:
 def remove_dag_file(settings: Settings, name: str) -> None:
     """Keep the (possibly reused) test Airflow's dags folder from growing with every run."""
     (settings.local_dags_folder / f"{DAG_ID_PREFIX}{name}.py").unlink(missing_ok=True)
+
+
+def history_row(page: Page, name: str) -> Locator:
+    """A sweep's row in the /sweeps grid (AG Grid keys rows by sweep name)."""
+    return page.locator(f"#sweeps-grid .ag-center-cols-container .ag-row[row-id='{name}']")
+
+
+def start_run_from_history(page: Page, name: str) -> str:
+    """Select the sweep on /sweeps, Re-trigger, confirm; the new run's id from the success alert."""
+    history_row(page, name).click()
+    page.click("#sweeps-retrigger")
+    expect(page.locator("#sweeps-modal")).to_contain_text(f"Start a new run of {name}")
+    page.click("#sweeps-confirm")
+    alert = page.locator("#sweeps-alert")
+    expect(alert).to_contain_text("Started run ")
+    return alert.inner_text().split("Started run ", 1)[1].split(" of ", 1)[0]
+
+
+def cancel_run_from_history(page: Page, name: str, run_id: str) -> None:
+    """Select the sweep again (its row now shows the new run), Cancel run, confirm: the alert says failed."""
+    history_row(page, name).click()
+    expect(page.locator("#sweeps-selection")).to_contain_text(run_id)
+    expect(page.locator("#sweeps-cancel")).to_be_enabled()
+    page.click("#sweeps-cancel")
+    expect(page.locator("#sweeps-modal")).to_contain_text(f"Mark run {run_id} of {name} failed")
+    page.click("#sweeps-confirm")
+    expect(page.locator("#sweeps-alert")).to_contain_text(f"Run {run_id} of {name} is now failed")
+    expect(history_row(page, name)).to_contain_text("failed")

@@ -23,6 +23,7 @@ from services.airflow_api import AirflowClient
 from services.http_transport import HttpTransport
 from tests.e2e.conftest import app_env, free_port, serve
 from tests.e2e.helpers import (
+    cancel_run_from_history,
     choose_factor,
     choose_strategy,
     kpi_value,
@@ -31,6 +32,7 @@ from tests.e2e.helpers import (
     recorded_texts,
     save_sweep,
     snap,
+    start_run_from_history,
     type_into,
 )
 from tests.support.aws_stack import (
@@ -170,24 +172,12 @@ def cancel_a_new_run_from_history(stack: AwsStack, page: Page, url: str, name: s
     InvokeRestApi (its path fits MWAA's 64 characters with the app's run ids)."""
     dag_id = f"{DAG_ID_PREFIX}{name}"
     page.goto(url + "/sweeps")
-    row = page.locator(f"#sweeps-grid .ag-center-cols-container .ag-row[row-id='{name}']")
-    row.click()
-    page.click("#sweeps-retrigger")
-    page.click("#sweeps-confirm")
-    alert = page.locator("#sweeps-alert")
-    expect(alert).to_contain_text("Started run ")
-    run_id = alert.inner_text().split("Started run ", 1)[1].split(" of ", 1)[0]
-    row.click()
-    expect(page.locator("#sweeps-selection")).to_contain_text(run_id)
-    page.click("#sweeps-cancel")
-    expect(page.locator("#sweeps-modal")).to_contain_text(f"Mark run {run_id} of {name} failed")
-    page.click("#sweeps-confirm")
-    expect(alert).to_contain_text(f"Run {run_id} of {name} is now failed")
+    run_id = start_run_from_history(page, name)
+    cancel_run_from_history(page, name, run_id)
     patches = [c for c in stack.endpoint.calls if c["Method"] == "PATCH" and run_id in c["Path"]]
     assert patches and all(len(c["Path"]) <= 64 for c in patches), patches
     client = AirflowClient(HttpTransport.from_settings(stack.airflow))
     assert client.get_run(dag_id, run_id).state == "failed"
-    expect(row).to_contain_text("failed")
 
 
 def test_aws_mode_from_configure_to_a_finished_sweep_on_batch(stack: AwsStack, aws_app_url, watched_page):

@@ -29,7 +29,14 @@ from services.http_transport import HttpTransport
 from services.results_analysis import metric_grid, top_n
 from services.settings import Settings
 from tests.e2e.conftest import REAL_REFRESH_INTERVAL_S, app_env, free_port, serve
-from tests.e2e.helpers import remove_dag_file, snap, unique_name
+from tests.e2e.helpers import (
+    cancel_run_from_history,
+    history_row,
+    remove_dag_file,
+    snap,
+    start_run_from_history,
+    unique_name,
+)
 from tests.support.sweeps import small_sweep
 from tests.support.tcp_relay import TcpRelay
 
@@ -225,7 +232,7 @@ def test_history_search_clone_and_retry_only_the_failed_points(stack: Stack, wat
     expect(rows.first).to_be_visible()
     page.fill("#sweeps-search", config.name)
     expect(rows).to_have_count(1)
-    row = page.locator(f"#sweeps-grid .ag-center-cols-container .ag-row[row-id='{config.name}']")
+    row = history_row(page, config.name)
     expect(row).to_contain_text("failed")
     row.click()
     expect(page.locator("#sweeps-selection")).to_contain_text(f"{config.name} · last run {run_id} (failed)")
@@ -262,26 +269,13 @@ def test_history_start_then_cancel_a_run(stack: Stack, watched_page) -> None:
     config = stack.long
     page, watch = watched_page(stack.url, "1366x768")
     page.goto(stack.url + "/sweeps")
-    row = page.locator(f"#sweeps-grid .ag-center-cols-container .ag-row[row-id='{config.name}']")
-    row.click()
+    history_row(page, config.name).click()
     expect(page.locator("#sweeps-selection")).to_contain_text("(never run)")
     expect(page.locator("#sweeps-cancel")).to_be_disabled()  # nothing is running
-    page.click("#sweeps-retrigger")
-    expect(page.locator("#sweeps-modal")).to_contain_text(f"Start a new run of {config.name}")
-    page.click("#sweeps-confirm")
-    alert = page.locator("#sweeps-alert")
-    expect(alert).to_contain_text("Started run ")
-    run_id = alert.inner_text().split("Started run ", 1)[1].split(" of ", 1)[0]
+    run_id = start_run_from_history(page, config.name)
     assert stack.services.registry.get(config.name).run_ids == [run_id]
 
-    row.click()
-    expect(page.locator("#sweeps-selection")).to_contain_text(run_id)
-    expect(page.locator("#sweeps-cancel")).to_be_enabled()
-    page.click("#sweeps-cancel")
-    expect(page.locator("#sweeps-modal")).to_contain_text(f"Mark run {run_id} of {config.name} failed")
-    page.click("#sweeps-confirm")
-    expect(alert).to_contain_text(f"Run {run_id} of {config.name} is now failed")
-    expect(row).to_contain_text("failed")
+    cancel_run_from_history(page, config.name, run_id)
     newest_run = page.locator("#sweeps-detail .bt-sweeps-runs tbody tr").first
     expect(newest_run).to_contain_text(run_id)
     expect(newest_run).to_contain_text("failed")

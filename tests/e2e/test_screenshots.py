@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import FAKE_RUN_SECONDS
-from tests.e2e.helpers import choose_strategy, save_sweep, snap
+from tests.e2e.helpers import choose_strategy, history_row, save_sweep, snap
 
 pytestmark = pytest.mark.e2e
 
@@ -66,6 +66,6 @@ def test_screenshots_of_every_page(open_page, app_url, viewport, theme):
     shoot(page, "monitor-sweep-done", viewport, theme)
 
     page.goto(app_url + "/sweeps")
-    page.locator(f"#sweeps-grid .ag-center-cols-container .ag-row[row-id='{name}']").click()
+    history_row(page, name).click()
     expect(page.locator("#sweeps-detail .bt-sweeps-runs")).to_contain_text("success")
     shoot(page, "sweeps", viewport, theme)

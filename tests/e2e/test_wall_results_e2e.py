@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from services.results_analysis import metric_grid, top_n
 from services.settings import Settings
 from tests.e2e.conftest import app_env, free_port, serve
-from tests.e2e.helpers import snap
+from tests.e2e.helpers import history_row, snap
 from tests.fakes import FakeServices
 from tests.support.sweeps import small_sweep
 
@@ -143,7 +143,7 @@ def test_history_search_filters_rows_and_clone_lands_in_configure(seeded, watche
     page.fill("#sweeps-search", "")
     expect(rows).to_have_count(4)
 
-    page.locator(f"#sweeps-grid .ag-center-cols-container .ag-row[row-id='{FINISHED}']").click()
+    history_row(page, FINISHED).click()
     expect(page.locator("#sweeps-selection")).to_contain_text(FINISHED)
     expect(page.locator("#sweeps-cancel")).to_be_disabled()  # the run has finished
     detail = page.locator("#sweeps-detail")
