@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
-from services.airflow_transport import ApiRequest
+from services.airflow.transport import ApiRequest
 from services.dag_generator import render_dag
 from services.registry import SweepRegistry
 from services.settings import PROJECT_ROOT

@@ -17,10 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from airflow_backtest_framework.config import SweepConfig
 from bench.common import failures, report
 from scripts import local_airflow
-from services.airflow_api import AirflowClient
-from services.airflow_transport import ApiRequest, ApiResponse
+from services.airflow.client import AirflowClient
+from services.airflow.http import HttpTransport
+from services.airflow.transport import ApiRequest, ApiResponse
 from services.bootstrap import build_services
-from services.http_transport import HttpTransport
 from services.monitoring import MonitorService
 from services.settings import PROJECT_ROOT, load_settings
 from services.wiring import shared_cache

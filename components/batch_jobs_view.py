@@ -10,7 +10,7 @@ from dash import html
 
 from components.figures import state_color
 from components.monitor_view import format_time
-from services.batch_jobs import POINT_STATE_OF_JOB, BatchJob, BatchJobStatus
+from services.aws.batch import POINT_STATE_OF_JOB, BatchJob, BatchJobStatus
 
 JOB_ID_CHARS = 8  # Batch job ids are UUIDs: the first block tells them apart in one run
 COLUMNS = ("job", "chunk", "status", "reason", "started", "stopped", "logs")

@@ -14,7 +14,7 @@ from services.registry import SweepRegistry
 from services.settings import Settings
 
 if TYPE_CHECKING:
-    from services.batch_jobs import BatchJob, BatchJobsService
+    from services.aws.batch import BatchJob, BatchJobsService
     from services.sweep_actions import SweepActions
 
 ProgressCallback = Callable[[DeployProgress], None]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from services.airflow_api import AirflowClient
+from services.airflow.client import AirflowClient
 from services.errors import AuthError, BacktestError, NotFound
 from services.models import CheckResult
 from services.settings import Settings, SettingsError, load_settings

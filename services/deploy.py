@@ -18,8 +18,8 @@ from airflow_backtest_framework.config import (
     describe_validation_error,
 )
 from airflow_backtest_framework.dag_factory import dag_description
-from services.airflow_api import AirflowClient, api_path
-from services.airflow_models import DagInfo, DagRun
+from services.airflow.client import AirflowClient, api_path
+from services.airflow.models import DagInfo, DagRun
 from services.connections import writable
 from services.dag_generator import dag_filename, generated_by_us, render_dag
 from services.errors import BacktestError, Conflict, DeployRefused, NotFound, StorageError, trim

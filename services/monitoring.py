@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import diskcache
 
 from airflow_backtest_framework.config import SweepConfig
-from services.airflow_api import AirflowClient
-from services.airflow_models import DagInfo, DagRun, RunState, TaskInstance, TaskState
+from services.airflow.client import AirflowClient
+from services.airflow.models import DagInfo, DagRun, RunState, TaskInstance, TaskState
 from services.deploy import run_summary
 from services.errors import BacktestError, NotFound
 from services.models import (
@@ -29,7 +29,7 @@ from services.progress import progress_samples
 from services.results import ResultsService
 
 if TYPE_CHECKING:
-    from services.batch_jobs import BatchJob, BatchJobsService
+    from services.aws.batch import BatchJob, BatchJobsService
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +275,7 @@ class MonitorService:
     def batch_jobs(self, config: SweepConfig, run_id: str) -> list[BatchJob]:
         """The run's AWS Batch jobs (ListJobs + DescribeJobs, see BatchJobsService.jobs_of_run) through
         the shared cache: one AWS call per run per TTL for every viewer and worker. [] without Batch."""
-        from services.batch_jobs import BatchJob
+        from services.aws.batch import BatchJob
 
         if self._batch is None:
             return []
@@ -293,7 +293,7 @@ class MonitorService:
         self, config: SweepConfig, run_id: str, states: list[PointState], done: set[int]
     ) -> list[PointState]:
         """Running chunks refined by their Batch jobs; Airflow's view alone when Batch does not answer."""
-        from services.batch_jobs import point_states_from_jobs
+        from services.aws.batch import point_states_from_jobs
 
         try:
             jobs = self.batch_jobs(config, run_id)

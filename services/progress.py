@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from services.airflow_models import TaskInstance, TaskState
+from services.airflow.models import TaskInstance, TaskState
 from services.models import ProgressSample
 
 # Samples kept per run: the status carrying them is JSON-cached at every poll, and a line chart

@@ -10,8 +10,8 @@ from typing import Protocol
 from pydantic import BaseModel, Field
 
 from airflow_backtest_framework.config import SweepConfig
-from services.airflow_api import AirflowClient
-from services.airflow_models import DagRun, RunState, TaskState
+from services.airflow.client import AirflowClient
+from services.airflow.models import DagRun, RunState, TaskState
 from services.deploy import RunService, run_summary
 from services.models import RunSummary
 from services.registry import SweepRegistry

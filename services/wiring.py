@@ -8,21 +8,21 @@ from urllib.parse import quote
 
 import diskcache
 
-from services.airflow_api import AirflowClient
-from services.airflow_transport import RetryPolicy
-from services.aws_clients import AwsClients
-from services.aws_connections import AwsConnections
-from services.batch_jobs import BatchJobsService, console_host
+from services.airflow.client import AirflowClient
+from services.airflow.http import HttpTransport
+from services.airflow.mwaa import MwaaTransport
+from services.airflow.transport import RetryPolicy
+from services.aws.batch import BatchJobsService, console_host
+from services.aws.clients import AwsClients
+from services.aws.connections import AwsConnections
+from services.aws.s3_store import S3Store
 from services.bootstrap import Connections, Services
 from services.connections import LocalConnections
 from services.deploy import DeployService, RunService
 from services.errors import BacktestError
-from services.http_transport import HttpTransport
 from services.monitoring import MonitorService
-from services.mwaa_transport import MwaaTransport
 from services.registry import SweepRegistry
 from services.results import ResultsService
-from services.s3_store import S3Store
 from services.settings import Settings, SettingsError
 from services.storage import ArtifactStore, LocalFolderStore
 from services.sweep_actions import SweepActions

@@ -19,8 +19,8 @@ from playwright.sync_api import Page, expect
 
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import DAG_ID_PREFIX
-from services.airflow_api import AirflowClient
-from services.http_transport import HttpTransport
+from services.airflow.client import AirflowClient
+from services.airflow.http import HttpTransport
 from tests.e2e.conftest import app_env, free_port, serve
 from tests.e2e.helpers import (
     cancel_run_from_history,

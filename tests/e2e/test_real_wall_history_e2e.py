@@ -23,9 +23,9 @@ from playwright.sync_api import Page, expect
 
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
-from services.airflow_api import AirflowClient, DagRun, TaskState
+from services.airflow.client import AirflowClient, DagRun, TaskState
+from services.airflow.http import HttpTransport
 from services.bootstrap import Services, build_services
-from services.http_transport import HttpTransport
 from services.results_analysis import metric_grid, top_n
 from services.settings import Settings
 from tests.e2e.conftest import REAL_REFRESH_INTERVAL_S, app_env, free_port, serve

@@ -10,9 +10,9 @@ from typing import TypeVar
 
 import pytest
 
-from services.airflow_api import AirflowClient, DagRun, RunState, TaskKey, TaskState
+from services.airflow.client import AirflowClient, DagRun, RunState, TaskKey, TaskState
+from services.airflow.http import HttpTransport
 from services.errors import NotFound, Unavailable
-from services.http_transport import HttpTransport
 from services.settings import Settings
 from services.storage import LocalFolderStore
 

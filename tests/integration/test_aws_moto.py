@@ -19,15 +19,15 @@ import pytest
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
 from services import s3_store
-from services.airflow_api import AirflowClient
-from services.aws_clients import AwsClients
-from services.batch_jobs import BatchJobsService, BatchJobStatus, point_states_from_jobs
+from services.airflow.client import AirflowClient
+from services.airflow.mwaa import MwaaTransport
+from services.aws.batch import BatchJobsService, BatchJobStatus, point_states_from_jobs
+from services.aws.clients import AwsClients
+from services.aws.s3_store import S3Store
 from services.bootstrap import Services, build_services
 from services.errors import NotFound, StorageError
 from services.models import CheckResult, PointState
-from services.mwaa_transport import MwaaTransport
 from services.results import ResultsService
-from services.s3_store import S3Store
 from services.settings import PROJECT_ROOT, Settings, load_settings
 from tests.support.moto_server import moto_server, reset
 from tests.support.mwaa_endpoint import EnvironmentSpec, MwaaEndpoint

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
-from services.airflow_transport import ApiRequest, ApiResponse
+from services.airflow.transport import ApiRequest, ApiResponse
 
 
 class FakeAirflow:

@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 from airflow_backtest_framework.config import SweepConfig
 from airflow_backtest_framework.dag_factory import dag_description
-from services.airflow_transport import ApiRequest, ApiResponse
+from services.airflow.transport import ApiRequest, ApiResponse
 from services.errors import Unavailable
 
 # CPython 3.11's ast.parse is not thread-safe (gh-106905: a spurious "AST constructor recursion depth

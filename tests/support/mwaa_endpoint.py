@@ -26,9 +26,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from services.airflow_transport import ApiRequest, ApiResponse, RetryPolicy
+from services.airflow.http import HttpTransport
+from services.airflow.transport import ApiRequest, ApiResponse, RetryPolicy
 from services.errors import BacktestError
-from services.http_transport import HttpTransport
 
 MAX_PATH_CHARS = 64
 ACCOUNT = "123456789012"

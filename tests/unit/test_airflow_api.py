@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.airflow_api import (
+from services.airflow.client import (
     AirflowClient,
     ApiRequest,
     ApiResponse,
@@ -18,7 +18,7 @@ from services.airflow_api import (
     TaskState,
     api_path,
 )
-from services.airflow_transport import RetryingTransport, RetryPolicy
+from services.airflow.transport import RetryingTransport, RetryPolicy
 from services.errors import AuthError, BacktestError, BadRequest, Conflict, NotFound, Unavailable
 from tests.support.airflow_api_fake import FakeAirflow
 

@@ -16,7 +16,7 @@ from components.batch_jobs_view import (
     short_job_id,
 )
 from components.figures import STATE_COLORS
-from services.batch_jobs import BatchJob, BatchJobStatus
+from services.aws.batch import BatchJob, BatchJobStatus
 from services.errors import BacktestError
 from services.models import PointState
 from services.monitoring import refine_with_batch

@@ -13,18 +13,18 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, ParamValidationError
 from botocore.stub import ANY, Stubber
 
-from services.aws_clients import MAX_RETRY_ATTEMPTS, RETRY_MODE, AwsClients
-from services.aws_errors import aws_errors, map_aws_error, mask_account_ids, safe_text
-from services.batch_jobs import (
+from services.aws.batch import (
     BatchJob,
     BatchJobStatus,
     job_from_description,
     log_stream_url,
     point_states_from_jobs,
 )
+from services.aws.clients import MAX_RETRY_ATTEMPTS, RETRY_MODE, AwsClients
+from services.aws.errors import aws_errors, map_aws_error, mask_account_ids, safe_text
+from services.aws.s3_store import S3Store
 from services.errors import AuthError, BadRequest, NotFound, StorageError, Unavailable
 from services.models import PointState
-from services.s3_store import S3Store
 from services.settings import load_settings
 from tests.support.sweeps import small_sweep
 

@@ -17,10 +17,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from pydantic import SecretStr
 
-from services.airflow_api import AirflowClient, ApiRequest
-from services.airflow_transport import RetryPolicy
+from services.airflow.client import AirflowClient, ApiRequest
+from services.airflow.http import HttpTransport, detect_api_version, jwt_expiry
+from services.airflow.transport import RetryPolicy
 from services.errors import AuthError, NotFound, Unavailable
-from services.http_transport import HttpTransport, detect_api_version, jwt_expiry
 
 PASSWORD = "s3cret-pa55"
 FAST_RETRY = RetryPolicy(attempts=3, base_delay_s=0.01, max_delay_s=0.02, budget_s=5.0)

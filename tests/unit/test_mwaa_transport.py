@@ -9,15 +9,15 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from services.airflow_api import AirflowClient, ApiRequest, RunState, TaskState
-from services.airflow_transport import RetryPolicy
-from services.errors import AuthError, BacktestError, BadRequest, Conflict, NotFound, Unavailable
-from services.mwaa_transport import (
+from services.airflow.client import AirflowClient, ApiRequest, RunState, TaskState
+from services.airflow.mwaa import (
     MWAA_MAX_PATH_CHARS,
     MwaaTransport,
     api_version_of,
     detect_mwaa_api_version,
 )
+from services.airflow.transport import RetryPolicy
+from services.errors import AuthError, BacktestError, BadRequest, Conflict, NotFound, Unavailable
 
 ENV = "TradingStrategiesMwaaEnvironment"
 REGION = "us-east-1"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.airflow_api import AirflowClient
+from services.airflow.client import AirflowClient
 from services.deploy import RUN_ID_MAX_CHARS, RUN_ID_SUFFIXES, DeployService, RunService, clean_import_error
 from services.errors import Conflict, DeployRefused, NotFound
 from services.models import StepState

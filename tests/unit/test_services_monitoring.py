@@ -10,8 +10,8 @@ import diskcache
 import pytest
 
 from airflow_backtest_framework.engine_contract import point_key
-from services.airflow_api import AirflowClient
-from services.airflow_models import TaskInstance
+from services.airflow.client import AirflowClient
+from services.airflow.models import TaskInstance
 from services.deploy import DeployService, RunService
 from services.models import PointState
 from services.monitoring import MonitorService, eta_seconds, point_states

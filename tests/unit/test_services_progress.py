@@ -8,8 +8,8 @@ from pathlib import Path
 import diskcache
 import pytest
 
-from services.airflow_api import AirflowClient
-from services.airflow_models import TaskInstance
+from services.airflow.client import AirflowClient
+from services.airflow.models import TaskInstance
 from services.deploy import DeployService, RunService
 from services.models import ProgressSample, SweepStatus
 from services.monitoring import MonitorService

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from services.airflow_api import AirflowClient
-from services.airflow_transport import ApiRequest, ApiResponse
-from services.batch_jobs import BatchJob, BatchJobStatus
+from services.airflow.client import AirflowClient
+from services.airflow.transport import ApiRequest, ApiResponse
+from services.aws.batch import BatchJob, BatchJobStatus
 from services.deploy import DeployService
 from services.registry import SweepRegistry
 from services.storage import LocalFolderStore

@@ -12,7 +12,7 @@ import diskcache
 import pytest
 
 from airflow_backtest_framework.engine_contract import point_key
-from services.airflow_api import AirflowClient
+from services.airflow.client import AirflowClient
 from services.deploy import DeployService, RunService
 from services.models import PointState
 from services.monitoring import MonitorService

@@ -14,8 +14,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from services.aws.s3_store import S3Store
 from services.errors import NotFound, StorageError
-from services.s3_store import S3Store
 from services.storage import TEMP_PREFIX, ArtifactStore, LocalFolderStore, StoredObject
 
 StoreFactory = Callable[[Path], AbstractContextManager[ArtifactStore]]

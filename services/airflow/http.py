@@ -18,7 +18,7 @@ import requests
 from pydantic import SecretStr
 from urllib3.exceptions import NewConnectionError
 
-from services.airflow_transport import ApiRequest, ApiResponse, QueryValue, RetryingTransport, RetryPolicy
+from services.airflow.transport import ApiRequest, ApiResponse, QueryValue, RetryingTransport, RetryPolicy
 from services.errors import AuthError, BacktestError, Unavailable, http_error
 
 if TYPE_CHECKING:

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from services.aws_clients import ClientSource, resolve_client
-from services.aws_errors import error_code, map_aws_error
+from services.aws.clients import ClientSource, resolve_client
+from services.aws.errors import error_code, map_aws_error
 from services.errors import AuthError, BacktestError, NotFound, StorageError, Unavailable
 from services.storage import StoredObject, validate_key, validate_prefix
 

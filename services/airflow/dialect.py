@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-from services.airflow_models import (
+from services.airflow.models import (
     ComponentHealth,
     DagInfo,
     DagRun,

@@ -12,9 +12,9 @@ from urllib.parse import parse_qsl
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
-from services.airflow_transport import ApiRequest, ApiResponse, QueryValue, RetryingTransport, RetryPolicy
-from services.aws_clients import ClientSource, resolve_client
-from services.aws_errors import aws_errors, error_code, map_aws_error, safe_text
+from services.airflow.transport import ApiRequest, ApiResponse, QueryValue, RetryingTransport, RetryPolicy
+from services.aws.clients import ClientSource, resolve_client
+from services.aws.errors import aws_errors, error_code, map_aws_error, safe_text
 from services.errors import AuthError, BacktestError, BadRequest, NotFound
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict
 
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
-from services.aws_clients import ClientSource, resolve_client
-from services.aws_errors import map_aws_error, safe_text
+from services.aws.clients import ClientSource, resolve_client
+from services.aws.errors import map_aws_error, safe_text
 from services.errors import BacktestError
 from services.models import PointState
 

@@ -7,13 +7,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from services.airflow_api import AirflowClient
-from services.aws_clients import ClientSource, resolve_client
-from services.aws_errors import error_code, map_aws_error, mask_account, mask_account_ids
+from services.airflow.client import AirflowClient
+from services.airflow.mwaa import get_mwaa_environment
+from services.aws.clients import ClientSource, resolve_client
+from services.aws.errors import error_code, map_aws_error, mask_account, mask_account_ids
 from services.connections import writable
 from services.errors import AuthError, BacktestError, NotFound
 from services.models import CheckResult
-from services.mwaa_transport import get_mwaa_environment
 from services.settings import Settings
 from services.storage import ArtifactStore
 

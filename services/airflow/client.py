@@ -10,8 +10,8 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 
-from services.airflow_dialect import ApiDialect, ApiVersion, Raw, dialect_for
-from services.airflow_models import (
+from services.airflow.dialect import ApiDialect, ApiVersion, Raw, dialect_for
+from services.airflow.models import (
     UNMAPPED,
     ComponentHealth,
     DagInfo,
@@ -24,7 +24,7 @@ from services.airflow_models import (
     TaskState,
     VersionInfo,
 )
-from services.airflow_transport import AirflowTransport, ApiRequest, ApiResponse, QueryValue
+from services.airflow.transport import AirflowTransport, ApiRequest, ApiResponse, QueryValue
 from services.errors import BacktestError, BadRequest, NotFound, http_error
 
 __all__ = [
@@ -79,7 +79,7 @@ class AirflowClient:
     """Typed calls to Airflow's REST API through any `AirflowTransport` (HTTP, MWAA, a test function).
 
     Non-2xx answers become the project's errors: 404 NotFound, 409 Conflict, 401/403 AuthError,
-    429/5xx Unavailable, other 4xx BadRequest. Version differences live in `services.airflow_dialect`.
+    429/5xx Unavailable, other 4xx BadRequest. Version differences live in `services.airflow.dialect`.
 
     `api_version` may be a function (e.g. asking MWAA's GetEnvironment): it is called at the first
     request, not here. A transport with a `max_path_length` (MWAA: 64) gets the same answers through

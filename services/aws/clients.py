@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from services.aws_errors import aws_errors
+from services.aws.errors import aws_errors
 
 if TYPE_CHECKING:
     import boto3.session
