@@ -14,7 +14,7 @@ from dash import DiskcacheManager
 from services.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
-    from services.bootstrap import Services
+    from services.ports import Services
 
 ROOT = Path(__file__).resolve().parent
 TITLE = "Backtest Frontend"

@@ -43,8 +43,8 @@ from bench.app_support import (
     wait_until_up,
 )
 from bench.common import ACCESS_FORMAT, AccessLog, failures, report, section
+from services.bootstrap import STATUS_TTL_FRACTION
 from services.registry import SweepRegistry
-from services.wiring import STATUS_TTL_FRACTION
 
 MR = "MeanReversionStrategy"
 MAX_GRID_POINTS = 1_000_000  # raised from the default 100,000 so the 10^6-point draft is valid

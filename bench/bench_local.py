@@ -20,10 +20,9 @@ from scripts import local_airflow
 from services.airflow.client import AirflowClient
 from services.airflow.http import HttpTransport
 from services.airflow.transport import ApiRequest, ApiResponse
-from services.bootstrap import build_services
+from services.bootstrap import build_services, shared_cache
 from services.monitoring import MonitorService
 from services.settings import PROJECT_ROOT, load_settings
-from services.wiring import shared_cache
 
 HOME = PROJECT_ROOT / ".local" / "bench-airflow"
 DEPLOY_ROUNDS = 5

@@ -9,7 +9,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, clientside_callback, dcc, html
 
-from components.context import cached_checks, get_services
+from components.context import get_services
 from components.stepper import make_stepper
 from services.models import CheckResult
 
@@ -126,7 +126,7 @@ def connection_summary(results: list[CheckResult]) -> tuple[bool, str]:
 )
 def refresh_connection(_n_intervals):
     try:
-        checked_at, results = cached_checks(CONNECTION_CACHE_S)
+        checked_at, results = get_services().connection_status.checks(CONNECTION_CACHE_S)
     except Exception:  # the indicator must never break the page
         log.exception("connection checks failed")
         return [html.Span(className="bt-dot bt-dot-bad"), "Connection check failed"], "see the server log"

@@ -10,7 +10,7 @@ from dash import Input, Output, ctx, dcc, html
 
 from components.alerts import make_error_alert
 from components.checks import make_check_list
-from components.context import cached_checks, get_settings
+from components.context import get_services, get_settings
 from services.settings import Settings
 
 dash.register_page(
@@ -126,7 +126,9 @@ def layout(**_kwargs) -> html.Div:
 def run_checks(_n_clicks, _n_intervals):
     """services.connections.check_all(), forced by the button, else at most once per CACHE_S."""
     try:
-        checked_at, results = cached_checks(CACHE_S, force=ctx.triggered_id == Ids.REFRESH)
+        checked_at, results = get_services().connection_status.checks(
+            CACHE_S, force=ctx.triggered_id == Ids.REFRESH
+        )
     except Exception as exc:
         return make_error_alert(exc, title="The checks could not run."), ""
     stamp = datetime.fromtimestamp(checked_at).strftime("%H:%M:%S")

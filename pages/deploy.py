@@ -15,7 +15,7 @@ from dash.exceptions import PreventUpdate
 from airflow_backtest_framework.config import DAG_ID_PREFIX
 from components.alerts import make_alert, make_error_alert, user_message
 from components.checks import make_check_list
-from components.context import get_services, has_flag, set_flag
+from components.context import get_services
 from components.deploy_view import make_deploy_progress, make_run_result, make_sweep_summary
 from components.shell import ShellIds
 from services.models import DeployProgress, SweepRecord
@@ -222,7 +222,7 @@ def show_preflight(current, _n_clicks):
         record = _record(current)
         if record is None:
             return html.Div("Choose a sweep to check it.", className="bt-help")
-        return make_check_list(get_services().deployer.preflight(record.config))
+        return make_check_list(get_services().actions.preflight(record.name))
     except Exception as exc:
         return make_error_alert(exc, title="Preflight could not run.")
 
@@ -234,7 +234,7 @@ def cancel_key(session: str, attempt: int) -> str:
 def run_deploy(
     name: str, session: str, attempt: int, report: Callable[[DeployProgress], None]
 ) -> DeployProgress:
-    """Deploy the saved sweep `name`, reporting each step; record it in the registry when it succeeded."""
+    """Deploy the saved sweep `name` (recorded in the registry when it succeeded), reporting each step."""
     services = get_services()
     last = DeployProgress(dag_id=DAG_ID_PREFIX + name)
     report(last)
@@ -245,14 +245,9 @@ def run_deploy(
         report(last)
 
     try:
-        config = services.registry.get(name).config
-        last = DeployProgress(dag_id=config.dag_id)
-        result = services.deployer.deploy(
-            config, on_progress=on_progress, cancelled=lambda: has_flag(cancel_key(session, attempt))
+        return services.actions.deploy(
+            name, on_progress=on_progress, cancelled=lambda: services.flags.has(cancel_key(session, attempt))
         )
-        if result.ok:
-            services.registry.record_deploy(name, config.spec_hash)
-        return result
     except Exception as exc:
         return last.model_copy(update={"finished": True, "ok": False, "error": user_message(exc)})
 
@@ -295,7 +290,7 @@ def deploy(set_progress, n_clicks, current, session):
 def cancel(n_clicks, session, attempt):
     if not n_clicks:
         raise PreventUpdate
-    set_flag(cancel_key(session, attempt or 0))
+    get_services().flags.set(cancel_key(session, attempt or 0))
     return make_alert(
         "Deployment cancelled. Steps already ticked stay done; deploying again is safe.", color="warning"
     )
@@ -339,10 +334,8 @@ def deployed(result):
 def trigger_run(name: str):
     """Trigger a run of the saved sweep, record it, and show where to watch it."""
     services = get_services()
-    config = services.registry.get(name).config
-    run = services.runs.trigger(config)
-    services.registry.record_run(name, run.run_id)
-    return make_run_result(name, run, services.airflow_ui_url(config.dag_id, run.run_id))
+    run = services.actions.trigger(name)
+    return make_run_result(name, run, services.airflow_ui_url(DAG_ID_PREFIX + name, run.run_id))
 
 
 # Every output is on this page, so the button's mount does not call it: a call at mount would end its

@@ -52,7 +52,7 @@ def default_refresh_ms() -> int:
 def layout(sweep: str | None = None, **_kwargs) -> html.Div:
     if not sweep:
         return make_overview_layout()
-    return make_sweep_layout(sweep, default_refresh_ms(), batch=get_services().batch is not None)
+    return make_sweep_layout(sweep, default_refresh_ms(), batch=get_services().monitor.batch_enabled)
 
 
 # --------------------------------------------------------------------------- overview
@@ -308,7 +308,7 @@ def download(n_clicks, status_data, name):
 )
 def show_batch_jobs(status_data, name):
     """The shown run's Batch jobs, refreshed with every status poll."""
-    if not (status_data and name) or get_services().batch is None:
+    if not (status_data and name) or not get_services().monitor.batch_enabled:
         raise PreventUpdate
     run_id = (status_data.get("run") or {}).get("run_id")
     try:

@@ -10,7 +10,7 @@ from dash import ALL, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from components.alerts import make_alert, make_error_alert
-from components.context import get_results_tables, get_services, saved_config
+from components.context import get_services, saved_config
 from components.figures_results import equity_figure, parallel_coordinates, results_heatmap
 from components.grid_axes import axis_choices
 from components.results_view import (
@@ -121,7 +121,7 @@ def load(run_id, _tick, name, previous):
     if not (run_id and name):
         raise PreventUpdate
     config = saved_config(name)
-    table = get_results_tables().table(config, run_id)
+    table = get_services().results_tables.table(config, run_id)
     data = {"run_id": run_id, "rows": len(table)}
     if data == previous:
         raise PreventUpdate
@@ -149,7 +149,7 @@ def show_heatmap(data, metric, x, y, aggregate, fixed, fixed_ids, theme, name):
     """The metric over (x, y); other parameters fixed by their selectors or aggregated."""
     if not (data and metric and x and y):
         raise PreventUpdate
-    table = get_results_tables().table(saved_config(name), data["run_id"], rows=data.get("rows"))
+    table = get_services().results_tables.table(saved_config(name), data["run_id"], rows=data.get("rows"))
     grid = metric_grid(table, x, y, metric, aggregate or "max", fixed_values(fixed_ids, fixed))
     return results_heatmap(grid, metric, aggregate or "max", theme=theme or "light")
 
@@ -168,7 +168,7 @@ def show_points(data, metric, theme, name):
     if not (data and metric):
         raise PreventUpdate
     config = saved_config(name)
-    table = get_results_tables().table(config, data["run_id"], rows=data.get("rows"))
+    table = get_services().results_tables.table(config, data["run_id"], rows=data.get("rows"))
     params = list(config.strategy_spec.param_names)
     metrics = [m for m in METRIC_COLUMNS if m in table.columns]
     figure = parallel_coordinates(table, params, metric, theme=theme or "light")
@@ -188,14 +188,13 @@ def show_equity(selected, top, theme, run_id, name):
     curve = None
     rows = selected or top
     if rows and run_id:
-        equity = getattr(get_services().results, "equity", None)
-        curve = equity(saved_config(name).dag_id, run_id, int(rows[0]["index"])) if equity else None
+        curve = get_services().results.equity(saved_config(name).dag_id, run_id, int(rows[0]["index"]))
     return equity_figure(curve, theme=theme or "light")
 
 
 def export_file(name: str, run_id: str, fmt: str) -> dict:
     """The run's results table (what exists so far) as a CSV or Parquet download."""
-    table = get_results_tables().table(saved_config(name), run_id)
+    table = get_services().results_tables.table(saved_config(name), run_id)
     stem = f"{name}_{run_id}".replace(":", "-").replace("+", "_")
     if fmt == "parquet":
         return dcc.send_bytes(to_parquet_bytes(table), f"{stem}.parquet")

@@ -10,7 +10,7 @@ from dash import Input, Output, State, clientside_callback, ctx
 from dash.exceptions import PreventUpdate
 
 from components.alerts import make_alert, make_error_alert
-from components.context import claim_once, get_services
+from components.context import get_services
 from components.shell import ShellIds
 from components.sweeps_view import (
     ACTION_COLORS,
@@ -22,7 +22,6 @@ from components.sweeps_view import (
     sweep_row,
 )
 from components.sweeps_view import SweepsIds as Ids
-from services.errors import BacktestError
 from services.models import RunSummary, SweepRecord
 
 log = logging.getLogger(__name__)
@@ -202,25 +201,22 @@ clientside_callback(
 
 def run_action(pending: dict) -> str:
     """Do the confirmed action through services.actions; the sentence for the success alert."""
-    services = get_services()
-    if services.actions is None:
-        raise BacktestError("run actions are not available with these services")
-    config = services.registry.get(pending["name"]).config
-    action, run_id = pending["action"], pending["run_id"]
+    actions = get_services().actions
+    name, action, run_id = pending["name"], pending["action"], pending["run_id"]
     if action == "retrigger":
-        return f"Started run {services.actions.retrigger(config).run_id} of {config.name}."
+        return f"Started run {actions.trigger(name).run_id} of {name}."
     if action == "retry":
-        cleared = services.actions.retry_failed(config, run_id)
+        cleared = actions.retry_failed(name, run_id)
         if not cleared:
-            return f"Run {run_id} of {config.name} has no failed points: nothing to retry."
+            return f"Run {run_id} of {name} has no failed points: nothing to retry."
         return (
             f"Cleared {len(cleared)} failed chunk(s) of run {run_id} (map indices {cleared}); they run again."
         )
-    result = services.actions.cancel(config, run_id)
+    result = actions.cancel(name, run_id)
     if result.already_finished:
-        return f"Run {run_id} of {config.name} had already finished ({result.run.state}): nothing to cancel."
+        return f"Run {run_id} of {name} had already finished ({result.run.state}): nothing to cancel."
     jobs = f"; {len(result.terminated_jobs)} Batch job(s) terminated" if result.terminated_jobs else ""
-    return f"Run {run_id} of {config.name} is now {result.run.state}{jobs}."
+    return f"Run {run_id} of {name} is now {result.run.state}{jobs}."
 
 
 @dash.callback(
@@ -235,7 +231,7 @@ def run_action(pending: dict) -> str:
 def confirm(n_clicks, pending, touched):
     if not n_clicks or not pending:
         raise PreventUpdate
-    if not claim_once(f"sweeps-action:{pending['token']}"):
+    if not get_services().flags.claim_once(f"sweeps-action:{pending['token']}"):
         raise PreventUpdate  # a second click (or a retried request) of a confirmation already carried out
     try:
         message = run_action(pending)

@@ -1,89 +1,179 @@
-"""The composition root: `build_services(settings)` picks the adapters the pages will use."""
+"""The composition root: `build_services(settings)` picks the adapters and builds everything the app uses."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from urllib.parse import quote
 
-import pandas as pd
+import diskcache
 
-from airflow_backtest_framework.config import SweepConfig
-from services.models import CheckResult, DeployProgress, RunProgress, RunSummary, SweepStatus
+from services.airflow.client import AirflowClient
+from services.airflow.http import HttpTransport
+from services.airflow.mwaa import MWAA_MAX_PATH_CHARS, MwaaTransport
+from services.airflow.transport import RetryPolicy
+from services.aws.batch import BatchJobsService, console_host
+from services.aws.clients import AwsClients
+from services.aws.connections import AwsConnections
+from services.aws.s3_store import S3Store
+from services.connection_status import CachedChecks
+from services.connections import LocalConnections
+from services.deploy import DeployService
+from services.errors import BacktestError
+from services.flags import SharedFlags
+from services.monitoring import MonitorService
+from services.ports import AirflowLinks, Connections, Services
 from services.registry import SweepRegistry
-from services.settings import Settings
+from services.results import ResultsService
+from services.results_cache import ResultsTables
+from services.runs import RunService
+from services.settings import Settings, SettingsError
+from services.storage import ArtifactStore, LocalFolderStore
+from services.sweep_actions import SweepActions
+from services.wall import WallService
 
-if TYPE_CHECKING:
-    from services.aws.batch import BatchJob, BatchJobsService
-    from services.sweep_actions import SweepActions
-
-ProgressCallback = Callable[[DeployProgress], None]
-CancelCheck = Callable[[], bool]
-
-
-class Deployer(Protocol):
-    def preflight(self, config: SweepConfig) -> list[CheckResult]:
-        """Checks to pass before deploying: Airflow reachable, dags location writable, id free, grid ok."""
-
-    def deploy(
-        self,
-        config: SweepConfig,
-        on_progress: ProgressCallback | None = None,
-        cancelled: CancelCheck | None = None,
-    ) -> DeployProgress:
-        """Render, upload, wait for registration, unpause; progress reported after every step."""
-
-
-class Runs(Protocol):
-    def trigger(self, config: SweepConfig) -> RunSummary:
-        """Start a DAG run of a deployed sweep; errors say when the DAG is missing or paused."""
-
-    def list_runs(self, config: SweepConfig, limit: int = 20) -> list[RunSummary]:
-        """The sweep's runs, newest first."""
-
-    def latest_runs(self, configs: Sequence[SweepConfig]) -> dict[str, RunSummary]:
-        """The newest run of each sweep, by name; sweeps never run are absent."""
-
-
-class Monitor(Protocol):
-    def status(self, config: SweepConfig, run_id: str | None = None) -> SweepStatus:
-        """One sweep's status (the latest run when run_id is None); stale, never raising, on outages."""
-
-    def run_progress(self, config: SweepConfig, limit: int) -> list[RunProgress]:
-        """The newest runs' points done over time, newest first; raises BacktestError on outages."""
-
-    def batch_jobs(self, config: SweepConfig, run_id: str) -> list[BatchJob]:
-        """The run's AWS Batch jobs (cached); [] where there is no Batch; raises BacktestError."""
-
-
-class Results(Protocol):
-    def table(self, config: SweepConfig, run_id: str) -> pd.DataFrame:
-        """One row per finished grid point: index, parameters, metrics."""
-
-
-class Connections(Protocol):
-    def check_all(self) -> list[CheckResult]:
-        """Every connection check of the current mode."""
-
-
-@dataclass(frozen=True)
-class Services:
-    """Everything the pages call, built once per process."""
-
-    settings: Settings
-    registry: SweepRegistry
-    deployer: Deployer
-    runs: Runs
-    monitor: Monitor
-    results: Results
-    connections: Connections
-    airflow_ui_url: Callable[[str, str | None], str]
-    batch: BatchJobsService | None = None  # AWS mode: the sweep runs' Batch jobs (Monitor page)
-    actions: SweepActions | None = None  # re-trigger, retry failed points, cancel (Sweeps page)
+MONITOR_READ_TIMEOUT_S = 3.0
+MONITOR_RETRY_BUDGET_S = 5.0
+# scripts/local_airflow.py raises Airflow's [api] maximum_page_limit to this: big sweeps in few pages.
+LOCAL_PAGE_SIZE = 1000
+# A status lives a little less than one refresh interval: a viewer polling at that interval
+# always finds it expired, so its data is never two intervals old.
+STATUS_TTL_FRACTION = 0.8
+MONITOR_CACHE_SIZE_LIMIT = 512 * 1024 * 1024
+# Folders below the cache directory, shared by every worker process.
+SHARED_CACHE_FOLDER = "shared"
+FLAGS_FOLDER = "flags"
+WALL_FOLDER = "wall"
 
 
 def build_services(settings: Settings) -> Services:
-    """Pick the adapters for the settings' mode; nothing is contacted here."""
-    from services.wiring import wire
+    """The services of the settings' mode; no client is contacted (AWS ones are not even built)."""
+    return _build_aws(settings) if settings.mode == "aws" else _build_local(settings)
 
-    return wire(settings)
+
+def shared_cache(settings: Settings) -> diskcache.Cache:
+    """The diskcache shared by every worker (status polls, best points)."""
+    return diskcache.Cache(str(settings.cache_dir / SHARED_CACHE_FOLDER), size_limit=MONITOR_CACHE_SIZE_LIMIT)
+
+
+@dataclass(frozen=True)
+class _Adapters:
+    """What differs between the modes: the Airflow clients, the stores, Batch and the checks."""
+
+    client: AirflowClient
+    monitor_client: AirflowClient
+    dags: ArtifactStore
+    results: ArtifactStore
+    connections: Connections
+    airflow_ui_url: AirflowLinks
+    batch: BatchJobsService | None = None
+
+
+def _build_local(settings: Settings) -> Services:
+    # Writes from every worker go one at a time (SQLite answers bursts with "database is locked").
+    settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    lock_file = settings.cache_dir / "airflow-writes.lock"
+    client = AirflowClient(HttpTransport.from_settings(settings, write_lock_file=lock_file))
+    # Status polls fail fast, so a page shows the last known status (stale) within seconds.
+    monitor_client = AirflowClient(
+        HttpTransport.from_settings(
+            settings,
+            write_lock_file=lock_file,
+            read_timeout_s=MONITOR_READ_TIMEOUT_S,
+            retry=RetryPolicy(attempts=2, budget_s=MONITOR_RETRY_BUDGET_S),
+        ),
+        page_size=LOCAL_PAGE_SIZE,
+    )
+    dags = LocalFolderStore(settings.local_dags_folder)
+    results = LocalFolderStore(settings.results_root)
+
+    def airflow_ui_url(dag_id: str, run_id: str | None = None) -> str:
+        return airflow_run_link(settings.airflow_url, "v2", dag_id, run_id)
+
+    connections = LocalConnections(settings, client, dags, results)
+    return _compose(settings, _Adapters(client, monitor_client, dags, results, connections, airflow_ui_url))
+
+
+def _build_aws(settings: Settings) -> Services:
+    """MWAA through InvokeRestApi (API version asked from GetEnvironment at first use), S3, Batch."""
+    clients = AwsClients(settings)
+    name = settings.mwaa_environment_name or ""
+    transport = MwaaTransport(clients.source("mwaa"), name)
+    client = AirflowClient(transport, transport.api_version, max_path_length=MWAA_MAX_PATH_CHARS)
+    monitor_transport = MwaaTransport(
+        clients.source("mwaa"), name, retry=RetryPolicy(attempts=2, budget_s=MONITOR_RETRY_BUDGET_S)
+    )
+    monitor_client = AirflowClient(
+        monitor_transport, transport.api_version, max_path_length=MWAA_MAX_PATH_CHARS
+    )
+    dags = S3Store(clients.source("s3"), settings.s3_dags_bucket or "", settings.s3_dags_prefix)
+    try:
+        results = S3Store.from_uri(clients.source("s3"), settings.results_uri or "")
+    except ValueError:
+        raise SettingsError("RESULTS_URI: MODE=aws needs s3://bucket/prefix") from None
+    connections = AwsConnections(
+        settings,
+        sts=clients.source("sts"),
+        s3=clients.source("s3"),
+        mwaa=clients.source("mwaa"),
+        batch=clients.source("batch"),
+        client=client,
+        dags=dags,
+        results=results,
+    )
+
+    def airflow_ui_url(dag_id: str, run_id: str | None = None) -> str:
+        try:
+            base = settings.airflow_webserver_url or transport.webserver_url()
+            version = transport.api_version()
+        except BacktestError:  # no GetEnvironment now: the MWAA console still leads there
+            region = settings.aws_region
+            return f"{console_host(region)}/mwaa/home?region={region}#environments/{quote(name, safe='')}"
+        return airflow_run_link(base, version, dag_id, run_id)
+
+    batch = (
+        BatchJobsService(clients.source("batch"), settings.batch_job_queue, region=settings.aws_region)
+        if settings.batch_job_queue
+        else None
+    )
+    adapters = _Adapters(client, monitor_client, dags, results, connections, airflow_ui_url, batch)
+    return _compose(settings, adapters)
+
+
+def _compose(settings: Settings, adapters: _Adapters) -> Services:
+    """One code path above the adapters, the same in both modes."""
+    registry = SweepRegistry(settings.app_data_dir, max_grid_points=settings.max_grid_points)
+    results = ResultsService(adapters.results)
+    deployer = DeployService(adapters.dags, adapters.client, max_grid_points=settings.max_grid_points)
+    runs = RunService(adapters.client, adapters.batch)
+    monitor = MonitorService(
+        adapters.monitor_client,
+        results,
+        shared_cache(settings),
+        ttl_s=settings.refresh_interval_s * STATUS_TTL_FRACTION,
+        batch=adapters.batch,
+    )
+    return Services(
+        settings=settings,
+        registry=registry,
+        deployer=deployer,
+        runs=runs,
+        monitor=monitor,
+        results=results,
+        results_tables=ResultsTables(results),
+        wall=WallService(registry, monitor, diskcache.Cache(str(settings.cache_dir / WALL_FOLDER))),
+        connections=adapters.connections,
+        connection_status=CachedChecks(adapters.connections),
+        flags=SharedFlags(diskcache.Cache(str(settings.cache_dir / FLAGS_FOLDER))),
+        actions=SweepActions(registry, deployer, runs),
+        airflow_ui_url=adapters.airflow_ui_url,
+    )
+
+
+def airflow_run_link(base: str, api_version: str, dag_id: str, run_id: str | None = None) -> str:
+    """The Airflow UI page of a DAG or one run: Airflow 3 `/dags/{d}/runs/{r}`, Airflow 2 the grid."""
+    url = f"{base.rstrip('/')}/dags/{quote(dag_id, safe='')}"
+    if run_id is None:
+        return url if api_version == "v2" else f"{url}/grid"
+    if api_version == "v2":
+        return f"{url}/runs/{quote(run_id, safe='')}"
+    return f"{url}/grid?dag_run_id={quote(run_id, safe='')}"

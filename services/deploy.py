@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,12 +19,14 @@ from airflow_backtest_framework.config import (
 )
 from airflow_backtest_framework.dag_factory import dag_description
 from services.airflow.client import AirflowClient, api_path
-from services.airflow.models import DagInfo, DagRun
+from services.airflow.models import DagInfo
 from services.connections import writable
 from services.dag_generator import dag_filename, generated_by_us, render_dag
-from services.errors import BacktestError, Conflict, DeployRefused, NotFound, StorageError, trim
+from services.errors import BacktestError, DeployRefused, NotFound, StorageError
 from services.framework_bundle import framework_files
-from services.models import CheckResult, DeployProgress, RunSummary, StepState
+from services.models import CheckResult, DeployProgress, StepState
+from services.ports import CancelCheck, ProgressCallback
+from services.runs import RUN_ID_MAX_CHARS
 from services.storage import ArtifactStore, sha256_hex
 
 log = logging.getLogger(__name__)
@@ -36,17 +38,6 @@ IMPORT_ERROR_SLACK = timedelta(seconds=5)
 IMPORT_ERROR_MAX_CHARS = 1_500
 _PATH_NOISE = re.compile(r"(?:/[\w.@+-]+)+/(?=(?:dags|site-packages)/)|(?:/[\w.@+-]+)+/site-packages/")
 
-# Runs the app starts get ids of their own, `bt_261201_090947` (UTC): short, so that every API path of a
-# run fits MWAA's 64 characters (Airflow's `manual__<ISO time with microseconds>` alone takes 41), and
-# readable. Two triggers of one sweep in the same second get a letter after the second.
-RUN_ID_PREFIX = "bt_"
-RUN_ID_TIME_FORMAT = "%y%m%d_%H%M%S"
-RUN_ID_SUFFIXES = ("", "b", "c", "d", "e")
-RUN_ID_MAX_CHARS = len(RUN_ID_PREFIX) + len("261201_090947") + max(map(len, RUN_ID_SUFFIXES))
-
-ProgressCallback = Callable[[DeployProgress], None]
-CancelCheck = Callable[[], bool]
-
 
 class DeployCancelled(BacktestError):
     """The user cancelled the deployment between two steps."""
@@ -56,16 +47,6 @@ def clean_import_error(text: str) -> str:
     """An import error's text without this machine's paths, at most IMPORT_ERROR_MAX_CHARS."""
     cleaned = _PATH_NOISE.sub("", text).strip()
     return cleaned if len(cleaned) <= IMPORT_ERROR_MAX_CHARS else "…" + cleaned[-IMPORT_ERROR_MAX_CHARS:]
-
-
-def run_summary(run: DagRun) -> RunSummary:
-    return RunSummary(
-        run_id=run.run_id,
-        state=run.state.value,
-        logical_date=run.logical_date,
-        start_date=run.start_date,
-        end_date=run.end_date,
-    )
 
 
 @dataclass
@@ -105,6 +86,13 @@ class DeployService:
         self._poll_interval_s = poll_interval_s
         self._sleep = sleep
         self._clock = clock
+        self._steps: dict[str, Callable[[_Deployment], tuple[StepState, str]]] = {
+            "render": self._step_render,
+            "framework": self._step_framework,
+            "dag": self._step_dag,
+            "register": self._step_register,
+            "unpause": self._step_unpause,
+        }
 
     # ------------------------------------------------------------------------------- preflight
 
@@ -244,7 +232,7 @@ class DeployService:
                     raise DeployCancelled("deployment cancelled; nothing after the last ticked step was done")
                 step.state = StepState.RUNNING
                 report(progress)
-                step.state, step.detail = getattr(self, f"_step_{step.key}")(job)
+                step.state, step.detail = self._steps[step.key](job)
                 report(progress)
             progress.ok = True
         except BacktestError as exc:
@@ -320,59 +308,3 @@ class DeployService:
 def _longest_run_path(dag_id: str) -> str:
     """`/dags/{dag_id}/dagRuns/{run_id}` with the longest run id the app gives a run."""
     return api_path("dags", dag_id, "dagRuns", "r" * RUN_ID_MAX_CHARS)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class RunService:
-    """Trigger and list runs of deployed sweeps."""
-
-    def __init__(self, client: AirflowClient, now: Callable[[], datetime] = _utc_now) -> None:
-        self._client = client
-        self._now = now
-
-    def trigger(self, config: SweepConfig) -> RunSummary:
-        """One click, one run: `POST /dags/{id}/dagRuns` with the spec hash in `conf` and a short run id
-        of the app's (see RUN_ID_PREFIX)."""
-        dag = self._client.find_dag(config.dag_id)
-        if dag is None:
-            raise NotFound(f"{config.dag_id} is not deployed: deploy it first")
-        if dag.is_paused:
-            raise DeployRefused(f"{config.dag_id} is paused: deploy it again (Deploy unpauses it) and retry")
-        if dag.description != dag_description(config):
-            raise DeployRefused(
-                f"{config.dag_id} in Airflow is an older version of this sweep: deploy it first"
-            )
-        stamp = RUN_ID_PREFIX + self._now().strftime(RUN_ID_TIME_FORMAT)
-        for suffix in RUN_ID_SUFFIXES:
-            try:
-                run = self._client.trigger(
-                    config.dag_id, {"spec_hash": config.spec_hash}, run_id=stamp + suffix
-                )
-                break
-            except Conflict:  # another trigger of this sweep took that id in the same second
-                continue
-        else:
-            raise Conflict(f"{config.dag_id} was triggered {len(RUN_ID_SUFFIXES)} times this second: retry")
-        log.info("triggered %s run %s", config.dag_id, run.run_id)
-        return run_summary(run)
-
-    def list_runs(self, config: SweepConfig, limit: int = 20) -> list[RunSummary]:
-        try:
-            runs = self._client.list_runs(config.dag_id, limit=limit)
-        except NotFound:
-            return []
-        return [run_summary(run) for run in runs]
-
-    def latest_runs(self, configs: Sequence[SweepConfig]) -> dict[str, RunSummary]:
-        """The newest run of each sweep by name (sweeps never run are absent), in a few batch requests."""
-        by_dag = {config.dag_id: config.name for config in configs}
-        latest = self._client.latest_runs(list(by_dag))
-        return {by_dag[dag_id]: run_summary(run) for dag_id, run in latest.items()}
-
-
-def describe(exc: BacktestError) -> str:
-    """A one-line message for a UI: the error's message, trimmed."""
-    return trim(exc.message)

@@ -177,3 +177,11 @@ class EquityCurve(BaseModel):
     index: int
     dates: list[str]
     equity: list[float]
+
+
+class CancelResult(BaseModel):
+    """The outcome of a cancel: the run as Airflow now reports it, and the Batch jobs asked to stop."""
+
+    run: RunSummary
+    terminated_jobs: list[str] = Field(default_factory=list)
+    already_finished: bool = False  # the run ended before the cancel: it was left as it was

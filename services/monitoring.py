@@ -15,7 +15,6 @@ import diskcache
 from airflow_backtest_framework.config import SweepConfig
 from services.airflow.client import AirflowClient
 from services.airflow.models import DagInfo, DagRun, RunState, TaskInstance, TaskState
-from services.deploy import run_summary
 from services.errors import BacktestError, NotFound
 from services.models import (
     CompletionSummary,
@@ -27,6 +26,7 @@ from services.models import (
 )
 from services.progress import progress_samples
 from services.results import ResultsService
+from services.runs import run_summary
 
 if TYPE_CHECKING:
     from services.aws.batch import BatchJob, BatchJobsService
@@ -124,6 +124,11 @@ class MonitorService:
         self._cache = cache
         self._ttl_s = ttl_s
         self._now = now
+
+    @property
+    def batch_enabled(self) -> bool:
+        """Whether the chunks run as AWS Batch jobs (then `batch_jobs` lists them)."""
+        return self._batch is not None
 
     def status(self, config: SweepConfig, run_id: str | None = None) -> SweepStatus:
         """The cached status, or a fresh poll when it expired (one poller at a time per sweep)."""

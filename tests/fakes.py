@@ -10,12 +10,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import diskcache
 import pandas as pd
 
 from airflow_backtest_framework.config import SweepConfig
-from services.bootstrap import Services
+from services.bootstrap import FLAGS_FOLDER, WALL_FOLDER
+from services.connection_status import CachedChecks
 from services.errors import DeployRefused, NotFound
+from services.flags import SharedFlags
 from services.models import (
+    CancelResult,
     CheckResult,
     CompletionSummary,
     DeployProgress,
@@ -27,8 +31,12 @@ from services.models import (
     StepState,
     SweepStatus,
 )
+from services.ports import Services
 from services.registry import SweepRegistry
+from services.results_cache import ResultsTables
 from services.settings import Settings
+from services.sweep_actions import SweepActions
+from services.wall import WallService
 from tests.support.fake_sweep_progress import fake_metrics, fake_progress, fake_sharpe, point_states
 
 
@@ -141,6 +149,37 @@ class FakeRuns:
     def list_runs(self, config: SweepConfig, limit: int = 20) -> list[RunSummary]:
         return [self._aged(run, seconds) for run, seconds in self._runs(config)[:limit]]
 
+    def fail_chunks(self, config: SweepConfig, run_id: str, chunks: list[int]) -> None:
+        """Make `retry_failed` find these failed chunks (map indices) in the run."""
+        self.state.update(lambda d: d.setdefault("failed_chunks", {}).__setitem__(run_id, chunks))
+
+    def retry_failed(self, config: SweepConfig, run_id: str) -> list[int]:
+        """The run's failed chunks, cleared (they are no longer failed)."""
+        self._run(config, run_id)
+        failed = self.state.read().get("failed_chunks", {}).get(run_id, [])
+        self.state.update(lambda d: d.setdefault("failed_chunks", {}).pop(run_id, None))
+        return failed
+
+    def cancel(self, config: SweepConfig, run_id: str) -> CancelResult:
+        """An unfinished run is marked failed (and stays so); a finished one is left as it is."""
+        run = self._run(config, run_id)
+        if run.state in ("success", "failed"):
+            return CancelResult(run=run, already_finished=True)
+
+        def mark(data: dict) -> None:
+            for raw in data["runs"][config.dag_id]:
+                if raw["run_id"] == run_id:
+                    raw["cancelled"] = True
+
+        self.state.update(mark)
+        return CancelResult(run=run.model_copy(update={"state": "failed"}))
+
+    def _run(self, config: SweepConfig, run_id: str) -> RunSummary:
+        run = next((r for r in self.list_runs(config, limit=10_000) if r.run_id == run_id), None)
+        if run is None:
+            raise NotFound(f"{config.dag_id} has no run {run_id}")
+        return run
+
     def seconds_of(self, config: SweepConfig, run_id: str) -> float:
         """How long a run takes: its own `run_seconds` when a test gave it one, else the default."""
         return next(
@@ -149,14 +188,22 @@ class FakeRuns:
 
     def _runs(self, config: SweepConfig) -> list[tuple[RunSummary, float]]:
         raw = self.state.read().get("runs", {}).get(config.dag_id, [])
-        return [(RunSummary.model_validate(r), float(r.get("run_seconds", self.run_seconds))) for r in raw]
+        return [
+            (
+                RunSummary.model_validate(r | ({"state": "failed"} if r.get("cancelled") else {})),
+                float(r.get("run_seconds", self.run_seconds)),
+            )
+            for r in raw
+        ]
 
     def latest_runs(self, configs: Sequence[SweepConfig]) -> dict[str, RunSummary]:
         return {config.name: runs[0] for config in configs if (runs := self.list_runs(config, limit=1))}
 
     @staticmethod
     def _aged(run: RunSummary, seconds: float) -> RunSummary:
-        """A run is running once started, and succeeds `seconds` after its start."""
+        """A run is running once started, and succeeds `seconds` after its start (unless cancelled)."""
+        if run.state == "failed":
+            return run
         elapsed = (datetime.now(UTC) - run.start_date).total_seconds() if run.start_date else 0.0
         if elapsed >= seconds:
             return run.model_copy(
@@ -174,6 +221,10 @@ class FakeMonitor:
         self.stale_reason: str | None = None
 
     batch = None  # a fake BatchJobsService, when a test plays AWS mode
+
+    @property
+    def batch_enabled(self) -> bool:
+        return self.batch is not None
 
     def batch_jobs(self, config: SweepConfig, run_id: str) -> list:
         return self.batch.jobs_of_run(config.dag_id, run_id, job_name=config.dag_id) if self.batch else []
@@ -249,8 +300,11 @@ class FakeMonitor:
 
 
 class FakeResults:
-    def __init__(self, monitor: FakeMonitor) -> None:
+    """Results of the fake monitor's done points, with deterministic metrics."""
+
+    def __init__(self, monitor: FakeMonitor, registry: SweepRegistry) -> None:
         self.monitor = monitor
+        self.registry = registry
 
     def equity(self, dag_id: str, run_id: str, index: int) -> EquityCurve:
         """A deterministic year of weekly equity, drifting with the point's Sharpe."""
@@ -259,14 +313,17 @@ class FakeResults:
         values = [round(1 + drift * week + 0.02 * math.sin(week / 3), 4) for week in range(len(days))]
         return EquityCurve(index=index, dates=[str(d.date()) for d in days], equity=values)
 
-    def table(self, config: SweepConfig, run_id: str) -> pd.DataFrame:
-        status = self.monitor.status(config, run_id)
-        rows = [
-            {"index": i, **config.point(i), **fake_metrics(i)}
-            for i, state in enumerate(status.point_states)
-            if state == PointState.DONE
-        ]
-        return pd.DataFrame(rows)
+    def done_indices(self, dag_id: str, run_id: str) -> set[int]:
+        config = next(r.config for r in self.registry.list() if r.config.dag_id == dag_id)
+        states = self.monitor.status(config, run_id).point_states
+        return {i for i, state in enumerate(states) if state == PointState.DONE}
+
+    def table(self, config: SweepConfig, run_id: str, done: set[int] | None = None) -> pd.DataFrame:
+        done = self.done_indices(config.dag_id, run_id) if done is None else done
+        return pd.DataFrame([{"index": i, **config.point(i), **fake_metrics(i)} for i in sorted(done)])
+
+    def summarized(self, config: SweepConfig, run_id: str) -> pd.DataFrame | None:
+        return None  # the fake sweep has no summarize task
 
 
 class FakeConnections:
@@ -322,17 +379,25 @@ class FakeServices(Services):
         """Fakes in `folder`; `overrides` are Settings fields (e.g. max_grid_points) for default settings."""
         settings = settings or Settings(app_data_dir=folder / "app", cache_dir=folder / "cache", **overrides)
         state = _State(folder / "fake-state.json")
+        registry = SweepRegistry(folder / "registry", max_grid_points=settings.max_grid_points)
         deployer = FakeDeployer(state, step_delay_s=step_delay_s)
         runs = FakeRuns(state, deployer)
         monitor = FakeMonitor(runs)
+        results = FakeResults(monitor, registry)
+        connections = FakeConnections()
         return cls(
             settings=settings,
-            registry=SweepRegistry(folder / "registry", max_grid_points=settings.max_grid_points),
+            registry=registry,
             deployer=deployer,
             runs=runs,
             monitor=monitor,
-            results=FakeResults(monitor),
-            connections=FakeConnections(),
+            results=results,
+            results_tables=ResultsTables(results),
+            wall=WallService(registry, monitor, diskcache.Cache(str(settings.cache_dir / WALL_FOLDER))),
+            connections=connections,
+            connection_status=CachedChecks(connections),
+            flags=SharedFlags(diskcache.Cache(str(settings.cache_dir / FLAGS_FOLDER))),
+            actions=SweepActions(registry, deployer, runs),
             airflow_ui_url=lambda dag_id, run_id=None: (
                 f"http://fake-airflow/dags/{dag_id}" + (f"/runs/{run_id}" if run_id else "")
             ),

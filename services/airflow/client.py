@@ -82,7 +82,7 @@ class AirflowClient:
     429/5xx Unavailable, other 4xx BadRequest. Version differences live in `services.airflow.dialect`.
 
     `api_version` may be a function (e.g. asking MWAA's GetEnvironment): it is called at the first
-    request, not here. A transport with a `max_path_length` (MWAA: 64) gets the same answers through
+    request, not here. With a `max_path_length` (MWAA's InvokeRestApi: 64) the same answers come through
     short-path endpoints where a path would be longer (`/dags/~/dagRuns/list`, `GET /dags?dag_id_pattern`,
     `/dags/~/dagRuns/~/taskInstances/list`); calls with no such alternative raise BadRequest.
     """
@@ -93,13 +93,14 @@ class AirflowClient:
         api_version: ApiVersion | Callable[[], ApiVersion] = "v2",
         *,
         page_size: int = TASK_INSTANCE_PAGE_SIZE,
+        max_path_length: int | None = None,
     ) -> None:
         self._transport = transport
         self._version_source = api_version
         self._resolved: ApiDialect | None = None if callable(api_version) else dialect_for(api_version)
         self._version_lock = threading.Lock()
         self._page_size = page_size
-        self.max_path_length: int | None = getattr(transport, "max_path_length", None)
+        self.max_path_length = max_path_length
 
     def __repr__(self) -> str:
         version = self._resolved.version if self._resolved is not None else "detect"
@@ -119,7 +120,7 @@ class AirflowClient:
         return self._dialect.version
 
     def fits(self, path: str) -> bool:
-        """Whether the transport accepts `path` (always, unless it has a `max_path_length`)."""
+        """Whether the API accepts `path` (always, unless the client has a `max_path_length`)."""
         return self.max_path_length is None or len(path) <= self.max_path_length
 
     # ---- plumbing ---------------------------------------------------------------------------

@@ -18,9 +18,9 @@ import pytest
 
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
-from services import s3_store
 from services.airflow.client import AirflowClient
-from services.airflow.mwaa import MwaaTransport
+from services.airflow.mwaa import MWAA_MAX_PATH_CHARS, MwaaTransport
+from services.aws import s3_store
 from services.aws.batch import BatchJobsService, BatchJobStatus, point_states_from_jobs
 from services.aws.clients import AwsClients
 from services.aws.s3_store import S3Store
@@ -386,7 +386,7 @@ def test_wired_services_reach_airflow_through_invoke_rest_api(
 ) -> None:
     create_resources()
     services = build_services(aws_settings(tmp_path))
-    assert mwaa_endpoint.calls == []  # wiring asked nothing
+    assert mwaa_endpoint.calls == []  # building the services asked nothing
     config = small_sweep("MomentumStrategy", name="wired_sweep")
     status = services.monitor.status(config)
     assert not status.stale and status.is_paused is None  # the DAG is not there yet (404 via the wire)
@@ -413,7 +413,7 @@ def test_long_paths_go_through_the_batch_endpoint_on_the_wire(
         {"dag_runs": [run], "total_entries": 1},
     )
     transport = MwaaTransport(aws_client("mwaa"), ENV_NAME)
-    client = AirflowClient(transport, transport.api_version)
+    client = AirflowClient(transport, transport.api_version, max_path_length=MWAA_MAX_PATH_CHARS)
     assert client.get_run("backtest_x", RUN_ID).run_id == RUN_ID
     assert mwaa_endpoint.calls[-1] == {
         "Path": "/dags/~/dagRuns/list",

@@ -3,7 +3,6 @@ the page's callback over a fake Batch, and Batch states refining the coverage of
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -175,15 +174,11 @@ class FakeBatchJobs:
 
 @pytest.fixture
 def aws_page(tmp_path):
-    """The fake services plus a fake Batch, as `_wire_aws` adds it."""
-    from components import context
-
+    """The fake services plus a fake Batch, as the composition root adds it in AWS mode."""
     services = use_fake_services(tmp_path)
     services.registry.save(small_sweep(name="mr_spy"))
     batch = FakeBatchJobs([job("aaaaaaaa-1111", BatchJobStatus.SUCCEEDED, 0)])
     services.monitor.batch = batch
-    with_batch = dataclasses.replace(services, batch=batch)
-    context.configure(services.settings, with_batch)
     return batch
 
 

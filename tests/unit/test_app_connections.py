@@ -36,10 +36,7 @@ def test_page_lists_checks_and_settings_without_the_password(services):
     from pages.connections import layout, settings_rows
 
     services.connections.failing = {"airflow_auth": "HTTP 401: invalid credentials"}
-    from components import context
-
-    context._checks = None
-    checked_at, results = context.cached_checks(0)
+    checked_at, results = services.connection_status.checks(0)
     rendered = str(make_check_list(results).to_plotly_json())
     page = str(layout().to_plotly_json())
 

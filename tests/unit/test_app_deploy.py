@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from components import context
 from services.models import StepState
 from tests.fakes import use_fake_services
 from tests.support.sweeps import small_sweep
@@ -91,7 +90,7 @@ def test_cancel_stops_the_deploy_at_the_next_step(services):
     assert "cancelled" in str(alert.to_plotly_json())
     assert not result.ok and result.error == "cancelled"
     assert other_click.ok  # a flag belongs to one click of one page load
-    assert context.has_flag("deploy-cancel:session:3")
+    assert services.flags.has("deploy-cancel:session:3")
 
 
 def test_panel_shows_the_steps_to_come_for_another_sweeps_result(services):

@@ -89,25 +89,21 @@ def test_stepper_callback_reads_the_current_sweep(services):
 
 
 def test_connection_indicator_is_green_or_names_what_fails(services):
-    from components import context
     from components.shell import connection_summary, refresh_connection
 
     assert connection_summary([CheckResult(key="a", label="Airflow API", ok=True)]) == (True, "Connected")
     services.connections.failing = {"airflow_api": "connection refused"}
-    context._checks = None
     children, _title = refresh_connection(0)
 
     assert "bt-dot-bad" in str(children) and "Airflow API: failing" in str(children)
 
 
 def test_connection_checks_are_cached(services):
-    from components import context
-
-    context._checks = None
-    context.cached_checks(60)
-    context.cached_checks(60)
-
+    services.connection_status.checks(60)
+    services.connection_status.checks(60)
     assert services.connections.calls == 1
+    services.connection_status.checks(60, force=True)  # the Connections page's Refresh
+    assert services.connections.calls == 2
 
 
 def test_python_app_py_with_bad_settings_prints_each_key_and_exits_2():

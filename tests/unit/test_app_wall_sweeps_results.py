@@ -6,6 +6,7 @@ import base64
 import dataclasses
 import io
 
+import dash
 import pandas as pd
 import pytest
 
@@ -140,8 +141,8 @@ def test_a_confirmed_action_runs_once_however_often_the_confirmation_arrives(ser
     started: list[str] = []
 
     class Actions:
-        def retrigger(self, config):
-            started.append(config.name)
+        def trigger(self, name):
+            started.append(name)
             return RunSummary(run_id=f"bt_{len(started)}", state="queued")
 
     context.configure(services.settings, dataclasses.replace(services, actions=Actions()))
@@ -156,11 +157,13 @@ def test_a_confirmed_action_runs_once_however_often_the_confirmation_arrives(ser
     assert "Started run bt_1 of mr_a" in str(alert.to_plotly_json())
 
 
-def test_sweep_actions_without_the_service_say_so(services) -> None:
+def test_a_failing_sweep_action_says_why_in_an_alert(services) -> None:
     from pages.sweeps import confirm
 
-    alert, is_open, _touched = confirm(1, {"action": "retry", "name": "mr_a", "run_id": "r", "token": "t"}, 0)
-    assert is_open is False and "not available" in str(alert.to_plotly_json())
+    alert, is_open, touched = confirm(1, {"action": "cancel", "name": "mr_a", "run_id": "r", "token": "t"}, 0)
+    text = str(alert.to_plotly_json())
+    assert is_open is False and "Cancel run failed." in text and "has no run r" in text
+    assert touched is dash.no_update  # nothing changed: the history is not re-read
 
 
 def test_configure_clones_the_sweep_named_in_the_url(services) -> None:

@@ -10,6 +10,7 @@ import pytest
 from botocore.stub import Stubber
 
 from services.airflow.client import AirflowClient, ApiRequest, RunState, TaskState
+from services.airflow.dialect import ApiVersion
 from services.airflow.mwaa import (
     MWAA_MAX_PATH_CHARS,
     MwaaTransport,
@@ -42,6 +43,11 @@ def mwaa() -> Iterator[tuple[Any, Stubber]]:
 
 def transport_of(client: Any) -> MwaaTransport:
     return MwaaTransport(client, ENV, retry=FAST_RETRY, sleep=lambda _: None)
+
+
+def airflow_of(client: Any, version: ApiVersion) -> AirflowClient:
+    """The AirflowClient over MWAA, as the composition root builds it (with InvokeRestApi's path limit)."""
+    return AirflowClient(transport_of(client), version, max_path_length=MWAA_MAX_PATH_CHARS)
 
 
 def ok(
@@ -109,7 +115,7 @@ def test_v2_version_and_query_parameters(mwaa: tuple[Any, Stubber]) -> None:
             "offset": 0,
         },
     )
-    airflow = AirflowClient(transport_of(client), "v2")
+    airflow = airflow_of(client, "v2")
     assert airflow.version().version == "3.0.6"
     dags = airflow.list_dags(prefix="backtest_", tags=["backtest"], paused=False)
     assert [(dag.dag_id, dag.tags) for dag in dags] == [(DAG_ID, ["backtest"])]
@@ -124,7 +130,7 @@ def test_v2_trigger_sends_the_body_as_a_document(mwaa: tuple[Any, Stubber]) -> N
         method="POST",
         Body={"logical_date": None, "conf": {"spec_hash": "abc"}},
     )
-    run = AirflowClient(transport_of(client), "v2").trigger(DAG_ID, {"spec_hash": "abc"})
+    run = airflow_of(client, "v2").trigger(DAG_ID, {"spec_hash": "abc"})
     assert (run.run_id, run.state) == (RUN_ID, RunState.QUEUED)
 
 
@@ -151,7 +157,7 @@ def test_v1_shapes_map_to_the_same_models(mwaa: tuple[Any, Stubber]) -> None:
         },
         QueryParameters={"limit": 1, "offset": 0, "order_by": "-execution_date"},
     )
-    airflow = AirflowClient(transport_of(client), "v1")
+    airflow = airflow_of(client, "v1")
     dag = airflow.get_dag(DAG_ID)
     assert dag.is_paused and dag.is_stale  # v1 says is_active=false
     [run] = airflow.list_runs(DAG_ID, limit=1)
@@ -173,7 +179,7 @@ def test_rest_api_client_exception_404_is_not_found(mwaa: tuple[Any, Stubber]) -
     client, stubber = mwaa
     rest_error(stubber, 404, {"detail": f"The Dag with ID: `{DAG_ID}` was not found"})
     rest_error(stubber, 404, {"detail": "not found"})
-    airflow = AirflowClient(transport_of(client), "v2")
+    airflow = airflow_of(client, "v2")
     with pytest.raises(NotFound) as info:
         airflow.get_dag(DAG_ID)
     assert info.value.status == 404 and "was not found" in info.value.message
@@ -184,7 +190,7 @@ def test_rest_api_client_exception_409_is_conflict(mwaa: tuple[Any, Stubber]) ->
     client, stubber = mwaa
     rest_error(stubber, 409, {"detail": "Unique constraint violation: run id already exists"})
     with pytest.raises(Conflict) as info:
-        AirflowClient(transport_of(client), "v2").trigger(DAG_ID, run_id="r1")
+        airflow_of(client, "v2").trigger(DAG_ID, run_id="r1")
     assert "already exists" in info.value.message
 
 
@@ -192,7 +198,7 @@ def test_rest_api_client_exception_401_is_auth_error(mwaa: tuple[Any, Stubber]) 
     client, stubber = mwaa
     rest_error(stubber, 401, {"title": "Unauthorized", "detail": "Token is not valid"})
     with pytest.raises(AuthError) as info:
-        AirflowClient(transport_of(client), "v1").version()
+        airflow_of(client, "v1").version()
     assert info.value.status == 401
 
 
@@ -200,21 +206,21 @@ def test_rest_api_server_exception_503_is_retried(mwaa: tuple[Any, Stubber]) -> 
     client, stubber = mwaa
     rest_error(stubber, 503, {"detail": "Service Unavailable"}, server=True)
     ok(stubber, "/version", {"version": "2.10.3"})
-    assert AirflowClient(transport_of(client), "v1").version().version == "2.10.3"
+    assert airflow_of(client, "v1").version().version == "2.10.3"
 
 
 def test_rest_api_server_exception_500_database_locked_post_is_retried(mwaa: tuple[Any, Stubber]) -> None:
     client, stubber = mwaa
     rest_error(stubber, 500, {"detail": {"reason": "Database error", "statement": "…"}}, server=True)
     ok(stubber, f"/dags/{DAG_ID}/dagRuns", v2_run(), method="POST", Body={"logical_date": None, "conf": {}})
-    assert AirflowClient(transport_of(client), "v2").trigger(DAG_ID).run_id == RUN_ID
+    assert airflow_of(client, "v2").trigger(DAG_ID).run_id == RUN_ID
 
 
 def test_rest_api_server_exception_500_plain_is_unavailable_without_retry(mwaa: tuple[Any, Stubber]) -> None:
     client, stubber = mwaa
     rest_error(stubber, 500, {"detail": "Internal Server Error"}, server=True)
     with pytest.raises(Unavailable) as info:
-        AirflowClient(transport_of(client), "v2").version()
+        airflow_of(client, "v2").version()
     assert info.value.status == 500
 
 
@@ -230,7 +236,7 @@ def test_access_denied_names_the_permission(mwaa: tuple[Any, Stubber]) -> None:
         http_status_code=403,
     )
     with pytest.raises(AuthError) as info:
-        AirflowClient(transport_of(client), "v2").version()
+        airflow_of(client, "v2").version()
     message = info.value.message + info.value.detail
     assert "airflow:InvokeRestApi" in info.value.message
     assert "123456789012" not in message and "****9012" in info.value.detail
@@ -245,7 +251,7 @@ def test_environment_not_updated_for_invoke_rest_api_says_so(mwaa: tuple[Any, St
         http_status_code=400,
     )
     with pytest.raises(BadRequest) as info:
-        AirflowClient(transport_of(client), "v2").version()
+        airflow_of(client, "v2").version()
     assert f"MWAA environment {ENV} cannot take Airflow API calls yet" in info.value.message
     assert "updated to support InvokeRestApi" in info.value.message
 
@@ -259,7 +265,7 @@ def test_missing_environment_is_not_mistaken_for_a_missing_dag(mwaa: tuple[Any, 
         http_status_code=404,
     )
     with pytest.raises(BacktestError) as info:
-        AirflowClient(transport_of(client), "v2").find_dag(DAG_ID)
+        airflow_of(client, "v2").find_dag(DAG_ID)
     assert not isinstance(info.value, NotFound)
     assert "MWAA_ENVIRONMENT_NAME" in info.value.message
 
@@ -274,7 +280,7 @@ def test_throttling_is_unavailable(mwaa: tuple[Any, Stubber]) -> None:
             http_status_code=429,
         )
     with pytest.raises(Unavailable) as info:
-        AirflowClient(transport_of(client), "v2").version()
+        airflow_of(client, "v2").version()
     assert "throttling" in info.value.message
 
 
@@ -293,7 +299,7 @@ def test_get_run_with_a_real_run_id_uses_the_batch_list(mwaa: tuple[Any, Stubber
         method="POST",
         Body={"dag_ids": [DAG_ID], "order_by": "-run_after", "page_offset": 0, "page_limit": 20},
     )
-    run = AirflowClient(transport_of(client), "v2").get_run(DAG_ID, RUN_ID)
+    run = airflow_of(client, "v2").get_run(DAG_ID, RUN_ID)
     assert (run.run_id, run.state) == (RUN_ID, RunState.SUCCESS)
 
 
@@ -307,7 +313,7 @@ def test_get_run_missing_from_every_page_is_not_found(mwaa: tuple[Any, Stubber])
         Body={"dag_ids": [DAG_ID], "order_by": "-execution_date", "page_offset": 0, "page_limit": 20},
     )
     with pytest.raises(NotFound):
-        AirflowClient(transport_of(client), "v1").get_run(DAG_ID, RUN_ID)
+        airflow_of(client, "v1").get_run(DAG_ID, RUN_ID)
 
 
 def test_list_runs_of_a_long_dag_id_uses_the_batch_list(mwaa: tuple[Any, Stubber]) -> None:
@@ -320,7 +326,7 @@ def test_list_runs_of_a_long_dag_id_uses_the_batch_list(mwaa: tuple[Any, Stubber
         method="POST",
         Body={"dag_ids": [dag_id], "order_by": "-run_after", "page_offset": 0, "page_limit": 1},
     )
-    [run] = AirflowClient(transport_of(client), "v2").list_runs(dag_id, limit=1)
+    [run] = airflow_of(client, "v2").list_runs(dag_id, limit=1)
     assert (run.run_id, run.state) == (RUN_ID, RunState.QUEUED)
 
 
@@ -337,7 +343,8 @@ def test_v2_task_instances_of_a_real_run_page_through_the_batch_endpoint(mwaa: t
             method="POST",
             Body={"dag_ids": [DAG_ID], "dag_run_ids": [RUN_ID], "page_offset": offset, "page_limit": page},
         )
-    tis = AirflowClient(transport_of(client), "v2", page_size=page).list_task_instances(DAG_ID, RUN_ID)
+    client_ = AirflowClient(transport_of(client), "v2", page_size=page, max_path_length=MWAA_MAX_PATH_CHARS)
+    tis = client_.list_task_instances(DAG_ID, RUN_ID)
     assert [(t.task_id, t.map_index, t.state) for t in tis] == [
         ("plan", -1, TaskState.SUCCESS),
         ("run_chunk", 0, TaskState.RUNNING),
@@ -357,7 +364,7 @@ def test_v1_task_instances_use_the_unpaged_batch_form(mwaa: tuple[Any, Stubber])
         method="POST",
         Body={"dag_ids": [DAG_ID], "dag_run_ids": [RUN_ID]},
     )
-    tis = AirflowClient(transport_of(client), "v1").list_task_instances(DAG_ID, RUN_ID)
+    tis = airflow_of(client, "v1").list_task_instances(DAG_ID, RUN_ID)
     assert [(t.run_id, t.map_index) for t in tis] == [(RUN_ID, 0)]
 
 
@@ -381,7 +388,7 @@ def test_a_long_dag_id_is_found_and_unpaused_through_its_pattern(mwaa: tuple[Any
         QueryParameters={"dag_id_pattern": dag_id, "update_mask": "is_paused", "limit": 100},
         Body={"is_paused": False},
     )
-    airflow = AirflowClient(transport_of(client), "v2")
+    airflow = airflow_of(client, "v2")
     assert airflow.get_dag(dag_id).is_paused
     assert airflow.set_paused(dag_id, False).is_paused is False
 
@@ -396,7 +403,7 @@ def test_unpausing_by_pattern_refuses_when_other_dags_match(mwaa: tuple[Any, Stu
         QueryParameters={"dag_id_pattern": dag_id, "limit": 100, "offset": 0},
     )
     with pytest.raises(BadRequest) as info:
-        AirflowClient(transport_of(client), "v1").set_paused(dag_id, False)
+        airflow_of(client, "v1").set_paused(dag_id, False)
     assert dag_id + "_v2" in info.value.message  # and no PATCH was sent
 
 
@@ -404,7 +411,7 @@ def test_a_call_with_no_short_alternative_says_which_and_sends_nothing(mwaa: tup
     client, _ = mwaa
     dag_id = "backtest_" + "z" * 50
     with pytest.raises(BadRequest) as info:
-        AirflowClient(transport_of(client), "v2").trigger(dag_id)
+        airflow_of(client, "v2").trigger(dag_id)
     assert f"POST /dags/{dag_id}/dagRuns" in info.value.message
     assert "at most 64" in info.value.message
 

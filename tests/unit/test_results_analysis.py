@@ -82,9 +82,9 @@ def test_table_cache_rereads_only_when_new_points_appear(tmp_path: Path) -> None
     class Counting(ResultsService):
         reads = 0
 
-        def table(self, config, run_id):
+        def table(self, config, run_id, done=None):
             Counting.reads += 1
-            return super().table(config, run_id)
+            return super().table(config, run_id, done=done)
 
     tables = ResultsTables(Counting(store))
     write(0)

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from services.airflow.client import AirflowClient
-from services.deploy import RUN_ID_MAX_CHARS, RUN_ID_SUFFIXES, DeployService, RunService, clean_import_error
+from services.airflow.mwaa import MWAA_MAX_PATH_CHARS
+from services.deploy import DeployService, clean_import_error
 from services.errors import Conflict, DeployRefused, NotFound
 from services.models import StepState
+from services.runs import RUN_ID_MAX_CHARS, RUN_ID_SUFFIXES, RunService
 from services.storage import LocalFolderStore
 from tests.support.airflow_api_fake import FakeAirflow as ApiFake
 from tests.support.fake_airflow import FakeAirflow
@@ -118,9 +120,8 @@ def test_preflight_reports_airflow_down_with_a_fix(deployer: DeployService, airf
 
 
 def test_preflight_checks_the_cancel_path_fits_mwaa(tmp_path: Path) -> None:
-    api = ApiFake()
-    api.max_path_length = 64  # what MwaaTransport declares: InvokeRestApi's Path limit
-    deployer = DeployService(LocalFolderStore(tmp_path), AirflowClient(api), max_grid_points=100)
+    client = AirflowClient(ApiFake(), max_path_length=MWAA_MAX_PATH_CHARS)  # InvokeRestApi's Path limit
+    deployer = DeployService(LocalFolderStore(tmp_path), client, max_grid_points=100)
     fits = {check.key: check for check in deployer.preflight(small_sweep(name="x" * 10))}
     assert fits["api_paths"].ok and fits["api_paths"].resource.endswith("of 64 characters")
     long_name = "n" * 60
@@ -150,7 +151,7 @@ def test_trigger_needs_a_deployed_unpaused_current_dag(deployer: DeployService, 
     run = runs.trigger(config)
     assert run.state == "queued"
     assert airflow.runs[config.dag_id][0].conf == {"spec_hash": config.spec_hash}
-    assert [r.run_id for r in runs.list_runs(config)] == [run.run_id]
+    assert [r.run_id for r in runs.list_runs(config, limit=20)] == [run.run_id]
 
 
 def test_runs_get_short_readable_ids_distinct_within_a_second(

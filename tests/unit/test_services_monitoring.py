@@ -12,10 +12,11 @@ import pytest
 from airflow_backtest_framework.engine_contract import point_key
 from services.airflow.client import AirflowClient
 from services.airflow.models import TaskInstance
-from services.deploy import DeployService, RunService
+from services.deploy import DeployService
 from services.models import PointState
 from services.monitoring import MonitorService, eta_seconds, point_states
 from services.results import ResultsService
+from services.runs import RunService
 from services.storage import LocalFolderStore
 from tests.support.fake_airflow import FakeAirflow
 from tests.support.sweeps import small_sweep

@@ -10,11 +10,12 @@ import pytest
 
 from services.airflow.client import AirflowClient
 from services.airflow.models import TaskInstance
-from services.deploy import DeployService, RunService
+from services.deploy import DeployService
 from services.models import ProgressSample, SweepStatus
 from services.monitoring import MonitorService
 from services.progress import PROGRESS_MAX_SAMPLES, progress_samples, thin
 from services.results import ResultsService
+from services.runs import RunService
 from services.storage import LocalFolderStore
 from tests.support.fake_airflow import FakeAirflow
 from tests.support.sweeps import small_sweep

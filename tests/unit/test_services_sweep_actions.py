@@ -1,4 +1,4 @@
-"""Sweep actions against the in-memory Airflow: re-trigger, retry only the failed chunks, cancel."""
+"""The run use cases against the in-memory Airflow: re-trigger, retry only the failed chunks, cancel."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from services.airflow.transport import ApiRequest, ApiResponse
 from services.aws.batch import BatchJob, BatchJobStatus
 from services.deploy import DeployService
 from services.registry import SweepRegistry
+from services.runs import RunService
 from services.storage import LocalFolderStore
 from services.sweep_actions import SweepActions
 from tests.support.fake_airflow import FakeAirflow
@@ -48,27 +49,36 @@ def world(tmp_path: Path):
         DeployService(LocalFolderStore(airflow.dags_folder), client, max_grid_points=None).deploy(config).ok
     )
     batch = FakeBatch()
-    return airflow, SweepActions(client, registry, batch, sleep=no_wait), registry, batch, config
+    return airflow, actions_of(client, registry, batch), registry, batch, config
+
+
+NO_DEPLOYS = Path("/nonexistent/dags")  # these tests deploy with their own DeployService
 
 
 def no_wait(_seconds: float) -> None:
     """The cancel confirm window's sleep, instant in unit tests."""
 
 
+def actions_of(client: AirflowClient, registry: SweepRegistry, batch=None, sleep=no_wait) -> SweepActions:
+    """The use cases over the real RunService and DeployService on `client`."""
+    deployer = DeployService(LocalFolderStore(NO_DEPLOYS), client, max_grid_points=None)
+    return SweepActions(registry, deployer, RunService(client, batch, sleep=sleep))
+
+
 def test_retrigger_starts_a_run_and_records_it(world) -> None:
     airflow, actions, registry, _batch, config = world
-    run = actions.retrigger(config)
+    run = actions.trigger(config.name)
     assert [r.run_id for r in airflow.runs[config.dag_id]] == [run.run_id]
     assert registry.get(config.name).run_ids == [run.run_id]
 
 
 def test_retry_failed_clears_only_the_failed_chunks_and_summarize(world) -> None:
     airflow, actions, _registry, _batch, config = world
-    run_id = actions.retrigger(config).run_id
+    run_id = actions.trigger(config.name).run_id
     airflow.set_states(config.dag_id, run_id, "failed", {0: "success", 1: "failed", 2: "upstream_failed"})
     airflow._run(config.dag_id, run_id).other_states.update({"plan": "success", "summarize": "success"})
 
-    cleared = actions.retry_failed(config, run_id)
+    cleared = actions.retry_failed(config.name, run_id)
 
     run = airflow._run(config.dag_id, run_id)
     assert cleared == [1, 2]
@@ -79,16 +89,16 @@ def test_retry_failed_clears_only_the_failed_chunks_and_summarize(world) -> None
 
 def test_retry_failed_with_nothing_failed_changes_nothing(world) -> None:
     airflow, actions, _registry, _batch, config = world
-    run_id = actions.retrigger(config).run_id
+    run_id = actions.trigger(config.name).run_id
     airflow.set_states(config.dag_id, run_id, "success", {0: "success", 1: "success", 2: "success"})
-    assert actions.retry_failed(config, run_id) == []
+    assert actions.retry_failed(config.name, run_id) == []
     run = airflow._run(config.dag_id, run_id)
     assert run.state == "success" and set(run.chunk_states.values()) == {"success"}
 
 
 def test_cancel_marks_the_run_failed_and_terminates_live_batch_jobs(world) -> None:
     airflow, actions, _registry, batch, config = world
-    run_id = actions.retrigger(config).run_id
+    run_id = actions.trigger(config.name).run_id
     airflow.set_states(config.dag_id, run_id, "running", {0: "success", 1: "running"})
     batch.jobs[(config.dag_id, run_id)] = [
         BatchJob(job_id="done", name=config.dag_id, status=BatchJobStatus.SUCCEEDED),
@@ -96,7 +106,7 @@ def test_cancel_marks_the_run_failed_and_terminates_live_batch_jobs(world) -> No
         BatchJob(job_id="waiting", name=config.dag_id, status=BatchJobStatus.RUNNABLE),
     ]
 
-    result = actions.cancel(config, run_id)
+    result = actions.cancel(config.name, run_id)
 
     assert airflow._run(config.dag_id, run_id).state == "failed"
     assert result.run.state == "failed"
@@ -116,17 +126,17 @@ def test_cancel_in_local_mode_only_marks_the_run(tmp_path: Path) -> None:
     config = small_sweep()
     registry.save(config)
     DeployService(LocalFolderStore(airflow.dags_folder), client, max_grid_points=None).deploy(config)
-    actions = SweepActions(client, registry, sleep=no_wait)
-    run_id = actions.retrigger(config).run_id
-    result = actions.cancel(config, run_id)
+    actions = actions_of(client, registry, sleep=no_wait)
+    run_id = actions.trigger(config.name).run_id
+    result = actions.cancel(config.name, run_id)
     assert result.terminated_jobs == [] and airflow._run(config.dag_id, run_id).state == "failed"
 
 
 def test_cancel_leaves_a_finished_run_as_it_is(world) -> None:
     airflow, actions, _registry, _batch, config = world
-    run_id = actions.retrigger(config).run_id
+    run_id = actions.trigger(config.name).run_id
     airflow.set_states(config.dag_id, run_id, "success", {0: "success", 1: "success", 2: "success"})
-    result = actions.cancel(config, run_id)
+    result = actions.cancel(config.name, run_id)
     assert result.already_finished and result.run.state == "success" and result.terminated_jobs == []
     assert airflow._run(config.dag_id, run_id).state == "success"
 
@@ -144,12 +154,12 @@ def test_cancel_of_a_queued_run_that_the_scheduler_starts_anyway_ends_failed(wor
             run.state, run.end_date = "running", None
         return response
 
-    actions = SweepActions(AirflowClient(racing_scheduler), registry, sleep=no_wait)
-    run_id = actions.retrigger(config).run_id
+    actions = actions_of(AirflowClient(racing_scheduler), registry, sleep=no_wait)
+    run_id = actions.trigger(config.name).run_id
     assert airflow._run(config.dag_id, run_id).state == "queued"
     patches_before = airflow.requests["PATCH /dags"]  # deploy unpaused the DAG with one
 
-    result = actions.cancel(config, run_id)
+    result = actions.cancel(config.name, run_id)
 
     assert scheduler_turns, "the race was not staged"
     assert airflow._run(config.dag_id, run_id).state == "failed"
@@ -160,11 +170,11 @@ def test_cancel_of_a_queued_run_that_the_scheduler_starts_anyway_ends_failed(wor
 def test_cancel_of_a_running_run_does_not_wait_for_the_scheduler(world) -> None:
     airflow, _actions, registry, _batch, config = world
     slept: list[float] = []
-    actions = SweepActions(AirflowClient(airflow), registry, sleep=slept.append)
-    run_id = actions.retrigger(config).run_id
+    actions = actions_of(AirflowClient(airflow), registry, sleep=slept.append)
+    run_id = actions.trigger(config.name).run_id
     airflow.set_states(config.dag_id, run_id, "running", {0: "running"})
     patches_before = airflow.requests["PATCH /dags"]
-    assert actions.cancel(config, run_id).run.state == "failed"
+    assert actions.cancel(config.name, run_id).run.state == "failed"
     assert slept == [] and airflow.requests["PATCH /dags"] - patches_before == 1
 
 
@@ -183,7 +193,7 @@ class PathLimited:
 
 def test_on_mwaa_the_longest_name_preflight_allows_can_still_cancel_its_runs(tmp_path: Path) -> None:
     airflow = FakeAirflow(tmp_path / "dags")
-    client = AirflowClient(PathLimited(airflow))
+    client = AirflowClient(PathLimited(airflow), max_path_length=PathLimited.max_path_length)
     registry = SweepRegistry(tmp_path / "app")
     deployer = DeployService(LocalFolderStore(airflow.dags_folder), client, max_grid_points=None)
 
@@ -196,10 +206,10 @@ def test_on_mwaa_the_longest_name_preflight_allows_can_still_cancel_its_runs(tmp
     config = small_sweep(name="n" * longest)
     registry.save(config)
     assert deployer.deploy(config).ok
-    actions = SweepActions(client, registry, sleep=no_wait)
+    actions = actions_of(client, registry, sleep=no_wait)
 
-    run_id = actions.retrigger(config).run_id
+    run_id = actions.trigger(config.name).run_id
     airflow.set_states(config.dag_id, run_id, "running", {0: "running"})
-    assert actions.cancel(config, run_id).run.state == "failed"
+    assert actions.cancel(config.name, run_id).run.state == "failed"
     assert airflow._run(config.dag_id, run_id).state == "failed"
     assert longest == deployer.max_name_chars >= 20  # what Configure checks; useful names keep every action

@@ -13,11 +13,12 @@ import pytest
 
 from airflow_backtest_framework.engine_contract import point_key
 from services.airflow.client import AirflowClient
-from services.deploy import DeployService, RunService
+from services.deploy import DeployService
 from services.models import PointState
 from services.monitoring import MonitorService
 from services.registry import SweepRegistry
 from services.results import ResultsService
+from services.runs import RunService
 from services.storage import LocalFolderStore
 from services.wall import BOARD_BEHIND_PERIODS, HISTORY_MAX_POINTS, WallFilter, WallService
 from tests.support.fake_airflow import FakeAirflow

@@ -1,0 +1,193 @@
+"""The ports: every call the pages and the use cases make, as Protocols, and the Services they form."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import pandas as pd
+
+from airflow_backtest_framework.config import SweepConfig
+from services.models import (
+    CancelResult,
+    CheckResult,
+    DeployProgress,
+    EquityCurve,
+    RunProgress,
+    RunSummary,
+    SweepRecord,
+    SweepStatus,
+)
+from services.settings import Settings
+
+if TYPE_CHECKING:
+    from services.aws.batch import BatchJob
+    from services.wall import WallFilter, WallTile
+
+ProgressCallback = Callable[[DeployProgress], None]
+CancelCheck = Callable[[], bool]
+AirflowLinks = Callable[[str, str | None], str]
+
+
+class SweepStore(Protocol):
+    """The saved sweeps and what was done with them (the registry)."""
+
+    def get(self, name: str) -> SweepRecord:
+        """The record; NotFound when there is none."""
+
+    def find(self, name: str) -> SweepRecord | None: ...
+
+    def list(self) -> list[SweepRecord]:
+        """Every saved sweep, newest change first."""
+
+    def save(self, config: SweepConfig) -> SweepRecord: ...
+
+    def record_deploy(self, name: str, spec_hash: str) -> SweepRecord: ...
+
+    def record_run(self, name: str, run_id: str) -> SweepRecord: ...
+
+    def delete(self, name: str) -> None: ...
+
+
+class Deployer(Protocol):
+    """Puts a sweep's DAG where Airflow reads it and gets it registered and unpaused."""
+
+    @property
+    def max_name_chars(self) -> int | None:
+        """The longest sweep name whose runs can still be cancelled through the API (None: no limit)."""
+
+    def preflight(self, config: SweepConfig) -> list[CheckResult]:
+        """Checks to pass before deploying: Airflow reachable, dags location writable, id free, grid ok."""
+
+    def deploy(
+        self,
+        config: SweepConfig,
+        on_progress: ProgressCallback | None = None,
+        cancelled: CancelCheck | None = None,
+    ) -> DeployProgress:
+        """Render, upload, wait for registration, unpause; progress reported after every step."""
+
+
+class Runs(Protocol):
+    """Runs of deployed sweeps in Airflow (and their AWS Batch jobs in AWS mode)."""
+
+    def trigger(self, config: SweepConfig) -> RunSummary:
+        """Start a DAG run of a deployed sweep; errors say when the DAG is missing or paused."""
+
+    def list_runs(self, config: SweepConfig, limit: int) -> list[RunSummary]:
+        """The sweep's runs, newest first."""
+
+    def latest_runs(self, configs: Sequence[SweepConfig]) -> dict[str, RunSummary]:
+        """The newest run of each sweep, by name; sweeps never run are absent."""
+
+    def retry_failed(self, config: SweepConfig, run_id: str) -> list[int]:
+        """Clear only the run's failed chunks (and its summary); the cleared map indices."""
+
+    def cancel(self, config: SweepConfig, run_id: str) -> CancelResult:
+        """Mark the run failed and stop its unfinished work."""
+
+
+class Monitor(Protocol):
+    """Live status of sweeps, cached so that many viewers cost one upstream poll."""
+
+    @property
+    def batch_enabled(self) -> bool:
+        """Whether the sweeps' chunks run as AWS Batch jobs (the Monitor page lists them)."""
+
+    def status(self, config: SweepConfig, run_id: str | None = None) -> SweepStatus:
+        """One sweep's status (the latest run when run_id is None); stale, never raising, on outages."""
+
+    def run_progress(self, config: SweepConfig, limit: int) -> list[RunProgress]:
+        """The newest runs' points done over time, newest first; raises BacktestError on outages."""
+
+    def batch_jobs(self, config: SweepConfig, run_id: str) -> list[BatchJob]:
+        """The run's AWS Batch jobs (cached); [] where there is no Batch; raises BacktestError."""
+
+
+class Results(Protocol):
+    """What the engine wrote for a run: one result per finished point, equity curves, summaries."""
+
+    def done_indices(self, dag_id: str, run_id: str) -> set[int]:
+        """Grid indices that have a result file (one listing)."""
+
+    def table(self, config: SweepConfig, run_id: str, done: set[int] | None = None) -> pd.DataFrame:
+        """One row per finished grid point: index, parameters, metrics (`done`: a listing just made)."""
+
+    def summarized(self, config: SweepConfig, run_id: str) -> pd.DataFrame | None:
+        """The run's table as its summarize task wrote it, or None before that."""
+
+    def equity(self, dag_id: str, run_id: str, index: int) -> EquityCurve | None:
+        """One point's equity curve, or None when the engine wrote none."""
+
+
+class ResultsTables(Protocol):
+    """Results tables kept per process, re-read only when a run wrote new points."""
+
+    def table(self, config: SweepConfig, run_id: str, rows: int | None = None) -> pd.DataFrame: ...
+
+
+class Wall(Protocol):
+    """The tiles of the monitoring wall."""
+
+    def board(self, wall_filter: WallFilter | None = None, *, period_s: float) -> list[WallTile]: ...
+
+
+class Connections(Protocol):
+    def check_all(self) -> list[CheckResult]:
+        """Every connection check of the current mode."""
+
+
+class ConnectionStatus(Protocol):
+    """The connection checks, reused for a while (the navbar badge asks on every page)."""
+
+    def checks(self, max_age_s: float, force: bool = False) -> tuple[float, list[CheckResult]]:
+        """(checked_at epoch seconds, results), at most `max_age_s` old unless `force`."""
+
+
+class Flags(Protocol):
+    """Short-lived flags every worker process sees."""
+
+    def set(self, key: str) -> None: ...
+
+    def has(self, key: str) -> bool: ...
+
+    def claim_once(self, key: str) -> bool:
+        """True for the first caller in any process, False for every later one."""
+
+
+class SweepActions(Protocol):
+    """The use cases: one call per user action, by sweep name, bookkeeping included."""
+
+    def preflight(self, name: str) -> list[CheckResult]: ...
+
+    def deploy(
+        self, name: str, on_progress: ProgressCallback | None = None, cancelled: CancelCheck | None = None
+    ) -> DeployProgress:
+        """Deploy the saved sweep; recorded as deployed when it succeeded."""
+
+    def trigger(self, name: str) -> RunSummary:
+        """Start a run of the saved sweep and record its id."""
+
+    def retry_failed(self, name: str, run_id: str) -> list[int]: ...
+
+    def cancel(self, name: str, run_id: str) -> CancelResult: ...
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything the pages call, built once per process by `services.bootstrap.build_services`."""
+
+    settings: Settings
+    registry: SweepStore
+    deployer: Deployer
+    runs: Runs
+    monitor: Monitor
+    results: Results
+    results_tables: ResultsTables
+    wall: Wall
+    connections: Connections
+    connection_status: ConnectionStatus
+    flags: Flags
+    actions: SweepActions
+    airflow_ui_url: AirflowLinks
