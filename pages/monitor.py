@@ -150,7 +150,7 @@ def status_view(config: SweepConfig, status: SweepStatus, theme: str) -> dict:
         if status.summary
         else None,
         "summary_hidden": status.summary is None,
-        "status": status.model_dump(mode="json", exclude={"point_states"}),
+        "status": status.model_dump(mode="json"),  # point states run-length encoded: a few runs
     }
 
 
@@ -260,17 +260,16 @@ def heatmap_figure(
     Input(Ids.VIEW, "value"),
     Input(Ids.X, "value"),
     Input(Ids.Y, "value"),
-    State(Ids.RUN, "value"),
     State(ShellIds.THEME, "data"),
     State(Ids.NAME, "data"),
 )
-def show_heatmap(status_data, view, x, y, run_id, theme, name):
-    """The grid heatmap for the polled status (the service's cache makes the second status call cheap)."""
+def show_heatmap(status_data, view, x, y, theme, name):
+    """The grid heatmap of the polled status (its point states came with it: no status call)."""
     if not (status_data and x and y and name):
         raise PreventUpdate
     try:
         config = saved_config(name)
-        status = get_services().monitor.status(config, selected_run(run_id))
+        status = SweepStatus.model_validate(status_data)
         return heatmap_figure(config, status, view or "coverage", x, y, theme or "light")
     except Exception as exc:
         log.exception("heatmap of %s failed: %s", name, exc)

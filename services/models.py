@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_serializer, field_validator
 
 from airflow_backtest_framework.config import SweepConfig
 
@@ -68,6 +68,26 @@ class PointState(StrEnum):
     NOT_STARTED = "not_started"
 
 
+def point_state_runs(states: list[PointState]) -> list[tuple[str, int]]:
+    """Run-length form of per-point states, `[("done", 120), ("running", 8), ...]`: a sweep's points
+    change state chunk by chunk, so 100,000 points take a few runs instead of 100,000 strings."""
+    runs: list[tuple[str, int]] = []
+    for state in states:
+        if runs and runs[-1][0] == state:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((PointState(state).value, 1))
+    return runs
+
+
+def states_of_runs(runs: list) -> list[PointState]:
+    """The per-point states of `point_state_runs`' output."""
+    states: list[PointState] = []
+    for state, count in runs:
+        states.extend([PointState(state)] * int(count))
+    return states
+
+
 class PointResultSummary(BaseModel):
     index: int
     params: dict[str, int | float]
@@ -108,6 +128,8 @@ class RunProgress(BaseModel):
 class SweepStatus(BaseModel):
     """One sweep's live status: run, task-state counts, per-point coverage, timing, summary.
 
+    In JSON (the shared cache, a page's store) `point_states` travels run-length encoded.
+
     `progress` is the run's points done over time, from its finished chunk tasks (services.progress).
     """
 
@@ -124,6 +146,17 @@ class SweepStatus(BaseModel):
     fetched_at: datetime
     stale: bool = False
     stale_reason: str | None = None
+
+    @field_serializer("point_states", when_used="json")
+    def _point_states_as_runs(self, states: list[PointState]) -> list[tuple[str, int]]:
+        return point_state_runs(states)
+
+    @field_validator("point_states", mode="before")
+    @classmethod
+    def _point_states_from_runs(cls, value: object) -> object:
+        if isinstance(value, list) and value and isinstance(value[0], list | tuple):
+            return states_of_runs(value)
+        return value
 
     def point_counts(self) -> dict[PointState, int]:
         counts = dict.fromkeys(PointState, 0)

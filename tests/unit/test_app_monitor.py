@@ -43,7 +43,8 @@ def test_fresh_status_has_no_banner_and_kpis_count_the_points(services):
     kpis = str(view["kpis"].to_plotly_json())
     assert "'Points'" in kpis and "'6'" in kpis
     assert view["summary_hidden"] is True
-    assert "point_states" not in view["status"]  # the browser never receives the per-point list
+    runs = view["status"]["point_states"]  # the browser never receives a per-point list: runs of states
+    assert sum(count for _state, count in runs) == 6 and len(runs) <= len(PointState)
 
 
 def test_finished_run_shows_the_best_points_by_sharpe(services):
@@ -143,6 +144,21 @@ def test_heatmap_switches_between_coverage_and_a_result_metric(services):
 
     assert coverage.data[0].z.max() == 1.0
     assert sharpe.data[0].colorbar.title.text == "sharpe"
+
+
+def test_the_heatmap_is_drawn_from_the_polled_status_without_asking_again(services):
+    from pages.monitor import heatmap_figure, poll, show_heatmap
+
+    services.monitor.fraction = 0.5
+    config = services.registry.get("mr_spy").config
+    view = poll(0, "latest", "light", "mr_spy")
+    services.monitor.fraction = 1.0  # a second status call would now see every point done
+
+    shown = show_heatmap(view["status"], "coverage", "lookback_period", "entry_threshold", "light", "mr_spy")
+    polled = SweepStatus.model_validate(view["status"])
+    expected = heatmap_figure(config, polled, "coverage", "lookback_period", "entry_threshold", "light")
+    assert shown.data[0].z.tolist() == expected.data[0].z.tolist()
+    assert shown.data[0].z.min() < 1.0  # the half-done status, not a fresh one
 
 
 def test_download_sends_the_results_table_as_csv(services):

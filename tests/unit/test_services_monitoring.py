@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import diskcache
@@ -165,3 +166,17 @@ def test_outage_before_any_status_is_stale_not_an_exception(world) -> None:
     airflow.down = True
     status = monitor.status(config)
     assert status.stale and status.points_total == 6 and status.run is None
+
+
+def test_point_states_travel_as_runs_and_come_back_the_same() -> None:
+    from services.models import PointState, SweepStatus
+
+    states = [PointState.DONE] * 60_000 + [PointState.RUNNING] * 40 + [PointState.NOT_STARTED] * 39_960
+    status = SweepStatus(
+        dag_id="d", points_total=len(states), point_states=states, fetched_at=datetime.now(UTC)
+    )
+    text = status.model_dump_json()
+    assert len(text) < 1_000  # three runs, not 100,000 strings
+    assert SweepStatus.model_validate_json(text).point_states == states
+    assert SweepStatus.model_validate(status.model_dump(mode="json")).point_states == states
+    assert SweepStatus.model_validate(status.model_dump()).point_states == states  # Python form: the list
