@@ -21,7 +21,16 @@ from services.deploy import DeployService
 from services.errors import BacktestError
 from services.flags import SharedFlags
 from services.monitoring import MonitorService
-from services.ports import AirflowLinks, Connections, Services
+from services.ports import (
+    AirflowLinks,
+    Connections,
+    Deployer,
+    Monitor,
+    Results,
+    Runs,
+    Services,
+    SweepStore,
+)
 from services.registry import SweepRegistry
 from services.results import ResultsService
 from services.results_cache import ResultsTables
@@ -143,8 +152,6 @@ def _compose(settings: Settings, adapters: _Adapters) -> Services:
     """One code path above the adapters, the same in both modes."""
     registry = SweepRegistry(settings.app_data_dir, max_grid_points=settings.max_grid_points)
     results = ResultsService(adapters.results)
-    deployer = DeployService(adapters.dags, adapters.client, max_grid_points=settings.max_grid_points)
-    runs = RunService(adapters.client, adapters.batch)
     monitor = MonitorService(
         adapters.monitor_client,
         results,
@@ -152,6 +159,30 @@ def _compose(settings: Settings, adapters: _Adapters) -> Services:
         ttl_s=settings.refresh_interval_s * STATUS_TTL_FRACTION,
         batch=adapters.batch,
     )
+    return compose(
+        settings,
+        registry=registry,
+        deployer=DeployService(adapters.dags, adapters.client, max_grid_points=settings.max_grid_points),
+        runs=RunService(adapters.client, adapters.batch),
+        monitor=monitor,
+        results=results,
+        connections=adapters.connections,
+        airflow_ui_url=adapters.airflow_ui_url,
+    )
+
+
+def compose(
+    settings: Settings,
+    *,
+    registry: SweepStore,
+    deployer: Deployer,
+    runs: Runs,
+    monitor: Monitor,
+    results: Results,
+    connections: Connections,
+    airflow_ui_url: AirflowLinks,
+) -> Services:
+    """The services every page uses, over the ports' implementations (tests pass fakes here)."""
     return Services(
         settings=settings,
         registry=registry,
@@ -161,11 +192,11 @@ def _compose(settings: Settings, adapters: _Adapters) -> Services:
         results=results,
         results_tables=ResultsTables(results),
         wall=WallService(registry, monitor, diskcache.Cache(str(settings.cache_dir / WALL_FOLDER))),
-        connections=adapters.connections,
-        connection_status=CachedChecks(adapters.connections),
+        connections=connections,
+        connection_status=CachedChecks(connections),
         flags=SharedFlags(diskcache.Cache(str(settings.cache_dir / FLAGS_FOLDER))),
         actions=SweepActions(registry, deployer, runs),
-        airflow_ui_url=adapters.airflow_ui_url,
+        airflow_ui_url=airflow_ui_url,
     )
 
 

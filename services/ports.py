@@ -61,10 +61,7 @@ class Deployer(Protocol):
         """Checks to pass before deploying: Airflow reachable, dags location writable, id free, grid ok."""
 
     def deploy(
-        self,
-        config: SweepConfig,
-        on_progress: ProgressCallback | None = None,
-        cancelled: CancelCheck | None = None,
+        self, config: SweepConfig, on_progress: ProgressCallback | None, cancelled: CancelCheck | None
     ) -> DeployProgress:
         """Render, upload, wait for registration, unpause; progress reported after every step."""
 

@@ -1,12 +1,28 @@
 """What a fake sweep looks like a given share of the way through: point states (some failed), points
-done over time, and made-up metrics per grid point. Pure functions, shared by the fake services."""
+done over time, and made-up metrics per grid point; the fake monitor and results that show it."""
 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from services.models import PointState, ProgressSample
+import pandas as pd
+
+from airflow_backtest_framework.config import SweepConfig
+from services.models import (
+    CompletionSummary,
+    EquityCurve,
+    PointResultSummary,
+    PointState,
+    ProgressSample,
+    RunProgress,
+    SweepStatus,
+)
+from services.registry import SweepRegistry
+
+if TYPE_CHECKING:
+    from tests.fakes import FakeRuns
 
 FAILED_EVERY = 17  # every 17th finished point fails, so failures show up in every chart
 RUNNING_SLOTS = 8
@@ -55,3 +71,117 @@ def fake_metrics(index: int) -> dict[str, float]:
         "max_drawdown": round(-0.05 - 0.1 * abs(math.sin(index)), 4),
         "trades": float(40 + index % 23),
     }
+
+
+class FakeMonitor:
+    """A SweepStatus whose progress follows the time since the run started (or a fixed fraction)."""
+
+    def __init__(self, runs: FakeRuns) -> None:
+        self.runs = runs
+        self.fraction: float | None = None  # fixed progress, for unit tests
+        self.stale_reason: str | None = None
+
+    batch = None  # a fake BatchJobsService, when a test plays AWS mode
+
+    @property
+    def batch_enabled(self) -> bool:
+        return self.batch is not None
+
+    def batch_jobs(self, config: SweepConfig, run_id: str) -> list:
+        return self.batch.jobs_of_run(config.dag_id, run_id, job_name=config.dag_id) if self.batch else []
+
+    def status(self, config: SweepConfig, run_id: str | None = None) -> SweepStatus:
+        now = datetime.now(UTC)
+        runs = self.runs.list_runs(config)
+        run = next((r for r in runs if r.run_id == run_id), None) if run_id else (runs[0] if runs else None)
+        if run is None:
+            return SweepStatus(
+                dag_id=config.dag_id, points_total=config.grid_size, fetched_at=now, is_paused=False
+            )
+        elapsed = (now - run.start_date).total_seconds() if run.start_date else 0.0
+        seconds = self.runs.seconds_of(config, run.run_id)
+        fraction = self.fraction if self.fraction is not None else min(1.0, elapsed / seconds)
+        states = point_states(config.grid_size, fraction)
+        counts = {s: states.count(s) for s in PointState}
+        finished = fraction >= 1
+        run = run.model_copy(update={"state": "success" if finished else "running"})
+        elapsed = min(elapsed, seconds) if self.fraction is None else elapsed
+        done_points = [i for i, s in enumerate(states) if s == PointState.DONE]
+        start = run.start_date
+        progress = fake_progress(start, elapsed, config.grid_size, fraction) if start else []
+        return SweepStatus(
+            dag_id=config.dag_id,
+            run=run,
+            is_paused=False,
+            task_counts=self._task_counts(config, states),
+            points_total=config.grid_size,
+            point_states=states,
+            elapsed_s=elapsed,
+            eta_s=None if finished or fraction == 0 else elapsed * (1 - fraction) / fraction,
+            summary=self._summary(config, done_points, counts[PointState.FAILED]) if finished else None,
+            progress=progress,
+            fetched_at=now,
+            stale=self.stale_reason is not None,
+            stale_reason=self.stale_reason,
+        )
+
+    def run_progress(self, config: SweepConfig, limit: int) -> list[RunProgress]:
+        compared = []
+        for run in self.runs.list_runs(config, limit=limit):
+            status = self.status(config, run.run_id)
+            compared.append(RunProgress(run=run, points_total=status.points_total, progress=status.progress))
+        return compared
+
+    @staticmethod
+    def _task_counts(config: SweepConfig, states: list[PointState]) -> dict[str, int]:
+        counts = {"success": 0, "running": 0, "queued": 0, "failed": 0, "none": 0}
+        for start, count in config.chunks():
+            chunk = set(states[start : start + count])
+            if PointState.FAILED in chunk:
+                counts["failed"] += 1
+            elif chunk <= {PointState.DONE}:
+                counts["success"] += 1
+            elif PointState.RUNNING in chunk or PointState.DONE in chunk:
+                counts["running"] += 1
+            elif PointState.QUEUED in chunk:
+                counts["queued"] += 1
+            else:
+                counts["none"] += 1
+        counts["success"] += 1  # the `plan` task
+        return {state: count for state, count in counts.items() if count}
+
+    @staticmethod
+    def _summary(config: SweepConfig, done: list[int], failed: int) -> CompletionSummary:
+        best = sorted(done, key=lambda i: -fake_sharpe(i))[:5]
+        return CompletionSummary(
+            points_done=len(done),
+            points_failed=failed,
+            best=[PointResultSummary(index=i, params=config.point(i), metrics=fake_metrics(i)) for i in best],
+        )
+
+
+class FakeResults:
+    """Results of the fake monitor's done points, with deterministic metrics."""
+
+    def __init__(self, monitor: FakeMonitor, registry: SweepRegistry) -> None:
+        self.monitor = monitor
+        self.registry = registry
+
+    def equity(self, dag_id: str, run_id: str, index: int) -> EquityCurve:
+        """A deterministic year of weekly equity, drifting with the point's Sharpe."""
+        drift = fake_sharpe(index) / 100
+        days = pd.date_range("2024-01-05", periods=52, freq="W-FRI")
+        values = [round(1 + drift * week + 0.02 * math.sin(week / 3), 4) for week in range(len(days))]
+        return EquityCurve(index=index, dates=[str(d.date()) for d in days], equity=values)
+
+    def done_indices(self, dag_id: str, run_id: str) -> set[int]:
+        config = next(r.config for r in self.registry.list() if r.config.dag_id == dag_id)
+        states = self.monitor.status(config, run_id).point_states
+        return {i for i, state in enumerate(states) if state == PointState.DONE}
+
+    def table(self, config: SweepConfig, run_id: str, done: set[int] | None = None) -> pd.DataFrame:
+        done = self.done_indices(config.dag_id, run_id) if done is None else done
+        return pd.DataFrame([{"index": i, **config.point(i), **fake_metrics(i)} for i in sorted(done)])
+
+    def summarized(self, config: SweepConfig, run_id: str) -> pd.DataFrame | None:
+        return None  # the fake sweep has no summarize task
