@@ -10,6 +10,7 @@ from typing import Protocol
 from pydantic import BaseModel, Field
 
 from airflow_backtest_framework.config import SweepConfig
+from airflow_backtest_framework.engine_contract import CHUNK_TASK_ID, SUMMARY_TASK_ID
 from services.airflow.client import AirflowClient
 from services.airflow.models import DagRun, RunState, TaskState
 from services.deploy import RunService, run_summary
@@ -18,8 +19,6 @@ from services.registry import SweepRegistry
 
 log = logging.getLogger(__name__)
 
-CHUNK_TASK_ID = "run_chunk"
-SUMMARY_TASK_ID = "summarize"
 FAILED_TASK_STATES = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED})
 CANCEL_REASON = "cancelled from Backtest Frontend"
 # A queued run can be read by the scheduler just before the cancel lands and set running just after
