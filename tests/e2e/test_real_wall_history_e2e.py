@@ -141,7 +141,7 @@ def chunk_tries(client: AirflowClient, config: SweepConfig, run_id: str) -> dict
     return {
         ti.map_index: (ti.state, ti.try_number)
         for ti in client.list_task_instances(config.dag_id, run_id)
-        if ti.task_id == "run_chunk"
+        if ti.task_id == ec.CHUNK_TASK_ID
     }
 
 
