@@ -25,3 +25,5 @@ def read_text(uri: str, s3_client: S3ClientFactory) -> str:
         return read_object(uri, s3_client_factory=s3_client).decode("utf-8")
     except UnicodeDecodeError:
         raise StorageError(f"{uri} is not UTF-8 text") from None
+    except ValueError as exc:  # not a location the store can parse
+        raise StorageError(str(exc)) from None
