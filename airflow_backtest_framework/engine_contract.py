@@ -15,7 +15,6 @@ EXECUTORS = (EXECUTOR_BATCH, EXECUTOR_LOCAL)
 PLAN_TASK_ID = "plan"
 CHUNK_TASK_ID = "run_chunk"
 SUMMARY_TASK_ID = "summarize"
-TASK_IDS = (PLAN_TASK_ID, CHUNK_TASK_ID, SUMMARY_TASK_ID)
 
 # Tags the DAG's BatchOperator puts on every Batch job; the app finds a run's jobs by them.
 BATCH_TAG_DAG_ID = "backtest_dag_id"

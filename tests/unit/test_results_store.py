@@ -104,7 +104,7 @@ def test_a_run_round_trips_in_the_contract_layout(store: ResultsStore) -> None:
     assert store.read_point(DAG, RUN, 3) == RECORD
     assert store.read_equity(DAG, RUN, 3) == {"dates": ["2024-01-02"], "equity": [1.0]}
     assert store.read_table(DAG, RUN) == b"index,sharpe\n3,1.25\n"
-    assert store.read_summary(DAG, RUN) == {"points_done": 1}
+    assert store.get_json(ec.summary_key(DAG, RUN)) == {"points_done": 1}
     assert store.backend.list(f"{DAG}/") == sorted(
         [
             f"{DAG}/{RUN}/spec.json",
@@ -282,7 +282,8 @@ def test_summarize_writes_the_table_and_summary_on_s3(s3_client: Any) -> None:
     assert _summarize(config, uri, "r")["points_done"] == config.grid_size
     table = engine_store.read_table(config.dag_id, "r").decode().splitlines()
     assert table[0] == ",".join(["index", *params, "sharpe"]) and len(table) == config.grid_size + 1
-    assert engine_store.read_summary(config.dag_id, "r")["best_by_sharpe"][0]["index"] == config.grid_size - 1
+    summary = engine_store.get_json(ec.summary_key(config.dag_id, "r"))
+    assert summary["best_by_sharpe"][0]["index"] == config.grid_size - 1
 
 
 # ---- the URI parser and object reads -----------------------------------------------------------
@@ -376,7 +377,7 @@ def test_layout_task_ids_and_batch_tags_are_the_documented_ones() -> None:
     assert ec.spec_key("d", "r") == "d/r/spec.json"
     assert ec.summary_key("d", "r") == "d/r/summary.json"
     assert ec.table_key("d", "r") == "d/r/results.csv"
-    assert ec.TASK_IDS == ("plan", "run_chunk", "summarize")
+    assert (ec.PLAN_TASK_ID, ec.CHUNK_TASK_ID, ec.SUMMARY_TASK_ID) == ("plan", "run_chunk", "summarize")
     assert ec.batch_job_tags("d", "{{ run_id }}") == {
         "backtest_dag_id": "d",
         "backtest_run_id": "{{ run_id }}",
