@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import subprocess
@@ -12,6 +11,7 @@ from typing import Any
 
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
+from airflow_backtest_framework.results_store import open_results_store, parse_results_uri
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,6 @@ START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 ENGINE_TIMEOUT_S = 6 * 3600
 SUMMARY_TOP_N = 10
 STDERR_TAIL_LINES = 20
-ENGINE_NICENESS = 10
 
 
 def executor_from_environment() -> str:
@@ -97,14 +96,13 @@ def create_sweep_dag(spec: SweepConfig | str) -> Any:
         default_args={"owner": config.owner, "retries": 0},
     ) as dag:
 
-        @task
+        @task(task_id=ec.PLAN_TASK_ID)
         def plan(**context: Any) -> list[dict[str, Any]]:
             """Split the grid into chunks and build each chunk's engine environment."""
             run_id = context["run_id"]
             results_uri = _variable(Variable, ec.VAR_RESULTS_URI)
-            run_root = ec.join_uri(results_uri, ec.run_prefix(dag_id, run_id))
-            spec_uri = ec.join_uri(run_root, ec.SPEC_FILE)
-            ec.write_text(spec_uri, spec_json)
+            open_results_store(results_uri).write_spec(dag_id, run_id, spec_json)
+            spec_uri = parse_results_uri(results_uri).uri(ec.spec_key(dag_id, run_id))
             inline = len(spec_json) <= ec.INLINE_SPEC_LIMIT
             common = {
                 "spec_json": spec_json,
@@ -128,15 +126,15 @@ def create_sweep_dag(spec: SweepConfig | str) -> Any:
             from airflow.providers.amazon.aws.operators.batch import BatchOperator
 
             run_chunk = BatchOperator.partial(
-                task_id="run_chunk",
+                task_id=ec.CHUNK_TASK_ID,
                 job_name=dag_id,
                 job_queue="{{ var.value.%s }}" % ec.VAR_JOB_QUEUE,  # noqa: UP031 - jinja braces
                 job_definition="{{ var.value.%s }}" % ec.VAR_JOB_DEFINITION,  # noqa: UP031
-                tags={"backtest_dag_id": dag_id, "backtest_run_id": "{{ run_id }}"},
+                tags=ec.batch_job_tags(dag_id, "{{ run_id }}"),
             ).expand(container_overrides=chunks)
         else:
 
-            @task(task_id="run_chunk")
+            @task(task_id=ec.CHUNK_TASK_ID)
             def run_local_chunk(env: dict[str, str], **context: Any) -> dict[str, Any]:
                 """Run the reference engine as a subprocess with the Batch container's environment
                 (plus the run conf's injected failures on this attempt, a test hook)."""
@@ -146,7 +144,7 @@ def create_sweep_dag(spec: SweepConfig | str) -> Any:
 
             run_chunk = run_local_chunk.expand(env=chunks)
 
-        @task(trigger_rule="all_done")
+        @task(task_id=ec.SUMMARY_TASK_ID, trigger_rule="all_done")
         def summarize(**context: Any) -> dict[str, Any]:
             """Collect the per-point results into a table and a summary; fail if points are missing."""
             results_uri = _variable(Variable, ec.VAR_RESULTS_URI)
@@ -154,10 +152,6 @@ def create_sweep_dag(spec: SweepConfig | str) -> Any:
 
         run_chunk >> summarize()
     return dag
-
-
-def _lower_priority() -> None:
-    os.nice(ENGINE_NICENESS)
 
 
 def _run_engine_subprocess(env: dict[str, str]) -> dict[str, Any]:
@@ -181,33 +175,30 @@ def _run_engine_subprocess(env: dict[str, str]) -> dict[str, Any]:
 
 
 def _summarize(config: SweepConfig, results_uri: str, run_id: str) -> dict[str, Any]:
-    run_root = ec.join_uri(results_uri, ec.run_prefix(config.dag_id, run_id))
-    names = ec.list_names(ec.join_uri(run_root, ec.POINTS_DIR))
+    store = open_results_store(results_uri)
+    dag_id = config.dag_id
     rows = []
-    for name in names:
-        if not name.endswith(".json"):
-            continue
-        record = json.loads(ec.read_text(ec.join_uri(run_root, f"{ec.POINTS_DIR}/{name}")))
+    for index in sorted(store.point_indices(dag_id, run_id)):
+        record = store.read_point(dag_id, run_id, index)
         rows.append({"index": record["index"], **record["params"], **record["metrics"]})
-    rows.sort(key=lambda row: row["index"])
     if rows:
         columns = list(rows[0])
         table = [",".join(columns)] + [",".join(str(row.get(c, "")) for c in columns) for row in rows]
-        ec.write_text(ec.join_uri(run_root, ec.TABLE_FILE), "\n".join(table) + "\n")
+        store.write_table(dag_id, run_id, "\n".join(table) + "\n")
     done = {row["index"] for row in rows}
     missing = config.grid_size - len(done)
     best = sorted(rows, key=lambda row: row.get("sharpe", float("-inf")), reverse=True)[:SUMMARY_TOP_N]
     summary = {
-        "dag_id": config.dag_id,
+        "dag_id": dag_id,
         "run_id": run_id,
         "points_total": config.grid_size,
         "points_done": len(done),
         "points_missing": missing,
         "best_by_sharpe": best,
     }
-    ec.write_text(ec.join_uri(run_root, ec.SUMMARY_FILE), json.dumps(summary, indent=1, default=str))
+    store.write_summary(dag_id, run_id, summary)
     if missing:
         raise RuntimeError(
-            f"{missing:,} of {config.grid_size:,} grid points have no result; see run_chunk logs"
+            f"{missing:,} of {config.grid_size:,} grid points have no result; see {ec.CHUNK_TASK_ID} logs"
         )
     return {key: summary[key] for key in ("points_total", "points_done", "points_missing")}

@@ -1,19 +1,24 @@
-"""The contract between the DAGs and the engine: environment variables and the results layout."""
+"""The contract between the app, the DAGs and the engine: names, task ids, tags and the results layout."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 # Environment of the Airflow processes: which executor the generated DAGs use.
 EXECUTOR_ENV = "BACKTEST_EXECUTOR"
 EXECUTOR_BATCH = "batch"
 EXECUTOR_LOCAL = "local"
 EXECUTORS = (EXECUTOR_BATCH, EXECUTOR_LOCAL)
+
+# Task ids of every sweep DAG: the app monitors, retries and clears tasks by these names.
+PLAN_TASK_ID = "plan"
+CHUNK_TASK_ID = "run_chunk"
+SUMMARY_TASK_ID = "summarize"
+
+# Tags the DAG's BatchOperator puts on every Batch job; the app finds a run's jobs by them.
+BATCH_TAG_DAG_ID = "backtest_dag_id"
+BATCH_TAG_RUN_ID = "backtest_run_id"
 
 # Airflow Variables read at run time (never at parse time).
 VAR_JOB_QUEUE = "batch_job_queue"
@@ -57,11 +62,13 @@ METRIC_NAMES = (
     "turnover",
 )
 
+# The results layout below a results root; every reader and writer builds keys with these functions.
 POINTS_DIR = "points"
 EQUITY_DIR = "equity"
 SPEC_FILE = "spec.json"
 SUMMARY_FILE = "summary.json"
 TABLE_FILE = "results.csv"
+RESULT_SUFFIX = ".json"
 
 
 def run_prefix(dag_id: str, run_id: str) -> str:
@@ -69,13 +76,45 @@ def run_prefix(dag_id: str, run_id: str) -> str:
     return f"{dag_id}/{run_id}"
 
 
+def points_prefix(dag_id: str, run_id: str) -> str:
+    """`<dag_id>/<run_id>/points/`: the prefix that lists a run's point results."""
+    return f"{run_prefix(dag_id, run_id)}/{POINTS_DIR}/"
+
+
 def point_key(dag_id: str, run_id: str, index: int) -> str:
-    return f"{run_prefix(dag_id, run_id)}/{POINTS_DIR}/{index}.json"
+    """`<dag_id>/<run_id>/points/<index>.json`: one grid point's parameters and metrics."""
+    return f"{points_prefix(dag_id, run_id)}{index}{RESULT_SUFFIX}"
 
 
-def join_uri(root: str, key: str) -> str:
-    """Join a results root (local path, file:// or s3://bucket/prefix) and a relative key."""
-    return root.rstrip("/") + "/" + key.lstrip("/")
+def point_index(name: str) -> int | None:
+    """The grid index of a name below `points_prefix` (`<index>.json`); None for anything else."""
+    stem = name.removesuffix(RESULT_SUFFIX)
+    return int(stem) if stem != name and stem.isdigit() else None
+
+
+def equity_key(dag_id: str, run_id: str, index: int) -> str:
+    """`<dag_id>/<run_id>/equity/<index>.json`: one grid point's equity curve."""
+    return f"{run_prefix(dag_id, run_id)}/{EQUITY_DIR}/{index}{RESULT_SUFFIX}"
+
+
+def spec_key(dag_id: str, run_id: str) -> str:
+    """`<dag_id>/<run_id>/spec.json`: the run's spec, written by `plan` for large specs."""
+    return f"{run_prefix(dag_id, run_id)}/{SPEC_FILE}"
+
+
+def summary_key(dag_id: str, run_id: str) -> str:
+    """`<dag_id>/<run_id>/summary.json`: `summarize`'s counts and best points."""
+    return f"{run_prefix(dag_id, run_id)}/{SUMMARY_FILE}"
+
+
+def table_key(dag_id: str, run_id: str) -> str:
+    """`<dag_id>/<run_id>/results.csv`: `summarize`'s table of every point written."""
+    return f"{run_prefix(dag_id, run_id)}/{TABLE_FILE}"
+
+
+def batch_job_tags(dag_id: str, run_id: str) -> dict[str, str]:
+    """The tags of a run's Batch jobs (`run_id` may be a template such as `{{ run_id }}`)."""
+    return {BATCH_TAG_DAG_ID: dag_id, BATCH_TAG_RUN_ID: run_id}
 
 
 def engine_environment(
@@ -126,59 +165,3 @@ def injected_failures(conf: Mapping[str, Any] | None, attempt: int) -> dict[str,
 def container_overrides(env: dict[str, str]) -> dict[str, list[dict[str, str]]]:
     """AWS Batch `containerOverrides` carrying the engine's environment."""
     return {"environment": [{"name": name, "value": value} for name, value in sorted(env.items())]}
-
-
-def _local_path(uri: str) -> Path | None:
-    parts = urlsplit(uri)
-    if parts.scheme in ("", "file"):
-        return Path(parts.path if parts.scheme == "file" else uri)
-    return None
-
-
-def write_text(uri: str, text: str) -> None:
-    """Write a small text object to a local path (atomically) or to S3."""
-    path = _local_path(uri)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-        return
-    bucket, key = _s3_location(uri)
-    _s3().put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"))
-
-
-def read_text(uri: str) -> str:
-    path = _local_path(uri)
-    if path is not None:
-        return path.read_text(encoding="utf-8")
-    bucket, key = _s3_location(uri)
-    return _s3().get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
-
-
-def list_names(uri: str) -> list[str]:
-    """Names of the objects directly below a folder URI."""
-    path = _local_path(uri)
-    if path is not None:
-        return sorted(p.name for p in path.iterdir() if p.is_file()) if path.is_dir() else []
-    bucket, prefix = _s3_location(uri.rstrip("/") + "/")
-    names: list[str] = []
-    for page in _s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        names.extend(item["Key"][len(prefix) :] for item in page.get("Contents", []))
-    return sorted(n for n in names if n and "/" not in n)
-
-
-def _s3_location(uri: str) -> tuple[str, str]:
-    parts = urlsplit(uri)
-    if parts.scheme != "s3" or not parts.netloc:
-        raise ValueError(
-            f"results location must be a local path or s3://bucket/prefix, got {parts.scheme}://"
-        )
-    return parts.netloc, parts.path.lstrip("/")
-
-
-def _s3():
-    import boto3
-
-    return boto3.client("s3")

@@ -1,10 +1,10 @@
 """Reference backtest engine: runs a chunk of a sweep's grid points (`python -m backtest_engine`)."""
 
+from airflow_backtest_framework.engine_contract import equity_key, point_key
 from backtest_engine.cli import EngineInputError, main, parse_request
 from backtest_engine.data import DataSourceError, MarketData, load_market_data, synthetic_market
 from backtest_engine.engine import ENGINE_VERSION, ChunkOutcome, PointResult, RunContext, run_chunk, run_point
 from backtest_engine.metrics import TRANSACTION_COST
-from backtest_engine.results import equity_key, point_key
 from backtest_engine.strategies import STRATEGY_CLASSES, Strategy, build_strategy, register
 
 __all__ = [

@@ -25,19 +25,12 @@ from airflow_backtest_framework.engine_contract import (  # the contract shared 
     ENV_SPEC,
     ENV_SPEC_URI,
     ENV_STRATEGY,
+    points_prefix,
 )
+from airflow_backtest_framework.results_store import ResultsStore, open_backend, parse_results_uri
 from backtest_engine.data import SYNTHETIC_SOURCE, DataSourceError, load_market_data
 from backtest_engine.engine import PointResult, RunContext, run_chunk
-from backtest_engine.results import (
-    S3ClientFactory,
-    StorageError,
-    equity_key,
-    is_s3,
-    open_store,
-    point_key,
-    read_text,
-    split_s3,
-)
+from backtest_engine.results import S3ClientFactory, StorageError, read_text
 from backtest_engine.strategies import STRATEGY_CLASSES
 
 logger = logging.getLogger("backtest_engine")
@@ -100,11 +93,10 @@ def parse_request(environ: Mapping[str, str], s3_client: S3ClientFactory) -> Chu
             f"set {ENV_CHUNK_START} + {ENV_CHUNK_COUNT} <= {size}"
         )
     results_uri = _required(environ, ENV_RESULTS_URI)
-    if is_s3(results_uri):
-        try:
-            split_s3(results_uri)
-        except ValueError as exc:
-            raise EngineInputError(f"{ENV_RESULTS_URI}: {exc}") from None
+    try:
+        parse_results_uri(results_uri)
+    except ValueError as exc:
+        raise EngineInputError(f"{ENV_RESULTS_URI}: {exc}") from None
     context = RunContext(
         strategy=strategy,
         dag_id=_path_component(environ, ENV_DAG_ID),
@@ -137,9 +129,10 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         loading = time.perf_counter()
         data = load_market_data(request.config, request.data_source)
         loading = time.perf_counter() - loading
-        store = open_store(request.results_uri, s3_client)
         context = request.context
-        store.prepare(f"{context.dag_id}/{context.run_id}/points")
+        backend = open_backend(request.results_uri, s3_client_factory=s3_client)
+        backend.prepare(points_prefix(context.dag_id, context.run_id))
+        store = ResultsStore(backend)
     except (EngineInputError, DataSourceError, StorageError) as exc:
         _say(f"error: {exc}")
         return EXIT_BAD_INPUT
@@ -155,12 +148,12 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         data.n_days,
         data.source,
         loading,
-        store.describe(f"{context.dag_id}/{context.run_id}/points/"),
+        store.describe(points_prefix(context.dag_id, context.run_id)),
     )
 
     def write(result: PointResult) -> None:
-        store.put_json(equity_key(context.dag_id, context.run_id, result.index), result.equity_record())
-        store.put_json(point_key(context.dag_id, context.run_id, result.index), result.record(context))
+        store.write_equity(context.dag_id, context.run_id, result.index, result.equity_record())
+        store.write_point(context.dag_id, context.run_id, result.index, result.record(context))
 
     clock = time.perf_counter()
     outcome = run_chunk(config, request.start, request.count, data, write, request.fail_points)

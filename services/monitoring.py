@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import diskcache
 
+from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
 from services.airflow.client import AirflowClient
 from services.airflow.models import DagInfo, DagRun, RunState, TaskInstance, TaskState
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHUNK_TASK_ID = "run_chunk"
 LOCK_EXPIRE_S = 60  # a poller that died frees the lock after this
 SUMMARY_TOP_N = 5
 BEST_CACHE_S = 24 * 3600
@@ -195,7 +195,7 @@ class MonitorService:
                 point_states=[PointState.NOT_STARTED] * config.grid_size,
                 fetched_at=now,
             )
-        chunk_tis = [ti for ti in tis if ti.task_id == CHUNK_TASK_ID]
+        chunk_tis = [ti for ti in tis if ti.task_id == ec.CHUNK_TASK_ID]
         states = point_states(config, chunk_tis, done)
         if self._batch is not None and PointState.RUNNING in states:
             states = self._with_batch_states(config, run.run_id, states, done)
@@ -255,7 +255,7 @@ class MonitorService:
             if known.run == run:
                 return known
         tis = self._task_instances(config.dag_id, run.run_id)
-        chunk_tis = [ti for ti in tis if ti.task_id == CHUNK_TASK_ID]
+        chunk_tis = [ti for ti in tis if ti.task_id == ec.CHUNK_TASK_ID]
         progress = RunProgress(
             run=run,
             points_total=config.grid_size,

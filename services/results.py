@@ -1,10 +1,9 @@
-"""Per-point result files of a run (`<dag_id>/<run_id>/points/<index>.json`) read as a table, with the
-run's `results.csv` (written by the DAG's summarize task) standing in for the points it holds."""
+"""Per-point result files of a run (the framework's results layout) read as a table, with the run's
+`results.csv` (written by the DAG's summarize task) standing in for the points it holds."""
 
 from __future__ import annotations
 
 import io
-import json
 import logging
 import math
 from collections.abc import Iterable
@@ -14,6 +13,7 @@ import pandas as pd
 
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
+from airflow_backtest_framework.results_store import ResultsStore
 from services.errors import BacktestError, NotFound
 from services.models import EquityCurve, PointResultSummary
 from services.storage import ArtifactStore
@@ -23,14 +23,6 @@ log = logging.getLogger(__name__)
 READ_THREADS = 8  # S3 GETs overlap well; local reads do not mind
 TASKS_PER_THREAD = 4  # reads go in this many batches per thread: a task per file costs more than a local read
 METRIC_COLUMNS = ec.METRIC_NAMES
-
-
-def points_prefix(dag_id: str, run_id: str) -> str:
-    return f"{ec.run_prefix(dag_id, run_id)}/{ec.POINTS_DIR}/"
-
-
-def table_key(dag_id: str, run_id: str) -> str:
-    return f"{ec.run_prefix(dag_id, run_id)}/{ec.TABLE_FILE}"
 
 
 def table_columns(config: SweepConfig) -> list[str]:
@@ -44,29 +36,23 @@ def _batches(items: list[int], count: int) -> Iterable[list[int]]:
 
 
 class ResultsService:
-    """Reads the result files the engine writes, through the results ArtifactStore."""
+    """Reads the result files the engine writes: the framework's results store (its layout) on the
+    results ArtifactStore (whose adapters map storage errors to NotFound / StorageError / ...)."""
 
     def __init__(self, store: ArtifactStore) -> None:
-        self._store = store
+        self._store = ResultsStore(store)
 
     def done_indices(self, dag_id: str, run_id: str) -> set[int]:
         """Indices of the grid points that have a result file (one listing, no reads)."""
-        prefix = points_prefix(dag_id, run_id)
-        indices = set()
-        for key in self._store.list(prefix):
-            stem = key[len(prefix) :].removesuffix(".json")
-            if stem.isdigit():
-                indices.add(int(stem))
-        return indices
+        return self._store.point_indices(dag_id, run_id)
 
     def records(self, dag_id: str, run_id: str, indices: set[int] | None = None) -> list[dict]:
         """The parsed result files (all, or those of `indices`); unreadable ones are skipped and logged."""
         wanted = sorted(self.done_indices(dag_id, run_id) if indices is None else indices)
-        prefix = points_prefix(dag_id, run_id)
 
         def read(index: int) -> dict | None:
             try:
-                return json.loads(self._store.get(f"{prefix}{index}.json"))
+                return self._store.read_point(dag_id, run_id, index)
             except (NotFound, ValueError) as exc:
                 log.warning("result %s of %s/%s unreadable: %s", index, dag_id, run_id, exc)
                 return None
@@ -80,9 +66,8 @@ class ResultsService:
 
     def equity(self, dag_id: str, run_id: str, index: int) -> EquityCurve | None:
         """A point's equity curve (`<dag_id>/<run_id>/equity/<index>.json`); None when none was written."""
-        key = f"{ec.run_prefix(dag_id, run_id)}/{ec.EQUITY_DIR}/{index}.json"
         try:
-            document = json.loads(self._store.get(key))
+            document = self._store.read_equity(dag_id, run_id, index)
             return EquityCurve(index=index, dates=document["dates"], equity=document["equity"])
         except NotFound:
             return None
@@ -111,9 +96,9 @@ class ResultsService:
     def summarized(self, config: SweepConfig, run_id: str) -> pd.DataFrame | None:
         """The table of the points in the run's `results.csv`, as `table` has them (sorted by index);
         None when the summarize task did not write one or it is unusable."""
-        key = table_key(config.dag_id, run_id)
+        key = ec.table_key(config.dag_id, run_id)
         try:
-            data = self._store.get(key)
+            data = self._store.read_table(config.dag_id, run_id)
         except NotFound:
             return None
         columns = table_columns(config)

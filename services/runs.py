@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from airflow_backtest_framework.config import SweepConfig
 from airflow_backtest_framework.dag_factory import dag_description
+from airflow_backtest_framework.engine_contract import CHUNK_TASK_ID, SUMMARY_TASK_ID
 from services.airflow.client import AirflowClient
 from services.airflow.models import DagRun, RunState, TaskState
 from services.errors import Conflict, DeployRefused, NotFound
@@ -39,8 +40,6 @@ def run_summary(run: DagRun) -> RunSummary:
     )
 
 
-CHUNK_TASK_ID = "run_chunk"
-SUMMARY_TASK_ID = "summarize"
 FAILED_TASK_STATES = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED})
 CANCEL_REASON = "cancelled from Backtest Frontend"
 # A queued run can be read by the scheduler just before the cancel lands and set running just after

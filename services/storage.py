@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
-import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from airflow_backtest_framework.results_store import write_atomically
 from services.errors import NotFound, StorageError
 
 log = logging.getLogger(__name__)
@@ -19,8 +18,6 @@ log = logging.getLogger(__name__)
 # Partial writes are hidden dot-files without a .py suffix, so Airflow never parses them,
 # and `list` never shows them.
 TEMP_PREFIX = ".~artifact-"
-TEMP_SUFFIX = ".tmp"
-FILE_MODE = 0o644  # readable by the Airflow processes, like a file written by hand
 READ_CHUNK_BYTES = 1 << 20
 MAX_KEY_CHARS = 1024  # S3's limit on key length
 
@@ -89,7 +86,8 @@ class LocalFolderStore:
     """`ArtifactStore` in a local folder (the local Airflow's dags folder, or the results folder).
 
     Writes go to a hidden temp file in the target's folder, are fsynced, then `os.replace`d over
-    the target, so the DAG processor never parses half a file.
+    the target (`write_atomically`, shared with the framework's results store), so the DAG
+    processor never parses half a file.
     """
 
     def __init__(self, root: Path) -> None:
@@ -110,39 +108,16 @@ class LocalFolderStore:
         return path
 
     def put(self, key: str, data: bytes) -> StoredObject:
-        """Write `data` at `key` atomically (temp file + fsync + os.replace), creating folders."""
+        """Write `data` at `key` atomically (the framework's `write_atomically`), creating folders."""
         path = self._path(key)
         if path.is_dir():
             raise StorageError(f"cannot write {key}: a folder of that name exists in {self.root}")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=path.parent)
+            write_atomically(path, data, temp_prefix=TEMP_PREFIX)
         except OSError as exc:
             raise StorageError(f"cannot write {key} in {self.root}: {exc.strerror or exc}") from None
-        try:
-            with os.fdopen(fd, "wb") as file:
-                file.write(data)
-                file.flush()
-                os.fsync(file.fileno())
-                os.fchmod(file.fileno(), FILE_MODE)
-            os.replace(temp, path)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise StorageError(f"cannot write {key} in {self.root}: {exc.strerror or exc}") from None
-        self._fsync_dir(path.parent)
         log.debug("wrote %s (%d bytes) to %s", key, len(data), self.root)
         return StoredObject(key=key, size=len(data), sha256=sha256_hex(data))
-
-    @staticmethod
-    def _fsync_dir(folder: Path) -> None:
-        """Make the rename durable; not every filesystem allows fsync on a folder."""
-        with contextlib.suppress(OSError):
-            fd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
 
     def get(self, key: str) -> bytes:
         """The content at `key`; NotFound if there is no such file."""

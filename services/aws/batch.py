@@ -21,8 +21,6 @@ from services.models import PointState
 
 log = logging.getLogger(__name__)
 
-TAG_DAG_ID = "backtest_dag_id"  # set by dag_factory's BatchOperator
-TAG_RUN_ID = "backtest_run_id"
 DESCRIBE_BATCH = 100  # DescribeJobs takes at most 100 job ids
 LIST_PAGE_SIZE = 100
 DEFAULT_LOG_GROUP = "/aws/batch/job"
@@ -87,10 +85,6 @@ class BatchJob(BaseModel):
     array_size: int | None = None  # an array parent: how many children
     array_index: int | None = None  # an array child: its index
     parent_job_id: str | None = None
-
-    @property
-    def is_array_parent(self) -> bool:
-        return self.array_size is not None
 
 
 def console_host(region: str) -> str:
@@ -179,8 +173,9 @@ class BatchJobsService:
     """The Batch jobs of a sweep run on one job queue: ListJobs, DescribeJobs and TerminateJob.
 
     Jobs are found by listing the queue (by job name when known — the DAG names its jobs after
-    the DAG id — else status by status), describing them 100 at a time and keeping those tagged
-    `backtest_dag_id` / `backtest_run_id`; array jobs bring their children (`<id>:<index>`).
+    the DAG id — else status by status), describing them 100 at a time and keeping those carrying
+    the contract's run tags (`ec.BATCH_TAG_DAG_ID` / `ec.BATCH_TAG_RUN_ID`); array jobs bring
+    their children (`<id>:<index>`).
     """
 
     def __init__(self, client: ClientSource, job_queue: str, *, region: str | None = None) -> None:
@@ -217,8 +212,8 @@ class BatchJobsService:
         tagged = [
             raw
             for raw in self._describe(ids)
-            if (raw.get("tags") or {}).get(TAG_DAG_ID) == dag_id
-            and (raw.get("tags") or {}).get(TAG_RUN_ID) == run_id
+            if (raw.get("tags") or {}).get(ec.BATCH_TAG_DAG_ID) == dag_id
+            and (raw.get("tags") or {}).get(ec.BATCH_TAG_RUN_ID) == run_id
         ]
         child_ids = [
             f"{raw['jobId']}:{index}"

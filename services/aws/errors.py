@@ -230,8 +230,3 @@ def aws_errors(what: str, *, service: str, resource: str = "") -> Iterator[None]
         yield
     except (ClientError, BotoCoreError) as exc:
         raise map_aws_error(exc, what, service=service, resource=resource) from None
-
-
-def without_metadata(response: dict) -> dict:
-    """A boto3 response without its ResponseMetadata (request ids, headers)."""
-    return {key: value for key, value in response.items() if key != "ResponseMetadata"}

@@ -8,10 +8,10 @@ import hashlib
 import logging
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from airflow_backtest_framework.results_store import parse_results_uri
 from services.aws.clients import ClientSource, resolve_client
 from services.aws.errors import error_code, map_aws_error
 from services.errors import AuthError, BacktestError, NotFound, StorageError, Unavailable
@@ -27,15 +27,6 @@ MISSING_BUCKET_CODES = frozenset({"NoSuchBucket"})
 _ETAG_NOT_MD5 = frozenset({"aws:kms", "aws:kms:dsse"})
 _PLAIN_ETAG = re.compile(r"^[0-9a-f]{32}$")
 _HEX_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """(bucket, prefix) of `s3://bucket/some/prefix`; the prefix ends with '/' unless empty."""
-    parts = urlsplit(uri)
-    if parts.scheme != "s3" or not parts.netloc:
-        raise ValueError(f"expected s3://bucket/prefix, got {uri!r}")
-    prefix = parts.path.strip("/")
-    return parts.netloc, f"{prefix}/" if prefix else ""
 
 
 def _b64_sha256(data: bytes) -> str:
@@ -70,8 +61,12 @@ class S3Store:
 
     @classmethod
     def from_uri(cls, client: ClientSource, uri: str) -> S3Store:
-        bucket, prefix = parse_s3_uri(uri)
-        return cls(client, bucket, prefix)
+        """The store of `s3://bucket/prefix`, parsed by the framework's results-URI parser;
+        ValueError for anything else."""
+        location = parse_results_uri(uri)
+        if location.kind != "s3":
+            raise ValueError(f"expected s3://bucket/prefix, got {uri!r}")
+        return cls(client, location.bucket, location.prefix)
 
     def __repr__(self) -> str:
         return f"S3Store({self.describe()!r})"

@@ -19,6 +19,7 @@ from playwright.sync_api import Page, expect
 
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import DAG_ID_PREFIX
+from airflow_backtest_framework.results_store import parse_results_uri
 from services.airflow.client import AirflowClient
 from services.airflow.http import HttpTransport
 from tests.e2e.conftest import app_env, free_port, serve
@@ -43,7 +44,6 @@ from tests.support.aws_stack import (
     FAKE_SECRET,
     JOB_DEFINITION,
     JOB_QUEUE,
-    RESULTS_BUCKET,
     RESULTS_URI,
     AwsStack,
     aws_stack,
@@ -145,7 +145,7 @@ def assert_jobs_in_moto(stack: AwsStack, dag_id: str, run_id: str) -> None:
         assert re.search(rf":job-definition/{JOB_DEFINITION}:\d+$", job["jobDefinition"]), job[
             "jobDefinition"
         ]
-        assert job["tags"] == {"backtest_dag_id": dag_id, "backtest_run_id": run_id}
+        assert job["tags"] == ec.batch_job_tags(dag_id, run_id)
         env = {item["name"]: item["value"] for item in job["container"]["environment"]}
         assert set(env) >= ENGINE_ENV_NAMES, sorted(env)
         assert env[ec.ENV_DB_HOST] == DB_HOST
@@ -161,10 +161,12 @@ def assert_jobs_in_moto(stack: AwsStack, dag_id: str, run_id: str) -> None:
 
 def assert_results_in_s3(stack: AwsStack, dag_id: str, run_id: str) -> None:
     s3 = stack.client("s3")
-    root = RESULTS_URI.removeprefix(f"s3://{RESULTS_BUCKET}/") + "/" + ec.run_prefix(dag_id, run_id)
-    keys = {item["Key"] for item in s3.list_objects_v2(Bucket=RESULTS_BUCKET, Prefix=root)["Contents"]}
-    assert {f"{root}/{ec.POINTS_DIR}/{index}.json" for index in range(POINTS)} <= keys
-    assert {f"{root}/{ec.TABLE_FILE}", f"{root}/{ec.SUMMARY_FILE}"} <= keys  # summarize read them all
+    location = parse_results_uri(RESULTS_URI)
+    root = f"{location.prefix}/"
+    listed = s3.list_objects_v2(Bucket=location.bucket, Prefix=root + ec.run_prefix(dag_id, run_id))
+    keys = {item["Key"].removeprefix(root) for item in listed["Contents"]}
+    assert {ec.point_key(dag_id, run_id, index) for index in range(POINTS)} <= keys
+    assert {ec.table_key(dag_id, run_id), ec.summary_key(dag_id, run_id)} <= keys  # summarize read them all
 
 
 def cancel_a_new_run_from_history(stack: AwsStack, page: Page, url: str, name: str) -> None:

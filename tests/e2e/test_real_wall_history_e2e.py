@@ -25,7 +25,8 @@ from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
 from services.airflow.client import AirflowClient, DagRun, TaskState
 from services.airflow.http import HttpTransport
-from services.bootstrap import Services, build_services
+from services.bootstrap import build_services
+from services.ports import Services
 from services.results_analysis import metric_grid, top_n
 from services.settings import Settings
 from tests.e2e.conftest import REAL_REFRESH_INTERVAL_S, app_env, free_port, serve
@@ -141,7 +142,7 @@ def chunk_tries(client: AirflowClient, config: SweepConfig, run_id: str) -> dict
     return {
         ti.map_index: (ti.state, ti.try_number)
         for ti in client.list_task_instances(config.dag_id, run_id)
-        if ti.task_id == "run_chunk"
+        if ti.task_id == ec.CHUNK_TASK_ID
     }
 
 

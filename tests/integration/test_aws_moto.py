@@ -18,15 +18,17 @@ import pytest
 
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
+from airflow_backtest_framework.results_store import open_backend
 from services.airflow.client import AirflowClient
 from services.airflow.mwaa import MWAA_MAX_PATH_CHARS, MwaaTransport
 from services.aws import s3_store
 from services.aws.batch import BatchJobsService, BatchJobStatus, point_states_from_jobs
 from services.aws.clients import AwsClients
 from services.aws.s3_store import S3Store
-from services.bootstrap import Services, build_services
+from services.bootstrap import build_services
 from services.errors import NotFound, StorageError
 from services.models import CheckResult, PointState
+from services.ports import Services
 from services.results import ResultsService
 from services.settings import PROJECT_ROOT, Settings, load_settings
 from tests.support.moto_server import moto_server, reset
@@ -201,7 +203,7 @@ def test_s3_store_round_trip_under_a_prefix(aws_env: dict[str, str], monkeypatch
 
 def test_s3_store_heads_objects_written_by_others(aws_env: dict[str, str]) -> None:
     create_resources()
-    ec.write_text(ec.join_uri(RESULTS_URI, "d/r/points/0.json"), '{"index": 0}')  # as the engine writes
+    open_backend(RESULTS_URI).put(ec.point_key("d", "r", 0), b'{"index": 0}')  # as the engine writes
     store = S3Store.from_uri(aws_client("s3"), RESULTS_URI)
     head = store.head("d/r/points/0.json")
     assert head is not None and head.size == len('{"index": 0}')
@@ -235,7 +237,7 @@ def submit_like_batch_operator(config: SweepConfig, run_id: str, start: int, cou
         jobQueue=QUEUE,
         jobDefinition=JOB_DEFINITION,
         containerOverrides=ec.container_overrides(env),
-        tags={"backtest_dag_id": config.dag_id, "backtest_run_id": run_id},
+        tags=ec.batch_job_tags(config.dag_id, run_id),
         **extra,
     )["jobId"]
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.catalog import STRATEGIES
 from services.dag_generator import dag_filename, render_dag
 from services.framework_bundle import write_framework
@@ -38,8 +39,8 @@ def test_generated_and_example_dags_load_without_import_errors(
     assert set(report["dags"]) == expected  # the framework's own modules are not DAG files
     mapped = "MappedOperator" if executor == "batch" else "DecoratedMappedOperator"
     for dag_id, dag in report["dags"].items():
-        assert dag["tasks"] == ["plan", "run_chunk", "summarize"], dag_id
-        assert dag["operators"]["run_chunk"] == mapped
+        assert dag["tasks"] == [ec.PLAN_TASK_ID, ec.CHUNK_TASK_ID, ec.SUMMARY_TASK_ID], dag_id
+        assert dag["operators"][ec.CHUNK_TASK_ID] == mapped
         assert dag["schedule"] == "NullTimetable" and dag["catchup"] is False
         assert dag["start_date"].endswith("+00:00")
         assert "backtest" in dag["tags"]

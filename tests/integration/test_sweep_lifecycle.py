@@ -10,9 +10,10 @@ import pytest
 
 from airflow_backtest_framework.catalog import STRATEGIES
 from scripts import local_airflow
-from services.bootstrap import Services, build_services
+from services.bootstrap import build_services
 from services.dag_generator import GENERATED_MARKER
 from services.models import PointState, StepState, SweepStatus
+from services.ports import Services
 from services.settings import Settings
 from tests.support.sweeps import small_sweep
 

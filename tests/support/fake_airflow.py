@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote
 
+from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
 from airflow_backtest_framework.dag_factory import dag_description
 from services.airflow.transport import ApiRequest, ApiResponse
@@ -38,7 +39,9 @@ class FakeRun:
     end_date: str | None = None
     chunk_states: dict[int, str | None] = field(default_factory=dict)
     chunk_ends: dict[int, str] = field(default_factory=dict)  # map index -> end_date of a finished chunk
-    other_states: dict[str, str | None] = field(default_factory=lambda: {"plan": None, "summarize": None})
+    other_states: dict[str, str | None] = field(
+        default_factory=lambda: {ec.PLAN_TASK_ID: None, ec.SUMMARY_TASK_ID: None}
+    )
 
 
 class FakeAirflow:
@@ -161,12 +164,12 @@ class FakeAirflow:
         return self._task_instances(request, rest[0], run)
 
     def _task_instances(self, request: ApiRequest, dag_id: str, run: FakeRun) -> ApiResponse:
-        items = [self._ti(dag_id, run, "plan", -1, run.other_states["plan"])]
+        items = [self._ti(dag_id, run, ec.PLAN_TASK_ID, -1, run.other_states[ec.PLAN_TASK_ID])]
         items += [
-            self._ti(dag_id, run, "run_chunk", i, s, run.chunk_ends.get(i))
+            self._ti(dag_id, run, ec.CHUNK_TASK_ID, i, s, run.chunk_ends.get(i))
             for i, s in sorted(run.chunk_states.items())
         ]
-        items.append(self._ti(dag_id, run, "summarize", -1, run.other_states["summarize"]))
+        items.append(self._ti(dag_id, run, ec.SUMMARY_TASK_ID, -1, run.other_states[ec.SUMMARY_TASK_ID]))
         offset, limit = int(request.params.get("offset", 0)), int(request.params.get("limit", 100))
         self.pages_served += 1
         return ApiResponse(
@@ -250,7 +253,7 @@ class FakeAirflow:
         cleared: list[dict] = []
         for ref in body.get("task_ids") or []:
             task_id, map_index = (ref, None) if isinstance(ref, str) else (ref[0], ref[1])
-            if task_id == "run_chunk":
+            if task_id == ec.CHUNK_TASK_ID:
                 targets = [map_index] if map_index is not None else list(run.chunk_states)
                 for index in targets:
                     state = run.chunk_states.get(index)

@@ -222,6 +222,18 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[dict[str, str], str]]:
             {**no_spec, "BACKTEST_SPEC_URI": str(tmp_path / "nope.json")},
             "BACKTEST_SPEC_URI",
         ),
+        "spec uri of another scheme": (
+            {**no_spec, "BACKTEST_SPEC_URI": "gs://bucket/spec.json"},
+            "BACKTEST_SPEC_URI",
+        ),
+        "results uri of another scheme": (
+            {**good, "BACKTEST_RESULTS_URI": "gs://bucket/results"},
+            "BACKTEST_RESULTS_URI",
+        ),
+        "results uri without a bucket": (
+            {**good, "BACKTEST_RESULTS_URI": "s3:///results"},
+            "names no bucket",
+        ),
         "chunk out of range": (
             {**good, "BACKTEST_CHUNK_START": "3", "BACKTEST_CHUNK_COUNT": "2"},
             "outside the grid",
@@ -264,6 +276,9 @@ BAD_INPUT_CASES = [
     "bad json",
     "invalid spec",
     "missing spec file",
+    "spec uri of another scheme",
+    "results uri of another scheme",
+    "results uri without a bucket",
     "chunk out of range",
     "negative start",
     "zero count",

@@ -10,7 +10,7 @@ from pathlib import Path
 import diskcache
 import pytest
 
-from airflow_backtest_framework.engine_contract import point_key
+from airflow_backtest_framework.engine_contract import CHUNK_TASK_ID, point_key
 from services.airflow.client import AirflowClient
 from services.airflow.models import TaskInstance
 from services.deploy import DeployService
@@ -74,7 +74,7 @@ def expire_live_entries(cache: diskcache.Cache) -> None:
 
 
 def ti(map_index: int, state: str | None) -> TaskInstance:
-    return TaskInstance(dag_id="d", run_id="r", task_id="run_chunk", map_index=map_index, state=state)
+    return TaskInstance(dag_id="d", run_id="r", task_id=CHUNK_TASK_ID, map_index=map_index, state=state)
 
 
 def test_point_states_follow_chunks_and_result_files() -> None:

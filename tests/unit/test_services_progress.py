@@ -8,6 +8,7 @@ from pathlib import Path
 import diskcache
 import pytest
 
+from airflow_backtest_framework.engine_contract import CHUNK_TASK_ID
 from services.airflow.client import AirflowClient
 from services.airflow.models import TaskInstance
 from services.deploy import DeployService
@@ -28,7 +29,7 @@ def ti(map_index: int, state: str, end_s: float | None = None) -> TaskInstance:
     return TaskInstance(
         dag_id="d",
         run_id="r",
-        task_id="run_chunk",
+        task_id=CHUNK_TASK_ID,
         map_index=map_index,
         state=state,
         end_date=None if end_s is None else T0 + timedelta(seconds=end_s),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_backtest_framework.engine_contract import PLAN_TASK_ID, SUMMARY_TASK_ID
 from services.airflow.client import AirflowClient
 from services.airflow.transport import ApiRequest, ApiResponse
 from services.aws.batch import BatchJob, BatchJobStatus
@@ -76,14 +77,16 @@ def test_retry_failed_clears_only_the_failed_chunks_and_summarize(world) -> None
     airflow, actions, _registry, _batch, config = world
     run_id = actions.trigger(config.name).run_id
     airflow.set_states(config.dag_id, run_id, "failed", {0: "success", 1: "failed", 2: "upstream_failed"})
-    airflow._run(config.dag_id, run_id).other_states.update({"plan": "success", "summarize": "success"})
+    airflow._run(config.dag_id, run_id).other_states.update(
+        {PLAN_TASK_ID: "success", SUMMARY_TASK_ID: "success"}
+    )
 
     cleared = actions.retry_failed(config.name, run_id)
 
     run = airflow._run(config.dag_id, run_id)
     assert cleared == [1, 2]
     assert run.chunk_states == {0: "success", 1: None, 2: None}
-    assert run.other_states == {"plan": "success", "summarize": None}
+    assert run.other_states == {PLAN_TASK_ID: "success", SUMMARY_TASK_ID: None}
     assert run.state == "queued"
 
 

@@ -1,0 +1,384 @@
+"""The results store: one parser of results-root URIs, and the contract's layout on a local folder or S3."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal, Protocol
+from urllib.parse import unquote, urlsplit
+
+from airflow_backtest_framework import engine_contract as ec
+
+log = logging.getLogger(__name__)
+
+S3_SCHEME = "s3"
+FILE_SCHEME = "file"
+# Partial writes are hidden temp files in the target's folder; listings never show them.
+TEMP_PREFIX = ".~result-"
+TEMP_SUFFIX = ".tmp"
+FILE_MODE = 0o644  # mkstemp makes 0600 files; results are read by other processes (the app, Airflow)
+S3_LIST_PAGE_SIZE = 1000
+S3_NOT_FOUND_CODES = frozenset({"NoSuchKey", "NotFound", "404"})
+CONTENT_TYPES = {".json": "application/json", ".csv": "text/csv"}
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+URI_HINT = "use a folder, a file:// URL or s3://bucket/prefix"
+
+S3ClientFactory = Callable[[], Any]
+
+
+class ResultsStoreError(OSError):
+    """A result that cannot be read or written; the message names the location."""
+
+
+class ResultNotFound(ResultsStoreError):
+    """No result at that key."""
+
+
+@dataclass(frozen=True)
+class ResultsLocation:
+    """A parsed results root: a local folder (`path`), or an S3 `bucket` and a key `prefix`
+    without '/' at its ends."""
+
+    kind: Literal["local", "s3"]
+    path: str = ""
+    bucket: str = ""
+    prefix: str = ""
+
+    def uri(self, key: str = "") -> str:
+        """The location of `key` below this root, as the engine and the DAG pass it on."""
+        if self.kind == "local":
+            return str(Path(self.path, key)) if key else self.path
+        return f"s3://{self.bucket}/" + "/".join(part for part in (self.prefix, key) if part)
+
+    def split_last(self) -> tuple[ResultsLocation, str]:
+        """(the parent root, the last name): how an object URI such as `.../spec.json` is read."""
+        if self.kind == "local":
+            path = Path(self.path)
+            return ResultsLocation("local", path=str(path.parent)), path.name
+        parent, _, name = self.prefix.rpartition("/")
+        return ResultsLocation("s3", bucket=self.bucket, prefix=parent), name
+
+
+def parse_results_uri(uri: str) -> ResultsLocation:
+    """The one parser of result locations: a local path, `file:///path` or `s3://bucket/prefix`.
+
+    Raises ValueError (naming the accepted forms) for an empty text, an s3:// URI without a bucket
+    or another scheme.
+    """
+    text = uri.strip()
+    if not text:
+        raise ValueError(f"no results location given; {URI_HINT}")
+    parts = urlsplit(text)
+    if parts.scheme == S3_SCHEME:
+        if not parts.netloc:
+            raise ValueError(f"{uri!r} names no bucket; {URI_HINT}")
+        return ResultsLocation("s3", bucket=parts.netloc, prefix=parts.path.strip("/"))
+    if parts.scheme == FILE_SCHEME:
+        return ResultsLocation("local", path=unquote(parts.path))
+    if parts.scheme:
+        raise ValueError(f"{uri!r}: unsupported scheme {parts.scheme}://; {URI_HINT}")
+    return ResultsLocation("local", path=text)
+
+
+class ResultsBackend(Protocol):
+    """What the store needs of a storage technology (the app's ArtifactStore fits it too).
+
+    Keys are relative '/'-separated paths; `list(prefix)` is a string-prefix match returning sorted keys.
+    """
+
+    def put(self, key: str, data: bytes) -> object: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def list(self, prefix: str = "") -> list[str]: ...
+
+    def describe(self) -> str: ...
+
+
+def check_key(key: str) -> str:
+    """The key if it is a clean relative POSIX path inside the root; ResultsStoreError otherwise."""
+    parts = key.split("/")
+    if not key or "\\" in key or "\x00" in key or PurePosixPath(key).is_absolute():
+        raise ResultsStoreError(f"result key {key!r} must be a relative '/'-separated path")
+    if any(part in ("", ".", "..") for part in parts) or parts[-1].startswith(TEMP_PREFIX):
+        raise ResultsStoreError(f"result key {key!r} must not hold empty, '.', '..' or temp-file parts")
+    return key
+
+
+def write_atomically(path: Path, data: bytes, temp_prefix: str = TEMP_PREFIX) -> None:
+    """Write `data` at `path` so readers see the old or the new content, never a part.
+
+    A temp file in the same folder is written, fsynced and `os.replace`d over the target (then the
+    folder is fsynced, where the filesystem allows it); the temp file is removed on any failure.
+    Raises OSError.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=temp_prefix, suffix=TEMP_SUFFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+            os.fchmod(file.fileno(), FILE_MODE)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename durable; not every filesystem allows fsync on a folder."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class LocalFolderBackend:
+    """Results in a local folder; every file appears complete or not at all (`write_atomically`)."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"LocalFolderBackend({str(self.root)!r})"
+
+    def describe(self) -> str:
+        return str(self.root)
+
+    def prepare(self, prefix: str) -> None:
+        """Create the folder of `prefix` now, so an unusable root is reported before any work."""
+        folder = self.root / check_key(prefix.rstrip("/"))
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ResultsStoreError(f"cannot create {folder}: {exc.strerror or exc}") from None
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self.root / check_key(key)
+        try:
+            write_atomically(path, data)
+        except OSError as exc:
+            raise ResultsStoreError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+    def get(self, key: str) -> bytes:
+        path = self.root / check_key(key)
+        try:
+            return path.read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise ResultNotFound(f"no result at {path}") from None
+        except OSError as exc:
+            raise ResultsStoreError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+    def list(self, prefix: str = "") -> list[str]:
+        """Sorted keys starting with `prefix`; only the deepest folder the prefix names is walked."""
+        folder = prefix.rpartition("/")[0]
+        start = self.root / check_key(folder) if folder else self.root
+        if not start.is_dir():
+            return []
+        keys = []
+        for current, dirs, files in os.walk(start):
+            dirs.sort()
+            relative = Path(current).relative_to(self.root).as_posix()
+            base = "" if relative == "." else f"{relative}/"
+            keys += [
+                f"{base}{name}"
+                for name in files
+                if not name.startswith(TEMP_PREFIX) and f"{base}{name}".startswith(prefix)
+            ]
+        return sorted(keys)
+
+
+def default_s3_client() -> Any:
+    """A boto3 S3 client from the environment (AWS_ENDPOINT_URL, AWS_PROFILE, instance role ...)."""
+    import boto3  # the framework stays importable where only the local backend is used
+
+    return boto3.client("s3")
+
+
+def _boto_errors() -> tuple[type[BaseException], ...]:
+    """botocore's exception bases, imported only when an S3 call has raised (botocore is there then)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError)
+
+
+def _s3_failure(exc: BaseException, action: str, where: str) -> ResultsStoreError:
+    """The store's error for a botocore error: ResultNotFound for a missing key, else the AWS code
+    and message (never the request metadata)."""
+    from botocore.exceptions import ClientError
+
+    if not isinstance(exc, ClientError):
+        return ResultsStoreError(f"cannot {action} {where}: {exc}")
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code") or "")
+    if code in S3_NOT_FOUND_CODES:
+        return ResultNotFound(f"no result at {where}")
+    message = str(error.get("Message") or "").strip() or "no details"
+    return ResultsStoreError(f"cannot {action} {where}: {code or 'Error'}: {message}")
+
+
+class S3Backend:
+    """Results under `s3://bucket/prefix`: PutObject, GetObject and ListObjectsV2.
+
+    The boto3 client is handed in (`client`) or made on first use by `client_factory`, so nothing
+    is built at import time and boto3 is needed only when S3 is used.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        client: Any = None,
+        client_factory: S3ClientFactory = default_s3_client,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self._client = client
+        self._client_factory = client_factory
+
+    def __repr__(self) -> str:
+        return f"S3Backend({self.describe()!r})"
+
+    def describe(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def prepare(self, prefix: str) -> None:
+        """Nothing to create on S3: a missing bucket shows up on the first write."""
+        check_key(prefix.rstrip("/"))
+
+    def _s3(self) -> Any:
+        if self._client is None:
+            self._client = self._client_factory()
+        return self._client
+
+    def _full(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def put(self, key: str, data: bytes) -> None:
+        full = self._full(check_key(key))
+        content_type = CONTENT_TYPES.get(PurePosixPath(key).suffix, DEFAULT_CONTENT_TYPE)
+        try:
+            self._s3().put_object(Bucket=self.bucket, Key=full, Body=data, ContentType=content_type)
+        except _boto_errors() as exc:
+            raise _s3_failure(exc, "write", f"s3://{self.bucket}/{full}") from None
+
+    def get(self, key: str) -> bytes:
+        full = self._full(check_key(key))
+        try:
+            return self._s3().get_object(Bucket=self.bucket, Key=full)["Body"].read()
+        except _boto_errors() as exc:
+            raise _s3_failure(exc, "read", f"s3://{self.bucket}/{full}") from None
+
+    def list(self, prefix: str = "") -> list[str]:
+        root = f"{self.prefix}/" if self.prefix else ""
+        keys: list[str] = []
+        try:
+            pages = (
+                self._s3()
+                .get_paginator("list_objects_v2")
+                .paginate(
+                    Bucket=self.bucket, Prefix=root + prefix, PaginationConfig={"PageSize": S3_LIST_PAGE_SIZE}
+                )
+            )
+            for page in pages:
+                keys.extend(item["Key"][len(root) :] for item in page.get("Contents", ()))
+        except _boto_errors() as exc:
+            raise _s3_failure(exc, "list", f"s3://{self.bucket}/{root}{prefix}") from None
+        return sorted(key for key in keys if key)
+
+
+def open_backend(
+    location: ResultsLocation | str, *, s3_client_factory: S3ClientFactory = default_s3_client
+) -> LocalFolderBackend | S3Backend:
+    """The backend of a results root (a URI is parsed with `parse_results_uri`; ValueError if invalid)."""
+    if isinstance(location, str):
+        location = parse_results_uri(location)
+    if location.kind == "s3":
+        return S3Backend(location.bucket, location.prefix, client_factory=s3_client_factory)
+    return LocalFolderBackend(location.path)
+
+
+def read_object(uri: str, *, s3_client_factory: S3ClientFactory = default_s3_client) -> bytes:
+    """The content of one object given by its full URI (a file, file:// URL or s3://bucket/key)."""
+    parent, name = parse_results_uri(uri).split_last()
+    if not name:
+        raise ResultsStoreError(f"{uri} names a folder or bucket, not an object (e.g. .../spec.json)")
+    return open_backend(parent, s3_client_factory=s3_client_factory).get(name)
+
+
+def encode_json(document: object) -> bytes:
+    """Compact JSON; NaN and infinities are refused so every reader can parse the file."""
+    return json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
+
+
+class ResultsStore:
+    """A sweep run's result documents in the contract's layout (`engine_contract`), on any backend.
+
+    Errors come from the backend: ResultNotFound / ResultsStoreError from the framework's backends,
+    the app's own errors from its ArtifactStore.
+    """
+
+    def __init__(self, backend: ResultsBackend) -> None:
+        self.backend = backend
+
+    def __repr__(self) -> str:
+        return f"ResultsStore({self.backend!r})"
+
+    def describe(self, key: str = "") -> str:
+        """The location of `key` (or of the root), for messages."""
+        root = self.backend.describe().rstrip("/")
+        return f"{root}/{key}" if key else root
+
+    def put_json(self, key: str, document: object) -> None:
+        self.backend.put(key, encode_json(document))
+
+    def get_json(self, key: str) -> Any:
+        """The parsed document at `key`; ValueError when it is not JSON."""
+        return json.loads(self.backend.get(key))
+
+    def point_indices(self, dag_id: str, run_id: str) -> set[int]:
+        """Indices of the run's grid points that have a result (one listing, no reads)."""
+        prefix = ec.points_prefix(dag_id, run_id)
+        found = (ec.point_index(key.removeprefix(prefix)) for key in self.backend.list(prefix))
+        return {index for index in found if index is not None}
+
+    def write_point(self, dag_id: str, run_id: str, index: int, record: object) -> None:
+        self.put_json(ec.point_key(dag_id, run_id, index), record)
+
+    def read_point(self, dag_id: str, run_id: str, index: int) -> Any:
+        return self.get_json(ec.point_key(dag_id, run_id, index))
+
+    def write_equity(self, dag_id: str, run_id: str, index: int, curve: object) -> None:
+        self.put_json(ec.equity_key(dag_id, run_id, index), curve)
+
+    def read_equity(self, dag_id: str, run_id: str, index: int) -> Any:
+        return self.get_json(ec.equity_key(dag_id, run_id, index))
+
+    def write_spec(self, dag_id: str, run_id: str, spec_json: str) -> None:
+        self.backend.put(ec.spec_key(dag_id, run_id), spec_json.encode("utf-8"))
+
+    def write_table(self, dag_id: str, run_id: str, csv_text: str) -> None:
+        self.backend.put(ec.table_key(dag_id, run_id), csv_text.encode("utf-8"))
+
+    def read_table(self, dag_id: str, run_id: str) -> bytes:
+        return self.backend.get(ec.table_key(dag_id, run_id))
+
+    def write_summary(self, dag_id: str, run_id: str, summary: object) -> None:
+        self.put_json(ec.summary_key(dag_id, run_id), summary)
+
+
+def open_results_store(uri: str, *, s3_client_factory: S3ClientFactory = default_s3_client) -> ResultsStore:
+    """The store of a results root given as a local path, file:// URL or s3://bucket/prefix."""
+    return ResultsStore(open_backend(uri, s3_client_factory=s3_client_factory))

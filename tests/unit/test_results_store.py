@@ -1,0 +1,391 @@
+"""The framework's results store: one contract suite on the local and the S3 backend (moto), the layout,
+the URI parser, and the app reading what the engine writes through its own ArtifactStore."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from airflow_backtest_framework import engine_contract as ec
+from airflow_backtest_framework import results_store as rs
+from airflow_backtest_framework.dag_factory import _summarize
+from airflow_backtest_framework.results_store import (
+    LocalFolderBackend,
+    ResultNotFound,
+    ResultsLocation,
+    ResultsStore,
+    ResultsStoreError,
+    S3Backend,
+    open_results_store,
+    parse_results_uri,
+    read_object,
+)
+from services.aws.s3_store import S3Store
+from services.results import ResultsService
+from services.storage import LocalFolderStore
+from tests.support.sweeps import small_sweep
+
+S3_REGION = "us-east-1"
+BUCKET = "results-bucket"
+PREFIX = "root/runs"
+DAG, RUN = "backtest_demo", "manual__2026-12-03T09:00:00+00:00"
+RECORD = {"index": 3, "params": {"lookback": 7}, "metrics": {"sharpe": 1.25, "trades": 4}}
+FRAMEWORK_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def s3_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A moto S3 (this process only) with an empty bucket; boto3 clients built later see it too."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": S3_REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws():
+        client = boto3.client("s3", region_name=S3_REGION)
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+@contextlib.contextmanager
+def _local(tmp: Path, _request: pytest.FixtureRequest) -> Iterator[LocalFolderBackend]:
+    yield LocalFolderBackend(tmp / "results")
+
+
+@contextlib.contextmanager
+def _s3(_tmp: Path, request: pytest.FixtureRequest) -> Iterator[S3Backend]:
+    yield S3Backend(BUCKET, PREFIX, client=request.getfixturevalue("s3_client"))
+
+
+# One entry per backend of the framework: a context manager giving a fresh, empty backend.
+BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], AbstractContextManager[Any]]] = {
+    "local": _local,
+    "s3": _s3,
+}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalFolderBackend | S3Backend]:
+    with BACKENDS[request.param](tmp_path, request) as opened:
+        yield opened
+
+
+@pytest.fixture
+def store(backend: LocalFolderBackend | S3Backend) -> ResultsStore:
+    return ResultsStore(backend)
+
+
+# ---- the contract (every backend) ------------------------------------------------------------
+
+
+def test_a_run_round_trips_in_the_contract_layout(store: ResultsStore) -> None:
+    store.write_spec(DAG, RUN, '{"name": "demo"}')
+    store.write_point(DAG, RUN, 3, RECORD)
+    store.write_equity(DAG, RUN, 3, {"dates": ["2024-01-02"], "equity": [1.0]})
+    store.write_table(DAG, RUN, "index,sharpe\n3,1.25\n")
+    store.write_summary(DAG, RUN, {"points_done": 1})
+
+    assert store.read_point(DAG, RUN, 3) == RECORD
+    assert store.read_equity(DAG, RUN, 3) == {"dates": ["2024-01-02"], "equity": [1.0]}
+    assert store.read_table(DAG, RUN) == b"index,sharpe\n3,1.25\n"
+    assert store.get_json(ec.summary_key(DAG, RUN)) == {"points_done": 1}
+    assert store.backend.list(f"{DAG}/") == sorted(
+        [
+            f"{DAG}/{RUN}/spec.json",
+            f"{DAG}/{RUN}/points/3.json",
+            f"{DAG}/{RUN}/equity/3.json",
+            f"{DAG}/{RUN}/results.csv",
+            f"{DAG}/{RUN}/summary.json",
+        ]
+    )
+
+
+def test_point_indices_come_from_one_listing_of_the_points(store: ResultsStore) -> None:
+    for index in (10, 2, 0):
+        store.write_point(DAG, RUN, index, {**RECORD, "index": index})
+    store.write_equity(DAG, RUN, 7, {"dates": [], "equity": []})  # not a point
+    store.write_point(DAG, "other_run", 5, RECORD)  # another run
+    store.backend.put(f"{DAG}/{RUN}/points/notes.txt", b"not a result")
+    store.backend.put(f"{DAG}/{RUN}/points/x.json", b"{}")
+    assert store.point_indices(DAG, RUN) == {0, 2, 10}
+    assert store.point_indices(DAG, "never_ran") == set()
+
+
+def test_put_replaces_the_whole_document(store: ResultsStore) -> None:
+    store.write_point(DAG, RUN, 1, {"index": 1, "params": {}, "metrics": {"sharpe": 0.5}, "pad": "x" * 500})
+    store.write_point(DAG, RUN, 1, RECORD)
+    assert store.read_point(DAG, RUN, 1) == RECORD
+
+
+def test_documents_are_compact_json_without_nan(store: ResultsStore) -> None:
+    store.write_point(DAG, RUN, 3, RECORD)
+    assert store.backend.get(ec.point_key(DAG, RUN, 3)) == json.dumps(RECORD, separators=(",", ":")).encode()
+    with pytest.raises(ValueError):
+        store.write_point(DAG, RUN, 4, {"metrics": {"sharpe": math.nan}})
+    assert store.point_indices(DAG, RUN) == {3}  # the refused document left nothing behind
+
+
+def test_a_missing_result_is_result_not_found(store: ResultsStore) -> None:
+    with pytest.raises(ResultNotFound) as info:
+        store.read_point(DAG, RUN, 99)
+    assert "99.json" in str(info.value)
+    with pytest.raises(ResultNotFound):
+        store.read_table(DAG, RUN)
+
+
+def test_list_is_a_sorted_string_prefix_match(backend: LocalFolderBackend | S3Backend) -> None:
+    keys = ("d/r/points/1.json", "d/r/points/10.json", "d/r2/points/0.json", "d/r/equity/1.json")
+    for key in keys:
+        backend.put(key, b"{}")
+    assert backend.list("d/r/points/") == ["d/r/points/1.json", "d/r/points/10.json"]
+    assert backend.list("d/r") == sorted(keys)
+    assert backend.list("d/r/points/1") == ["d/r/points/1.json", "d/r/points/10.json"]
+    assert backend.list("nothing/") == []
+    assert backend.list() == sorted(keys)
+
+
+INVALID_KEYS = ("", "/abs.json", "../up.json", "d/../../up.json", "a//b", "./a", "a\\b")
+
+
+def test_keys_outside_the_root_are_refused(backend: LocalFolderBackend | S3Backend) -> None:
+    for key in INVALID_KEYS:  # one backend for all keys: a moto S3 takes a second to set up
+        with pytest.raises(ResultsStoreError):
+            backend.put(key, b"{}")
+        with pytest.raises(ResultsStoreError):
+            backend.get(key)
+    assert backend.list() == []
+
+
+def test_describe_names_the_root(store: ResultsStore, tmp_path: Path) -> None:
+    root = store.describe()
+    local_root = str(tmp_path / "results")
+    assert root == (f"s3://{BUCKET}/{PREFIX}" if isinstance(store.backend, S3Backend) else local_root)
+    assert store.describe(ec.point_key(DAG, RUN, 1)) == f"{root}/{DAG}/{RUN}/points/1.json"
+
+
+def test_the_app_reads_what_the_engine_wrote_through_its_artifact_store(
+    backend: LocalFolderBackend | S3Backend, request: pytest.FixtureRequest
+) -> None:
+    """The engine writes with the framework's backend, the app reads the same root with its own
+    adapter: both go through the one layout, so the app sees every point and the table."""
+    ResultsStore(backend).write_point(DAG, RUN, 3, RECORD)
+    ResultsStore(backend).write_equity(DAG, RUN, 3, {"dates": ["2024-01-02"], "equity": [1.5]})
+    if isinstance(backend, S3Backend):
+        app_store = S3Store(request.getfixturevalue("s3_client"), BUCKET, PREFIX)
+    else:
+        app_store = LocalFolderStore(backend.root)
+    results = ResultsService(app_store)
+    assert results.done_indices(DAG, RUN) == {3}
+    assert results.records(DAG, RUN) == [RECORD]
+    curve = results.equity(DAG, RUN, 3)
+    assert curve is not None and curve.equity == [1.5]
+    assert results.equity(DAG, RUN, 4) is None
+
+
+# ---- local folder --------------------------------------------------------------------------
+
+
+def test_local_write_is_atomic_and_leaves_no_temp_file_on_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = LocalFolderBackend(tmp_path)
+    backend.put("d/r/points/1.json", b"old")
+
+    def failing_replace(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(rs.os, "replace", failing_replace)
+    with pytest.raises(ResultsStoreError, match="No space left"):
+        backend.put("d/r/points/1.json", b"new")
+    assert backend.get("d/r/points/1.json") == b"old"
+    assert sorted(path.name for path in (tmp_path / "d/r/points").iterdir()) == ["1.json"]
+
+
+def test_local_files_are_readable_by_other_processes_and_temp_files_never_listed(tmp_path: Path) -> None:
+    backend = LocalFolderBackend(tmp_path)
+    backend.put("d/r/points/1.json", b"{}")
+    assert stat.S_IMODE(os.stat(tmp_path / "d/r/points/1.json").st_mode) == rs.FILE_MODE
+    (tmp_path / "d/r/points" / f"{rs.TEMP_PREFIX}2.json{rs.TEMP_SUFFIX}").write_bytes(b"half")
+    assert backend.list("d/r/points/") == ["d/r/points/1.json"]
+
+
+def test_local_prepare_reports_an_unusable_root_before_any_work(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    LocalFolderBackend(tmp_path / "fresh").prepare(ec.points_prefix(DAG, RUN))
+    assert (tmp_path / "fresh" / DAG / RUN / "points").is_dir()
+    with pytest.raises(ResultsStoreError, match="cannot create"):
+        LocalFolderBackend(blocker).prepare(ec.points_prefix(DAG, RUN))
+
+
+# ---- S3 --------------------------------------------------------------------------------------
+
+
+def test_s3_client_is_built_on_first_use_only(s3_client: Any) -> None:
+    built: list[Any] = []
+
+    def factory() -> Any:
+        built.append(s3_client)
+        return s3_client
+
+    backend = S3Backend(BUCKET, PREFIX, client_factory=factory)
+    assert built == []
+    backend.put("d/r/points/1.json", b"{}")
+    assert backend.get("d/r/points/1.json") == b"{}"
+    assert len(built) == 1
+    stored = s3_client.get_object(Bucket=BUCKET, Key=f"{PREFIX}/d/r/points/1.json")
+    assert stored["ContentType"] == "application/json"
+
+
+def test_s3_missing_bucket_is_a_store_error_naming_it(s3_client: Any) -> None:
+    backend = S3Backend("no-such-bucket", "x", client=s3_client)
+    with pytest.raises(ResultsStoreError, match=r"no-such-bucket.*NoSuchBucket") as info:
+        backend.put("d/r/points/1.json", b"{}")
+    assert not isinstance(info.value, ResultNotFound)
+    with pytest.raises(ResultsStoreError, match="cannot list s3://no-such-bucket/x/d/"):
+        backend.list("d/")
+
+
+def test_s3_lists_every_page(s3_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rs, "S3_LIST_PAGE_SIZE", 2)
+    store = ResultsStore(S3Backend(BUCKET, "", client=s3_client))
+    for index in range(5):
+        store.write_point(DAG, RUN, index, RECORD)
+    assert store.point_indices(DAG, RUN) == set(range(5))
+
+
+def test_summarize_writes_the_table_and_summary_on_s3(s3_client: Any) -> None:
+    """The DAG's last task on an s3:// results root (the boto3 client it builds sees moto)."""
+    config = small_sweep()
+    uri = f"s3://{BUCKET}/{PREFIX}"
+    engine_store = ResultsStore(S3Backend(BUCKET, PREFIX, client=s3_client))
+    params = dict.fromkeys(config.strategy_spec.param_names, 1)
+    for index in range(config.grid_size):
+        record = {"index": index, "params": params, "metrics": {"sharpe": float(index)}}
+        engine_store.write_point(config.dag_id, "r", index, record)
+    assert _summarize(config, uri, "r")["points_done"] == config.grid_size
+    table = engine_store.read_table(config.dag_id, "r").decode().splitlines()
+    assert table[0] == ",".join(["index", *params, "sharpe"]) and len(table) == config.grid_size + 1
+    summary = engine_store.get_json(ec.summary_key(config.dag_id, "r"))
+    assert summary["best_by_sharpe"][0]["index"] == config.grid_size - 1
+
+
+# ---- the URI parser and object reads -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("/srv/results", ResultsLocation("local", path="/srv/results")),
+        ("results/here", ResultsLocation("local", path="results/here")),
+        ("file:///srv/my%20results", ResultsLocation("local", path="/srv/my results")),
+        ("s3://bucket", ResultsLocation("s3", bucket="bucket", prefix="")),
+        ("s3://bucket/", ResultsLocation("s3", bucket="bucket", prefix="")),
+        ("s3://bucket/a/b/", ResultsLocation("s3", bucket="bucket", prefix="a/b")),
+        (" s3://bucket/a ", ResultsLocation("s3", bucket="bucket", prefix="a")),
+    ],
+)
+def test_results_uris_parse_to_one_location(uri: str, expected: ResultsLocation) -> None:
+    assert parse_results_uri(uri) == expected
+
+
+@pytest.mark.parametrize("uri", ["", "   ", "s3:///prefix", "s3://", "http://host/results", "gs://bucket/x"])
+def test_other_uris_are_refused_naming_the_accepted_forms(uri: str) -> None:
+    with pytest.raises(ValueError, match="s3://bucket/prefix"):
+        parse_results_uri(uri)
+
+
+def test_a_location_names_its_keys_and_parses_back() -> None:
+    s3 = parse_results_uri("s3://bucket/runs")
+    assert s3.uri(ec.spec_key(DAG, "r")) == f"s3://bucket/runs/{DAG}/r/spec.json"
+    assert parse_results_uri("s3://bucket").uri("a.json") == "s3://bucket/a.json"
+    assert parse_results_uri(s3.uri("d/r")) == ResultsLocation("s3", bucket="bucket", prefix="runs/d/r")
+    assert parse_results_uri("/srv/results").uri("d/r/spec.json") == "/srv/results/d/r/spec.json"
+
+
+def test_read_object_reads_a_file_or_an_s3_object(tmp_path: Path, s3_client: Any) -> None:
+    (tmp_path / "spec.json").write_text('{"a": 1}')
+    assert read_object(str(tmp_path / "spec.json")) == b'{"a": 1}'
+    assert read_object((tmp_path / "spec.json").as_uri()) == b'{"a": 1}'
+    s3_client.put_object(Bucket=BUCKET, Key="runs/d/r/spec.json", Body=b"{}")
+    assert read_object(f"s3://{BUCKET}/runs/d/r/spec.json", s3_client_factory=lambda: s3_client) == b"{}"
+    with pytest.raises(ResultsStoreError, match="not an object"):
+        read_object(f"s3://{BUCKET}", s3_client_factory=lambda: s3_client)
+    with pytest.raises(ResultNotFound):
+        read_object(str(tmp_path / "missing.json"))
+
+
+def test_open_results_store_picks_the_backend_of_the_uri(tmp_path: Path) -> None:
+    assert isinstance(open_results_store(str(tmp_path)).backend, LocalFolderBackend)
+    s3 = open_results_store("s3://bucket/runs", s3_client_factory=lambda: None).backend
+    assert isinstance(s3, S3Backend) and (s3.bucket, s3.prefix) == ("bucket", "runs")
+
+
+def test_the_services_s3_adapter_uses_the_same_parser() -> None:
+    store = S3Store.from_uri(lambda: None, "s3://bucket/a/b/")
+    assert (store.bucket, store.prefix) == ("bucket", "a/b/")
+    with pytest.raises(ValueError):
+        S3Store.from_uri(lambda: None, "/local/folder")
+
+
+# ---- the framework stays light -----------------------------------------------------------------
+
+
+def test_the_framework_imports_and_stores_locally_without_boto3_dash_or_airflow(tmp_path: Path) -> None:
+    script = f"""
+import sys
+for name in ("boto3", "botocore", "dash", "airflow", "pandas", "flask"):
+    sys.modules[name] = None  # any import of them fails
+from airflow_backtest_framework import dag_factory, engine_contract as ec
+from airflow_backtest_framework.results_store import open_results_store
+store = open_results_store({str(tmp_path)!r})
+store.write_point("d", "r", 1, {{"index": 1}})
+assert store.read_point("d", "r", 1) == {{"index": 1}} and store.point_indices("d", "r") == {{1}}
+assert not any(name.split(".")[0] in ("boto3", "dash", "airflow") and module
+               for name, module in sys.modules.items())
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=FRAMEWORK_ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
+# ---- the contract's names (the README's "contract between the app, the DAGs and the engine") ---------
+
+
+def test_layout_task_ids_and_batch_tags_are_the_documented_ones() -> None:
+    assert ec.run_prefix("d", "r") == "d/r"
+    assert ec.points_prefix("d", "r") == "d/r/points/"
+    assert ec.point_key("d", "r", 7) == "d/r/points/7.json"
+    assert ec.equity_key("d", "r", 7) == "d/r/equity/7.json"
+    assert ec.spec_key("d", "r") == "d/r/spec.json"
+    assert ec.summary_key("d", "r") == "d/r/summary.json"
+    assert ec.table_key("d", "r") == "d/r/results.csv"
+    assert (ec.PLAN_TASK_ID, ec.CHUNK_TASK_ID, ec.SUMMARY_TASK_ID) == ("plan", "run_chunk", "summarize")
+    assert ec.batch_job_tags("d", "{{ run_id }}") == {
+        "backtest_dag_id": "d",
+        "backtest_run_id": "{{ run_id }}",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "index"), [("7.json", 7), ("0.json", 0), ("7.tmp", None), ("x.json", None), ("sub/7.json", None)]
+)
+def test_point_index_reads_only_point_file_names(name: str, index: int | None) -> None:
+    assert ec.point_index(name) == index
