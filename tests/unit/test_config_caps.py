@@ -145,4 +145,9 @@ def test_any_text_in_any_field_is_accepted_or_refused_with_a_validation_error(fi
     try:
         SweepConfig(**sweep(**overrides))
     except ValidationError as exc:
-        assert describe_validation_error(exc)
+        errors = field_errors(exc)
+        if field == "lookback_period":
+            assert set(errors) == {"params.lookback_period"}, errors
+        else:  # a valid start date after the end date is reported on end_date
+            assert field in errors or (field == "start_date" and set(errors) == {"end_date"}), errors
+        assert all(len(message) < 500 for message in errors.values())
