@@ -24,13 +24,17 @@ from pydantic_core import PydanticCustomError
 
 from airflow_backtest_framework.catalog import FACTORS, STRATEGIES, StrategySpec
 from airflow_backtest_framework.grid import (
+    GRID_HELP,
     Grid,
     GridError,
+    check_expression_size,
     clip_text,
     expand_values,
     format_number,
     parse_values,
 )
+from airflow_backtest_framework.names import NAME_PATTERN as NAME_PATTERN  # the form imports it from here
+from airflow_backtest_framework.names import name_problem
 
 DEFAULT_MAX_GRID_POINTS = 100_000
 MAX_TASKS = 1_024  # Airflow's default max_map_length caps XCom-driven .expand()
@@ -39,18 +43,54 @@ MAX_SYMBOLS = 2_000
 DAG_ID_PREFIX = "backtest_"
 CONTEXT_MAX_GRID_POINTS = "max_grid_points"
 
+# Caps on the spec's text, checked before any other work on it; each far above real use.
+MAX_STRATEGY_CHARS = 100
+MAX_PARAM_ENTRIES = 32  # a strategy has a handful of parameters
+MAX_SYMBOL_CHARS = 15  # the longest ticker TICKER_PATTERN accepts: 10, a separator, 4
+MAX_UNIVERSE_CHARS = 40_000  # MAX_SYMBOLS symbols of up to 15 characters, with separators
+MAX_FACTORS_CHARS = 1_000
+MAX_DATE_CHARS = 32  # 2024-01-31, or a datetime at midnight with microseconds and an offset
+MAX_OWNER_CHARS = 64
+MAX_DESCRIPTION_CHARS = 2_000
 
 TICKER_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,9}(?:[.\-][A-Z0-9]{1,4})?$")
-NAME_PATTERN = re.compile(r"^[a-z0-9_]{3,60}$")
+OWNER_PATTERN = re.compile(rf"[A-Za-z0-9_.@\-]{{1,{MAX_OWNER_CHARS}}}")
+
+
+def _too_long(limit: int, length: int, unit: str = "characters") -> str:
+    return f"at most {limit:,} {unit} (got {length:,})"
 
 
 # --------------------------------------------------------------------------- SweepConfig
 
 
-def _split_list(value: Any) -> Any:
+def _text_length(value: Any) -> int:
+    """Characters of a text, or of a list read as the text it would be typed as (items and commas)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, list | tuple):
+        return sum(len(item) if isinstance(item, str) else 1 for item in value) + max(len(value) - 1, 0)
+    return 0
+
+
+def _split_list(value: Any, field: str, max_chars: int) -> Any:
+    length = _text_length(value)
+    if length > max_chars:
+        raise _custom(field, _too_long(max_chars, length))
     if isinstance(value, str):
         return [item.strip() for item in re.split(r"[,\s]+", value) if item.strip()]
     return value
+
+
+def _expression_text(raw: Any) -> str:
+    """A grid expression sent as text or as a bare number (JSON `7`); GridError when too long."""
+    if isinstance(raw, str):
+        check_expression_size(raw)  # the cap counts the text as sent, before even stripping it
+        return raw.strip()
+    try:
+        return str(raw)
+    except ValueError:  # an integer too long for str(), far past the cap
+        raise GridError(f"a number too long to read; {GRID_HELP}") from None
 
 
 def _custom(kind: str, message: str, **ctx: Any) -> PydanticCustomError:
@@ -85,13 +125,16 @@ class SweepConfig(BaseModel):
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
-        if not NAME_PATTERN.match(value):
-            raise _custom("name", "use 3 to 60 lowercase letters, digits or underscores (e.g. mr_spy_2024)")
+        problem = name_problem(value)
+        if problem is not None:
+            raise _custom("name", problem)
         return value
 
     @field_validator("strategy")
     @classmethod
     def _check_strategy(cls, value: str) -> str:
+        if len(value) > MAX_STRATEGY_CHARS:
+            raise _custom("strategy", _too_long(MAX_STRATEGY_CHARS, len(value)))
         if value not in STRATEGIES:
             raise _custom(
                 "strategy", f"unknown strategy '{clip_text(value)}'; choose one of: {', '.join(STRATEGIES)}"
@@ -101,6 +144,8 @@ class SweepConfig(BaseModel):
     @field_validator("params", mode="before")
     @classmethod
     def _check_params(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, Mapping) and len(value) > MAX_PARAM_ENTRIES:
+            raise _custom("params", _too_long(MAX_PARAM_ENTRIES, len(value), "parameters"))
         strategy = STRATEGIES.get(info.data.get("strategy", ""))
         if strategy is None or not isinstance(value, Mapping):
             return value
@@ -108,16 +153,16 @@ class SweepConfig(BaseModel):
         cleaned: dict[str, str] = {}
         for key in value:
             if key not in strategy.param_names:
-                problems[str(key)] = f"not a parameter of {strategy.name}; its parameters: " + ", ".join(
-                    strategy.param_names
+                problems[clip_text(str(key))] = (
+                    f"not a parameter of {strategy.name}; its parameters: " + ", ".join(strategy.param_names)
                 )
         for spec in strategy.params:
             raw = value.get(spec.name)
             if raw is None or (isinstance(raw, str) and not raw.strip()):
                 problems[spec.name] = f"required; default is {spec.default}"
                 continue
-            expression = str(raw).strip()
             try:
+                expression = _expression_text(raw)
                 values = parse_values(expression, spec.kind)
             except GridError as exc:
                 problems[spec.name] = str(exc)
@@ -138,7 +183,7 @@ class SweepConfig(BaseModel):
     @field_validator("universe", mode="before")
     @classmethod
     def _split_universe(cls, value: Any) -> Any:
-        return _split_list(value)
+        return _split_list(value, "universe", MAX_UNIVERSE_CHARS)
 
     @field_validator("universe")
     @classmethod
@@ -146,6 +191,9 @@ class SweepConfig(BaseModel):
         symbols = list(dict.fromkeys(symbol.strip().upper() for symbol in value))
         if not symbols:
             raise _custom("universe", "add at least one symbol, e.g. AAPL,MSFT,GOOGL")
+        long = next((s for s in symbols if len(s) > MAX_SYMBOL_CHARS), None)
+        if long is not None:
+            raise _custom("universe", f"symbol '{clip_text(long)}': {_too_long(MAX_SYMBOL_CHARS, len(long))}")
         bad = [s for s in symbols if not TICKER_PATTERN.match(s)]
         if bad:
             raise _custom(
@@ -160,7 +208,7 @@ class SweepConfig(BaseModel):
     @field_validator("factors", mode="before")
     @classmethod
     def _split_factors(cls, value: Any) -> Any:
-        return _split_list(value) if value is not None else []
+        return _split_list(value, "factors", MAX_FACTORS_CHARS) if value is not None else []
 
     @field_validator("factors")
     @classmethod
@@ -172,6 +220,13 @@ class SweepConfig(BaseModel):
                 "factors", f"unknown factor '{clip_text(unknown[0])}'; valid factors: {', '.join(FACTORS)}"
             )
         return factors
+
+    @field_validator("start_date", "end_date", mode="before")
+    @classmethod
+    def _cap_date(cls, value: Any) -> Any:
+        if isinstance(value, str) and len(value) > MAX_DATE_CHARS:
+            raise _custom("date", _too_long(MAX_DATE_CHARS, len(value)))
+        return value
 
     @field_validator("start_date", "end_date")
     @classmethod
@@ -205,15 +260,17 @@ class SweepConfig(BaseModel):
     @field_validator("owner")
     @classmethod
     def _check_owner(cls, value: str) -> str:
-        if not re.match(r"^[A-Za-z0-9_.@\-]{1,64}$", value):
-            raise _custom("owner", "use 1 to 64 letters, digits or . _ - @ (e.g. jdoe)")
+        if len(value) > MAX_OWNER_CHARS:
+            raise _custom("owner", _too_long(MAX_OWNER_CHARS, len(value)))
+        if not OWNER_PATTERN.fullmatch(value):
+            raise _custom("owner", f"use 1 to {MAX_OWNER_CHARS} letters, digits or . _ - @ (e.g. jdoe)")
         return value
 
     @field_validator("description")
     @classmethod
     def _check_description(cls, value: str) -> str:
-        if len(value) > 2_000:
-            raise _custom("description", f"{len(value):,} characters; at most 2,000")
+        if len(value) > MAX_DESCRIPTION_CHARS:
+            raise _custom("description", _too_long(MAX_DESCRIPTION_CHARS, len(value)))
         return value
 
     @model_validator(mode="after")
@@ -315,6 +372,7 @@ _PYDANTIC_MESSAGES = {
     "float_parsing": "must be a number",
     "float_type": "must be a number",
     "int_parsing": "must be a whole number",
+    "int_parsing_size": "must be a whole number",
     "int_from_float": "must be a whole number",
     "int_type": "must be a whole number",
     "string_type": "must be text",

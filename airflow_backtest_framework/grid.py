@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import math
-import re
-from functools import lru_cache
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 ParamKind = Literal["int", "float"]
 
 MAX_VALUES_PER_PARAM = 10_000
 FLOAT_SIGNIFICANT_DIGITS = 10
+# Input caps, checked before any parsing: far above what a researcher types (a range covers many values).
+MAX_EXPRESSION_CHARS = 1_000
+MAX_ITEMS_PER_EXPRESSION = 250
+# The memo of expansions: entries, the longest expression it keeps, and the values it may hold in all.
+MEMO_MAX_ENTRIES = 256
+MEMO_MAX_EXPRESSION_CHARS = 256
+MEMO_MAX_VALUES = 100_000
 
 
 class GridError(ValueError):
@@ -18,7 +27,8 @@ class GridError(ValueError):
 
 
 GRID_HELP = "write a value (7), a list (7,14,21) or a range min:max:count (7:91:5)"
-_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+_SIGNS = ("+", "-")
+_EXPONENTS = ("e", "E")
 
 
 def format_number(value: float) -> str:
@@ -31,8 +41,43 @@ def _round_float(value: float) -> float:
     return float(f"{value:.{FLOAT_SIGNIFICANT_DIGITS}g}")
 
 
+def _digits_end(text: str, at: int) -> int:
+    """The index after the run of decimal digits starting at `at` (any Unicode digit, as float() reads)."""
+    end = len(text)
+    while at < end and text[at].isdecimal():
+        at += 1
+    return at
+
+
+def is_number(text: str) -> bool:
+    """`[+-]digits[.digits][(e|E)[+-]digits]` or `[+-].digits[exponent]`, read in one pass.
+
+    A regex with two optional digit runs side by side backtracks quadratically on a near miss
+    such as `111…1x` (13 s for 15,000 characters); this scanner looks at each character once.
+    """
+    at = 1 if text.startswith(_SIGNS) else 0
+    whole_end = _digits_end(text, at)
+    digits = whole_end - at
+    at = whole_end
+    if at < len(text) and text[at] == ".":
+        fraction_end = _digits_end(text, at + 1)
+        digits += fraction_end - at - 1
+        at = fraction_end
+    if digits == 0:
+        return False
+    if at < len(text) and text[at] in _EXPONENTS:
+        at += 1
+        if at < len(text) and text[at] in _SIGNS:
+            at += 1
+        exponent_end = _digits_end(text, at)
+        if exponent_end == at:
+            return False
+        at = exponent_end
+    return at == len(text)
+
+
 def _number(text: str, kind: ParamKind) -> float:
-    if not _NUMBER.match(text):
+    if not is_number(text):
         raise GridError(f"'{clip_text(text)}' is not a number; {GRID_HELP}")
     value = float(text)
     if not math.isfinite(value):
@@ -51,7 +96,7 @@ def _range_values(term: str, kind: ParamKind) -> list[float]:
     if len(parts) != 3:
         raise GridError(f"'{clip_text(term)}' is not a range; write min:max:count, e.g. 7:91:5")
     low, high = _number(parts[0], "float"), _number(parts[1], "float")
-    if not _NUMBER.match(parts[2]) or not float(parts[2]).is_integer():
+    if not is_number(parts[2]) or not float(parts[2]).is_integer():
         raise GridError(
             f"count '{clip_text(parts[2])}' in '{clip_text(term)}' must be a whole number of points (≥ 1)"
         )
@@ -82,16 +127,34 @@ def parse_values(expression: str, kind: ParamKind) -> list[int] | list[float]:
     """Expand a grid expression into its sorted distinct values.
 
     `7` → [7]; `7,14,21` → [7, 14, 21]; `7:91:5` → [7, 28, 49, 70, 91] (min:max:count,
-    inclusive, evenly spaced); terms may be mixed: `5,7:91:5`. Raises GridError.
+    inclusive, evenly spaced); terms may be mixed: `5,7:91:5`. Raises GridError, also for text
+    over MAX_EXPRESSION_CHARS or MAX_ITEMS_PER_EXPRESSION (checked before parsing).
     """
     if not isinstance(expression, str) or kind not in ("int", "float"):
         raise GridError(f"expected text and kind 'int' or 'float'; {GRID_HELP}")
     return list(expand_values(expression, kind))
 
 
-@lru_cache(maxsize=256)
-def expand_values(expression: str, kind: ParamKind) -> tuple[int, ...] | tuple[float, ...]:
-    """parse_values, memoised: a spec is validated field by field, then as a whole."""
+Values = tuple[int, ...] | tuple[float, ...]
+_MANY_VALUES_HINT = "a range min:max:count (7:91:5) covers many values"
+
+
+def check_expression_size(expression: str) -> None:
+    """Refuse an expression over the character or item cap, before any parsing looks at it."""
+    if len(expression) > MAX_EXPRESSION_CHARS:
+        raise GridError(
+            f"at most {MAX_EXPRESSION_CHARS:,} characters (got {len(expression):,}); {_MANY_VALUES_HINT}"
+        )
+    items = expression.count(",") + 1
+    if items > MAX_ITEMS_PER_EXPRESSION:
+        raise GridError(
+            f"at most {MAX_ITEMS_PER_EXPRESSION:,} items separated by commas (got {items:,}); "
+            + _MANY_VALUES_HINT
+        )
+
+
+def _expand_values(expression: str, kind: ParamKind) -> Values:
+    check_expression_size(expression)
     text = "".join(expression.split())
     if not text:
         raise GridError(f"empty; {GRID_HELP}")
@@ -112,6 +175,81 @@ def expand_values(expression: str, kind: ParamKind) -> tuple[int, ...] | tuple[f
     if kind == "int":
         return tuple(sorted({int(v) for v in collected}))
     return tuple(sorted({_round_float(v) for v in collected}))
+
+
+@dataclass(frozen=True)
+class MemoInfo:
+    """What a BoundedMemo holds now: entries, values in all, and its longest expression."""
+
+    entries: int
+    values: int
+    longest_expression: int
+
+
+class BoundedMemo:
+    """A thread-safe LRU memo of expansions, bounded by size as well as by entries.
+
+    functools.lru_cache counts entries only: 256 large inputs, or 256 ranges of 10,000 values,
+    would stay pinned in every worker. Here an expression longer than `max_expression_chars`
+    is never kept, nor is its hash computed, and the values held in all stay under `max_values`.
+    """
+
+    def __init__(
+        self,
+        func: Callable[[str, ParamKind], Values],
+        max_entries: int,
+        max_expression_chars: int,
+        max_values: int,
+    ) -> None:
+        self._func = func
+        self._max_entries = max_entries
+        self._max_expression_chars = max_expression_chars
+        self._max_values = max_values
+        self._entries: OrderedDict[tuple[str, str], Values] = OrderedDict()
+        self._values = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, expression: str, kind: ParamKind) -> Values:
+        key = (expression, kind) if len(expression) <= self._max_expression_chars else None
+        if key is not None:
+            with self._lock:
+                found = self._entries.get(key)
+                if found is not None:
+                    self._entries.move_to_end(key)
+                    return found
+        values = self._func(expression, kind)
+        if key is not None and len(values) <= self._max_values:
+            self._keep(key, values)
+        return values
+
+    def _keep(self, key: tuple[str, str], values: Values) -> None:
+        with self._lock:
+            if key in self._entries:  # another thread expanded it meanwhile
+                return
+            self._entries[key] = values
+            self._values += len(values)
+            while len(self._entries) > self._max_entries or self._values > self._max_values:
+                _, dropped = self._entries.popitem(last=False)
+                self._values -= len(dropped)
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._values = 0
+
+    def cache_info(self) -> MemoInfo:
+        with self._lock:
+            longest = max((len(expression) for expression, _ in self._entries), default=0)
+            return MemoInfo(entries=len(self._entries), values=self._values, longest_expression=longest)
+
+
+# parse_values, memoised: a spec is validated field by field, then as a whole.
+expand_values = BoundedMemo(
+    _expand_values,
+    max_entries=MEMO_MAX_ENTRIES,
+    max_expression_chars=MEMO_MAX_EXPRESSION_CHARS,
+    max_values=MEMO_MAX_VALUES,
+)
 
 
 def format_values(values: list[int] | list[float], limit: int = 12) -> str:

@@ -14,7 +14,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from airflow_backtest_framework.config import CONTEXT_MAX_GRID_POINTS, SweepConfig
-from services.errors import NotFound
+from airflow_backtest_framework.names import SweepNameError, validate_sweep_name
+from services.errors import BadRequest, NotFound
 from services.models import SweepRecord
 
 RECORD_SUFFIX = ".json"
@@ -43,6 +44,12 @@ class SweepRegistry:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _path(self, name: str) -> Path:
+        """The record's file; BadRequest for a name SweepConfig would refuse (`../x`, `/etc/x`), decided
+        by the text alone, so the answer never depends on what exists outside the folder."""
+        try:
+            validate_sweep_name(name)
+        except SweepNameError as exc:
+            raise BadRequest(str(exc)) from None
         return self._folder / f"{name}{RECORD_SUFFIX}"
 
     def _write(self, record: SweepRecord) -> None:
@@ -108,5 +115,6 @@ class SweepRegistry:
             return record
 
     def delete(self, name: str) -> None:
+        path = self._path(name)
         with self._lock():
-            self._path(name).unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
