@@ -81,7 +81,6 @@ def create_sweep_dag(spec: SweepConfig | str) -> Any:
     config = spec if isinstance(spec, SweepConfig) else SweepConfig.from_json(spec, max_grid_points=None)
     executor = executor_from_environment()
     DAG, Variable, task = _airflow()
-    spec_json = config.to_json()
     dag_id = config.dag_id
 
     with DAG(
@@ -99,50 +98,9 @@ def create_sweep_dag(spec: SweepConfig | str) -> Any:
         @task(task_id=ec.PLAN_TASK_ID)
         def plan(**context: Any) -> list[dict[str, Any]]:
             """Split the grid into chunks and build each chunk's engine environment."""
-            run_id = context["run_id"]
-            results_uri = _variable(Variable, ec.VAR_RESULTS_URI)
-            open_results_store(results_uri).write_spec(dag_id, run_id, spec_json)
-            spec_uri = parse_results_uri(results_uri).uri(ec.spec_key(dag_id, run_id))
-            inline = len(spec_json) <= ec.INLINE_SPEC_LIMIT
-            common = {
-                "spec_json": spec_json,
-                "strategy": config.strategy,
-                "results_uri": results_uri,
-                "dag_id": dag_id,
-                "run_id": run_id,
-                "db_host": _variable(Variable, ec.VAR_DB_HOST, ""),
-                "data_source": _variable(Variable, ec.VAR_DATA_SOURCE, ""),
-                "spec_uri": None if inline else spec_uri,
-            }
-            envs = [ec.engine_environment(start=s, count=n, **common) for s, n in config.chunks()]
-            log.info("planned %d chunks of up to %d points", len(envs), config.effective_points_per_task)
-            if executor == ec.EXECUTOR_BATCH:
-                return [ec.container_overrides(env) for env in envs]
-            return envs
+            return _plan(config, executor, Variable, context["run_id"])
 
-        chunks = plan()
-
-        if executor == ec.EXECUTOR_BATCH:
-            from airflow.providers.amazon.aws.operators.batch import BatchOperator
-
-            run_chunk = BatchOperator.partial(
-                task_id=ec.CHUNK_TASK_ID,
-                job_name=dag_id,
-                job_queue="{{ var.value.%s }}" % ec.VAR_JOB_QUEUE,  # noqa: UP031 - jinja braces
-                job_definition="{{ var.value.%s }}" % ec.VAR_JOB_DEFINITION,  # noqa: UP031
-                tags=ec.batch_job_tags(dag_id, "{{ run_id }}"),
-            ).expand(container_overrides=chunks)
-        else:
-
-            @task(task_id=ec.CHUNK_TASK_ID)
-            def run_local_chunk(env: dict[str, str], **context: Any) -> dict[str, Any]:
-                """Run the reference engine as a subprocess with the Batch container's environment
-                (plus the run conf's injected failures on this attempt, a test hook)."""
-                conf = getattr(context.get("dag_run"), "conf", None)
-                attempt = getattr(context.get("ti"), "try_number", 1) or 1
-                return _run_engine_subprocess({**env, **ec.injected_failures(conf, attempt)})
-
-            run_chunk = run_local_chunk.expand(env=chunks)
+        run_chunk = _chunk_tasks(executor, dag_id, plan(), task)
 
         @task(task_id=ec.SUMMARY_TASK_ID, trigger_rule="all_done")
         def summarize(**context: Any) -> dict[str, Any]:
@@ -152,6 +110,54 @@ def create_sweep_dag(spec: SweepConfig | str) -> Any:
 
         run_chunk >> summarize()
     return dag
+
+
+def _plan(config: SweepConfig, executor: str, variable_cls: Any, run_id: str) -> list[dict[str, Any]]:
+    """The chunks' engine environments (Batch: as container overrides); the spec stored for the run."""
+    dag_id, spec_json = config.dag_id, config.to_json()
+    results_uri = _variable(variable_cls, ec.VAR_RESULTS_URI)
+    open_results_store(results_uri).write_spec(dag_id, run_id, spec_json)
+    spec_uri = parse_results_uri(results_uri).uri(ec.spec_key(dag_id, run_id))
+    inline = len(spec_json) <= ec.INLINE_SPEC_LIMIT
+    common = {
+        "spec_json": spec_json,
+        "strategy": config.strategy,
+        "results_uri": results_uri,
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "db_host": _variable(variable_cls, ec.VAR_DB_HOST, ""),
+        "data_source": _variable(variable_cls, ec.VAR_DATA_SOURCE, ""),
+        "spec_uri": None if inline else spec_uri,
+    }
+    envs = [ec.engine_environment(start=s, count=n, **common) for s, n in config.chunks()]
+    log.info("planned %d chunks of up to %d points", len(envs), config.effective_points_per_task)
+    if executor == ec.EXECUTOR_BATCH:
+        return [ec.container_overrides(env) for env in envs]
+    return envs
+
+
+def _chunk_tasks(executor: str, dag_id: str, chunks: Any, task: Any) -> Any:
+    """`run_chunk` mapped over the planned chunks: a BatchOperator each, or the engine as a subprocess."""
+    if executor == ec.EXECUTOR_BATCH:
+        from airflow.providers.amazon.aws.operators.batch import BatchOperator
+
+        return BatchOperator.partial(
+            task_id=ec.CHUNK_TASK_ID,
+            job_name=dag_id,
+            job_queue="{{ var.value.%s }}" % ec.VAR_JOB_QUEUE,  # noqa: UP031 - jinja braces
+            job_definition="{{ var.value.%s }}" % ec.VAR_JOB_DEFINITION,  # noqa: UP031
+            tags=ec.batch_job_tags(dag_id, "{{ run_id }}"),
+        ).expand(container_overrides=chunks)
+
+    @task(task_id=ec.CHUNK_TASK_ID)
+    def run_local_chunk(env: dict[str, str], **context: Any) -> dict[str, Any]:
+        """Run the reference engine as a subprocess with the Batch container's environment
+        (plus the run conf's injected failures on this attempt, a test hook)."""
+        conf = getattr(context.get("dag_run"), "conf", None)
+        attempt = getattr(context.get("ti"), "try_number", 1) or 1
+        return _run_engine_subprocess({**env, **ec.injected_failures(conf, attempt)})
+
+    return run_local_chunk.expand(env=chunks)
 
 
 def _run_engine_subprocess(env: dict[str, str]) -> dict[str, Any]:
