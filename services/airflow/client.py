@@ -12,8 +12,6 @@ from pydantic import ValidationError
 
 from services.airflow.dialect import ApiDialect, ApiVersion, Raw, dialect_for
 from services.airflow.models import (
-    UNMAPPED,
-    ComponentHealth,
     DagInfo,
     DagRun,
     HealthInfo,
@@ -21,30 +19,10 @@ from services.airflow.models import (
     RunState,
     TaskInstance,
     TaskKey,
-    TaskState,
     VersionInfo,
 )
-from services.airflow.transport import AirflowTransport, ApiRequest, ApiResponse, QueryValue
+from services.airflow.transport import AirflowTransport, ApiRequest, QueryValue
 from services.errors import BacktestError, BadRequest, NotFound, http_error
-
-__all__ = [
-    "UNMAPPED",
-    "AirflowClient",
-    "AirflowTransport",
-    "ApiRequest",
-    "ApiResponse",
-    "ComponentHealth",
-    "DagInfo",
-    "DagRun",
-    "HealthInfo",
-    "ImportErrorInfo",
-    "RunState",
-    "TaskInstance",
-    "TaskKey",
-    "TaskState",
-    "VersionInfo",
-    "api_path",
-]
 
 log = logging.getLogger(__name__)
 
@@ -228,23 +206,6 @@ class AirflowClient:
         except NotFound:
             return None
 
-    def list_dags(
-        self, prefix: str | None = None, tags: Iterable[str] | None = None, paused: bool | None = None
-    ) -> list[DagInfo]:
-        """DAGs whose id starts with `prefix` and that carry any of `tags`: `GET /dags`, all pages."""
-        params: dict[str, QueryValue] = {}
-        if prefix:
-            params["dag_id_pattern"] = prefix  # a substring match server-side; narrowed below
-        if tags:
-            params["tags"] = list(tags)
-        if paused is not None:
-            params["paused"] = paused
-        dags = [
-            self._parse(self._dialect.dag, raw, "GET /dags")
-            for raw in self._pages("/dags", "dags", DAG_PAGE_SIZE, params)
-        ]
-        return [dag for dag in dags if not prefix or dag.dag_id.startswith(prefix)]
-
     def set_paused(self, dag_id: str, paused: bool) -> DagInfo:
         """Pause or unpause: `PATCH /dags/{dag_id}?update_mask=is_paused` with `{"is_paused": ...}`."""
         path = api_path("dags", dag_id)
@@ -271,12 +232,6 @@ class AirflowClient:
             if raw.get("dag_id") == dag_id:
                 return self._parse(self._dialect.dag, raw, "PATCH /dags")
         raise NotFound(f"Airflow has no DAG {dag_id}", status=404)
-
-    def reparse_file(self, file_token: str) -> None:
-        """Ask the DAG processor to parse a file now: `PUT /parseDagFile/{file_token}` (v2 only)."""
-        if not self._dialect.can_reparse:
-            raise BadRequest(f"Airflow API {self.api_version} has no parseDagFile endpoint")
-        self._call("PUT", api_path("parseDagFile", file_token))
 
     # ---- runs -------------------------------------------------------------------------------
 

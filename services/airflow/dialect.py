@@ -40,7 +40,6 @@ class ApiDialect:
     health_path = "/monitor/health"
     # run_after is set for every run; logical_date is null for runs triggered without one.
     runs_newest_first = "-run_after"
-    can_reparse = True
     can_clear_map_index = True
     # Batch endpoints with short paths (MWAA's InvokeRestApi takes paths of at most 64 characters).
     runs_batch_path = "/dags/~/dagRuns/list"
@@ -185,7 +184,6 @@ class V1Dialect(ApiDialect):
     version: ApiVersion = "v1"
     health_path = "/health"
     runs_newest_first = "-execution_date"
-    can_reparse = False
     # The documented v1 ClearTaskInstances body takes task ids only, not [task_id, map_index].
     can_clear_map_index = False
     # v1's ListTaskInstanceForm has no page_offset/page_limit (unknown keys are a 400): one answer.

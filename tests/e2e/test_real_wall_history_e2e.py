@@ -23,8 +23,9 @@ from playwright.sync_api import Page, expect
 
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
-from services.airflow.client import AirflowClient, DagRun, TaskState
+from services.airflow.client import AirflowClient
 from services.airflow.http import HttpTransport
+from services.airflow.models import DagRun, TaskState
 from services.bootstrap import build_services
 from services.ports import Services
 from services.results_analysis import metric_grid, top_n

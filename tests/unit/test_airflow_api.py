@@ -8,17 +8,9 @@ from typing import Any
 
 import pytest
 
-from services.airflow.client import (
-    AirflowClient,
-    ApiRequest,
-    ApiResponse,
-    ImportErrorInfo,
-    RunState,
-    TaskKey,
-    TaskState,
-    api_path,
-)
-from services.airflow.transport import RetryingTransport, RetryPolicy
+from services.airflow.client import AirflowClient, api_path
+from services.airflow.models import ImportErrorInfo, RunState, TaskKey, TaskState
+from services.airflow.transport import ApiRequest, ApiResponse, RetryingTransport, RetryPolicy
 from services.errors import AuthError, BacktestError, BadRequest, Conflict, NotFound, Unavailable
 from tests.support.airflow_api_fake import FakeAirflow
 
@@ -63,15 +55,6 @@ def test_get_dag_and_not_found(fake: FakeAirflow) -> None:
     assert info.value.status == 404
     assert "nope" in info.value.message and "404" in info.value.message
     assert client_for(fake).find_dag("nope") is None
-
-
-def test_list_dags_by_prefix_and_tags_across_pages(fake: FakeAirflow) -> None:
-    fake.page_cap = 2  # the server caps pages; the client keeps paging
-    for name in ("sweep_a", "sweep_b", "sweep_c", "old_sweep_x", "other"):
-        fake.add_dag(name, tags=("backtest",) if name != "other" else ())
-    client = client_for(fake)
-    assert [d.dag_id for d in client.list_dags(prefix="sweep_")] == ["sweep_a", "sweep_b", "sweep_c"]
-    assert len(client.list_dags(tags=["backtest"])) == 4
 
 
 def test_set_paused(fake: FakeAirflow) -> None:
@@ -225,17 +208,6 @@ def test_v1_cannot_clear_single_map_indexes() -> None:
     with pytest.raises(BadRequest, match="only_failed"):
         client_for(fake).clear_task_instances("d", "r", [("work", 2)])
     assert fake.requests == []
-
-
-def test_reparse_file_v2_only(fake: FakeAirflow) -> None:
-    client = client_for(fake)
-    if fake.version == "v1":
-        with pytest.raises(BadRequest, match="parseDagFile"):
-            client.reparse_file("tok")
-        assert fake.requests == []
-    else:
-        client.reparse_file("eyJ.tok")
-        assert fake.requests[-1].method == "PUT" and fake.requests[-1].path == "/parseDagFile/eyJ.tok"
 
 
 def test_set_run_state(fake: FakeAirflow) -> None:

@@ -17,9 +17,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from pydantic import SecretStr
 
-from services.airflow.client import AirflowClient, ApiRequest
+from services.airflow.client import AirflowClient
 from services.airflow.http import HttpTransport, detect_api_version, jwt_expiry
-from services.airflow.transport import RetryPolicy
+from services.airflow.transport import ApiRequest, RetryPolicy
 from services.errors import AuthError, NotFound, Unavailable
 
 PASSWORD = "s3cret-pa55"

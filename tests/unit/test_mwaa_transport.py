@@ -9,15 +9,16 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from services.airflow.client import AirflowClient, ApiRequest, RunState, TaskState
+from services.airflow.client import AirflowClient
 from services.airflow.dialect import ApiVersion
+from services.airflow.models import RunState, TaskState
 from services.airflow.mwaa import (
     MWAA_MAX_PATH_CHARS,
     MwaaTransport,
     api_version_of,
     detect_mwaa_api_version,
 )
-from services.airflow.transport import RetryPolicy
+from services.airflow.transport import ApiRequest, RetryPolicy
 from services.errors import AuthError, BacktestError, BadRequest, Conflict, NotFound, Unavailable
 
 ENV = "TradingStrategiesMwaaEnvironment"
@@ -102,23 +103,14 @@ def test_v2_version_and_query_parameters(mwaa: tuple[Any, Stubber]) -> None:
     ok(stubber, "/version", {"version": "3.0.6", "git_version": None})
     ok(
         stubber,
-        "/dags",
-        {
-            "dags": [{"dag_id": DAG_ID, "is_paused": False, "tags": [{"name": "backtest"}]}],
-            "total_entries": 1,
-        },
-        QueryParameters={
-            "dag_id_pattern": "backtest_",
-            "tags": ["backtest"],
-            "paused": "false",
-            "limit": 100,
-            "offset": 0,
-        },
+        f"/dags/{DAG_ID}/dagRuns",
+        {"dag_runs": [v2_run()], "total_entries": 1},
+        QueryParameters={"limit": 3, "offset": 0, "order_by": "-run_after"},
     )
     airflow = airflow_of(client, "v2")
     assert airflow.version().version == "3.0.6"
-    dags = airflow.list_dags(prefix="backtest_", tags=["backtest"], paused=False)
-    assert [(dag.dag_id, dag.tags) for dag in dags] == [(DAG_ID, ["backtest"])]
+    runs = airflow.list_runs(DAG_ID, limit=3)
+    assert [(run.run_id, run.state) for run in runs] == [(RUN_ID, RunState.RUNNING)]
 
 
 def test_v2_trigger_sends_the_body_as_a_document(mwaa: tuple[Any, Stubber]) -> None:
