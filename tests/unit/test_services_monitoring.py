@@ -10,6 +10,7 @@ import diskcache
 import pytest
 
 from airflow_backtest_framework.engine_contract import point_key
+from bench.fake_airflow import FakeDagsFolderAirflow
 from services.airflow.client import AirflowClient
 from services.airflow.models import TaskInstance
 from services.deploy import DeployService, RunService
@@ -17,7 +18,6 @@ from services.models import PointState
 from services.monitoring import MonitorService, eta_seconds, point_states
 from services.results import ResultsService
 from services.storage import LocalFolderStore
-from tests.support.fake_airflow import FakeAirflow
 from tests.support.sweeps import small_sweep
 
 
@@ -33,7 +33,7 @@ class Clock:
 
 @pytest.fixture
 def world(tmp_path: Path):
-    airflow = FakeAirflow(tmp_path / "dags")
+    airflow = FakeDagsFolderAirflow(tmp_path / "dags")
     client = AirflowClient(airflow)
     results_store = LocalFolderStore(tmp_path / "results")
     cache = diskcache.Cache(str(tmp_path / "cache"))

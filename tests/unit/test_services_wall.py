@@ -12,6 +12,7 @@ import diskcache
 import pytest
 
 from airflow_backtest_framework.engine_contract import point_key
+from bench.fake_airflow import FakeDagsFolderAirflow
 from services.airflow.client import AirflowClient
 from services.deploy import DeployService, RunService
 from services.models import PointState
@@ -20,7 +21,6 @@ from services.registry import SweepRegistry
 from services.results import ResultsService
 from services.storage import LocalFolderStore
 from services.wall import BOARD_BEHIND_PERIODS, HISTORY_MAX_POINTS, WallFilter, WallService
-from tests.support.fake_airflow import FakeAirflow
 from tests.support.sweeps import small_sweep
 
 
@@ -34,7 +34,7 @@ class Clock:
 
 @pytest.fixture
 def world(tmp_path: Path):
-    airflow = FakeAirflow(tmp_path / "dags")
+    airflow = FakeDagsFolderAirflow(tmp_path / "dags")
     client = AirflowClient(airflow)
     clock = Clock()
     cache = diskcache.Cache(str(tmp_path / "cache"))

@@ -1,9 +1,4 @@
-"""An in-memory Airflow 3 REST API (v2 paths) as a transport function, for unit tests of the services.
-
-It "parses" a real dags folder the way Airflow would, as far as the services can tell: a file named
-`<dag_id>.py` holding a generated spec registers that DAG with the factory's description; a file
-that does not compile becomes an import error. Runs and task instances are driven by the test.
-"""
+"""An in-memory Airflow 3 REST API over a real dags folder, for the benchmarks and the services' tests."""
 
 from __future__ import annotations
 
@@ -30,7 +25,7 @@ def _now() -> str:
 
 
 @dataclass
-class FakeRun:
+class FakeDagRun:
     run_id: str
     conf: dict
     state: str = "queued"
@@ -41,15 +36,20 @@ class FakeRun:
     other_states: dict[str, str | None] = field(default_factory=lambda: {"plan": None, "summarize": None})
 
 
-class FakeAirflow:
-    """Call it with an ApiRequest; inspect `requests`, set `down`, drive runs with `set_states`."""
+class FakeDagsFolderAirflow:
+    """Call it with an ApiRequest; inspect `requests`, set `down`, drive runs with `set_states`.
+
+    It "parses" the dags folder the way Airflow would, as far as the services can tell: a file named
+    `<dag_id>.py` holding a generated spec registers that DAG with the factory's description; a file
+    that does not compile becomes an import error. Runs and task instances are driven by the caller.
+    """
 
     def __init__(self, dags_folder: Path, version: str = "3.3.2") -> None:
         self.dags_folder = dags_folder
         self.version = version
         self.down = False
         self.paused: dict[str, bool] = {}
-        self.runs: dict[str, list[FakeRun]] = {}
+        self.runs: dict[str, list[FakeDagRun]] = {}
         self.requests: Counter[str] = Counter()
         self.pages_served = 0
 
@@ -109,7 +109,7 @@ class FakeAirflow:
             else:
                 run.chunk_ends.pop(index, None)
 
-    def _run(self, dag_id: str, run_id: str) -> FakeRun:
+    def _run(self, dag_id: str, run_id: str) -> FakeDagRun:
         return next(run for run in self.runs.get(dag_id, []) if run.run_id == run_id)
 
     # ------------------------------------------------------------------------------- transport
@@ -160,7 +160,7 @@ class FakeAirflow:
             return ApiResponse(200, self._run_json(rest[0], run))
         return self._task_instances(request, rest[0], run)
 
-    def _task_instances(self, request: ApiRequest, dag_id: str, run: FakeRun) -> ApiResponse:
+    def _task_instances(self, request: ApiRequest, dag_id: str, run: FakeDagRun) -> ApiResponse:
         items = [self._ti(dag_id, run, "plan", -1, run.other_states["plan"])]
         items += [
             self._ti(dag_id, run, "run_chunk", i, s, run.chunk_ends.get(i))
@@ -176,7 +176,7 @@ class FakeAirflow:
     @staticmethod
     def _ti(
         dag_id: str,
-        run: FakeRun,
+        run: FakeDagRun,
         task_id: str,
         map_index: int,
         state: str | None,
@@ -193,7 +193,7 @@ class FakeAirflow:
         }
 
     @staticmethod
-    def _run_json(dag_id: str, run: FakeRun) -> dict:
+    def _run_json(dag_id: str, run: FakeDagRun) -> dict:
         return {
             "dag_id": dag_id,
             "dag_run_id": run.run_id,
@@ -224,7 +224,7 @@ class FakeAirflow:
         run_id = request.json.get("dag_run_id") or f"manual__fake_{len(runs) + 1}"
         if any(run.run_id == run_id for run in runs):
             return ApiResponse(409, {"detail": f"DagRun with run_id: `{run_id}` already exists"})
-        run = FakeRun(run_id=run_id, conf=request.json.get("conf") or {})
+        run = FakeDagRun(run_id=run_id, conf=request.json.get("conf") or {})
         runs.append(run)
         return ApiResponse(200, self._run_json(rest[0], run))
 
