@@ -13,7 +13,7 @@ from services.deploy import RUN_ID_MAX_CHARS, RUN_ID_SUFFIXES, DeployService, Ru
 from services.errors import Conflict, DeployRefused, NotFound
 from services.models import StepState
 from services.storage import LocalFolderStore
-from tests.support.airflow_api_fake import FakeAirflow as ApiFake
+from tests.support.airflow_api_fake import FakeAirflowApi
 from tests.support.sweeps import small_sweep
 
 
@@ -122,7 +122,7 @@ def test_preflight_reports_airflow_down_with_a_fix(
 
 
 def test_preflight_checks_the_cancel_path_fits_mwaa(tmp_path: Path) -> None:
-    api = ApiFake()
+    api = FakeAirflowApi()
     api.max_path_length = 64  # what MwaaTransport declares: InvokeRestApi's Path limit
     deployer = DeployService(LocalFolderStore(tmp_path), AirflowClient(api), max_grid_points=100)
     fits = {check.key: check for check in deployer.preflight(small_sweep(name="x" * 10))}

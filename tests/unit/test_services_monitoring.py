@@ -21,16 +21,6 @@ from services.storage import LocalFolderStore
 from tests.support.sweeps import small_sweep
 
 
-class Clock:
-    def __init__(self) -> None:
-        from datetime import UTC, datetime
-
-        self.now = datetime(2026, 1, 1, tzinfo=UTC)
-
-    def __call__(self):
-        return self.now
-
-
 @pytest.fixture
 def world(tmp_path: Path):
     airflow = FakeDagsFolderAirflow(tmp_path / "dags")
