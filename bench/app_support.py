@@ -1,5 +1,5 @@
-"""What the app benchmarks need around the app: a fake Airflow over HTTP, a seeded 10,000-point sweep,
-Dash callback requests built from `/_dash-dependencies`, and app processes (`python app.py`, gunicorn)."""
+"""What the app benchmarks need around the app: a fake Airflow over HTTP, Dash callback requests built from
+`/_dash-dependencies`, and app processes (`python app.py`, gunicorn)."""
 
 from __future__ import annotations
 
@@ -16,19 +16,14 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from airflow_backtest_framework import engine_contract as ec
-from airflow_backtest_framework.config import SweepConfig
+from bench.fake_airflow import FakeDagsFolderAirflow
 from services.airflow.transport import ApiRequest
-from services.dag_generator import render_dag
-from services.registry import SweepRegistry
 from services.settings import PROJECT_ROOT
-from tests.support.fake_airflow import FakeAirflow, FakeRun
 
 API_ROOT = "/api/v2"
 TOKEN_PATH = "/auth/token"
@@ -36,24 +31,6 @@ FAKE_TOKEN = "bench.fake.token"  # not a JWT: the transport keeps a token withou
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 UPDATE_PATH = "/_dash-update-component"
-
-# The 10,000-point sweep of the Monitor benchmark: 1,000 mapped chunks of 10 points, mid-run.
-SWEEP_10K = {
-    "name": "bench_mon10k",
-    "strategy": "MeanReversionStrategy",
-    "params": {
-        "lookback_period": "10:109:100",
-        "entry_threshold": "1:3:10",
-        "stop_loss_pct": "0.05:0.1:10",
-        "cooldown_period": "5",
-    },
-    "universe": ["AAPL"],
-    "start_date": "2015-01-01",
-    "end_date": "2024-12-31",
-    "owner": "bench",
-}
-RUN_10K = "manual__2026-01-01T00:00:00+00:00"
-CHUNKS_DONE, CHUNKS_RUNNING, CHUNKS_FAILED = 600, 50, 20  # the other chunks are queued
 
 
 def free_port() -> int:
@@ -66,14 +43,14 @@ def free_port() -> int:
 
 
 class FakeAirflowServer:
-    """tests.support.fake_airflow.FakeAirflow behind a real HTTP server (`/api/v2`, `/auth/token`).
+    """bench.fake_airflow.FakeDagsFolderAirflow behind a real HTTP server (`/api/v2`, `/auth/token`).
 
     The app reaches it with its own HttpTransport, exactly as it reaches a real Airflow; `count`
     is the number of API requests that arrived (the upstream load the app puts on Airflow).
     """
 
     def __init__(self, dags_folder: Path) -> None:
-        self.fake = FakeAirflow(dags_folder)
+        self.fake = FakeDagsFolderAirflow(dags_folder)
         self.count = 0
         self.paths: Counter[str] = Counter()  # the same requests by `METHOD /path` (below /api/v2)
         self._lock = threading.Lock()
@@ -137,38 +114,6 @@ class FakeAirflowServer:
             do_GET = do_POST = do_PATCH = _dispatch
 
         return Handler
-
-
-def seed_10k_sweep(fake: FakeAirflow, registry: SweepRegistry, results_root: Path) -> SweepConfig:
-    """Save, "deploy" and start the 10,000-point sweep: 1,000 mapped chunks in mixed states, and the
-    result files of the chunks that succeeded (the monitor lists them every poll)."""
-    config = SweepConfig.model_validate(SWEEP_10K)
-    assert config.grid_size == 10_000 and config.task_count == 1_000, (config.grid_size, config.task_count)
-    registry.save(config)
-    registry.record_deploy(config.name, config.spec_hash)
-    registry.record_run(config.name, RUN_10K)
-    (fake.dags_folder / f"{config.dag_id}.py").write_text(render_dag(config))
-    fake.paused[config.dag_id] = False
-    started = (datetime.now(UTC) - timedelta(minutes=20)).isoformat()
-    run = FakeRun(run_id=RUN_10K, conf={}, state="running", start_date=started)
-    run.other_states["plan"] = "success"
-    states = (
-        ["success"] * CHUNKS_DONE
-        + ["running"] * CHUNKS_RUNNING
-        + ["failed"] * CHUNKS_FAILED
-        + ["queued"] * (config.task_count - CHUNKS_DONE - CHUNKS_RUNNING - CHUNKS_FAILED)
-    )
-    run.chunk_states = dict(enumerate(states))
-    fake.runs[config.dag_id] = [run]
-    chunks = config.chunks()
-    points = results_root / ec.run_prefix(config.dag_id, RUN_10K) / ec.POINTS_DIR
-    points.mkdir(parents=True, exist_ok=True)
-    for chunk in range(CHUNKS_DONE):
-        start, count = chunks[chunk]
-        for index in range(start, start + count):
-            record = {"index": index, "params": config.point(index), "metrics": {"sharpe": index % 7 / 7}}
-            (points / f"{index}.json").write_text(json.dumps(record))
-    return config
 
 
 # --------------------------------------------------------------------------- Dash callback requests

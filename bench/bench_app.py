@@ -1,7 +1,7 @@
 """The Dash app: Configure callbacks on a 10^6-point draft, Monitor refresh of a 10,000-point sweep under
 20 polling sessions, cold start, and the app's memory after the main flow.
 
-Airflow is a fake served over real HTTP (tests/support/fake_airflow.py behind bench/app_support.py): the
+Airflow is a fake served over real HTTP (bench/fake_airflow.py behind bench/app_support.py): the
 app talks to it through its own HttpTransport, and the fake holds a 10,000-point run with 1,000 mapped
 task instances mid-way, so no local Airflow has to run 1,000 tasks. Timings are the app's.
 """
@@ -36,13 +36,14 @@ from bench.app_support import (
     python_app_command,
     response_value,
     run_app,
-    seed_10k_sweep,
     stop_group,
     timed,
     tree_rss_mb,
     wait_until_up,
 )
+from bench.browser import drive_main_flow
 from bench.common import ACCESS_FORMAT, AccessLog, failures, report, section
+from bench.fixtures import seed_10k_sweep
 from services.bootstrap import STATUS_TTL_FRACTION
 from services.registry import SweepRegistry
 
@@ -374,52 +375,12 @@ def bench_cold_start(workspace: Path, airflow_url: str) -> None:
 # --------------------------------------------------------------------------- (d) memory after the flow
 
 
-def drive_main_flow(url: str, big_sweep: str) -> list[str]:
-    """Configure and save, deploy, trigger, watch the run; then the 10,000-point sweep, the overview,
-    Connections, and the form with its DAG preview. The browser errors seen, if any."""
-    from playwright.sync_api import expect, sync_playwright
-
-    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-    from tests.e2e.helpers import choose_strategy, param_input, save_sweep, type_into
-
-    errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1920, "height": 1080})
-        page.set_default_timeout(30_000)
-        page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
-        page.goto(url + "/")
-        choose_strategy(page, MR)
-        type_into(page, param_input(page, MR, "lookback_period"), "10:30:3")
-        save_sweep(page, "bench_rss_flow")
-        page.click("text=Go to Deploy")
-        page.click("#deploy-button")
-        expect(page.locator("#deploy-panel")).to_contain_text("Deployed and unpaused.")
-        page.click("#deploy-trigger")
-        expect(page.locator("#deploy-trigger-result")).to_contain_text("Run started.")
-        page.click("text=Open in Monitor")
-        expect(page.locator("#monitor-kpis")).to_contain_text("Points")
-        page.goto(f"{url}/monitor/{big_sweep}")
-        expect(page.locator("#monitor-kpis")).to_contain_text("10,000")
-        expect(page.locator("#monitor-heatmap .heatmaplayer")).to_have_count(1)
-        page.wait_for_timeout(RSS_WATCH_S * 1000)
-        page.goto(url + "/monitor")
-        expect(page.locator("#monitor-overview")).to_contain_text(big_sweep)
-        page.goto(url + "/connections")
-        expect(page.locator("#connections-checks")).to_contain_text("checks")
-        page.goto(url + "/")
-        page.click("#configure-preview-toggle")
-        expect(page.locator("#configure-preview")).to_contain_text("create_sweep_dag")
-        browser.close()
-    return errors
-
-
 def bench_rss(workspace: Path, airflow_url: str, big_sweep: str) -> None:
     port = free_port()
     env = app_env(workspace, port, airflow_url, cache="cache-rss", REFRESH_INTERVAL_S="2")
     with run_app(python_app_command(), env, workspace / "rss.log") as app:
         before, _ = tree_rss_mb(app.pid)
-        errors = drive_main_flow(app.url, big_sweep)
+        errors = drive_main_flow(app.url, big_sweep, RSS_WATCH_S)
         main, children = tree_rss_mb(app.pid)
     kids = ", ".join(f"{pid}: {mb:.0f} MB" for pid, mb in children.items()) or "none left"
     print(
@@ -435,7 +396,7 @@ def bench_rss(workspace: Path, airflow_url: str, big_sweep: str) -> None:
 
 def main() -> int:
     workspace = Path(tempfile.mkdtemp(prefix="bench-app-"))
-    print("Airflow: a fake over HTTP (tests/support/fake_airflow.py) holding a 10,000-point run with "
+    print("Airflow: a fake over HTTP (bench/fake_airflow.py) holding a 10,000-point run with "
           "1,000 mapped task instances (600 chunks done, 50 running, 20 failed, 330 queued)")  # fmt: skip
     try:
         with FakeAirflowServer(workspace / "dags") as airflow:

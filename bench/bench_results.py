@@ -4,7 +4,7 @@ render on a cold app, and of the heatmap callback when the axes or the aggregate
 The sweep's 10,000 points were run by the reference engine itself, one `backtest_engine.main` call
 per mapped chunk of 10 (bench/fixtures.py), which wrote its real `points/<index>.json` and
 `equity/<index>.json` files; the run's `results.csv` and `summary.json` come from the DAG's summarize
-code. Airflow is tests/support/fake_airflow.py behind a real HTTP server (bench/app_support.py).
+code. Airflow is bench/fake_airflow.py behind a real HTTP server (bench/app_support.py).
 The app runs under gunicorn (2 sync workers) and gets real HTTP requests, the callback bodies built
 from its own `/_dash-dependencies`; every server time is gunicorn's `%(M)s` from its access log.
 

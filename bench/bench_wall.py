@@ -3,7 +3,7 @@ wall's refresh callback, and the upstream Airflow requests per refresh interval 
 
 The app runs under gunicorn (2 sync workers, a fresh cache folder) and gets real HTTP POSTs to
 `/_dash-update-component`, built from its own `/_dash-dependencies`; server times are gunicorn's
-`%(M)s` from its access log. Airflow is tests/support/fake_airflow.py behind a real HTTP server
+`%(M)s` from its access log. Airflow is bench/fake_airflow.py behind a real HTTP server
 (bench/app_support.py), which counts the API requests it answers; it holds 50 saved, "deployed" and
 started sweeps of 1,000 points (100 mapped chunks each: 30 running, 5 running with many failed
 chunks, 10 succeeded and 5 failed within the last hours). The result files of their finished points

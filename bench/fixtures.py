@@ -1,8 +1,9 @@
-"""Seeded workspaces of the wall and results benchmarks: sweeps saved, "deployed" and run in the fake
+"""Seeded workspaces of the monitor, wall and results benchmarks: sweeps saved, "deployed" and run in the fake
 Airflow, and the result files of their finished points written by the reference engine itself."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -14,9 +15,9 @@ from typing import Any
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
 from airflow_backtest_framework.dag_factory import _summarize  # the summarize task's own code
+from bench.fake_airflow import FakeDagRun, FakeDagsFolderAirflow
 from services.dag_generator import render_dag
 from services.registry import SweepRegistry
-from tests.support.fake_airflow import FakeAirflow, FakeRun
 
 # A small market keeps the engine's seeding time down; the files it writes do not depend on it.
 UNIVERSE = ["AAPL", "MSFT"]
@@ -160,7 +161,9 @@ def _write_grid(job: _Writes) -> int:
     return written
 
 
-def deploy_into(fake: FakeAirflow, registry: SweepRegistry, config: SweepConfig, run: FakeRun) -> None:
+def deploy_into(
+    fake: FakeDagsFolderAirflow, registry: SweepRegistry, config: SweepConfig, run: FakeDagRun
+) -> None:
     """Save, "deploy" (the DAG file the fake parses, unpaused) and record the run of one sweep."""
     registry.save(config)
     registry.record_deploy(config.name, config.spec_hash)
@@ -170,8 +173,8 @@ def deploy_into(fake: FakeAirflow, registry: SweepRegistry, config: SweepConfig,
     fake.runs[config.dag_id] = [run]
 
 
-def fake_run(run_id: str, plan: RunPlan, now: datetime) -> FakeRun:
-    run = FakeRun(
+def fake_run(run_id: str, plan: RunPlan, now: datetime) -> FakeDagRun:
+    run = FakeDagRun(
         run_id=run_id,
         conf={},
         state=plan.state,
@@ -185,7 +188,7 @@ def fake_run(run_id: str, plan: RunPlan, now: datetime) -> FakeRun:
     return run
 
 
-def seed_wall(fake: FakeAirflow, registry: SweepRegistry, results_root: Path) -> dict[str, int]:
+def seed_wall(fake: FakeDagsFolderAirflow, registry: SweepRegistry, results_root: Path) -> dict[str, int]:
     """WALL_SWEEPS sweeps of 1,000 points, each saved, deployed and running (or recently finished)
     in the fake, with the engine's result files of its finished points. Counts by kind, and files."""
     now = datetime.now(UTC)
@@ -241,7 +244,7 @@ def _engine_chunks(envs: list[dict[str, str]]) -> list[int]:
     return [main(env) for env in envs]
 
 
-def seed_results(fake: FakeAirflow, registry: SweepRegistry, results_root: Path) -> SweepConfig:
+def seed_results(fake: FakeDagsFolderAirflow, registry: SweepRegistry, results_root: Path) -> SweepConfig:
     """A finished 10,000-point sweep: every chunk run by the engine (points/ and equity/ files), then
     the run's results.csv and summary.json written by the DAG's summarize task code; the run a
     success in the fake."""
@@ -269,4 +272,53 @@ def seed_results(fake: FakeAirflow, registry: SweepRegistry, results_root: Path)
     assert codes == [0] * len(codes), f"the engine failed on {len(codes) - codes.count(0)} chunks"
     summary = _summarize(config, str(results_root), RESULTS_RUN)
     assert summary["points_done"] == config.grid_size, summary
+    return config
+
+
+# ---------------------------------------------------------------------------- monitor: 10,000 points mid-run
+
+# The 10,000-point sweep of the Monitor benchmark: 1,000 mapped chunks of 10 points, mid-run.
+SWEEP_10K = {
+    "name": "bench_mon10k",
+    "strategy": "MeanReversionStrategy",
+    "params": {
+        "lookback_period": "10:109:100",
+        "entry_threshold": "1:3:10",
+        "stop_loss_pct": "0.05:0.1:10",
+        "cooldown_period": "5",
+    },
+    "universe": ["AAPL"],
+    "start_date": "2015-01-01",
+    "end_date": "2024-12-31",
+    "owner": "bench",
+}
+RUN_10K = "manual__2026-01-01T00:00:00+00:00"
+RUN_10K_STARTED_AGO = timedelta(minutes=20)
+CHUNKS_DONE, CHUNKS_RUNNING, CHUNKS_FAILED = 600, 50, 20  # the other chunks are queued
+
+
+def seed_10k_sweep(fake: FakeDagsFolderAirflow, registry: SweepRegistry, results_root: Path) -> SweepConfig:
+    """Save, "deploy" and start the 10,000-point sweep: 1,000 mapped chunks in mixed states, and the
+    result files of the chunks that succeeded (the monitor lists them every poll)."""
+    config = SweepConfig.model_validate(SWEEP_10K)
+    assert config.grid_size == 10_000 and config.task_count == 1_000, (config.grid_size, config.task_count)
+    started = (datetime.now(UTC) - RUN_10K_STARTED_AGO).isoformat()
+    run = FakeDagRun(run_id=RUN_10K, conf={}, state="running", start_date=started)
+    run.other_states["plan"] = "success"
+    states = (
+        ["success"] * CHUNKS_DONE
+        + ["running"] * CHUNKS_RUNNING
+        + ["failed"] * CHUNKS_FAILED
+        + ["queued"] * (config.task_count - CHUNKS_DONE - CHUNKS_RUNNING - CHUNKS_FAILED)
+    )
+    run.chunk_states = dict(enumerate(states))
+    deploy_into(fake, registry, config, run)
+    chunks = config.chunks()
+    points = results_root / ec.run_prefix(config.dag_id, RUN_10K) / ec.POINTS_DIR
+    points.mkdir(parents=True, exist_ok=True)
+    for chunk in range(CHUNKS_DONE):
+        start, count = chunks[chunk]
+        for index in range(start, start + count):
+            record = {"index": index, "params": config.point(index), "metrics": {"sharpe": index % 7 / 7}}
+            (points / f"{index}.json").write_text(json.dumps(record))
     return config

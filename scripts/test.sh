@@ -6,4 +6,5 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ./scripts/bootstrap.sh --dev
 .venv/bin/ruff check .
+.venv/bin/lint-imports --no-cache  # the layer contracts of .importlinter
 exec .venv/bin/python -m pytest --timeout=900 "$@"

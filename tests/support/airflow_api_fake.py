@@ -8,7 +8,7 @@ from urllib.parse import unquote
 from services.airflow.transport import ApiRequest, ApiResponse
 
 
-class FakeAirflow:
+class FakeAirflowApi:
     """An in-memory Airflow answering like /api/v2 (or v1); records every request it gets."""
 
     def __init__(self, version: str = "v2", page_cap: int = 100) -> None:
@@ -82,11 +82,11 @@ class FakeAirflow:
         return ApiResponse(404, {"detail": f"The {what} was not found"})
 
 
-def _version(fake: FakeAirflow, request: ApiRequest, args: list[str]) -> ApiResponse:
+def _version(fake: FakeAirflowApi, request: ApiRequest, args: list[str]) -> ApiResponse:
     return ApiResponse(200, {"version": "3.3.2" if fake.version == "v2" else "2.10.3", "git_version": None})
 
 
-def _health(fake: FakeAirflow, request: ApiRequest, args: list[str]) -> ApiResponse:
+def _health(fake: FakeAirflowApi, request: ApiRequest, args: list[str]) -> ApiResponse:
     heartbeat = "2026-01-01T00:00:00+00:00"
     return ApiResponse(
         200,
@@ -98,7 +98,7 @@ def _health(fake: FakeAirflow, request: ApiRequest, args: list[str]) -> ApiRespo
     )
 
 
-def _dags(fake: FakeAirflow, request: ApiRequest, args: list[str]) -> ApiResponse:
+def _dags(fake: FakeAirflowApi, request: ApiRequest, args: list[str]) -> ApiResponse:
     pattern = str(request.params.get("dag_id_pattern", ""))
     tags = set(request.params.get("tags") or ())  # type: ignore[arg-type]
     found = [
@@ -109,7 +109,7 @@ def _dags(fake: FakeAirflow, request: ApiRequest, args: list[str]) -> ApiRespons
     return fake.page(found, "dags", request)
 
 
-def _dag(fake: FakeAirflow, request: ApiRequest, args: list[str]) -> ApiResponse:
+def _dag(fake: FakeAirflowApi, request: ApiRequest, args: list[str]) -> ApiResponse:
     dag = fake.dags.get(args[0])
     if dag is None:
         return fake.not_found(f"Dag with ID: `{args[0]}`")
@@ -119,7 +119,7 @@ def _dag(fake: FakeAirflow, request: ApiRequest, args: list[str]) -> ApiResponse
     return ApiResponse(200, dag)
 
 
-def _runs(fake: FakeAirflow, request: ApiRequest, args: list[str]) -> ApiResponse:
+def _runs(fake: FakeAirflowApi, request: ApiRequest, args: list[str]) -> ApiResponse:
     dag_id = args[0]
     if dag_id not in fake.dags:
         return fake.not_found(f"Dag with ID: `{dag_id}`")
@@ -146,7 +146,7 @@ def _runs(fake: FakeAirflow, request: ApiRequest, args: list[str]) -> ApiRespons
     return fake.page(runs, "dag_runs", request)
 
 
-def _run(fake: FakeAirflow, request: ApiRequest, args: list[str]) -> ApiResponse:
+def _run(fake: FakeAirflowApi, request: ApiRequest, args: list[str]) -> ApiResponse:
     run = fake.runs.get((args[0], args[1]))
     if run is None:
         return fake.not_found(f"DagRun `{args[1]}`")
@@ -155,13 +155,13 @@ def _run(fake: FakeAirflow, request: ApiRequest, args: list[str]) -> ApiResponse
     return ApiResponse(200, run)
 
 
-def _tis(fake: FakeAirflow, request: ApiRequest, args: list[str]) -> ApiResponse:
+def _tis(fake: FakeAirflowApi, request: ApiRequest, args: list[str]) -> ApiResponse:
     if (args[0], args[1]) not in fake.runs:
         return fake.not_found(f"DagRun `{args[1]}`")
     return fake.page(fake.tis[(args[0], args[1])], "task_instances", request)
 
 
-def _clear(fake: FakeAirflow, request: ApiRequest, args: list[str]) -> ApiResponse:
+def _clear(fake: FakeAirflowApi, request: ApiRequest, args: list[str]) -> ApiResponse:
     body = request.json
     wanted = body.get("task_ids")
     hits = []
@@ -181,11 +181,11 @@ def _clear(fake: FakeAirflow, request: ApiRequest, args: list[str]) -> ApiRespon
     return ApiResponse(200, {"task_instances": hits, "total_entries": len(hits)})
 
 
-def _import_errors(fake: FakeAirflow, request: ApiRequest, args: list[str]) -> ApiResponse:
+def _import_errors(fake: FakeAirflowApi, request: ApiRequest, args: list[str]) -> ApiResponse:
     return fake.page(fake.import_errors, "import_errors", request)
 
 
-def _runs_batch(fake: FakeAirflow, request: ApiRequest, args: list[str]) -> ApiResponse:
+def _runs_batch(fake: FakeAirflowApi, request: ApiRequest, args: list[str]) -> ApiResponse:
     """`POST /dags/~/dagRuns/list`: runs of `dag_ids`, newest first, paged by page_offset/page_limit."""
     if args != ["~", "list"]:
         return ApiResponse(405, {"detail": "Method Not Allowed"})

@@ -12,25 +12,25 @@ from services.airflow.client import AirflowClient, api_path
 from services.airflow.models import ImportErrorInfo, RunState, TaskKey, TaskState
 from services.airflow.transport import ApiRequest, ApiResponse, RetryingTransport, RetryPolicy
 from services.errors import AuthError, BacktestError, BadRequest, Conflict, NotFound, Unavailable
-from tests.support.airflow_api_fake import FakeAirflow
+from tests.support.airflow_api_fake import FakeAirflowApi
 
 RUN_ID = "manual__2026-01-02T03:04:05.678901+00:00"
 TOKEN = "eyJhbGciOiJIUzUxMiJ9.eyJzdWIiOiJhZG1pbiIsImV4cCI6OTk5OTk5OTk5OX0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
 
 
 @pytest.fixture(params=["v2", "v1"])
-def fake(request: pytest.FixtureRequest) -> FakeAirflow:
-    return FakeAirflow(version=request.param)
+def fake(request: pytest.FixtureRequest) -> FakeAirflowApi:
+    return FakeAirflowApi(version=request.param)
 
 
-def client_for(fake: FakeAirflow, **options: Any) -> AirflowClient:
+def client_for(fake: FakeAirflowApi, **options: Any) -> AirflowClient:
     return AirflowClient(fake, api_version=fake.version, **options)  # type: ignore[arg-type]
 
 
 # ---- models, both API versions -------------------------------------------------------------------
 
 
-def test_version_and_health(fake: FakeAirflow) -> None:
+def test_version_and_health(fake: FakeAirflowApi) -> None:
     client = client_for(fake)
     assert client.version().major == (3 if fake.version == "v2" else 2)
     health = client.health()
@@ -40,7 +40,7 @@ def test_version_and_health(fake: FakeAirflow) -> None:
     assert fake.requests[-1].path == ("/monitor/health" if fake.version == "v2" else "/health")
 
 
-def test_get_dag_and_not_found(fake: FakeAirflow) -> None:
+def test_get_dag_and_not_found(fake: FakeAirflowApi) -> None:
     fake.add_dag("sweep_a", tags=("backtest", "momentum"))
     dag = client_for(fake).get_dag("sweep_a")
     assert (dag.dag_id, dag.is_paused, dag.tags, dag.is_stale) == (
@@ -57,14 +57,14 @@ def test_get_dag_and_not_found(fake: FakeAirflow) -> None:
     assert client_for(fake).find_dag("nope") is None
 
 
-def test_set_paused(fake: FakeAirflow) -> None:
+def test_set_paused(fake: FakeAirflowApi) -> None:
     fake.add_dag("sweep_a")
     assert client_for(fake).set_paused("sweep_a", False).is_paused is False
     assert fake.requests[-1].json == {"is_paused": False}
     assert fake.requests[-1].method == "PATCH"
 
 
-def test_trigger_body_per_version(fake: FakeAirflow) -> None:
+def test_trigger_body_per_version(fake: FakeAirflowApi) -> None:
     fake.add_dag("sweep_a")
     run = client_for(fake).trigger("sweep_a", {"points": [1, 2]})
     body = fake.requests[-1].json
@@ -76,7 +76,7 @@ def test_trigger_body_per_version(fake: FakeAirflow) -> None:
     assert run.conf == {"points": [1, 2]}
 
 
-def test_trigger_with_a_taken_run_id_is_a_conflict(fake: FakeAirflow) -> None:
+def test_trigger_with_a_taken_run_id_is_a_conflict(fake: FakeAirflowApi) -> None:
     fake.add_dag("sweep_a")
     fake.add_run("sweep_a", "mine")
     with pytest.raises(Conflict) as info:
@@ -84,7 +84,7 @@ def test_trigger_with_a_taken_run_id_is_a_conflict(fake: FakeAirflow) -> None:
     assert "Unique constraint violation" in info.value.message
 
 
-def test_list_runs_newest_first_and_get_run(fake: FakeAirflow) -> None:
+def test_list_runs_newest_first_and_get_run(fake: FakeAirflowApi) -> None:
     fake.add_dag("sweep_a")
     fake.add_run("sweep_a", "old", state="success", when="2026-01-01")
     fake.add_run("sweep_a", RUN_ID, state="running", when="2026-01-02")
@@ -99,7 +99,7 @@ def test_list_runs_newest_first_and_get_run(fake: FakeAirflow) -> None:
     assert "manual__2026-01-02T03%3A04%3A05.678901%2B00%3A00" in fake.requests[-1].path
 
 
-def test_latest_runs_of_many_dags_in_one_request(fake: FakeAirflow) -> None:
+def test_latest_runs_of_many_dags_in_one_request(fake: FakeAirflowApi) -> None:
     for name in ("a", "b", "c", "never_run"):
         fake.add_dag(name)
     fake.add_run("a", "a_old", state="success", when="2026-01-01")
@@ -114,7 +114,9 @@ def test_latest_runs_of_many_dags_in_one_request(fake: FakeAirflow) -> None:
     assert client_for(fake).latest_runs([]) == {}
 
 
-def test_latest_runs_pages_until_every_dag_is_found_then_asks_the_rest_one_by_one(fake: FakeAirflow) -> None:
+def test_latest_runs_pages_until_every_dag_is_found_then_asks_the_rest_one_by_one(
+    fake: FakeAirflowApi,
+) -> None:
     fake.page_cap = 2
     for name in ("busy", "quiet"):
         fake.add_dag(name)
@@ -134,7 +136,7 @@ def test_run_paths_are_percent_encoded() -> None:
     assert api_path("dags", "d", "dagRuns", "a:b+c/d e") == "/dags/d/dagRuns/a%3Ab%2Bc%2Fd%20e"
 
 
-def test_states_unknown_and_none_never_crash(fake: FakeAirflow) -> None:
+def test_states_unknown_and_none_never_crash(fake: FakeAirflowApi) -> None:
     fake.add_dag("d")
     fake.add_run("d", "r", state="brand_new_state")
     for index, state in enumerate([None, "none", "awaiting_input", "RUNNING", "quantum"]):
@@ -152,7 +154,7 @@ def test_states_unknown_and_none_never_crash(fake: FakeAirflow) -> None:
     assert RunState.parse(None) is RunState.NONE
 
 
-def test_all_mapped_task_instances_over_many_pages(fake: FakeAirflow) -> None:
+def test_all_mapped_task_instances_over_many_pages(fake: FakeAirflowApi) -> None:
     fake.add_dag("d")
     fake.add_run("d", RUN_ID)
     fake.add_ti("d", RUN_ID, "plan", state="success")
@@ -169,13 +171,13 @@ def test_all_mapped_task_instances_over_many_pages(fake: FakeAirflow) -> None:
     assert {r.params["limit"] for r in fake.requests} == {7}
 
 
-def test_task_instances_of_a_missing_run(fake: FakeAirflow) -> None:
+def test_task_instances_of_a_missing_run(fake: FakeAirflowApi) -> None:
     fake.add_dag("d")
     with pytest.raises(NotFound):
         client_for(fake).list_task_instances("d", "missing")
 
 
-def test_clear_only_failed_whole_task(fake: FakeAirflow) -> None:
+def test_clear_only_failed_whole_task(fake: FakeAirflowApi) -> None:
     fake.add_dag("d")
     fake.add_run("d", "r", state="failed")
     for index, state in enumerate(["success", "failed", "success", "failed"]):
@@ -191,7 +193,7 @@ def test_clear_only_failed_whole_task(fake: FakeAirflow) -> None:
 
 
 def test_clear_single_map_indexes() -> None:
-    fake = FakeAirflow("v2")
+    fake = FakeAirflowApi("v2")
     fake.add_dag("d")
     fake.add_run("d", "r", state="failed")
     for index in range(3):
@@ -204,13 +206,13 @@ def test_clear_single_map_indexes() -> None:
 
 
 def test_v1_cannot_clear_single_map_indexes() -> None:
-    fake = FakeAirflow("v1")
+    fake = FakeAirflowApi("v1")
     with pytest.raises(BadRequest, match="only_failed"):
         client_for(fake).clear_task_instances("d", "r", [("work", 2)])
     assert fake.requests == []
 
 
-def test_set_run_state(fake: FakeAirflow) -> None:
+def test_set_run_state(fake: FakeAirflowApi) -> None:
     fake.add_dag("d")
     fake.add_run("d", RUN_ID)
     client = client_for(fake)
@@ -222,7 +224,7 @@ def test_set_run_state(fake: FakeAirflow) -> None:
     assert len(fake.requests) == sent
 
 
-def test_import_errors_paged_and_matched(fake: FakeAirflow) -> None:
+def test_import_errors_paged_and_matched(fake: FakeAirflowApi) -> None:
     fake.page_cap = 3
     for n in range(7):
         name = f"sweep_{n}.py" if fake.version == "v2" else f"/opt/airflow/dags/sweep_{n}.py"
@@ -246,7 +248,7 @@ def test_import_error_paths_match_relative_and_absolute() -> None:
 
 
 def test_v1_shapes_map_to_the_same_models() -> None:
-    fake = FakeAirflow("v1")
+    fake = FakeAirflowApi("v1")
     fake.add_dag("d")
     fake.dags["d"]["is_active"] = False
     fake.add_run("d", "scheduled__2024-01-01T00:00:00+00:00", state="success", when="2024-01-01")

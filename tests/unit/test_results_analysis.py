@@ -79,19 +79,19 @@ def test_table_cache_rereads_only_when_new_points_appear(tmp_path: Path) -> None
         record = {"index": index, "params": config.point(index), "metrics": {"sharpe": float(index)}}
         store.put(f"{config.dag_id}/r/points/{index}.json", json.dumps(record).encode())
 
-    class Counting(ResultsService):
+    class CountingTableReads(ResultsService):
         reads = 0
 
         def table(self, config, run_id, done=None):
-            Counting.reads += 1
+            CountingTableReads.reads += 1
             return super().table(config, run_id, done=done)
 
-    tables = ResultsTables(Counting(store))
+    tables = ResultsTables(CountingTableReads(store))
     write(0)
     assert len(tables.table(config, "r")) == 1
-    assert len(tables.table(config, "r")) == 1 and Counting.reads == 1
+    assert len(tables.table(config, "r")) == 1 and CountingTableReads.reads == 1
     write(1)
-    assert len(tables.table(config, "r")) == 2 and Counting.reads == 2
+    assert len(tables.table(config, "r")) == 2 and CountingTableReads.reads == 2
 
 
 def write_points(store: LocalFolderStore, config, run_id: str, indices, sharpe=float) -> None:
@@ -142,25 +142,25 @@ def test_table_cache_knows_the_table_a_page_shows_without_listing(tmp_path: Path
     store = LocalFolderStore(tmp_path)
     write_points(store, config, "r", range(config.grid_size))
 
-    class Counting(ResultsService):
+    class CountingListings(ResultsService):
         listings = 0
 
         def done_indices(self, dag_id, run_id):
-            Counting.listings += 1
+            CountingListings.listings += 1
             return super().done_indices(dag_id, run_id)
 
-    shown = ResultsTables(Counting(store)).table(config, "r")
-    assert Counting.listings == 1  # one listing, handed on to the read
-    Counting.listings = 0
-    tables = ResultsTables(Counting(store))
+    shown = ResultsTables(CountingListings(store)).table(config, "r")
+    assert CountingListings.listings == 1  # one listing, handed on to the read
+    CountingListings.listings = 0
+    tables = ResultsTables(CountingListings(store))
     first = tables.table(config, "r")
-    assert tables.table(config, "r", rows=len(first)) is first and Counting.listings == 1
+    assert tables.table(config, "r", rows=len(first)) is first and CountingListings.listings == 1
     # another process, once the run was summarized: the csv has the rows the page shows
     _summarize(config, str(tmp_path), "r")
-    other = ResultsTables(Counting(store))
+    other = ResultsTables(CountingListings(store))
     pd.testing.assert_frame_equal(other.table(config, "r", rows=len(shown)), shown)
-    assert Counting.listings == 1
-    assert len(other.table(config, "r", rows=len(shown) + 1)) == len(shown) and Counting.listings == 2
+    assert CountingListings.listings == 1
+    assert len(other.table(config, "r", rows=len(shown) + 1)) == len(shown) and CountingListings.listings == 2
 
 
 def test_records_read_in_batches_keep_every_file_in_index_order(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.fake_airflow import FakeDagsFolderAirflow
 from services.airflow.client import AirflowClient
 from services.airflow.mwaa import MWAA_MAX_PATH_CHARS
 from services.deploy import DeployService, clean_import_error
@@ -14,24 +15,23 @@ from services.errors import Conflict, DeployRefused, NotFound
 from services.models import StepState
 from services.runs import RUN_ID_MAX_CHARS, RUN_ID_SUFFIXES, RunService
 from services.storage import LocalFolderStore
-from tests.support.airflow_api_fake import FakeAirflow as ApiFake
-from tests.support.fake_airflow import FakeAirflow
+from tests.support.airflow_api_fake import FakeAirflowApi
 from tests.support.sweeps import small_sweep
 
 
 @pytest.fixture
-def airflow(tmp_path: Path) -> FakeAirflow:
-    return FakeAirflow(tmp_path / "dags")
+def airflow(tmp_path: Path) -> FakeDagsFolderAirflow:
+    return FakeDagsFolderAirflow(tmp_path / "dags")
 
 
 @pytest.fixture
-def deployer(airflow: FakeAirflow) -> DeployService:
+def deployer(airflow: FakeDagsFolderAirflow) -> DeployService:
     store = LocalFolderStore(airflow.dags_folder)
     return DeployService(store, AirflowClient(airflow), max_grid_points=100_000, sleep=lambda _s: None)
 
 
 def test_deploy_uploads_framework_then_dag_registers_and_unpauses(
-    deployer: DeployService, airflow: FakeAirflow
+    deployer: DeployService, airflow: FakeDagsFolderAirflow
 ) -> None:
     config = small_sweep()
     seen = []
@@ -62,7 +62,9 @@ def test_a_changed_spec_uploads_only_the_dag_file(deployer: DeployService) -> No
     assert changed.ok and changed.uploaded == ["backtest_t_meanreversio.py"]
 
 
-def test_a_foreign_dag_file_is_never_overwritten(deployer: DeployService, airflow: FakeAirflow) -> None:
+def test_a_foreign_dag_file_is_never_overwritten(
+    deployer: DeployService, airflow: FakeDagsFolderAirflow
+) -> None:
     config = small_sweep()
     airflow.dags_folder.mkdir(parents=True)
     foreign = airflow.dags_folder / f"{config.dag_id}.py"
@@ -75,7 +77,7 @@ def test_a_foreign_dag_file_is_never_overwritten(deployer: DeployService, airflo
 
 
 def test_an_import_error_is_reported_with_its_message_and_no_local_paths(
-    deployer: DeployService, airflow: FakeAirflow, monkeypatch: pytest.MonkeyPatch
+    deployer: DeployService, airflow: FakeDagsFolderAirflow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("services.deploy.render_dag", lambda config: "def broken(:\n")
     monkeypatch.setattr("services.deploy.generated_by_us", lambda text: True)
@@ -95,7 +97,7 @@ def test_cancel_stops_between_steps(deployer: DeployService) -> None:
 
 
 def test_register_times_out_with_a_clear_message(
-    airflow: FakeAirflow, monkeypatch: pytest.MonkeyPatch
+    airflow: FakeDagsFolderAirflow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = iter(range(0, 10_000, 10))
     store = LocalFolderStore(airflow.dags_folder)
@@ -112,7 +114,9 @@ def test_register_times_out_with_a_clear_message(
     assert not progress.ok and "did not register" in progress.error and "DAG processor" in progress.error
 
 
-def test_preflight_reports_airflow_down_with_a_fix(deployer: DeployService, airflow: FakeAirflow) -> None:
+def test_preflight_reports_airflow_down_with_a_fix(
+    deployer: DeployService, airflow: FakeDagsFolderAirflow
+) -> None:
     airflow.down = True
     checks = {check.key: check for check in deployer.preflight(small_sweep())}
     assert checks["grid"].ok and checks["dags_location"].ok
@@ -120,7 +124,7 @@ def test_preflight_reports_airflow_down_with_a_fix(deployer: DeployService, airf
 
 
 def test_preflight_checks_the_cancel_path_fits_mwaa(tmp_path: Path) -> None:
-    client = AirflowClient(ApiFake(), max_path_length=MWAA_MAX_PATH_CHARS)  # InvokeRestApi's Path limit
+    client = AirflowClient(FakeAirflowApi(), max_path_length=MWAA_MAX_PATH_CHARS)  # InvokeRestApi limit
     deployer = DeployService(LocalFolderStore(tmp_path), client, max_grid_points=100)
     fits = {check.key: check for check in deployer.preflight(small_sweep(name="x" * 10))}
     assert fits["api_paths"].ok and fits["api_paths"].resource.endswith("of 64 characters")
@@ -136,7 +140,9 @@ def test_preflight_has_no_path_check_without_a_path_limit(deployer: DeployServic
     assert "api_paths" not in {check.key for check in deployer.preflight(small_sweep())}
 
 
-def test_trigger_needs_a_deployed_unpaused_current_dag(deployer: DeployService, airflow: FakeAirflow) -> None:
+def test_trigger_needs_a_deployed_unpaused_current_dag(
+    deployer: DeployService, airflow: FakeDagsFolderAirflow
+) -> None:
     runs = RunService(AirflowClient(airflow))
     config = small_sweep()
     with pytest.raises(NotFound, match="not deployed"):
@@ -155,7 +161,7 @@ def test_trigger_needs_a_deployed_unpaused_current_dag(deployer: DeployService, 
 
 
 def test_runs_get_short_readable_ids_distinct_within_a_second(
-    deployer: DeployService, airflow: FakeAirflow
+    deployer: DeployService, airflow: FakeDagsFolderAirflow
 ) -> None:
     config = small_sweep()
     assert deployer.deploy(config).ok

@@ -11,6 +11,7 @@ import diskcache
 import pytest
 
 from airflow_backtest_framework.engine_contract import CHUNK_TASK_ID, point_key
+from bench.fake_airflow import FakeDagsFolderAirflow
 from services.airflow.client import AirflowClient
 from services.airflow.models import TaskInstance
 from services.deploy import DeployService
@@ -19,23 +20,12 @@ from services.monitoring import MonitorService, eta_seconds, point_states
 from services.results import ResultsService
 from services.runs import RunService
 from services.storage import LocalFolderStore
-from tests.support.fake_airflow import FakeAirflow
 from tests.support.sweeps import small_sweep
-
-
-class Clock:
-    def __init__(self) -> None:
-        from datetime import UTC, datetime
-
-        self.now = datetime(2026, 1, 1, tzinfo=UTC)
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture
 def world(tmp_path: Path):
-    airflow = FakeAirflow(tmp_path / "dags")
+    airflow = FakeDagsFolderAirflow(tmp_path / "dags")
     client = AirflowClient(airflow)
     results_store = LocalFolderStore(tmp_path / "results")
     cache = diskcache.Cache(str(tmp_path / "cache"))

@@ -9,6 +9,7 @@ import diskcache
 import pytest
 
 from airflow_backtest_framework.engine_contract import CHUNK_TASK_ID
+from bench.fake_airflow import FakeDagsFolderAirflow
 from services.airflow.client import AirflowClient
 from services.airflow.models import TaskInstance
 from services.deploy import DeployService
@@ -18,7 +19,6 @@ from services.progress import PROGRESS_MAX_SAMPLES, progress_samples, thin
 from services.results import ResultsService
 from services.runs import RunService
 from services.storage import LocalFolderStore
-from tests.support.fake_airflow import FakeAirflow
 from tests.support.sweeps import small_sweep
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
@@ -85,7 +85,7 @@ def test_thin_keeps_short_series_untouched() -> None:
 
 @pytest.fixture
 def world(tmp_path: Path):
-    airflow = FakeAirflow(tmp_path / "dags")
+    airflow = FakeDagsFolderAirflow(tmp_path / "dags")
     client = AirflowClient(airflow)
     cache = diskcache.Cache(str(tmp_path / "cache"))
     monitor = MonitorService(client, ResultsService(LocalFolderStore(tmp_path / "results")), cache, ttl_s=60)
@@ -103,7 +103,9 @@ def expire_interval(cache: diskcache.Cache, keep: str) -> None:
             cache.delete(key)
 
 
-def _finish(airflow: FakeAirflow, config, run_id: str, ends_s: dict[int, float], state: str = "running"):
+def _finish(
+    airflow: FakeDagsFolderAirflow, config, run_id: str, ends_s: dict[int, float], state: str = "running"
+):
     airflow.set_states(config.dag_id, run_id, state, dict.fromkeys(ends_s, "success"))
     run = airflow._run(config.dag_id, run_id)
     run.start_date = T0.isoformat()

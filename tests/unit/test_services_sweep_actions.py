@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from airflow_backtest_framework.engine_contract import PLAN_TASK_ID, SUMMARY_TASK_ID
+from bench.fake_airflow import FakeDagsFolderAirflow
 from services.airflow.client import AirflowClient
 from services.airflow.transport import ApiRequest, ApiResponse
 from services.aws.batch import BatchJob, BatchJobStatus
@@ -15,7 +16,6 @@ from services.registry import SweepRegistry
 from services.runs import RunService
 from services.storage import LocalFolderStore
 from services.sweep_actions import SweepActions
-from tests.support.fake_airflow import FakeAirflow
 from tests.support.sweeps import small_sweep
 
 
@@ -41,7 +41,7 @@ class FakeBatch:
 
 @pytest.fixture
 def world(tmp_path: Path):
-    airflow = FakeAirflow(tmp_path / "dags")
+    airflow = FakeDagsFolderAirflow(tmp_path / "dags")
     client = AirflowClient(airflow)
     registry = SweepRegistry(tmp_path / "app")
     config = small_sweep(points_per_task=2)  # 6 points in 3 chunks
@@ -123,7 +123,7 @@ def test_cancel_marks_the_run_failed_and_terminates_live_batch_jobs(world) -> No
 
 
 def test_cancel_in_local_mode_only_marks_the_run(tmp_path: Path) -> None:
-    airflow = FakeAirflow(tmp_path / "dags")
+    airflow = FakeDagsFolderAirflow(tmp_path / "dags")
     client = AirflowClient(airflow)
     registry = SweepRegistry(tmp_path / "app")
     config = small_sweep()
@@ -186,7 +186,7 @@ class PathLimited:
 
     max_path_length = 64
 
-    def __init__(self, airflow: FakeAirflow) -> None:
+    def __init__(self, airflow: FakeDagsFolderAirflow) -> None:
         self.airflow = airflow
 
     def __call__(self, request: ApiRequest) -> ApiResponse:
@@ -195,7 +195,7 @@ class PathLimited:
 
 
 def test_on_mwaa_the_longest_name_preflight_allows_can_still_cancel_its_runs(tmp_path: Path) -> None:
-    airflow = FakeAirflow(tmp_path / "dags")
+    airflow = FakeDagsFolderAirflow(tmp_path / "dags")
     client = AirflowClient(PathLimited(airflow), max_path_length=PathLimited.max_path_length)
     registry = SweepRegistry(tmp_path / "app")
     deployer = DeployService(LocalFolderStore(airflow.dags_folder), client, max_grid_points=None)

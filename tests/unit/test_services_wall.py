@@ -12,6 +12,7 @@ import diskcache
 import pytest
 
 from airflow_backtest_framework.engine_contract import point_key
+from bench.fake_airflow import FakeDagsFolderAirflow
 from services.airflow.client import AirflowClient
 from services.deploy import DeployService
 from services.models import PointState
@@ -21,7 +22,6 @@ from services.results import ResultsService
 from services.runs import RunService
 from services.storage import LocalFolderStore
 from services.wall import BOARD_BEHIND_PERIODS, HISTORY_MAX_POINTS, WallFilter, WallService
-from tests.support.fake_airflow import FakeAirflow
 from tests.support.sweeps import small_sweep
 
 
@@ -35,7 +35,7 @@ class Clock:
 
 @pytest.fixture
 def world(tmp_path: Path):
-    airflow = FakeAirflow(tmp_path / "dags")
+    airflow = FakeDagsFolderAirflow(tmp_path / "dags")
     client = AirflowClient(airflow)
     clock = Clock()
     cache = diskcache.Cache(str(tmp_path / "cache"))

@@ -1,9 +1,4 @@
-"""An in-memory Airflow 3 REST API (v2 paths) as a transport function, for unit tests of the services.
-
-It "parses" a real dags folder the way Airflow would, as far as the services can tell: a file named
-`<dag_id>.py` holding a generated spec registers that DAG with the factory's description; a file
-that does not compile becomes an import error. Runs and task instances are driven by the test.
-"""
+"""An in-memory Airflow 3 REST API over a real dags folder, for the benchmarks and the services' tests."""
 
 from __future__ import annotations
 
@@ -31,7 +26,7 @@ def _now() -> str:
 
 
 @dataclass
-class FakeRun:
+class FakeDagRun:
     run_id: str
     conf: dict
     state: str = "queued"
@@ -44,15 +39,20 @@ class FakeRun:
     )
 
 
-class FakeAirflow:
-    """Call it with an ApiRequest; inspect `requests`, set `down`, drive runs with `set_states`."""
+class FakeDagsFolderAirflow:
+    """Call it with an ApiRequest; inspect `requests`, set `down`, drive runs with `set_states`.
+
+    It "parses" the dags folder the way Airflow would, as far as the services can tell: a file named
+    `<dag_id>.py` holding a generated spec registers that DAG with the factory's description; a file
+    that does not compile becomes an import error. Runs and task instances are driven by the caller.
+    """
 
     def __init__(self, dags_folder: Path, version: str = "3.3.2") -> None:
         self.dags_folder = dags_folder
         self.version = version
         self.down = False
         self.paused: dict[str, bool] = {}
-        self.runs: dict[str, list[FakeRun]] = {}
+        self.runs: dict[str, list[FakeDagRun]] = {}
         self.requests: Counter[str] = Counter()
         self.pages_served = 0
 
@@ -112,7 +112,7 @@ class FakeAirflow:
             else:
                 run.chunk_ends.pop(index, None)
 
-    def _run(self, dag_id: str, run_id: str) -> FakeRun:
+    def _run(self, dag_id: str, run_id: str) -> FakeDagRun:
         return next(run for run in self.runs.get(dag_id, []) if run.run_id == run_id)
 
     # ------------------------------------------------------------------------------- transport
@@ -163,7 +163,7 @@ class FakeAirflow:
             return ApiResponse(200, self._run_json(rest[0], run))
         return self._task_instances(request, rest[0], run)
 
-    def _task_instances(self, request: ApiRequest, dag_id: str, run: FakeRun) -> ApiResponse:
+    def _task_instances(self, request: ApiRequest, dag_id: str, run: FakeDagRun) -> ApiResponse:
         items = [self._ti(dag_id, run, ec.PLAN_TASK_ID, -1, run.other_states[ec.PLAN_TASK_ID])]
         items += [
             self._ti(dag_id, run, ec.CHUNK_TASK_ID, i, s, run.chunk_ends.get(i))
@@ -179,7 +179,7 @@ class FakeAirflow:
     @staticmethod
     def _ti(
         dag_id: str,
-        run: FakeRun,
+        run: FakeDagRun,
         task_id: str,
         map_index: int,
         state: str | None,
@@ -196,7 +196,7 @@ class FakeAirflow:
         }
 
     @staticmethod
-    def _run_json(dag_id: str, run: FakeRun) -> dict:
+    def _run_json(dag_id: str, run: FakeDagRun) -> dict:
         return {
             "dag_id": dag_id,
             "dag_run_id": run.run_id,
@@ -227,7 +227,7 @@ class FakeAirflow:
         run_id = request.json.get("dag_run_id") or f"manual__fake_{len(runs) + 1}"
         if any(run.run_id == run_id for run in runs):
             return ApiResponse(409, {"detail": f"DagRun with run_id: `{run_id}` already exists"})
-        run = FakeRun(run_id=run_id, conf=request.json.get("conf") or {})
+        run = FakeDagRun(run_id=run_id, conf=request.json.get("conf") or {})
         runs.append(run)
         return ApiResponse(200, self._run_json(rest[0], run))
 
