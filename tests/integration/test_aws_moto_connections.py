@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -15,26 +16,56 @@ from services.airflow.client import AirflowClient
 from services.airflow.mwaa import MWAA_MAX_PATH_CHARS, MwaaTransport
 from services.bootstrap import build_services
 from services.errors import NotFound
+from services.models import CheckResult
+from services.ports import Services
 from services.settings import PROJECT_ROOT
 from tests.support.aws_moto import (
-    ALL_CHECKS,
     DAGS_BUCKET,
     ENV_NAME,
+    FAKE_KEY_ID,
+    FAKE_SECRET,
     JOB_DEFINITION,
     QUEUE,
     REGION,
     RESULTS_BUCKET,
     RESULTS_URI,
     RUN_ID,
-    assert_no_secrets,
     aws_client,
     aws_settings,
-    checks_of,
     create_resources,
-    dump,
 )
 from tests.support.mwaa_endpoint import MwaaEndpoint
 from tests.support.sweeps import small_sweep
+
+ALL_CHECKS = [
+    "credentials",
+    "mwaa_environment",
+    "airflow",
+    "dags_bucket",
+    "dags_location",
+    "dags_versioning",
+    "dags_public_access",
+    "batch_queue",
+    "batch_definition",
+    "results_location",
+]
+ACCOUNT = "123456789012"  # moto's account: only its last four digits may show
+SECRETS = (FAKE_KEY_ID, FAKE_SECRET, ACCOUNT)
+
+
+def checks_of(services: Services) -> dict[str, CheckResult]:
+    return {check.key: check for check in services.connections.check_all()}
+
+
+def assert_no_secrets(*texts: str) -> None:
+    for text in texts:
+        for secret in SECRETS:
+            assert secret not in text
+
+
+def dump(checks: dict[str, CheckResult]) -> str:
+    return json.dumps([check.model_dump() for check in checks.values()])
+
 
 # ---- connection checks ------------------------------------------------------------------------------------
 

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from services.models import CheckResult
-from services.ports import Services
 from services.settings import Settings, load_settings
 
 REGION = "us-east-1"
 FAKE_KEY_ID = "AKIAMOTOFAKEKEY12345"
 FAKE_SECRET = "motoFakeSecret/Never+Shown/0123456789abcd"
-ACCOUNT = "123456789012"  # moto's account: only its last four digits may show
-SECRETS = (FAKE_KEY_ID, FAKE_SECRET, ACCOUNT)
 ENV_NAME = "BacktestMwaaEnvironment"
 DAGS_BUCKET = "mwaa-dags-bucket"
 RESULTS_BUCKET = "backtest-results"
@@ -24,18 +19,6 @@ RESULTS_URI = f"s3://{RESULTS_BUCKET}/runs"
 QUEUE = "backtest-queue"
 JOB_DEFINITION = "backtest-engine"
 RUN_ID = "manual__2026-11-25T09:28:05.467310+00:00"
-ALL_CHECKS = [
-    "credentials",
-    "mwaa_environment",
-    "airflow",
-    "dags_bucket",
-    "dags_location",
-    "dags_versioning",
-    "dags_public_access",
-    "batch_queue",
-    "batch_definition",
-    "results_location",
-]
 
 
 def aws_client(service: str) -> Any:
@@ -102,17 +85,3 @@ def create_resources(
                 "command": ["python", "-m", "backtest_engine"],
             },
         )
-
-
-def checks_of(services: Services) -> dict[str, CheckResult]:
-    return {check.key: check for check in services.connections.check_all()}
-
-
-def assert_no_secrets(*texts: str) -> None:
-    for text in texts:
-        for secret in SECRETS:
-            assert secret not in text
-
-
-def dump(checks: dict[str, CheckResult]) -> str:
-    return json.dumps([check.model_dump() for check in checks.values()])
