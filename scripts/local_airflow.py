@@ -5,59 +5,64 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
-import json
 import logging
 import os
-import shlex
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import requests
 
 if str(Path(__file__).resolve().parent.parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from services.framework_bundle import framework_files
-from services.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
+# check_health, get_token, sync_dags_folder and LocalAirflowError are re-exported (__all__): tests,
+# bench and the e2e stacks use them as local_airflow.<name>.
+from scripts.airflow_config import (
+    VENV_BIN,
+    LocalAirflowError,
+    airflow_env,
+    prepare_home,
+    sync_dags_folder,
+    write_env_file,
+    write_if_changed,
+)
+from scripts.airflow_health import HTTP_TIMEOUT_S, check_health, get_token
+from services.settings import Settings, SettingsError, load_settings
+
+__all__ = [
+    "PID_FILE",
+    "LocalAirflowError",
+    "StackStatus",
+    "airflow_env",
+    "check_health",
+    "get_token",
+    "log_tail",
+    "main",
+    "running_pid",
+    "start",
+    "status",
+    "stop",
+    "sync_dags_folder",
+]
 
 log = logging.getLogger("local_airflow")
 
-VENV_BIN = Path(sys.executable).parent  # not resolved: a venv's python is a symlink
 PID_FILE = "standalone.pid"
 LOG_FILE = "standalone.log"
 LOG_ROTATE_BYTES = 20 * 1024 * 1024  # at start, a bigger log becomes standalone.log.1
 LOCK_FILE = "start.lock"
-ENV_FILE = "airflow.env"  # `. <home>/airflow.env`, then `airflow dags list` etc. talk to this instance
-PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
-REFERENCE_DAG = PROJECT_ROOT / "dags" / "framework_backtest_simple_example_dag.py"
-API_MAX_PAGE_LIMIT = 1000
 TASK_NICENESS = 10
-# One API worker: a second one costs ~200 MB and, measured on 2 cores, made REST calls slower.
-API_WORKERS = 1
 START_TIMEOUT_S = 180.0  # measured up to ~100 s at load 7 on 2 cores (other stacks, tests)
 STOP_TIMEOUT_S = 30.0  # SIGTERM, then SIGKILL
 KILL_WAIT_S = 5.0
 POLL_S = 0.5
-HTTP_TIMEOUT_S = 5.0
 LOG_TAIL_LINES = 40
-# Each parse of a DAG file costs ~0.2 s CPU here: every 2 s this is ~10 % of a core per file.
-# 10 s bounds the delay of an edit that lands while its file is being parsed (mtime not newer).
-REPARSE_INTERVAL_S = 10
-# Components that must report "healthy"; the triggerer only when Airflow reports one.
-REQUIRED_COMPONENTS = ("metadatabase", "scheduler", "dag_processor")
-OPTIONAL_COMPONENTS = ("triggerer",)
-
-
-class LocalAirflowError(Exception):
-    """The local Airflow could not be started or did not become healthy; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -81,115 +86,11 @@ class StackStatus:
         return f"Airflow not running ({self.url}){': ' + self.detail if self.detail else ''}"
 
 
-def airflow_env(settings: Settings, log_ports: tuple[int, int]) -> dict[str, str]:
-    """What every Airflow process gets on top of ours: paths, executor, auth, fast DAG pickup, limits."""
-    home, dags, url = settings.airflow_home, settings.local_dags_folder, urlsplit(settings.airflow_url)
-    python_path = [str(dags), str(PROJECT_ROOT)]  # the deployed framework copy wins, as on MWAA
-    return {
-        "AIRFLOW_HOME": str(home),
-        "PATH": os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")]),  # standalone runs `airflow`
-        "PYTHONPATH": os.pathsep.join(python_path + [p for p in [os.environ.get("PYTHONPATH")] if p]),
-        "BACKTEST_EXECUTOR": "local",
-        "AIRFLOW_VAR_BACKTEST_RESULTS_URI": str(settings.results_root),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__PARALLELISM": str(settings.airflow_parallelism),
-        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager."
-        "SimpleAuthManager",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{settings.airflow_username}:admin",
-        # Default 30 s: a re-parse within 30 s of the last write does not store the new version,
-        # though the tags in GET /dags/{id} do change. 0: every changed DAG is stored at once.
-        "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(settings.airflow_port),
-        # Tasks reach the execution API through it (default http://localhost:8080).
-        "AIRFLOW__API__BASE_URL": f"{url.scheme}://{url.hostname}:{settings.airflow_port}",
-        "AIRFLOW__API__WORKERS": str(API_WORKERS),
-        # The monitor lists a big sweep's mapped task instances in a few large pages, not dozens.
-        "AIRFLOW__API__MAXIMUM_PAGE_LIMIT": str(API_MAX_PAGE_LIMIT),
-        # New files are listed within ~2 s (default 300 s). A file whose mtime is newer than its
-        # last parse is re-parsed at once; every file is re-parsed every REPARSE_INTERVAL_S anyway.
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
-        "AIRFLOW__DAG_PROCESSOR__BUNDLE_REFRESH_CHECK_INTERVAL": "1",
-        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": str(REPARSE_INTERVAL_S),
-        # Scheduler and triggerer serve live task logs on all interfaces (no host option); fixed
-        # defaults 8793/8794 collide when several local Airflows run side by side.
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_ports[0]),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(log_ports[1]),
-    }
-
-
-def sync_dags_folder(settings: Settings) -> list[Path]:
-    """Copy the framework (as the app deploys it) and the reference DAG; return the files that changed."""
-    dags = settings.local_dags_folder
-    # framework_files(): the package's *.py plus its `.airflowignore` (`*`), keyed relative to dags/.
-    files = {dags / key: data for key, data in framework_files().items()}
-    if REFERENCE_DAG.is_file():
-        files[dags / REFERENCE_DAG.name] = REFERENCE_DAG.read_bytes()  # last: after its framework
-    return [path for path, data in files.items() if _write_if_changed(path, data)]
-
-
-def _write_if_changed(path: Path, content: bytes, mode: int = 0o644) -> bool:
-    """Write atomically (temp file + os.replace) unless the file already holds `content`."""
-    if path.is_file() and path.read_bytes() == content:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A dot-name without .py: the DAG processor never parses a half-written temp file.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as file:
-        file.write(content)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-    return True
-
-
 def _free_port() -> int:
     """A TCP port free right now (the kernel picks it)."""
     with socket.socket() as sock:
         sock.bind(("", 0))
         return sock.getsockname()[1]
-
-
-def _prepare_home(settings: Settings) -> None:
-    """Create the folders; write the password file SimpleAuthManager reads on every login."""
-    if any(ch in settings.airflow_username for ch in ":, ") or not settings.airflow_username:
-        raise LocalAirflowError("AIRFLOW_USERNAME: must be non-empty without ':', ',' or spaces")
-    for folder in (settings.airflow_home / "logs", settings.local_dags_folder, settings.results_root):
-        folder.mkdir(parents=True, exist_ok=True)
-    passwords = {settings.airflow_username: settings.airflow_password.get_secret_value()}
-    _write_if_changed(settings.airflow_home / PASSWORDS_FILE, (json.dumps(passwords) + "\n").encode(), 0o600)
-
-
-def get_token(settings: Settings, password: str | None = None) -> str:
-    """`POST /auth/token` with the configured (or the given) credentials; return the JWT."""
-    secret = settings.airflow_password.get_secret_value() if password is None else password
-    body = {"username": settings.airflow_username, "password": secret}
-    response = requests.post(f"{settings.airflow_url}/auth/token", json=body, timeout=HTTP_TIMEOUT_S)
-    response.raise_for_status()
-    return response.json()["access_token"]
-
-
-def check_health(settings: Settings, since: datetime | None = None) -> tuple[bool, str]:
-    """`GET /api/v2/monitor/health` plus a token; heartbeats must be newer than `since` if given."""
-    try:
-        health = requests.get(f"{settings.airflow_url}/api/v2/monitor/health", timeout=HTTP_TIMEOUT_S).json()
-    except (requests.RequestException, ValueError) as exc:
-        return False, f"API not answering ({type(exc).__name__})"
-    present = [c for c in OPTIONAL_COMPONENTS if (health.get(c) or {}).get("status") is not None]
-    for component in (*REQUIRED_COMPONENTS, *present):
-        info = health.get(component) or {}
-        if info.get("status") != "healthy":
-            return False, f"{component} is {info.get('status') or 'missing'}"
-        beat = info.get(f"latest_{component}_heartbeat")
-        if since and beat and datetime.fromisoformat(beat).astimezone() < since:
-            return False, f"{component} heartbeat predates this start"  # a job of the previous run
-    try:
-        get_token(settings)
-    except (requests.RequestException, KeyError, ValueError) as exc:
-        return False, f"no token for {settings.airflow_username!r} ({exc})"
-    return True, "healthy"
 
 
 def _proc_stat(pid: int) -> tuple[str, int] | None:
@@ -295,7 +196,7 @@ def start(
 
 
 def _start_locked(settings: Settings, timeout: float, extra_env: Mapping[str, str]) -> StackStatus:
-    _prepare_home(settings)
+    prepare_home(settings)
     changed = sync_dags_folder(settings)
     if changed:
         log.info("dags folder: updated %s", ", ".join(p.name for p in changed))
@@ -342,8 +243,7 @@ def _launch(settings: Settings, since: datetime, extra_env: Mapping[str, str] | 
     dag-processor, api-server and triggerer as one process group, so one pid stops them all.
     """
     env = airflow_env(settings, log_ports=(_free_port(), _free_port())) | dict(extra_env or {})
-    exports = [f"export {key}={shlex.quote(value)}" for key, value in env.items()]
-    _write_if_changed(settings.airflow_home / ENV_FILE, ("\n".join(exports) + "\n").encode())
+    write_env_file(settings, env)
     inherited = {k: v for k, v in os.environ.items() if k != "AIRFLOW_CONFIG"}  # ours: <home>/airflow.cfg
     log_path = settings.airflow_home / "logs" / LOG_FILE
     if log_path.is_file() and log_path.stat().st_size > LOG_ROTATE_BYTES:
@@ -360,7 +260,7 @@ def _launch(settings: Settings, since: datetime, extra_env: Mapping[str, str] | 
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    _write_if_changed(settings.airflow_home / PID_FILE, f"{process.pid}\n".encode())
+    write_if_changed(settings.airflow_home / PID_FILE, f"{process.pid}\n".encode())
     log.info("started airflow standalone (pid %s), log %s", process.pid, log_path)
     return process.pid
 

@@ -169,6 +169,58 @@ def assert_results_in_s3(stack: AwsStack, dag_id: str, run_id: str) -> None:
     assert {ec.table_key(dag_id, run_id), ec.summary_key(dag_id, run_id)} <= keys  # summarize read them all
 
 
+def assert_deployed_as_on_mwaa(stack: AwsStack, dag_id: str) -> None:
+    """Deployed the way MWAA takes DAGs: the file in the versioned bucket, synced into Airflow's folder."""
+    dag_key = f"{DAGS_PREFIX}{dag_id}.py"
+    versions = stack.client("s3").list_object_versions(Bucket=DAGS_BUCKET, Prefix=dag_key)["Versions"]
+    assert len(versions) == 1 and versions[0]["VersionId"] != "null"
+    assert (stack.airflow.local_dags_folder / f"{dag_id}.py").is_file()
+    assert any(call["Path"].startswith(f"/dags/{dag_id}") for call in stack.endpoint.calls)
+
+
+def watch_the_run_on_batch(page: Page, url: str, name: str, run_id: str) -> list[str]:
+    """Monitor the run to success, then the Batch jobs card; the Batch table states seen on the way."""
+    page.click("text=Open in Monitor")
+    expect(page).to_have_url(url + f"/monitor/{name}")
+    header = page.locator("#monitor-run-header")
+    expect(header).to_contain_text(run_id, timeout=FIRST_POLL_TIMEOUT_MS)
+    record_texts(page, "batchStates", "#monitor-batch", "#monitor-batch .bt-batch-table tbody")
+    expect(header.locator(".bt-state-badge")).to_have_text("success", timeout=RUN_TIMEOUT_MS)
+    expect(kpi_value(page, "Points")).to_have_text(str(POINTS))
+    expect(kpi_value(page, "Done")).to_have_text(str(POINTS))
+    expect(kpi_value(page, "Failed")).to_have_text("0")
+    expect(page.locator("#monitor-kpis")).to_contain_text("100.0% of the grid")
+    expect(page.locator("#monitor-summary")).to_contain_text(f"{POINTS} points done, 0 failed.")
+
+    # The Batch jobs card: one row per chunk, SUCCEEDED, with its chunk and a CloudWatch log link.
+    batch = page.locator("#monitor-batch")
+    expect(batch).to_contain_text(f"{len(CHUNKS)} Batch jobs: {len(CHUNKS)} succeeded.")
+    rows = batch.locator("tbody tr")
+    expect(rows).to_have_count(len(CHUNKS))
+    expect(rows.locator("td:nth-child(2)")).to_have_text(["0–1", "2–3"])
+    expect(rows.locator(".bt-state-badge")).to_have_text(["succeeded"] * len(CHUNKS))
+    expect(rows.locator(".bt-batch-failed")).to_have_count(0)
+    links = rows.locator("a", has_text="log stream")
+    expect(links).to_have_count(len(CHUNKS))
+    assert all(
+        "console.aws.amazon.com/cloudwatch" in (links.nth(i).get_attribute("href") or "") for i in range(2)
+    )
+    return recorded_texts(page, "batchStates")
+
+
+def assert_connections_page(page: Page, url: str) -> None:
+    """Every check passes, naming the resources it checked, and no fake secret shows."""
+    page.goto(url + "/connections")
+    checks = page.locator("#connections-checks")
+    expect(checks).to_contain_text("checks pass", timeout=30_000)
+    expect(checks.locator(".bt-check-row-bad")).to_have_count(0)
+    for resource in (f"s3://{DAGS_BUCKET}/{DAGS_PREFIX}", JOB_QUEUE, JOB_DEFINITION, f"{RESULTS_URI}/"):
+        expect(checks).to_contain_text(resource)
+    expect(checks).to_contain_text("Airflow 3.3.2")
+    for secret in (FAKE_KEY_ID, FAKE_SECRET):
+        assert secret not in page.content()
+
+
 def cancel_a_new_run_from_history(stack: AwsStack, page: Page, url: str, name: str) -> None:
     """Start another run from the history page and cancel it: the run is marked failed through
     InvokeRestApi (its path fits MWAA's 64 characters with the app's run ids)."""
@@ -195,56 +247,18 @@ def test_aws_mode_from_configure_to_a_finished_sweep_on_batch(stack: AwsStack, a
     watch.check()
 
     run_id = deploy_and_trigger(page, url)
-    # Deployed the way MWAA takes DAGs: the file in the versioned bucket, synced into Airflow's folder.
-    dag_key = f"{DAGS_PREFIX}{dag_id}.py"
-    versions = stack.client("s3").list_object_versions(Bucket=DAGS_BUCKET, Prefix=dag_key)["Versions"]
-    assert len(versions) == 1 and versions[0]["VersionId"] != "null"
-    assert (stack.airflow.local_dags_folder / f"{dag_id}.py").is_file()
-    assert any(call["Path"].startswith(f"/dags/{dag_id}") for call in stack.endpoint.calls)
+    assert_deployed_as_on_mwaa(stack, dag_id)
     snap(page, "aws-deploy")
     watch.check()
 
-    page.click("text=Open in Monitor")
-    expect(page).to_have_url(url + f"/monitor/{name}")
-    header = page.locator("#monitor-run-header")
-    expect(header).to_contain_text(run_id, timeout=FIRST_POLL_TIMEOUT_MS)
-    record_texts(page, "batchStates", "#monitor-batch", "#monitor-batch .bt-batch-table tbody")
-    expect(header.locator(".bt-state-badge")).to_have_text("success", timeout=RUN_TIMEOUT_MS)
-    expect(kpi_value(page, "Points")).to_have_text(str(POINTS))
-    expect(kpi_value(page, "Done")).to_have_text(str(POINTS))
-    expect(kpi_value(page, "Failed")).to_have_text("0")
-    expect(page.locator("#monitor-kpis")).to_contain_text("100.0% of the grid")
-    expect(page.locator("#monitor-summary")).to_contain_text(f"{POINTS} points done, 0 failed.")
-
-    # The Batch jobs card: one row per chunk, SUCCEEDED, with its chunk and a CloudWatch log link.
-    batch = page.locator("#monitor-batch")
-    expect(batch).to_contain_text(f"{len(CHUNKS)} Batch jobs: {len(CHUNKS)} succeeded.")
-    rows = batch.locator("tbody tr")
-    expect(rows).to_have_count(len(CHUNKS))
-    expect(rows.locator("td:nth-child(2)")).to_have_text(["0–1", "2–3"])
-    expect(rows.locator(".bt-state-badge")).to_have_text(["succeeded"] * len(CHUNKS))
-    expect(rows.locator(".bt-batch-failed")).to_have_count(0)
-    links = rows.locator("a", has_text="log stream")
-    expect(links).to_have_count(len(CHUNKS))
-    assert all(
-        "console.aws.amazon.com/cloudwatch" in (links.nth(i).get_attribute("href") or "") for i in range(2)
-    )
-    batch_views = recorded_texts(page, "batchStates")
+    batch_views = watch_the_run_on_batch(page, url, name, run_id)
     snap(page, "aws-monitor-sweep")
     watch.check()
 
     assert_jobs_in_moto(stack, dag_id, run_id)
     assert_results_in_s3(stack, dag_id, run_id)
 
-    page.goto(url + "/connections")
-    checks = page.locator("#connections-checks")
-    expect(checks).to_contain_text("checks pass", timeout=30_000)
-    expect(checks.locator(".bt-check-row-bad")).to_have_count(0)
-    for resource in (f"s3://{DAGS_BUCKET}/{DAGS_PREFIX}", JOB_QUEUE, JOB_DEFINITION, f"{RESULTS_URI}/"):
-        expect(checks).to_contain_text(resource)
-    expect(checks).to_contain_text("Airflow 3.3.2")
-    for secret in (FAKE_KEY_ID, FAKE_SECRET):
-        assert secret not in page.content()
+    assert_connections_page(page, url)
     snap(page, "aws-connections")
     watch.check()
 

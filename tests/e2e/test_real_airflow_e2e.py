@@ -129,68 +129,86 @@ def deploy_to_completion(page: Page) -> list[str]:
     return labels
 
 
+def configure_and_save(page: Page, url: str, form: SweepForm) -> None:
+    """From the empty form: fill it, save the sweep, see it in the stepper and its DAG in the preview."""
+    page.goto(url + "/")
+    expect(page.locator("#shell-connection")).to_contain_text("Connected")
+    fill_form(page, form)
+    save_sweep(page, form.name)
+    expect(page.locator("#shell-stepper")).to_contain_text(form.name)
+    page.click("#configure-preview-toggle")
+    expect(page.locator("#configure-preview")).to_contain_text("create_sweep_dag")
+
+
+def deploy_and_trigger(page: Page, url: str) -> str:
+    """Deploy, then Trigger, from the Deploy page; the run id the app shows."""
+    page.click("text=Go to Deploy")
+    expect(page).to_have_url(url + "/deploy")
+    expect(page.locator("#deploy-summary")).to_contain_text("Not deployed")
+    expect(page.locator("#deploy-trigger")).to_be_disabled()
+    expect(page.locator("#deploy-summary")).to_contain_text("6 symbols")
+    expect(page.locator("#deploy-preflight")).to_contain_text("checks pass")
+    expect(page.locator("#deploy-preflight .bt-check-row-bad")).to_have_count(0)
+    deploy_to_completion(page)
+    expect(page.locator("#deploy-summary")).to_contain_text("Deployed")
+    expect(page.locator("#deploy-trigger")).to_be_enabled()
+    page.click("#deploy-trigger")
+    result = page.locator("#deploy-trigger-result")
+    expect(result).to_contain_text("Run started.")
+    run_id = result.locator(".bt-mono").inner_text()
+    assert re.fullmatch(r"bt_\d{6}_\d{6}[b-e]?", run_id), run_id  # the app's short run id
+    expect(page.locator("#shell-stepper")).to_contain_text("watch the latest run")
+    expect(page.locator("#deploy-summary")).to_contain_text(f"1 (latest {run_id})")
+    return run_id
+
+
+def watch_the_run(page: Page, url: str, form: SweepForm, run_id: str) -> None:
+    """The Monitor page follows the run to success with no clicks: the page's interval brings every update."""
+    page.click("text=Open in Monitor")
+    expect(page).to_have_url(url + f"/monitor/{form.name}")
+    header = page.locator("#monitor-run-header")
+    expect(header).to_contain_text(run_id)
+    record_texts(page, "runStates", "#monitor-run-header", "#monitor-run-header .bt-state-badge")
+    expect(header.locator(".bt-state-badge")).to_have_text("success", timeout=RUN_TIMEOUT_MS)
+    expect(kpi_value(page, "Points")).to_have_text(str(form.points))
+    expect(kpi_value(page, "Done")).to_have_text(str(form.points))
+    expect(kpi_value(page, "Failed")).to_have_text("0")
+    expect(page.locator("#monitor-kpis")).to_contain_text("100.0% of the grid")
+    expect(page.locator("#monitor-summary")).to_contain_text(f"{form.points} points done, 0 failed.")
+    expect(page.locator("#monitor-heatmap .heatmaplayer")).to_have_count(1)
+    expect(page.locator("#monitor-stale")).to_be_empty()
+    states = recorded_texts(page, "runStates")
+    assert states[-1] == "success" and len(states) > 1, f"the header never updated by itself: {states}"
+
+
+def check_overview_and_connections(page: Page, url: str, form: SweepForm, airflow_url: str) -> None:
+    """The overview lists the finished sweep; the Connections page checks pass against this Airflow."""
+    page.goto(url + "/monitor")
+    row = page.locator("#monitor-overview tr", has_text=form.name)
+    expect(row).to_contain_text("success")
+    snap(page, "real-monitor")
+    page.goto(url + "/connections")
+    expect(page.locator("#connections-checks")).to_contain_text("checks pass")
+    expect(page.locator("#connections-checks")).to_contain_text(airflow_url)
+
+
 def test_real_flow_from_an_empty_form_to_a_finished_sweep(real_app_url, watched_page, airflow_stack):
     form = SweepForm(name=unique_name("e2e_real"))
     page, watch = watched_page(real_app_url)
     try:
-        # Configure
-        page.goto(real_app_url + "/")
-        expect(page.locator("#shell-connection")).to_contain_text("Connected")
-        fill_form(page, form)
-        save_sweep(page, form.name)
-        expect(page.locator("#shell-stepper")).to_contain_text(form.name)
-        page.click("#configure-preview-toggle")
-        expect(page.locator("#configure-preview")).to_contain_text("create_sweep_dag")
+        configure_and_save(page, real_app_url, form)
         snap(page, "real-configure")
         watch.check()
 
-        # Deploy, then Trigger
-        page.click("text=Go to Deploy")
-        expect(page).to_have_url(real_app_url + "/deploy")
-        expect(page.locator("#deploy-summary")).to_contain_text("Not deployed")
-        expect(page.locator("#deploy-trigger")).to_be_disabled()
-        expect(page.locator("#deploy-summary")).to_contain_text("6 symbols")
-        expect(page.locator("#deploy-preflight")).to_contain_text("checks pass")
-        expect(page.locator("#deploy-preflight .bt-check-row-bad")).to_have_count(0)
-        deploy_to_completion(page)
-        expect(page.locator("#deploy-summary")).to_contain_text("Deployed")
-        expect(page.locator("#deploy-trigger")).to_be_enabled()
-        page.click("#deploy-trigger")
-        result = page.locator("#deploy-trigger-result")
-        expect(result).to_contain_text("Run started.")
-        run_id = result.locator(".bt-mono").inner_text()
-        assert re.fullmatch(r"bt_\d{6}_\d{6}[b-e]?", run_id), run_id  # the app's short run id
-        expect(page.locator("#shell-stepper")).to_contain_text("watch the latest run")
-        expect(page.locator("#deploy-summary")).to_contain_text(f"1 (latest {run_id})")
+        run_id = deploy_and_trigger(page, real_app_url)
         snap(page, "real-deploy")
         watch.check()
 
-        # Monitor: no clicks from here; the page's interval brings every update.
-        page.click("text=Open in Monitor")
-        expect(page).to_have_url(real_app_url + f"/monitor/{form.name}")
-        header = page.locator("#monitor-run-header")
-        expect(header).to_contain_text(run_id)
-        record_texts(page, "runStates", "#monitor-run-header", "#monitor-run-header .bt-state-badge")
-        expect(header.locator(".bt-state-badge")).to_have_text("success", timeout=RUN_TIMEOUT_MS)
-        expect(kpi_value(page, "Points")).to_have_text(str(form.points))
-        expect(kpi_value(page, "Done")).to_have_text(str(form.points))
-        expect(kpi_value(page, "Failed")).to_have_text("0")
-        expect(page.locator("#monitor-kpis")).to_contain_text("100.0% of the grid")
-        expect(page.locator("#monitor-summary")).to_contain_text(f"{form.points} points done, 0 failed.")
-        expect(page.locator("#monitor-heatmap .heatmaplayer")).to_have_count(1)
-        expect(page.locator("#monitor-stale")).to_be_empty()
-        states = recorded_texts(page, "runStates")
-        assert states[-1] == "success" and len(states) > 1, f"the header never updated by itself: {states}"
+        watch_the_run(page, real_app_url, form, run_id)
         snap(page, "real-monitor-sweep")
         watch.check()
 
-        page.goto(real_app_url + "/monitor")
-        row = page.locator("#monitor-overview tr", has_text=form.name)
-        expect(row).to_contain_text("success")
-        snap(page, "real-monitor")
-        page.goto(real_app_url + "/connections")
-        expect(page.locator("#connections-checks")).to_contain_text("checks pass")
-        expect(page.locator("#connections-checks")).to_contain_text(airflow_stack.airflow_url)
+        check_overview_and_connections(page, real_app_url, form, airflow_stack.airflow_url)
         snap(page, "real-connections")
         watch.check()
 

@@ -1,6 +1,4 @@
-"""AWS mode against a moto server process (S3, STS, Batch) and the test MWAA endpoint (GetEnvironment,
-InvokeRestApi): the S3 store, Batch monitoring, every connection check passing and failing, and
-`python -m services.connections` as a command. No fake secret may show in any output."""
+"""AWS connection checks passing and failing, the services wired via MWAA, the connections command."""
 
 from __future__ import annotations
 
@@ -9,44 +7,36 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from airflow_backtest_framework import engine_contract as ec
-from airflow_backtest_framework.config import SweepConfig
-from airflow_backtest_framework.results_store import open_backend
 from services.airflow.client import AirflowClient
 from services.airflow.mwaa import MWAA_MAX_PATH_CHARS, MwaaTransport
-from services.aws import s3_store
-from services.aws.batch import BatchJobsService, BatchJobStatus, point_states_from_jobs
-from services.aws.clients import AwsClients
-from services.aws.s3_store import S3Store
 from services.bootstrap import build_services
-from services.errors import NotFound, StorageError
-from services.models import CheckResult, PointState
+from services.errors import NotFound
+from services.models import CheckResult
 from services.ports import Services
-from services.results import ResultsService
-from services.settings import PROJECT_ROOT, Settings, load_settings
-from tests.support.moto_server import moto_server, reset
-from tests.support.mwaa_endpoint import EnvironmentSpec, MwaaEndpoint
+from services.settings import PROJECT_ROOT
+from tests.support.aws_moto import (
+    DAGS_BUCKET,
+    ENV_NAME,
+    FAKE_KEY_ID,
+    FAKE_SECRET,
+    JOB_DEFINITION,
+    QUEUE,
+    REGION,
+    RESULTS_BUCKET,
+    RESULTS_URI,
+    RUN_ID,
+    aws_client,
+    aws_settings,
+    create_resources,
+)
+from tests.support.mwaa_endpoint import MwaaEndpoint
 from tests.support.sweeps import small_sweep
 
-REGION = "us-east-1"
-FAKE_KEY_ID = "AKIAMOTOFAKEKEY12345"
-FAKE_SECRET = "motoFakeSecret/Never+Shown/0123456789abcd"
-ACCOUNT = "123456789012"  # moto's account: only its last four digits may show
-SECRETS = (FAKE_KEY_ID, FAKE_SECRET, ACCOUNT)
-ENV_NAME = "BacktestMwaaEnvironment"
-DAGS_BUCKET = "mwaa-dags-bucket"
-RESULTS_BUCKET = "backtest-results"
-RESULTS_URI = f"s3://{RESULTS_BUCKET}/runs"
-QUEUE = "backtest-queue"
-JOB_DEFINITION = "backtest-engine"
-RUN_ID = "manual__2026-11-25T09:28:05.467310+00:00"
 ALL_CHECKS = [
     "credentials",
     "mwaa_environment",
@@ -59,110 +49,8 @@ ALL_CHECKS = [
     "batch_definition",
     "results_location",
 ]
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
-
-
-@pytest.fixture
-def mwaa_endpoint() -> Iterator[MwaaEndpoint]:
-    endpoint = MwaaEndpoint(EnvironmentSpec(name=ENV_NAME, airflow_version="2.10.3", region=REGION))
-    endpoint.start()
-    yield endpoint
-    endpoint.stop()
-
-
-@pytest.fixture
-def aws_env(
-    moto_url: str, mwaa_endpoint: MwaaEndpoint, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> dict[str, str]:
-    """This test's AWS environment: endpoints of moto and the MWAA stand-in, fake credentials."""
-    reset(moto_url)
-    env = {
-        "AWS_ENDPOINT_URL": moto_url,
-        "AWS_ENDPOINT_URL_MWAA": mwaa_endpoint.url,
-        "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
-        "AWS_ACCESS_KEY_ID": FAKE_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": FAKE_SECRET,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
-
-
-def aws_client(service: str) -> Any:
-    return boto3.client(service, region_name=REGION)
-
-
-def aws_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "mode": "aws",
-        "aws_region": REGION,
-        "aws_profile": None,
-        "mwaa_environment_name": ENV_NAME,
-        "s3_dags_bucket": DAGS_BUCKET,
-        "results_uri": RESULTS_URI,
-        "batch_job_queue": QUEUE,
-        "batch_job_definition": JOB_DEFINITION,
-        "cache_dir": tmp_path / "cache",
-        "app_data_dir": tmp_path / "app",
-    }
-    return load_settings(**(values | overrides))
-
-
-def create_resources(
-    *,
-    dags_bucket: bool = True,
-    versioning: bool = True,
-    public_access_blocked: bool = True,
-    queue_state: str = "ENABLED",
-    job_definition: bool = True,
-    results_bucket: bool = True,
-) -> None:
-    """What an MWAA + Batch setup holds: the DAGs bucket, the results bucket, a queue, a job definition."""
-    s3 = aws_client("s3")
-    if dags_bucket:
-        s3.create_bucket(Bucket=DAGS_BUCKET)
-        if versioning:
-            s3.put_bucket_versioning(Bucket=DAGS_BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        if public_access_blocked:
-            flags = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
-            s3.put_public_access_block(
-                Bucket=DAGS_BUCKET, PublicAccessBlockConfiguration=dict.fromkeys(flags, True)
-            )
-    if results_bucket:
-        s3.create_bucket(Bucket=RESULTS_BUCKET)
-    iam, batch = aws_client("iam"), aws_client("batch")
-    role = iam.create_role(RoleName="batch-service", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    environment = batch.create_compute_environment(
-        computeEnvironmentName="backtest-compute", type="UNMANAGED", state="ENABLED", serviceRole=role
-    )
-    batch.create_job_queue(
-        jobQueueName=QUEUE,
-        state=queue_state,
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment["computeEnvironmentArn"]}],
-    )
-    if job_definition:
-        batch.register_job_definition(
-            jobDefinitionName=JOB_DEFINITION,
-            type="container",
-            containerProperties={
-                "image": "backtest-engine:latest",
-                "vcpus": 1,
-                "memory": 512,
-                "command": ["python", "-m", "backtest_engine"],
-            },
-        )
+ACCOUNT = "123456789012"  # moto's account: only its last four digits may show
+SECRETS = (FAKE_KEY_ID, FAKE_SECRET, ACCOUNT)
 
 
 def checks_of(services: Services) -> dict[str, CheckResult]:
@@ -177,99 +65,6 @@ def assert_no_secrets(*texts: str) -> None:
 
 def dump(checks: dict[str, CheckResult]) -> str:
     return json.dumps([check.model_dump() for check in checks.values()])
-
-
-# ---- S3Store against a real bucket --------------------------------------------------------------------
-
-
-def test_s3_store_round_trip_under_a_prefix(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    create_resources()
-    store = S3Store(aws_client("s3"), DAGS_BUCKET, "dags/")
-    stored = store.put("backtest_a.py", b"x = 1\n")
-    assert store.get("backtest_a.py") == b"x = 1\n"
-    assert store.head("backtest_a.py") == stored
-    monkeypatch.setattr(s3_store, "LIST_PAGE_SIZE", 2)  # several pages
-    for name in ("b", "c", "d", "e"):
-        store.put(f"pkg/{name}.py", name.encode())
-    assert store.list("pkg/") == [f"pkg/{name}.py" for name in "bcde"]
-    assert store.describe() == f"s3://{DAGS_BUCKET}/dags/"
-    raw_keys = [item["Key"] for item in aws_client("s3").list_objects_v2(Bucket=DAGS_BUCKET)["Contents"]]
-    assert "dags/backtest_a.py" in raw_keys
-    store.delete("backtest_a.py")
-    assert store.head("backtest_a.py") is None
-    with pytest.raises(NotFound):
-        store.get("backtest_a.py")
-
-
-def test_s3_store_heads_objects_written_by_others(aws_env: dict[str, str]) -> None:
-    create_resources()
-    open_backend(RESULTS_URI).put(ec.point_key("d", "r", 0), b'{"index": 0}')  # as the engine writes
-    store = S3Store.from_uri(aws_client("s3"), RESULTS_URI)
-    head = store.head("d/r/points/0.json")
-    assert head is not None and head.size == len('{"index": 0}')
-    assert head.sha256 == s3_store.hashlib.sha256(b'{"index": 0}').hexdigest()
-    assert ResultsService(store).done_indices("d", "r") == {0}
-
-
-def test_s3_store_missing_bucket_is_a_storage_error(aws_env: dict[str, str]) -> None:
-    store = S3Store(aws_client("s3"), "no-such-bucket", "dags/")
-    with pytest.raises(StorageError) as info:
-        store.put("x.py", b"1")
-    assert "no-such-bucket does not exist" in info.value.message
-
-
-# ---- Batch monitoring ------------------------------------------------------------------------------------
-
-
-def submit_like_batch_operator(config: SweepConfig, run_id: str, start: int, count: int, **extra: Any) -> str:
-    """One chunk's job, submitted as dag_factory's BatchOperator does: name, queue, definition, env, tags."""
-    env = ec.engine_environment(
-        spec_json=config.to_json(),
-        strategy=config.strategy,
-        start=start,
-        count=count,
-        results_uri=RESULTS_URI,
-        dag_id=config.dag_id,
-        run_id=run_id,
-    )
-    return aws_client("batch").submit_job(
-        jobName=config.dag_id,
-        jobQueue=QUEUE,
-        jobDefinition=JOB_DEFINITION,
-        containerOverrides=ec.container_overrides(env),
-        tags=ec.batch_job_tags(config.dag_id, run_id),
-        **extra,
-    )["jobId"]
-
-
-def test_batch_jobs_of_a_run_with_states_chunks_and_logs(aws_env: dict[str, str]) -> None:
-    create_resources()
-    config = small_sweep("MomentumStrategy", name="batch_watch", points_per_task=3)
-    chunks = config.chunks()
-    ours = [submit_like_batch_operator(config, RUN_ID, start, count) for start, count in chunks]
-    array_parent = submit_like_batch_operator(config, RUN_ID, *chunks[0], arrayProperties={"size": 2})
-    submit_like_batch_operator(config, "manual__other", *chunks[0])  # another run of the sweep
-    other = small_sweep("MomentumStrategy", name="other_sweep")
-    submit_like_batch_operator(other, RUN_ID, 0, 1)  # another sweep, same run id
-
-    service = BatchJobsService(AwsClients(aws_settings(Path("/tmp"))).source("batch"), QUEUE)
-    jobs = service.jobs_of_run(config.dag_id, RUN_ID, job_name=config.dag_id)
-    assert {job.job_id for job in jobs} == {*ours, array_parent, f"{array_parent}:0", f"{array_parent}:1"}
-    assert all(job.status is BatchJobStatus.SUCCEEDED for job in jobs)
-    singles = sorted((job for job in jobs if job.job_id in ours), key=lambda job: job.chunk_start or 0)
-    assert [(job.chunk_start, job.chunk_count) for job in singles] == chunks
-    parent = next(job for job in jobs if job.job_id == array_parent)
-    assert parent.array_size == 2
-    children = [job for job in jobs if job.parent_job_id == array_parent]
-    assert [job.array_index for job in children] == [0, 1]
-    assert all(
-        job.log_url and job.log_url.startswith(f"https://{REGION}.console.aws.amazon.com") for job in jobs
-    )
-    assert point_states_from_jobs(config, jobs) == [PointState.DONE] * config.grid_size
-
-    # Without the name filter the queue is listed status by status: the same jobs.
-    assert {job.job_id for job in service.jobs_of_run(config.dag_id, RUN_ID)} == {job.job_id for job in jobs}
-    assert service.terminate(ours[:1], "cancelled from the Monitor page") == ours[:1]
 
 
 # ---- connection checks ------------------------------------------------------------------------------------
