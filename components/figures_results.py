@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from components.figures import CENTERED_METRICS, METRIC_COLORSCALE, STATE_COLORS, _empty_note, template
+from components.figures import CENTERED_METRICS, METRIC_COLORSCALE, _empty_note, template
+from components.states import state_color
 from services.models import EquityCurve, PointState
 
 HEATMAP_TEXT_MAX_CELLS = 150  # above this many cells the per-cell labels become unreadable
@@ -105,7 +106,7 @@ def equity_figure(curve: EquityCurve | None, theme: str = "light") -> go.Figure:
             x=curve.dates,
             y=curve.equity,
             mode="lines",
-            line={"color": STATE_COLORS[PointState.RUNNING], "width": 2},
+            line={"color": state_color(PointState.RUNNING), "width": 2},
             hovertemplate="%{x}<br>equity %{y:.3f}<extra></extra>",
         )
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components.figures import state_color
+from components.states import state_name, state_style
 from services.models import CompletionSummary, PointState, RunSummary, SweepStatus
 
 METRIC_LABELS = {
@@ -43,15 +44,21 @@ def format_time(value: datetime | None) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else "—"
 
 
-def make_state_badge(state: str) -> html.Span:
+def make_state_badge(state: StrEnum, shown: StrEnum | None = None) -> html.Span:
+    """`state`'s name on its colour from components.states; `shown` is the state whose colour it takes
+    when that differs (a Batch status takes the colour of the point state it means)."""
     return html.Span(
-        state.replace("_", " "), className="bt-state-badge", style={"backgroundColor": state_color(state)}
+        state_name(state),
+        className="bt-state-badge",
+        style={"backgroundColor": state_style(shown or state).color},
     )
 
 
-def _kpi(label: str, value: str, sub: str = "", state: str | None = None) -> dbc.Col:
+def _kpi(label: str, value: str, sub: str = "", state: PointState | None = None) -> dbc.Col:
     marker = (
-        html.Span(className="bt-kpi-marker", style={"backgroundColor": state_color(state)}) if state else None
+        html.Span(className="bt-kpi-marker", style={"backgroundColor": state_style(state).color})
+        if state
+        else None
     )
     return dbc.Col(
         html.Div(

@@ -11,10 +11,13 @@ from dash import dcc, html
 from components.cards import CARD_CLASS, make_card
 from components.deploy_view import kv_row, make_sweep_summary
 from components.monitor_view import format_duration, format_minute
+from components.states import state_name, state_style, states_in_order
+from services.airflow.models import RunState
 from services.models import RunSummary, SweepRecord
 
 GRID_HEIGHT = "max(320px, calc(100vh - 480px))"  # room below for the selected sweep's detail
-UNAVAILABLE = "unavailable"
+UNAVAILABLE = "unavailable"  # the last run's state when Airflow does not answer
+NEVER_RUN = "never run"
 ACTIONS = {
     "retrigger": ("Re-trigger", "Start a new run of {name} with its deployed spec?"),
     "retry": (
@@ -60,10 +63,17 @@ def _duration_text(run: RunSummary | None) -> str:
     return format_duration(seconds) if seconds is not None else ""
 
 
-def sweep_row(record: SweepRecord, latest: RunSummary | str | None) -> dict:
-    """One grid row; `latest` is the newest run, None when never run, UNAVAILABLE when Airflow is down."""
+def _last_state(record: SweepRecord, run: RunSummary | None, unavailable: bool) -> str:
+    if run is not None:
+        return state_name(run.state)
+    if unavailable and record.run_ids:
+        return UNAVAILABLE
+    return NEVER_RUN
+
+
+def sweep_row(record: SweepRecord, run: RunSummary | None, unavailable: bool = False) -> dict:
+    """One grid row; `run` is the newest run (None when never run, or when Airflow is down: `unavailable`)."""
     config = record.config
-    run = latest if isinstance(latest, RunSummary) else None
     return {
         "name": record.name,
         "strategy": config.strategy,
@@ -74,7 +84,7 @@ def sweep_row(record: SweepRecord, latest: RunSummary | str | None) -> dict:
         "deployed_at": format_minute(record.deployed_at),
         "runs": len(record.run_ids),
         "last_run_id": run.run_id if run else (record.run_ids[0] if record.run_ids else ""),
-        "last_state": run.state if run else (latest if latest == UNAVAILABLE else "never run"),
+        "last_state": _last_state(record, run, unavailable),
         "started": format_minute(run.start_date) if run else "",
         "duration_s": _duration_s(run),
         "duration": _duration_text(run),
@@ -82,19 +92,11 @@ def sweep_row(record: SweepRecord, latest: RunSummary | str | None) -> dict:
     }
 
 
-STATE_CLASSES = {
-    "success": "bt-cell-ok",
-    "failed": "bt-cell-bad",
-    "running": "bt-cell-run",
-    "queued": "bt-cell-run",
-}
-
-
 def _state_class_rules() -> dict[str, str]:
-    """STATE_CLASSES as AG Grid cellClassRules: class -> a JS condition on the cell's value."""
+    """The run states' CSS classes (components.states) as AG Grid cellClassRules: class -> a JS test."""
     groups: dict[str, list[str]] = {}
-    for state, css in STATE_CLASSES.items():
-        groups.setdefault(css, []).append(f"params.value === '{state}'")
+    for state in states_in_order(RunState):
+        groups.setdefault(state_style(state).css, []).append(f"params.value === '{state_name(state)}'")
     return {css: " || ".join(tests) for css, tests in groups.items()}
 
 
@@ -199,7 +201,7 @@ def make_runs_table(runs: list[RunSummary] | None, recorded: list[str]) -> html.
     if runs is None:
         if not recorded:
             return html.Div("No runs yet.", className="bt-help")
-        rows = [(run_id, UNAVAILABLE, "", "") for run_id in recorded]
+        rows = [(run_id, None, "", "") for run_id in recorded]
     else:
         if not runs:
             return html.Div("No runs yet.", className="bt-help")
@@ -210,7 +212,9 @@ def make_runs_table(runs: list[RunSummary] | None, recorded: list[str]) -> html.
             html.Tr(
                 [
                     html.Td(run_id, className="bt-mono"),
-                    html.Td(state, className=STATE_CLASSES.get(state, "")),
+                    html.Td(state_name(state), className=state_style(state).css)
+                    if state is not None
+                    else html.Td(UNAVAILABLE),
                     html.Td(started),
                     html.Td(duration, className="text-end"),
                 ]

@@ -194,6 +194,14 @@ def poll(_tick, run_id, theme, name):
     return status_view(config, status, theme or "light")
 
 
+def shown_run_id(status_data: dict | None) -> str | None:
+    """The run of the status the page shows (the STATUS store holds a SweepStatus dump)."""
+    if not status_data:
+        return None
+    run = SweepStatus.model_validate(status_data).run
+    return run.run_id if run else None
+
+
 def progress_figures(status: SweepStatus, theme: str) -> tuple[go.Figure, go.Figure]:
     """Coverage over time (with the ETA while the run goes on) and throughput, held to the status time."""
     run = status.run
@@ -287,7 +295,7 @@ def show_heatmap(status_data, view, x, y, run_id, theme, name):
 )
 def download(n_clicks, status_data, name):
     """The finished points of the shown run as CSV (services.results.table)."""
-    run_id = ((status_data or {}).get("run") or {}).get("run_id")
+    run_id = shown_run_id(status_data)
     if not n_clicks or not run_id:
         raise PreventUpdate
     try:
@@ -310,7 +318,7 @@ def show_batch_jobs(status_data, name):
     """The shown run's Batch jobs, refreshed with every status poll."""
     if not (status_data and name) or get_services().batch is None:
         raise PreventUpdate
-    run_id = (status_data.get("run") or {}).get("run_id")
+    run_id = shown_run_id(status_data)
     try:
         jobs = get_services().monitor.batch_jobs(saved_config(name), run_id) if run_id else []
     except Exception as exc:

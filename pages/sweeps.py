@@ -15,13 +15,13 @@ from components.shell import ShellIds
 from components.sweeps_view import (
     ACTION_COLORS,
     ACTIONS,
-    UNAVAILABLE,
     make_sweep_detail,
     make_sweeps_layout,
     selection_links,
     sweep_row,
 )
 from components.sweeps_view import SweepsIds as Ids
+from services.airflow.models import RunState
 from services.errors import BacktestError
 from services.models import RunSummary, SweepRecord
 
@@ -37,14 +37,15 @@ def layout(**_kwargs):
 def history_rows(records: list[SweepRecord]) -> list[dict]:
     """Grid rows; the latest runs of every sweep that ran come from Airflow in one batch lookup."""
     ran = [record.config for record in records if record.run_ids]
-    latest: dict[str, RunSummary | str] = {}
+    latest: dict[str, RunSummary] = {}
+    unavailable = False
     if ran:
         try:
             latest = dict(get_services().runs.latest_runs(ran))
         except Exception as exc:  # Airflow down: the rows say so, the page still lists the sweeps
             log.info("latest runs unavailable: %s", exc)
-            latest = {config.name: UNAVAILABLE for config in ran}
-    return [sweep_row(record, latest.get(record.name)) for record in records]
+            unavailable = True
+    return [sweep_row(record, latest.get(record.name), unavailable) for record in records]
 
 
 @dash.callback(
@@ -106,7 +107,7 @@ def select(rows):
     row = rows[0]
     links = selection_links(row)
     has_run = bool(row.get("last_run_id"))
-    running = row.get("last_state") in ("running", "queued")
+    running = RunState.parse(row.get("last_state")).active
     text = f"{row['name']} · last run {row['last_run_id'] or '—'} ({row['last_state']})"
     return (
         text,

@@ -60,14 +60,17 @@ def test_finished_run_shows_the_best_points_by_sharpe(services):
 
 
 def test_task_chart_uses_the_shared_colours(services):
-    from components.figures import STATE_COLORS
+    from components.states import STATE_STYLES
     from pages.monitor import poll
+    from services.airflow.models import TaskState
 
     services.monitor.fraction = 0.5
 
     bar = poll(0, "latest", "light", "mr_spy")["tasks"].data[0]
 
-    assert set(bar.marker.color) <= set(STATE_COLORS.values())
+    styles = {style.label: style.color for style in STATE_STYLES[TaskState].values()}
+    assert dict(zip(bar.y, bar.marker.color, strict=True)) == {label: styles[label] for label in bar.y}
+    assert {"Success", "Running"} <= set(bar.y)
 
 
 def test_unknown_sweep_shows_an_alert_not_a_traceback(services):

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from components.figures import STATE_COLORS
 from components.figures_results import equity_figure, parallel_coordinates, results_heatmap
+from components.states import state_color
 from components.wall_view import SPARK_HEIGHT, SPARK_WIDTH, make_progress_bar, sparkline_points, sparkline_svg
 from services.models import EquityCurve, PointState
 from services.results_analysis import metric_grid
@@ -55,7 +55,7 @@ def test_sparkline_scales_time_and_progress_into_its_box() -> None:
     points = sparkline_points(history(0, 50, 100), total=100)
     assert points[0] == (0.0, SPARK_HEIGHT - 3) and points[-1] == (SPARK_WIDTH, 3)
     svg = base64.b64decode(sparkline_svg(history(0, 50), 100).split(",", 1)[1]).decode()
-    assert "<polyline" in svg and STATE_COLORS[PointState.DONE] in svg
+    assert "<polyline" in svg and state_color(PointState.DONE) in svg
 
 
 def test_progress_bar_segments_follow_the_counts_and_palette() -> None:
@@ -71,8 +71,8 @@ def test_progress_bar_segments_follow_the_counts_and_palette() -> None:
     segments = make_progress_bar(tile).children
     assert [s.style["width"] for s in segments] == ["50.000%", "10.000%"]
     assert [s.style["background"] for s in segments] == [
-        STATE_COLORS[PointState.DONE],
-        STATE_COLORS[PointState.FAILED],
+        state_color(PointState.DONE),
+        state_color(PointState.FAILED),
     ]
 
 
