@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import dash_bootstrap_components as dbc
 from dash import html
 
-from components.monitor_view import format_time, make_state_badge
+from components.formatting import format_time
+from components.monitor_view import make_state_badge
 from services.aws.batch import POINT_STATE_OF_JOB, BatchJob, BatchJobStatus
 
 JOB_ID_CHARS = 8  # Batch job ids are UUIDs: the first block tells them apart in one run

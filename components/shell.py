@@ -10,6 +10,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, clientside_callback, dcc, html
 
 from components.context import cached_checks, get_services
+from components.formatting import format_clock
 from components.stepper import make_stepper
 from services.models import CheckResult
 
@@ -131,7 +132,7 @@ def refresh_connection(_n_intervals):
         log.exception("connection checks failed")
         return [html.Span(className="bt-dot bt-dot-bad"), "Connection check failed"], "see the server log"
     ok, text = connection_summary(results)
-    stamp = datetime.fromtimestamp(checked_at).strftime("%H:%M:%S")
+    stamp = format_clock(datetime.fromtimestamp(checked_at))
     dot = html.Span(className="bt-dot " + ("bt-dot-ok" if ok else "bt-dot-bad"))
     return [dot, text], f"checked {stamp}; open Connections for details"
 

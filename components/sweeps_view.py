@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
-
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components.cards import CARD_CLASS, make_card
 from components.deploy_view import kv_row, make_sweep_summary
-from components.monitor_view import format_duration, format_minute
+from components.formatting import format_duration, format_minute
 from components.states import state_name, state_style, states_in_order
+from components.sweep_nav import clone_href, monitor_href, results_href
 from services.airflow.models import RunState
 from services.models import RunSummary, SweepRecord
 
@@ -188,12 +187,8 @@ def make_action_bar() -> html.Div:
 
 def selection_links(row: dict) -> dict:
     """The hrefs of the selected row's Clone, Monitor and Results buttons."""
-    name = quote(row["name"])
-    return {
-        "clone": "/?" + urlencode({"clone": row["name"]}),
-        "monitor": f"/monitor/{name}",
-        "results": f"/results/{name}",
-    }
+    name = row["name"]
+    return {"clone": clone_href(name), "monitor": monitor_href(name), "results": results_href(name)}
 
 
 def make_runs_table(runs: list[RunSummary] | None, recorded: list[str]) -> html.Table | html.Div:

@@ -6,12 +6,12 @@ import base64
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from urllib.parse import quote
 
 from dash import html
 
-from components.monitor_view import format_duration
+from components.formatting import format_clock, format_duration, format_hour_minute
 from components.states import state_name, state_style
+from components.sweep_nav import monitor_href
 from services.models import PointState
 from services.wall import HistoryPoint, WallTile
 
@@ -100,13 +100,12 @@ def make_tile(tile: WallTile) -> html.Div:
     if tile.active:
         timing = ("ETA", format_duration(tile.eta_s))
     else:
-        ended = tile.ended_at.astimezone().strftime("%H:%M") if tile.ended_at else "—"
-        timing = ("ended", ended)
+        timing = ("ended", format_hour_minute(tile.ended_at))
     return html.Div(
         [
             html.Div(
                 [
-                    html.A(tile.name, href=f"/monitor/{quote(tile.name)}", className="bt-wall-name"),
+                    html.A(tile.name, href=monitor_href(tile.name), className="bt-wall-name"),
                     html.Span(
                         state_name(tile.run_state),
                         className=f"bt-wall-state bt-wall-state-{tile.run_state.value}",
@@ -146,7 +145,7 @@ def make_tile(tile: WallTile) -> html.Div:
                 className="bt-wall-foot",
             ),
             html.Div(
-                f"⚠ stale since {tile.fetched_at.astimezone().strftime('%H:%M:%S')}"
+                f"⚠ stale since {format_clock(tile.fetched_at)}"
                 + (f" — {tile.stale_reason}" if tile.stale_reason else ""),
                 className="bt-wall-stale-note",
                 title=tile.stale_reason or "",

@@ -11,6 +11,7 @@ from dash import Input, Output, ctx, dcc, html
 from components.alerts import make_error_alert
 from components.checks import make_check_list
 from components.context import cached_checks, get_settings
+from components.formatting import format_clock
 from services.settings import Settings
 
 dash.register_page(
@@ -129,5 +130,5 @@ def run_checks(_n_clicks, _n_intervals):
         checked_at, results = cached_checks(CACHE_S, force=ctx.triggered_id == Ids.REFRESH)
     except Exception as exc:
         return make_error_alert(exc, title="The checks could not run."), ""
-    stamp = datetime.fromtimestamp(checked_at).strftime("%H:%M:%S")
+    stamp = format_clock(datetime.fromtimestamp(checked_at))
     return make_check_list(results), f"checked at {stamp}"

@@ -20,6 +20,7 @@ from components.monitor_layout import LATEST_RUN, REFRESH_CHOICES_S, make_overvi
 from components.monitor_layout import MonitorIds as Ids
 from components.monitor_view import SweepRow, make_best_table, make_kpis, make_run_header, make_sweeps_table
 from components.shell import ShellIds
+from components.sweep_nav import MONITOR_PATH, RUNS_LISTED, SWEEP_SEGMENT
 from services.models import RunSummary, SweepRecord, SweepStatus
 from services.monitoring import COMPARED_RUNS
 
@@ -27,14 +28,13 @@ log = logging.getLogger(__name__)
 
 dash.register_page(
     __name__,
-    path="/monitor",
-    path_template="/monitor/<sweep>",
+    path=MONITOR_PATH,
+    path_template=MONITOR_PATH + SWEEP_SEGMENT,
     title="Monitor · Backtest Frontend",
     name="Monitor",
     order=2,
 )
 
-RUNS_LISTED = 20
 COMPARE_EVERY_TICKS = 4  # the runs comparison changes slowly: redraw it at every 4th poll
 
 

@@ -24,6 +24,7 @@ from components.results_view import (
 )
 from components.results_view import ResultsIds as Ids
 from components.shell import ShellIds
+from components.sweep_nav import RESULTS_PATH, RUNS_LISTED, SWEEP_SEGMENT, results_href
 from services.results import METRIC_COLUMNS
 from services.results_analysis import metric_grid, to_csv_bytes, to_parquet_bytes, top_n
 
@@ -31,14 +32,12 @@ log = logging.getLogger(__name__)
 
 dash.register_page(
     __name__,
-    path="/results",
-    path_template="/results/<sweep>",
+    path=RESULTS_PATH,
+    path_template=RESULTS_PATH + SWEEP_SEGMENT,
     title="Results · Backtest Frontend",
     name="Results",
     order=4,
 )
-
-RUNS_LISTED = 20
 
 
 def layout(sweep: str | None = None, **_kwargs) -> html.Div:
@@ -59,7 +58,7 @@ def make_index() -> html.Div:
                 html.Span(r.name, className="bt-mono"),
                 html.Span(f" · {r.config.strategy} · {len(r.run_ids)} run(s)"),
             ],
-            href=f"/results/{r.name}",
+            href=results_href(r.name),
         )
         for r in records
     ] or [dbc.ListGroupItem("No sweep has been run yet.")]

@@ -12,6 +12,7 @@ from dash.exceptions import PreventUpdate
 from components.alerts import make_alert, make_error_alert
 from components.context import claim_once, get_services
 from components.shell import ShellIds
+from components.sweep_nav import RUNS_LISTED
 from components.sweeps_view import (
     ACTION_COLORS,
     ACTIONS,
@@ -123,7 +124,7 @@ def select(rows):
     )
 
 
-DETAIL_RUNS = 20  # the newest runs listed under a selected sweep
+DETAIL_RUNS = RUNS_LISTED  # the newest runs listed under a selected sweep
 
 
 def sweep_detail(name: str):

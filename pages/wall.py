@@ -10,6 +10,7 @@ from dash import Input, Output, State, dcc, html
 
 from components.alerts import make_error_alert
 from components.context import get_settings, get_wall
+from components.formatting import format_clock
 from components.wall_view import make_tiles
 from services.wall import WallFilter, WallTile
 
@@ -100,7 +101,7 @@ def summary(tiles: list[WallTile]) -> list:
 )
 def refresh(_n_intervals, filter_data):
     """The tiles of the shared wall board (rebuilt once per refresh period: many walls cost one)."""
-    clock = datetime.now().strftime("%H:%M:%S")
+    clock = format_clock(datetime.now())
     try:
         tiles = get_wall().board(WallFilter.model_validate(filter_data or {}), period_s=refresh_ms() / 1000)
     except Exception as exc:  # the wall keeps its last tiles and says why it is not fresher

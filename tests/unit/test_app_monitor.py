@@ -162,7 +162,8 @@ def test_download_sends_the_results_table_as_csv(services):
 
 
 def test_kpis_show_elapsed_and_eta(services):
-    from components.monitor_view import format_duration, make_kpis
+    from components.formatting import format_duration
+    from components.monitor_view import make_kpis
 
     status = SweepStatus(
         dag_id="d",
