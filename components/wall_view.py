@@ -158,6 +158,20 @@ def make_tile(tile: WallTile) -> html.Div:
     )
 
 
+def make_wall_summary(tiles: list[WallTile]) -> list:
+    """`3 running · 1 failing · 1 stale`, the failing and stale parts only when there are any."""
+    running = sum(tile.active for tile in tiles)
+    failing = sum(bool(tile.failures) for tile in tiles)
+    stale = sum(tile.stale for tile in tiles)
+    parts = [html.Span(f"{running} running", className="bt-wall-sum")]
+    if failing:
+        parts.append(html.Span(f"{failing} with failures", className="bt-wall-sum bt-wall-sum-bad"))
+    if stale:
+        parts.append(html.Span(f"{stale} stale", className="bt-wall-sum bt-wall-sum-stale"))
+    parts.append(html.Span(f"{len(tiles)} on the wall", className="bt-wall-sum bt-wall-sum-muted"))
+    return parts
+
+
 def make_tiles(tiles: Sequence[WallTile]) -> list:
     if not tiles:
         return [html.Div("No active or recently finished sweeps match this wall.", className="bt-wall-empty")]

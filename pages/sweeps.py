@@ -13,15 +13,9 @@ from components.alerts import make_alert, make_error_alert
 from components.context import claim_once, get_services
 from components.shell import ShellIds
 from components.sweep_nav import RUNS_LISTED
-from components.sweeps_view import (
-    ACTION_COLORS,
-    ACTIONS,
-    make_sweep_detail,
-    make_sweeps_layout,
-    selection_links,
-    sweep_row,
-)
-from components.sweeps_view import SweepsIds as Ids
+from components.sweeps_layout import ACTION_COLORS, ACTIONS, make_sweeps_layout
+from components.sweeps_layout import SweepsIds as Ids
+from components.sweeps_view import make_sweep_detail, selection_links, sweep_row
 from services.airflow.models import RunState
 from services.errors import BacktestError
 from services.models import RunSummary, SweepRecord
