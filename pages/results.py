@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import dash
-import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
@@ -13,18 +12,17 @@ from components.alerts import make_alert, make_error_alert
 from components.context import get_results_tables, get_services, saved_config
 from components.figures_results import equity_figure, parallel_coordinates, results_heatmap
 from components.grid_axes import axis_choices
+from components.results_layout import ALL_VALUES, DEFAULT_AGGREGATE, TOP_N, make_results_layout
+from components.results_layout import ResultsIds as Ids
 from components.results_view import (
-    ALL_VALUES,
-    TOP_N,
     make_fixed_selectors,
-    make_results_layout,
+    make_results_index,
     metric_options,
     top_columns,
     top_rows,
 )
-from components.results_view import ResultsIds as Ids
 from components.shell import ShellIds
-from components.sweep_nav import RESULTS_PATH, RUNS_LISTED, SWEEP_SEGMENT, results_href
+from components.sweep_nav import RESULTS_PATH, RUNS_LISTED, SWEEP_SEGMENT
 from services.results import METRIC_COLUMNS
 from services.results_analysis import metric_grid, to_csv_bytes, to_parquet_bytes, top_n
 
@@ -52,19 +50,7 @@ def make_index() -> html.Div:
         records = [r for r in get_services().registry.list() if r.run_ids]
     except Exception as exc:
         return make_error_alert(exc, title="Cannot list the sweeps.")
-    items = [
-        dbc.ListGroupItem(
-            [
-                html.Span(r.name, className="bt-mono"),
-                html.Span(f" · {r.config.strategy} · {len(r.run_ids)} run(s)"),
-            ],
-            href=results_href(r.name),
-        )
-        for r in records
-    ] or [dbc.ListGroupItem("No sweep has been run yet.")]
-    return html.Div(
-        [html.H1("Results", className="bt-page-title"), dbc.ListGroup(items)], className="bt-page"
-    )
+    return make_results_index(records)
 
 
 @dash.callback(
@@ -149,8 +135,8 @@ def show_heatmap(data, metric, x, y, aggregate, fixed, fixed_ids, theme, name):
     if not (data and metric and x and y):
         raise PreventUpdate
     table = get_results_tables().table(saved_config(name), data["run_id"], rows=data.get("rows"))
-    grid = metric_grid(table, x, y, metric, aggregate or "max", fixed_values(fixed_ids, fixed))
-    return results_heatmap(grid, metric, aggregate or "max", theme=theme or "light")
+    grid = metric_grid(table, x, y, metric, aggregate or DEFAULT_AGGREGATE, fixed_values(fixed_ids, fixed))
+    return results_heatmap(grid, metric, aggregate or DEFAULT_AGGREGATE, theme=theme or "light")
 
 
 @dash.callback(
