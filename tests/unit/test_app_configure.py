@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.configure_view import ParamIds, param_id
+from components.configure_layout import ConfigureIds
 from components.sweep_form import FormDraft, check_draft, copy_name, load_draft
 from tests.fakes import use_fake_services
 from tests.support.sweeps import small_sweep
@@ -98,7 +98,9 @@ def test_validation_view_maps_messages_to_the_rendered_param_rows(services):
     from pages.configure import validation_view
 
     check = check_draft(draft(params={MR: {"lookback_period": "abc"}}), max_grid_points=100_000)
-    ids = [param_id(ParamIds.INPUT, MR, "entry_threshold"), param_id(ParamIds.INPUT, MR, "lookback_period")]
+    ids = [
+        ConfigureIds.param(ConfigureIds.PARAM, MR, name) for name in ("entry_threshold", "lookback_period")
+    ]
 
     view = validation_view(check, ids)
 
