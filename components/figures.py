@@ -24,6 +24,7 @@ STRIP_TEXT_MIN_SHARE = 0.06  # a narrower segment of the progress strip has no r
 # Runs of one sweep drawn side by side, newest first: apart from the state colours, readable on both themes.
 RUN_COLORS: tuple[str, ...] = ("#4c78a8", "#f58518", "#b279a2", "#72b7b2", "#9d755d")
 
+DEFAULT_THEME = "light"  # the app's theme until the user switches (the wall has its own default)
 _THEMES = {
     "light": {"text": "#343a40", "muted": "#6c757d", "grid": "rgba(0,0,0,0.08)", "hover": "#ffffff"},
     "dark": {"text": "#dee2e6", "muted": "#adb5bd", "grid": "rgba(255,255,255,0.10)", "hover": "#2b3035"},
@@ -31,13 +32,13 @@ _THEMES = {
 
 
 @lru_cache(maxsize=len(_THEMES) + 1)
-def template(theme: str = "light") -> go.layout.Template:
+def template(theme: str = DEFAULT_THEME) -> go.layout.Template:
     """The shared template: transparent background, quiet grid, the app's font.
 
     Built once per theme (validating a template costs milliseconds per figure, and Monitor redraws
     its figures every few seconds per viewer); a figure copies it when it is assigned.
     """
-    colors = _THEMES.get(theme, _THEMES["light"])
+    colors = _THEMES.get(theme, _THEMES[DEFAULT_THEME])
     axis = {
         "gridcolor": colors["grid"],
         "zerolinecolor": colors["grid"],
@@ -61,7 +62,7 @@ def template(theme: str = "light") -> go.layout.Template:
     )
 
 
-def state_bar(counts: Mapping[StrEnum, int], theme: str = "light", unit: str = "tasks") -> go.Figure:
+def state_bar(counts: Mapping[StrEnum, int], theme: str = DEFAULT_THEME, unit: str = "tasks") -> go.Figure:
     """Horizontal bars of counts by state (task states, or any state of the style table), legend order."""
     ordered = sorted((state for state, count in counts.items() if count), key=_legend_position)
     keys = list(reversed(ordered))  # first state on top
@@ -92,7 +93,7 @@ def _legend_position(state: StrEnum) -> int:
     return list(order).index(state) if state in order else len(order)
 
 
-def progress_strip(point_states: Sequence[PointState], total: int, theme: str = "light") -> go.Figure:
+def progress_strip(point_states: Sequence[PointState], total: int, theme: str = DEFAULT_THEME) -> go.Figure:
     """One 100 % stacked bar of the grid's points by state: the manager's one-glance progress."""
     # Counter runs in C: a 10,000-point sweep is counted on every refresh of every viewer.
     counts = Counter(point_states)
@@ -160,7 +161,7 @@ def coverage_heatmap(
     point_states: Sequence[PointState],
     x_param: str,
     y_param: str,
-    theme: str = "light",
+    theme: str = DEFAULT_THEME,
 ) -> go.Figure:
     """Fraction of points done per (x, y) cell of the grid, the other parameters aggregated."""
     done, failed, total = coverage_matrix(config, point_states, x_param, y_param)
@@ -199,7 +200,7 @@ def _grid_layout(theme: str, x_param: str, y_param: str) -> dict:
     }
 
 
-def blank(theme: str = "light") -> go.Figure:
+def blank(theme: str = DEFAULT_THEME) -> go.Figure:
     """A figure with nothing drawn yet: no axes, no grid (the placeholder before the first poll)."""
     return go.Figure(
         layout={"template": template(theme), "xaxis": {"visible": False}, "yaxis": {"visible": False}}
@@ -222,7 +223,12 @@ CENTERED_METRICS = {"sharpe", "total_return"}
 
 
 def metric_heatmap(
-    config: SweepConfig, table: pd.DataFrame, x_param: str, y_param: str, metric: str, theme: str = "light"
+    config: SweepConfig,
+    table: pd.DataFrame,
+    x_param: str,
+    y_param: str,
+    metric: str,
+    theme: str = DEFAULT_THEME,
 ) -> go.Figure:
     """Mean of a result metric per (x, y) cell, over the other parameters; empty cells stay blank."""
     x_values, y_values = config.values(x_param), config.values(y_param)

@@ -11,7 +11,7 @@ from typing import Protocol
 
 import plotly.graph_objects as go
 
-from components.figures import RUN_COLORS, _empty_note_layout, template
+from components.figures import DEFAULT_THEME, RUN_COLORS, _empty_note_layout, template
 from components.states import state_color
 from services.airflow.models import RunState
 from services.models import PointState, RunProgress
@@ -86,7 +86,7 @@ def coverage_over_time(
     total: int,
     eta_s: float | None,
     now: datetime | None = None,
-    theme: str = "light",
+    theme: str = DEFAULT_THEME,
 ) -> go.Figure:
     """Points done against time (a step per finished chunk), held to `now`, the ETA dashed to the total."""
     if len(samples) < 2:
@@ -166,7 +166,9 @@ def throughput_bins(samples: Sequence[Sample], now: datetime | None = None) -> l
     ]
 
 
-def throughput(samples: Sequence[Sample], now: datetime | None = None, theme: str = "light") -> go.Figure:
+def throughput(
+    samples: Sequence[Sample], now: datetime | None = None, theme: str = DEFAULT_THEME
+) -> go.Figure:
     """Points finished per minute in round time bins, with the run's average rate as a dotted line."""
     bins = throughput_bins(samples, now)
     if not bins or not any(b.points for b in bins):
@@ -218,7 +220,7 @@ def run_label(item: RunProgress) -> str:
 
 
 def run_comparison(
-    runs: Sequence[RunProgress], highlight: str | None = None, theme: str = "light"
+    runs: Sequence[RunProgress], highlight: str | None = None, theme: str = DEFAULT_THEME
 ) -> go.Figure:
     """Each run's share of the grid done against the time since it started, newest run first in the legend.
 

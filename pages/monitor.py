@@ -13,7 +13,7 @@ from airflow_backtest_framework.config import SweepConfig
 from components.alerts import make_error_alert, make_stale_banner
 from components.batch_jobs_view import make_batch_jobs_table
 from components.context import get_services, get_settings, saved_config
-from components.figures import coverage_heatmap, metric_heatmap, progress_strip, state_bar
+from components.figures import DEFAULT_THEME, coverage_heatmap, metric_heatmap, progress_strip, state_bar
 from components.figures_progress import coverage_over_time, run_comparison, throughput
 from components.grid_axes import axis_choices
 from components.monitor_layout import LATEST_RUN, REFRESH_CHOICES_S, make_overview_layout, make_sweep_layout
@@ -191,7 +191,7 @@ def poll(_tick, run_id, theme, name):
             "summary_hidden": blank,
             "status": blank,
         }
-    return status_view(config, status, theme or "light")
+    return status_view(config, status, theme or DEFAULT_THEME)
 
 
 def shown_run_id(status_data: dict | None) -> str | None:
@@ -223,7 +223,7 @@ def show_progress(status_data, theme):
     """The progress charts of the polled status (its progress samples came with it: no service call)."""
     if not status_data:
         raise PreventUpdate
-    return progress_figures(SweepStatus.model_validate(status_data), theme or "light")
+    return progress_figures(SweepStatus.model_validate(status_data), theme or DEFAULT_THEME)
 
 
 def runs_due(triggered_id: str | None, tick: int | None) -> bool:
@@ -250,7 +250,7 @@ def show_runs(tick, run_id, theme, name):
         raise PreventUpdate from None
     if len(runs) < 2:
         return dash.no_update, True
-    return run_comparison(runs, highlight=selected_run(run_id), theme=theme or "light"), False
+    return run_comparison(runs, highlight=selected_run(run_id), theme=theme or DEFAULT_THEME), False
 
 
 def heatmap_figure(
@@ -279,7 +279,7 @@ def show_heatmap(status_data, view, x, y, run_id, theme, name):
     try:
         config = saved_config(name)
         status = get_services().monitor.status(config, selected_run(run_id))
-        return heatmap_figure(config, status, view or "coverage", x, y, theme or "light")
+        return heatmap_figure(config, status, view or "coverage", x, y, theme or DEFAULT_THEME)
     except Exception as exc:
         log.exception("heatmap of %s failed: %s", name, exc)
         raise PreventUpdate from None

@@ -10,6 +10,7 @@ from dash.exceptions import PreventUpdate
 
 from components.alerts import make_alert, make_error_alert
 from components.context import get_results_tables, get_services, saved_config
+from components.figures import DEFAULT_THEME
 from components.figures_results import equity_figure, parallel_coordinates, results_heatmap
 from components.grid_axes import axis_choices
 from components.results_layout import ALL_VALUES, DEFAULT_AGGREGATE, TOP_N, make_results_layout
@@ -136,7 +137,7 @@ def show_heatmap(data, metric, x, y, aggregate, fixed, fixed_ids, theme, name):
         raise PreventUpdate
     table = get_results_tables().table(saved_config(name), data["run_id"], rows=data.get("rows"))
     grid = metric_grid(table, x, y, metric, aggregate or DEFAULT_AGGREGATE, fixed_values(fixed_ids, fixed))
-    return results_heatmap(grid, metric, aggregate or DEFAULT_AGGREGATE, theme=theme or "light")
+    return results_heatmap(grid, metric, aggregate or DEFAULT_AGGREGATE, theme=theme or DEFAULT_THEME)
 
 
 @dash.callback(
@@ -156,7 +157,7 @@ def show_points(data, metric, theme, name):
     table = get_results_tables().table(config, data["run_id"], rows=data.get("rows"))
     params = list(config.strategy_spec.param_names)
     metrics = [m for m in METRIC_COLUMNS if m in table.columns]
-    figure = parallel_coordinates(table, params, metric, theme=theme or "light")
+    figure = parallel_coordinates(table, params, metric, theme=theme or DEFAULT_THEME)
     return figure, top_rows(top_n(table, metric, TOP_N)), top_columns(params, metrics)
 
 
@@ -175,7 +176,7 @@ def show_equity(selected, top, theme, run_id, name):
     if rows and run_id:
         equity = getattr(get_services().results, "equity", None)
         curve = equity(saved_config(name).dag_id, run_id, int(rows[0]["index"])) if equity else None
-    return equity_figure(curve, theme=theme or "light")
+    return equity_figure(curve, theme=theme or DEFAULT_THEME)
 
 
 def export_file(name: str, run_id: str, fmt: str) -> dict:
