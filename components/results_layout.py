@@ -5,6 +5,7 @@ from __future__ import annotations
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
+from pydantic import BaseModel
 
 from components.cards import TALL_CARD_CLASS, make_card
 from components.figures import blank
@@ -22,9 +23,16 @@ AGGREGATES = ("max", "mean")  # how the parameters off the heatmap's axes are su
 DEFAULT_AGGREGATE = AGGREGATES[0]
 
 
+class ShownTable(BaseModel):
+    """What the DATA store holds: the run whose results table the page shows, and its rows when read."""
+
+    run_id: str
+    rows: int
+
+
 class ResultsIds:
     NAME = "results-name"
-    DATA = "results-data"  # {run_id, rows}: the table the page shows was (re)loaded
+    DATA = "results-data"  # a ShownTable: the table the page shows was (re)loaded
     INTERVAL = "results-interval"
     RUN = "results-run"
     METRIC = "results-metric"

@@ -7,6 +7,9 @@ from urllib.parse import quote, urlencode
 import dash_bootstrap_components as dbc
 from dash import html
 
+from components.states import state_name
+from services.models import RunSummary
+
 CONFIGURE_PATH = "/"
 MONITOR_PATH = "/monitor"
 RESULTS_PATH = "/results"
@@ -27,6 +30,11 @@ def monitor_href(name: str | None) -> str:
 def results_href(name: str | None) -> str:
     """`/results/<name>`, the name URL-quoted; `/results` (every sweep that ran) without one."""
     return _sweep_href(RESULTS_PATH, name)
+
+
+def run_option(run: RunSummary) -> dict[str, str]:
+    """One run in a sweep page's run selector: `<run id> · <state>`."""
+    return {"label": f"{run.run_id} · {state_name(run.state)}", "value": run.run_id}
 
 
 def clone_href(name: str) -> str:

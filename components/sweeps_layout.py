@@ -3,9 +3,12 @@ the confirmation dialog."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
+from pydantic import BaseModel
 
 from components.states import state_name, state_style, states_in_order
 from services.airflow.models import RunState
@@ -22,6 +25,15 @@ ACTIONS = {
 ACTION_COLORS = {"retrigger": "primary", "retry": "warning", "cancel": "danger"}
 
 
+class PendingAction(BaseModel):
+    """What the PENDING store holds: the action waiting for confirmation, and its one-use token."""
+
+    action: Literal["retrigger", "retry", "cancel"]
+    name: str
+    run_id: str = ""
+    token: str
+
+
 class SweepsIds:
     GRID = "sweeps-grid"
     SEARCH = "sweeps-search"
@@ -34,7 +46,7 @@ class SweepsIds:
     RETRIGGER = "sweeps-retrigger"
     RETRY = "sweeps-retry"
     CANCEL = "sweeps-cancel"
-    PENDING = "sweeps-pending"  # the action waiting for confirmation: {action, name, run_id}
+    PENDING = "sweeps-pending"  # a PendingAction
     MODAL = "sweeps-modal"
     MODAL_BODY = "sweeps-modal-body"
     CONFIRM = "sweeps-confirm"

@@ -209,13 +209,15 @@ def save_draft(draft: FormDraft) -> tuple[object, str | None]:
 
 
 @dash.callback(
-    Output(Ids.TOASTS, "children"),
-    Output(Ids.ALERT, "children"),
-    Output(ShellIds.CURRENT_SWEEP, "data", allow_duplicate=True),
-    Output(ShellIds.SWEEP_TOUCHED, "data", allow_duplicate=True),
-    Output(Ids.SAVED, "data"),
-    Input(Ids.SAVE, "n_clicks"),
-    State(Ids.DRAFT, "data"),
+    output={
+        "toast": Output(Ids.TOASTS, "children"),
+        "alert": Output(Ids.ALERT, "children"),
+        "current": Output(ShellIds.CURRENT_SWEEP, "data", allow_duplicate=True),
+        "touched": Output(ShellIds.SWEEP_TOUCHED, "data", allow_duplicate=True),
+        "saved": Output(Ids.SAVED, "data"),
+    },
+    inputs={"n_clicks": Input(Ids.SAVE, "n_clicks")},
+    state={"draft": State(Ids.DRAFT, "data")},
     prevent_initial_call=True,
 )
 def save(n_clicks, draft):
@@ -223,8 +225,9 @@ def save(n_clicks, draft):
         raise PreventUpdate
     message, name = save_draft(load_draft(draft))
     if name is None:
-        return dash.no_update, message, dash.no_update, dash.no_update, dash.no_update
-    return message, None, name, time.time(), name
+        keep = dash.no_update
+        return {"toast": keep, "alert": message, "current": keep, "touched": keep, "saved": keep}
+    return {"toast": message, "alert": None, "current": name, "touched": time.time(), "saved": name}
 
 
 @dash.callback(

@@ -20,7 +20,7 @@ from components.monitor_layout import LATEST_RUN, REFRESH_CHOICES_S, make_overvi
 from components.monitor_layout import MonitorIds as Ids
 from components.monitor_view import SweepRow, make_best_table, make_kpis, make_run_header, make_sweeps_table
 from components.shell import ShellIds
-from components.sweep_nav import MONITOR_PATH, RUNS_LISTED, SWEEP_SEGMENT
+from components.sweep_nav import MONITOR_PATH, RUNS_LISTED, SWEEP_SEGMENT, run_option
 from services.models import RunSummary, SweepRecord, SweepStatus
 from services.monitoring import COMPARED_RUNS
 
@@ -97,15 +97,23 @@ def show_overview(_n_intervals):
 # --------------------------------------------------------------------------- one sweep
 
 
+def sweep_view(name: str, run_options: list[dict], axes: tuple[list[dict], str, str] | None) -> dict:
+    """The run selector's options and the heatmap's axes; no axes (the sweep did not open): empty ones."""
+    options, x, y = axes or ([], None, None)
+    return {"runs": run_options, "x_options": options, "x": x, "y_options": options, "y": y, "current": name}
+
+
 @dash.callback(
-    Output(Ids.RUN, "options"),
-    Output(Ids.X, "options"),
-    Output(Ids.X, "value"),
-    Output(Ids.Y, "options"),
-    Output(Ids.Y, "value"),
-    Output(ShellIds.CURRENT_SWEEP, "data", allow_duplicate=True),
-    Output(Ids.ERROR, "children"),
-    Input(Ids.NAME, "data"),
+    output={
+        "runs": Output(Ids.RUN, "options"),
+        "x_options": Output(Ids.X, "options"),
+        "x": Output(Ids.X, "value"),
+        "y_options": Output(Ids.Y, "options"),
+        "y": Output(Ids.Y, "value"),
+        "current": Output(ShellIds.CURRENT_SWEEP, "data", allow_duplicate=True),
+        "error": Output(Ids.ERROR, "children"),
+    },
+    inputs={"name": Input(Ids.NAME, "data")},
     prevent_initial_call="initial_duplicate",
 )
 def open_sweep(name):
@@ -114,16 +122,15 @@ def open_sweep(name):
         config = saved_config(name)
     except Exception as exc:
         alert = make_error_alert(exc, title=f"Cannot open {name}.")
-        return [], [], None, [], None, dash.no_update, alert
+        return sweep_view(name, [], None) | {"current": dash.no_update, "error": alert}
     run_options = [{"label": "Latest run (follows new runs)", "value": LATEST_RUN}]
     try:
         runs = get_services().runs.list_runs(config, limit=RUNS_LISTED)
     except Exception as exc:  # Airflow down: the status poll shows it as stale data
         log.info("runs of %s unavailable: %s", name, exc)
         runs = []
-    run_options += [{"label": f"{r.run_id} · {r.state}", "value": r.run_id} for r in runs]
-    options, x, y = axis_choices(config)
-    return run_options, options, x, options, y, name, None
+    run_options += [run_option(r) for r in runs]
+    return sweep_view(name, run_options, axis_choices(config)) | {"error": None}
 
 
 @dash.callback(

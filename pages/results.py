@@ -8,12 +8,13 @@ import dash
 from dash import ALL, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
+from airflow_backtest_framework.config import SweepConfig
 from components.alerts import make_alert, make_error_alert
 from components.context import get_results_tables, get_services, saved_config
 from components.figures import DEFAULT_THEME
 from components.figures_results import equity_figure, parallel_coordinates, results_heatmap
 from components.grid_axes import axis_choices
-from components.results_layout import ALL_VALUES, DEFAULT_AGGREGATE, TOP_N, make_results_layout
+from components.results_layout import ALL_VALUES, DEFAULT_AGGREGATE, TOP_N, ShownTable, make_results_layout
 from components.results_layout import ResultsIds as Ids
 from components.results_view import (
     make_fixed_selectors,
@@ -23,7 +24,7 @@ from components.results_view import (
     top_rows,
 )
 from components.shell import ShellIds
-from components.sweep_nav import RESULTS_PATH, RUNS_LISTED, SWEEP_SEGMENT
+from components.sweep_nav import RESULTS_PATH, RUNS_LISTED, SWEEP_SEGMENT, run_option
 from services.results import METRIC_COLUMNS
 from services.results_analysis import metric_grid, to_csv_bytes, to_parquet_bytes, top_n
 
@@ -54,17 +55,34 @@ def make_index() -> html.Div:
     return make_results_index(records)
 
 
+def sweep_view(config: SweepConfig | None, run_options: list[dict]) -> dict:
+    """The run selector (newest run chosen), the heatmap's axes and the other parameters' selectors."""
+    options, x, y = axis_choices(config) if config else ([], None, None)
+    params = config.strategy_spec.param_names if config else ()
+    return {
+        "runs": run_options,
+        "run": run_options[0]["value"] if run_options else None,
+        "x_options": options,
+        "x": x,
+        "y_options": options,
+        "y": y,
+        "fixed": make_fixed_selectors({n: config.values(n) for n in params}) if config else [],
+    }
+
+
 @dash.callback(
-    Output(Ids.RUN, "options"),
-    Output(Ids.RUN, "value"),
-    Output(Ids.X, "options"),
-    Output(Ids.X, "value"),
-    Output(Ids.Y, "options"),
-    Output(Ids.Y, "value"),
-    Output(Ids.FIXED_ROW, "children"),
-    Output(Ids.ERROR, "children"),
-    Output(ShellIds.CURRENT_SWEEP, "data", allow_duplicate=True),
-    Input(Ids.NAME, "data"),
+    output={
+        "runs": Output(Ids.RUN, "options"),
+        "run": Output(Ids.RUN, "value"),
+        "x_options": Output(Ids.X, "options"),
+        "x": Output(Ids.X, "value"),
+        "y_options": Output(Ids.Y, "options"),
+        "y": Output(Ids.Y, "value"),
+        "fixed": Output(Ids.FIXED_ROW, "children"),
+        "error": Output(Ids.ERROR, "children"),
+        "current": Output(ShellIds.CURRENT_SWEEP, "data", allow_duplicate=True),
+    },
+    inputs={"name": Input(Ids.NAME, "data")},
     prevent_initial_call="initial_duplicate",
 )
 def open_sweep(name):
@@ -74,11 +92,11 @@ def open_sweep(name):
         config = saved_config(name)
     except Exception as exc:
         alert = make_error_alert(exc, title=f"Cannot open {name}.")
-        return [], None, [], None, [], None, [], alert, dash.no_update
+        return sweep_view(None, []) | {"error": alert, "current": dash.no_update}
     notice = None
     try:
         runs = get_services().runs.list_runs(config, limit=RUNS_LISTED)
-        run_options = [{"label": f"{r.run_id} · {r.state}", "value": r.run_id} for r in runs]
+        run_options = [run_option(r) for r in runs]
     except Exception as exc:
         log.info("runs of %s unavailable: %s", name, exc)
         recorded = get_services().registry.get(name).run_ids[:RUNS_LISTED]
@@ -87,10 +105,7 @@ def open_sweep(name):
             "Airflow is not answering: these are the runs this app triggered, with their result files.",
             color="warning",
         )
-    options, x, y = axis_choices(config)
-    fixed = make_fixed_selectors({n: config.values(n) for n in config.strategy_spec.param_names})
-    first = run_options[0]["value"] if run_options else None
-    return run_options, first, options, x, options, y, fixed, notice, name
+    return sweep_view(config, run_options) | {"error": notice, "current": name}
 
 
 @dash.callback(
@@ -108,7 +123,7 @@ def load(run_id, _tick, name, previous):
         raise PreventUpdate
     config = saved_config(name)
     table = get_results_tables().table(config, run_id)
-    data = {"run_id": run_id, "rows": len(table)}
+    data = ShownTable(run_id=run_id, rows=len(table)).model_dump(mode="json")
     if data == previous:
         raise PreventUpdate
     count = f"{len(table):,} of {config.grid_size:,} points have results"

@@ -114,7 +114,8 @@ def test_validation_view_maps_messages_to_the_rendered_param_rows(services):
 def test_save_stores_the_sweep_in_the_registry(services):
     from pages.configure import save
 
-    toast, alert, current, _touched, saved = save(1, draft().model_dump(mode="json"))
+    view = save(1, draft().model_dump(mode="json"))
+    toast, alert, current, saved = view["toast"], view["alert"], view["current"], view["saved"]
 
     record = services.registry.get("mr_test")
     assert record.config.grid_size == 81
@@ -126,7 +127,8 @@ def test_save_stores_the_sweep_in_the_registry(services):
 def test_save_of_an_invalid_draft_shows_an_alert_and_stores_nothing(services):
     from pages.configure import save
 
-    _toast, alert, current, _touched, _saved = save(1, draft(universe="").model_dump(mode="json"))
+    view = save(1, draft(universe="").model_dump(mode="json"))
+    alert, current = view["alert"], view["current"]
 
     assert "universe" in str(alert.to_plotly_json())
     assert services.registry.list() == []

@@ -76,7 +76,7 @@ def test_task_chart_uses_the_shared_colours(services):
 def test_unknown_sweep_shows_an_alert_not_a_traceback(services):
     from pages.monitor import open_sweep, poll
 
-    *_, alert = open_sweep("nope")
+    alert = open_sweep("nope")["error"]
     view = poll(0, "latest", "light", "nope")
 
     assert "no saved sweep named 'nope'" in str(alert.to_plotly_json())
@@ -86,7 +86,10 @@ def test_unknown_sweep_shows_an_alert_not_a_traceback(services):
 def test_open_sweep_lists_runs_and_picks_the_widest_axes(services):
     from pages.monitor import open_sweep
 
-    runs, x_options, x, _y_options, y, current, error = open_sweep("mr_spy")
+    view = open_sweep("mr_spy")
+    runs, x_options, x, y, current, error = (
+        view[k] for k in ("runs", "x_options", "x", "y", "current", "error")
+    )
 
     assert runs[0]["value"] == "latest" and len(runs) == 2
     assert [o["value"] for o in x_options][:2] == ["lookback_period", "entry_threshold"]
