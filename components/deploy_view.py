@@ -120,7 +120,7 @@ def make_deploy_progress(progress: DeployProgress, live: bool) -> html.Div:
     )
     parts = [bar, html.Ol(steps, className="bt-deploy-steps")]
     if progress.error:
-        detail = getattr(progress, "error_detail", None)
+        detail = progress.error_detail
         parts.append(
             dbc.Alert(
                 [
