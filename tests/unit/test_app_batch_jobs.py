@@ -13,6 +13,7 @@ from components.batch_jobs_view import (
     FAILED_ROW_CLASS,
     chunk_text,
     make_batch_jobs_table,
+    make_job_status_badge,
     short_job_id,
 )
 from components.states import state_color
@@ -250,3 +251,13 @@ def test_batch_jobs_come_from_the_shared_cache_one_aws_call_per_interval(tmp_pat
     assert first == second and [j.status for j in second] == [BatchJobStatus.RUNNING]
     assert batch.asked == [("backtest_mr_spy", RUN_ID, "backtest_mr_spy")]
     assert MonitorService(None, None, cache, ttl_s=60).batch_jobs(config, RUN_ID) == []  # type: ignore[arg-type]
+
+
+def test_an_unknown_batch_status_is_unknown_not_a_crash():
+    odd = BatchJob(job_id="x", name="backtest_mr_spy", status="HIBERNATING")
+
+    assert odd.status is BatchJobStatus.UNKNOWN
+    assert BatchJob.model_validate_json(odd.model_dump_json()).status is BatchJobStatus.UNKNOWN
+    badge = make_job_status_badge(odd.status)
+    assert badge.children == "unknown"
+    assert badge.style["backgroundColor"] == state_color(PointState.NOT_STARTED)  # POINT_STATE_OF_JOB's view
