@@ -1,4 +1,4 @@
-"""Component trees of the wall: one tile per sweep (progress bar, counts, timing, sparkline)."""
+"""Component trees of the wall: one tile per sweep (progress bar, counts, timing, sparkline), the summary."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def make_tile(tile: WallTile) -> html.Div:
                     html.A(tile.name, href=monitor_href(tile.name), className="bt-wall-name"),
                     html.Span(
                         state_name(tile.run_state),
-                        className=f"bt-wall-state bt-wall-state-{tile.run_state.value}",
+                        className=f"bt-wall-state {state_style(tile.run_state).css}",
                     ),
                 ],
                 className="bt-wall-head",

@@ -86,3 +86,23 @@ def test_make_tiles_reuses_an_unchanged_tile_and_redraws_a_changed_one() -> None
     assert make_tiles([tile.model_copy()])[0] is first
     moved = make_tiles([tile.model_copy(update={"coverage": 0.3})])[0]
     assert moved is not first and "30%" in str(moved.to_plotly_json())
+
+
+def test_a_tile_names_its_run_state_in_the_tone_of_the_state_table() -> None:
+    from components.states import state_style
+    from components.wall_view import make_tile
+    from services.airflow.models import RunState
+
+    stored = WallTile(
+        name="s", dag_id="backtest_s", owner="o", strategy="x", run_state="success", fetched_at=T0
+    )
+    tile = WallTile.model_validate_json(stored.model_dump_json())  # as the shared board holds it
+    pill = next(
+        node for node in make_tile(tile)._traverse() if "bt-wall-state" in str(getattr(node, "className", ""))
+    )
+
+    assert tile.run_state is RunState.SUCCESS and not tile.active
+    assert pill.children == "success" and state_style(RunState.SUCCESS).css in pill.className
+    assert "bt-wall-run-success" in make_tile(tile).className
+    odd = tile.model_copy(update={"run_state": RunState.parse("paused_by_ops")})
+    assert odd.run_state is RunState.UNKNOWN and "bt-wall-run-unknown" in make_tile(odd).className
