@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from airflow_backtest_framework.config import describe_validation_error
 from airflow_backtest_framework.grid import GridError
+from components.formatting import format_clock
 from services.errors import BacktestError
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ def make_error_alert(exc: BaseException, title: str = "Could not complete the re
 
 def make_stale_banner(fetched_at: datetime, reason: str | None) -> dbc.Alert:
     """The yellow 'data is old' banner: last update time and why it is not fresher."""
-    stamp = fetched_at.astimezone().strftime("%H:%M:%S")
+    stamp = format_clock(fetched_at)
     text = f"Last updated {stamp}" + (f" — {reason}" if reason else "")
     return dbc.Alert(
         [html.I(className="bt-icon bt-icon-warn me-2"), text],

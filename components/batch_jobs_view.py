@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import dash_bootstrap_components as dbc
 from dash import html
 
-from components.figures import state_color
-from components.monitor_view import format_time
+from components.formatting import format_time
+from components.monitor_view import make_state_badge
 from services.aws.batch import POINT_STATE_OF_JOB, BatchJob, BatchJobStatus
 
 JOB_ID_CHARS = 8  # Batch job ids are UUIDs: the first block tells them apart in one run
@@ -35,11 +35,7 @@ def chunk_text(job: BatchJob) -> str:
 
 def make_job_status_badge(status: BatchJobStatus) -> html.Span:
     """The Batch status in the colour of the point state it means (RUNNABLE is queued, ...)."""
-    return html.Span(
-        status.value.lower(),
-        className="bt-state-badge",
-        style={"backgroundColor": state_color(POINT_STATE_OF_JOB[status])},
-    )
+    return make_state_badge(status, shown=POINT_STATE_OF_JOB[status])
 
 
 def _log_link(job: BatchJob) -> html.A | str:

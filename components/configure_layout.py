@@ -6,8 +6,8 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from airflow_backtest_framework.catalog import FACTORS, STRATEGIES
+from airflow_backtest_framework.grid import GRID_HELP
 from components.cards import make_card
-from components.configure_view import GRID_SYNTAX, make_field
 from components.sweep_form import FORM_FIELDS
 
 DEBOUNCE_MS = 300
@@ -33,6 +33,17 @@ class ConfigureIds:
     PREVIEW = "configure-preview"
     TOASTS = "configure-toasts"
     ALERT = "configure-alert"
+    GRID_SUMMARY = "configure-grid-summary"
+    GRID_MESSAGE = "configure-grid-message"
+    # Pattern-matching types of one parameter row's parts (see `param`).
+    PARAM = "configure-param"
+    PARAM_FEEDBACK = "configure-param-feedback"
+    PARAM_VALUES = "configure-param-values"
+
+    @staticmethod
+    def param(kind: str, strategy: str, name: str) -> dict[str, str]:
+        """Pattern-matching id of one parameter row's part; the strategy keeps switching unambiguous."""
+        return {"type": kind, "strategy": strategy, "name": name}
 
     @staticmethod
     def field(name: str) -> str:
@@ -58,6 +69,23 @@ LABELS = {
     "spec": "Sweep",
 }
 INVALID_FIELDS = tuple(f for f in FORM_FIELDS if f != "factors")  # a dropdown has no invalid state
+GRID_SYNTAX = f"Each parameter takes a grid expression: {GRID_HELP}."
+
+
+def make_field(
+    label: str, control, feedback_id: str, help_text: str = "", hint_id: str | None = None
+) -> html.Div:
+    """A label, its control, a message line (red when invalid) and optional help."""
+    parts = [
+        dbc.Label(label, class_name="bt-label"),
+        control,
+        html.Div(id=feedback_id, className="bt-feedback"),
+    ]
+    if hint_id:
+        parts.append(html.Div(id=hint_id, className="bt-hint"))
+    if help_text:
+        parts.append(html.Div(help_text, className="bt-help"))
+    return html.Div(parts, className="bt-field")
 
 
 def _input(name: str, **kwargs) -> dbc.Input:
@@ -246,9 +274,11 @@ def _side_panel() -> html.Div:
     )
 
 
-def make_configure_layout() -> html.Div:
+def make_configure_layout(clone: str | None = None) -> html.Div:
+    """The form; `clone` names a saved sweep to load into it under a new name (`/?clone=<name>`)."""
     return html.Div(
         [
+            dcc.Store(id=ConfigureIds.CLONE_FROM, data=clone or None),
             dcc.Store(id=ConfigureIds.DRAFT, storage_type="local"),
             dcc.Store(id=ConfigureIds.APPLY, data=0),
             dcc.Store(id=ConfigureIds.SAVED),
@@ -261,25 +291,16 @@ def make_configure_layout() -> html.Div:
                 ],
                 class_name="g-3",
             ),
-            dbc.Card(
-                [
-                    dbc.CardHeader(
-                        dbc.Button(
-                            "Generated DAG file ▸",
-                            id=ConfigureIds.PREVIEW_TOGGLE,
-                            color="link",
-                            size="sm",
-                            class_name="bt-card-toggle",
-                        ),
-                        class_name="bt-card-title",
-                    ),
-                    dbc.Collapse(
-                        dbc.CardBody(dcc.Loading(html.Div(id=ConfigureIds.PREVIEW))),
-                        id=ConfigureIds.PREVIEW_COLLAPSE,
-                        is_open=False,
-                    ),
-                ],
-                class_name="bt-card mb-3",
+            make_card(
+                dbc.Button(
+                    "Generated DAG file ▸",
+                    id=ConfigureIds.PREVIEW_TOGGLE,
+                    color="link",
+                    size="sm",
+                    class_name="bt-card-toggle",
+                ),
+                dcc.Loading(html.Div(id=ConfigureIds.PREVIEW)),
+                collapse_id=ConfigureIds.PREVIEW_COLLAPSE,
             ),
         ],
         className="bt-page",

@@ -1,4 +1,4 @@
-"""Component trees of the Configure page: parameter rows, labelled fields, the grid-size panel."""
+"""Component trees of the Configure page: parameter rows, the grid-size panel, why Save is disabled."""
 
 from __future__ import annotations
 
@@ -6,19 +6,8 @@ import dash_bootstrap_components as dbc
 from dash import html
 
 from airflow_backtest_framework.catalog import STRATEGIES
-from airflow_backtest_framework.grid import GRID_HELP
+from components.configure_layout import DEBOUNCE_MS, ConfigureIds
 from components.sweep_form import FormCheck
-
-
-def param_id(kind: str, strategy: str, name: str) -> dict[str, str]:
-    """Pattern-matching id of one parameter row's parts; the strategy keeps switching unambiguous."""
-    return {"type": kind, "strategy": strategy, "name": name}
-
-
-class ParamIds:
-    INPUT = "configure-param"
-    FEEDBACK = "configure-param-feedback"
-    VALUES = "configure-param-values"
 
 
 def make_param_fields(
@@ -45,9 +34,9 @@ def make_param_fields(
                             className="bt-param-head",
                         ),
                         dbc.Input(
-                            id=param_id(ParamIds.INPUT, strategy, param.name),
+                            id=ConfigureIds.param(ConfigureIds.PARAM, strategy, param.name),
                             value=expressions.get(param.name, param.default),
-                            debounce=300,
+                            debounce=DEBOUNCE_MS,
                             invalid=bool(error),
                             size="sm",
                             class_name="bt-mono",
@@ -55,11 +44,13 @@ def make_param_fields(
                             autocomplete="off",
                         ),
                         dbc.FormFeedback(
-                            error or "", id=param_id(ParamIds.FEEDBACK, strategy, param.name), type="invalid"
+                            error or "",
+                            id=ConfigureIds.param(ConfigureIds.PARAM_FEEDBACK, strategy, param.name),
+                            type="invalid",
                         ),
                         html.Div(
                             preview,
-                            id=param_id(ParamIds.VALUES, strategy, param.name),
+                            id=ConfigureIds.param(ConfigureIds.PARAM_VALUES, strategy, param.name),
                             className="bt-param-values",
                         ),
                         html.Div(param.help, className="bt-help"),
@@ -70,22 +61,6 @@ def make_param_fields(
             )
         )
     return dbc.Row(cols, class_name="g-3")
-
-
-def make_field(
-    label: str, control, feedback_id: str, help_text: str = "", hint_id: str | None = None
-) -> html.Div:
-    """A label, its control, a message line (red when invalid) and optional help."""
-    parts = [
-        dbc.Label(label, class_name="bt-label"),
-        control,
-        html.Div(id=feedback_id, className="bt-feedback"),
-    ]
-    if hint_id:
-        parts.append(html.Div(id=hint_id, className="bt-hint"))
-    if help_text:
-        parts.append(html.Div(help_text, className="bt-help"))
-    return html.Div(parts, className="bt-field")
 
 
 def make_grid_panel(check: FormCheck) -> html.Div:
@@ -99,13 +74,13 @@ def make_grid_panel(check: FormCheck) -> html.Div:
     )
     return html.Div(
         [
-            html.Div(check.summary, id="configure-grid-summary", className="bt-grid-summary"),
+            html.Div(check.summary, id=ConfigureIds.GRID_SUMMARY, className="bt-grid-summary"),
             html.Div(
                 [html.Span("values per parameter: "), html.Span(dims, className="bt-mono")],
                 className="bt-help",
             ),
             dbc.Progress(value=share * 100, color=color, class_name="bt-cap-bar my-2"),
-            html.Div(check.grid_message, id="configure-grid-message", className=f"small {message_class}"),
+            html.Div(check.grid_message, id=ConfigureIds.GRID_MESSAGE, className=f"small {message_class}"),
         ]
     )
 
@@ -123,6 +98,3 @@ def save_blockers(check: FormCheck, labels: dict[str, str]) -> str:
     if "name" in check.hints:
         return "Name the sweep to save it."
     return "Complete the form to save."
-
-
-GRID_SYNTAX = f"Each parameter takes a grid expression: {GRID_HELP}."

@@ -6,16 +6,12 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from airflow_backtest_framework.config import SweepConfig
-from components.monitor_view import format_minute
-from components.stepper import monitor_href
+from components.formatting import format_minute, plural
+from components.sweep_nav import monitor_href
 from services.models import DeployProgress, RunSummary, StepState, SweepRecord
 
 SHOWN_SYMBOLS = 8
 HASH_CHARS = 12
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def size_text(config: SweepConfig) -> str:
@@ -124,7 +120,7 @@ def make_deploy_progress(progress: DeployProgress, live: bool) -> html.Div:
     )
     parts = [bar, html.Ol(steps, className="bt-deploy-steps")]
     if progress.error:
-        detail = getattr(progress, "error_detail", None)
+        detail = progress.error_detail
         parts.append(
             dbc.Alert(
                 [

@@ -1,9 +1,10 @@
-"""Pure figure builders (models in, go.Figure out): one template, one colour map for every state."""
+"""Pure figure builders (models in, go.Figure out): one template; state colours from components.states."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from enum import StrEnum
 from functools import lru_cache
 
 import numpy as np
@@ -11,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from airflow_backtest_framework.config import SweepConfig
+from components.states import STATE_STYLES, TONE_COLORS, state_color, state_style, states_in_order
 from services.models import PointState
 
 FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
@@ -19,78 +21,24 @@ MARGIN = {"l": 8, "r": 8, "t": 8, "b": 8}
 HEATMAP_TEXT_MAX_CELLS = 400  # above this many cells the per-cell labels become unreadable
 STRIP_TEXT_MIN_SHARE = 0.06  # a narrower segment of the progress strip has no room for its count
 
-# One colour per state, everywhere: point states and Airflow task states share the palette.
-STATE_COLORS: dict[str, str] = {
-    PointState.DONE: "#2f9e62",
-    PointState.RUNNING: "#3b7ddd",
-    PointState.QUEUED: "#9b7fd9",
-    PointState.FAILED: "#d64545",
-    PointState.NOT_STARTED: "#b8c0ca",
-    "up_for_retry": "#e0a030",
-    "skipped": "#8a939e",
-    "unknown": "#6c757d",
-}
-STATE_LABELS: dict[str, str] = {
-    PointState.DONE: "Done",
-    PointState.RUNNING: "Running",
-    PointState.QUEUED: "Queued",
-    PointState.FAILED: "Failed",
-    PointState.NOT_STARTED: "Not started",
-    "up_for_retry": "Retrying",
-    "skipped": "Skipped",
-    "unknown": "Unknown",
-}
-# Airflow's task-instance states onto the palette's keys.
-TASK_STATE_ALIASES: dict[str, str] = {
-    "success": PointState.DONE,
-    "done": PointState.DONE,
-    "running": PointState.RUNNING,
-    "restarting": PointState.RUNNING,
-    "deferred": PointState.RUNNING,
-    "awaiting_input": PointState.QUEUED,
-    "queued": PointState.QUEUED,
-    "scheduled": PointState.QUEUED,
-    "failed": PointState.FAILED,
-    "upstream_failed": PointState.FAILED,
-    "not_started": PointState.NOT_STARTED,
-    "none": PointState.NOT_STARTED,
-    "no_status": PointState.NOT_STARTED,
-    "": PointState.NOT_STARTED,
-    "up_for_retry": "up_for_retry",
-    "up_for_reschedule": "up_for_retry",
-    "skipped": "skipped",
-    "removed": "skipped",
-}
-STATE_ORDER: tuple[str, ...] = (*(s.value for s in PointState), "up_for_retry", "skipped", "unknown")
 # Runs of one sweep drawn side by side, newest first: apart from the state colours, readable on both themes.
 RUN_COLORS: tuple[str, ...] = ("#4c78a8", "#f58518", "#b279a2", "#72b7b2", "#9d755d")
 
+DEFAULT_THEME = "light"  # the app's theme until the user switches (the wall has its own default)
 _THEMES = {
     "light": {"text": "#343a40", "muted": "#6c757d", "grid": "rgba(0,0,0,0.08)", "hover": "#ffffff"},
     "dark": {"text": "#dee2e6", "muted": "#adb5bd", "grid": "rgba(255,255,255,0.10)", "hover": "#2b3035"},
 }
 
 
-def state_key(state: str) -> str:
-    """The palette key of a point or task state (unknown strings map to 'unknown', never raise)."""
-    text = str(state).lower()
-    if text in STATE_COLORS:
-        return text
-    return TASK_STATE_ALIASES.get(text, "unknown")
-
-
-def state_color(state: str) -> str:
-    return STATE_COLORS[state_key(state)]
-
-
 @lru_cache(maxsize=len(_THEMES) + 1)
-def template(theme: str = "light") -> go.layout.Template:
+def template(theme: str = DEFAULT_THEME) -> go.layout.Template:
     """The shared template: transparent background, quiet grid, the app's font.
 
     Built once per theme (validating a template costs milliseconds per figure, and Monitor redraws
     its figures every few seconds per viewer); a figure copies it when it is assigned.
     """
-    colors = _THEMES.get(theme, _THEMES["light"])
+    colors = _THEMES.get(theme, _THEMES[DEFAULT_THEME])
     axis = {
         "gridcolor": colors["grid"],
         "zerolinecolor": colors["grid"],
@@ -109,29 +57,22 @@ def template(theme: str = "light") -> go.layout.Template:
             "yaxis": axis,
             "hoverlabel": {"bgcolor": colors["hover"], "font": {"color": colors["text"]}},
             "legend": {"orientation": "h", "y": -0.15, "font": {"color": colors["muted"]}},
-            "colorway": [STATE_COLORS[k] for k in STATE_ORDER],
+            "colorway": list(TONE_COLORS.values()),
         }
     )
 
 
-def _aggregate(counts: Mapping[str, int]) -> dict[str, int]:
-    merged: dict[str, int] = {}
-    for state, count in counts.items():
-        key = state_key(state)
-        merged[key] = merged.get(key, 0) + int(count)
-    return {key: merged[key] for key in STATE_ORDER if merged.get(key)}
-
-
-def state_bar(counts: Mapping[str, int], theme: str = "light", unit: str = "tasks") -> go.Figure:
-    """Horizontal bars of counts by state (Airflow task states or point states), legend order."""
-    merged = _aggregate(counts)
-    keys = list(reversed(merged))  # first state on top
+def state_bar(counts: Mapping[StrEnum, int], theme: str = DEFAULT_THEME, unit: str = "tasks") -> go.Figure:
+    """Horizontal bars of counts by state (task states, or any state of the style table), legend order."""
+    ordered = sorted((state for state, count in counts.items() if count), key=_legend_position)
+    keys = list(reversed(ordered))  # first state on top
+    styles = [state_style(state) for state in keys]
     bar = go.Bar(
-        x=[merged[k] for k in keys],
-        y=[STATE_LABELS[k] for k in keys],
+        x=[counts[k] for k in keys],
+        y=[style.label for style in styles],
         orientation="h",
-        marker={"color": [STATE_COLORS[k] for k in keys]},
-        text=[f"{merged[k]:,}" for k in keys],
+        marker={"color": [style.color for style in styles]},
+        text=[f"{counts[k]:,}" for k in keys],
         textposition="auto",
         cliponaxis=False,
         hovertemplate="%{y}: %{x:,} " + unit + "<extra></extra>",
@@ -142,35 +83,40 @@ def state_bar(counts: Mapping[str, int], theme: str = "light", unit: str = "task
         "bargap": 0.35,
         "xaxis": {"title": {"text": unit}, "rangemode": "tozero"},
     }
-    if not merged:
+    if not ordered:
         layout |= _empty_note_layout(f"no {unit} yet")
     return go.Figure(data=[bar], layout=layout)
 
 
-def progress_strip(point_states: Sequence[PointState | str], total: int, theme: str = "light") -> go.Figure:
+def _legend_position(state: StrEnum) -> int:
+    order = STATE_STYLES.get(type(state), {})
+    return list(order).index(state) if state in order else len(order)
+
+
+def progress_strip(point_states: Sequence[PointState], total: int, theme: str = DEFAULT_THEME) -> go.Figure:
     """One 100 % stacked bar of the grid's points by state: the manager's one-glance progress."""
-    counts = _aggregate({state: 0 for state in PointState} | _count(point_states))
-    missing = max(total - sum(counts.values()), 0)
-    if missing:
-        counts[PointState.NOT_STARTED] = counts.get(PointState.NOT_STARTED, 0) + missing
+    # Counter runs in C: a 10,000-point sweep is counted on every refresh of every viewer.
+    counts = Counter(point_states)
+    counts[PointState.NOT_STARTED] += max(total - sum(counts.values()), 0)
     denominator = max(total, sum(counts.values()), 1)
     bars = []
-    for key in STATE_ORDER:
-        count = counts.get(key, 0)
+    for state in states_in_order(PointState):
+        count = counts.get(state, 0)
         if not count:
             continue
         share = count / denominator
+        style = state_style(state)
         bars.append(
             go.Bar(
                 x=[share],
                 y=["points"],
                 orientation="h",
-                name=STATE_LABELS[key],
-                marker={"color": STATE_COLORS[key]},
+                name=style.label,
+                marker={"color": style.color},
                 text=[f"{count:,}" if share >= STRIP_TEXT_MIN_SHARE else ""],
                 textposition="inside",
                 insidetextanchor="middle",
-                hovertemplate=f"{STATE_LABELS[key]}: {count:,} points (%{{x:.1%}})<extra></extra>",
+                hovertemplate=f"{style.label}: {count:,} points (%{{x:.1%}})<extra></extra>",
             )
         )
     layout = {
@@ -186,13 +132,8 @@ def progress_strip(point_states: Sequence[PointState | str], total: int, theme: 
     return go.Figure(data=bars, layout=layout)
 
 
-def _count(point_states: Sequence[PointState | str]) -> dict[str, int]:
-    # Counter runs in C: a 10,000-point sweep is counted on every refresh of every viewer.
-    return {str(getattr(state, "value", state)): n for state, n in Counter(point_states).items()}
-
-
 def coverage_matrix(
-    config: SweepConfig, point_states: Sequence[PointState | str], x_param: str, y_param: str
+    config: SweepConfig, point_states: Sequence[PointState], x_param: str, y_param: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(done, failed, total) point counts per (y value, x value), the other parameters summed over.
 
@@ -202,25 +143,25 @@ def coverage_matrix(
     names = list(config.strategy_spec.param_names)
     radix = tuple(len(config.values(name)) for name in names)
     size = config.grid_size
-    states = np.full(size, PointState.NOT_STARTED.value, dtype=object)
+    states = np.full(size, PointState.NOT_STARTED, dtype=object)
     known = min(len(point_states), size)
-    states[:known] = [str(getattr(s, "value", s)) for s in point_states[:known]]
+    states[:known] = point_states[:known]
     digits = np.unravel_index(np.arange(size), radix)
     xi, yi = digits[names.index(x_param)], digits[names.index(y_param)]
     shape = (radix[names.index(y_param)], radix[names.index(x_param)])
     total, done, failed = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     np.add.at(total, (yi, xi), 1)
-    np.add.at(done, (yi, xi), states == PointState.DONE.value)
-    np.add.at(failed, (yi, xi), states == PointState.FAILED.value)
+    np.add.at(done, (yi, xi), states == PointState.DONE)
+    np.add.at(failed, (yi, xi), states == PointState.FAILED)
     return done, failed, total
 
 
 def coverage_heatmap(
     config: SweepConfig,
-    point_states: Sequence[PointState | str],
+    point_states: Sequence[PointState],
     x_param: str,
     y_param: str,
-    theme: str = "light",
+    theme: str = DEFAULT_THEME,
 ) -> go.Figure:
     """Fraction of points done per (x, y) cell of the grid, the other parameters aggregated."""
     done, failed, total = coverage_matrix(config, point_states, x_param, y_param)
@@ -235,7 +176,7 @@ def coverage_heatmap(
         y=y_values,
         zmin=0,
         zmax=1,
-        colorscale=[[0.0, STATE_COLORS[PointState.NOT_STARTED]], [1.0, STATE_COLORS[PointState.DONE]]],
+        colorscale=[[0.0, state_color(PointState.NOT_STARTED)], [1.0, state_color(PointState.DONE)]],
         customdata=customdata,
         text=np.vectorize(lambda f: f"{f:.0%}")(fraction) if show_text else None,
         texttemplate="%{text}" if show_text else None,
@@ -259,7 +200,7 @@ def _grid_layout(theme: str, x_param: str, y_param: str) -> dict:
     }
 
 
-def blank(theme: str = "light") -> go.Figure:
+def blank(theme: str = DEFAULT_THEME) -> go.Figure:
     """A figure with nothing drawn yet: no axes, no grid (the placeholder before the first poll)."""
     return go.Figure(
         layout={"template": template(theme), "xaxis": {"visible": False}, "yaxis": {"visible": False}}
@@ -282,7 +223,12 @@ CENTERED_METRICS = {"sharpe", "total_return"}
 
 
 def metric_heatmap(
-    config: SweepConfig, table: pd.DataFrame, x_param: str, y_param: str, metric: str, theme: str = "light"
+    config: SweepConfig,
+    table: pd.DataFrame,
+    x_param: str,
+    y_param: str,
+    metric: str,
+    theme: str = DEFAULT_THEME,
 ) -> go.Figure:
     """Mean of a result metric per (x, y) cell, over the other parameters; empty cells stay blank."""
     x_values, y_values = config.values(x_param), config.values(y_param)

@@ -11,7 +11,9 @@ from typing import Protocol
 
 import plotly.graph_objects as go
 
-from components.figures import RUN_COLORS, STATE_COLORS, _empty_note_layout, state_key, template
+from components.figures import DEFAULT_THEME, RUN_COLORS, _empty_note_layout, template
+from components.states import state_color
+from services.airflow.models import RunState
 from services.models import PointState, RunProgress
 
 SECONDS_PER_MINUTE = 60.0
@@ -26,7 +28,7 @@ HIGHLIGHT_WIDTH = 3.0
 LINE_WIDTH = 1.75
 END_MARKER_SIZE = 9
 # The end of a run's line says how it ended; the line's colour says which run it is.
-END_SYMBOLS = {PointState.DONE: "circle", PointState.FAILED: "x"}
+END_SYMBOLS = {RunState.SUCCESS: "circle", RunState.FAILED: "x"}
 RUNNING_SYMBOL = "triangle-right"
 # Elapsed-time units of the run comparison: the first whose range covers the longest run.
 ELAPSED_UNITS = ((120.0, 1.0, "seconds"), (180 * 60.0, 60.0, "minutes"), (math.inf, 3600.0, "hours"))
@@ -84,7 +86,7 @@ def coverage_over_time(
     total: int,
     eta_s: float | None,
     now: datetime | None = None,
-    theme: str = "light",
+    theme: str = DEFAULT_THEME,
 ) -> go.Figure:
     """Points done against time (a step per finished chunk), held to `now`, the ETA dashed to the total."""
     if len(samples) < 2:
@@ -94,7 +96,7 @@ def coverage_over_time(
     done = [s.done for s in samples]
     if end > times[-1]:
         times, done = [*times, end], [*done, done[-1]]
-    color = STATE_COLORS[PointState.DONE]
+    color = state_color(PointState.DONE)
     fig = go.Figure(
         go.Scatter(
             x=[_local(t) for t in times],
@@ -129,7 +131,7 @@ def coverage_over_time(
         )
     fig.add_hline(
         y=total,
-        line={"color": STATE_COLORS[PointState.NOT_STARTED], "dash": "dot", "width": 1},
+        line={"color": state_color(PointState.NOT_STARTED), "dash": "dot", "width": 1},
         annotation={"text": f"grid {total:,}", "xanchor": "left", "yanchor": "bottom"},
         annotation_position="top left",
     )
@@ -164,7 +166,9 @@ def throughput_bins(samples: Sequence[Sample], now: datetime | None = None) -> l
     ]
 
 
-def throughput(samples: Sequence[Sample], now: datetime | None = None, theme: str = "light") -> go.Figure:
+def throughput(
+    samples: Sequence[Sample], now: datetime | None = None, theme: str = DEFAULT_THEME
+) -> go.Figure:
     """Points finished per minute in round time bins, with the run's average rate as a dotted line."""
     bins = throughput_bins(samples, now)
     if not bins or not any(b.points for b in bins):
@@ -177,7 +181,7 @@ def throughput(samples: Sequence[Sample], now: datetime | None = None, theme: st
             y=[b.per_minute for b in bins],
             width=[(b.end - b.start).total_seconds() * 1000 for b in bins],  # ms on a date axis
             customdata=[[_local(b.start), _local(b.end), b.points] for b in bins],
-            marker={"color": STATE_COLORS[PointState.RUNNING], "line": {"width": 0}},
+            marker={"color": state_color(PointState.RUNNING), "line": {"width": 0}},
             hovertemplate=(
                 "%{customdata[0]|%H:%M:%S}–%{customdata[1]|%H:%M:%S}: %{y:.1f} points/min"
                 " (%{customdata[2]:,} points)<extra></extra>"
@@ -186,7 +190,7 @@ def throughput(samples: Sequence[Sample], now: datetime | None = None, theme: st
     )
     minutes = (bins[-1].end - bins[0].start).total_seconds() / SECONDS_PER_MINUTE
     average = sum(b.points for b in bins) / minutes
-    average_color = STATE_COLORS[PointState.DONE]
+    average_color = state_color(PointState.DONE)
     fig.add_hline(y=average, line={"color": average_color, "dash": "dot", "width": 1.5})
     fig.add_annotation(  # above the plot, where no bar can hide it
         text=f"┈ average {average:,.1f}/min",
@@ -204,8 +208,8 @@ def throughput(samples: Sequence[Sample], now: datetime | None = None, theme: st
     return fig
 
 
-def _end_symbol(state: str) -> str:
-    return END_SYMBOLS.get(state_key(state), RUNNING_SYMBOL)
+def _end_symbol(state: RunState) -> str:
+    return END_SYMBOLS.get(state, RUNNING_SYMBOL)
 
 
 def run_label(item: RunProgress) -> str:
@@ -216,7 +220,7 @@ def run_label(item: RunProgress) -> str:
 
 
 def run_comparison(
-    runs: Sequence[RunProgress], highlight: str | None = None, theme: str = "light"
+    runs: Sequence[RunProgress], highlight: str | None = None, theme: str = DEFAULT_THEME
 ) -> go.Figure:
     """Each run's share of the grid done against the time since it started, newest run first in the legend.
 

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from components.figures import CENTERED_METRICS, METRIC_COLORSCALE, STATE_COLORS, _empty_note, template
+from components.figures import CENTERED_METRICS, DEFAULT_THEME, METRIC_COLORSCALE, _empty_note, template
+from components.states import state_color
 from services.models import EquityCurve, PointState
 
 HEATMAP_TEXT_MAX_CELLS = 150  # above this many cells the per-cell labels become unreadable
@@ -37,7 +38,7 @@ def _empty(theme: str, text: str) -> go.Figure:
     return fig
 
 
-def results_heatmap(grid: pd.DataFrame, metric: str, aggregate: str, theme: str = "light") -> go.Figure:
+def results_heatmap(grid: pd.DataFrame, metric: str, aggregate: str, theme: str = DEFAULT_THEME) -> go.Figure:
     """A metric grid (rows = y values, columns = x values, from results_analysis.metric_grid)."""
     if grid.empty or grid.isna().all().all():
         return _empty(theme, f"no {metric_label(metric)} results yet")
@@ -68,7 +69,7 @@ def results_heatmap(grid: pd.DataFrame, metric: str, aggregate: str, theme: str 
 
 
 def parallel_coordinates(
-    table: pd.DataFrame, params: Sequence[str], metric: str, theme: str = "light"
+    table: pd.DataFrame, params: Sequence[str], metric: str, theme: str = DEFAULT_THEME
 ) -> go.Figure:
     """Every point as a line through its parameters and the metric, coloured by the metric."""
     if table.empty or metric not in table.columns:
@@ -96,7 +97,7 @@ def parallel_coordinates(
     return fig
 
 
-def equity_figure(curve: EquityCurve | None, theme: str = "light") -> go.Figure:
+def equity_figure(curve: EquityCurve | None, theme: str = DEFAULT_THEME) -> go.Figure:
     """One point's equity curve (growth of 1), or a note when the engine wrote none."""
     if curve is None or not curve.equity:
         return _empty(theme, "select a point of the table; no equity curve was written for it")
@@ -105,7 +106,7 @@ def equity_figure(curve: EquityCurve | None, theme: str = "light") -> go.Figure:
             x=curve.dates,
             y=curve.equity,
             mode="lines",
-            line={"color": STATE_COLORS[PointState.RUNNING], "width": 2},
+            line={"color": state_color(PointState.RUNNING), "width": 2},
             hovertemplate="%{x}<br>equity %{y:.3f}<extra></extra>",
         )
     )

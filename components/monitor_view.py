@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from enum import StrEnum
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components.figures import state_color
+from components.formatting import format_duration, format_time
+from components.states import state_name, state_style
+from components.sweep_nav import monitor_href
 from services.models import CompletionSummary, PointState, RunSummary, SweepStatus
 
 METRIC_LABELS = {
@@ -20,38 +22,21 @@ METRIC_LABELS = {
 PERCENT_METRICS = {"total_return", "max_drawdown"}
 
 
-def format_minute(moment) -> str:
-    """`2026-12-01 09:09` in local time; empty when unknown (a grid cell, a table cell)."""
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else ""
-
-
-def format_duration(seconds: float | None) -> str:
-    """`1 h 05 m`, `4 m 12 s`, `37 s`; an em dash when unknown."""
-    if seconds is None:
-        return "—"
-    seconds = max(0, round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} m"
-    if minutes:
-        return f"{minutes} m {secs:02d} s"
-    return f"{secs} s"
-
-
-def format_time(value: datetime | None) -> str:
-    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else "—"
-
-
-def make_state_badge(state: str) -> html.Span:
+def make_state_badge(state: StrEnum, shown: StrEnum | None = None) -> html.Span:
+    """`state`'s name on its colour from components.states; `shown` is the state whose colour it takes
+    when that differs (a Batch status takes the colour of the point state it means)."""
     return html.Span(
-        state.replace("_", " "), className="bt-state-badge", style={"backgroundColor": state_color(state)}
+        state_name(state),
+        className="bt-state-badge",
+        style={"backgroundColor": state_style(shown or state).color},
     )
 
 
-def _kpi(label: str, value: str, sub: str = "", state: str | None = None) -> dbc.Col:
+def _kpi(label: str, value: str, sub: str = "", state: PointState | None = None) -> dbc.Col:
     marker = (
-        html.Span(className="bt-kpi-marker", style={"backgroundColor": state_color(state)}) if state else None
+        html.Span(className="bt-kpi-marker", style={"backgroundColor": state_style(state).color})
+        if state
+        else None
     )
     return dbc.Col(
         html.Div(
@@ -198,7 +183,7 @@ def make_sweeps_table(rows: list[SweepRow]) -> html.Div:
         body.append(
             html.Tr(
                 [
-                    html.Td(dcc.Link(row.name, href=f"/monitor/{row.name}", className="bt-mono fw-semibold")),
+                    html.Td(dcc.Link(row.name, href=monitor_href(row.name), className="bt-mono fw-semibold")),
                     html.Td(row.strategy),
                     html.Td(f"{row.grid_size:,}", className="bt-num"),
                     html.Td(row.deployed),

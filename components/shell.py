@@ -10,6 +10,8 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, clientside_callback, dcc, html
 
 from components.context import get_services
+from components.figures import DEFAULT_THEME
+from components.formatting import format_clock
 from components.stepper import make_stepper
 from services.models import CheckResult
 
@@ -32,15 +34,13 @@ class ShellIds:
     STEPPER_INTERVAL = "shell-stepper-interval"
 
 
-NAV_ITEMS = (
-    ("Configure", "/", "exact"),
-    ("Deploy", "/deploy", "exact"),
-    ("Monitor", "/monitor", "partial"),
-    ("Sweeps", "/sweeps", "exact"),
-    ("Results", "/results", "partial"),
-    ("Wall", "/wall", "exact"),
-    ("Connections", "/connections", "exact"),
-)
+def nav_items() -> list[tuple[str, str, str]]:
+    """(label, href, active) of every registered page, in `order`. A page with a path template
+    (/monitor/<sweep>) is linked at its plain path and stays highlighted on its sweeps' paths."""
+    pages = sorted(dash.page_registry.values(), key=lambda page: page["order"])
+    return [
+        (page["name"], page["path"], "partial" if page.get("path_template") else "exact") for page in pages
+    ]
 
 
 def make_brand() -> html.A:
@@ -57,7 +57,7 @@ def make_brand() -> html.A:
 def make_navbar() -> html.Header:
     links = [
         dbc.NavItem(dbc.NavLink(label, href=href, active=active, class_name="bt-nav-link"))
-        for label, href, active in NAV_ITEMS
+        for label, href, active in nav_items()
     ]
     return html.Header(
         html.Div(
@@ -96,7 +96,7 @@ def make_shell() -> html.Div:
             dcc.Location(id=ShellIds.URL),
             dcc.Store(id=ShellIds.CURRENT_SWEEP, storage_type="local"),
             dcc.Store(id=ShellIds.SWEEP_TOUCHED, storage_type="memory"),
-            dcc.Store(id=ShellIds.THEME, storage_type="local", data="light"),
+            dcc.Store(id=ShellIds.THEME, storage_type="local", data=DEFAULT_THEME),
             dcc.Interval(id=ShellIds.CONNECTION_INTERVAL, interval=CONNECTION_REFRESH_MS),
             dcc.Interval(id=ShellIds.STEPPER_INTERVAL, interval=STEPPER_REFRESH_MS),
             make_navbar(),
@@ -131,7 +131,7 @@ def refresh_connection(_n_intervals):
         log.exception("connection checks failed")
         return [html.Span(className="bt-dot bt-dot-bad"), "Connection check failed"], "see the server log"
     ok, text = connection_summary(results)
-    stamp = datetime.fromtimestamp(checked_at).strftime("%H:%M:%S")
+    stamp = format_clock(datetime.fromtimestamp(checked_at))
     dot = html.Span(className="bt-dot " + ("bt-dot-ok" if ok else "bt-dot-bad"))
     return [dot, text], f"checked {stamp}; open Connections for details"
 

@@ -7,6 +7,7 @@ from typing import Literal
 
 from dash import dcc, html
 
+from components.sweep_nav import monitor_href
 from services.models import SweepRecord
 
 StepStatus = Literal["done", "current", "open", "locked"]
@@ -21,10 +22,6 @@ class StepView:
     note: str = ""
 
 
-def monitor_href(name: str | None) -> str:
-    return f"/monitor/{name}" if name else "/monitor"
-
-
 def step_states(record: SweepRecord | None) -> list[StepView]:
     """Each step done, current (the next thing to do), open (can be revisited) or locked."""
     if record is None:
@@ -32,7 +29,7 @@ def step_states(record: SweepRecord | None) -> list[StepView]:
             StepView("create", "Create", "current", "/", "configure a sweep"),
             StepView("deploy", "Deploy", "locked", "/deploy"),
             StepView("trigger", "Trigger", "locked", "/deploy"),
-            StepView("monitor", "Monitor", "locked", "/monitor"),
+            StepView("monitor", "Monitor", "locked", monitor_href(None)),
         ]
     name = record.name
     config = record.config

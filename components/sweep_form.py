@@ -19,7 +19,7 @@ DEFAULT_CAPITAL = "1000000"
 DEFAULT_OWNER = "research"
 WARN_FRACTION = 0.8  # warn when the grid reaches this share of the cap
 MIN_SHOWN_SHARE = 0.001  # a smaller share of the cap reads "under 0.1%", not a misleading "0.0%"
-NAME_MAX = 60
+NAME_MIN, NAME_MAX = 3, 60  # SweepConfig's NAME_PATTERN (the framework names no constant for them)
 # The form's simple fields, in the order the page shows them (SweepConfig field names).
 FORM_FIELDS = (
     "universe",
@@ -128,7 +128,7 @@ def _number_text(value: float) -> str:
 
 
 def copy_name(name: str, taken: set[str]) -> str:
-    """`<name>_copy`, then `_copy2`, … : a free name that still fits the 60-character limit."""
+    """`<name>_copy`, then `_copy2`, … : a free name that still fits NAME_MAX characters."""
     for attempt in range(1, 1000):
         suffix = "_copy" if attempt == 1 else f"_copy{attempt}"
         candidate = name[: NAME_MAX - len(suffix)] + suffix
@@ -195,7 +195,7 @@ def check_draft(
             "MWAA's API takes only short paths, and each run's path holds the name"
         )
     if "name" in check.errors and not draft.name.strip():
-        check.hints["name"] = "Name the sweep to save it (3 to 60 of a-z, 0-9, _)."
+        check.hints["name"] = f"Name the sweep to save it ({NAME_MIN} to {NAME_MAX} of a-z, 0-9, _)."
         del check.errors["name"]
     elif existing and draft.name in existing and "name" not in check.errors:
         check.hints["name"] = f"A sweep named {draft.name} exists: Save updates it."

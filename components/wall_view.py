@@ -1,4 +1,4 @@
-"""Component trees of the wall: one tile per sweep (progress bar, counts, timing, sparkline)."""
+"""Component trees of the wall: one tile per sweep (progress bar, counts, timing, sparkline), the summary."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import base64
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from urllib.parse import quote
 
 from dash import html
 
-from components.figures import STATE_COLORS, STATE_LABELS
-from components.monitor_view import format_duration
+from components.formatting import format_clock, format_duration, format_hour_minute
+from components.states import state_name, state_style
+from components.sweep_nav import monitor_href
 from services.models import PointState
 from services.wall import HistoryPoint, WallTile
 
@@ -45,7 +45,7 @@ def sparkline_points(history: Sequence[HistoryPoint], total: int) -> list[tuple[
 def sparkline_svg(history: Sequence[HistoryPoint], total: int) -> str:
     """A data: URI of an SVG sparkline of points done over time, area filled (no JS, no plotly)."""
     points = sparkline_points(history, total)
-    color = STATE_COLORS[PointState.DONE]
+    color = state_style(PointState.DONE).color
     if len(points) == 1:
         points = [(0.0, points[0][1]), points[0]]
     line = " ".join(f"{x},{y}" for x, y in points)
@@ -68,9 +68,9 @@ def make_progress_bar(tile: WallTile) -> html.Div:
             className="bt-wall-seg",
             style={
                 "width": f"{100 * tile.counts.get(state, 0) / total:.3f}%",
-                "background": STATE_COLORS[state],
+                "background": state_style(state).color,
             },
-            title=f"{STATE_LABELS[state]}: {tile.counts.get(state, 0):,}",
+            title=f"{state_style(state).label}: {tile.counts.get(state, 0):,}",
         )
         for state in TILE_STATES
         if tile.counts.get(state, 0)
@@ -79,11 +79,12 @@ def make_progress_bar(tile: WallTile) -> html.Div:
 
 
 def _count(state: PointState, value: int) -> html.Div:
+    style = state_style(state)
     return html.Div(
         [
-            html.Span(className="bt-wall-swatch", style={"background": STATE_COLORS[state]}),
+            html.Span(className="bt-wall-swatch", style={"background": style.color}),
             html.Span(f"{value:,}", className="bt-wall-count-value"),
-            html.Span(STATE_LABELS[state], className="bt-wall-count-label"),
+            html.Span(style.label, className="bt-wall-count-label"),
         ],
         className="bt-wall-count" + (" bt-wall-count-bad" if state == PointState.FAILED and value else ""),
     )
@@ -91,7 +92,7 @@ def _count(state: PointState, value: int) -> html.Div:
 
 def make_tile(tile: WallTile) -> html.Div:
     """One sweep on the wall; failed points and stale data change its frame."""
-    classes = ["bt-wall-tile", f"bt-wall-run-{tile.run_state}"]
+    classes = ["bt-wall-tile", f"bt-wall-run-{tile.run_state.value}"]
     if tile.failures:
         classes.append("bt-wall-tile-failing")
     if tile.stale:
@@ -99,16 +100,15 @@ def make_tile(tile: WallTile) -> html.Div:
     if tile.active:
         timing = ("ETA", format_duration(tile.eta_s))
     else:
-        ended = tile.ended_at.astimezone().strftime("%H:%M") if tile.ended_at else "—"
-        timing = ("ended", ended)
+        timing = ("ended", format_hour_minute(tile.ended_at))
     return html.Div(
         [
             html.Div(
                 [
-                    html.A(tile.name, href=f"/monitor/{quote(tile.name)}", className="bt-wall-name"),
+                    html.A(tile.name, href=monitor_href(tile.name), className="bt-wall-name"),
                     html.Span(
-                        tile.run_state.replace("_", " "),
-                        className=f"bt-wall-state bt-wall-state-{tile.run_state}",
+                        state_name(tile.run_state),
+                        className=f"bt-wall-state {state_style(tile.run_state).css}",
                     ),
                 ],
                 className="bt-wall-head",
@@ -145,7 +145,7 @@ def make_tile(tile: WallTile) -> html.Div:
                 className="bt-wall-foot",
             ),
             html.Div(
-                f"⚠ stale since {tile.fetched_at.astimezone().strftime('%H:%M:%S')}"
+                f"⚠ stale since {format_clock(tile.fetched_at)}"
                 + (f" — {tile.stale_reason}" if tile.stale_reason else ""),
                 className="bt-wall-stale-note",
                 title=tile.stale_reason or "",
@@ -156,6 +156,20 @@ def make_tile(tile: WallTile) -> html.Div:
         className=" ".join(classes),
         id={"type": "wall-tile", "name": tile.name},
     )
+
+
+def make_wall_summary(tiles: list[WallTile]) -> list:
+    """`3 running · 1 failing · 1 stale`, the failing and stale parts only when there are any."""
+    running = sum(tile.active for tile in tiles)
+    failing = sum(bool(tile.failures) for tile in tiles)
+    stale = sum(tile.stale for tile in tiles)
+    parts = [html.Span(f"{running} running", className="bt-wall-sum")]
+    if failing:
+        parts.append(html.Span(f"{failing} with failures", className="bt-wall-sum bt-wall-sum-bad"))
+    if stale:
+        parts.append(html.Span(f"{stale} stale", className="bt-wall-sum bt-wall-sum-stale"))
+    parts.append(html.Span(f"{len(tiles)} on the wall", className="bt-wall-sum bt-wall-sum-muted"))
+    return parts
 
 
 def make_tiles(tiles: Sequence[WallTile]) -> list:

@@ -15,7 +15,7 @@ from airflow_backtest_framework.catalog import STRATEGIES
 from components.alerts import make_alert, make_error_alert, make_toast
 from components.configure_layout import INVALID_FIELDS, LABELS, make_configure_layout
 from components.configure_layout import ConfigureIds as Ids
-from components.configure_view import ParamIds, make_grid_panel, make_param_fields, param_id, save_blockers
+from components.configure_view import make_grid_panel, make_param_fields, save_blockers
 from components.context import get_services, get_settings
 from components.deploy_view import size_text
 from components.shell import ShellIds
@@ -38,7 +38,7 @@ dash.register_page(__name__, path="/", title="Configure · Backtest Frontend", n
 
 def layout(clone: str | None = None, **_kwargs) -> html.Div:
     """The form; `/?clone=<name>` loads that saved sweep's spec into it under a new name."""
-    return html.Div([dcc.Store(id=Ids.CLONE_FROM, data=clone or None), make_configure_layout()])
+    return make_configure_layout(clone)
 
 
 # --------------------------------------------------------------------------- draft <-> fields
@@ -115,7 +115,7 @@ clientside_callback(
     """,
     Output(Ids.DRAFT, "data"),
     Input(Ids.STRATEGY, "value"),
-    Input(param_id(ParamIds.INPUT, ALL, ALL), "value"),
+    Input(Ids.param(Ids.PARAM, ALL, ALL), "value"),
     *[Input(Ids.field(name), "value") for name in FORM_FIELDS],
     State(Ids.DRAFT, "data"),
     prevent_initial_call=True,
@@ -154,9 +154,9 @@ def _existing_names() -> set[str]:
 
 @dash.callback(
     output={
-        "param_invalid": Output(param_id(ParamIds.INPUT, ALL, ALL), "invalid"),
-        "param_feedback": Output(param_id(ParamIds.FEEDBACK, ALL, ALL), "children"),
-        "param_values": Output(param_id(ParamIds.VALUES, ALL, ALL), "children"),
+        "param_invalid": Output(Ids.param(Ids.PARAM, ALL, ALL), "invalid"),
+        "param_feedback": Output(Ids.param(Ids.PARAM_FEEDBACK, ALL, ALL), "children"),
+        "param_values": Output(Ids.param(Ids.PARAM_VALUES, ALL, ALL), "children"),
         "invalid": {name: Output(Ids.field(name), "invalid") for name in INVALID_FIELDS},
         "feedback": {name: Output(Ids.feedback(name), "children") for name in (*FORM_FIELDS, "strategy")},
         "name_hint": Output(Ids.NAME_HINT, "children"),
@@ -209,13 +209,15 @@ def save_draft(draft: FormDraft) -> tuple[object, str | None]:
 
 
 @dash.callback(
-    Output(Ids.TOASTS, "children"),
-    Output(Ids.ALERT, "children"),
-    Output(ShellIds.CURRENT_SWEEP, "data", allow_duplicate=True),
-    Output(ShellIds.SWEEP_TOUCHED, "data", allow_duplicate=True),
-    Output(Ids.SAVED, "data"),
-    Input(Ids.SAVE, "n_clicks"),
-    State(Ids.DRAFT, "data"),
+    output={
+        "toast": Output(Ids.TOASTS, "children"),
+        "alert": Output(Ids.ALERT, "children"),
+        "current": Output(ShellIds.CURRENT_SWEEP, "data", allow_duplicate=True),
+        "touched": Output(ShellIds.SWEEP_TOUCHED, "data", allow_duplicate=True),
+        "saved": Output(Ids.SAVED, "data"),
+    },
+    inputs={"n_clicks": Input(Ids.SAVE, "n_clicks")},
+    state={"draft": State(Ids.DRAFT, "data")},
     prevent_initial_call=True,
 )
 def save(n_clicks, draft):
@@ -223,8 +225,9 @@ def save(n_clicks, draft):
         raise PreventUpdate
     message, name = save_draft(load_draft(draft))
     if name is None:
-        return dash.no_update, message, dash.no_update, dash.no_update, dash.no_update
-    return message, None, name, time.time(), name
+        keep = dash.no_update
+        return {"toast": keep, "alert": message, "current": keep, "touched": keep, "saved": keep}
+    return {"toast": message, "alert": None, "current": name, "touched": time.time(), "saved": name}
 
 
 @dash.callback(

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
 
 import dash
-import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
@@ -16,6 +14,8 @@ from airflow_backtest_framework.config import DAG_ID_PREFIX
 from components.alerts import make_alert, make_error_alert, user_message
 from components.checks import make_check_list
 from components.context import get_services
+from components.deploy_layout import DeployIds as Ids
+from components.deploy_layout import make_deploy_layout
 from components.deploy_view import make_deploy_progress, make_run_result, make_sweep_summary
 from components.shell import ShellIds
 from services.models import DeployProgress, SweepRecord
@@ -27,110 +27,8 @@ dash.register_page(__name__, path="/deploy", title="Deploy · Backtest Frontend"
 PROGRESS_POLL_MS = 500
 
 
-class Ids:
-    PICK = "deploy-pick"
-    SESSION = "deploy-session"  # one id per page load: no two browsers' deploys share a background job
-    SUMMARY = "deploy-summary"
-    PREFLIGHT = "deploy-preflight"
-    PREFLIGHT_REFRESH = "deploy-preflight-refresh"
-    DEPLOY = "deploy-button"
-    CANCEL = "deploy-cancel"
-    LIVE = "deploy-live"  # the steps while the job runs (the background callback's progress output)
-    RESULT = "deploy-result"  # the finished DeployProgress
-    PANEL = "deploy-panel"  # the steps when no job runs: the last result, or the steps to come
-    ALERT = "deploy-alert"
-    TRIGGER = "deploy-trigger"
-    TRIGGER_HINT = "deploy-trigger-hint"
-    TRIGGER_RESULT = "deploy-trigger-result"
-    TRIGGERED = "deploy-triggered"  # when this page last triggered a run (then the shell re-reads the record)
-
-
-def _card(title, body, header_extra=None) -> dbc.Card:
-    header = dbc.CardHeader([html.Span(title), header_extra], class_name="bt-card-title")
-    return dbc.Card([header, dbc.CardBody(body)], class_name="bt-card mb-3")
-
-
 def layout(**_kwargs) -> html.Div:
-    refresh = dbc.Button(
-        "Re-check", id=Ids.PREFLIGHT_REFRESH, size="sm", color="link", class_name="p-0 bt-card-action"
-    )
-    return html.Div(
-        [
-            dcc.Store(id=Ids.SESSION, data=uuid.uuid4().hex),
-            dcc.Store(id=Ids.RESULT),
-            dcc.Store(id=Ids.TRIGGERED),
-            html.Div(
-                [
-                    html.H1("Deploy and trigger", className="bt-page-title"),
-                    dbc.InputGroup(
-                        [
-                            dbc.InputGroupText("Sweep"),
-                            dbc.Select(id=Ids.PICK, placeholder="Choose a saved sweep…"),
-                        ],
-                        size="sm",
-                        class_name="bt-pick",
-                    ),
-                ],
-                className="bt-page-head",
-            ),
-            dbc.Row(
-                [
-                    dbc.Col(
-                        [
-                            _card("Sweep", dcc.Loading(html.Div(id=Ids.SUMMARY), type="dot")),
-                            _card("Preflight", dcc.Loading(html.Div(id=Ids.PREFLIGHT), type="dot"), refresh),
-                        ],
-                        lg=5,
-                    ),
-                    dbc.Col(
-                        [
-                            _card(
-                                "1 · Deploy",
-                                [
-                                    html.Div(
-                                        [
-                                            dbc.Button(
-                                                "Deploy", id=Ids.DEPLOY, color="primary", disabled=True
-                                            ),
-                                            dbc.Button(
-                                                "Cancel",
-                                                id=Ids.CANCEL,
-                                                color="secondary",
-                                                outline=True,
-                                                disabled=True,
-                                            ),
-                                        ],
-                                        className="d-flex gap-2 mb-3",
-                                    ),
-                                    html.Div(id=Ids.ALERT),
-                                    html.Div(id=Ids.LIVE, hidden=True),
-                                    html.Div(id=Ids.PANEL),
-                                ],
-                            ),
-                            _card(
-                                "2 · Trigger",
-                                [
-                                    html.Div(
-                                        [
-                                            dbc.Button(
-                                                "Trigger run", id=Ids.TRIGGER, color="success", disabled=True
-                                            ),
-                                            html.Span(id=Ids.TRIGGER_HINT, className="bt-help ms-3"),
-                                        ],
-                                        className="d-flex align-items-center mb-2",
-                                    ),
-                                    dcc.Loading(html.Div(id=Ids.TRIGGER_RESULT), type="dot"),
-                                ],
-                            ),
-                        ],
-                        lg=7,
-                    ),
-                ],
-                class_name="g-3",
-            ),
-        ],
-        className="bt-page",
-    )
+    return make_deploy_layout()
 
 
 def _record(name: str | None) -> SweepRecord | None:

@@ -13,13 +13,14 @@ from airflow_backtest_framework.config import SweepConfig
 from components.alerts import make_error_alert, make_stale_banner
 from components.batch_jobs_view import make_batch_jobs_table
 from components.context import get_services, get_settings, saved_config
-from components.figures import coverage_heatmap, metric_heatmap, progress_strip, state_bar
+from components.figures import DEFAULT_THEME, coverage_heatmap, metric_heatmap, progress_strip, state_bar
 from components.figures_progress import coverage_over_time, run_comparison, throughput
 from components.grid_axes import axis_choices
 from components.monitor_layout import LATEST_RUN, REFRESH_CHOICES_S, make_overview_layout, make_sweep_layout
 from components.monitor_layout import MonitorIds as Ids
 from components.monitor_view import SweepRow, make_best_table, make_kpis, make_run_header, make_sweeps_table
 from components.shell import ShellIds
+from components.sweep_nav import MONITOR_PATH, RUNS_LISTED, SWEEP_SEGMENT, run_option
 from services.models import RunSummary, SweepRecord, SweepStatus
 from services.monitoring import COMPARED_RUNS
 
@@ -27,14 +28,13 @@ log = logging.getLogger(__name__)
 
 dash.register_page(
     __name__,
-    path="/monitor",
-    path_template="/monitor/<sweep>",
+    path=MONITOR_PATH,
+    path_template=MONITOR_PATH + SWEEP_SEGMENT,
     title="Monitor · Backtest Frontend",
     name="Monitor",
     order=2,
 )
 
-RUNS_LISTED = 20
 COMPARE_EVERY_TICKS = 4  # the runs comparison changes slowly: redraw it at every 4th poll
 
 
@@ -97,15 +97,23 @@ def show_overview(_n_intervals):
 # --------------------------------------------------------------------------- one sweep
 
 
+def sweep_view(name: str, run_options: list[dict], axes: tuple[list[dict], str, str] | None) -> dict:
+    """The run selector's options and the heatmap's axes; no axes (the sweep did not open): empty ones."""
+    options, x, y = axes or ([], None, None)
+    return {"runs": run_options, "x_options": options, "x": x, "y_options": options, "y": y, "current": name}
+
+
 @dash.callback(
-    Output(Ids.RUN, "options"),
-    Output(Ids.X, "options"),
-    Output(Ids.X, "value"),
-    Output(Ids.Y, "options"),
-    Output(Ids.Y, "value"),
-    Output(ShellIds.CURRENT_SWEEP, "data", allow_duplicate=True),
-    Output(Ids.ERROR, "children"),
-    Input(Ids.NAME, "data"),
+    output={
+        "runs": Output(Ids.RUN, "options"),
+        "x_options": Output(Ids.X, "options"),
+        "x": Output(Ids.X, "value"),
+        "y_options": Output(Ids.Y, "options"),
+        "y": Output(Ids.Y, "value"),
+        "current": Output(ShellIds.CURRENT_SWEEP, "data", allow_duplicate=True),
+        "error": Output(Ids.ERROR, "children"),
+    },
+    inputs={"name": Input(Ids.NAME, "data")},
     prevent_initial_call="initial_duplicate",
 )
 def open_sweep(name):
@@ -114,16 +122,15 @@ def open_sweep(name):
         config = saved_config(name)
     except Exception as exc:
         alert = make_error_alert(exc, title=f"Cannot open {name}.")
-        return [], [], None, [], None, dash.no_update, alert
+        return sweep_view(name, [], None) | {"current": dash.no_update, "error": alert}
     run_options = [{"label": "Latest run (follows new runs)", "value": LATEST_RUN}]
     try:
         runs = get_services().runs.list_runs(config, limit=RUNS_LISTED)
     except Exception as exc:  # Airflow down: the status poll shows it as stale data
         log.info("runs of %s unavailable: %s", name, exc)
         runs = []
-    run_options += [{"label": f"{r.run_id} · {r.state}", "value": r.run_id} for r in runs]
-    options, x, y = axis_choices(config)
-    return run_options, options, x, options, y, name, None
+    run_options += [run_option(r) for r in runs]
+    return sweep_view(name, run_options, axis_choices(config)) | {"error": None}
 
 
 @dash.callback(
@@ -191,7 +198,15 @@ def poll(_tick, run_id, theme, name):
             "summary_hidden": blank,
             "status": blank,
         }
-    return status_view(config, status, theme or "light")
+    return status_view(config, status, theme or DEFAULT_THEME)
+
+
+def shown_run_id(status_data: dict | None) -> str | None:
+    """The run of the status the page shows (the STATUS store holds a SweepStatus dump)."""
+    if not status_data:
+        return None
+    run = SweepStatus.model_validate(status_data).run
+    return run.run_id if run else None
 
 
 def progress_figures(status: SweepStatus, theme: str) -> tuple[go.Figure, go.Figure]:
@@ -215,7 +230,7 @@ def show_progress(status_data, theme):
     """The progress charts of the polled status (its progress samples came with it: no service call)."""
     if not status_data:
         raise PreventUpdate
-    return progress_figures(SweepStatus.model_validate(status_data), theme or "light")
+    return progress_figures(SweepStatus.model_validate(status_data), theme or DEFAULT_THEME)
 
 
 def runs_due(triggered_id: str | None, tick: int | None) -> bool:
@@ -242,7 +257,7 @@ def show_runs(tick, run_id, theme, name):
         raise PreventUpdate from None
     if len(runs) < 2:
         return dash.no_update, True
-    return run_comparison(runs, highlight=selected_run(run_id), theme=theme or "light"), False
+    return run_comparison(runs, highlight=selected_run(run_id), theme=theme or DEFAULT_THEME), False
 
 
 def heatmap_figure(
@@ -270,7 +285,7 @@ def show_heatmap(status_data, view, x, y, theme, name):
     try:
         config = saved_config(name)
         status = SweepStatus.model_validate(status_data)
-        return heatmap_figure(config, status, view or "coverage", x, y, theme or "light")
+        return heatmap_figure(config, status, view or "coverage", x, y, theme or DEFAULT_THEME)
     except Exception as exc:
         log.exception("heatmap of %s failed: %s", name, exc)
         raise PreventUpdate from None
@@ -286,7 +301,7 @@ def show_heatmap(status_data, view, x, y, theme, name):
 )
 def download(n_clicks, status_data, name):
     """The finished points of the shown run as CSV (services.results.table)."""
-    run_id = ((status_data or {}).get("run") or {}).get("run_id")
+    run_id = shown_run_id(status_data)
     if not n_clicks or not run_id:
         raise PreventUpdate
     try:
@@ -309,7 +324,7 @@ def show_batch_jobs(status_data, name):
     """The shown run's Batch jobs, refreshed with every status poll."""
     if not (status_data and name) or not get_services().monitor.batch_enabled:
         raise PreventUpdate
-    run_id = (status_data.get("run") or {}).get("run_id")
+    run_id = shown_run_id(status_data)
     try:
         jobs = get_services().monitor.batch_jobs(saved_config(name), run_id) if run_id else []
     except Exception as exc:

@@ -5,25 +5,26 @@ from __future__ import annotations
 import logging
 
 import dash
-import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
+from airflow_backtest_framework.config import SweepConfig
 from components.alerts import make_alert, make_error_alert
 from components.context import get_services, saved_config
+from components.figures import DEFAULT_THEME
 from components.figures_results import equity_figure, parallel_coordinates, results_heatmap
 from components.grid_axes import axis_choices
+from components.results_layout import ALL_VALUES, DEFAULT_AGGREGATE, TOP_N, ShownTable, make_results_layout
+from components.results_layout import ResultsIds as Ids
 from components.results_view import (
-    ALL_VALUES,
-    TOP_N,
     make_fixed_selectors,
-    make_results_layout,
+    make_results_index,
     metric_options,
     top_columns,
     top_rows,
 )
-from components.results_view import ResultsIds as Ids
 from components.shell import ShellIds
+from components.sweep_nav import RESULTS_PATH, RUNS_LISTED, SWEEP_SEGMENT, run_option
 from services.results import METRIC_COLUMNS
 from services.results_analysis import metric_grid, to_csv_bytes, to_parquet_bytes, top_n
 
@@ -31,14 +32,12 @@ log = logging.getLogger(__name__)
 
 dash.register_page(
     __name__,
-    path="/results",
-    path_template="/results/<sweep>",
+    path=RESULTS_PATH,
+    path_template=RESULTS_PATH + SWEEP_SEGMENT,
     title="Results · Backtest Frontend",
     name="Results",
     order=4,
 )
-
-RUNS_LISTED = 20
 
 
 def layout(sweep: str | None = None, **_kwargs) -> html.Div:
@@ -53,32 +52,37 @@ def make_index() -> html.Div:
         records = [r for r in get_services().registry.list() if r.run_ids]
     except Exception as exc:
         return make_error_alert(exc, title="Cannot list the sweeps.")
-    items = [
-        dbc.ListGroupItem(
-            [
-                html.Span(r.name, className="bt-mono"),
-                html.Span(f" · {r.config.strategy} · {len(r.run_ids)} run(s)"),
-            ],
-            href=f"/results/{r.name}",
-        )
-        for r in records
-    ] or [dbc.ListGroupItem("No sweep has been run yet.")]
-    return html.Div(
-        [html.H1("Results", className="bt-page-title"), dbc.ListGroup(items)], className="bt-page"
-    )
+    return make_results_index(records)
+
+
+def sweep_view(config: SweepConfig | None, run_options: list[dict]) -> dict:
+    """The run selector (newest run chosen), the heatmap's axes and the other parameters' selectors."""
+    options, x, y = axis_choices(config) if config else ([], None, None)
+    params = config.strategy_spec.param_names if config else ()
+    return {
+        "runs": run_options,
+        "run": run_options[0]["value"] if run_options else None,
+        "x_options": options,
+        "x": x,
+        "y_options": options,
+        "y": y,
+        "fixed": make_fixed_selectors({n: config.values(n) for n in params}) if config else [],
+    }
 
 
 @dash.callback(
-    Output(Ids.RUN, "options"),
-    Output(Ids.RUN, "value"),
-    Output(Ids.X, "options"),
-    Output(Ids.X, "value"),
-    Output(Ids.Y, "options"),
-    Output(Ids.Y, "value"),
-    Output(Ids.FIXED_ROW, "children"),
-    Output(Ids.ERROR, "children"),
-    Output(ShellIds.CURRENT_SWEEP, "data", allow_duplicate=True),
-    Input(Ids.NAME, "data"),
+    output={
+        "runs": Output(Ids.RUN, "options"),
+        "run": Output(Ids.RUN, "value"),
+        "x_options": Output(Ids.X, "options"),
+        "x": Output(Ids.X, "value"),
+        "y_options": Output(Ids.Y, "options"),
+        "y": Output(Ids.Y, "value"),
+        "fixed": Output(Ids.FIXED_ROW, "children"),
+        "error": Output(Ids.ERROR, "children"),
+        "current": Output(ShellIds.CURRENT_SWEEP, "data", allow_duplicate=True),
+    },
+    inputs={"name": Input(Ids.NAME, "data")},
     prevent_initial_call="initial_duplicate",
 )
 def open_sweep(name):
@@ -88,11 +92,11 @@ def open_sweep(name):
         config = saved_config(name)
     except Exception as exc:
         alert = make_error_alert(exc, title=f"Cannot open {name}.")
-        return [], None, [], None, [], None, [], alert, dash.no_update
+        return sweep_view(None, []) | {"error": alert, "current": dash.no_update}
     notice = None
     try:
         runs = get_services().runs.list_runs(config, limit=RUNS_LISTED)
-        run_options = [{"label": f"{r.run_id} · {r.state}", "value": r.run_id} for r in runs]
+        run_options = [run_option(r) for r in runs]
     except Exception as exc:
         log.info("runs of %s unavailable: %s", name, exc)
         recorded = get_services().registry.get(name).run_ids[:RUNS_LISTED]
@@ -101,10 +105,7 @@ def open_sweep(name):
             "Airflow is not answering: these are the runs this app triggered, with their result files.",
             color="warning",
         )
-    options, x, y = axis_choices(config)
-    fixed = make_fixed_selectors({n: config.values(n) for n in config.strategy_spec.param_names})
-    first = run_options[0]["value"] if run_options else None
-    return run_options, first, options, x, options, y, fixed, notice, name
+    return sweep_view(config, run_options) | {"error": notice, "current": name}
 
 
 @dash.callback(
@@ -122,7 +123,7 @@ def load(run_id, _tick, name, previous):
         raise PreventUpdate
     config = saved_config(name)
     table = get_services().results_tables.table(config, run_id)
-    data = {"run_id": run_id, "rows": len(table)}
+    data = ShownTable(run_id=run_id, rows=len(table)).model_dump(mode="json")
     if data == previous:
         raise PreventUpdate
     count = f"{len(table):,} of {config.grid_size:,} points have results"
@@ -150,8 +151,8 @@ def show_heatmap(data, metric, x, y, aggregate, fixed, fixed_ids, theme, name):
     if not (data and metric and x and y):
         raise PreventUpdate
     table = get_services().results_tables.table(saved_config(name), data["run_id"], rows=data.get("rows"))
-    grid = metric_grid(table, x, y, metric, aggregate or "max", fixed_values(fixed_ids, fixed))
-    return results_heatmap(grid, metric, aggregate or "max", theme=theme or "light")
+    grid = metric_grid(table, x, y, metric, aggregate or DEFAULT_AGGREGATE, fixed_values(fixed_ids, fixed))
+    return results_heatmap(grid, metric, aggregate or DEFAULT_AGGREGATE, theme=theme or DEFAULT_THEME)
 
 
 @dash.callback(
@@ -171,7 +172,7 @@ def show_points(data, metric, theme, name):
     table = get_services().results_tables.table(config, data["run_id"], rows=data.get("rows"))
     params = list(config.strategy_spec.param_names)
     metrics = [m for m in METRIC_COLUMNS if m in table.columns]
-    figure = parallel_coordinates(table, params, metric, theme=theme or "light")
+    figure = parallel_coordinates(table, params, metric, theme=theme or DEFAULT_THEME)
     return figure, top_rows(top_n(table, metric, TOP_N)), top_columns(params, metrics)
 
 
@@ -189,7 +190,7 @@ def show_equity(selected, top, theme, run_id, name):
     rows = selected or top
     if rows and run_id:
         curve = get_services().results.equity(saved_config(name).dag_id, run_id, int(rows[0]["index"]))
-    return equity_figure(curve, theme=theme or "light")
+    return equity_figure(curve, theme=theme or DEFAULT_THEME)
 
 
 def export_file(name: str, run_id: str, fmt: str) -> dict:

@@ -12,16 +12,11 @@ from dash.exceptions import PreventUpdate
 from components.alerts import make_alert, make_error_alert
 from components.context import get_services
 from components.shell import ShellIds
-from components.sweeps_view import (
-    ACTION_COLORS,
-    ACTIONS,
-    UNAVAILABLE,
-    make_sweep_detail,
-    make_sweeps_layout,
-    selection_links,
-    sweep_row,
-)
-from components.sweeps_view import SweepsIds as Ids
+from components.sweep_nav import CONFIGURE_PATH, RUNS_LISTED
+from components.sweeps_layout import ACTION_COLORS, ACTIONS, PendingAction, make_sweeps_layout
+from components.sweeps_layout import SweepsIds as Ids
+from components.sweeps_view import make_sweep_detail, selection_links, sweep_row
+from services.airflow.models import RunState
 from services.models import RunSummary, SweepRecord
 
 log = logging.getLogger(__name__)
@@ -36,14 +31,15 @@ def layout(**_kwargs):
 def history_rows(records: list[SweepRecord]) -> list[dict]:
     """Grid rows; the latest runs of every sweep that ran come from Airflow in one batch lookup."""
     ran = [record.config for record in records if record.run_ids]
-    latest: dict[str, RunSummary | str] = {}
+    latest: dict[str, RunSummary] = {}
+    unavailable = False
     if ran:
         try:
             latest = dict(get_services().runs.latest_runs(ran))
         except Exception as exc:  # Airflow down: the rows say so, the page still lists the sweeps
             log.info("latest runs unavailable: %s", exc)
-            latest = {config.name: UNAVAILABLE for config in ran}
-    return [sweep_row(record, latest.get(record.name)) for record in records]
+            unavailable = True
+    return [sweep_row(record, latest.get(record.name), unavailable) for record in records]
 
 
 @dash.callback(
@@ -85,43 +81,54 @@ clientside_callback(
 )
 
 
+NOTHING_SELECTED = {
+    "text": "Select a sweep.",
+    "clone_href": CONFIGURE_PATH,
+    "clone_disabled": True,
+    "monitor_href": None,
+    "monitor_disabled": True,
+    "results_href": None,
+    "results_disabled": True,
+    "retrigger_disabled": True,
+    "retry_disabled": True,
+    "cancel_disabled": True,
+}
+
+
 @dash.callback(
-    Output(Ids.SELECTION, "children"),
-    Output(Ids.CLONE, "href"),
-    Output(Ids.CLONE, "disabled"),
-    Output(Ids.MONITOR, "href"),
-    Output(Ids.MONITOR, "disabled"),
-    Output(Ids.RESULTS, "href"),
-    Output(Ids.RESULTS, "disabled"),
-    Output(Ids.RETRIGGER, "disabled"),
-    Output(Ids.RETRY, "disabled"),
-    Output(Ids.CANCEL, "disabled"),
-    Input(Ids.GRID, "selectedRows"),
+    output={
+        "text": Output(Ids.SELECTION, "children"),
+        "clone_href": Output(Ids.CLONE, "href"),
+        "clone_disabled": Output(Ids.CLONE, "disabled"),
+        "monitor_href": Output(Ids.MONITOR, "href"),
+        "monitor_disabled": Output(Ids.MONITOR, "disabled"),
+        "results_href": Output(Ids.RESULTS, "href"),
+        "results_disabled": Output(Ids.RESULTS, "disabled"),
+        "retrigger_disabled": Output(Ids.RETRIGGER, "disabled"),
+        "retry_disabled": Output(Ids.RETRY, "disabled"),
+        "cancel_disabled": Output(Ids.CANCEL, "disabled"),
+    },
+    inputs={"rows": Input(Ids.GRID, "selectedRows")},
 )
 def select(rows):
     """What the selected row allows: links always, run actions only with a (running) run."""
     if not rows:
-        return "Select a sweep.", "/", True, None, True, None, True, True, True, True
+        return NOTHING_SELECTED
     row = rows[0]
     links = selection_links(row)
     has_run = bool(row.get("last_run_id"))
-    running = row.get("last_state") in ("running", "queued")
-    text = f"{row['name']} · last run {row['last_run_id'] or '—'} ({row['last_state']})"
-    return (
-        text,
-        links["clone"],
-        False,
-        links["monitor"],
-        False,
-        links["results"],
-        not has_run,
-        row.get("deployed") != "yes",
-        not has_run,
-        not running,
-    )
-
-
-DETAIL_RUNS = 20  # the newest runs listed under a selected sweep
+    return {
+        "text": f"{row['name']} · last run {row['last_run_id'] or '—'} ({row['last_state']})",
+        "clone_href": links["clone"],
+        "clone_disabled": False,
+        "monitor_href": links["monitor"],
+        "monitor_disabled": False,
+        "results_href": links["results"],
+        "results_disabled": not has_run,
+        "retrigger_disabled": row.get("deployed") != "yes",
+        "retry_disabled": not has_run,
+        "cancel_disabled": not RunState.parse(row.get("last_state")).active,
+    }
 
 
 def sweep_detail(name: str):
@@ -130,7 +137,7 @@ def sweep_detail(name: str):
     record = services.registry.get(name)
     runs = None
     try:
-        runs = services.runs.list_runs(record.config, limit=DETAIL_RUNS)
+        runs = services.runs.list_runs(record.config, limit=RUNS_LISTED)
     except Exception as exc:  # the table says the states are unavailable; the spec still shows
         log.info("runs of %s unavailable: %s", name, exc)
     return make_sweep_detail(record, runs)
@@ -156,34 +163,43 @@ def show_detail(rows, _touched):
 
 
 @dash.callback(
-    Output(Ids.PENDING, "data"),
-    Output(Ids.MODAL_BODY, "children"),
-    Output(Ids.MODAL, "is_open"),
-    Output(Ids.CONFIRM, "children"),
-    Output(Ids.CONFIRM, "color"),
-    Output(Ids.CONFIRM, "disabled"),
-    Input(Ids.RETRIGGER, "n_clicks"),
-    Input(Ids.RETRY, "n_clicks"),
-    Input(Ids.CANCEL, "n_clicks"),
-    Input(Ids.DISMISS, "n_clicks"),
-    State(Ids.GRID, "selectedRows"),
+    output={
+        "pending": Output(Ids.PENDING, "data"),
+        "body": Output(Ids.MODAL_BODY, "children"),
+        "open": Output(Ids.MODAL, "is_open"),
+        "label": Output(Ids.CONFIRM, "children"),
+        "color": Output(Ids.CONFIRM, "color"),
+        "disabled": Output(Ids.CONFIRM, "disabled"),
+    },
+    inputs={
+        "_retrigger": Input(Ids.RETRIGGER, "n_clicks"),
+        "_retry": Input(Ids.RETRY, "n_clicks"),
+        "_cancel": Input(Ids.CANCEL, "n_clicks"),
+        "_dismiss": Input(Ids.DISMISS, "n_clicks"),
+    },
+    state={"rows": State(Ids.GRID, "selectedRows")},
     prevent_initial_call=True,
 )
 def ask(_retrigger, _retry, _cancel, _dismiss, rows):
     """Every action waits in the confirmation dialog; 'Keep as is' closes it."""
     if ctx.triggered_id == Ids.DISMISS or not rows:
-        return None, dash.no_update, False, dash.no_update, dash.no_update, dash.no_update
+        keep = dash.no_update
+        return {"pending": None, "body": keep, "open": False, "label": keep, "color": keep, "disabled": keep}
     action = {Ids.RETRIGGER: "retrigger", Ids.RETRY: "retry", Ids.CANCEL: "cancel"}[ctx.triggered_id]
     row = rows[0]
-    pending = {
-        "action": action,
-        "name": row["name"],
-        "run_id": row.get("last_run_id") or "",
-        "token": uuid.uuid4().hex,  # one confirmation, one action (see confirm)
-    }
+    # One confirmation, one action: `confirm` claims the token.
+    pending = PendingAction(
+        action=action, name=row["name"], run_id=row.get("last_run_id") or "", token=uuid.uuid4().hex
+    )
     label, question = ACTIONS[action]
-    body = question.format(name=row["name"], run_id=pending["run_id"])
-    return pending, body, True, label, ACTION_COLORS[action], False  # the button names what it will do
+    return {
+        "pending": pending.model_dump(mode="json"),
+        "body": question.format(name=pending.name, run_id=pending.run_id),
+        "open": True,
+        "label": label,  # the button names what it will do
+        "color": ACTION_COLORS[action],
+        "disabled": False,
+    }
 
 
 # One click, one action: the button is disabled in the browser at once (a second click while the
@@ -231,6 +247,7 @@ def run_action(pending: dict) -> str:
 def confirm(n_clicks, pending, touched):
     if not n_clicks or not pending:
         raise PreventUpdate
+    pending = PendingAction.model_validate(pending).model_dump()
     if not get_services().flags.claim_once(f"sweeps-action:{pending['token']}"):
         raise PreventUpdate  # a second click (or a retried request) of a confirmation already carried out
     try:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, field_serializer, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, field_serializer, field_validator
 
 from airflow_backtest_framework.config import SweepConfig
+from services.airflow.models import RunStateField, TaskState
 
 
 class StepState(StrEnum):
@@ -100,11 +103,26 @@ class CompletionSummary(BaseModel):
     best: list[PointResultSummary] = Field(default_factory=list)
 
 
+def _merge_task_counts(value: Any) -> Any:
+    """Counts keyed by Airflow's strings or TaskStates, keyed by TaskState; two strings this code does
+    not know both become UNKNOWN, so their counts add up instead of one replacing the other."""
+    if not isinstance(value, Mapping):
+        return value
+    merged: dict[TaskState, int] = {}
+    for state, count in value.items():
+        key = TaskState.parse(state)
+        merged[key] = merged.get(key, 0) + int(count)
+    return merged
+
+
+TaskCounts = Annotated[dict[TaskState, int], BeforeValidator(_merge_task_counts)]
+
+
 class RunSummary(BaseModel):
     """A DAG run of a sweep, as listed on the Monitor and history pages."""
 
     run_id: str
-    state: str
+    state: RunStateField
     logical_date: datetime | None = None
     start_date: datetime | None = None
     end_date: datetime | None = None
@@ -136,7 +154,7 @@ class SweepStatus(BaseModel):
     dag_id: str
     run: RunSummary | None = None
     is_paused: bool | None = None
-    task_counts: dict[str, int] = Field(default_factory=dict)
+    task_counts: TaskCounts = Field(default_factory=dict)
     points_total: int = 0
     point_states: list[PointState] = Field(default_factory=list)
     elapsed_s: float | None = None

@@ -15,7 +15,7 @@ import diskcache
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
 from services.airflow.client import AirflowClient
-from services.airflow.models import DagInfo, DagRun, RunState, TaskInstance, TaskState
+from services.airflow.models import DagInfo, DagRun, TaskInstance, TaskState
 from services.errors import BacktestError, NotFound
 from services.models import (
     CompletionSummary,
@@ -28,6 +28,7 @@ from services.models import (
 from services.progress import progress_samples
 from services.results import ResultsService
 from services.runs import run_summary
+from services.states import point_state_of_task
 
 if TYPE_CHECKING:
     from services.aws.batch import BatchJob, BatchJobsService
@@ -40,18 +41,6 @@ BEST_CACHE_S = 24 * 3600
 POLL_THREADS = 4
 COMPARED_RUNS = 5  # runs drawn side by side on a sweep's page
 FINISHED_RUN_PROGRESS_S = 24 * 3600  # a finished run's progress no longer changes: read it once a day
-_POINT_STATE_OF_TASK = {
-    TaskState.SUCCESS: PointState.DONE,
-    TaskState.RUNNING: PointState.RUNNING,
-    TaskState.RESTARTING: PointState.RUNNING,
-    TaskState.DEFERRED: PointState.RUNNING,
-    TaskState.QUEUED: PointState.QUEUED,
-    TaskState.SCHEDULED: PointState.QUEUED,
-    TaskState.UP_FOR_RETRY: PointState.QUEUED,
-    TaskState.UP_FOR_RESCHEDULE: PointState.QUEUED,
-    TaskState.FAILED: PointState.FAILED,
-    TaskState.UPSTREAM_FAILED: PointState.FAILED,
-}
 
 
 def point_states(config: SweepConfig, chunk_tis: list[TaskInstance], done: set[int]) -> list[PointState]:
@@ -62,7 +51,7 @@ def point_states(config: SweepConfig, chunk_tis: list[TaskInstance], done: set[i
     for ti in chunk_tis:
         if not 0 <= ti.map_index < len(chunks):
             continue
-        state = _POINT_STATE_OF_TASK.get(ti.state, PointState.NOT_STARTED)
+        state = point_state_of_task(ti.state)
         start, count = chunks[ti.map_index]
         states[start : start + count] = [state] * count
     for index in done:
@@ -213,7 +202,7 @@ class MonitorService:
             dag_id=config.dag_id,
             run=run_summary(run),
             is_paused=dag.is_paused,
-            task_counts=dict(Counter(ti.state.value for ti in tis)),
+            task_counts=dict(Counter(ti.state for ti in tis)),
             points_total=config.grid_size,
             point_states=states,
             elapsed_s=elapsed,
@@ -261,9 +250,10 @@ class MonitorService:
             points_total=config.grid_size,
             progress=progress_samples(config.chunks(), chunk_tis, run.start_date),
         )
-        finished = RunState.parse(run.state).finished
         self._cache.set(
-            key, progress.model_dump_json(), expire=FINISHED_RUN_PROGRESS_S if finished else self._ttl_s
+            key,
+            progress.model_dump_json(),
+            expire=FINISHED_RUN_PROGRESS_S if run.state.finished else self._ttl_s,
         )
         return progress
 

@@ -14,6 +14,7 @@ import diskcache
 from pydantic import BaseModel, Field
 
 from airflow_backtest_framework.config import SweepConfig
+from services.airflow.models import RunState, RunStateField
 from services.models import PointState, SweepRecord, SweepStatus
 from services.registry import SweepRegistry
 
@@ -22,8 +23,12 @@ log = logging.getLogger(__name__)
 RECENT = timedelta(hours=24)  # a finished run stays on the wall this long
 HISTORY_MAX_POINTS = 240  # samples kept per run: a sparkline, and hours of coverage at 1/min
 HISTORY_EXPIRE_S = 7 * 24 * 3600
-ACTIVE_RUN_STATES = frozenset({"queued", "running", "restarting", "scheduled"})
-STATE_FILTER_ALIASES = {"active": ACTIVE_RUN_STATES, "finished": frozenset({"success", "failed"})}
+# `?state=` words naming several run states; any other word names one RunState (or `stale`).
+STATE_FILTER_ALIASES: dict[str, frozenset[RunState]] = {
+    "active": frozenset(state for state in RunState if state.active),
+    "finished": frozenset(state for state in RunState if state.finished),
+}
+STALE_FILTER = "stale"
 # Sweeps polled at once: each poll mostly waits on Airflow and the results store, with one Airflow
 # request in flight at a time, so 8 stay within requests' 10 pooled connections per host.
 POLL_THREADS = 8
@@ -52,7 +57,7 @@ class WallTile(BaseModel):
     owner: str
     strategy: str
     run_id: str | None = None
-    run_state: str = "none"
+    run_state: RunStateField = RunState.NONE
     points_total: int = 0
     counts: dict[PointState, int] = Field(default_factory=dict)
     coverage: float = 0.0
@@ -67,7 +72,7 @@ class WallTile(BaseModel):
 
     @property
     def active(self) -> bool:
-        return self.run_state in ACTIVE_RUN_STATES
+        return self.run_state.active
 
 
 class WallFilter(BaseModel):
@@ -86,9 +91,11 @@ class WallFilter(BaseModel):
     def matches_tile(self, tile: WallTile) -> bool:
         if not self.state:
             return True
-        wanted = self.state.lower()
-        states = STATE_FILTER_ALIASES.get(wanted, frozenset({wanted}))
-        return tile.run_state in states or (wanted == "stale" and tile.stale)
+        wanted = self.state.strip().lower()
+        if wanted == STALE_FILTER:
+            return tile.stale
+        states = STATE_FILTER_ALIASES.get(wanted) or frozenset(s for s in RunState if s.value == wanted)
+        return tile.run_state in states
 
 
 class WallBoard(BaseModel):
@@ -227,7 +234,7 @@ class WallService:
             owner=config.owner,
             strategy=config.strategy,
             run_id=run.run_id if run else None,
-            run_state=run.state if run else "none",
+            run_state=run.state if run else RunState.NONE,
             points_total=status.points_total,
             counts=counts,
             coverage=status.coverage,
@@ -264,7 +271,7 @@ class WallService:
             raw = self._cache.get(key) or []
             last_at = datetime.fromisoformat(raw[-1][0]) if raw else None
             fresh = not status.stale and (last_at is None or status.fetched_at > last_at)
-            moved = not raw or raw[-1][1] != done or status.run.state in ACTIVE_RUN_STATES
+            moved = not raw or raw[-1][1] != done or status.run.state.active
             if fresh and moved:  # a finished run adds no more samples
                 raw = [*raw, (status.fetched_at.isoformat(), done)][-HISTORY_MAX_POINTS:]
                 self._cache.set(key, raw, expire=HISTORY_EXPIRE_S)

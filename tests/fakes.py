@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from airflow_backtest_framework.config import SweepConfig
+from services.airflow.models import RunState
 from services.bootstrap import compose
 from services.errors import DeployRefused, NotFound
 from services.models import (
@@ -122,7 +123,7 @@ class FakeRuns:
             raise NotFound(f"DAG {config.dag_id} is not deployed")
         now = datetime.now(UTC)
         run = RunSummary(
-            run_id=f"manual__{now.isoformat(timespec='seconds')}", state="queued", start_date=now
+            run_id=f"manual__{now.isoformat(timespec='seconds')}", state=RunState.QUEUED, start_date=now
         )
         self.state.update(
             lambda d: (
@@ -148,7 +149,7 @@ class FakeRuns:
     def cancel(self, config: SweepConfig, run_id: str) -> CancelResult:
         """An unfinished run is marked failed (and stays so); a finished one is left as it is."""
         run = self._run(config, run_id)
-        if run.state in ("success", "failed"):
+        if run.state.finished:
             return CancelResult(run=run, already_finished=True)
 
         def mark(data: dict) -> None:
@@ -157,7 +158,7 @@ class FakeRuns:
                     raw["cancelled"] = True
 
         self.state.update(mark)
-        return CancelResult(run=run.model_copy(update={"state": "failed"}))
+        return CancelResult(run=run.model_copy(update={"state": RunState.FAILED}))
 
     def _run(self, config: SweepConfig, run_id: str) -> RunSummary:
         run = next((r for r in self.list_runs(config, limit=10_000) if r.run_id == run_id), None)
@@ -175,7 +176,7 @@ class FakeRuns:
         raw = self.state.read().get("runs", {}).get(config.dag_id, [])
         return [
             (
-                RunSummary.model_validate(r | ({"state": "failed"} if r.get("cancelled") else {})),
+                RunSummary.model_validate(r | ({"state": RunState.FAILED} if r.get("cancelled") else {})),
                 float(r.get("run_seconds", self.run_seconds)),
             )
             for r in raw
@@ -187,14 +188,14 @@ class FakeRuns:
     @staticmethod
     def _aged(run: RunSummary, seconds: float) -> RunSummary:
         """A run is running once started, and succeeds `seconds` after its start (unless cancelled)."""
-        if run.state == "failed":
+        if run.state is RunState.FAILED:
             return run
         elapsed = (datetime.now(UTC) - run.start_date).total_seconds() if run.start_date else 0.0
         if elapsed >= seconds:
             return run.model_copy(
-                update={"state": "success", "end_date": run.start_date + timedelta(seconds=seconds)}
+                update={"state": RunState.SUCCESS, "end_date": run.start_date + timedelta(seconds=seconds)}
             )
-        return run.model_copy(update={"state": "running" if elapsed > 0 else run.state})
+        return run.model_copy(update={"state": RunState.RUNNING if elapsed > 0 else run.state})
 
 
 class FakeConnections:

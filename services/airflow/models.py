@@ -48,6 +48,11 @@ class RunState(StrEnum):
     def finished(self) -> bool:
         return self in (RunState.SUCCESS, RunState.FAILED)
 
+    @property
+    def active(self) -> bool:
+        """Queued or running: the run still has work ahead (NONE and UNKNOWN are not counted as active)."""
+        return self in (RunState.QUEUED, RunState.RUNNING)
+
 
 class TaskState(StrEnum):
     """A task instance's state; NONE = not started yet (Airflow's null), UNKNOWN = not known to this code."""

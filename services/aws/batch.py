@@ -6,11 +6,11 @@ import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
@@ -73,7 +73,7 @@ class BatchJob(BaseModel):
 
     job_id: str
     name: str
-    status: BatchJobStatus
+    status: Annotated[BatchJobStatus, BeforeValidator(BatchJobStatus.parse)]
     status_reason: str | None = None
     created_at: datetime | None = None
     started_at: datetime | None = None

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from airflow_backtest_framework.config import SweepConfig
+from services.airflow.models import RunState, TaskState
 from services.models import (
     CompletionSummary,
     EquityCurve,
@@ -104,7 +105,7 @@ class FakeMonitor:
         states = point_states(config.grid_size, fraction)
         counts = {s: states.count(s) for s in PointState}
         finished = fraction >= 1
-        run = run.model_copy(update={"state": "success" if finished else "running"})
+        run = run.model_copy(update={"state": RunState.SUCCESS if finished else RunState.RUNNING})
         elapsed = min(elapsed, seconds) if self.fraction is None else elapsed
         done_points = [i for i, s in enumerate(states) if s == PointState.DONE]
         start = run.start_date
@@ -133,21 +134,23 @@ class FakeMonitor:
         return compared
 
     @staticmethod
-    def _task_counts(config: SweepConfig, states: list[PointState]) -> dict[str, int]:
-        counts = {"success": 0, "running": 0, "queued": 0, "failed": 0, "none": 0}
+    def _task_counts(config: SweepConfig, states: list[PointState]) -> dict[TaskState, int]:
+        counts = dict.fromkeys(
+            (TaskState.SUCCESS, TaskState.RUNNING, TaskState.QUEUED, TaskState.FAILED, TaskState.NONE), 0
+        )
         for start, count in config.chunks():
             chunk = set(states[start : start + count])
             if PointState.FAILED in chunk:
-                counts["failed"] += 1
+                counts[TaskState.FAILED] += 1
             elif chunk <= {PointState.DONE}:
-                counts["success"] += 1
+                counts[TaskState.SUCCESS] += 1
             elif PointState.RUNNING in chunk or PointState.DONE in chunk:
-                counts["running"] += 1
+                counts[TaskState.RUNNING] += 1
             elif PointState.QUEUED in chunk:
-                counts["queued"] += 1
+                counts[TaskState.QUEUED] += 1
             else:
-                counts["none"] += 1
-        counts["success"] += 1  # the `plan` task
+                counts[TaskState.NONE] += 1
+        counts[TaskState.SUCCESS] += 1  # the `plan` task
         return {state: count for state, count in counts.items() if count}
 
     @staticmethod

@@ -12,12 +12,14 @@ from components.batch_jobs_view import (
     FAILED_ROW_CLASS,
     chunk_text,
     make_batch_jobs_table,
+    make_job_status_badge,
     short_job_id,
 )
-from components.figures import STATE_COLORS
+from components.states import state_color
+from services.airflow.models import RunState
 from services.aws.batch import BatchJob, BatchJobStatus
 from services.errors import BacktestError
-from services.models import PointState
+from services.models import PointState, RunSummary, SweepStatus
 from services.monitoring import refine_with_batch
 from tests.fakes import use_fake_services
 from tests.support.sweeps import small_sweep
@@ -109,9 +111,9 @@ def test_one_row_per_job_in_grid_order_with_status_colour_times_and_log_link():
     badges = [n for row in rows for n in walk(row) if n["props"].get("className") == "bt-state-badge"]
     assert [text_of(b) for b in badges] == ["succeeded", "running", "runnable"]
     assert [b["props"]["style"]["backgroundColor"] for b in badges] == [
-        STATE_COLORS[PointState.DONE],
-        STATE_COLORS[PointState.RUNNING],
-        STATE_COLORS[PointState.QUEUED],
+        state_color(PointState.DONE),
+        state_color(PointState.RUNNING),
+        state_color(PointState.QUEUED),
     ]
     done = cells(rows[0])
     assert text_of(done[4]) == datetime(2026, 1, 5, 10, 0, 5, tzinfo=UTC).astimezone().strftime(
@@ -139,7 +141,7 @@ def test_a_failed_job_is_highlighted_with_its_reason():
     assert text_of(cells(rows[0])[3]) == "Essential container in task exited"
     assert text_of(cells(rows[1])[3]) == "no reason given"
     badge = next(n for n in walk(rows[0]) if n["props"].get("className") == "bt-state-badge")
-    assert badge["props"]["style"]["backgroundColor"] == STATE_COLORS[PointState.FAILED]
+    assert badge["props"]["style"]["backgroundColor"] == state_color(PointState.FAILED)
     assert "2 Batch jobs: 2 failed." in [text_of(n) for n in tree(view)]
 
 
@@ -172,6 +174,13 @@ class FakeBatchJobs:
         return self.jobs
 
 
+def status_data(run_id: str) -> dict:
+    """What the Monitor page's status store holds for a running run."""
+    run = RunSummary(run_id=run_id, state=RunState.RUNNING)
+    status = SweepStatus(dag_id="backtest_mr_spy", run=run, fetched_at=datetime.now(UTC))
+    return status.model_dump(mode="json", exclude={"point_states"})
+
+
 @pytest.fixture
 def aws_page(tmp_path):
     """The fake services plus a fake Batch, as the composition root adds it in AWS mode."""
@@ -186,7 +195,7 @@ def test_the_monitor_page_shows_the_runs_batch_jobs(aws_page):
     from pages.monitor import layout, show_batch_jobs
 
     assert any(n["props"].get("id") == "monitor-batch" for n in tree(layout(sweep="mr_spy")))
-    view = show_batch_jobs({"run": {"run_id": RUN_ID}}, "mr_spy")
+    view = show_batch_jobs(status_data(RUN_ID), "mr_spy")
     assert aws_page.asked == [("backtest_mr_spy", RUN_ID, "backtest_mr_spy")]
     assert [text_of(cells(row)[1]) for row in rows_of(view)] == ["0–1"]
 
@@ -195,7 +204,7 @@ def test_batch_errors_show_as_an_alert(aws_page):
     from pages.monitor import show_batch_jobs
 
     aws_page.error = BacktestError("Batch ListJobs on queue q: access denied (batch:ListJobs)")
-    view = show_batch_jobs({"run": {"run_id": "manual__other"}}, "mr_spy")
+    view = show_batch_jobs(status_data("manual__other"), "mr_spy")
     assert "access denied (batch:ListJobs)" in str(view.to_plotly_json())
 
 
@@ -237,3 +246,13 @@ def test_batch_jobs_come_from_the_shared_cache_one_aws_call_per_interval(tmp_pat
     assert first == second and [j.status for j in second] == [BatchJobStatus.RUNNING]
     assert batch.asked == [("backtest_mr_spy", RUN_ID, "backtest_mr_spy")]
     assert MonitorService(None, None, cache, ttl_s=60).batch_jobs(config, RUN_ID) == []  # type: ignore[arg-type]
+
+
+def test_an_unknown_batch_status_is_unknown_not_a_crash():
+    odd = BatchJob(job_id="x", name="backtest_mr_spy", status="HIBERNATING")
+
+    assert odd.status is BatchJobStatus.UNKNOWN
+    assert BatchJob.model_validate_json(odd.model_dump_json()).status is BatchJobStatus.UNKNOWN
+    badge = make_job_status_badge(odd.status)
+    assert badge.children == "unknown"
+    assert badge.style["backgroundColor"] == state_color(PointState.NOT_STARTED)  # POINT_STATE_OF_JOB's view

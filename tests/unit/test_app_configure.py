@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.configure_view import ParamIds, param_id
+from components.configure_layout import ConfigureIds
 from components.sweep_form import FormDraft, check_draft, copy_name, load_draft
 from tests.fakes import use_fake_services
 from tests.support.sweeps import small_sweep
@@ -98,7 +98,9 @@ def test_validation_view_maps_messages_to_the_rendered_param_rows(services):
     from pages.configure import validation_view
 
     check = check_draft(draft(params={MR: {"lookback_period": "abc"}}), max_grid_points=100_000)
-    ids = [param_id(ParamIds.INPUT, MR, "entry_threshold"), param_id(ParamIds.INPUT, MR, "lookback_period")]
+    ids = [
+        ConfigureIds.param(ConfigureIds.PARAM, MR, name) for name in ("entry_threshold", "lookback_period")
+    ]
 
     view = validation_view(check, ids)
 
@@ -112,7 +114,8 @@ def test_validation_view_maps_messages_to_the_rendered_param_rows(services):
 def test_save_stores_the_sweep_in_the_registry(services):
     from pages.configure import save
 
-    toast, alert, current, _touched, saved = save(1, draft().model_dump(mode="json"))
+    view = save(1, draft().model_dump(mode="json"))
+    toast, alert, current, saved = view["toast"], view["alert"], view["current"], view["saved"]
 
     record = services.registry.get("mr_test")
     assert record.config.grid_size == 81
@@ -124,7 +127,8 @@ def test_save_stores_the_sweep_in_the_registry(services):
 def test_save_of_an_invalid_draft_shows_an_alert_and_stores_nothing(services):
     from pages.configure import save
 
-    _toast, alert, current, _touched, _saved = save(1, draft(universe="").model_dump(mode="json"))
+    view = save(1, draft(universe="").model_dump(mode="json"))
+    alert, current = view["alert"], view["current"]
 
     assert "universe" in str(alert.to_plotly_json())
     assert services.registry.list() == []

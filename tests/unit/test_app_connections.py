@@ -33,7 +33,8 @@ def test_failing_checks_come_first_with_their_fix():
 
 
 def test_page_lists_checks_and_settings_without_the_password(services):
-    from pages.connections import layout, settings_rows
+    from components.connections_view import settings_rows
+    from pages.connections import layout
 
     services.connections.failing = {"airflow_auth": "HTTP 401: invalid credentials"}
     checked_at, results = services.connection_status.checks(0)

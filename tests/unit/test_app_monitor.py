@@ -61,20 +61,23 @@ def test_finished_run_shows_the_best_points_by_sharpe(services):
 
 
 def test_task_chart_uses_the_shared_colours(services):
-    from components.figures import STATE_COLORS
+    from components.states import STATE_STYLES
     from pages.monitor import poll
+    from services.airflow.models import TaskState
 
     services.monitor.fraction = 0.5
 
     bar = poll(0, "latest", "light", "mr_spy")["tasks"].data[0]
 
-    assert set(bar.marker.color) <= set(STATE_COLORS.values())
+    styles = {style.label: style.color for style in STATE_STYLES[TaskState].values()}
+    assert dict(zip(bar.y, bar.marker.color, strict=True)) == {label: styles[label] for label in bar.y}
+    assert {"Success", "Running"} <= set(bar.y)
 
 
 def test_unknown_sweep_shows_an_alert_not_a_traceback(services):
     from pages.monitor import open_sweep, poll
 
-    *_, alert = open_sweep("nope")
+    alert = open_sweep("nope")["error"]
     view = poll(0, "latest", "light", "nope")
 
     assert "no saved sweep named 'nope'" in str(alert.to_plotly_json())
@@ -84,7 +87,10 @@ def test_unknown_sweep_shows_an_alert_not_a_traceback(services):
 def test_open_sweep_lists_runs_and_picks_the_widest_axes(services):
     from pages.monitor import open_sweep
 
-    runs, x_options, x, _y_options, y, current, error = open_sweep("mr_spy")
+    view = open_sweep("mr_spy")
+    runs, x_options, x, y, current, error = (
+        view[k] for k in ("runs", "x_options", "x", "y", "current", "error")
+    )
 
     assert runs[0]["value"] == "latest" and len(runs) == 2
     assert [o["value"] for o in x_options][:2] == ["lookback_period", "entry_threshold"]
@@ -175,7 +181,8 @@ def test_download_sends_the_results_table_as_csv(services):
 
 
 def test_kpis_show_elapsed_and_eta(services):
-    from components.monitor_view import format_duration, make_kpis
+    from components.formatting import format_duration
+    from components.monitor_view import make_kpis
 
     status = SweepStatus(
         dag_id="d",

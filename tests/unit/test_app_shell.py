@@ -36,6 +36,25 @@ def test_create_app_registers_every_page_and_does_no_io(services):
     assert services.connections.calls == 0  # nothing is checked until a page asks
 
 
+def test_navbar_lists_every_page_in_its_order(services):
+    from components.shell import make_navbar
+
+    links = [node for node in make_navbar()._traverse() if getattr(node, "class_name", None) == "bt-nav-link"]
+
+    assert [(link.children, link.href) for link in links] == [
+        ("Configure", "/"),
+        ("Deploy", "/deploy"),
+        ("Monitor", "/monitor"),
+        ("Sweeps", "/sweeps"),
+        ("Results", "/results"),
+        ("Wall", "/wall"),
+        ("Connections", "/connections"),
+    ]
+    assert {link.href: link.active for link in links}["/monitor"] == "partial"  # /monitor/<sweep> too
+    assert {link.href: link.active for link in links}["/sweeps"] == "exact"
+    assert len({page["order"] for page in dash.page_registry.values()}) == len(dash.page_registry)
+
+
 def test_monitor_page_takes_a_sweep_from_the_path(services):
     page = next(p for p in dash.page_registry.values() if p["path"] == "/monitor")
 

@@ -178,7 +178,9 @@ def test_results_page_heatmap_top_n_and_export_follow_the_table(services) -> Non
     from pages.results import export_file, load, open_sweep, show_heatmap, show_points
 
     services.monitor.fraction = 1.0
-    run_options, run_id, _xo, x, _yo, y, fixed, error, current = open_sweep("mr_a")
+    view = open_sweep("mr_a")
+    run_options, run_id, x, y = view["runs"], view["run"], view["x"], view["y"]
+    fixed, error, current = view["fixed"], view["error"], view["current"]
     assert current == "mr_a"  # the stepper follows the sweep being read
     assert (
         error is None
@@ -214,7 +216,8 @@ def test_results_page_with_airflow_down_lists_the_recorded_runs(services, monkey
         raise Unavailable("Airflow at http://127.0.0.1:1 is not answering")
 
     monkeypatch.setattr(services.runs, "list_runs", down)
-    run_options, run_id, *_axes, notice, current = open_sweep("mr_a")
+    view = open_sweep("mr_a")
+    run_options, run_id, notice, current = view["runs"], view["run"], view["error"], view["current"]
     assert run_id == services.registry.get("mr_a").run_ids[0] and current == "mr_a"
     assert run_options == [{"label": f"{run_id} · state unknown", "value": run_id}]
     assert "Airflow is not answering" in str(notice.to_plotly_json())

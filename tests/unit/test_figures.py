@@ -6,43 +6,60 @@ import numpy as np
 import pandas as pd
 
 from components.figures import (
-    STATE_COLORS,
     coverage_heatmap,
     coverage_matrix,
     metric_heatmap,
     progress_strip,
     state_bar,
-    state_color,
     template,
 )
+from components.states import STATE_STYLES, TONE_COLORS, Tone, state_color, state_name, state_style
+from services.airflow.models import RunState, TaskState
+from services.aws.batch import BatchJobStatus
 from services.models import PointState
 from tests.support.fake_sweep_progress import point_states
 from tests.support.sweeps import small_sweep
 
 
 def test_every_point_state_has_a_distinct_colour():
-    colours = [STATE_COLORS[s] for s in PointState]
+    colours = [state_color(s) for s in PointState]
 
     assert len(set(colours)) == len(PointState)
 
 
+def test_every_state_of_every_enum_has_a_style():
+    for kind in (PointState, TaskState, RunState):
+        assert set(STATE_STYLES[kind]) == set(kind), kind
+
+
 def test_airflow_task_states_share_the_point_palette():
-    assert state_color("success") == STATE_COLORS[PointState.DONE]
-    assert state_color("upstream_failed") == STATE_COLORS[PointState.FAILED]
-    assert state_color("scheduled") == STATE_COLORS[PointState.QUEUED]
-    assert state_color("something_new") == STATE_COLORS["unknown"]  # unknown states never crash
+    assert state_color(TaskState.SUCCESS) == state_color(PointState.DONE)
+    assert state_color(TaskState.UPSTREAM_FAILED) == state_color(PointState.FAILED)
+    assert state_color(TaskState.SCHEDULED) == state_color(PointState.QUEUED)
+    assert state_color(RunState.SUCCESS) == state_color(PointState.DONE)
+    assert state_color(TaskState.parse("something_new")) == TONE_COLORS[Tone.UNKNOWN]
 
 
-def test_state_bar_merges_aliases_and_colours_each_bar():
-    fig = state_bar({"success": 3, "failed": 1, "upstream_failed": 2, "running": 4})
+def test_a_state_outside_the_table_is_drawn_as_unknown_not_a_crash():
+    assert (
+        state_style(BatchJobStatus.RUNNING).tone is Tone.UNKNOWN
+    )  # Batch states go through POINT_STATE_OF_JOB
+    assert state_name(TaskState.UP_FOR_RETRY) == "up for retry"
+    assert state_name(BatchJobStatus.SUCCEEDED) == "succeeded"
+
+
+def test_state_bar_draws_each_task_state_in_its_colour():
+    fig = state_bar(
+        {TaskState.SUCCESS: 3, TaskState.FAILED: 1, TaskState.UPSTREAM_FAILED: 2, TaskState.RUNNING: 4}
+    )
 
     bar = fig.data[0]
     by_label = dict(zip(bar.y, bar.x, strict=True))
     colours = dict(zip(bar.y, bar.marker.color, strict=True))
-    assert by_label == {"Failed": 3, "Running": 4, "Done": 3}
-    assert colours["Done"] == STATE_COLORS[PointState.DONE]
-    assert colours["Failed"] == STATE_COLORS[PointState.FAILED]
-    assert list(bar.y)[-1] == "Done"  # legend order, first state on top
+    assert by_label == {"Upstream failed": 2, "Failed": 1, "Running": 4, "Success": 3}
+    assert colours["Success"] == state_color(PointState.DONE)
+    assert colours["Failed"] == colours["Upstream failed"] == state_color(PointState.FAILED)
+    assert list(bar.y)[-1] == "Success"  # legend order, first state on top
 
 
 def test_empty_state_bar_says_so():
@@ -56,7 +73,7 @@ def test_progress_strip_shares_add_up_and_fill_missing_points():
 
     shares = {trace.name: trace.x[0] for trace in fig.data}
     assert shares == {"Done": 0.3, "Failed": 0.1, "Not started": 0.6}
-    assert {trace.marker.color for trace in fig.data} <= set(STATE_COLORS.values())
+    assert {trace.marker.color for trace in fig.data} <= set(TONE_COLORS.values())
 
 
 def test_coverage_matrix_places_points_like_point_indices():

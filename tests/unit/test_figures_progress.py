@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from components.figures import RUN_COLORS, STATE_COLORS
+from components.figures import RUN_COLORS
 from components.figures_progress import (
     END_SYMBOLS,
     HIGHLIGHT_WIDTH,
@@ -20,6 +20,8 @@ from components.figures_progress import (
     throughput,
     throughput_bins,
 )
+from components.states import state_color
+from services.airflow.models import RunState
 from services.models import PointState, ProgressSample, RunProgress, RunSummary
 from services.wall import HistoryPoint
 
@@ -51,7 +53,7 @@ def test_coverage_steps_up_to_now_and_dashes_the_eta_to_the_total() -> None:
     done, eta = fig.data
     assert list(done.y) == [0, 10, 30, 30]  # held flat from the last finished chunk to now
     assert list(done.x) == [local(0), local(60), local(120), local(140)]
-    assert done.line.shape == "hv" and done.line.color == STATE_COLORS[PointState.DONE]
+    assert done.line.shape == "hv" and done.line.color == state_color(PointState.DONE)
     assert list(eta.y) == [30, 100]  # the ETA line ends at the total ...
     assert list(eta.x) == [local(140), local(420)]  # ... eta_s after now
     assert eta.line.dash == "dash"
@@ -110,7 +112,7 @@ def test_throughput_figure_bars_per_minute_with_the_average() -> None:
     bars = fig.data[0]
     assert list(bars.y) == pytest.approx([0, 0, 60, 0, 0, 0, 180, 0, 0])
     assert bars.x[0] == local(5) and list(bars.width) == [10_000] * 9  # ms on a date axis
-    assert bars.marker.color == STATE_COLORS[PointState.RUNNING]
+    assert bars.marker.color == state_color(PointState.RUNNING)
     average = fig.layout.shapes[0]
     assert average.y0 == pytest.approx(40 / 1.5)  # 40 points in 90 s
     assert "26.7/min" in fig.layout.annotations[0].text
@@ -164,8 +166,8 @@ def test_runs_are_compared_by_share_done_against_time_since_their_start() -> Non
     assert newest_trace.line.color == RUN_COLORS[0] and by_name[run_label(older)].line.color == RUN_COLORS[1]
     assert newest_trace.line.width == HIGHLIGHT_WIDTH
     assert newest_trace.marker.symbol == RUNNING_SYMBOL
-    assert by_name[run_label(older)].marker.symbol == END_SYMBOLS[PointState.DONE]
-    assert by_name[run_label(oldest)].marker.symbol == END_SYMBOLS[PointState.FAILED]
+    assert by_name[run_label(older)].marker.symbol == END_SYMBOLS[RunState.SUCCESS]
+    assert by_name[run_label(oldest)].marker.symbol == END_SYMBOLS[RunState.FAILED]
     assert list(newest_trace.marker.size) == [0, 9]  # a mark at the end only
 
 

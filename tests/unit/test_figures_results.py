@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from components.figures import STATE_COLORS
 from components.figures_results import equity_figure, parallel_coordinates, results_heatmap
+from components.states import state_color
 from components.wall_view import SPARK_HEIGHT, SPARK_WIDTH, make_progress_bar, sparkline_points, sparkline_svg
 from services.models import EquityCurve, PointState
 from services.results_analysis import metric_grid
@@ -55,7 +55,7 @@ def test_sparkline_scales_time_and_progress_into_its_box() -> None:
     points = sparkline_points(history(0, 50, 100), total=100)
     assert points[0] == (0.0, SPARK_HEIGHT - 3) and points[-1] == (SPARK_WIDTH, 3)
     svg = base64.b64decode(sparkline_svg(history(0, 50), 100).split(",", 1)[1]).decode()
-    assert "<polyline" in svg and STATE_COLORS[PointState.DONE] in svg
+    assert "<polyline" in svg and state_color(PointState.DONE) in svg
 
 
 def test_progress_bar_segments_follow_the_counts_and_palette() -> None:
@@ -71,8 +71,8 @@ def test_progress_bar_segments_follow_the_counts_and_palette() -> None:
     segments = make_progress_bar(tile).children
     assert [s.style["width"] for s in segments] == ["50.000%", "10.000%"]
     assert [s.style["background"] for s in segments] == [
-        STATE_COLORS[PointState.DONE],
-        STATE_COLORS[PointState.FAILED],
+        state_color(PointState.DONE),
+        state_color(PointState.FAILED),
     ]
 
 
@@ -86,3 +86,23 @@ def test_make_tiles_reuses_an_unchanged_tile_and_redraws_a_changed_one() -> None
     assert make_tiles([tile.model_copy()])[0] is first
     moved = make_tiles([tile.model_copy(update={"coverage": 0.3})])[0]
     assert moved is not first and "30%" in str(moved.to_plotly_json())
+
+
+def test_a_tile_names_its_run_state_in_the_tone_of_the_state_table() -> None:
+    from components.states import state_style
+    from components.wall_view import make_tile
+    from services.airflow.models import RunState
+
+    stored = WallTile(
+        name="s", dag_id="backtest_s", owner="o", strategy="x", run_state="success", fetched_at=T0
+    )
+    tile = WallTile.model_validate_json(stored.model_dump_json())  # as the shared board holds it
+    pill = next(
+        node for node in make_tile(tile)._traverse() if "bt-wall-state" in str(getattr(node, "className", ""))
+    )
+
+    assert tile.run_state is RunState.SUCCESS and not tile.active
+    assert pill.children == "success" and state_style(RunState.SUCCESS).css in pill.className
+    assert "bt-wall-run-success" in make_tile(tile).className
+    odd = tile.model_copy(update={"run_state": RunState.parse("paused_by_ops")})
+    assert odd.run_state is RunState.UNKNOWN and "bt-wall-run-unknown" in make_tile(odd).className

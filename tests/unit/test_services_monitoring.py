@@ -13,12 +13,13 @@ import pytest
 from airflow_backtest_framework.engine_contract import CHUNK_TASK_ID, point_key
 from bench.fake_airflow import FakeDagsFolderAirflow
 from services.airflow.client import AirflowClient
-from services.airflow.models import TaskInstance
+from services.airflow.models import RunState, TaskInstance, TaskState
 from services.deploy import DeployService
-from services.models import PointState
+from services.models import PointState, RunSummary, SweepStatus
 from services.monitoring import MonitorService, eta_seconds, point_states
 from services.results import ResultsService
 from services.runs import RunService
+from services.states import POINT_STATE_OF_TASK, point_state_of_task
 from services.storage import LocalFolderStore
 from tests.support.sweeps import small_sweep
 
@@ -83,6 +84,32 @@ def test_point_states_follow_chunks_and_result_files() -> None:
     ]
     # A chunk that "succeeded" without writing a point did not compute it.
     assert point_states(config, [ti(0, "success")], done={0})[1] == PointState.FAILED
+
+
+def test_every_task_state_has_one_point_state_and_waiting_ones_are_started() -> None:
+    assert set(POINT_STATE_OF_TASK) == set(TaskState)
+    # The task instance exists and waits: never "not started".
+    assert point_state_of_task(TaskState.AWAITING_INPUT) is PointState.QUEUED
+    assert point_state_of_task(TaskState.DEFERRED) is PointState.RUNNING  # its Batch job runs meanwhile
+    assert point_state_of_task(TaskState.parse("quantum")) is PointState.NOT_STARTED
+    config = small_sweep(points_per_task=2)
+    assert point_states(config, [ti(0, "awaiting_input")], done=set())[:2] == [PointState.QUEUED] * 2
+
+
+def test_states_stay_enums_across_the_boundary_and_unknown_strings_do_not_crash() -> None:
+    from datetime import UTC, datetime
+
+    status = SweepStatus(
+        dag_id="d",
+        run=RunSummary(run_id="r", state="quantum"),
+        task_counts={"success": 2, "new_state": 1, "other_new": 2, None: 1},
+        fetched_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+    assert status.run.state is RunState.UNKNOWN
+    assert status.task_counts == {TaskState.SUCCESS: 2, TaskState.UNKNOWN: 3, TaskState.NONE: 1}
+    again = SweepStatus.model_validate(status.model_dump(mode="json"))  # what a dcc.Store holds
+    assert again == status and all(isinstance(state, TaskState) for state in again.task_counts)
 
 
 def test_eta_uses_the_average_rate() -> None:

@@ -14,6 +14,7 @@ import pytest
 from airflow_backtest_framework.engine_contract import point_key
 from bench.fake_airflow import FakeDagsFolderAirflow
 from services.airflow.client import AirflowClient
+from services.airflow.models import RunState
 from services.deploy import DeployService
 from services.models import PointState
 from services.monitoring import MonitorService
@@ -99,6 +100,13 @@ def test_filters_from_the_url(world) -> None:
     assert [t.name for t in wall.tiles(WallFilter(strategy="momentum"))] == ["beta"]
     assert [t.name for t in wall.tiles(WallFilter(state="success"))] == ["beta"]
     assert [t.name for t in wall.tiles(WallFilter(state="active"))] == ["alpha"]
+    assert [t.name for t in wall.tiles(WallFilter(state="finished"))] == ["beta"]
+    alpha = registry.get("alpha").config
+    airflow.set_states(alpha.dag_id, runs["alpha"], "running", {})
+    expire(_cache)
+    assert [t.name for t in wall.tiles(WallFilter(state="Running "))] == ["alpha"]
+    assert wall.tiles(WallFilter(state="no-such-state")) == []
+    assert all(isinstance(t.run_state, RunState) for t in wall.tiles())
 
 
 def test_old_finished_runs_leave_the_wall(world) -> None:
