@@ -22,6 +22,7 @@ from services.airflow.client import AirflowClient, api_path
 from services.airflow.models import DagInfo, DagRun
 from services.connections import writable
 from services.dag_generator import dag_filename, generated_by_us, render_dag
+from services.deadline import deadline
 from services.errors import BacktestError, Conflict, DeployRefused, NotFound, StorageError, trim
 from services.framework_bundle import framework_files
 from services.models import CheckResult, DeployProgress, RunSummary, StepState
@@ -110,13 +111,14 @@ class DeployService:
 
     def preflight(self, config: SweepConfig) -> list[CheckResult]:
         """Airflow reachable, dags location writable, DAG id free or ours, grid within limits."""
-        return [
-            self._check_grid(config),
-            self._check_airflow(),
-            self._check_writable(),
-            self._check_ownership(config),
-            *self._check_api_paths(config),
-        ]
+        with deadline():  # a slow Airflow answers the whole preflight within one deadline
+            return [
+                self._check_grid(config),
+                self._check_airflow(),
+                self._check_writable(),
+                self._check_ownership(config),
+                *self._check_api_paths(config),
+            ]
 
     def _check_grid(self, config: SweepConfig) -> CheckResult:
         label, resource = "Grid within limits", f"{config.grid_size:,} points in {config.task_count:,} tasks"
@@ -145,7 +147,8 @@ class DeployService:
                 label=label,
                 ok=False,
                 detail=exc.message,
-                fix="Start Airflow (scripts/local_airflow.py start) or check the connection settings.",
+                fix=exc.fix
+                or "Start Airflow (scripts/local_airflow.py start) or check the connection settings.",
             )
         return CheckResult(key="airflow", label=label, resource=f"Airflow {version.version}", ok=True)
 
@@ -336,6 +339,10 @@ class RunService:
     def trigger(self, config: SweepConfig) -> RunSummary:
         """One click, one run: `POST /dags/{id}/dagRuns` with the spec hash in `conf` and a short run id
         of the app's (see RUN_ID_PREFIX)."""
+        with deadline():  # one click waits for a slow Airflow at most one deadline
+            return self._trigger(config)
+
+    def _trigger(self, config: SweepConfig) -> RunSummary:
         dag = self._client.find_dag(config.dag_id)
         if dag is None:
             raise NotFound(f"{config.dag_id} is not deployed: deploy it first")
