@@ -6,7 +6,7 @@ import sys
 
 from services.airflow.client import AirflowClient
 from services.deadline import deadline
-from services.errors import AuthError, BacktestError, NotFound
+from services.errors import TRANSPORT_FAULTS, AuthError, BacktestError, NotFound
 from services.models import CheckResult
 from services.redaction import redact, without_userinfo
 from services.settings import Settings, SettingsError, load_settings
@@ -137,7 +137,9 @@ def writable(key: str, label: str, store: ArtifactStore) -> CheckResult:
             resource=store.describe(),
             ok=False,
             detail=exc.message,
-            fix="Give the app write access to this location, or fix its setting in .env",
+            fix=exc.fix
+            if exc.fault in TRANSPORT_FAULTS and exc.fix
+            else "Give the app write access to this location, or fix its setting in .env",
         )
     return CheckResult(key=key, label=label, resource=store.describe(), ok=True)
 
@@ -168,7 +170,7 @@ def check_line(check: CheckResult) -> str:
         line += f": {check.detail}"
     if not check.ok and check.fix:
         line += f" -> fix: {check.fix}"
-    return redact(" ".join(line.split()))
+    return redact(line).replace("\n", " ")
 
 
 if __name__ == "__main__":

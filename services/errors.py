@@ -33,6 +33,21 @@ class Fault(StrEnum):
     UNKNOWN = "unknown"
 
 
+# Faults of the way to a service or of the service itself: their fix is the error's, whatever was asked.
+TRANSPORT_FAULTS = frozenset(
+    {
+        Fault.REFUSED,
+        Fault.DNS,
+        Fault.UNREACHABLE,
+        Fault.TLS,
+        Fault.SLOW,
+        Fault.SERVER,
+        Fault.GATEWAY,
+        Fault.BUSY,
+        Fault.THROTTLED,
+    }
+)
+
 # What to do about a fault an HTTP status reveals, whichever API answered.
 STATUS_FIXES = {
     Fault.AUTH: "Check the credentials the app uses for Airflow (AIRFLOW_USERNAME and AIRFLOW_PASSWORD "
