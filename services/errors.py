@@ -12,6 +12,8 @@ from services.redaction import redact
 
 DETAIL_MAX_CHARS = 300
 MESSAGE_MAX_CHARS = 600
+# Only this much of a text is scrubbed for a message: far more than a message keeps, and quick to scan.
+SCRUB_MAX_CHARS = 20_000
 
 
 class Fault(StrEnum):
@@ -66,7 +68,7 @@ THROTTLED_STATUS = 429
 
 def trim(text: str, limit: int = DETAIL_MAX_CHARS) -> str:
     """One line of at most `limit` characters, secrets redacted."""
-    line = " ".join(redact(text).split())
+    line = " ".join(redact(text[:SCRUB_MAX_CHARS]).split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 

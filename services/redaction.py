@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -14,11 +15,9 @@ REDACTED = "[redacted]"
 MIN_REMEMBERED_CHARS = 4
 # An unbroken run of base64 this long with mixed case and digits is a token (an STS session token).
 OPAQUE_TOKEN_MIN_CHARS = 100
-# Only this much of a text is scrubbed; callers keep far less (see services.errors.trim).
-SCRUB_MAX_CHARS = 20_000
 
 # `scheme://user:password@host`: the userinfo, up to the last `@` before the path.
-_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#'\"<>]*@")
+_URL_USERINFO = re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*://)[^\s/?#'\"<>]*@")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
 # Names whose value is a secret, alone or at the end of a longer name (db_password, X-Amz-Security-Token).
 _SECRET_NAME = (
@@ -77,7 +76,6 @@ def _opaque(match: re.Match[str]) -> str:
 def redact(text: str) -> str:
     """`text` without secrets: remembered values, URL userinfo, JWTs, `password`/`token`/`secret`-like
     values (JSON, Python repr, form, header), `Bearer`/`Basic` credentials and long opaque tokens."""
-    text = text[:SCRUB_MAX_CHARS]
     for secret in sorted(_remembered, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     text = _URL_USERINFO.sub(r"\1", text)
@@ -101,3 +99,24 @@ def split_userinfo(url: str) -> tuple[str, str | None, str | None]:
 def without_userinfo(url: str) -> str:
     """`url` fit to show: `http://user:pw@host:8080/x` -> `http://host:8080/x`."""
     return split_userinfo(url)[0]
+
+
+class RedactingFilter(logging.Filter):
+    """A handler filter that scrubs every record it passes: the message, the traceback, the stack."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+def redact_logs(logger: logging.Logger | None = None) -> None:
+    """Scrub what every handler of `logger` (default: the root logger) writes; call once logging is set up."""
+    for handler in (logger or logging.getLogger()).handlers:
+        if not any(isinstance(existing, RedactingFilter) for existing in handler.filters):
+            handler.addFilter(RedactingFilter())

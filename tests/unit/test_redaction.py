@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+import time
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -12,13 +15,22 @@ from hypothesis import strategies as st
 from services import redaction
 from services.aws.errors import safe_text
 from services.errors import Fault, http_error, trim
-from services.redaction import REDACTED, redact, remember_secret, split_userinfo, without_userinfo
+from services.redaction import (
+    REDACTED,
+    redact,
+    redact_logs,
+    remember_secret,
+    split_userinfo,
+    without_userinfo,
+)
 
 # Secrets as people and servers make them: letters, digits and punctuation, at least 6 characters.
 SECRET_CHARS = st.characters(min_codepoint=33, max_codepoint=126)
 secrets = st.text(SECRET_CHARS, min_size=6, max_size=40)
 # Tokens as they travel in headers (RFC 6750 token68).
 tokens = st.from_regex(r"[A-Za-z0-9._~+/-]{6,60}=*", fullmatch=True)
+LONG_TEXT_CHARS = 200_000
+LINEAR_SCRUB_BOUND_S = 5.0  # ~0.3 s measured on a 2-core machine
 SECRET_KEYS = st.sampled_from(
     ["password", "passwd", "access_token", "api_key", "client_secret", "aws_secret_access_key",
      "SecretAccessKey", "SessionToken", "aws_session_token", "token", "secret", "AIRFLOW_PASSWORD"]
@@ -143,3 +155,32 @@ def test_http_statuses_name_the_fault_and_its_fix() -> None:
     assert http_error(503, None, "x").fault is Fault.BUSY
     assert "AIRFLOW_PASSWORD" in http_error(401, None, "x").fix
     assert http_error(404, None, "x").fix == ""
+
+
+def test_log_handlers_write_no_secret() -> None:
+    stream = io.StringIO()
+    logger = logging.getLogger("tests.redaction")
+    handler = logging.StreamHandler(stream)
+    logger.addHandler(handler)
+    try:
+        redact_logs(logger)
+        redact_logs(logger)  # idempotent: one filter per handler
+        logger.warning("login to %s with %s", "http://bob:hunter22@host:8080", {"password": "hunter22"})
+        try:
+            raise RuntimeError("Authorization: Bearer abcdef123456")
+        except RuntimeError:
+            logger.exception("POST /auth/token: HTTP 500")
+    finally:
+        logger.removeHandler(handler)
+    written = stream.getvalue()
+    assert "hunter22" not in written and "abcdef123456" not in written
+    assert "login to http://host:8080 with" in written and "POST /auth/token: HTTP 500" in written
+    assert "RuntimeError" in written and len(handler.filters) == 1
+
+
+@pytest.mark.parametrize("unit", ["a-", "a.", "http://", "Bearer ", "password= ", "x"])
+def test_scrubbing_time_grows_linearly_with_the_text(unit: str) -> None:
+    text = unit * (LONG_TEXT_CHARS // len(unit))
+    started = time.monotonic()
+    redact(text)
+    assert time.monotonic() - started < LINEAR_SCRUB_BOUND_S  # a quadratic scan takes minutes here
