@@ -11,6 +11,7 @@ import dash
 import diskcache
 from dash import DiskcacheManager
 
+from services.redaction import redact_logs
 from services.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from components.shell import make_shell
 
     settings = settings or load_settings()
+    redact_logs()  # whatever set up logging (app.py, gunicorn), no secret reaches its handlers
     context.configure(settings, services)
     cache_dir = settings.cache_dir / CALLBACK_CACHE
     cache_dir.mkdir(parents=True, exist_ok=True)

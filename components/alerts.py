@@ -20,9 +20,10 @@ UNEXPECTED = "Unexpected error ({kind}); the details are in the server log."
 
 
 def user_message(exc: BaseException) -> str:
-    """The text to show for an exception: the project's own message, or a pointer to the log."""
+    """The text to show for an exception: the project's own message and its fix (what to do about
+    that very fault), or a pointer to the log."""
     if isinstance(exc, BacktestError):
-        return exc.message
+        return f"{exc.message} — {exc.fix}" if exc.fix else exc.message
     if isinstance(exc, ValidationError):
         return describe_validation_error(exc)
     if isinstance(exc, GridError):

@@ -5,13 +5,18 @@ from __future__ import annotations
 import sys
 
 from services.airflow.client import AirflowClient
-from services.errors import AuthError, BacktestError, NotFound
+from services.deadline import deadline
+from services.errors import TRANSPORT_FAULTS, AuthError, BacktestError, NotFound
 from services.models import CheckResult
+from services.redaction import redact, without_userinfo
 from services.settings import Settings, SettingsError, load_settings
 from services.storage import ArtifactStore
 
 WRITE_CHECK_KEY = ".backtest-frontend-write-check"
 AUTH_PROBE_DAG = "backtest_frontend_auth_probe"
+CREDENTIALS_FIX = "Check AIRFLOW_USERNAME and AIRFLOW_PASSWORD in .env"
+REACH_FIX = "Check AIRFLOW_URL and that the local Airflow is running"
+RESTART_FIX = "Restart the local Airflow: .venv/bin/python scripts/local_airflow.py stop, then start"
 
 
 class LocalConnections:
@@ -26,15 +31,16 @@ class LocalConnections:
         self._results = results
 
     def check_all(self) -> list[CheckResult]:
-        airflow = self._check_airflow()
-        checks = [
-            CheckResult(
-                key="settings", label="Settings valid", resource=f"MODE={self._settings.mode}", ok=True
-            ),
-            airflow,
-        ]
-        if airflow.ok:
-            checks += [self._check_auth(), self._check_health()]
+        with deadline():  # a slow Airflow answers the page within one deadline, not one per check
+            airflow = self._check_airflow()
+            checks = [
+                CheckResult(
+                    key="settings", label="Settings valid", resource=f"MODE={self._settings.mode}", ok=True
+                ),
+                airflow,
+            ]
+            if airflow.ok:
+                checks += [self._check_auth(), self._check_health()]
         checks += [
             writable("dags_location", "DAGs folder writable", self._dags),
             writable("results_location", "Results folder writable", self._results),
@@ -42,7 +48,7 @@ class LocalConnections:
         return checks
 
     def _check_airflow(self) -> CheckResult:
-        resource = self._settings.airflow_url
+        resource = without_userinfo(self._settings.airflow_url)
         try:
             version = self._client.version()
         except AuthError:
@@ -60,7 +66,7 @@ class LocalConnections:
                 resource=resource,
                 ok=False,
                 detail=exc.message,
-                fix="Start the local Airflow: .venv/bin/python scripts/local_airflow.py start",
+                fix=exc.fix or REACH_FIX,
             )
         return CheckResult(
             key="airflow",
@@ -83,7 +89,7 @@ class LocalConnections:
                 resource=resource,
                 ok=False,
                 detail=exc.message,
-                fix="Check AIRFLOW_USERNAME and AIRFLOW_PASSWORD in .env",
+                fix=CREDENTIALS_FIX,
             )
         except BacktestError as exc:
             return CheckResult(
@@ -92,7 +98,7 @@ class LocalConnections:
                 resource=resource,
                 ok=False,
                 detail=exc.message,
-                fix="Check that Airflow is running",
+                fix=exc.fix or REACH_FIX,
             )
         return CheckResult(key="auth", label="Airflow login", resource=resource, ok=True)
 
@@ -105,7 +111,7 @@ class LocalConnections:
                 label="Scheduler and DAG processor",
                 ok=False,
                 detail=exc.message,
-                fix="Restart the local Airflow",
+                fix=exc.fix or RESTART_FIX,
             )
         bad = health.unhealthy()
         if bad:
@@ -114,7 +120,7 @@ class LocalConnections:
                 label="Scheduler and DAG processor",
                 ok=False,
                 detail="unhealthy: " + ", ".join(bad),
-                fix="Restart the local Airflow: scripts/local_airflow.py stop, then start",
+                fix=RESTART_FIX,
             )
         return CheckResult(key="health", label="Scheduler and DAG processor", ok=True, detail="healthy")
 
@@ -131,7 +137,9 @@ def writable(key: str, label: str, store: ArtifactStore) -> CheckResult:
             resource=store.describe(),
             ok=False,
             detail=exc.message,
-            fix="Give the app write access to this location, or fix its setting in .env",
+            fix=exc.fix
+            if exc.fault in TRANSPORT_FAULTS and exc.fix
+            else "Give the app write access to this location, or fix its setting in .env",
         )
     return CheckResult(key=key, label=label, resource=store.describe(), ok=True)
 
@@ -142,20 +150,27 @@ def main() -> int:
 
     try:
         settings = load_settings()
-        connections = build_services(settings).connections
+        checks = build_services(settings).connections.check_all()
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
-    checks = connections.check_all()
+    except BacktestError as exc:  # the checks could not even start: one line, no traceback
+        print(redact(f"FAIL {exc.message}" + (f" -> fix: {exc.fix}" if exc.fix else "")))
+        return 1
     for check in checks:
-        status = "ok  " if check.ok else "FAIL"
-        line = f"{status} {check.label}" + (f" [{check.resource}]" if check.resource else "")
-        if check.detail:
-            line += f": {check.detail}"
-        if not check.ok and check.fix:
-            line += f" -> fix: {check.fix}"
-        print(line)
+        print(check_line(check))
     return 0 if all(check.ok for check in checks) else 1
+
+
+def check_line(check: CheckResult) -> str:
+    """`FAIL Airflow API reachable [http://host:8080]: why -> fix: what to do`, secrets scrubbed."""
+    status = "ok  " if check.ok else "FAIL"
+    line = f"{status} {check.label}" + (f" [{check.resource}]" if check.resource else "")
+    if check.detail:
+        line += f": {check.detail}"
+    if not check.ok and check.fix:
+        line += f" -> fix: {check.fix}"
+    return redact(line).replace("\n", " ")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from services.airflow.client import AirflowClient, api_path
 from services.airflow.models import DagInfo
 from services.connections import writable
 from services.dag_generator import dag_filename, generated_by_us, render_dag
+from services.deadline import deadline
 from services.errors import BacktestError, DeployRefused, NotFound, StorageError
 from services.framework_bundle import framework_files
 from services.models import CheckResult, DeployProgress, StepState
@@ -98,13 +99,14 @@ class DeployService:
 
     def preflight(self, config: SweepConfig) -> list[CheckResult]:
         """Airflow reachable, dags location writable, DAG id free or ours, grid within limits."""
-        return [
-            self._check_grid(config),
-            self._check_airflow(),
-            self._check_writable(),
-            self._check_ownership(config),
-            *self._check_api_paths(config),
-        ]
+        with deadline():  # a slow Airflow answers the whole preflight within one deadline
+            return [
+                self._check_grid(config),
+                self._check_airflow(),
+                self._check_writable(),
+                self._check_ownership(config),
+                *self._check_api_paths(config),
+            ]
 
     def _check_grid(self, config: SweepConfig) -> CheckResult:
         label, resource = "Grid within limits", f"{config.grid_size:,} points in {config.task_count:,} tasks"
@@ -133,7 +135,8 @@ class DeployService:
                 label=label,
                 ok=False,
                 detail=exc.message,
-                fix="Start Airflow (scripts/local_airflow.py start) or check the connection settings.",
+                fix=exc.fix
+                or "Start Airflow (scripts/local_airflow.py start) or check the connection settings.",
             )
         return CheckResult(key="airflow", label=label, resource=f"Airflow {version.version}", ok=True)
 
@@ -275,7 +278,7 @@ class DeployService:
     def _step_register(self, job: _Deployment) -> tuple[StepState, str]:
         config = job.config
         filename, wanted = dag_filename(config), dag_description(config)
-        deadline = self._clock() + self._register_timeout_s
+        give_up_at = self._clock() + self._register_timeout_s
         while True:
             dag = self._client.find_dag(config.dag_id)
             if dag is not None and dag.description == wanted and not dag.is_stale:
@@ -289,7 +292,7 @@ class DeployService:
             ):
                 job.progress.error_detail = clean_import_error(error.stack_trace)
                 raise BacktestError(f"Airflow cannot import {filename}: {error.summary}")
-            if self._clock() > deadline:
+            if self._clock() > give_up_at:
                 raise BacktestError(
                     f"Airflow did not register {config.dag_id} within {self._register_timeout_s:.0f} s; "
                     "check that its DAG processor is running"

@@ -13,6 +13,7 @@ from airflow_backtest_framework.dag_factory import dag_description
 from airflow_backtest_framework.engine_contract import CHUNK_TASK_ID, SUMMARY_TASK_ID
 from services.airflow.client import AirflowClient
 from services.airflow.models import DagRun, RunState, TaskState
+from services.deadline import deadline
 from services.errors import Conflict, DeployRefused, NotFound
 from services.models import CancelResult, RunSummary
 
@@ -82,6 +83,10 @@ class RunService:
     def trigger(self, config: SweepConfig) -> RunSummary:
         """One click, one run: `POST /dags/{id}/dagRuns` with the spec hash in `conf` and a short run id
         of the app's (see RUN_ID_PREFIX)."""
+        with deadline():  # one click waits for a slow Airflow at most one deadline
+            return self._trigger(config)
+
+    def _trigger(self, config: SweepConfig) -> RunSummary:
         dag = self._client.find_dag(config.dag_id)
         if dag is None:
             raise NotFound(f"{config.dag_id} is not deployed: deploy it first")

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from airflow_backtest_framework.config import DEFAULT_MAX_GRID_POINTS
+from services.redaction import split_userinfo
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,6 +74,16 @@ class Settings(BaseSettings):
     def _prefix(cls, value: str) -> str:
         value = value.strip("/")
         return f"{value}/" if value else ""
+
+    @model_validator(mode="after")
+    def _login_out_of_url(self) -> Settings:
+        # `http://user:password@host` in AIRFLOW_URL is the Airflow login; the URL keeps none, so it
+        # can be shown (Connections page, CLI, links) and logged.
+        url, username, password = split_userinfo(self.airflow_url)
+        self.airflow_url = url
+        self.airflow_username = username or self.airflow_username
+        self.airflow_password = SecretStr(password) if password is not None else self.airflow_password
+        return self
 
     @model_validator(mode="after")
     def _aws_needs(self) -> Settings:

@@ -12,14 +12,15 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import requests
 from pydantic import SecretStr
-from urllib3.exceptions import NewConnectionError
 
+from services.airflow.faults import UNREACHABLE_FIXES, fault_of, never_sent
 from services.airflow.transport import ApiRequest, ApiResponse, QueryValue, RetryingTransport, RetryPolicy
-from services.errors import AuthError, BacktestError, Unavailable, http_error
+from services.deadline import current_deadline
+from services.errors import AuthError, BacktestError, Fault, Unavailable, http_error
+from services.redaction import remember_secret, split_userinfo, without_userinfo
 
 if TYPE_CHECKING:
     from services.settings import Settings
@@ -27,12 +28,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TOKEN_PATH = "/auth/token"
+WRITES = ("POST", "PUT", "PATCH", "DELETE")  # `what` of a write starts with one of them
 TOKEN_OK_STATUSES = frozenset({200, 201})  # Airflow 3.3 answers 201 Created
 TOKEN_REFRESH_MARGIN_S = 60.0  # renew this long before the JWT's `exp`
 DEFAULT_CONNECT_TIMEOUT_S = 3.0
 DEFAULT_READ_TIMEOUT_S = 10.0
 PROBE_TIMEOUT_S = 3.0
 MAX_TEXT_CHARS = 2000  # of a non-JSON body kept for error messages
+LOCK_POLL_S = 0.05  # how often a write waiting for another process's write looks again
+
+MAYBE_APPLIED = "; the change may still have been made: look before sending it again"
 
 
 def jwt_expiry(token: str) -> float | None:
@@ -43,24 +48,6 @@ def jwt_expiry(token: str) -> float | None:
         return float(claims["exp"])
     except (IndexError, ValueError, KeyError, TypeError):
         return None
-
-
-def _never_sent(exc: BaseException) -> bool:
-    """Whether a requests error happened before the request left (refused, DNS, connect timeout)."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    seen: set[int] = set()
-    stack: list[Any] = [exc]
-    while stack:
-        item = stack.pop()
-        if item is None or id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, NewConnectionError):
-            return True
-        if isinstance(item, BaseException):
-            stack.extend([*item.args, getattr(item, "reason", None), item.__cause__, item.__context__])
-    return False
 
 
 def _query(params: Mapping[str, QueryValue]) -> dict[str, Any] | None:
@@ -93,18 +80,50 @@ class WriteLock:
         self._handle: IO[str] | None = None
 
     def __enter__(self) -> WriteLock:
-        self._threads.acquire()
+        deadline = current_deadline()
+        wait_s = -1 if deadline is None else deadline.remaining_s()
+        if not self._threads.acquire(timeout=wait_s):
+            raise self._busy()
         if self._lock_file is None:
             return self
         try:
             if self._handle is None:
                 self._lock_file.parent.mkdir(parents=True, exist_ok=True)
                 self._handle = open(self._lock_file, "a+")  # kept open: the lock lives with the transport
-            fcntl.flock(self._handle, fcntl.LOCK_EX)
+            self._lock_process(self._handle)
         except OSError as exc:
             self._threads.release()
             raise BacktestError(f"cannot lock {self._lock_file}: {exc.strerror or exc}") from None
+        except Unavailable:
+            self._threads.release()
+            raise
         return self
+
+    def _lock_process(self, handle: IO[str]) -> None:
+        """flock, given up at the deadline (another process's write to a slow Airflow holds it)."""
+        deadline = current_deadline()
+        if deadline is None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            return
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if deadline.expired:
+                    raise self._busy() from None
+                time.sleep(min(LOCK_POLL_S, deadline.remaining_s()))
+
+    @staticmethod
+    def _busy() -> Unavailable:
+        total = current_deadline()
+        within_s = f" within {total.total_s:g} s" if total is not None else ""
+        return Unavailable(
+            f"Airflow is slow: another write to it did not finish{within_s}",
+            not_sent=True,
+            fault=Fault.SLOW,
+            fix=UNREACHABLE_FIXES[Fault.SLOW],
+        )
 
     def __exit__(self, *exc_info: object) -> None:
         if self._handle is not None:
@@ -119,7 +138,11 @@ class HttpTransport:
     Writes go one at a time (SQLite answers concurrent writes with "database is locked"); transient
     failures are retried with backoff (see `RetryPolicy`); the password and token never reach a log
     line, a message or a repr. Give several processes that write to one Airflow the same
-    `write_lock_file` so their writes queue too.
+    `write_lock_file` so their writes queue too. Credentials written into `base_url`
+    (`http://user:password@host`) are the login; the URL is used and shown without them.
+
+    Every call ends within the retry policy's budget (or an enclosing `services.deadline` block):
+    the timeouts of each attempt and the wait for the write lock are cut to the time left.
     """
 
     def __init__(
@@ -139,13 +162,17 @@ class HttpTransport:
     ) -> None:
         if api_version not in ("v1", "v2"):
             raise ValueError(f"unknown Airflow API version {api_version!r}")
-        parts = urlsplit(base_url)
+        base_url, url_username, url_password = split_userinfo(base_url)
         self._base_url = base_url.rstrip("/")
-        self._origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+        self._origin = self._base_url  # what messages and logs name: never with credentials
         self._api_root = f"{self._base_url}/api/{api_version}"
         self._api_version = api_version
-        self._username = username
+        self._username = url_username or username
+        if url_password is not None:
+            password = url_password
         self._password = password if isinstance(password, SecretStr) else SecretStr(password)
+        if self._password.get_secret_value() != self._username:  # one shown anyway hides nothing
+            remember_secret(self._password)
         self._timeout = (connect_timeout_s, read_timeout_s)
         self._session = session or requests.Session()
         self._clock = clock
@@ -171,6 +198,25 @@ class HttpTransport:
         return self._retrying(request)
 
     # ---- one attempt --------------------------------------------------------------------------
+
+    def _timeouts(self, what: str) -> tuple[float, float]:
+        """(connect, read) timeouts cut to the deadline's time left; Unavailable once none is left."""
+        connect_s, read_s = self._timeout
+        deadline = current_deadline()
+        if deadline is None:
+            return connect_s, read_s
+        left = deadline.remaining_s()
+        if left <= 0.0:
+            raise self._slow(deadline.total_s, what, sent=False)
+        return min(connect_s, left), min(read_s, left)
+
+    def _slow(self, within_s: float, what: str, *, sent: bool) -> Unavailable:
+        return Unavailable(
+            f"Airflow is slow (no answer within {within_s:g} s from {self._origin}, {what})",
+            not_sent=not sent,
+            fault=Fault.SLOW,
+            fix=UNREACHABLE_FIXES[Fault.SLOW] + (MAYBE_APPLIED if sent and what.startswith(WRITES) else ""),
+        )
 
     def _send_once(self, request: ApiRequest) -> ApiResponse:
         if self._api_version == "v1":
@@ -203,6 +249,7 @@ class HttpTransport:
         one_at_a_time = self._write_lock if request.is_write else contextlib.nullcontext()
         try:
             with one_at_a_time:
+                timeouts = self._timeouts(request.describe())
                 raw = self._session.request(
                     request.method.upper(),
                     url,
@@ -210,34 +257,46 @@ class HttpTransport:
                     json=request.json,
                     headers=headers,
                     auth=auth,
-                    timeout=self._timeout,
+                    timeout=timeouts,
                 )
         except requests.RequestException as exc:
-            raise self._unreachable(exc, request.describe()) from None
+            raise self._unreachable(exc, request.describe(), timeouts) from None
         log.debug(
             "%s -> %d in %.0f ms", request.describe(), raw.status_code, 1000 * (time.monotonic() - started)
         )
         return _response(raw)
 
-    def _unreachable(self, exc: requests.RequestException, what: str) -> Unavailable:
-        connect_s, read_s = self._timeout
-        if isinstance(exc, requests.exceptions.ConnectTimeout):
-            reason = f"no connection within {connect_s:g} s"
-        elif isinstance(exc, requests.exceptions.Timeout):
-            reason = f"no answer within {read_s:g} s"
-        elif _never_sent(exc):
-            reason = "connection refused or host unreachable (is Airflow running?)"
-        else:
-            reason = f"connection failed ({type(exc).__name__})"
+    def _unreachable(
+        self, exc: requests.RequestException, what: str, timeouts: tuple[float, float]
+    ) -> Unavailable:
+        fault = fault_of(exc)
+        deadline = current_deadline()
+        if fault is Fault.SLOW:
+            cut = deadline is not None and timeouts[1] < self._timeout[1]
+            return self._slow(deadline.total_s if cut and deadline else timeouts[1], what, sent=True)
+        reasons = {
+            Fault.UNREACHABLE: f"no connection within {timeouts[0]:g} s",
+            Fault.DNS: "the host name does not resolve",
+            Fault.REFUSED: "connection refused (is Airflow running?)",
+            Fault.TLS: "the TLS handshake failed",
+        }
+        reason = reasons.get(fault, f"connection failed ({type(exc).__name__})")
         return Unavailable(
-            f"cannot reach Airflow at {self._origin} ({what}): {reason}", not_sent=_never_sent(exc)
+            f"cannot reach Airflow at {self._origin} ({what}): {reason}",
+            not_sent=never_sent(exc),
+            fault=fault,
+            fix=UNREACHABLE_FIXES[fault],
         )
 
     # ---- token --------------------------------------------------------------------------------
 
     def _current_token(self, reject: SecretStr | None = None) -> tuple[SecretStr, bool]:
         """The cached token, or a new one (then `fresh` is True) if none, expiring, or `reject`ed."""
-        with self._token_lock:
+        deadline = current_deadline()
+        # Another thread may be fetching the token from a slow Airflow: wait for it only until our deadline.
+        if not self._token_lock.acquire(timeout=-1 if deadline is None else deadline.remaining_s()):
+            raise self._slow(deadline.total_s if deadline else 0.0, f"POST {TOKEN_PATH}", sent=False)
+        try:
             expiring = (
                 self._token_expiry is not None
                 and self._clock() >= self._token_expiry - TOKEN_REFRESH_MARGIN_S
@@ -252,21 +311,26 @@ class HttpTransport:
             self._token = self._fetch_token()
             self._token_expiry = jwt_expiry(self._token.get_secret_value())
             return self._token, True
+        finally:
+            self._token_lock.release()
 
     def _fetch_token(self) -> SecretStr:
         what = f"POST {TOKEN_PATH}"
         credentials = {"username": self._username, "password": self._password.get_secret_value()}
+        timeouts = self._timeouts(what)
         try:
-            raw = self._session.post(self._base_url + TOKEN_PATH, json=credentials, timeout=self._timeout)
+            raw = self._session.post(self._base_url + TOKEN_PATH, json=credentials, timeout=timeouts)
         except requests.RequestException as exc:
-            error = self._unreachable(exc, what)
-            raise Unavailable(error.message, not_sent=True) from None
+            error = self._unreachable(exc, what, timeouts)
+            # The request the token was for was never sent: safe to retry.
+            raise Unavailable(error.message, not_sent=True, fault=error.fault, fix=error.fix) from None
         response = _response(raw)
         if response.status in (401, 403):
             raise AuthError(
                 f"Airflow at {self._origin} rejected the password of user '{self._username}'"
                 f" (HTTP {response.status})",
                 status=response.status,
+                fix="Check AIRFLOW_USERNAME and AIRFLOW_PASSWORD in .env (or the login in AIRFLOW_URL)",
             )
         if response.status not in TOKEN_OK_STATUSES:
             error = http_error(response.status, response.body, f"Airflow at {self._origin} {what}")
@@ -283,10 +347,14 @@ class HttpTransport:
 def detect_api_version(base_url: str, timeout_s: float = PROBE_TIMEOUT_S) -> str:
     """ "v2" (Airflow 3) or "v1" (Airflow 2), from the unauthenticated health endpoints of each."""
     base = base_url.rstrip("/")
+    shown = without_userinfo(base)
     for version, path in (("v2", "/api/v2/monitor/health"), ("v1", "/api/v1/health")):
         try:
             if requests.get(base + path, timeout=timeout_s).status_code == 200:
                 return version
-        except requests.RequestException:
-            raise Unavailable(f"cannot reach Airflow at {urlsplit(base).netloc}") from None
-    raise Unavailable(f"no Airflow REST API (v1 or v2) found at {base}")
+        except requests.RequestException as exc:
+            fault = fault_of(exc)
+            raise Unavailable(
+                f"cannot reach Airflow at {shown}", fault=fault, fix=UNREACHABLE_FIXES[fault]
+            ) from None
+    raise Unavailable(f"no Airflow REST API (v1 or v2) found at {shown}", fix="Check AIRFLOW_URL")

@@ -9,13 +9,22 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from services.airflow.transport import ApiRequest, ApiResponse, QueryValue, RetryingTransport, RetryPolicy
 from services.aws.clients import ClientSource, resolve_client
-from services.aws.errors import aws_errors, error_code, map_aws_error, safe_text
-from services.errors import AuthError, BacktestError, BadRequest, NotFound
+from services.aws.errors import (
+    AWS_ERRORS,
+    SLOW_FIX,
+    aws_errors,
+    error_code,
+    map_aws_error,
+    not_aws,
+    safe_text,
+)
+from services.deadline import current_deadline
+from services.errors import AuthError, BacktestError, BadRequest, Fault, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +67,11 @@ def api_version_of(airflow_version: str) -> ApiVersion:
 
 def get_mwaa_environment(client: ClientSource, name: str) -> MwaaEnvironment:
     """`mwaa.get_environment(Name=name)`: status, Airflow version and webserver URL."""
-    with aws_errors(f"MWAA GetEnvironment {name}", service="mwaa", resource=f"environment {name}"):
-        raw = resolve_client(client).get_environment(Name=name)["Environment"]
+    what = f"MWAA GetEnvironment {name}"
+    with aws_errors(what, service="mwaa", resource=f"environment {name}"):
+        raw = resolve_client(client).get_environment(Name=name).get("Environment")
+    if not isinstance(raw, dict):  # botocore accepts any 200 body as JSON: a proxy's page gives nothing
+        raise not_aws(what)
     host = str(raw.get("WebserverUrl") or "")
     return MwaaEnvironment(
         name=str(raw.get("Name") or name),
@@ -198,6 +210,16 @@ class MwaaTransport:
 
     def _send_once(self, request: ApiRequest) -> ApiResponse:
         arguments = self._arguments(request)
+        deadline = current_deadline()
+        # botocore's timeouts are the client's; a call whose deadline has passed is not started at all.
+        if deadline is not None and deadline.expired:
+            raise Unavailable(
+                f"MWAA {self.environment_name} is slow (no answer within {deadline.total_s:g} s, "
+                f"{request.describe()})",
+                not_sent=True,
+                fault=Fault.SLOW,
+                fix=SLOW_FIX,
+            )
         started = time.monotonic()
         try:
             raw = resolve_client(self._client_source).invoke_rest_api(**arguments)
@@ -209,7 +231,7 @@ class MwaaTransport:
                     status=int(exc.response["RestApiStatusCode"]), json=exc.response.get("RestApiResponse")
                 )
             raise self._error(exc, request) from None
-        except BotoCoreError as exc:
+        except AWS_ERRORS as exc:  # the rest: connection, timeout, an answer that is not AWS's
             raise self._error(exc, request) from None
         log.debug(
             "MWAA %s -> %s in %.0f ms",
@@ -217,7 +239,9 @@ class MwaaTransport:
             raw.get("RestApiStatusCode"),
             1000 * (time.monotonic() - started),
         )
-        return ApiResponse(status=int(raw.get("RestApiStatusCode") or 200), json=raw.get("RestApiResponse"))
+        if "RestApiStatusCode" not in raw:  # botocore takes any 200 body for JSON: a proxy's page gives {}
+            raise not_aws(f"MWAA {self.environment_name} {request.describe()}")
+        return ApiResponse(status=int(raw["RestApiStatusCode"]), json=raw.get("RestApiResponse"))
 
     def _not_updated_error(self, exc: ClientError) -> BadRequest:
         return BadRequest(
@@ -227,7 +251,7 @@ class MwaaTransport:
             detail=safe_text(str(exc.response.get("Error", {}).get("Message") or "")),
         )
 
-    def _error(self, exc: ClientError | BotoCoreError, request: ApiRequest) -> BacktestError:
+    def _error(self, exc: BaseException, request: ApiRequest) -> BacktestError:
         what = f"MWAA {self.environment_name} {request.describe()}"
         name = self.environment_name
         if isinstance(exc, ClientError):

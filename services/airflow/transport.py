@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from services.deadline import PAGE_DEADLINE_S, Deadline, within
 from services.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,8 @@ DATABASE_ERROR_REASON = "Database error"
 DEFAULT_ATTEMPTS = 3
 DEFAULT_BASE_DELAY_S = 0.25
 DEFAULT_MAX_DELAY_S = 2.0
-DEFAULT_BUDGET_S = 10.0
+# One call, retries included, ends within this: a page must not wait longer for a slow Airflow.
+DEFAULT_BUDGET_S = PAGE_DEADLINE_S
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,8 @@ def _safe_to_resend(request: ApiRequest, response: ApiResponse | None, error: Un
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounded retries with exponential backoff and full jitter, within a total time budget."""
+    """Bounded retries with exponential backoff and full jitter, within a total time budget (the
+    deadline of each call: attempts are cut short at it, see `services.deadline`)."""
 
     attempts: int = DEFAULT_ATTEMPTS
     base_delay_s: float = DEFAULT_BASE_DELAY_S
@@ -124,7 +127,10 @@ class RetryPolicy:
 
 class RetryingTransport:
     """Wraps a transport: resends transient failures (5xx gateway, 429, "database is locked",
-    connection errors) with backoff; a POST is resent only when it surely was not processed."""
+    connection errors) with backoff; a POST is resent only when it surely was not processed.
+
+    Each call runs under a deadline (the policy's budget, or an enclosing `services.deadline` block's
+    if that ends sooner) that the inner transport reads with `current_deadline()` to bound its waits."""
 
     def __init__(
         self,
@@ -143,7 +149,10 @@ class RetryingTransport:
         return f"RetryingTransport({self.inner!r}, {self.policy!r})"
 
     def __call__(self, request: ApiRequest) -> ApiResponse:
-        started = self._clock()
+        with within(Deadline.after(self.policy.budget_s, self._clock)) as deadline:
+            return self._send(request, deadline)
+
+    def _send(self, request: ApiRequest, deadline: Deadline) -> ApiResponse:
         retry = 0
         while True:
             response: ApiResponse | None = None
@@ -156,7 +165,7 @@ class RetryingTransport:
                 return response
             last_try = retry + 1 >= self.policy.attempts or not _safe_to_resend(request, response, error)
             delay = self.policy.delay(retry, self._rng)
-            if last_try or self._clock() - started + delay > self.policy.budget_s:
+            if last_try or delay >= deadline.remaining_s():
                 if error is not None:
                     raise error
                 assert response is not None

@@ -5,14 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from services.airflow.client import AirflowClient
 from services.airflow.mwaa import get_mwaa_environment
 from services.aws.clients import ClientSource, resolve_client
-from services.aws.errors import error_code, map_aws_error, mask_account, mask_account_ids
+from services.aws.errors import (
+    AWS_ERRORS,
+    error_code,
+    map_aws_error,
+    mask_account,
+    mask_account_ids,
+    not_aws,
+)
 from services.connections import writable
-from services.errors import AuthError, BacktestError, NotFound
+from services.deadline import deadline
+from services.errors import TRANSPORT_FAULTS, AuthError, BacktestError, NotFound
 from services.models import CheckResult
 from services.settings import Settings
 from services.storage import ArtifactStore
@@ -61,7 +69,8 @@ class AwsConnections:
         environment = self.check_environment()
         checks.append(environment)
         if environment.ok:
-            checks.append(self.check_airflow_api())
+            with deadline():  # a page waits for a slow Airflow no longer than for any other
+                checks.append(self.check_airflow_api())
         checks += self.check_dags_bucket()
         checks += [self.check_job_queue(), self.check_job_definition()]
         checks.append(writable("results_location", "Results location writable", self._results))
@@ -73,11 +82,15 @@ class AwsConnections:
         profile = self._settings.aws_profile
         resource = f"profile {profile}" if profile else "default credential chain"
         label = "AWS credentials"
+        what = "STS GetCallerIdentity"
         try:
             identity = resolve_client(self._sts).get_caller_identity()
-        except (ClientError, BotoCoreError) as exc:
-            error = map_aws_error(exc, "STS GetCallerIdentity", service="sts")
-            return _fail("credentials", label, resource, error, CREDENTIALS_FIX)
+        except AWS_ERRORS as exc:
+            return _fail(
+                "credentials", label, resource, map_aws_error(exc, what, service="sts"), CREDENTIALS_FIX
+            )
+        except KeyError:  # botocore's XML parser on a well-formed page that is not AWS's (a proxy's login)
+            return _fail("credentials", label, resource, not_aws(what), CREDENTIALS_FIX)
         account = mask_account(str(identity.get("Account") or ""))
         who = mask_account_ids(str(identity.get("Arn") or "")).rpartition(":")[2]
         detail = f"account {account}" + (f", {who}" if who else "")
@@ -135,7 +148,7 @@ class AwsConnections:
         label, resource = "DAGs bucket exists", f"s3://{bucket}"
         try:
             s3.head_bucket(Bucket=bucket)
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             if isinstance(exc, ClientError) and error_code(exc) in MISSING_BUCKET:
                 error: BacktestError = NotFound(f"S3 bucket {bucket} does not exist")
                 fix = "Check S3_DAGS_BUCKET in .env: it must be the bucket of the MWAA environment"
@@ -156,7 +169,7 @@ class AwsConnections:
         label, resource = "DAGs bucket versioning", f"s3://{bucket}"
         try:
             status = s3.get_bucket_versioning(Bucket=bucket).get("Status") or ""
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             error = map_aws_error(
                 exc, f"S3 GetBucketVersioning {bucket}", service="s3", resource=f"bucket {bucket}"
             )
@@ -204,7 +217,7 @@ class AwsConnections:
                 error,
                 f"Allow s3:GetBucketPublicAccessBlock on bucket {bucket}",
             )
-        except BotoCoreError as exc:
+        except AWS_ERRORS as exc:
             error = map_aws_error(exc, f"S3 GetPublicAccessBlock {bucket}", service="s3")
             return _fail("dags_public_access", label, resource, error, "Check the network and try again")
         off = [flag for flag in PUBLIC_ACCESS_FLAGS if not config.get(flag)]
@@ -317,7 +330,7 @@ class AwsConnections:
     ) -> tuple[list[dict[str, Any]], BacktestError | None]:
         try:
             return call(resolve_client(self._batch)), None
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             return [], map_aws_error(exc, what, service="batch")
 
 
@@ -325,6 +338,9 @@ def _fail(key: str, label: str, resource: str, error: BacktestError, fix: str) -
     # An access-denied message already names the permission; say it again as the fix.
     if isinstance(error, AuthError) and NEEDS in error.message:
         fix = "Allow " + error.message.rpartition(NEEDS)[2]
+    # The check's own fix is about permissions or settings; a network or server fault needs its own.
+    elif error.fault in TRANSPORT_FAULTS and error.fix:
+        fix = error.fix
     return CheckResult(key=key, label=label, resource=resource, ok=False, detail=error.message, fix=fix)
 
 

@@ -20,12 +20,15 @@ from botocore.exceptions import (
     ProxyConnectionError,
     ReadTimeoutError,
 )
+from botocore.parsers import ResponseParserError
 
 from services.errors import (
+    GATEWAY_STATUSES,
     AuthError,
     BacktestError,
     BadRequest,
     Conflict,
+    Fault,
     NotFound,
     Unavailable,
     redact,
@@ -37,12 +40,21 @@ MASK = "****"
 
 _ACCOUNT_ID = re.compile(r"(?<![\w-])(\d{12})(?![\w-])")
 _ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA|AGPA|ANPA|ANVA|AIPA)[A-Z0-9]{12,}\b")
-_SECRET_FIELDS = re.compile(
-    r"(?i)([\"']?(?:aws_secret_access_key|aws_session_token|secretaccesskey|sessiontoken|secret_key"
-    r"|x-amz-security-token|x-amz-signature|x-amz-credential|signature|credential)[\"']?\s*[:=]\s*)"
-    r"([\"'][^\"']*[\"']|[^\s,;&}]+)"
-)
 _URL_QUERY = re.compile(r"(https?://[^\s\"'?]+)\?[^\s\"']*")
+
+# What botocore raises when an answer cannot be parsed (a proxy's HTML or plain text where AWS speaks
+# XML): ResponseParserError, which is neither a ClientError nor a BotoCoreError.
+AWS_ERRORS = (ClientError, BotoCoreError, ResponseParserError)
+NOT_AWS_EXCERPT_CHARS = 120
+
+NETWORK_FIX = "Check the network, AWS_REGION and any AWS_ENDPOINT_URL or HTTPS_PROXY, then retry"
+NOT_AWS_FIX = (
+    "Something between the app and AWS answered in its place: check HTTPS_PROXY, AWS_ENDPOINT_URL and "
+    "the network, then retry"
+)
+SERVER_FIX = "AWS or a proxy in between failed: retry in a moment; check HTTPS_PROXY if it persists"
+THROTTLE_FIX = "Wait a moment and retry; fewer concurrent users or a higher AWS quota avoid it"
+SLOW_FIX = "AWS did not answer in time: retry in a moment"
 
 NOT_FOUND_CODES = frozenset(
     {
@@ -132,7 +144,6 @@ def safe_text(text: str) -> str:
     """Text fit for a message or an INFO log: account ids masked, access key ids, signatures,
     session tokens, URL query strings (signed URLs) and bearer tokens removed."""
     text = _URL_QUERY.sub(lambda m: m.group(1) + "?…", text)
-    text = _SECRET_FIELDS.sub(lambda m: m.group(1) + "[redacted]", text)
     text = _ACCESS_KEY_ID.sub("[access key]", text)
     return mask_account_ids(redact(text))
 
@@ -185,10 +196,17 @@ def _client_error(exc: ClientError, what: str, service: str, resource: str) -> B
             status=status,
             detail=detail,
             not_sent=True,
+            fault=Fault.THROTTLED,
+            fix=THROTTLE_FIX,
         )
     if code in SERVER_CODES or (status is not None and status >= 500):
+        fault = Fault.GATEWAY if status in GATEWAY_STATUSES else Fault.SERVER
         return Unavailable(
-            f"{what}: AWS answered with a server error ({code or status})", status=status, detail=detail
+            f"{what}: AWS answered with a server error ({code or status})",
+            status=status,
+            detail=detail,
+            fault=fault,
+            fix=SERVER_FIX,
         )
     if code in CONFLICT_CODES or status == 409:
         return Conflict(f"{what}: {aws_message or code}", status=status, detail=detail)
@@ -209,10 +227,17 @@ def map_aws_error(exc: BaseException, what: str, *, service: str, resource: str 
         )
     if isinstance(exc, ProfileNotFound):
         return AuthError(f"{what}: {safe_text(str(exc))}; fix AWS_PROFILE in .env or ~/.aws/config")
+    if isinstance(exc, ResponseParserError):
+        return not_aws(what, str(exc))
     if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ProxyConnectionError):
-        return Unavailable(f"{what}: cannot reach the AWS endpoint ({safe_text(str(exc))})", not_sent=True)
+        return Unavailable(
+            f"{what}: cannot reach the AWS endpoint ({safe_text(str(exc))})",
+            not_sent=True,
+            fault=Fault.UNREACHABLE,
+            fix=NETWORK_FIX,
+        )
     if isinstance(exc, ReadTimeoutError):
-        return Unavailable(f"{what}: AWS did not answer in time")
+        return Unavailable(f"{what}: AWS did not answer in time", fault=Fault.SLOW, fix=SLOW_FIX)
     if isinstance(exc, ParamValidationError):
         return BadRequest(f"{what}: invalid request: {safe_text(str(exc))}")
     if isinstance(exc, NoRegionError):
@@ -222,11 +247,25 @@ def map_aws_error(exc: BaseException, what: str, *, service: str, resource: str 
     return BacktestError(f"{what}: {type(exc).__name__}: {safe_text(str(exc))}")
 
 
+def not_aws(what: str, text: str = "") -> Unavailable:
+    """The error for an answer that is not AWS's (a proxy's HTML or plain text where AWS speaks XML)."""
+    # botocore's text quotes the body after "received"; a line of it says who answered (a proxy page).
+    text = " ".join(safe_text(text).split())
+    excerpt = text.partition("received.")[2].removeprefix(" Further retries may succeed:").strip()
+    excerpt = excerpt[:NOT_AWS_EXCERPT_CHARS]
+    return Unavailable(
+        f"{what}: the answer was not from AWS (not XML or JSON)" + (f": {excerpt}" if excerpt else ""),
+        detail=text,
+        fault=Fault.GATEWAY,
+        fix=NOT_AWS_FIX,
+    )
+
+
 @contextlib.contextmanager
 def aws_errors(what: str, *, service: str, resource: str = "") -> Iterator[None]:
     """Re-raise botocore errors inside the block as the project's errors (the cause is dropped,
     so its ResponseMetadata and request details never reach a traceback shown to users)."""
     try:
         yield
-    except (ClientError, BotoCoreError) as exc:
+    except AWS_ERRORS as exc:
         raise map_aws_error(exc, what, service=service, resource=resource) from None

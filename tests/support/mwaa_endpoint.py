@@ -31,6 +31,7 @@ from services.airflow.transport import ApiRequest, ApiResponse, RetryPolicy
 from services.errors import BacktestError
 
 MAX_PATH_CHARS = 64
+INVOKE_REST_API_LIMIT_S = 10.0  # MWAA answers InvokeRestApi within 10 s or not at all
 ACCOUNT = "123456789012"
 NOT_UPDATED_MESSAGE = "Update your environment to use InvokeRestApi."
 
@@ -67,8 +68,13 @@ class MwaaEndpoint:
         base_url: str, username: str, password: str, api_version: str = "v2"
     ) -> Callable[[ApiRequest], ApiResponse]:
         """A forwarder to a real Airflow's REST API (the transport local mode uses: JWT or basic auth)."""
+        # One attempt within MWAA's own limit for InvokeRestApi (not the app's shorter page deadline).
         return HttpTransport(
-            base_url, username, password, api_version=api_version, retry=RetryPolicy(attempts=1)
+            base_url,
+            username,
+            password,
+            api_version=api_version,
+            retry=RetryPolicy(attempts=1, budget_s=INVOKE_REST_API_LIMIT_S),
         )
 
     @property
