@@ -16,7 +16,7 @@ from services.airflow.mwaa import MwaaTransport, get_mwaa_environment
 from services.airflow.transport import ApiRequest, RetryPolicy
 from services.aws.clients import client_config
 from services.aws.errors import aws_errors
-from services.connections import main
+from services.connections.cli import main
 from services.errors import BacktestError, Fault
 
 NGINX_502 = (

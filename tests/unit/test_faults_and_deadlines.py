@@ -21,7 +21,8 @@ from services.airflow.client import AirflowClient
 from services.airflow.http import HttpTransport
 from services.airflow.mwaa import MwaaTransport
 from services.airflow.transport import ApiRequest
-from services.connections import LocalConnections, main
+from services.connections import LocalConnections
+from services.connections.cli import main
 from services.deadline import PAGE_DEADLINE_S, deadline
 from services.deploy import DeployService
 from services.errors import Fault, Unavailable

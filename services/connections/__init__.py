@@ -1,15 +1,13 @@
-"""Connection checks for the Connections page, the shell's indicator and `python -m services.connections`."""
+"""Connection checks of the local mode, for the Connections page, the shell's indicator and the CLI."""
 
 from __future__ import annotations
-
-import sys
 
 from services.airflow.client import AirflowClient
 from services.deadline import deadline
 from services.errors import TRANSPORT_FAULTS, AuthError, BacktestError, NotFound
 from services.models import CheckResult
-from services.redaction import redact, without_userinfo
-from services.settings import Settings, SettingsError, load_settings
+from services.redaction import without_userinfo
+from services.settings import Settings
 from services.storage import ArtifactStore
 
 WRITE_CHECK_KEY = ".backtest-frontend-write-check"
@@ -142,36 +140,3 @@ def writable(key: str, label: str, store: ArtifactStore) -> CheckResult:
             else "Give the app write access to this location, or fix its setting in .env",
         )
     return CheckResult(key=key, label=label, resource=store.describe(), ok=True)
-
-
-def main() -> int:
-    """Print one line per check (resource, ok/FAIL, the fix) and exit 1 if any failed."""
-    from services.bootstrap import build_services
-
-    try:
-        settings = load_settings()
-        checks = build_services(settings).connections.check_all()
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    except BacktestError as exc:  # the checks could not even start: one line, no traceback
-        print(redact(f"FAIL {exc.message}" + (f" -> fix: {exc.fix}" if exc.fix else "")))
-        return 1
-    for check in checks:
-        print(check_line(check))
-    return 0 if all(check.ok for check in checks) else 1
-
-
-def check_line(check: CheckResult) -> str:
-    """`FAIL Airflow API reachable [http://host:8080]: why -> fix: what to do`, secrets scrubbed."""
-    status = "ok  " if check.ok else "FAIL"
-    line = f"{status} {check.label}" + (f" [{check.resource}]" if check.resource else "")
-    if check.detail:
-        line += f": {check.detail}"
-    if not check.ok and check.fix:
-        line += f" -> fix: {check.fix}"
-    return redact(line).replace("\n", " ")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,7 @@
+"""`python -m services.connections`."""
+
+import sys
+
+from services.connections.cli import main
+
+sys.exit(main())
