@@ -167,16 +167,20 @@ class RunService:
 
     def _keep_failed(self, config: SweepConfig, run_id: str, run: DagRun) -> DagRun:
         """Re-read the run through the confirm window; mark it failed again whenever the scheduler
-        has started it after the cancel. Once running, a failed mark sticks (the scheduler only
-        moves queued runs to running)."""
+        overwrote the cancel: it started the run (it read it queued just before), or, having started
+        it, found every task finished (the cancel skipped them) and called the run a success. Once
+        running and failed, the mark sticks (the scheduler only moves queued runs to running)."""
         waited = 0.0
         while waited < self._confirm_window_s:
             self._sleep(CANCEL_CONFIRM_POLL_S)
             waited += CANCEL_CONFIRM_POLL_S
             run = self._client.get_run(config.dag_id, run_id)
-            if not run.state.finished:
+            if run.state is not RunState.FAILED:
                 log.info(
-                    "%s run %s was started after the cancel: marking it failed again", config.dag_id, run_id
+                    "%s run %s is %s after the cancel: marking it failed again",
+                    config.dag_id,
+                    run_id,
+                    run.state.value,
                 )
                 run = self._client.set_run_state(config.dag_id, run_id, RunState.FAILED)
         return run

@@ -170,6 +170,27 @@ def test_cancel_of_a_queued_run_that_the_scheduler_starts_anyway_ends_failed(wor
     assert airflow.requests["PATCH /dags"] - patches_before == 2  # marked failed again once seen running
 
 
+def test_cancel_of_a_queued_run_that_the_scheduler_then_calls_a_success_ends_failed(world) -> None:
+    """The scheduler started the cancelled run, found its tasks finished (skipped) and marked it success."""
+    airflow, _actions, registry, _batch, config = world
+    scheduler_turns = []
+
+    def racing_scheduler(request: ApiRequest) -> ApiResponse:
+        response = airflow(request)
+        if request.method == "PATCH" and not scheduler_turns:
+            scheduler_turns.append(request.path)
+            airflow.runs[config.dag_id][-1].state = "success"
+        return response
+
+    actions = actions_of(AirflowClient(racing_scheduler), registry, sleep=no_wait)
+    run_id = actions.trigger(config.name).run_id
+
+    result = actions.cancel(config.name, run_id)
+
+    assert scheduler_turns, "the race was not staged"
+    assert airflow._run(config.dag_id, run_id).state == "failed" and result.run.state == "failed"
+
+
 def test_cancel_of_a_running_run_does_not_wait_for_the_scheduler(world) -> None:
     airflow, _actions, registry, _batch, config = world
     slept: list[float] = []
