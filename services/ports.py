@@ -19,6 +19,7 @@ from services.models import (
     SweepRecord,
     SweepStatus,
 )
+from services.records import DamagedRecord
 from services.settings import Settings
 
 if TYPE_CHECKING:
@@ -39,9 +40,20 @@ class SweepStore(Protocol):
     def find(self, name: str) -> SweepRecord | None: ...
 
     def list(self) -> list[SweepRecord]:
-        """Every saved sweep, newest change first."""
+        """Every readable saved sweep, newest change first."""
 
-    def save(self, config: SweepConfig) -> SweepRecord: ...
+    def damaged(self) -> list[DamagedRecord]:
+        """The saved sweeps whose record cannot be read (each can be deleted, or restored if it has a
+        previous version)."""
+
+    def save(
+        self, config: SweepConfig, *, expected_version: int | None = None, by: str | None = None
+    ) -> SweepRecord:
+        """Save the spec if the stored version is still `expected_version` (NEW_SWEEP: the name is free;
+        None: unchecked); SaveConflict, DamagedRecordError or DiskFull otherwise, nothing changed."""
+
+    def restore_previous(self, name: str) -> SweepRecord:
+        """Put a (damaged) record's previous version back; NotFound when there is none."""
 
     def record_deploy(self, name: str, spec_hash: str) -> SweepRecord: ...
 
