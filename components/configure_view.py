@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 
 from airflow_backtest_framework.catalog import STRATEGIES
 from airflow_backtest_framework.grid import GRID_HELP
+from components.alerts import make_toast
+from components.deploy_view import size_text
 from components.sweep_form import FormCheck
+from services.models import FIRST_VERSION, SweepRecord
 
 
 def param_id(kind: str, strategy: str, name: str) -> dict[str, str]:
@@ -126,3 +129,16 @@ def save_blockers(check: FormCheck, labels: dict[str, str]) -> str:
 
 
 GRID_SYNTAX = f"Each parameter takes a grid expression: {GRID_HELP}."
+
+
+def make_save_toast(record: SweepRecord) -> dbc.Toast:
+    """The toast after a save: saved or updated, the grid's size, and whether it needs a new deploy."""
+    config = record.config
+    changed = record.deployed_hash is not None and record.deployed_hash != config.spec_hash
+    verb = "Updated" if record.version > FIRST_VERSION else "Saved"
+    body = [
+        html.Div(f"{verb} {config.name}: {size_text(config)}."),
+        html.Div("The spec changed since its last deploy: deploy again.") if changed else None,
+        dcc.Link("Go to Deploy →", href="/deploy", className="bt-toast-link"),
+    ]
+    return make_toast(body, header="Sweep saved")

@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
-import shutil
 import subprocess
 import sys
 import threading
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from services.errors import NotFound
 from services.models import NEW_SWEEP
-from services.records import DamagedRecordError, DiskFull, SaveConflict, no_space
+from services.records import DamagedRecordError, DiskFull, SaveConflict
 from services.registry import SweepRegistry
+from tests.support.faults import fill_disk, small_disk
 from tests.support.sweeps import small_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 SAVERS = 8  # sessions saving one sweep at the same moment
-TMPFS_BYTES = 64 * 1024
 
 
 def record_file(folder: Path, name: str) -> Path:
@@ -201,37 +197,16 @@ def test_a_file_size_limit_saves_nothing_and_says_the_disk_is_full(tmp_path: Pat
     assert leftovers(tmp_path) == []
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs (needs root: skipped elsewhere)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs needs root")
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_BYTES}", "tmpfs", str(mount)], check=False
-    )
-    if done.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=False)
+def test_a_full_disk_saves_nothing_and_keeps_the_saved_record(tmp_path: Path) -> None:
+    with small_disk(tmp_path / "disk") as disk:
+        _full_disk_save(disk)
 
 
-def test_a_full_disk_saves_nothing_and_keeps_the_saved_record(small_disk: Path) -> None:
+def _full_disk_save(small_disk: Path) -> None:
     registry = SweepRegistry(small_disk)
     registry.save(small_sweep(name="mr_a", description="kept"))
     before = record_file(small_disk, "mr_a").read_bytes()
-    filler = small_disk / f"filler-{uuid.uuid4().hex}"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
-    try:  # fill the disk to the last block
-        while os.write(fd, b"\0" * 4096):
-            pass
-    except OSError as exc:
-        assert no_space(exc)
-    finally:
-        os.close(fd)
+    filler = fill_disk(small_disk)
     with pytest.raises(
         DiskFull, match=f"The disk holding {small_disk / 'sweeps'} is full: nothing was saved"
     ):

@@ -1,0 +1,56 @@
+"""Faults for tests: a tiny disk that can be filled, and a diskcache file overwritten with garbage."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from services.records import no_space
+
+TMPFS_BYTES = 64 * 1024
+FILL_BLOCK = 4096
+GARBAGE = b"this is not an SQLite database " * 200
+
+
+@contextmanager
+def small_disk(folder: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs mounted on `folder` (needs root: the test is skipped elsewhere)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root")
+    mount = ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_BYTES}", "tmpfs", str(folder)]
+    if subprocess.run(mount, check=False, capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield folder
+    finally:
+        # Lazily: a test's open SQLite files may still hold it; it goes once they are closed.
+        subprocess.run(["umount", "--lazy", str(folder)], check=False)
+
+
+def fill_disk(folder: Path) -> Path:
+    """Write a file in `folder` until its disk is full; the file (delete it to free the space)."""
+    filler = folder / "filler.bin"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"\0" * FILL_BLOCK):
+            pass
+    except OSError as exc:
+        if not no_space(exc):
+            raise
+    finally:
+        os.close(fd)
+    return filler
+
+
+def corrupt_cache(folder: Path) -> None:
+    """Overwrite a diskcache's SQLite file (and drop its journal) as a disk fault would."""
+    for name in ("cache.db-wal", "cache.db-shm"):
+        (folder / name).unlink(missing_ok=True)
+    (folder / "cache.db").write_bytes(GARBAGE)
