@@ -19,12 +19,12 @@ GARBAGE = b"this is not an SQLite database " * 200
 
 
 @contextmanager
-def small_disk(folder: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs mounted on `folder` (needs root: the test is skipped elsewhere)."""
+def small_disk(folder: Path, size: int = TMPFS_BYTES) -> Iterator[Path]:
+    """A tmpfs of `size` bytes mounted on `folder` (needs root: the test is skipped elsewhere)."""
     folder.mkdir(parents=True, exist_ok=True)
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a tmpfs needs root")
-    mount = ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_BYTES}", "tmpfs", str(folder)]
+    mount = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)]
     if subprocess.run(mount, check=False, capture_output=True).returncode != 0:
         pytest.skip("cannot mount a tmpfs here")
     try:
