@@ -13,7 +13,7 @@ from dash import html
 from components.figures import STATE_COLORS, STATE_LABELS
 from components.monitor_view import format_duration
 from services.models import PointState
-from services.wall import HistoryPoint, WallTile
+from services.wall import HistoryPoint, WallOutage, WallTile
 
 SPARK_WIDTH = 240
 SPARK_HEIGHT = 48
@@ -144,12 +144,7 @@ def make_tile(tile: WallTile) -> html.Div:
                 ],
                 className="bt-wall-foot",
             ),
-            html.Div(
-                f"⚠ stale since {tile.fetched_at.astimezone().strftime('%H:%M:%S')}"
-                + (f" — {tile.stale_reason}" if tile.stale_reason else ""),
-                className="bt-wall-stale-note",
-                title=tile.stale_reason or "",
-            )
+            html.Div(stale_note(tile), className="bt-wall-stale-note", title=tile.stale_reason or "")
             if tile.stale
             else None,
         ],
@@ -158,7 +153,46 @@ def make_tile(tile: WallTile) -> html.Div:
     )
 
 
-def make_tiles(tiles: Sequence[WallTile]) -> list:
+def stale_note(tile: WallTile) -> str:
+    """Why a stale tile is old: since when it has not been refreshed, or that its status is unknown."""
+    reason = f" — {tile.stale_reason}" if tile.stale_reason else ""
+    if tile.run_id is None:  # no status was ever kept for it: nothing to show but the outage
+        return f"⚠ status unknown{reason}"
+    return f"⚠ stale since {tile.fetched_at.astimezone().strftime('%H:%M:%S')}{reason}"
+
+
+def outage_text(outage: WallOutage) -> str:
+    """`Airflow unreachable since 10:42 — <reason>`."""
+    return f"Airflow unreachable since {outage.since.astimezone().strftime('%H:%M')} — {outage.reason}"
+
+
+def make_outage_banner(outage: WallOutage) -> html.Div:
+    """The banner over a wall whose tiles Airflow did not refresh: since when and why."""
+    tiles = "tile shows" if outage.stale_tiles == 1 else "tiles show"
+    return html.Div(
+        [
+            html.Strong(outage_text(outage)),
+            html.Span(f" · {outage.stale_tiles} {tiles} the last known state or none", className="bt-wall-k"),
+        ],
+        className="bt-wall-outage",
+        role="alert",
+    )
+
+
+def make_outage_summary(outage: WallOutage) -> list:
+    """The header's summary when nothing can be shown: the state is unknown, not "0 on the wall"."""
+    since = outage.since.astimezone().strftime("%H:%M")
+    return [html.Span(f"sweeps unknown since {since}", className="bt-wall-sum bt-wall-sum-stale")]
+
+
+def make_tiles(tiles: Sequence[WallTile], outage: WallOutage | None = None) -> list:
+    if not tiles and outage is not None:
+        return [
+            html.Div(
+                f"{outage_text(outage)}: which sweeps run is unknown until it answers.",
+                className="bt-wall-empty bt-wall-empty-outage",
+            )
+        ]
     if not tiles:
         return [html.Div("No active or recently finished sweeps match this wall.", className="bt-wall-empty")]
     return [_rendered_tile(tile) for tile in tiles]

@@ -24,7 +24,7 @@ from services.settings import Settings
 
 if TYPE_CHECKING:
     from services.aws.batch import BatchJob
-    from services.wall import WallFilter, WallTile
+    from services.wall import WallFilter, WallTile, WallView
 
 ProgressCallback = Callable[[DeployProgress], None]
 CancelCheck = Callable[[], bool]
@@ -140,6 +140,9 @@ class Wall(Protocol):
     """The tiles of the monitoring wall."""
 
     def board(self, wall_filter: WallFilter | None = None, *, period_s: float) -> list[WallTile]: ...
+
+    def view(self, wall_filter: WallFilter | None = None, *, period_s: float) -> WallView:
+        """The board's tiles and the outage behind its stale ones (when Airflow does not answer)."""
 
 
 class Connections(Protocol):
