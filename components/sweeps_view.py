@@ -87,6 +87,7 @@ STATE_CLASSES = {
     "failed": "bt-cell-bad",
     "running": "bt-cell-run",
     "queued": "bt-cell-run",
+    "damaged": "bt-cell-bad",  # an unreadable record (components.sweeps_damaged)
 }
 
 
