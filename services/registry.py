@@ -67,8 +67,14 @@ class SweepRegistry:
     @contextmanager
     def _lock(self) -> Iterator[None]:
         """An exclusive file lock: several app workers may update the same record."""
-        self._folder.mkdir(parents=True, exist_ok=True)
-        with open(self._folder / ".lock", "w") as handle:
+        try:  # the first write ever creates the folder and the lock file: a full disk says so here
+            self._folder.mkdir(parents=True, exist_ok=True)
+            handle = open(self._folder / ".lock", "a")  # noqa: SIM115 - closed by the `with` below
+        except OSError as exc:
+            if no_space(exc):
+                raise disk_full(self._folder) from None
+            raise
+        with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield

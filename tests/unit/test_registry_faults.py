@@ -215,3 +215,11 @@ def _full_disk_save(small_disk: Path) -> None:
     assert leftovers(small_disk) == []
     filler.unlink()
     assert registry.save(small_sweep(name="mr_a", description="y" * 2000), expected_version=1).version == 2
+
+
+def test_a_full_disk_before_the_first_save_says_so_too(tmp_path: Path) -> None:
+    with small_disk(tmp_path / "disk") as disk:
+        fill_disk(disk)
+        with pytest.raises(DiskFull, match=f"The disk holding {disk / 'sweeps'} is full"):
+            SweepRegistry(disk).save(small_sweep(name="first"), expected_version=NEW_SWEEP)
+        assert SweepRegistry(disk).list() == []
