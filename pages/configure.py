@@ -155,8 +155,7 @@ def validation_view(check: FormCheck, param_ids: list[dict]) -> dict:
 
 
 def _existing_names() -> set[str]:
-    registry = get_services().registry
-    return {record.name for record in registry.list()} | {record.name for record in registry.damaged()}
+    return get_services().registry.names()
 
 
 @dash.callback(
@@ -249,7 +248,7 @@ def clone_draft(name: str) -> FormDraft:
     """A draft holding a saved sweep's spec under a free `<name>_copy` name."""
     registry = get_services().registry
     record = registry.get(name)
-    taken = {r.name for r in registry.list()} | {r.name for r in registry.damaged()}
+    taken = registry.names()
     return draft_from_config(record.config, copy_name(record.name, taken), record.version)
 
 

@@ -42,6 +42,9 @@ class SweepStore(Protocol):
     def list(self) -> list[SweepRecord]:
         """Every readable saved sweep, newest change first."""
 
+    def names(self) -> set[str]:
+        """Every saved name, readable or damaged (cheap: no record is read)."""
+
     def damaged(self) -> list[DamagedRecord]:
         """The saved sweeps whose record cannot be read (each can be deleted, or restored if it has a
         previous version)."""

@@ -128,6 +128,16 @@ class SweepRegistry:
         records, _damaged = self._scan()
         return records
 
+    def names(self) -> set[str]:
+        """Every saved name, readable or damaged, from the file names alone (nothing is parsed)."""
+        return {path.name.removesuffix(RECORD_SUFFIX) for path in self._record_files()}
+
+    def _record_files(self) -> list[Path]:
+        if not self._folder.is_dir():
+            return []
+        paths = self._folder.glob(f"*{RECORD_SUFFIX}")
+        return sorted(path for path in paths if not path.name.startswith(TEMP_PREFIX))
+
     def damaged(self) -> list[DamagedRecord]:
         """The records whose file cannot be read: each with its error and whether it can be restored."""
         _records, broken = self._scan()
@@ -136,9 +146,7 @@ class SweepRegistry:
     def _scan(self) -> tuple[list[SweepRecord], list[DamagedRecord]]:
         records: list[SweepRecord] = []
         broken: list[DamagedRecord] = []
-        for path in sorted(self._folder.glob(f"*{RECORD_SUFFIX}")) if self._folder.is_dir() else []:
-            if path.name.startswith(TEMP_PREFIX):
-                continue
+        for path in self._record_files():
             name = path.name.removesuffix(RECORD_SUFFIX)
             try:
                 text = path.read_text("utf-8")

@@ -129,3 +129,16 @@ def test_monitor_status_survives_the_shared_cache_damaged_while_it_runs(tmp_path
 
     assert status.run is not None and status.run.run_id == run_id and not status.stale
     assert len(aside_folders(tmp_path, "shared")) == 1
+
+
+def test_two_workers_on_one_damaged_cache_rebuild_it_once(tmp_path: Path) -> None:
+    folder = tmp_path / "shared"
+    first, second = RecoveringCache(folder), RecoveringCache(folder)  # as two gunicorn workers
+    first.set("k", "old")
+    corrupt_cache(folder)
+
+    assert in_new_thread(lambda: first.get("k")) is None
+    first.set("k", "rebuilt")
+
+    assert in_new_thread(lambda: second.get("k")) == "rebuilt"  # the rebuilt cache, not a second rebuild
+    assert len(aside_folders(tmp_path, "shared")) == 1

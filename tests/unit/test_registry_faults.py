@@ -223,3 +223,12 @@ def test_a_full_disk_before_the_first_save_says_so_too(tmp_path: Path) -> None:
         with pytest.raises(DiskFull, match=f"The disk holding {disk / 'sweeps'} is full"):
             SweepRegistry(disk).save(small_sweep(name="first"), expected_version=NEW_SWEEP)
         assert SweepRegistry(disk).list() == []
+
+
+def test_names_are_every_saved_name_readable_or_damaged(tmp_path: Path) -> None:
+    registry = SweepRegistry(tmp_path)
+    assert registry.names() == set()
+    registry.save(small_sweep(name="good"))
+    registry.save(small_sweep(name="bad"))
+    record_file(tmp_path, "bad").write_text("{")
+    assert registry.names() == {"good", "bad"}
