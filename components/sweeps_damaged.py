@@ -10,6 +10,7 @@ from components.monitor_view import format_minute
 from services.records import DamagedRecord, damaged_message
 
 DAMAGED = "damaged"  # the grid's "Last run" value for a record that cannot be read
+UNREADABLE = "unreadable record: "  # the description of its row starts so
 
 
 class SweepsDamagedIds:
@@ -32,10 +33,10 @@ def damaged_row(record: DamagedRecord) -> dict:
         "runs": None,
         "last_run_id": "",
         "last_state": DAMAGED,
-        "started": format_minute(record.modified_at),
+        "started": "",
         "duration_s": None,
         "duration": "",
-        "description": f"unreadable record: {record.error}",
+        "description": f"{UNREADABLE}{record.error} (written {format_minute(record.modified_at)})",
         "damaged": True,
         "has_previous": record.has_previous,
     }
@@ -45,7 +46,7 @@ def make_damaged_detail(row: dict) -> html.Div:
     """What a selected damaged row offers: restore its previous version (when one is kept), or delete it."""
     record = DamagedRecord(
         name=row["name"],
-        error=row["description"].removeprefix("unreadable record: "),
+        error=row["description"].removeprefix(UNREADABLE),
         has_previous=bool(row.get("has_previous")),
     )
     restore = dbc.Button(

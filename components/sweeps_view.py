@@ -110,7 +110,8 @@ COLUMNS = [
         "headerName": "Points",
         "type": "rightAligned",
         "filter": "agNumberColumnFilter",
-        "valueFormatter": {"function": "d3.format(',')(params.value)"},
+        # A damaged record has no grid: an empty cell, not "0".
+        "valueFormatter": {"function": "params.value == null ? '' : d3.format(',')(params.value)"},
         "minWidth": 100,
     },
     {

@@ -19,6 +19,7 @@ SPARK_WIDTH = 240
 SPARK_HEIGHT = 48
 SPARK_STROKE = 3
 TILE_STATES = (PointState.DONE, PointState.RUNNING, PointState.QUEUED, PointState.FAILED)
+UNKNOWN = "—"  # a number the wall does not know (Airflow did not answer)
 RENDERED_TILES_KEPT = 256  # per process: every wall a worker serves in one period shows the same tiles
 
 _rendered: OrderedDict[str, html.Div] = OrderedDict()
@@ -78,14 +79,34 @@ def make_progress_bar(tile: WallTile) -> html.Div:
     return html.Div(segments, className="bt-wall-bar")
 
 
-def _count(state: PointState, value: int) -> html.Div:
+def _count(state: PointState, value: int | None) -> html.Div:
+    """One state's count; None (a status nobody knows) shows as a dash, not as 0."""
     return html.Div(
         [
             html.Span(className="bt-wall-swatch", style={"background": STATE_COLORS[state]}),
-            html.Span(f"{value:,}", className="bt-wall-count-value"),
+            html.Span(UNKNOWN if value is None else f"{value:,}", className="bt-wall-count-value"),
             html.Span(STATE_LABELS[state], className="bt-wall-count-label"),
         ],
         className="bt-wall-count" + (" bt-wall-count-bad" if state == PointState.FAILED and value else ""),
+    )
+
+
+def _unknown(tile: WallTile) -> bool:
+    """A tile on the wall with no run: Airflow did not answer and no status was kept (services.wall)."""
+    return tile.stale and tile.run_id is None
+
+
+def _progress_text(tile: WallTile) -> html.Div:
+    if _unknown(tile):
+        pct, of = UNKNOWN, f"{tile.points_total:,} points, progress unknown"
+    else:
+        pct, of = (
+            f"{tile.coverage:.0%}",
+            f"{tile.counts.get(PointState.DONE, 0):,} / {tile.points_total:,} points",
+        )
+    return html.Div(
+        [html.Span(pct, className="bt-wall-pct"), html.Span(of, className="bt-wall-of")],
+        className="bt-wall-progress-text",
     )
 
 
@@ -114,19 +135,13 @@ def make_tile(tile: WallTile) -> html.Div:
                 className="bt-wall-head",
             ),
             html.Div(f"{tile.owner} · {tile.strategy}", className="bt-wall-meta"),
-            html.Div(
-                [
-                    html.Span(f"{tile.coverage:.0%}", className="bt-wall-pct"),
-                    html.Span(
-                        f"{tile.counts.get(PointState.DONE, 0):,} / {tile.points_total:,} points",
-                        className="bt-wall-of",
-                    ),
-                ],
-                className="bt-wall-progress-text",
-            ),
+            _progress_text(tile),
             make_progress_bar(tile),
             html.Div(
-                [_count(state, tile.counts.get(state, 0)) for state in TILE_STATES],
+                [
+                    _count(state, None if _unknown(tile) else tile.counts.get(state, 0))
+                    for state in TILE_STATES
+                ],
                 className="bt-wall-counts",
             ),
             html.Div(
@@ -179,10 +194,22 @@ def make_outage_banner(outage: WallOutage) -> html.Div:
     )
 
 
-def make_outage_summary(outage: WallOutage) -> list:
-    """The header's summary when nothing can be shown: the state is unknown, not "0 on the wall"."""
+def make_outage_summary(outage: WallOutage, tiles: Sequence[WallTile]) -> list:
+    """The header's summary during an outage: what is known runs, the rest is unknown (never "0")."""
     since = outage.since.astimezone().strftime("%H:%M")
-    return [html.Span(f"sweeps unknown since {since}", className="bt-wall-sum bt-wall-sum-stale")]
+    unknown = sum(_unknown(tile) for tile in tiles)
+    known = len(tiles) - unknown
+    parts = (
+        [html.Span(f"{sum(tile.active for tile in tiles)} running", className="bt-wall-sum")] if known else []
+    )
+    if not tiles:
+        what = "sweeps unknown"
+    else:
+        what = f"{unknown} unknown" if unknown else f"{sum(tile.stale for tile in tiles)} stale"
+    parts.append(html.Span(f"{what} since {since}", className="bt-wall-sum bt-wall-sum-stale"))
+    if tiles:
+        parts.append(html.Span(f"{len(tiles)} on the wall", className="bt-wall-sum bt-wall-sum-muted"))
+    return parts
 
 
 def make_tiles(tiles: Sequence[WallTile], outage: WallOutage | None = None) -> list:

@@ -111,6 +111,6 @@ def refresh(_n_intervals, filter_data):
     outage = view.outage
     if outage is None:
         return make_tiles(view.tiles), summary(view.tiles), clock, None
-    # An outage never reads as "0 sweeps": the banner says since when, the summary that it is unknown.
-    parts = summary(view.tiles) if view.tiles else make_outage_summary(outage)
+    # An outage never reads as "0 sweeps": the banner says since when, the summary what is unknown.
+    parts = make_outage_summary(outage, view.tiles)
     return make_tiles(view.tiles, outage), parts, clock, make_outage_banner(outage)

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import app_env, free_port, serve
-from tests.e2e.helpers import choose_strategy, history_row, save_sweep, type_into
+from tests.e2e.helpers import choose_strategy, history_row, save_sweep, snap, type_into
 from tests.e2e.test_wall_results_e2e import FINISHED, REFRESH_S, RUN_SECONDS, Seeded, seed
 
 pytestmark = pytest.mark.e2e
@@ -61,6 +61,7 @@ def test_the_wall_with_airflow_failing_says_so_then_recovers(failing, watched_pa
     expect(page.locator(".bt-wall-tile")).to_have_count(3)
     expect(page.locator(".bt-wall-stale-note").first).to_contain_text("status unknown")
     expect(page.locator("#wall-summary")).not_to_contain_text("0 on the wall")
+    snap(page, "wall-outage-1920x1080", full_page=False)
 
     failing.services.monitor.recover()
     expect(banner).to_have_count(0, timeout=15_000)
@@ -78,6 +79,7 @@ def test_a_damaged_record_shows_in_history_and_is_restored(failing, watched_page
     expect(row).to_contain_text("damaged")
     row.click()
     expect(page.locator("#sweeps-detail")).to_contain_text("restore its previous version or delete it")
+    snap(page, "sweeps-damaged-1366x768")
     page.click("#sweeps-damaged-restore")
 
     expect(page.locator("#sweeps-alert")).to_contain_text(f"Restored {FINISHED}")

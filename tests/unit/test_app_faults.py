@@ -42,7 +42,8 @@ def test_the_wall_with_a_failing_airflow_says_so_and_never_reads_0_sweeps(servic
     assert banner is not None and "Airflow unreachable since" in text(banner)
     assert AIRFLOW_500 in text(banner) and "2 tiles show the last known state or none" in text(banner)
     assert "0 on the wall" not in text(summary) and "No active" not in text(tiles)
-    assert text(tiles).count("status unknown") == 2
+    assert text(tiles).count("status unknown") == 2 and text(tiles).count("progress unknown") == 2
+    assert "2 unknown since" in text(summary) and "0 running" not in text(summary)
 
     services.monitor.recover()
     assert services.wall.view(period_s=0.001).outage is None  # a new period: a fresh board
@@ -58,7 +59,7 @@ def test_an_empty_wall_during_an_outage_says_which_sweeps_run_is_unknown() -> No
     shown = text(make_tiles([], outage))
     since = outage.since.astimezone().strftime("%H:%M")
     assert f"Airflow unreachable since {since} — {AIRFLOW_500}" in shown and "unknown" in shown
-    assert f"sweeps unknown since {since}" in text(make_outage_summary(outage))
+    assert f"sweeps unknown since {since}" in text(make_outage_summary(outage, []))
 
 
 def test_the_wall_survives_its_cache_damaged_while_it_runs(services, tmp_path) -> None:
