@@ -1,10 +1,11 @@
-"""Faults for tests: a tiny disk that can be filled, and a diskcache file overwritten with garbage."""
+"""Faults for tests: a tiny disk to fill, a diskcache file overwritten with garbage, a new thread."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,3 +55,25 @@ def corrupt_cache(folder: Path) -> None:
     for name in ("cache.db-wal", "cache.db-shm"):
         (folder / name).unlink(missing_ok=True)
     (folder / "cache.db").write_bytes(GARBAGE)
+
+
+def in_new_thread(call):
+    """`call()` from a thread that has no SQLite connection yet (as a new request's thread)."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # handed to the test, which asserts on it
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def aside_folders(parent: Path, name: str) -> list[Path]:
+    return sorted(parent.glob(f"{name}.corrupt-*"))

@@ -6,9 +6,8 @@ import pytest
 from dash.exceptions import PreventUpdate
 
 from tests.fakes import use_fake_services
-from tests.support.faults import corrupt_cache
+from tests.support.faults import aside_folders, corrupt_cache, in_new_thread
 from tests.support.sweeps import small_sweep
-from tests.unit.test_caches import aside_folders, in_new_thread
 
 AIRFLOW_500 = "Airflow answered HTTP 500: Internal Server Error"
 

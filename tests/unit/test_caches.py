@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 from pathlib import Path
 
 import diskcache
@@ -12,32 +11,10 @@ import pytest
 
 from services.caches import RecoveringCache, is_corruption, open_cache
 from services.records import DiskFull
-from tests.support.faults import corrupt_cache, fill_disk, small_disk
+from tests.support.faults import aside_folders, corrupt_cache, fill_disk, in_new_thread, small_disk
 
 CACHE_DISK_BYTES = 1024 * 1024  # room for an empty cache's SQLite files
 BIG_VALUE_BYTES = 64 * 1024  # more than a full disk has left
-
-
-def in_new_thread(call):
-    """`call()` from a thread that has no SQLite connection yet (as a new request's thread)."""
-    outcome: dict = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = call()
-        except BaseException as exc:  # handed to the test, which asserts on it
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
-
-
-def aside_folders(parent: Path, name: str) -> list[Path]:
-    return sorted(parent.glob(f"{name}.corrupt-*"))
 
 
 def test_a_cache_that_will_not_open_is_moved_aside_and_rebuilt(tmp_path: Path, caplog) -> None:
