@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dash
-import diskcache
 from dash import DiskcacheManager
 
+from services.caches import open_cache
 from services.redaction import redact_logs
 from services.settings import Settings, SettingsError, load_settings
 
@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         external_stylesheets=[],
         serve_locally=True,
         suppress_callback_exceptions=True,  # each page's components exist only while it is shown
-        background_callback_manager=DiskcacheManager(diskcache.Cache(str(cache_dir))),
+        background_callback_manager=DiskcacheManager(open_cache(cache_dir)),
         update_title=None,
     )
     app.layout = make_shell

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 
 from airflow_backtest_framework.catalog import STRATEGIES
+from components.alerts import make_toast
 from components.configure_layout import DEBOUNCE_MS, ConfigureIds
+from components.deploy_view import size_text
 from components.sweep_form import FormCheck
+from services.models import FIRST_VERSION, SweepRecord
 
 
 def make_param_fields(
@@ -98,3 +101,16 @@ def save_blockers(check: FormCheck, labels: dict[str, str]) -> str:
     if "name" in check.hints:
         return "Name the sweep to save it."
     return "Complete the form to save."
+
+
+def make_save_toast(record: SweepRecord) -> dbc.Toast:
+    """The toast after a save: saved or updated, the grid's size, and whether it needs a new deploy."""
+    config = record.config
+    changed = record.deployed_hash is not None and record.deployed_hash != config.spec_hash
+    verb = "Updated" if record.version > FIRST_VERSION else "Saved"
+    body = [
+        html.Div(f"{verb} {config.name}: {size_text(config)}."),
+        html.Div("The spec changed since its last deploy: deploy again.") if changed else None,
+        dcc.Link("Go to Deploy →", href="/deploy", className="bt-toast-link"),
+    ]
+    return make_toast(body, header="Sweep saved")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from airflow_backtest_framework.catalog import STRATEGIES
 from airflow_backtest_framework.config import CONTEXT_MAX_GRID_POINTS, NAME_PATTERN, SweepConfig, field_errors
 from airflow_backtest_framework.grid import GridError, format_values, parse_values
+from services.models import NEW_SWEEP
 
 DEFAULT_STRATEGY = next(iter(STRATEGIES))
 DEFAULT_UNIVERSE = "AAPL, MSFT, GOOGL, AMZN, NVDA"
@@ -57,6 +58,10 @@ class FormDraft(BaseModel):
     name: str = ""
     owner: str = DEFAULT_OWNER
     description: str = ""
+    # The saved sweep this form was loaded from (a clone) or last saved as, and that record's version:
+    # a save under that name checks nobody saved it since (services.registry.SweepRegistry.save).
+    base_name: str = ""
+    base_version: int = NEW_SWEEP
 
     @field_validator("initial_capital", "points_per_task", mode="before")
     @classmethod
@@ -67,6 +72,14 @@ class FormDraft(BaseModel):
     @classmethod
     def _list(cls, value: Any) -> Any:
         return [] if value is None else value
+
+    def expected_version(self) -> int:
+        """The version a save of this draft was edited from: NEW_SWEEP unless it holds its base's name."""
+        return self.base_version if self.name == self.base_name else NEW_SWEEP
+
+    def based_on(self, name: str, version: int) -> FormDraft:
+        """This draft, now edited from `version` of the saved sweep `name` (after a save or a load)."""
+        return self.model_copy(update={"base_name": name, "base_version": version})
 
     def params_for(self, strategy: str) -> dict[str, str]:
         """The expressions shown for a strategy: what was typed, the catalog default otherwise."""
@@ -107,8 +120,11 @@ def load_draft(data: Any) -> FormDraft:
         return FormDraft()
 
 
-def draft_from_config(config: SweepConfig, name: str) -> FormDraft:
+def draft_from_config(config: SweepConfig, name: str, version: int = NEW_SWEEP) -> FormDraft:
+    """A draft holding `config` under `name`, edited from `version` of the saved `config.name`."""
     return FormDraft(
+        base_name=config.name,
+        base_version=version,
         strategy=config.strategy,
         params={config.strategy: dict(config.params)},
         universe=", ".join(config.universe),
@@ -198,7 +214,12 @@ def check_draft(
         check.hints["name"] = f"Name the sweep to save it ({NAME_MIN} to {NAME_MAX} of a-z, 0-9, _)."
         del check.errors["name"]
     elif existing and draft.name in existing and "name" not in check.errors:
-        check.hints["name"] = f"A sweep named {draft.name} exists: Save updates it."
+        if draft.expected_version() == NEW_SWEEP:  # not loaded here: a save would be refused
+            check.hints["name"] = (
+                f"A sweep named {draft.name} exists: clone it to change it, or pick another name."
+            )
+        else:
+            check.hints["name"] = f"A sweep named {draft.name} exists: Save updates it."
     _grid(check, draft)
     check.can_save = bool(draft.name.strip()) and not check.errors and check.level in ("ok", "warn")
     return check

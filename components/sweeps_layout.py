@@ -56,11 +56,16 @@ class SweepsIds:
     DETAIL = "sweeps-detail"
 
 
+DAMAGED = "damaged"  # the grid's "Last run" value for a record that cannot be read
+
+
 def _state_class_rules() -> dict[str, str]:
     """The run states' CSS classes (components.states) as AG Grid cellClassRules: class -> a JS test."""
     groups: dict[str, list[str]] = {}
     for state in states_in_order(RunState):
         groups.setdefault(state_style(state).css, []).append(f"params.value === '{state_name(state)}'")
+    # An unreadable record (components.sweeps_damaged) reads like a failed run.
+    groups.setdefault(state_style(RunState.FAILED).css, []).append(f"params.value === '{DAMAGED}'")
     return {css: " || ".join(tests) for css, tests in groups.items()}
 
 
@@ -75,7 +80,8 @@ COLUMNS = [
         "headerName": "Points",
         "type": "rightAligned",
         "filter": "agNumberColumnFilter",
-        "valueFormatter": {"function": "d3.format(',')(params.value)"},
+        # A damaged record has no grid: an empty cell, not "0".
+        "valueFormatter": {"function": "params.value == null ? '' : d3.format(',')(params.value)"},
         "minWidth": 100,
     },
     {

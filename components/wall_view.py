@@ -13,12 +13,13 @@ from components.formatting import format_clock, format_duration, format_hour_min
 from components.states import state_name, state_style
 from components.sweep_nav import monitor_href
 from services.models import PointState
-from services.wall import HistoryPoint, WallTile
+from services.wall import HistoryPoint, WallOutage, WallTile
 
 SPARK_WIDTH = 240
 SPARK_HEIGHT = 48
 SPARK_STROKE = 3
 TILE_STATES = (PointState.DONE, PointState.RUNNING, PointState.QUEUED, PointState.FAILED)
+UNKNOWN = "—"  # a number the wall does not know (Airflow did not answer)
 RENDERED_TILES_KEPT = 256  # per process: every wall a worker serves in one period shows the same tiles
 
 _rendered: OrderedDict[str, html.Div] = OrderedDict()
@@ -78,15 +79,35 @@ def make_progress_bar(tile: WallTile) -> html.Div:
     return html.Div(segments, className="bt-wall-bar")
 
 
-def _count(state: PointState, value: int) -> html.Div:
+def _count(state: PointState, value: int | None) -> html.Div:
+    """One state's count; None (a status nobody knows) shows as a dash, not as 0."""
     style = state_style(state)
     return html.Div(
         [
             html.Span(className="bt-wall-swatch", style={"background": style.color}),
-            html.Span(f"{value:,}", className="bt-wall-count-value"),
+            html.Span(UNKNOWN if value is None else f"{value:,}", className="bt-wall-count-value"),
             html.Span(style.label, className="bt-wall-count-label"),
         ],
         className="bt-wall-count" + (" bt-wall-count-bad" if state == PointState.FAILED and value else ""),
+    )
+
+
+def _unknown(tile: WallTile) -> bool:
+    """A tile on the wall with no run: Airflow did not answer and no status was kept (services.wall)."""
+    return tile.stale and tile.run_id is None
+
+
+def _progress_text(tile: WallTile) -> html.Div:
+    if _unknown(tile):
+        pct, of = UNKNOWN, f"{tile.points_total:,} points, progress unknown"
+    else:
+        pct, of = (
+            f"{tile.coverage:.0%}",
+            f"{tile.counts.get(PointState.DONE, 0):,} / {tile.points_total:,} points",
+        )
+    return html.Div(
+        [html.Span(pct, className="bt-wall-pct"), html.Span(of, className="bt-wall-of")],
+        className="bt-wall-progress-text",
     )
 
 
@@ -114,19 +135,13 @@ def make_tile(tile: WallTile) -> html.Div:
                 className="bt-wall-head",
             ),
             html.Div(f"{tile.owner} · {tile.strategy}", className="bt-wall-meta"),
-            html.Div(
-                [
-                    html.Span(f"{tile.coverage:.0%}", className="bt-wall-pct"),
-                    html.Span(
-                        f"{tile.counts.get(PointState.DONE, 0):,} / {tile.points_total:,} points",
-                        className="bt-wall-of",
-                    ),
-                ],
-                className="bt-wall-progress-text",
-            ),
+            _progress_text(tile),
             make_progress_bar(tile),
             html.Div(
-                [_count(state, tile.counts.get(state, 0)) for state in TILE_STATES],
+                [
+                    _count(state, None if _unknown(tile) else tile.counts.get(state, 0))
+                    for state in TILE_STATES
+                ],
                 className="bt-wall-counts",
             ),
             html.Div(
@@ -144,12 +159,7 @@ def make_tile(tile: WallTile) -> html.Div:
                 ],
                 className="bt-wall-foot",
             ),
-            html.Div(
-                f"⚠ stale since {format_clock(tile.fetched_at)}"
-                + (f" — {tile.stale_reason}" if tile.stale_reason else ""),
-                className="bt-wall-stale-note",
-                title=tile.stale_reason or "",
-            )
+            html.Div(stale_note(tile), className="bt-wall-stale-note", title=tile.stale_reason or "")
             if tile.stale
             else None,
         ],
@@ -172,7 +182,58 @@ def make_wall_summary(tiles: list[WallTile]) -> list:
     return parts
 
 
-def make_tiles(tiles: Sequence[WallTile]) -> list:
+def stale_note(tile: WallTile) -> str:
+    """Why a stale tile is old: since when it has not been refreshed, or that its status is unknown."""
+    reason = f" — {tile.stale_reason}" if tile.stale_reason else ""
+    if tile.run_id is None:  # no status was ever kept for it: nothing to show but the outage
+        return f"⚠ status unknown{reason}"
+    return f"⚠ stale since {format_clock(tile.fetched_at)}{reason}"
+
+
+def outage_text(outage: WallOutage) -> str:
+    """`Airflow unreachable since 10:42 — <reason>`."""
+    return f"Airflow unreachable since {outage.since.astimezone().strftime('%H:%M')} — {outage.reason}"
+
+
+def make_outage_banner(outage: WallOutage) -> html.Div:
+    """The banner over a wall whose tiles Airflow did not refresh: since when and why."""
+    tiles = "tile shows" if outage.stale_tiles == 1 else "tiles show"
+    return html.Div(
+        [
+            html.Strong(outage_text(outage)),
+            html.Span(f" · {outage.stale_tiles} {tiles} the last known state or none", className="bt-wall-k"),
+        ],
+        className="bt-wall-outage",
+        role="alert",
+    )
+
+
+def make_outage_summary(outage: WallOutage, tiles: Sequence[WallTile]) -> list:
+    """The header's summary during an outage: what is known runs, the rest is unknown (never "0")."""
+    since = outage.since.astimezone().strftime("%H:%M")
+    unknown = sum(_unknown(tile) for tile in tiles)
+    known = len(tiles) - unknown
+    parts = (
+        [html.Span(f"{sum(tile.active for tile in tiles)} running", className="bt-wall-sum")] if known else []
+    )
+    if not tiles:
+        what = "sweeps unknown"
+    else:
+        what = f"{unknown} unknown" if unknown else f"{sum(tile.stale for tile in tiles)} stale"
+    parts.append(html.Span(f"{what} since {since}", className="bt-wall-sum bt-wall-sum-stale"))
+    if tiles:
+        parts.append(html.Span(f"{len(tiles)} on the wall", className="bt-wall-sum bt-wall-sum-muted"))
+    return parts
+
+
+def make_tiles(tiles: Sequence[WallTile], outage: WallOutage | None = None) -> list:
+    if not tiles and outage is not None:
+        return [
+            html.Div(
+                f"{outage_text(outage)}: which sweeps run is unknown until it answers.",
+                className="bt-wall-empty bt-wall-empty-outage",
+            )
+        ]
     if not tiles:
         return [html.Div("No active or recently finished sweeps match this wall.", className="bt-wall-empty")]
     return [_rendered_tile(tile) for tile in tiles]

@@ -12,12 +12,11 @@ from dash.exceptions import PreventUpdate
 from pydantic import ValidationError
 
 from airflow_backtest_framework.catalog import STRATEGIES
-from components.alerts import make_alert, make_error_alert, make_toast
+from components.alerts import make_alert, make_error_alert
 from components.configure_layout import INVALID_FIELDS, LABELS, make_configure_layout
 from components.configure_layout import ConfigureIds as Ids
-from components.configure_view import make_grid_panel, make_param_fields, save_blockers
+from components.configure_view import make_grid_panel, make_param_fields, make_save_toast, save_blockers
 from components.context import get_services, get_settings
-from components.deploy_view import size_text
 from components.shell import ShellIds
 from components.sweep_form import (
     FORM_FIELDS,
@@ -149,7 +148,7 @@ def validation_view(check: FormCheck, param_ids: list[dict]) -> dict:
 
 
 def _existing_names() -> set[str]:
-    return {record.name for record in get_services().registry.list()}
+    return get_services().registry.names()
 
 
 @dash.callback(
@@ -189,23 +188,16 @@ def show_validation(draft):
 # --------------------------------------------------------------------------- save, clone, reset, preview
 
 
-def save_draft(draft: FormDraft) -> tuple[object, str | None]:
-    """Validate with the app's grid cap and save; (toast or alert, the saved name or None)."""
+def save_draft(draft: FormDraft) -> tuple[object, FormDraft | None]:
+    """Validate with the app's grid cap and save from the version the draft was edited from;
+    (toast or alert, the draft now based on the saved version, or None when nothing was saved)."""
     services = get_services()
     try:
         config = validated_config(draft, get_settings().max_grid_points)
-        existed = services.registry.find(config.name) is not None
-        record = services.registry.save(config)
-    except Exception as exc:
+        record = services.registry.save(config, expected_version=draft.expected_version())
+    except Exception as exc:  # a refusal keeps the form as typed: the draft is not touched
         return make_error_alert(exc, title="Not saved."), None
-    changed = record.deployed_hash is not None and record.deployed_hash != config.spec_hash
-    verb = "Updated" if existed else "Saved"
-    body = [
-        html.Div(f"{verb} {config.name}: {size_text(config)}."),
-        html.Div("The spec changed since its last deploy: deploy again.") if changed else None,
-        dcc.Link("Go to Deploy →", href="/deploy", className="bt-toast-link"),
-    ]
-    return make_toast(body, header="Sweep saved"), config.name
+    return make_save_toast(record), draft.based_on(record.name, record.version)
 
 
 @dash.callback(
@@ -215,6 +207,7 @@ def save_draft(draft: FormDraft) -> tuple[object, str | None]:
         "current": Output(ShellIds.CURRENT_SWEEP, "data", allow_duplicate=True),
         "touched": Output(ShellIds.SWEEP_TOUCHED, "data", allow_duplicate=True),
         "saved": Output(Ids.SAVED, "data"),
+        "draft": Output(Ids.DRAFT, "data", allow_duplicate=True),
     },
     inputs={"n_clicks": Input(Ids.SAVE, "n_clicks")},
     state={"draft": State(Ids.DRAFT, "data")},
@@ -223,11 +216,19 @@ def save_draft(draft: FormDraft) -> tuple[object, str | None]:
 def save(n_clicks, draft):
     if not n_clicks:  # a button that mounts or re-renders reports n_clicks without a click
         raise PreventUpdate
-    message, name = save_draft(load_draft(draft))
-    if name is None:
+    message, saved = save_draft(load_draft(draft))
+    if saved is None:
         keep = dash.no_update
-        return {"toast": keep, "alert": message, "current": keep, "touched": keep, "saved": keep}
-    return {"toast": message, "alert": None, "current": name, "touched": time.time(), "saved": name}
+        return dict.fromkeys(("toast", "current", "touched", "saved", "draft"), keep) | {"alert": message}
+    # The draft store learns the saved version, so the next save from this form checks against it.
+    return {
+        "toast": message,
+        "alert": None,
+        "current": saved.name,
+        "touched": time.time(),
+        "saved": saved.name,
+        "draft": saved.model_dump(mode="json"),
+    }
 
 
 @dash.callback(
@@ -250,8 +251,8 @@ def clone_draft(name: str) -> FormDraft:
     """A draft holding a saved sweep's spec under a free `<name>_copy` name."""
     registry = get_services().registry
     record = registry.get(name)
-    taken = {r.name for r in registry.list()}
-    return draft_from_config(record.config, copy_name(record.name, taken))
+    taken = registry.names()
+    return draft_from_config(record.config, copy_name(record.name, taken), record.version)
 
 
 @dash.callback(

@@ -11,8 +11,10 @@ from dash.exceptions import PreventUpdate
 
 from components.alerts import make_alert, make_error_alert
 from components.context import get_services
+from components.formatting import format_minute
 from components.shell import ShellIds
 from components.sweep_nav import CONFIGURE_PATH, RUNS_LISTED
+from components.sweeps_damaged import SweepsDamagedIds, damaged_row, make_damaged_detail
 from components.sweeps_layout import ACTION_COLORS, ACTIONS, PendingAction, make_sweeps_layout
 from components.sweeps_layout import SweepsIds as Ids
 from components.sweeps_view import make_sweep_detail, selection_links, sweep_row
@@ -51,7 +53,9 @@ def history_rows(records: list[SweepRecord]) -> list[dict]:
 )
 def load_rows(_clicks, _touched):
     try:
-        return history_rows(get_services().registry.list()), dash.no_update
+        registry = get_services().registry
+        damaged = [damaged_row(record) for record in registry.damaged()]  # listed, never skipped
+        return history_rows(registry.list()) + damaged, dash.no_update
     except Exception as exc:
         return dash.no_update, make_error_alert(exc, title="Cannot list the sweeps.")
 
@@ -115,6 +119,8 @@ def select(rows):
     if not rows:
         return NOTHING_SELECTED
     row = rows[0]
+    if row.get("damaged"):  # only the panel below (restore, delete) applies to an unreadable record
+        return f"{row['name']} · damaged", "/", True, None, True, None, True, True, True, True
     links = selection_links(row)
     has_run = bool(row.get("last_run_id"))
     return {
@@ -156,6 +162,8 @@ def show_detail(rows, _touched):
     if not rows:
         return None, True, dash.no_update
     name = rows[0]["name"]
+    if rows[0].get("damaged"):
+        return make_damaged_detail(rows[0]), False, dash.no_update
     try:
         return sweep_detail(name), False, name
     except Exception as exc:  # e.g. the sweep was deleted in another session since the rows loaded
@@ -255,3 +263,33 @@ def confirm(n_clicks, pending, touched):
     except Exception as exc:
         return make_error_alert(exc, title=f"{ACTIONS[pending['action']][0]} failed."), False, dash.no_update
     return make_alert(message, color="success", dismissable=True), False, (touched or 0) + 1
+
+
+@dash.callback(
+    Output(Ids.ALERT, "children", allow_duplicate=True),
+    Output(Ids.TOUCHED, "data", allow_duplicate=True),
+    Input(SweepsDamagedIds.RESTORE, "n_clicks"),
+    Input(SweepsDamagedIds.DELETE, "submit_n_clicks"),
+    State(Ids.GRID, "selectedRows"),
+    State(Ids.TOUCHED, "data"),
+    prevent_initial_call=True,
+)
+def repair_damaged_record(restore_clicks, delete_clicks, rows, touched):
+    """A damaged record: put its previous version back, or delete it (after the browser's confirm)."""
+    restoring = ctx.triggered_id == SweepsDamagedIds.RESTORE
+    if not (restore_clicks if restoring else delete_clicks) or not rows or not rows[0].get("damaged"):
+        raise PreventUpdate
+    name = rows[0]["name"]
+    registry = get_services().registry
+    try:
+        if restoring:
+            record = registry.restore_previous(name)
+            message = (
+                f"Restored {name} as saved {format_minute(record.updated_at)} (version {record.version})."
+            )
+        else:
+            registry.delete(name)
+            message = f"Deleted the damaged record of {name}: its name can be saved again."
+    except Exception as exc:
+        return make_error_alert(exc, title=f"{name} not repaired."), dash.no_update
+    return make_alert(message, color="success", dismissable=True), (touched or 0) + 1

@@ -12,7 +12,7 @@ from components.alerts import make_error_alert
 from components.context import get_services, get_settings
 from components.formatting import format_clock
 from components.wall_layout import WallIds, make_wall_layout
-from components.wall_view import make_tiles, make_wall_summary
+from components.wall_view import make_outage_banner, make_outage_summary, make_tiles, make_wall_summary
 from services.wall import WallFilter
 
 log = logging.getLogger(__name__)
@@ -50,10 +50,15 @@ def refresh(_n_intervals, filter_data):
     """The tiles of the shared wall board (rebuilt once per refresh period: many walls cost one)."""
     clock = format_clock(datetime.now())
     try:
-        tiles = get_services().wall.board(
+        view = get_services().wall.view(
             WallFilter.model_validate(filter_data or {}), period_s=refresh_ms() / 1000
         )
     except Exception as exc:  # the wall keeps its last tiles and says why it is not fresher
         log.exception("wall refresh failed")
         return dash.no_update, dash.no_update, clock, make_error_alert(exc, title="Wall not updated.")
-    return make_tiles(tiles), make_wall_summary(tiles), clock, None
+    outage = view.outage
+    if outage is None:
+        return make_tiles(view.tiles), make_wall_summary(view.tiles), clock, None
+    # An outage never reads as "0 sweeps": the banner says since when, the summary what is unknown.
+    parts = make_outage_summary(outage, view.tiles)
+    return make_tiles(view.tiles, outage), parts, clock, make_outage_banner(outage)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
-import diskcache
-
 from services.airflow.client import AirflowClient
 from services.airflow.http import HttpTransport
 from services.airflow.mwaa import MWAA_MAX_PATH_CHARS, MwaaTransport
@@ -15,6 +13,7 @@ from services.aws.batch import BatchJobsService, console_host
 from services.aws.clients import AwsClients
 from services.aws.connections import AwsConnections
 from services.aws.s3_store import S3Store
+from services.caches import RecoveringCache
 from services.connection_status import CachedChecks
 from services.connections import LocalConnections
 from services.deploy import DeployService
@@ -59,9 +58,9 @@ def build_services(settings: Settings) -> Services:
     return _build_aws(settings) if settings.mode == "aws" else _build_local(settings)
 
 
-def shared_cache(settings: Settings) -> diskcache.Cache:
-    """The diskcache shared by every worker (status polls, best points)."""
-    return diskcache.Cache(str(settings.cache_dir / SHARED_CACHE_FOLDER), size_limit=MONITOR_CACHE_SIZE_LIMIT)
+def shared_cache(settings: Settings) -> RecoveringCache:
+    """The diskcache shared by every worker (status polls, best points); rebuilt if it gets damaged."""
+    return RecoveringCache(settings.cache_dir / SHARED_CACHE_FOLDER, size_limit=MONITOR_CACHE_SIZE_LIMIT)
 
 
 @dataclass(frozen=True)
@@ -191,10 +190,10 @@ def compose(
         monitor=monitor,
         results=results,
         results_tables=ResultsTables(results),
-        wall=WallService(registry, monitor, diskcache.Cache(str(settings.cache_dir / WALL_FOLDER))),
+        wall=WallService(registry, monitor, RecoveringCache(settings.cache_dir / WALL_FOLDER)),
         connections=connections,
         connection_status=CachedChecks(connections),
-        flags=SharedFlags(diskcache.Cache(str(settings.cache_dir / FLAGS_FOLDER))),
+        flags=SharedFlags(RecoveringCache(settings.cache_dir / FLAGS_FOLDER)),
         actions=SweepActions(registry, deployer, runs),
         airflow_ui_url=airflow_ui_url,
     )

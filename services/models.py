@@ -200,6 +200,10 @@ class CheckResult(BaseModel):
     fix: str = ""
 
 
+FIRST_VERSION = 1
+NEW_SWEEP = 0  # the version a form edits when it did not load the sweep: the name must be free
+
+
 class SweepRecord(BaseModel):
     """A saved sweep in the registry, with the history of what was done with it."""
 
@@ -209,6 +213,10 @@ class SweepRecord(BaseModel):
     deployed_hash: str | None = None
     deployed_at: datetime | None = None
     run_ids: list[str] = Field(default_factory=list)
+    # Counts the saves of the spec (deploys and runs do not change it); a record written before
+    # versions existed reads as version 1, so 0 can mean "a sweep not saved yet".
+    version: int = Field(default=FIRST_VERSION, ge=FIRST_VERSION)
+    updated_by: str = ""  # who saved the spec last (the sign-in user, or the spec's owner without sign-in)
 
     @property
     def name(self) -> str:

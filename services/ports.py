@@ -19,11 +19,12 @@ from services.models import (
     SweepRecord,
     SweepStatus,
 )
+from services.records import DamagedRecord
 from services.settings import Settings
 
 if TYPE_CHECKING:
     from services.aws.batch import BatchJob
-    from services.wall import WallFilter, WallTile
+    from services.wall import WallFilter, WallTile, WallView
 
 ProgressCallback = Callable[[DeployProgress], None]
 CancelCheck = Callable[[], bool]
@@ -39,9 +40,23 @@ class SweepStore(Protocol):
     def find(self, name: str) -> SweepRecord | None: ...
 
     def list(self) -> list[SweepRecord]:
-        """Every saved sweep, newest change first."""
+        """Every readable saved sweep, newest change first."""
 
-    def save(self, config: SweepConfig) -> SweepRecord: ...
+    def names(self) -> set[str]:
+        """Every saved name, readable or damaged (cheap: no record is read)."""
+
+    def damaged(self) -> list[DamagedRecord]:
+        """The saved sweeps whose record cannot be read (each can be deleted, or restored if it has a
+        previous version)."""
+
+    def save(
+        self, config: SweepConfig, *, expected_version: int | None = None, by: str | None = None
+    ) -> SweepRecord:
+        """Save the spec if the stored version is still `expected_version` (NEW_SWEEP: the name is free;
+        None: unchecked); SaveConflict, DamagedRecordError or DiskFull otherwise, nothing changed."""
+
+    def restore_previous(self, name: str) -> SweepRecord:
+        """Put a (damaged) record's previous version back; NotFound when there is none."""
 
     def record_deploy(self, name: str, spec_hash: str) -> SweepRecord: ...
 
@@ -128,6 +143,9 @@ class Wall(Protocol):
     """The tiles of the monitoring wall."""
 
     def board(self, wall_filter: WallFilter | None = None, *, period_s: float) -> list[WallTile]: ...
+
+    def view(self, wall_filter: WallFilter | None = None, *, period_s: float) -> WallView:
+        """The board's tiles and the outage behind its stale ones (when Airflow does not answer)."""
 
 
 class Connections(Protocol):

@@ -36,6 +36,8 @@ BOARD_WAIT_S = 0.1  # the wall starting a quick board rebuild waits this long fo
 BOARD_BEHIND_PERIODS = 3  # a board this many periods old is rebuilt before a wall shows it
 BOARD_EXPIRE_S = 24 * 3600
 BUILD_LOCK_EXPIRE_S = 120  # a rebuild whose worker died frees its lock after this
+OUTAGE_KEY = "wall-outage-since"  # when a board first found Airflow not answering (shared by every worker)
+OUTAGE_EXPIRE_S = 7 * 24 * 3600
 
 
 class StatusSource(Protocol):
@@ -98,6 +100,15 @@ class WallFilter(BaseModel):
         return tile.run_state in states
 
 
+class WallOutage(BaseModel):
+    """Airflow did not answer the wall's polls: since when (first seen by a board), why, and how many
+    tiles show old data or none."""
+
+    since: datetime
+    reason: str
+    stale_tiles: int
+
+
 class WallBoard(BaseModel):
     """All tiles of one wall filter's sweeps, as built in one refresh period (shared by every wall)."""
 
@@ -105,6 +116,15 @@ class WallBoard(BaseModel):
     built_at: datetime
     build_s: float = 0.0  # how long the rebuild took
     tiles: list[WallTile]
+    outage: WallOutage | None = None
+
+
+class WallView(BaseModel):
+    """What a wall shows: its tiles, and the outage that keeps them from being fresh (None when none).
+    A wall with no tiles and an outage does not know what runs: it must not say "nothing runs"."""
+
+    tiles: list[WallTile]
+    outage: WallOutage | None = None
 
 
 class WallService:
@@ -146,9 +166,14 @@ class WallService:
     # ---- the board every wall shows ---------------------------------------------------------------
 
     def board(self, wall_filter: WallFilter | None = None, *, period_s: float) -> list[WallTile]:
-        """The tiles a wall shows, from a board shared by every wall and worker and rebuilt at most once
-        per refresh period (`period_s`, aligned to the clock): many walls cost the upstream APIs what
-        one wall costs, and a refresh never waits for a whole round of polls.
+        """The tiles of `view` (see there)."""
+        return self.view(wall_filter, period_s=period_s).tiles
+
+    def view(self, wall_filter: WallFilter | None = None, *, period_s: float) -> WallView:
+        """The tiles a wall shows and the outage behind stale ones, from a board shared by every wall
+        and worker and rebuilt at most once per refresh period (`period_s`, aligned to the clock):
+        many walls cost the upstream APIs what one wall costs, and a refresh never waits for a whole
+        round of polls.
 
         The first wall asking in a new period starts the rebuild in the background, waits for it when
         the last one took at most BOARD_WAIT_S, and until it is done, walls get the previous period's
@@ -170,7 +195,9 @@ class WallService:
                 wait = BOARD_WAIT_S if board.build_s <= BOARD_WAIT_S else 0.0
             if done is not None and done.wait(wait):
                 board = self._load_board(key) or board
-        return [tile for tile in board.tiles if wanted.matches_tile(tile)]
+        return WallView(
+            tiles=[tile for tile in board.tiles if wanted.matches_tile(tile)], outage=board.outage
+        )
 
     @staticmethod
     def _board_key(wanted: WallFilter) -> str:
@@ -194,12 +221,31 @@ class WallService:
         started = time.perf_counter()
         tiles = self.tiles(board_filter)
         board = WallBoard(
-            period=period, built_at=self._now(), build_s=time.perf_counter() - started, tiles=tiles
+            period=period,
+            built_at=self._now(),
+            build_s=time.perf_counter() - started,
+            tiles=tiles,
+            outage=self._outage(tiles),
         )
         stored = (board.period, board.built_at.isoformat(), board.model_dump_json())
         self._cache.set(key, stored, expire=BOARD_EXPIRE_S)
         self._boards[key] = ((stored[0], stored[1]), board)
         return board
+
+    def _outage(self, tiles: list[WallTile]) -> WallOutage | None:
+        """The outage behind the stale tiles, dated from the first board that saw it; None if none."""
+        stale = [tile for tile in tiles if tile.stale]
+        if not stale:
+            self._cache.delete(OUTAGE_KEY)
+            return None
+        self._cache.add(OUTAGE_KEY, self._now().isoformat(), expire=OUTAGE_EXPIRE_S)
+        since = self._cache.get(OUTAGE_KEY)
+        reason = next((tile.stale_reason for tile in stale if tile.stale_reason), "Airflow did not answer")
+        return WallOutage(
+            since=datetime.fromisoformat(since) if since else self._now(),
+            reason=reason,
+            stale_tiles=len(stale),
+        )
 
     def _start_build(self, key: str, wanted: WallFilter, period: int) -> threading.Event | None:
         """Rebuild the board in a background thread unless another thread or worker is at it."""
@@ -234,7 +280,7 @@ class WallService:
             owner=config.owner,
             strategy=config.strategy,
             run_id=run.run_id if run else None,
-            run_state=run.state if run else RunState.NONE,
+            run_state=run.state if run else (RunState.UNKNOWN if status.stale else RunState.NONE),
             points_total=status.points_total,
             counts=counts,
             coverage=status.coverage,
@@ -249,9 +295,13 @@ class WallService:
         )
 
     def _on_wall(self, tile: WallTile) -> bool:
+        """Active, recently finished, or stale: a sweep that ran and whose status Airflow did not give
+        stays on the wall (as unknown), so an outage never reads as "nothing runs"."""
+        if tile.stale:
+            return True
         if tile.run_id is None:
             return False
-        if tile.active or tile.stale:
+        if tile.active:
             return True
         return self._now() - (tile.ended_at or tile.fetched_at) <= self._recent
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from airflow_backtest_framework.config import SweepConfig
 from services.airflow.models import RunState, TaskState
+from services.errors import Unavailable
 from services.models import (
     CompletionSummary,
     EquityCurve,
@@ -29,6 +30,7 @@ FAILED_EVERY = 17  # every 17th finished point fails, so failures show up in eve
 RUNNING_SLOTS = 8
 QUEUED_SLOTS = 8
 PROGRESS_SAMPLES = 40  # samples of a fake run's points-done-over-time
+FAILING_KEY = "monitor_failing"  # in the fake state: the reason Airflow does not answer
 
 
 def point_states(total: int, fraction: float) -> list[PointState]:
@@ -91,8 +93,26 @@ class FakeMonitor:
     def batch_jobs(self, config: SweepConfig, run_id: str) -> list:
         return self.batch.jobs_of_run(config.dag_id, run_id, job_name=config.dag_id) if self.batch else []
 
+    def fail(self, reason: str) -> None:
+        """Play an Airflow that does not answer, seen from a fresh cache (no last known status), in every
+        process sharing the fake state: statuses come back stale with `reason` and no run."""
+        self.runs.state.update(lambda data: data.__setitem__(FAILING_KEY, reason))
+
+    def recover(self) -> None:
+        self.runs.state.update(lambda data: data.pop(FAILING_KEY, None))
+
     def status(self, config: SweepConfig, run_id: str | None = None) -> SweepStatus:
         now = datetime.now(UTC)
+        failing = self.runs.state.read().get(FAILING_KEY)
+        if failing is not None:  # as MonitorService answers an outage it has no last status for
+            return SweepStatus(
+                dag_id=config.dag_id,
+                points_total=config.grid_size,
+                point_states=[PointState.NOT_STARTED] * config.grid_size,
+                fetched_at=now,
+                stale=True,
+                stale_reason=failing,
+            )
         runs = self.runs.list_runs(config)
         run = next((r for r in runs if r.run_id == run_id), None) if run_id else (runs[0] if runs else None)
         if run is None:
@@ -127,6 +147,9 @@ class FakeMonitor:
         )
 
     def run_progress(self, config: SweepConfig, limit: int) -> list[RunProgress]:
+        failing = self.runs.state.read().get(FAILING_KEY)
+        if failing is not None:
+            raise Unavailable(failing)
         compared = []
         for run in self.runs.list_runs(config, limit=limit):
             status = self.status(config, run.run_id)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dash
 import pytest
 
 from components.configure_layout import ConfigureIds
 from components.sweep_form import FormDraft, check_draft, copy_name, load_draft
+from services.settings import Settings
 from tests.fakes import use_fake_services
+from tests.support.faults import fill_disk, small_disk
 from tests.support.sweeps import small_sweep
 
 MR = "MeanReversionStrategy"
@@ -18,7 +21,7 @@ def services(tmp_path):
 
 
 def draft(**changes) -> FormDraft:
-    return FormDraft(strategy=MR, name="mr_test", **changes)
+    return FormDraft(**({"strategy": MR, "name": "mr_test"} | changes))
 
 
 def test_bad_grid_expression_gets_its_own_message_and_blocks_save():
@@ -116,12 +119,14 @@ def test_save_stores_the_sweep_in_the_registry(services):
 
     view = save(1, draft().model_dump(mode="json"))
     toast, alert, current, saved = view["toast"], view["alert"], view["current"], view["saved"]
+    stored = view["draft"]
 
     record = services.registry.get("mr_test")
     assert record.config.grid_size == 81
     assert current == saved == "mr_test"
     assert alert is None
     assert "Saved mr_test: 81 points in 9 tasks." in str(toast.to_plotly_json())
+    assert (stored["base_name"], stored["base_version"]) == ("mr_test", record.version)
 
 
 def test_save_of_an_invalid_draft_shows_an_alert_and_stores_nothing(services):
@@ -139,9 +144,9 @@ def test_save_respects_the_apps_grid_cap(tmp_path):
     use_fake_services(tmp_path, max_grid_points=50)
     from pages.configure import save_draft
 
-    message, name = save_draft(draft())
+    message, saved = save_draft(draft())
 
-    assert name is None
+    assert saved is None
     assert "81 points; the limit is 50" in str(message.to_plotly_json())
 
 
@@ -188,6 +193,7 @@ def test_clone_loads_the_spec_under_a_new_name(services):
     cloned = clone_draft("mr_spy")
 
     assert cloned.name == "mr_spy_copy"
+    assert (cloned.base_name, cloned.base_version) == ("mr_spy", services.registry.get("mr_spy").version)
     assert cloned.params[MR] == small_sweep().params
     assert cloned.universe.startswith("AAPL, MSFT")
 
@@ -214,3 +220,98 @@ def test_backticks_in_the_description_stay_inside_the_code_block(services):
     fence = text.split("python\n", 1)[0]
     assert len(fence) > 3 and set(fence) == {"`"}
     assert text.endswith(fence) and text.count(fence) == 2
+
+
+# ---------------------------------------------------------------------------- saves that are refused
+
+
+def text_of(component) -> str:
+    return str(component.to_plotly_json())
+
+
+def outputs(view: dict) -> tuple:
+    """The save callback's outputs in the order a reader expects: toast, alert, current, touched,
+    saved name, the draft store."""
+    return tuple(view[key] for key in ("toast", "alert", "current", "touched", "saved", "draft"))
+
+
+def test_two_sessions_saving_one_sweep_one_is_refused_and_keeps_what_it_typed(services):
+    from pages.configure import save
+
+    opened = services.registry.save(small_sweep(name="mr_a"), by="alice")
+    first = draft(name="mr_a", description="from session 1").based_on("mr_a", opened.version)
+    second = draft(name="mr_a", description="from session 2").based_on("mr_a", opened.version)
+
+    save(1, first.model_dump(mode="json"))
+    toast, alert, current, _touched, _saved, stored = outputs(save(1, second.model_dump(mode="json")))
+
+    assert services.registry.get("mr_a").config.description == "from session 1"
+    message = text_of(alert)
+    assert "Not saved." in message and "mr_a was changed by research at" in message
+    assert "since you opened it" in message and "save under another name" in message
+    assert stored is dash.no_update and toast is dash.no_update and current is dash.no_update
+
+
+def test_typing_an_existing_name_without_loading_it_is_refused_with_a_way_out(services):
+    from pages.configure import save
+
+    services.registry.save(small_sweep(name="mr_a", owner="alice"))
+    typed = draft(name="mr_a", description="mine")
+    hint = check_draft(typed, max_grid_points=100_000, existing={"mr_a"}).hints["name"]
+    assert "exists: clone it to change it, or pick another name" in hint
+
+    _toast, alert, *_rest = outputs(save(1, typed.model_dump(mode="json")))
+
+    assert "A sweep named mr_a already exists (saved by alice at" in text_of(alert)
+    assert services.registry.get("mr_a").config.description != "mine"
+
+
+def test_a_clone_renamed_back_to_its_source_updates_it(services):
+    from pages.configure import clone_draft, save
+
+    services.registry.save(small_sweep(name="mr_a"))
+    edited = clone_draft("mr_a").model_copy(update={"name": "mr_a", "description": "edited"})
+    assert "Save updates it" in check_draft(edited, 100_000, existing={"mr_a"}).hints["name"]
+
+    toast, alert, *_rest = outputs(save(1, edited.model_dump(mode="json")))
+
+    assert alert is None and "Updated mr_a" in text_of(toast)
+    assert services.registry.get("mr_a").config.description == "edited"
+
+
+def test_saving_the_name_of_a_damaged_record_says_to_restore_or_delete_it(services, tmp_path):
+    from pages.configure import save
+
+    services.registry.save(small_sweep(name="mr_a"))
+    services.registry.save(small_sweep(name="mr_a", description="v2"))
+    record = tmp_path / "registry" / "sweeps" / "mr_a.json"
+    record.write_text(record.read_text()[:30])
+
+    _toast, alert, *_rest = outputs(save(1, draft(name="mr_a").model_dump(mode="json")))
+
+    assert "mr_a is damaged" in text_of(alert) and "restore its previous version or delete it" in text_of(
+        alert
+    )
+
+
+def test_a_full_disk_on_save_says_so_and_keeps_the_saved_record(tmp_path):
+    with small_disk(tmp_path / "disk") as disk:
+        # The caches live on another disk here: 64 KiB holds records, not SQLite files.
+        settings = Settings(app_data_dir=disk / "app", cache_dir=tmp_path / "cache")
+        services = use_fake_services(disk, settings=settings)
+        from pages.configure import save  # after the app exists
+
+        saved = services.registry.save(small_sweep(name="mr_a", description="kept"))
+        before = (disk / "registry" / "sweeps" / "mr_a.json").read_bytes()
+        fill_disk(disk)
+        typed = draft(name="mr_a", description="y" * 2000).based_on("mr_a", saved.version)
+
+        _toast, alert, _current, _touched, _saved, stored = outputs(save(1, typed.model_dump(mode="json")))
+
+        folder = disk / "registry" / "sweeps"
+        assert f"The disk holding {folder} is full: nothing was saved; free space and save again" in text_of(
+            alert
+        )
+        assert stored is dash.no_update  # the form keeps what was typed
+        assert (folder / "mr_a.json").read_bytes() == before
+        assert sorted(p.name for p in folder.iterdir()) == [".lock", "mr_a.json", "mr_a.json.prev"]

@@ -15,6 +15,7 @@ from airflow_backtest_framework.engine_contract import point_key
 from bench.fake_airflow import FakeDagsFolderAirflow
 from services.airflow.client import AirflowClient
 from services.airflow.models import RunState
+from services.airflow.transport import ApiRequest, ApiResponse
 from services.deploy import DeployService
 from services.models import PointState
 from services.monitoring import MonitorService
@@ -200,3 +201,45 @@ def test_board_nobody_watched_for_long_is_rebuilt_before_answering(world, monkey
     clock.now += timedelta(seconds=PERIOD_S * (BOARD_BEHIND_PERIODS + 1))
     expire(cache)
     assert {t.name: t.run_state for t in wall.board(period_s=PERIOD_S)}["alpha"] == "failed"
+
+
+# ---- Airflow not answering -----------------------------------------------------------------------
+
+AIRFLOW_500 = {"detail": "Internal Server Error"}
+
+
+def test_airflow_answering_500_with_a_fresh_cache_is_an_outage_not_an_empty_wall(tmp_path, world) -> None:
+    airflow, _wall, _cache, clock, _runs, registry = world
+
+    def answering_500(request: ApiRequest) -> ApiResponse:
+        return ApiResponse(500, AIRFLOW_500) if failing else airflow(request)
+
+    failing = True
+    fresh = diskcache.Cache(str(tmp_path / "fresh-cache"))  # nothing known from before the outage
+    monitor = MonitorService(
+        AirflowClient(answering_500),
+        ResultsService(LocalFolderStore(tmp_path / "results")),
+        fresh,
+        ttl_s=60,
+        now=clock,
+    )
+    wall = WallService(registry, monitor, fresh, now=clock)
+    started = clock.now
+
+    view = wall.view(period_s=PERIOD_S)
+
+    assert {t.name: t.run_state for t in view.tiles} == {"alpha": "unknown", "beta": "unknown"}
+    assert all(t.stale and "HTTP 500" in (t.stale_reason or "") for t in view.tiles)
+    assert view.outage is not None and view.outage.since == started and view.outage.stale_tiles == 2
+    assert "HTTP 500" in view.outage.reason
+
+    clock.now += timedelta(seconds=PERIOD_S * 2)  # still down: the outage keeps its start
+    expire(fresh)
+    assert wall.view(period_s=PERIOD_S).outage.since == started
+
+    failing = False
+    clock.now += timedelta(seconds=PERIOD_S * (BOARD_BEHIND_PERIODS + 1))
+    expire(fresh)
+    view = wall.view(period_s=PERIOD_S)
+    assert view.outage is None and {t.name for t in view.tiles} == {"alpha", "beta"}
+    assert not any(t.stale or t.run_state == "unknown" for t in view.tiles)
