@@ -41,6 +41,25 @@ class Signals:
 
 
 @dataclass(frozen=True, eq=False)
+class FillPrices:
+    """Where a trade's levels come from, as log prices symbols × dates (the close for all: same-close fills).
+
+    `entry[i, e]` is the price an entry decided at close e fills at; stops compare `low` (longs) and
+    `high` (shorts) with the stop level, take-profits the other extreme. Stops are watched from
+    `first_watch` bars after the decision, and up to `exit_lag` bars after a signal exit's decision
+    (until that exit fills). `entry_allowed` masks decisions whose fill would fall outside the
+    symbol's quoted range.
+    """
+
+    entry: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    first_watch: int = 1
+    exit_lag: int = 0
+    entry_allowed: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
 class Book:
     """The trades of a backtest, sorted by symbol then entry day."""
 
@@ -92,16 +111,22 @@ class _Walker:
     entry + profit offset", whatever the side.
     """
 
-    def __init__(self, log_close: np.ndarray, signals: Signals) -> None:
+    def __init__(self, log_close: np.ndarray, signals: Signals, prices: FillPrices | None = None) -> None:
         self.n_symbols, self.n_days = log_close.shape
-        cells = self.n_symbols * self.n_days
         # Rows padded by one scan block: scans may read past a row's end and discard what they read.
-        self.short_prices = cells + SCAN_BLOCK_DAYS
-        signed = np.zeros(2 * self.short_prices)
-        signed[:cells] = log_close.ravel()
-        np.negative(signed[:cells], out=signed[self.short_prices : self.short_prices + cells])
-        self.signed_prices = signed
-        self.entry = np.ascontiguousarray(signals.entry).ravel()
+        self.short_prices = self.n_symbols * self.n_days + SCAN_BLOCK_DAYS
+        prices = prices or FillPrices(log_close, log_close, log_close)
+        self.signed_entry = self._signed(prices.entry, prices.entry)
+        self.adverse = self._signed(prices.low, prices.high)  # what a stop-loss watches
+        self.favourable = self.adverse if prices.high is prices.low else self._signed(prices.high, prices.low)
+        self.first_watch = prices.first_watch
+        self.exit_lag = prices.exit_lag
+        entry = (
+            signals.entry
+            if prices.entry_allowed is None
+            else np.where(prices.entry_allowed, signals.entry, 0)
+        )
+        self.entry = np.ascontiguousarray(entry, dtype=np.int8).ravel()
         self.entry_keys = _event_keys(signals.entry != 0)
         self.exit_keys = _event_keys(np.concatenate([signals.exit_long, signals.exit_short]))
         self.short_exits = self.n_symbols * (self.n_days + 1)  # short exits live in the rows after longs
@@ -122,6 +147,14 @@ class _Walker:
         self.risk_cooldown = max(signals.risk_cooldown, 1)
         self.steps = np.arange(SCAN_BLOCK_DAYS)
 
+    def _signed(self, long_side: np.ndarray, short_side: np.ndarray) -> np.ndarray:
+        """Longs' prices, then shorts' negated prices, each padded by one scan block."""
+        cells = self.n_symbols * self.n_days
+        signed = np.zeros(2 * self.short_prices)
+        signed[:cells] = long_side.ravel()
+        np.negative(short_side.ravel(), out=signed[self.short_prices : self.short_prices + cells])
+        return signed
+
     def next_entry(self, symbol: np.ndarray, resume: np.ndarray) -> np.ndarray:
         """First entry day >= resume (<= T) of each lane; T when there is none."""
         base = symbol * (self.n_days + 1)
@@ -138,15 +171,16 @@ class _Walker:
         keys = self.exit_keys
         signal_exit = keys[keys.searchsorted(offset + entry + 1)] - offset
         cell += short * self.short_prices  # now indexes the signed prices
-        level = self.signed_prices[cell]
+        level = self.signed_entry[cell]
         stop = level + np.where(short, self.stop_offset[1], self.stop_offset[0])
         profit = None
         if self.has_profit_target:
             profit = level + np.where(short, self.profit_offset[1], self.profit_offset[0])
-        span = np.minimum(signal_exit, n_days - 1) - entry  # days to watch after the entry
+        # Bars to watch after the entry decision: until the signal exit fills.
+        span = np.minimum(signal_exit + self.exit_lag, n_days - 1) - entry
         hit = entry + self._days_to_crossing(cell, span, stop, profit)
-        exit_day = np.minimum(signal_exit, hit)
         by_risk = hit < n_days
+        exit_day = np.where(by_risk, hit, signal_exit)
         resume = np.minimum(exit_day + np.where(by_risk, self.risk_cooldown, self.signal_cooldown), n_days)
         return exit_day, direction, by_risk, resume
 
@@ -157,12 +191,13 @@ class _Walker:
         `span` days; T when there is none (so that entry + result >= T)."""
         hit = np.full(cell.size, self.n_days, dtype=np.int64)
         pending = np.arange(cell.size)
-        offset = np.ones(cell.size, dtype=np.int64)  # days after the entry where this block starts
+        # Bars after the entry decision where this block starts.
+        offset = np.full(cell.size, self.first_watch, dtype=np.int64)
         while pending.size:
-            values = self.signed_prices[(cell[pending] + offset)[:, None] + self.steps]
-            crossed = values <= stop[pending, None]
+            window = (cell[pending] + offset)[:, None] + self.steps
+            crossed = self.adverse[window] <= stop[pending, None]
             if profit is not None:
-                crossed |= values >= profit[pending, None]
+                crossed |= self.favourable[window] >= profit[pending, None]
             first = crossed.argmax(axis=1)
             # The earliest crossing of the block counts only if it lies within the span.
             day = offset + first
@@ -189,9 +224,14 @@ class _Trades:
         return [np.concatenate(column) for column in zip(*self.parts, strict=True)]
 
 
-def simulate(log_close: np.ndarray, signals: Signals, pieces: int = PIECES) -> Book:
-    """All trades of every symbol (log_close is symbols × days); see the module docstring."""
-    walker = _Walker(log_close, signals)
+def simulate(
+    log_close: np.ndarray, signals: Signals, pieces: int = PIECES, prices: FillPrices | None = None
+) -> Book:
+    """All trades of every symbol (log_close is symbols × days); see the module docstring.
+
+    Book.exit is the bar of the exit decision (signal exits) or of the stop/take-profit trigger.
+    """
+    walker = _Walker(log_close, signals, prices)
     n_symbols, n_days = walker.n_symbols, walker.n_days
     pieces = max(1, min(pieces, n_days // 2))
     # Entries on the last close could earn nothing: the last border is T - 1.
