@@ -50,44 +50,71 @@ def holding_runs(book: Book, fills: Fills) -> Book:
 def daily_returns(
     data: MarketData, book: Book, fills: Fills, weight: float, execution: Execution, benchmark: np.ndarray
 ) -> DailyReturns:
-    """Gross and net portfolio returns of a book held at constant `weight` per position (rebalanced each bar).
+    """Gross and net returns of a book holding `weight` of equity per position (rebalanced each bar).
 
-    Costs (execution.cost_per_side) are charged on every traded notional: entries, exits and the
-    rebalancing of each held position back to its weight after the bar's moves; shorts pay borrow.
+    Costs (execution.cost_per_side) are charged on every traded notional at its value when traded:
+    entries (an open fill buys `weight` of the equity left after paying for it), exits, and the
+    trade that brings each position kept over a close back to its weight; shorts pay borrow on
+    their weight for every bar they are held over.
     """
-    n_days = data.n_days
-    positions = holding_runs(book, fills).positions()  # int8 (N, T): held from close j to j+1
-    returns = data.returns_by_symbol
-    gross = np.zeros(n_days)
-    gross[1:] = weight * np.einsum("ij,ij->j", positions[:, :-1], returns[:, 1:])
-    log_close, side = data.log_close_by_symbol, book.direction.astype(np.float64)
-    # Partial bars: the entry bar from an open fill, the exit bar to an open or stop fill.
-    opened = fills.entry_at_open & (fills.entry_bar < n_days)
-    at = np.minimum(fills.entry_bar, n_days - 1)
-    same_bar = fills.exit_bar == fills.entry_bar
-    end = np.where(same_bar, fills.exit_price, log_close[book.symbol, at])
-    np.add.at(gross, at[opened], weight * side[opened] * np.expm1(end - fills.entry_price)[opened])
-    partial = ~fills.exit_at_close & (fills.exit_bar < n_days) & (fills.exit_bar > fills.entry_bar)
-    bar = fills.exit_bar[partial]
-    move = np.expm1(fills.exit_price[partial] - log_close[book.symbol[partial], bar - 1])
-    np.add.at(gross, bar, weight * side[partial] * move)
-    traded = weight * np.bincount(at, minlength=n_days).astype(np.float64)
-    closed = fills.exit_bar < n_days
-    traded += weight * np.bincount(fills.exit_bar[closed], minlength=n_days)
-    # Held after close j (entered by then, not yet exited at or before it): known at that close.
+    n_days, cost = data.n_days, execution.cost_per_side
+    held = holding_runs(book, fills).positions()  # int8 (N, T): held from close j to j+1
     after = Book(
         book.n_symbols, n_days, book.symbol, fills.entry_bar, fills.exit_bar, book.direction, book.risk_exit
-    ).positions()
-    # A position held through bar j and on after its close is traded back to its weight there.
-    kept = (positions[:, :-1] != 0) & (after[:, 1:] == positions[:, :-1])
-    drift = np.abs(returns[:, 1:] - gross[None, 1:]) / (1.0 + gross[None, 1:])
-    traded[1:] += weight * np.einsum("ij,ij->j", kept, drift)
-    net = gross - execution.cost_per_side * traded
+    ).positions()  # held after close j: known at that close
+    returns = data.returns_by_symbol
+    gross = np.zeros(n_days)
+    gross[1:] = weight * np.einsum("ij,ij->j", held[:, :-1], returns[:, 1:])
+    traded = np.zeros(n_days)
+    entry_bars, entry_values = _partial_bars(gross, traded, data, book, fills, weight, cost)
+    before_rebalance = gross - cost * traded
+    # A position kept over close j drifted to weight * (1 + r); the book to 1 + its return.
+    kept = (held[:, :-1] != 0) & (after[:, 1:] == held[:, :-1])
+    drift = np.abs(returns[:, 1:] - before_rebalance[None, 1:])
+    rebalance = np.zeros(n_days)
+    rebalance[1:] = weight * np.einsum("ij,ij->j", kept, drift)
+    target = weight * (1.0 + before_rebalance[entry_bars])
+    np.add.at(rebalance, entry_bars, np.abs(entry_values - target))
+    traded += rebalance
+    net = before_rebalance - cost * rebalance
     if execution.borrow_per_year:
         shorts = np.count_nonzero(after[:, :-1] < 0, axis=0)  # short after the previous close
         net[1:] -= weight * shorts * execution.borrow_per_year / data.bars_per_year
     exposure = weight * np.count_nonzero(after, axis=0).astype(np.float64)
     return DailyReturns(gross=gross, net=net, exposure=exposure, traded=traded, benchmark=benchmark)
+
+
+def _partial_bars(
+    gross: np.ndarray,
+    traded: np.ndarray,
+    data: MarketData,
+    book: Book,
+    fills: Fills,
+    weight: float,
+    cost: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Add entries, exits and the bars they fill inside to `gross` and `traded` (fractions of the
+    previous close's equity); returns the bars and values (same units) of open-fill positions kept
+    over their entry bar's close, which are then traded back to their weight."""
+    n_days, log_close = data.n_days, data.log_close_by_symbol
+    side, symbol = book.direction.astype(np.float64), book.symbol
+    entry_bar = np.minimum(fills.entry_bar, n_days - 1)
+    at_open = fills.entry_at_open
+    size = np.where(at_open, weight / (1.0 + weight * cost), weight)  # what the entry buys
+    np.add.at(traded, entry_bar, size)
+    same_bar = fills.exit_bar == fills.entry_bar
+    end = np.where(same_bar, fills.exit_price, log_close[symbol, entry_bar])
+    np.add.at(gross, entry_bar[at_open], (size * side * np.expm1(end - fills.entry_price))[at_open])
+    closed = fills.exit_bar < n_days
+    exit_bar = np.minimum(fills.exit_bar, n_days - 1)
+    start = np.where(same_bar, fills.entry_price, log_close[symbol, np.maximum(exit_bar - 1, 0)])
+    value = np.where(same_bar, size, weight) * np.exp(fills.exit_price - start)
+    np.add.at(traded, exit_bar[closed], value[closed])
+    partial = closed & ~fills.exit_at_close & ~same_bar
+    np.add.at(gross, exit_bar[partial], (weight * side * (value / weight - 1.0))[partial])
+    kept = at_open & (fills.exit_bar > fills.entry_bar)
+    entry_values = size[kept] * np.exp(log_close[symbol[kept], entry_bar[kept]] - fills.entry_price[kept])
+    return entry_bar[kept], entry_values
 
 
 def benchmark_returns(data: MarketData, benchmark: str) -> np.ndarray:

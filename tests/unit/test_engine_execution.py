@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from airflow_backtest_framework.config import SweepConfig
 from backtest_engine import load_market_data, run_point
@@ -119,11 +118,17 @@ def test_commission_slippage_and_borrow_are_charged() -> None:
     book = simulate(data.log_close_by_symbol, sig, prices=execution("next_open").fill_prices(data))
     costly = execution("next_open", cost_bps=10.0, borrow_bps=252 * 100.0)
     daily = evaluate(data, book, 1.0, 1.0, costly, fills(book, data, sig, costly)).returns
-    np.testing.assert_allclose(daily.gross, free)
-    # Entry at bar 2 and exit at bar 4 pay 10 bps; a short held after closes 2 and 3 pays 1 % borrow a bar;
-    # the short is traded back to its weight at close 3.
-    drift = abs(110 / 104 - 1 - daily.gross[3]) / (1 + daily.gross[3])
-    charges = np.array([0, 0, 0.001, 0.01 + 0.001 * drift, 0.01 + 0.001, 0])
+    # Costs change returns before them only through the size of the entry: 1 / (1 + 10 bps) of equity.
+    np.testing.assert_allclose(daily.gross, free * [1, 1, 1 / 1.001, 1, 1, 1])
+    # The open entry at bar 2 sells short 1/(1 + 10 bps) of equity and pays 10 bps on it; at closes 2
+    # and 3 the short is traded back to its weight; the exit at bar 4's open buys back what it is
+    # worth then. Borrow: 1 % a bar for each bar the short is held over (3 and 4).
+    c = 0.001
+    size = 1 / (1 + c)
+    before = daily.gross[2] - c * size
+    back_2 = abs(size * 104 / 102 - (1 + before))
+    back_3 = abs((110 / 104 - 1) - daily.gross[3])
+    charges = np.array([0, 0, c * (size + back_2), 0.01 + c * back_3, 0.01 + c * 111 / 110, 0])
     np.testing.assert_allclose(daily.gross - daily.net, charges, atol=1e-12)
-    assert daily.traded[2] == pytest.approx(1.0) and daily.traded[4] == pytest.approx(1.0)
+    np.testing.assert_allclose(daily.traded, [0, 0, size + back_2, back_3, 111 / 110, 0], atol=1e-12)
     np.testing.assert_allclose(daily.exposure, [0, 0, 1, 1, 0, 0])
