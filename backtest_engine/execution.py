@@ -122,7 +122,7 @@ def fills(book: Book, data: MarketData, signals: Signals, execution: Execution) 
         exit_at_close &= ~risk
     # A symbol that stops quoting closes its position at its last quote.
     last = data.last_quote[symbol]
-    delisted = exit_bar > last
+    delisted = (exit_bar > last) & (last < n_days - 1)
     if delisted.any():
         exit_bar = np.where(delisted, last, exit_bar)
         exit_price = np.where(delisted, log_close[symbol, np.maximum(last, 0)], exit_price)
