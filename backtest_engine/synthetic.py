@@ -41,6 +41,9 @@ FACTOR_LEVELS: dict[str, tuple[float, float]] = {  # (typical level, scale); unk
     "MarketCap": (50e9, 20e9),
 }
 SYNTHETIC_CACHE_SIZE = 4
+# Bars: the overnight gap and the intraday excursions beyond open/close, in units of daily volatility.
+OVERNIGHT_SHARE = 0.3
+EXCURSION_SHARE = 0.5
 
 
 @functools.lru_cache(maxsize=SYNTHETIC_CACHE_SIZE)
@@ -61,6 +64,7 @@ def synthetic_market(
     market_shock = market_rng.standard_normal(n_days - 1) * MARKET_VOLATILITY * np.sqrt(dt)
 
     log_close = np.empty((n_days, len(symbols)))
+    daily_vol = np.empty(len(symbols))
     for column, symbol in enumerate(symbols):
         rng = np.random.default_rng(stable_seed("prices", symbol))
         drift = rng.uniform(*DRIFT_RANGE)
@@ -73,9 +77,14 @@ def synthetic_market(
         log_close[0, column] = np.log(start_price)
         np.cumsum(steps, out=log_close[1:, column])
         log_close[1:, column] += log_close[0, column]
+        daily_vol[column] = np.sqrt(total_var * dt)
 
     factor_series = {name: frozen(_synthetic_factor(name, symbols, n_days)) for name in factors}
+    open_, high, low = _synthetic_bars(symbols, log_close, daily_vol)
     return MarketData(
+        open=open_,
+        high=high,
+        low=low,
         symbols=tuple(symbols),
         dates=frozen(dates),
         close=frozen(np.exp(log_close)),
@@ -83,6 +92,29 @@ def synthetic_market(
         source=SYNTHETIC_SOURCE,
         synthetic=True,
     )
+
+
+def _synthetic_bars(
+    symbols: tuple[str, ...], log_close: np.ndarray, daily_vol: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Opens, highs and lows around the closes (their own random stream: the closes stay as they were).
+
+    The open is the previous close moved by an overnight gap; high and low reach beyond the larger and
+    smaller of open and close by a half-normal intraday excursion.
+    """
+    shocks = np.empty((3, *log_close.shape))
+    for column, symbol in enumerate(symbols):
+        shocks[:, :, column] = np.random.default_rng(stable_seed("bars", symbol)).standard_normal(
+            (3, log_close.shape[0])
+        )
+    shocks *= daily_vol
+    log_open = np.empty_like(log_close)
+    log_open[0] = log_close[0]
+    log_open[1:] = log_close[:-1]
+    log_open += OVERNIGHT_SHARE * shocks[0]
+    log_high = np.maximum(log_open, log_close) + EXCURSION_SHARE * np.abs(shocks[1])
+    log_low = np.minimum(log_open, log_close) - EXCURSION_SHARE * np.abs(shocks[2])
+    return frozen(np.exp(log_open)), frozen(np.exp(log_high)), frozen(np.exp(log_low))
 
 
 def _synthetic_factor(name: str, symbols: tuple[str, ...], n_days: int) -> np.ndarray:

@@ -379,6 +379,8 @@ def write_folder(folder: Path, config: SweepConfig, suffix: str) -> None:
     folder.mkdir()
     for column, symbol in enumerate(synthetic.symbols):
         frame = pd.DataFrame({"date": pd.to_datetime(synthetic.dates), "close": synthetic.close[:, column]})
+        for name in ("open", "high", "low"):  # the synthetic source has bars, so the folder does too
+            frame[name] = getattr(synthetic, name)[:, column]
         for name, values in synthetic.factors.items():
             frame[name] = values[:, column]
         if suffix == ".csv":

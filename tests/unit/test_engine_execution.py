@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from airflow_backtest_framework.config import SweepConfig
@@ -103,7 +105,7 @@ def test_without_ohlc_stops_fill_at_the_close_and_next_open_becomes_next_close()
         start_date="2022-01-01",
         end_date="2022-12-31",
     )
-    data = load_market_data(config)
+    data = dataclasses.replace(load_market_data(config), open=None, high=None, low=None)
     record = run_point(config, 0, data).execution
     assert record["fill"] == "next_close" and record["requested_fill"] == "next_open"
     assert record["stops"] == "close" and record["optimistic"] is False and record["synthetic"] is True
@@ -132,3 +134,26 @@ def test_commission_slippage_and_borrow_are_charged() -> None:
     np.testing.assert_allclose(daily.gross - daily.net, charges, atol=1e-12)
     np.testing.assert_allclose(daily.traded, [0, 0, size + back_2, back_3, 111 / 110, 0], atol=1e-12)
     np.testing.assert_allclose(daily.exposure, [0, 0, 1, 1, 0, 0])
+
+
+def test_synthetic_bars_have_consistent_ohlc_and_run_next_open_with_intraday_stops() -> None:
+    config = SweepConfig(
+        name="fills_test",
+        strategy="MeanReversionStrategy",
+        params={
+            "lookback_period": "20",
+            "entry_threshold": "1.5",
+            "stop_loss_pct": "0.03",
+            "cooldown_period": "1",
+        },
+        universe=["AAA", "BBB", "CCC"],
+        start_date="2021-01-01",
+        end_date="2022-12-31",
+    )
+    data = load_market_data(config)
+    assert data.has_ohlc and data.synthetic
+    assert (data.low <= np.minimum(data.open, data.close)).all()
+    assert (data.high >= np.maximum(data.open, data.close)).all()
+    result = run_point(config, 0, data)
+    assert result.execution["fill"] == "next_open" and result.execution["stops"] == "intraday"
+    assert result.execution["synthetic"] is True and "requested_fill" not in result.execution
