@@ -12,6 +12,7 @@ from the true state until it reaches an entry of the speculative walk, after whi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -57,6 +58,34 @@ class FillPrices:
     first_watch: int = 1
     exit_lag: int = 0
     entry_allowed: np.ndarray | None = None
+
+    @property
+    def short_offset(self) -> int:
+        """Where shorts' prices start in the signed arrays: rows padded by one scan block (scans may
+        read past a row's end and discard what they read)."""
+        return self.entry.size + SCAN_BLOCK_DAYS
+
+    @cached_property
+    def signed_entry(self) -> np.ndarray:
+        return self._signed(self.entry, self.entry)
+
+    @cached_property
+    def adverse(self) -> np.ndarray:
+        """What a stop-loss watches: lows for longs, negated highs for shorts."""
+        return self._signed(self.low, self.high)
+
+    @cached_property
+    def favourable(self) -> np.ndarray:
+        """What a take-profit watches: highs for longs, negated lows for shorts."""
+        return self.adverse if self.high is self.low else self._signed(self.high, self.low)
+
+    def _signed(self, long_side: np.ndarray, short_side: np.ndarray) -> np.ndarray:
+        """Longs' prices, then shorts' negated prices, each padded by one scan block."""
+        cells = self.entry.size
+        signed = np.zeros(2 * self.short_offset)
+        signed[:cells] = long_side.ravel()
+        np.negative(short_side.ravel(), out=signed[self.short_offset : self.short_offset + cells])
+        return signed
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,21 +142,18 @@ class _Walker:
 
     def __init__(self, log_close: np.ndarray, signals: Signals, prices: FillPrices | None = None) -> None:
         self.n_symbols, self.n_days = log_close.shape
-        # Rows padded by one scan block: scans may read past a row's end and discard what they read.
-        self.short_prices = self.n_symbols * self.n_days + SCAN_BLOCK_DAYS
         prices = prices or FillPrices(log_close, log_close, log_close)
-        self.signed_entry = self._signed(prices.entry, prices.entry)
-        self.adverse = self._signed(prices.low, prices.high)  # what a stop-loss watches
-        self.favourable = self.adverse if prices.high is prices.low else self._signed(prices.high, prices.low)
+        self.short_prices = prices.short_offset
+        self.signed_entry = prices.signed_entry
+        self.adverse = prices.adverse
+        self.favourable = prices.favourable
         self.first_watch = prices.first_watch
         self.exit_lag = prices.exit_lag
-        entry = (
-            signals.entry
-            if prices.entry_allowed is None
-            else np.where(prices.entry_allowed, signals.entry, 0)
-        )
+        entry = signals.entry
+        if prices.entry_allowed is not None:
+            entry = np.where(prices.entry_allowed, entry, 0)
         self.entry = np.ascontiguousarray(entry, dtype=np.int8).ravel()
-        self.entry_keys = _event_keys(signals.entry != 0)
+        self.entry_keys = _event_keys(self.entry.reshape(self.n_symbols, self.n_days) != 0)
         self.exit_keys = _event_keys(np.concatenate([signals.exit_long, signals.exit_short]))
         self.short_exits = self.n_symbols * (self.n_days + 1)  # short exits live in the rows after longs
         stop = signals.stop_loss
@@ -146,14 +172,6 @@ class _Walker:
         self.signal_cooldown = signals.signal_cooldown
         self.risk_cooldown = max(signals.risk_cooldown, 1)
         self.steps = np.arange(SCAN_BLOCK_DAYS)
-
-    def _signed(self, long_side: np.ndarray, short_side: np.ndarray) -> np.ndarray:
-        """Longs' prices, then shorts' negated prices, each padded by one scan block."""
-        cells = self.n_symbols * self.n_days
-        signed = np.zeros(2 * self.short_prices)
-        signed[:cells] = long_side.ravel()
-        np.negative(short_side.ravel(), out=signed[self.short_prices : self.short_prices + cells])
-        return signed
 
     def next_entry(self, symbol: np.ndarray, resume: np.ndarray) -> np.ndarray:
         """First entry day >= resume (<= T) of each lane; T when there is none."""
