@@ -12,6 +12,7 @@ from backtest_engine.data import MarketData
 from backtest_engine.execution import Execution, fills
 from backtest_engine.metrics import evaluate
 from backtest_engine.positions import Signals, simulate
+from backtest_engine.strategies import build_strategy
 
 DATES = np.arange("2024-01-01", "2024-01-11", dtype="datetime64[D]")
 
@@ -157,3 +158,31 @@ def test_synthetic_bars_have_consistent_ohlc_and_run_next_open_with_intraday_sto
     result = run_point(config, 0, data)
     assert result.execution["fill"] == "next_open" and result.execution["stops"] == "intraday"
     assert result.execution["synthetic"] is True and "requested_fill" not in result.execution
+
+
+def test_stop_losses_lose_the_stop_exactly_unless_the_bar_gaps_through_it() -> None:
+    config = SweepConfig(
+        name="fills_test",
+        strategy="MomentumStrategy",
+        params={
+            "momentum_period": "10",
+            "signal_threshold": "0.02",
+            "stop_loss_pct": "0.05",
+            "cooldown_period": "1",
+        },
+        universe=[f"S{number:02d}" for number in range(20)],
+        start_date="2015-01-01",
+        end_date="2020-12-31",
+    )
+    data = load_market_data(config)
+    sig = build_strategy(config.strategy, config.point(0)).signals(data)
+    exe = Execution.of(config, data)
+    book = simulate(data.log_close_by_symbol, sig, prices=exe.fill_prices(data))
+    trade_fills = fills(book, data, sig, exe)
+    stopped = book.risk_exit
+    assert stopped.sum() >= 20
+    loss = -(book.direction * np.expm1(trade_fills.exit_price - trade_fills.entry_price))[stopped]
+    log_open = np.log(data.open.T)[book.symbol[stopped], trade_fills.exit_bar[stopped]]
+    gapped = np.isclose(trade_fills.exit_price[stopped], log_open, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(loss[~gapped], 0.05, rtol=1e-9)
+    assert (loss[gapped] >= 0.05 - 1e-9).all()
