@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -15,7 +15,7 @@ from airflow_backtest_framework.config import SweepConfig
 from backtest_engine.data import MarketData
 from backtest_engine.execution import Execution, fills
 from backtest_engine.metrics import DailyReturns, evaluate
-from backtest_engine.positions import Signals, simulate
+from backtest_engine.positions import Book, Signals, simulate, simulate_many
 from backtest_engine.strategies import build_strategy
 
 logger = logging.getLogger(__name__)
@@ -120,20 +120,31 @@ def returns_table(results: list[PointResult]) -> dict[str, np.ndarray]:
     return {name: np.concatenate([part[name] for part in parts]) for name in ec.RETURNS_COLUMNS}
 
 
+Walked = tuple[Signals, Book]  # a point's signals and trades, from a batch walked together
+BATCH_POINTS = 8  # points sharing their signals walked together (memory: a few copies of the signals)
+
+
 def run_point(
-    config: SweepConfig, index: int, data: MarketData, signal_cache: SignalCache | None = None
+    config: SweepConfig,
+    index: int,
+    data: MarketData,
+    signal_cache: SignalCache | None = None,
+    walked: Walked | None = None,
 ) -> PointResult:
     """Backtest grid point `index` of the sweep on `data` (deterministic).
 
     Points that differ only in stop, take-profit or cooldown share their signals: pass one
-    `signal_cache` for the points of a chunk to compute each once.
+    `signal_cache` for the points of a chunk to compute each once; `walked` hands in the point's
+    signals and trades when `walk_together` found them with others.
     """
     started = datetime.now(UTC)
     params = config.point(index)
-    strategy = build_strategy(config.strategy, params)
-    signals = _signals(strategy, data, config, signal_cache)
     execution = Execution.of(config, data)
-    book = simulate(data.log_close_by_symbol, signals, prices=execution.fill_prices(data))
+    if walked is None:
+        signals = _signals(build_strategy(config.strategy, params), data, config, signal_cache)
+        book = simulate(data.log_close_by_symbol, signals, prices=execution.fill_prices(data))
+    else:
+        signals, book = walked
     trade_fills = fills(book, data, signals, execution)
     performance = evaluate(
         data, book, signals.position_weight, config.initial_capital, execution, trade_fills, config.benchmark
@@ -149,6 +160,32 @@ def run_point(
         returns=performance.returns,
         execution=point_settings(config, data, execution),
     )
+
+
+def walk_together(
+    config: SweepConfig, indices: Sequence[int], data: MarketData, signal_cache: SignalCache
+) -> dict[int, Walked]:
+    """The signals and trades of points that share their signals, walked in one pass."""
+    strategies = [build_strategy(config.strategy, config.point(index)) for index in indices]
+    batch = [_signals(strategy, data, config, signal_cache) for strategy in strategies]
+    prices = Execution.of(config, data).fill_prices(data)
+    books = simulate_many(data.log_close_by_symbol, batch, prices=prices)
+    return {index: (signals, book) for index, signals, book in zip(indices, batch, books, strict=True)}
+
+
+def _batches(config: SweepConfig, indices: Sequence[int]) -> dict[int, list[int]]:
+    """Per index, the points of `indices` walked with it: same signal parameters, at most BATCH_POINTS."""
+    spec = build_strategy(config.strategy, config.point(indices[0])) if indices else None
+    groups: dict[tuple, list[int]] = {}
+    for index in indices:
+        params = config.point(index)
+        groups.setdefault(tuple(params[name] for name in spec.signal_params), []).append(index)
+    batch_of: dict[int, list[int]] = {}
+    for members in groups.values():
+        for first in range(0, len(members), BATCH_POINTS):
+            batch = members[first : first + BATCH_POINTS]
+            batch_of.update(dict.fromkeys(batch, batch))
+    return batch_of
 
 
 def point_settings(config: SweepConfig, data: MarketData, execution: Execution) -> dict[str, object]:
@@ -193,12 +230,17 @@ def run_chunk(
     logged and recorded, and the others still run."""
     outcome = ChunkOutcome()
     signal_cache: SignalCache = {}
+    batch_of = _batches(config, [i for i in range(start, start + count) if i not in fail_points])
+    walked: dict[int, Walked] = {}
     for index in range(start, start + count):
         clock = time.perf_counter()
         try:
             if index in fail_points:
                 raise InjectedFailure(f"point {index} fails on purpose (BACKTEST_FAIL_POINTS)")
-            result = run_point(config, index, data, signal_cache)
+            if index not in walked:
+                pending = [other for other in batch_of[index] if other >= index]
+                walked.update(walk_together(config, pending, data, signal_cache))
+            result = run_point(config, index, data, signal_cache, walked.pop(index))
             write(result)
         except InjectedFailure as exc:
             logger.error("point %d failed: %s", index, exc)
