@@ -6,7 +6,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
@@ -15,7 +15,6 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -23,6 +22,13 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from airflow_backtest_framework.catalog import FACTORS, STRATEGIES, StrategySpec
+from airflow_backtest_framework.execution_spec import (
+    BENCHMARK_UNIVERSE,
+    FILL_NEXT_OPEN,
+    check_benchmark,
+    check_execution_field,
+    check_factor_lags,
+)
 from airflow_backtest_framework.grid import (
     GRID_HELP,
     Grid,
@@ -35,6 +41,8 @@ from airflow_backtest_framework.grid import (
 )
 from airflow_backtest_framework.names import NAME_PATTERN as NAME_PATTERN  # the form imports it from here
 from airflow_backtest_framework.names import name_problem
+from airflow_backtest_framework.spec_errors import describe_validation_error as describe_validation_error
+from airflow_backtest_framework.spec_errors import field_errors as field_errors
 
 DEFAULT_MAX_GRID_POINTS = 100_000
 MAX_TASKS = 1_024  # Airflow's default max_map_length caps XCom-driven .expand()
@@ -93,6 +101,14 @@ def _expression_text(raw: Any) -> str:
         raise GridError(f"a number too long to read; {GRID_HELP}") from None
 
 
+def _checked(check: Callable[[Any], Any], field: str, value: Any) -> Any:
+    """Run a check of `execution_spec`; its ValueError becomes this field's error."""
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise _custom(field, str(exc)) from None
+
+
 def _custom(kind: str, message: str, **ctx: Any) -> PydanticCustomError:
     # Braces in user text would be read as format fields by pydantic: escape them.
     return PydanticCustomError(kind, message.replace("{", "{{").replace("}", "}}"), ctx or None)
@@ -119,6 +135,15 @@ class SweepConfig(BaseModel):
     points_per_task: int | None = None
     owner: str = "research"
     description: str = ""
+    fill: str = Field(default=FILL_NEXT_OPEN, description="When an order decided at a close fills")
+    commission_bps: float = Field(default=5.0, description="Commission per side, bps of traded notional")
+    slippage_bps: float = Field(default=0.0, description="Slippage per side, bps of traded notional")
+    borrow_bps: float = Field(default=0.0, description="Short borrow fee, bps of short notional a year")
+    risk_free_rate: float = Field(default=0.0, description="Annual risk-free rate for Sharpe and Sortino")
+    benchmark: str = Field(default=BENCHMARK_UNIVERSE, description="A symbol of the universe, or 'universe'")
+    factor_lags: dict[str, int] = Field(
+        default_factory=dict, description="Publication lag in bars per factor (default 0)"
+    )
 
     _grid: Grid | None = PrivateAttr(default=None)
 
@@ -273,6 +298,22 @@ class SweepConfig(BaseModel):
             raise _custom("description", _too_long(MAX_DESCRIPTION_CHARS, len(value)))
         return value
 
+    @field_validator("fill", "commission_bps", "slippage_bps", "borrow_bps", "risk_free_rate")
+    @classmethod
+    def _check_execution(cls, value: Any, info: ValidationInfo) -> Any:
+        field = str(info.field_name)
+        return _checked(lambda v: check_execution_field(field, v), field, value)
+
+    @field_validator("benchmark")
+    @classmethod
+    def _check_benchmark(cls, value: str, info: ValidationInfo) -> str:
+        return _checked(lambda v: check_benchmark(v, info.data.get("universe")), "benchmark", value)
+
+    @field_validator("factor_lags")
+    @classmethod
+    def _check_factor_lags(cls, value: dict[str, int], info: ValidationInfo) -> dict[str, int]:
+        return _checked(lambda v: check_factor_lags(v, info.data.get("factors")), "factor_lags", value)
+
     @model_validator(mode="after")
     def _check_grid(self, info: ValidationInfo) -> SweepConfig:
         spec = STRATEGIES[self.strategy]
@@ -347,45 +388,3 @@ class SweepConfig(BaseModel):
     @classmethod
     def from_json(cls, text: str, max_grid_points: int | None = DEFAULT_MAX_GRID_POINTS) -> SweepConfig:
         return cls.model_validate_json(text, context={CONTEXT_MAX_GRID_POINTS: max_grid_points})
-
-
-def field_errors(exc: ValidationError) -> dict[str, str]:
-    """Map a SweepConfig ValidationError to {field: message}; parameters as `params.<name>`."""
-    errors: dict[str, str] = {}
-    for error in exc.errors(include_url=False):
-        ctx = error.get("ctx") or {}
-        loc = ".".join(str(part) for part in error["loc"])
-        if isinstance(ctx.get("fields"), dict):
-            for name, message in ctx["fields"].items():
-                errors.setdefault(f"params.{name}", message)
-            continue
-        field = ctx.get("field") or loc or "spec"
-        errors.setdefault(field, _plain_message(error))
-    return errors
-
-
-_PYDANTIC_MESSAGES = {
-    "missing": "required",
-    "date_from_datetime_parsing": "use a date like 2024-01-31",
-    "date_parsing": "use a date like 2024-01-31",
-    "date_type": "use a date like 2024-01-31",
-    "float_parsing": "must be a number",
-    "float_type": "must be a number",
-    "int_parsing": "must be a whole number",
-    "int_parsing_size": "must be a whole number",
-    "int_from_float": "must be a whole number",
-    "int_type": "must be a whole number",
-    "string_type": "must be text",
-    "list_type": "must be a list",
-    "dict_type": "must be a mapping of parameter to grid expression",
-    "extra_forbidden": "is not a field of a sweep",
-}
-
-
-def _plain_message(error: Mapping[str, Any]) -> str:
-    return _PYDANTIC_MESSAGES.get(error["type"], str(error["msg"]).removeprefix("Value error, "))
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line per field, for logs and command-line tools."""
-    return "; ".join(f"{field}: {message}" for field, message in field_errors(exc).items())

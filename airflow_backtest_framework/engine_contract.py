@@ -60,11 +60,21 @@ METRIC_NAMES = (
     "trades",
     "win_rate",
     "turnover",
+    "calmar",
+    "max_drawdown_days",
+    "exposure",
+    "alpha",
+    "beta",
+    "information_ratio",
 )
 
 # The results layout below a results root; every reader and writer builds keys with these functions.
 POINTS_DIR = "points"
 EQUITY_DIR = "equity"
+RETURNS_DIR = "returns"
+RETURNS_SUFFIX = ".parquet"
+# Columns of a chunk's returns file (long format: one row per grid point and bar).
+RETURNS_COLUMNS = ("point", "date", "net_return", "gross_return", "exposure", "benchmark_return", "traded")
 SPEC_FILE = "spec.json"
 SUMMARY_FILE = "summary.json"
 TABLE_FILE = "results.csv"
@@ -95,6 +105,16 @@ def point_index(name: str) -> int | None:
 def equity_key(dag_id: str, run_id: str, index: int) -> str:
     """`<dag_id>/<run_id>/equity/<index>.json`: one grid point's equity curve."""
     return f"{run_prefix(dag_id, run_id)}/{EQUITY_DIR}/{index}{RESULT_SUFFIX}"
+
+
+def returns_prefix(dag_id: str, run_id: str) -> str:
+    """`<dag_id>/<run_id>/returns/`: the prefix that lists a run's daily-returns files."""
+    return f"{run_prefix(dag_id, run_id)}/{RETURNS_DIR}/"
+
+
+def returns_key(dag_id: str, run_id: str, chunk_start: int) -> str:
+    """`<dag_id>/<run_id>/returns/<chunk start>.parquet`: the daily returns of every point of one chunk."""
+    return f"{returns_prefix(dag_id, run_id)}{chunk_start}{RETURNS_SUFFIX}"
 
 
 def spec_key(dag_id: str, run_id: str) -> str:

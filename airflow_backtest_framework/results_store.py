@@ -7,13 +7,14 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Protocol
 from urllib.parse import unquote, urlsplit
 
 from airflow_backtest_framework import engine_contract as ec
+from airflow_backtest_framework.parquet_files import decode_parquet, encode_parquet
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,8 @@ TEMP_SUFFIX = ".tmp"
 FILE_MODE = 0o644  # mkstemp makes 0600 files; results are read by other processes (the app, Airflow)
 S3_LIST_PAGE_SIZE = 1000
 S3_NOT_FOUND_CODES = frozenset({"NoSuchKey", "NotFound", "404"})
-CONTENT_TYPES = {".json": "application/json", ".csv": "text/csv"}
+PARQUET_TYPE = "application/vnd.apache.parquet"
+CONTENT_TYPES = {".json": "application/json", ".csv": "text/csv", ".parquet": PARQUET_TYPE}
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 URI_HINT = "use a folder, a file:// URL or s3://bucket/prefix"
 
@@ -365,6 +367,18 @@ class ResultsStore:
 
     def read_equity(self, dag_id: str, run_id: str, index: int) -> Any:
         return self.get_json(ec.equity_key(dag_id, run_id, index))
+
+    def write_returns(self, dag_id: str, run_id: str, chunk_start: int, columns: Mapping[str, Any]) -> None:
+        """One chunk's daily returns as Parquet (columns: ec.RETURNS_COLUMNS, equal-length arrays)."""
+        self.backend.put(ec.returns_key(dag_id, run_id, chunk_start), encode_parquet(columns))
+
+    def read_returns(self, dag_id: str, run_id: str) -> Any:
+        """Every returns file of the run as one pyarrow Table, sorted by point and date."""
+        prefix = ec.returns_prefix(dag_id, run_id)
+        keys = [key for key in self.backend.list(prefix) if key.endswith(ec.RETURNS_SUFFIX)]
+        if not keys:
+            raise ResultNotFound(f"no returns files at {self.describe(prefix)}")
+        return decode_parquet([self.backend.get(key) for key in keys], sort_by=("point", "date"))
 
     def write_spec(self, dag_id: str, run_id: str, spec_json: str) -> None:
         self.backend.put(ec.spec_key(dag_id, run_id), spec_json.encode("utf-8"))

@@ -29,7 +29,7 @@ from airflow_backtest_framework.engine_contract import (  # the contract shared 
 )
 from airflow_backtest_framework.results_store import ResultsStore, open_backend, parse_results_uri
 from backtest_engine.data import SYNTHETIC_SOURCE, DataSourceError, load_market_data
-from backtest_engine.engine import PointResult, RunContext, run_chunk
+from backtest_engine.engine import ChunkOutcome, PointResult, RunContext, returns_table, run_chunk
 from backtest_engine.results import S3ClientFactory, StorageError, read_text
 from backtest_engine.strategies import STRATEGY_CLASSES
 
@@ -151,12 +151,17 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         store.describe(points_prefix(context.dag_id, context.run_id)),
     )
 
+    done: list[PointResult] = []
+
     def write(result: PointResult) -> None:
         store.write_equity(context.dag_id, context.run_id, result.index, result.equity_record())
         store.write_point(context.dag_id, context.run_id, result.index, result.record(context))
+        done.append(result)
 
     clock = time.perf_counter()
     outcome = run_chunk(config, request.start, request.count, data, write, request.fail_points)
+    if done:
+        _write_returns(store, context, request.start, done, outcome)
     elapsed = time.perf_counter() - clock
     logger.info(
         "chunk done in %.2fs: %d written, %d failed", elapsed, len(outcome.written), len(outcome.failed)
@@ -169,6 +174,19 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         )
         return EXIT_POINTS_FAILED
     return EXIT_OK
+
+
+def _write_returns(
+    store: ResultsStore, context: RunContext, start: int, done: list[PointResult], outcome: ChunkOutcome
+) -> None:
+    """The chunk's daily returns file; if it cannot be written, the chunk's points count as failed."""
+    try:
+        store.write_returns(context.dag_id, context.run_id, start, returns_table(done))
+    except StorageError as exc:
+        logger.error("returns of the chunk at %d not written: %s", start, exc)
+        for result in done:
+            outcome.written.remove(result.index)
+            outcome.failed[result.index] = f"returns file not written: {exc}"
 
 
 def configure_logging(environ: Mapping[str, str]) -> None:

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
 
+from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
 from backtest_engine.data import MarketData
-from backtest_engine.metrics import evaluate
-from backtest_engine.positions import simulate
+from backtest_engine.execution import Execution, fills
+from backtest_engine.metrics import DailyReturns, evaluate
+from backtest_engine.positions import Book, Signals, simulate, simulate_many
 from backtest_engine.strategies import build_strategy
 
 logger = logging.getLogger(__name__)
 
-ENGINE_VERSION = "1.0.0"
+ENGINE_VERSION = "2.0.0"  # 2: next-bar fills, intraday stops, costs in the spec, daily returns kept
 EQUITY_MAX_POINTS = 260  # points of the stored equity curve (about one a week over five years)
 EQUITY_DECIMALS = 2
 
@@ -38,6 +40,8 @@ class PointResult:
     equity: np.ndarray  # (T,)
     started_at: datetime
     finished_at: datetime
+    returns: DailyReturns | None = None
+    execution: dict[str, object] = field(default_factory=dict)  # fill, optimistic, stops, costs ...
 
     @property
     def seconds(self) -> float:
@@ -58,6 +62,22 @@ class PointResult:
             "db_host": context.db_host,
             "data_source": context.data_source,
             "spec_hash": context.spec_hash,
+            **self.execution,
+        }
+
+    def returns_columns(self) -> dict[str, np.ndarray]:
+        """This point's rows of its chunk's returns file (ec.RETURNS_COLUMNS), one per bar."""
+        daily = self.returns
+        if daily is None:
+            raise ValueError(f"point {self.index} carries no daily returns")
+        return {
+            "point": np.full(self.dates.size, self.index, dtype=np.int64),
+            "date": self.dates,
+            "net_return": daily.net,
+            "gross_return": daily.gross,
+            "exposure": daily.exposure,
+            "benchmark_return": daily.benchmark,
+            "traded": daily.traded,
         }
 
     def equity_record(self, max_points: int = EQUITY_MAX_POINTS) -> dict[str, list]:
@@ -90,14 +110,45 @@ class ChunkOutcome:
     failed: dict[int, str] = field(default_factory=dict)
 
 
-def run_point(config: SweepConfig, index: int, data: MarketData) -> PointResult:
-    """Backtest grid point `index` of the sweep on `data` (deterministic)."""
+SignalCache = dict[tuple, Signals]
+SIGNAL_CACHE_ENTRIES = 64  # signals kept per chunk (each a few int8/bool arrays of symbols × bars)
+
+
+def returns_table(results: list[PointResult]) -> dict[str, np.ndarray]:
+    """The long-format columns of a chunk's returns file: every point's rows, points in order."""
+    parts = [result.returns_columns() for result in sorted(results, key=lambda result: result.index)]
+    return {name: np.concatenate([part[name] for part in parts]) for name in ec.RETURNS_COLUMNS}
+
+
+Walked = tuple[Signals, Book]  # a point's signals and trades, from a batch walked together
+BATCH_POINTS = 8  # points sharing their signals walked together (memory: a few copies of the signals)
+
+
+def run_point(
+    config: SweepConfig,
+    index: int,
+    data: MarketData,
+    signal_cache: SignalCache | None = None,
+    walked: Walked | None = None,
+) -> PointResult:
+    """Backtest grid point `index` of the sweep on `data` (deterministic).
+
+    Points that differ only in stop, take-profit or cooldown share their signals: pass one
+    `signal_cache` for the points of a chunk to compute each once; `walked` hands in the point's
+    signals and trades when `walk_together` found them with others.
+    """
     started = datetime.now(UTC)
     params = config.point(index)
-    strategy = build_strategy(config.strategy, params)
-    signals = strategy.signals(data, config.factors)
-    book = simulate(data.log_close_by_symbol, signals)
-    performance = evaluate(data, book, signals.position_weight, config.initial_capital)
+    execution = Execution.of(config, data)
+    if walked is None:
+        signals = _signals(build_strategy(config.strategy, params), data, config, signal_cache)
+        book = simulate(data.log_close_by_symbol, signals, prices=execution.fill_prices(data))
+    else:
+        signals, book = walked
+    trade_fills = fills(book, data, signals, execution)
+    performance = evaluate(
+        data, book, signals.position_weight, config.initial_capital, execution, trade_fills, config.benchmark
+    )
     return PointResult(
         index=index,
         params=params,
@@ -106,7 +157,65 @@ def run_point(config: SweepConfig, index: int, data: MarketData) -> PointResult:
         equity=performance.equity,
         started_at=started,
         finished_at=datetime.now(UTC),
+        returns=performance.returns,
+        execution=point_settings(config, data, execution),
     )
+
+
+def walk_together(
+    config: SweepConfig, indices: Sequence[int], data: MarketData, signal_cache: SignalCache
+) -> dict[int, Walked]:
+    """The signals and trades of points that share their signals, walked in one pass."""
+    strategies = [build_strategy(config.strategy, config.point(index)) for index in indices]
+    batch = [_signals(strategy, data, config, signal_cache) for strategy in strategies]
+    prices = Execution.of(config, data).fill_prices(data)
+    books = simulate_many(data.log_close_by_symbol, batch, prices=prices)
+    return {index: (signals, book) for index, signals, book in zip(indices, batch, books, strict=True)}
+
+
+def _batches(config: SweepConfig, indices: Sequence[int]) -> dict[int, list[int]]:
+    """Per index, the points of `indices` walked with it: same signal parameters, at most BATCH_POINTS."""
+    spec = build_strategy(config.strategy, config.point(indices[0])) if indices else None
+    groups: dict[tuple, list[int]] = {}
+    for index in indices:
+        params = config.point(index)
+        groups.setdefault(tuple(params[name] for name in spec.signal_params), []).append(index)
+    batch_of: dict[int, list[int]] = {}
+    for members in groups.values():
+        for first in range(0, len(members), BATCH_POINTS):
+            batch = members[first : first + BATCH_POINTS]
+            batch_of.update(dict.fromkeys(batch, batch))
+    return batch_of
+
+
+def point_settings(config: SweepConfig, data: MarketData, execution: Execution) -> dict[str, object]:
+    """What a point's result says about how it was computed (fills, costs, data), to read it honestly."""
+    return {
+        **execution.record(),
+        "costs": {
+            "commission_bps": config.commission_bps,
+            "slippage_bps": config.slippage_bps,
+            "borrow_bps": config.borrow_bps,
+        },
+        "risk_free_rate": config.risk_free_rate,
+        "benchmark": config.benchmark,
+        "frequency": data.frequency,
+        "bars_per_year": data.bars_per_year,
+        "synthetic": data.synthetic,
+    }
+
+
+def _signals(strategy, data: MarketData, config: SweepConfig, cache: SignalCache | None) -> Signals:
+    """The strategy's signals, shared through `cache` by points with the same signal parameters."""
+    if cache is None:
+        return strategy.signals(data, config.factors)
+    key = (strategy.name, *(strategy.params[name] for name in strategy.signal_params))
+    cached = cache.get(key)
+    if cached is None:
+        if len(cache) >= SIGNAL_CACHE_ENTRIES:
+            cache.pop(next(iter(cache)))
+        cached = cache[key] = strategy.signals(data, config.factors)
+    return strategy.with_risk_rules(cached)
 
 
 def run_chunk(
@@ -120,12 +229,18 @@ def run_chunk(
     """Run points [start, start + count) and hand each result to `write`; a failing point is
     logged and recorded, and the others still run."""
     outcome = ChunkOutcome()
+    signal_cache: SignalCache = {}
+    batch_of = _batches(config, [i for i in range(start, start + count) if i not in fail_points])
+    walked: dict[int, Walked] = {}
     for index in range(start, start + count):
         clock = time.perf_counter()
         try:
             if index in fail_points:
                 raise InjectedFailure(f"point {index} fails on purpose (BACKTEST_FAIL_POINTS)")
-            result = run_point(config, index, data)
+            if index not in walked:
+                pending = [other for other in batch_of[index] if other >= index]
+                walked.update(walk_together(config, pending, data, signal_cache))
+            result = run_point(config, index, data, signal_cache, walked.pop(index))
             write(result)
         except InjectedFailure as exc:
             logger.error("point %d failed: %s", index, exc)

@@ -11,7 +11,9 @@ from the true state until it reaches an entry of the speculative walk, after whi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -38,6 +40,53 @@ class Signals:
     take_profit: float | None  # exit after this gain; None: no take-profit
     signal_cooldown: int  # days after a signal exit before the symbol may be entered again
     risk_cooldown: int  # days after a stop-loss/take-profit exit (0 is read as 1: never the same close)
+
+
+@dataclass(frozen=True, eq=False)
+class FillPrices:
+    """Where a trade's levels come from, as log prices symbols × dates (the close for all: same-close fills).
+
+    `entry[i, e]` is the price an entry decided at close e fills at; stops compare `low` (longs) and
+    `high` (shorts) with the stop level, take-profits the other extreme. Stops are watched from
+    `first_watch` bars after the decision, and up to `exit_lag` bars after a signal exit's decision
+    (until that exit fills). `entry_allowed` masks decisions whose fill would fall outside the
+    symbol's quoted range.
+    """
+
+    entry: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    first_watch: int = 1
+    exit_lag: int = 0
+    entry_allowed: np.ndarray | None = None
+
+    @property
+    def short_offset(self) -> int:
+        """Where shorts' prices start in the signed arrays: rows padded by one scan block (scans may
+        read past a row's end and discard what they read)."""
+        return self.entry.size + SCAN_BLOCK_DAYS
+
+    @cached_property
+    def signed_entry(self) -> np.ndarray:
+        return self._signed(self.entry, self.entry)
+
+    @cached_property
+    def adverse(self) -> np.ndarray:
+        """What a stop-loss watches: lows for longs, negated highs for shorts."""
+        return self._signed(self.low, self.high)
+
+    @cached_property
+    def favourable(self) -> np.ndarray:
+        """What a take-profit watches: highs for longs, negated lows for shorts."""
+        return self.adverse if self.high is self.low else self._signed(self.high, self.low)
+
+    def _signed(self, long_side: np.ndarray, short_side: np.ndarray) -> np.ndarray:
+        """Longs' prices, then shorts' negated prices, each padded by one scan block."""
+        cells = self.entry.size
+        signed = np.zeros(2 * self.short_offset)
+        signed[:cells] = long_side.ravel()
+        np.negative(short_side.ravel(), out=signed[self.short_offset : self.short_offset + cells])
+        return signed
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,6 +124,15 @@ class Book:
         return np.repeat(values, lengths).reshape(self.n_symbols, self.n_days)
 
 
+def _sorted_search(keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """keys.searchsorted(queries), with the queries sorted first: each search then starts where the
+    previous one ended (numpy's hint), which beats random probes into a large key array."""
+    order = np.argsort(queries, kind="stable")
+    found = np.empty_like(order)
+    found[order] = keys.searchsorted(queries[order])
+    return found
+
+
 def _event_keys(mask: np.ndarray) -> np.ndarray:
     """Sorted keys row * (T + 1) + day of the True cells, plus a sentinel on day T of every row."""
     rows, days = mask.shape
@@ -92,62 +150,79 @@ class _Walker:
     entry + profit offset", whatever the side.
     """
 
-    def __init__(self, log_close: np.ndarray, signals: Signals) -> None:
-        self.n_symbols, self.n_days = log_close.shape
-        cells = self.n_symbols * self.n_days
-        # Rows padded by one scan block: scans may read past a row's end and discard what they read.
-        self.short_prices = cells + SCAN_BLOCK_DAYS
-        signed = np.zeros(2 * self.short_prices)
-        signed[:cells] = log_close.ravel()
-        np.negative(signed[:cells], out=signed[self.short_prices : self.short_prices + cells])
-        self.signed_prices = signed
-        self.entry = np.ascontiguousarray(signals.entry).ravel()
-        self.entry_keys = _event_keys(signals.entry != 0)
-        self.exit_keys = _event_keys(np.concatenate([signals.exit_long, signals.exit_short]))
-        self.short_exits = self.n_symbols * (self.n_days + 1)  # short exits live in the rows after longs
-        stop = signals.stop_loss
+    def __init__(
+        self, log_close: np.ndarray, batch: Sequence[Signals], prices: FillPrices | None = None
+    ) -> None:
+        """Walk every signals of `batch` (they share entries and exits, differ in stops and cooldowns)
+        at once: row k * N + i of the walk is symbol i under batch[k]."""
+        first = batch[0]
+        self.n_prices, self.n_days = log_close.shape
+        self.n_symbols = len(batch) * self.n_prices  # rows of the walk
+        prices = prices or FillPrices(log_close, log_close, log_close)
+        self.short_prices = prices.short_offset
+        self.signed_entry = prices.signed_entry
+        self.adverse = prices.adverse
+        self.favourable = prices.favourable
+        self.first_watch = prices.first_watch
+        self.exit_lag = prices.exit_lag
+        entry = first.entry
+        if prices.entry_allowed is not None:
+            entry = np.where(prices.entry_allowed, entry, 0)
+        # Entries and exits are the same in every copy: kept once, looked up by the row's symbol.
+        self.entry = np.ascontiguousarray(entry, dtype=np.int8).ravel()
+        self.entry_keys = _event_keys(self.entry.reshape(self.n_prices, self.n_days) != 0)
+        self.exit_keys = _event_keys(np.concatenate([first.exit_long, first.exit_short]))
+        self.short_exits = self.n_prices * (self.n_days + 1)  # short exits live in the rows after longs
+
+        def per_row(values: list[float]) -> np.ndarray:
+            return np.repeat(np.asarray(values, dtype=np.float64), self.n_prices)
+
+        stops = [s.stop_loss for s in batch]
         self.stop_offset = (
-            float(np.log1p(-stop)) + LEVEL_TOLERANCE,
-            float(-np.log1p(stop)) + LEVEL_TOLERANCE,
+            per_row([float(np.log1p(-stop)) + LEVEL_TOLERANCE for stop in stops]),
+            per_row([float(-np.log1p(stop)) + LEVEL_TOLERANCE for stop in stops]),
         )
-        profit = signals.take_profit
-        self.has_profit_target = profit is not None
-        self.profit_offset = (np.inf, np.inf)
-        if profit is not None:
-            self.profit_offset = (
-                float(np.log1p(profit)) - LEVEL_TOLERANCE,
-                float(-np.log1p(-profit)) - LEVEL_TOLERANCE if profit < 1.0 else np.inf,
-            )
-        self.signal_cooldown = signals.signal_cooldown
-        self.risk_cooldown = max(signals.risk_cooldown, 1)
+        profits = [s.take_profit for s in batch]
+        self.has_profit_target = any(profit is not None for profit in profits)
+        self.profit_offset = (
+            per_row([np.inf if p is None else float(np.log1p(p)) - LEVEL_TOLERANCE for p in profits]),
+            per_row(
+                [np.inf if p is None or p >= 1.0 else float(-np.log1p(-p)) - LEVEL_TOLERANCE for p in profits]
+            ),
+        )
+        self.signal_cooldown = per_row([s.signal_cooldown for s in batch]).astype(np.int64)
+        self.risk_cooldown = per_row([max(s.risk_cooldown, 1) for s in batch]).astype(np.int64)
         self.steps = np.arange(SCAN_BLOCK_DAYS)
 
     def next_entry(self, symbol: np.ndarray, resume: np.ndarray) -> np.ndarray:
         """First entry day >= resume (<= T) of each lane; T when there is none."""
-        base = symbol * (self.n_days + 1)
+        base = (symbol % self.n_prices) * (self.n_days + 1)
         keys = self.entry_keys
-        return keys[keys.searchsorted(base + resume)] - base
+        return keys[_sorted_search(keys, base + resume)] - base
 
     def trade(self, symbol: np.ndarray, entry: np.ndarray) -> tuple[np.ndarray, ...]:
         """Exit day, direction, risk-exit flag and resume day of a trade entered on `entry`."""
         n_days = self.n_days
-        cell = symbol * n_days + entry
+        price_row = symbol % self.n_prices  # every copy of a symbol shares its prices and signals
+        cell = price_row * n_days + entry
         direction = self.entry[cell]
         short = direction < 0
-        offset = symbol * (n_days + 1) + short * self.short_exits
+        offset = price_row * (n_days + 1) + short * self.short_exits
         keys = self.exit_keys
-        signal_exit = keys[keys.searchsorted(offset + entry + 1)] - offset
+        signal_exit = keys[_sorted_search(keys, offset + entry + 1)] - offset
         cell += short * self.short_prices  # now indexes the signed prices
-        level = self.signed_prices[cell]
-        stop = level + np.where(short, self.stop_offset[1], self.stop_offset[0])
+        level = self.signed_entry[cell]
+        stop = level + np.where(short, self.stop_offset[1][symbol], self.stop_offset[0][symbol])
         profit = None
         if self.has_profit_target:
-            profit = level + np.where(short, self.profit_offset[1], self.profit_offset[0])
-        span = np.minimum(signal_exit, n_days - 1) - entry  # days to watch after the entry
+            profit = level + np.where(short, self.profit_offset[1][symbol], self.profit_offset[0][symbol])
+        # Bars to watch after the entry decision: until the signal exit fills.
+        span = np.minimum(signal_exit + self.exit_lag, n_days - 1) - entry
         hit = entry + self._days_to_crossing(cell, span, stop, profit)
-        exit_day = np.minimum(signal_exit, hit)
         by_risk = hit < n_days
-        resume = np.minimum(exit_day + np.where(by_risk, self.risk_cooldown, self.signal_cooldown), n_days)
+        exit_day = np.where(by_risk, hit, signal_exit)
+        cooldown = np.where(by_risk, self.risk_cooldown[symbol], self.signal_cooldown[symbol])
+        resume = np.minimum(exit_day + cooldown, n_days)
         return exit_day, direction, by_risk, resume
 
     def _days_to_crossing(
@@ -157,12 +232,13 @@ class _Walker:
         `span` days; T when there is none (so that entry + result >= T)."""
         hit = np.full(cell.size, self.n_days, dtype=np.int64)
         pending = np.arange(cell.size)
-        offset = np.ones(cell.size, dtype=np.int64)  # days after the entry where this block starts
+        # Bars after the entry decision where this block starts.
+        offset = np.full(cell.size, self.first_watch, dtype=np.int64)
         while pending.size:
-            values = self.signed_prices[(cell[pending] + offset)[:, None] + self.steps]
-            crossed = values <= stop[pending, None]
+            window = (cell[pending] + offset)[:, None] + self.steps
+            crossed = self.adverse[window] <= stop[pending, None]
             if profit is not None:
-                crossed |= values >= profit[pending, None]
+                crossed |= self.favourable[window] >= profit[pending, None]
             first = crossed.argmax(axis=1)
             # The earliest crossing of the block counts only if it lies within the span.
             day = offset + first
@@ -189,9 +265,47 @@ class _Trades:
         return [np.concatenate(column) for column in zip(*self.parts, strict=True)]
 
 
-def simulate(log_close: np.ndarray, signals: Signals, pieces: int = PIECES) -> Book:
-    """All trades of every symbol (log_close is symbols × days); see the module docstring."""
-    walker = _Walker(log_close, signals)
+def simulate(
+    log_close: np.ndarray, signals: Signals, pieces: int = PIECES, prices: FillPrices | None = None
+) -> Book:
+    """All trades of every symbol (log_close is symbols × days); see the module docstring.
+
+    Book.exit is the bar of the exit decision (signal exits) or of the stop/take-profit trigger.
+    """
+    return simulate_many(log_close, [signals], pieces, prices)[0]
+
+
+def simulate_many(
+    log_close: np.ndarray, batch: Sequence[Signals], pieces: int = PIECES, prices: FillPrices | None = None
+) -> list[Book]:
+    """`simulate` for several signals sharing their entry and exit arrays (points of a grid that
+    differ only in stops, take-profit or cooldowns), walked together: one book per signals."""
+    first = batch[0]
+    for other in batch[1:]:
+        if not (other.entry is first.entry and other.exit_long is first.exit_long):
+            raise ValueError("simulate_many needs signals that share their entry and exit arrays")
+    walker = _Walker(log_close, batch, prices)
+    rows = _walk_rows(walker, pieces)
+    n_prices = walker.n_prices
+    books = []
+    for copy in range(len(batch)):
+        mine = (rows.symbol >= copy * n_prices) & (rows.symbol < (copy + 1) * n_prices)
+        books.append(
+            Book(
+                n_symbols=n_prices,
+                n_days=rows.n_days,
+                symbol=rows.symbol[mine] - copy * n_prices,
+                entry=rows.entry[mine],
+                exit=rows.exit[mine],
+                direction=rows.direction[mine],
+                risk_exit=rows.risk_exit[mine],
+            )
+        )
+    return books
+
+
+def _walk_rows(walker: _Walker, pieces: int) -> Book:
+    """Every trade of every row of the walk, sorted by row then entry day."""
     n_symbols, n_days = walker.n_symbols, walker.n_days
     pieces = max(1, min(pieces, n_days // 2))
     # Entries on the last close could earn nothing: the last border is T - 1.

@@ -6,6 +6,7 @@ one subclass of Strategy here decorated with @register, whose `name` equals the 
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
@@ -61,6 +62,9 @@ class Strategy(ABC):
 
     name: ClassVar[str]
     param_names: ClassVar[tuple[str, ...]]
+    # Parameters that shape entries and exits; the others (stops, cooldowns) are risk rules only.
+    signal_params: ClassVar[tuple[str, ...]]
+    cooldown_after_signal_exit: ClassVar[bool] = True  # False: only stop/take-profit exits cool down
 
     def __init__(self, params: Mapping[str, float]) -> None:
         missing = [name for name in self.param_names if name not in params]
@@ -71,6 +75,18 @@ class Strategy(ABC):
     @abstractmethod
     def signals(self, data: MarketData, factors: Sequence[str] = ()) -> Signals:
         """Entries, exits and sizing for every day and symbol."""
+
+    def with_risk_rules(self, signals: Signals) -> Signals:
+        """`signals` (computed with the same signal parameters) carrying this point's stops and cooldowns."""
+        cooldown = int(self.params["cooldown_period"])
+        take_profit = self.params.get("take_profit_pct")
+        return dataclasses.replace(
+            signals,
+            stop_loss=float(self.params["stop_loss_pct"]),
+            take_profit=None if take_profit is None else float(take_profit),
+            signal_cooldown=cooldown if self.cooldown_after_signal_exit else 0,
+            risk_cooldown=cooldown,
+        )
 
 
 def _tradable_only(entry: np.ndarray, data: MarketData) -> np.ndarray:
@@ -104,6 +120,7 @@ class MeanReversionStrategy(Strategy):
 
     name = "MeanReversionStrategy"
     param_names = ("lookback_period", "entry_threshold", "stop_loss_pct", "cooldown_period")
+    signal_params = ("lookback_period", "entry_threshold")
 
     def signals(self, data: MarketData, factors: Sequence[str] = ()) -> Signals:
         window = int(self.params["lookback_period"])
@@ -154,6 +171,7 @@ class MomentumStrategy(Strategy):
 
     name = "MomentumStrategy"
     param_names = ("momentum_period", "signal_threshold", "stop_loss_pct", "cooldown_period")
+    signal_params = ("momentum_period", "signal_threshold")
 
     def signals(self, data: MarketData, factors: Sequence[str] = ()) -> Signals:
         period = int(self.params["momentum_period"])
@@ -191,6 +209,8 @@ class LongShortEquityStrategy(Strategy):
 
     name = "LongShortEquityStrategy"
     param_names = ("rebalance_period", "take_profit_pct", "stop_loss_pct", "cooldown_period")
+    signal_params = ("rebalance_period",)
+    cooldown_after_signal_exit = False
 
     def signals(self, data: MarketData, factors: Sequence[str] = ()) -> Signals:
         n_days, n_symbols = data.n_days, data.n_symbols
@@ -226,10 +246,15 @@ class LongShortEquityStrategy(Strategy):
         if not slots or not days.size:
             return target.T
         log_close = data.log_close_by_date
-        score = _cross_sectional_z(log_close[days] - log_close[days - lookback])
-        for name in factors:
-            score += FACTOR_PREFERENCE.get(name, 1) * _cross_sectional_z(data.factors[name][days])
         valid = None if data.tradable is None else data.tradable[days]
+
+        def ranked(values: np.ndarray) -> np.ndarray:
+            # Symbols not quoting that day take no part in the cross-section (their prices are fills).
+            return _cross_sectional_z(values if valid is None else np.where(valid, values, np.nan))
+
+        score = ranked(log_close[days] - log_close[days - lookback])
+        for name in factors:
+            score += FACTOR_PREFERENCE.get(name, 1) * ranked(data.factors[name][days])
         low = score if valid is None else np.where(valid, score, np.inf)
         high = -score if valid is None else np.where(valid, -score, np.inf)
         # Only the sets matter, not their order: a partition is enough (and deterministic).

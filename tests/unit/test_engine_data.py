@@ -15,7 +15,7 @@ import pytest
 from airflow_backtest_framework.catalog import STRATEGIES
 from airflow_backtest_framework.config import SweepConfig
 from backtest_engine import DataSourceError, load_market_data, main, synthetic_market
-from backtest_engine.data import FACTOR_LEVELS
+from backtest_engine.synthetic import FACTOR_LEVELS
 
 REPO = Path(__file__).resolve().parents[2]
 UNIVERSE = ["AAPL", "MSFT", "GOOGL", "AMZN", "JPM", "XOM", "BRK.B", "KO", "PFE", "NVDA"]

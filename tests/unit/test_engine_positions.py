@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtest_engine.positions import Signals, simulate
+from backtest_engine.positions import Signals, simulate, simulate_many
 
 Trade = tuple[int, int, int, int, bool]  # symbol, entry, exit (T if open), direction, risk exit
 
@@ -159,3 +160,32 @@ def test_large_random_case_matches_reference(pieces: int) -> None:
         risk_cooldown=5,
     )
     assert as_tuples(simulate(log_close, signals, pieces=pieces)) == reference(log_close, signals)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    scenarios(),
+    st.sampled_from([1, 3, 8]),
+    st.lists(
+        st.tuples(
+            st.sampled_from([0.01, 0.02, 0.05, 0.3]),
+            st.sampled_from([None, 0.01, 0.03, 1.5]),
+            st.integers(0, 6),
+            st.integers(0, 6),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_points_walked_together_equal_points_walked_alone(
+    scenario: tuple[np.ndarray, Signals], pieces: int, rules: list[tuple]
+) -> None:
+    log_close, signals = scenario
+    batch = [
+        dataclasses.replace(signals, stop_loss=stop, take_profit=profit, signal_cooldown=sc, risk_cooldown=rc)
+        for stop, profit, sc, rc in rules
+    ]
+    together = simulate_many(log_close, batch, pieces=pieces)
+    for book, alone in zip(together, batch, strict=True):
+        assert as_tuples(book) == as_tuples(simulate(log_close, alone, pieces=pieces))
+        assert as_tuples(book) == reference(log_close, alone)

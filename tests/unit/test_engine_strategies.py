@@ -240,8 +240,18 @@ def test_equity_pays_returns_and_costs_of_one_trade() -> None:
     )
     performance = evaluate(data, book, position_weight=0.5, initial_capital=1000.0)
     cost = TRANSACTION_COST * 0.5
-    expected = 1000.0 * (1 - cost) * (1 + 0.5 * 0.10) * (1 + 0.5 * -0.10 - cost)
+    # After day 1 (+10 % on half the book) the position is 0.55 of the 1.05 equity: trading it back to
+    # half costs too (rebalances count as traded notional), and the exit sells what the position is
+    # worth then (0.5 * 0.9), not its weight at entry.
+    rebalance = 0.5 * abs(0.10 - 0.05)
+    sold = 0.5 * 99 / 110
+    expected = (
+        1000.0
+        * (1 - cost)
+        * (1 + 0.5 * 0.10 - TRANSACTION_COST * rebalance)
+        * (1 - 0.05 - TRANSACTION_COST * sold)
+    )
     assert performance.equity[-1] == pytest.approx(expected)
     assert performance.equity[2] == performance.equity[-1]  # flat afterwards
     assert performance.metrics["trades"] == 1 and performance.metrics["win_rate"] == 0.0
-    assert performance.metrics["turnover"] == pytest.approx(2 * 0.5 / data.years)
+    assert performance.metrics["turnover"] == pytest.approx((0.5 + rebalance + sold) / data.years)

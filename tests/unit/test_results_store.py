@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import numpy as np
 import pytest
 from moto import mock_aws
 
@@ -92,6 +93,25 @@ def store(backend: LocalFolderBackend | S3Backend) -> ResultsStore:
 
 
 # ---- the contract (every backend) ------------------------------------------------------------
+
+
+def test_returns_files_of_several_chunks_read_back_as_one_table(store: ResultsStore) -> None:
+    dates = np.array(["2024-01-02", "2024-01-03"], dtype="datetime64[D]")
+    for start, points in ((10, (11, 10)), (0, (0,))):  # chunks written in any order, points too
+        rows = {name: [] for name in ec.RETURNS_COLUMNS}
+        for point in points:
+            rows["point"] += [point, point]
+            rows["date"] += list(dates)
+            for name in ec.RETURNS_COLUMNS[2:]:
+                rows[name] += [point / 100, -point / 100]
+        store.write_returns(DAG, RUN, start, {k: np.array(v) for k, v in rows.items()})
+    assert store.backend.list(ec.returns_prefix(DAG, RUN)) == [ec.returns_key(DAG, RUN, s) for s in (0, 10)]
+    table = store.read_returns(DAG, RUN).to_pydict()
+    assert table["point"] == [0, 0, 10, 10, 11, 11]
+    assert [str(day) for day in table["date"]] == ["2024-01-02", "2024-01-03"] * 3
+    assert table["net_return"] == [0.0, -0.0, 0.1, -0.1, 0.11, -0.11]
+    with pytest.raises(ResultNotFound):
+        store.read_returns(DAG, "no_such_run")
 
 
 def test_a_run_round_trips_in_the_contract_layout(store: ResultsStore) -> None:

@@ -1,4 +1,4 @@
-"""Data folders (CSV or Parquet, one file per symbol) as the engine's market data source."""
+"""The engine on a folder of CSV/Parquet files: the results of the data it holds, aligned dates, errors."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ def write_folder(folder: Path, config: SweepConfig, suffix: str) -> None:
     folder.mkdir()
     for column, symbol in enumerate(synthetic.symbols):
         frame = pd.DataFrame({"date": pd.to_datetime(synthetic.dates), "close": synthetic.close[:, column]})
+        for name in ("open", "high", "low"):  # the synthetic source has bars, so the folder does too
+            frame[name] = getattr(synthetic, name)[:, column]
         for name, values in synthetic.factors.items():
             frame[name] = values[:, column]
         if suffix == ".csv":
