@@ -20,6 +20,7 @@ from airflow_backtest_framework.config import (
 from airflow_backtest_framework.dag_factory import dag_description
 from services.airflow.client import AirflowClient, api_path
 from services.airflow.models import DagInfo
+from services.checks import failed_check
 from services.connections import writable
 from services.dag_generator import dag_filename, generated_by_us, render_dag
 from services.deadline import deadline
@@ -115,13 +116,12 @@ class DeployService:
                 config.model_dump(), context={CONTEXT_MAX_GRID_POINTS: self._max_grid_points}
             )
         except ValidationError as exc:
-            return CheckResult(
-                key="grid",
-                label=label,
+            return failed_check(
+                "grid",
+                label,
+                describe_validation_error(exc),
+                "Narrow the parameter ranges on the Configure page.",
                 resource=resource,
-                ok=False,
-                detail=describe_validation_error(exc),
-                fix="Narrow the parameter ranges on the Configure page.",
             )
         return CheckResult(key="grid", label=label, resource=resource, ok=True)
 
@@ -130,13 +130,14 @@ class DeployService:
         try:
             version = self._client.version()
         except BacktestError as exc:
-            return CheckResult(
-                key="airflow",
-                label=label,
-                ok=False,
-                detail=exc.message,
-                fix=exc.fix
-                or "Start Airflow (scripts/local_airflow.py start) or check the connection settings.",
+            return failed_check(
+                "airflow",
+                label,
+                exc.message,
+                (
+                    exc.fix
+                    or "Start Airflow (scripts/local_airflow.py start) or check the connection settings."
+                ),
             )
         return CheckResult(key="airflow", label=label, resource=f"Airflow {version.version}", ok=True)
 
@@ -154,16 +155,15 @@ class DeployService:
         too_long = len(path) - limit
         run_path = api_path("dags", config.dag_id, "dagRuns", "<run id>")
         return [
-            CheckResult(
-                key="api_paths",
-                label=label,
-                resource=resource,
-                ok=False,
-                detail=(
+            failed_check(
+                "api_paths",
+                label,
+                (
                     f"MWAA takes API paths of at most {limit} characters; cancelling a run calls {run_path} "
                     f"with a run id of up to {RUN_ID_MAX_CHARS} characters, {too_long} too many."
                 ),
-                fix=f"Shorten the sweep name by at least {too_long} characters on the Configure page.",
+                f"Shorten the sweep name by at least {too_long} characters on the Configure page.",
+                resource=resource,
             )
         ]
 
@@ -182,22 +182,20 @@ class DeployService:
         try:
             self._refuse_foreign(config)
         except DeployRefused as exc:
-            return CheckResult(
-                key="ownership",
-                label=label,
+            return failed_check(
+                "ownership",
+                label,
+                exc.message,
+                "Choose another sweep name on the Configure page.",
                 resource=resource,
-                ok=False,
-                detail=exc.message,
-                fix="Choose another sweep name on the Configure page.",
             )
         except BacktestError as exc:
-            return CheckResult(
-                key="ownership",
-                label=label,
+            return failed_check(
+                "ownership",
+                label,
+                exc.message,
+                "Check that Airflow and the DAGs location are reachable.",
                 resource=resource,
-                ok=False,
-                detail=exc.message,
-                fix="Check that Airflow and the DAGs location are reachable.",
             )
         return CheckResult(key="ownership", label=label, resource=resource, ok=True)
 
