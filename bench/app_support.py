@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -18,11 +20,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
+from bench.common import ACCESS_FORMAT, AccessLog
 from bench.fake_airflow import FakeDagsFolderAirflow
 from services.airflow.transport import ApiRequest
+from services.registry import SweepRegistry
 from services.settings import PROJECT_ROOT
 
 API_ROOT = "/api/v2"
@@ -31,6 +35,7 @@ FAKE_TOKEN = "bench.fake.token"  # not a JWT: the transport keeps a token withou
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 UPDATE_PATH = "/_dash-update-component"
+Seeded = TypeVar("Seeded")
 
 
 def free_port() -> int:
@@ -114,6 +119,32 @@ class FakeAirflowServer:
             do_GET = do_POST = do_PATCH = _dispatch
 
         return Handler
+
+
+@contextmanager
+def bench_workspace(prefix: str) -> Iterator[Path]:
+    """A temporary workspace folder holding an empty `dags` folder; removed with all it holds after."""
+    workspace = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        (workspace / "dags").mkdir(parents=True)
+        yield workspace
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
+
+
+def seeded_airflow(
+    workspace: Path,
+    seed: Callable[[FakeDagsFolderAirflow, SweepRegistry, Path], Seeded],
+    **registry_options: Any,
+) -> tuple[FakeAirflowServer, Seeded, float]:
+    """A FakeAirflowServer over `workspace/dags` (not serving yet) and a registry under `workspace/data`,
+    seeded by `seed` with `workspace/results`: (the server, what `seed` returned, seconds it took).
+    Call it before any thread starts: seeding forks."""
+    server = FakeAirflowServer(workspace / "dags")
+    registry = SweepRegistry(workspace / "data", **registry_options)
+    started = time.perf_counter()
+    seeded = seed(server.fake, registry, workspace / "results")
+    return server, seeded, time.perf_counter() - started
 
 
 # --------------------------------------------------------------------------- Dash callback requests
@@ -268,6 +299,20 @@ def run_app(command: list[str], env: dict[str, str], log_path: Path) -> Iterator
         yield AppProcess(url, process, log_path)
     finally:
         stop_group(process)
+
+
+@contextmanager
+def run_gunicorn(
+    workspace: Path, airflow_url: str, name: str, workers: int, **extra: str
+) -> Iterator[tuple[AppProcess, AccessLog]]:
+    """The app under gunicorn (`workers` sync workers) on a free port, with its own cache folder
+    `cache-<name>` and its access log `access-<name>.log` (the server times); stopped after."""
+    port = free_port()
+    access = AccessLog(workspace / f"access-{name}.log")
+    env = app_env(workspace, port, airflow_url, cache=f"cache-{name}", **extra)
+    command = gunicorn_command(port, workers, access.path, ACCESS_FORMAT)
+    with run_app(command, env, workspace / f"gunicorn-{name}.log") as app:
+        yield app, access
 
 
 def stop_group(process: subprocess.Popen) -> None:

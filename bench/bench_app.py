@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import math
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -27,25 +25,26 @@ from bench.app_support import (
     CallbackSpec,
     FakeAirflowServer,
     app_env,
+    bench_workspace,
     callback_specs,
     find_callback,
     free_port,
-    gunicorn_command,
     http_json,
     percentile,
     python_app_command,
     response_value,
     run_app,
+    run_gunicorn,
+    seeded_airflow,
     stop_group,
     timed,
     tree_rss_mb,
     wait_until_up,
 )
 from bench.browser import drive_main_flow
-from bench.common import ACCESS_FORMAT, AccessLog, failures, report, section
+from bench.common import AccessLog, failures, report, section
 from bench.fixtures import seed_10k_sweep
 from services.bootstrap import STATUS_TTL_FRACTION
-from services.registry import SweepRegistry
 
 MR = "MeanReversionStrategy"
 MAX_GRID_POINTS = 1_000_000  # raised from the default 100,000 so the 10^6-point draft is valid
@@ -395,25 +394,15 @@ def bench_rss(workspace: Path, airflow_url: str, big_sweep: str) -> None:
 
 
 def main() -> int:
-    workspace = Path(tempfile.mkdtemp(prefix="bench-app-"))
     print("Airflow: a fake over HTTP (bench/fake_airflow.py) holding a 10,000-point run with "
           "1,000 mapped task instances (600 chunks done, 50 running, 20 failed, 330 queued)")  # fmt: skip
-    try:
-        with FakeAirflowServer(workspace / "dags") as airflow:
-            (workspace / "dags").mkdir(parents=True, exist_ok=True)
-            registry = SweepRegistry(workspace / "data", max_grid_points=MAX_GRID_POINTS)
-            config = seed_10k_sweep(airflow.fake, registry, workspace / "results")
-
+    with bench_workspace("bench-app-") as workspace:
+        server, config, _ = seeded_airflow(workspace, seed_10k_sweep, max_grid_points=MAX_GRID_POINTS)
+        with server as airflow:
             section("(a) Configure: validation + grid size + DAG preview callbacks, 10^6-point draft")
             bench_configure_in_process(workspace, airflow.url)
-            port = free_port()
-            access = AccessLog(workspace / "access.log")
-            env = app_env(
-                workspace, port, airflow.url, cache="cache-gunicorn",
-                MAX_GRID_POINTS=str(MAX_GRID_POINTS), REFRESH_INTERVAL_S=str(int(POLL_EVERY_S)),
-            )  # fmt: skip
-            command = gunicorn_command(port, WORKERS, access.path, ACCESS_FORMAT)
-            with run_app(command, env, workspace / "gunicorn.log") as app:
+            env = {"MAX_GRID_POINTS": str(MAX_GRID_POINTS), "REFRESH_INTERVAL_S": str(int(POLL_EVERY_S))}
+            with run_gunicorn(workspace, airflow.url, "gunicorn", WORKERS, **env) as (app, access):
                 bench_configure_http(app, access)
                 size, tasks = f"{config.grid_size:,}", f"{config.task_count:,}"
                 section(f"(b) Monitor refresh: {size}-point sweep, {tasks} mapped tasks")
@@ -423,8 +412,6 @@ def main() -> int:
             bench_cold_start(workspace, airflow.url)
             section("(d) memory after the main flow (Playwright, headless Chromium)")
             bench_rss(workspace, airflow.url, config.name)
-    finally:
-        shutil.rmtree(workspace, ignore_errors=True)
     return 1 if failures else 0
 
 

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import random
 import re
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -35,20 +33,18 @@ from bench.app_support import (
     AppProcess,
     CallbackSpec,
     FakeAirflowServer,
-    app_env,
+    bench_workspace,
     callback_specs,
     find_callback,
-    free_port,
-    gunicorn_command,
     http_json,
     percentile,
     response_value,
-    run_app,
+    run_gunicorn,
+    seeded_airflow,
     timed,
 )
-from bench.common import ACCESS_FORMAT, AccessLog, failures, report, section
+from bench.common import AccessLog, failures, report, section
 from bench.fixtures import WALL_SWEEPS, seed_wall
-from services.registry import SweepRegistry
 
 WORKERS = 2
 WALLS = 10
@@ -230,31 +226,22 @@ def report_upstream(lone: Phase, crowd: Phase, per_round: int) -> None:
 
 
 def main() -> int:
-    workspace = Path(tempfile.mkdtemp(prefix="bench-wall-"))
-    try:
-        (workspace / "dags").mkdir(parents=True)
-        server = FakeAirflowServer(workspace / "dags")
-        registry = SweepRegistry(workspace / "data")
-        started = time.perf_counter()
-        kinds = seed_wall(server.fake, registry, workspace / "results")  # before any thread: it forks
+    with bench_workspace("bench-wall-") as workspace:
+        server, kinds, seconds = seeded_airflow(workspace, seed_wall)
         counts = ", ".join(f"{n:,} {kind}" for kind, n in kinds.items())
         print(
             f"Airflow: a fake over HTTP holding {WALL_SWEEPS} sweeps of 1,000 points in 100 mapped chunks"
-            f" each ({counts}; seeded in {time.perf_counter() - started:.0f} s)"
+            f" each ({counts}; seeded in {seconds:.0f} s)"
         )
         with server as airflow:
-            port = free_port()
-            access = AccessLog(workspace / "access.log")
-            env = app_env(
-                workspace, port, airflow.url, cache="cache", REFRESH_INTERVAL_S=f"{REFRESH_INTERVAL_S:g}"
-            )
-            command = gunicorn_command(port, WORKERS, access.path, ACCESS_FORMAT)
-            with run_app(command, env, workspace / "gunicorn.log") as app:
+            refresh_s = f"{REFRESH_INTERVAL_S:g}"
+            with run_gunicorn(workspace, airflow.url, "wall", WORKERS, REFRESH_INTERVAL_S=refresh_s) as (
+                app,
+                access,
+            ):
                 section(f"Wall refresh: {WALL_SWEEPS} sweeps x 1,000 points, 1 wall then {WALLS} walls")
                 bench_wall(app, access, airflow)
             section("done")  # the load the benchmark itself left
-    finally:
-        shutil.rmtree(workspace, ignore_errors=True)
     return 1 if failures else 0
 
 
