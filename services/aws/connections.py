@@ -18,7 +18,7 @@ from services.aws.errors import (
     mask_account_ids,
     not_aws,
 )
-from services.checks import failed_check
+from services.checks import failed_check, passed_check
 from services.connections import writable
 from services.deadline import deadline
 from services.errors import TRANSPORT_FAULTS, AuthError, BacktestError, NotFound
@@ -95,7 +95,7 @@ class AwsConnections:
         account = mask_account(str(identity.get("Account") or ""))
         who = mask_account_ids(str(identity.get("Arn") or "")).rpartition(":")[2]
         detail = f"account {account}" + (f", {who}" if who else "")
-        return CheckResult(key="credentials", label=label, resource=resource, ok=True, detail=detail)
+        return passed_check("credentials", label, detail, resource=resource)
 
     # ---- MWAA ------------------------------------------------------------------------------------
 
@@ -119,7 +119,7 @@ class AwsConnections:
                 "Wait until the environment is AVAILABLE (MWAA console), or fix what its status says",
                 resource=resource,
             )
-        return CheckResult(key="mwaa_environment", label=label, resource=resource, ok=True, detail=detail)
+        return passed_check("mwaa_environment", label, detail, resource=resource)
 
     def check_airflow_api(self) -> CheckResult:
         name = self._settings.mwaa_environment_name or ""
@@ -132,12 +132,8 @@ class AwsConnections:
                 "and update the environment if MWAA asks for it"
             )
             return _fail("airflow", label, resource, exc, fix)
-        return CheckResult(
-            key="airflow",
-            label=label,
-            resource=resource,
-            ok=True,
-            detail=f"Airflow {version.version} (API {self._client.api_version})",
+        return passed_check(
+            "airflow", label, f"Airflow {version.version} (API {self._client.api_version})", resource=resource
         )
 
     # ---- the DAGs bucket ---------------------------------------------------------------------------
@@ -159,7 +155,7 @@ class AwsConnections:
                 fix = f"Allow s3:ListBucket on bucket {bucket}"
             return [_fail("dags_bucket", label, resource, error, fix)]
         return [
-            CheckResult(key="dags_bucket", label=label, resource=resource, ok=True),
+            passed_check("dags_bucket", label, resource=resource),
             writable("dags_location", "DAGs location writable", self._dags),
             self._check_versioning(s3, bucket),
             self._check_public_access(s3, bucket),
@@ -188,7 +184,7 @@ class AwsConnections:
                 ),
                 resource=resource,
             )
-        return CheckResult(key="dags_versioning", label=label, resource=resource, ok=True, detail="enabled")
+        return passed_check("dags_versioning", label, "enabled", resource=resource)
 
     def _check_public_access(self, s3: Any, bucket: str) -> CheckResult:
         label, resource = "DAGs bucket public access blocked", f"s3://{bucket}"
@@ -229,9 +225,7 @@ class AwsConnections:
                 fix,
                 resource=resource,
             )
-        return CheckResult(
-            key="dags_public_access", label=label, resource=resource, ok=True, detail="all four blocks on"
-        )
+        return passed_check("dags_public_access", label, "all four blocks on", resource=resource)
 
     # ---- Batch -------------------------------------------------------------------------------------
 
@@ -275,7 +269,7 @@ class AwsConnections:
                 ),
                 resource=resource,
             )
-        return CheckResult(key="batch_queue", label=label, resource=resource, ok=True, detail=detail)
+        return passed_check("batch_queue", label, detail, resource=resource)
 
     def check_job_definition(self) -> CheckResult:
         name = self._settings.batch_job_definition
@@ -317,13 +311,7 @@ class AwsConnections:
                 resource=resource,
             )
         revision = active[-1].get("revision")
-        return CheckResult(
-            key="batch_definition",
-            label=label,
-            resource=resource,
-            ok=True,
-            detail=f"ACTIVE revision {revision}",
-        )
+        return passed_check("batch_definition", label, f"ACTIVE revision {revision}", resource=resource)
 
     def _batch_call(
         self, call: Callable[[Any], list[dict[str, Any]]], what: str
