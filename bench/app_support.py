@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -345,6 +346,51 @@ def gunicorn_command(port: int, workers: int, access_log: Path, access_format: s
     ]
 
 
+# --------------------------------------------------------------------------- browsers polling
+
+
+class Poller:
+    """A browser tab whose dcc.Interval fires every `interval_s`: `poll_once(tick)` is one round of
+    its requests; a failed round is remembered in `errors`, not raised."""
+
+    interval_s: float
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def poll_once(self, tick: int) -> object:
+        raise NotImplementedError
+
+    def run(self, started: float, seconds: float, offset: float) -> None:
+        """Poll from `started + offset` until `started + seconds`, once an interval."""
+        tick, next_at = 0, started + offset
+        while next_at < started + seconds:
+            time.sleep(max(0.0, next_at - time.perf_counter()))
+            tick += 1
+            try:
+                self.poll_once(tick)
+            except Exception as exc:  # a failed request is a result, not a crash of the benchmark
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+            next_at += self.interval_s
+
+
+PollerT = TypeVar("PollerT", bound=Poller)
+
+
+def poll_together(pollers: list[PollerT], seconds: float) -> list[PollerT]:
+    """Every poller in its own thread for `seconds`, each from its own random phase in its interval."""
+    rng = random.Random(len(pollers))
+    started = time.perf_counter()
+    threads = [
+        threading.Thread(target=p.run, args=(started, seconds, rng.uniform(0, p.interval_s))) for p in pollers
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return pollers
+
+
 # --------------------------------------------------------------------------- memory
 
 
@@ -383,6 +429,16 @@ def tree_rss_mb(pid: int) -> tuple[float, dict[int, float]]:
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def ms_at(samples: list[float], q: float) -> str:
+    """The `q` percentile of millisecond samples, as `123 ms`."""
+    return f"{percentile(samples, q):.0f} ms"
+
+
+def errors_of(*pollers: list[Poller]) -> list[str]:
+    """Every error the pollers of each group met, in order."""
+    return [error for group in pollers for poller in group for error in poller.errors]
 
 
 def timed(func: Callable[..., Any], *args: Any) -> tuple[float, Any]:

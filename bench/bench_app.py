@@ -9,10 +9,8 @@ task instances mid-way, so no local Airflow has to run 1,000 tasks. Timings are 
 from __future__ import annotations
 
 import math
-import random
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -24,13 +22,17 @@ from bench.app_support import (
     AppProcess,
     CallbackSpec,
     FakeAirflowServer,
+    Poller,
     app_env,
     bench_workspace,
     callback_specs,
+    errors_of,
     find_callback,
     free_port,
     http_json,
+    ms_at,
     percentile,
+    poll_together,
     python_app_command,
     response_value,
     run_app,
@@ -203,30 +205,21 @@ def bench_configure_http(app: AppProcess, access: AccessLog) -> None:
 # --------------------------------------------------------------------------- (b) Monitor
 
 
-class Session:
+class Session(Poller):
     """One browser watching the 10,000-point sweep: the refresh callback every POLL_EVERY_S, then the
     heatmap callback the new status triggers (as the renderer chains them)."""
+
+    interval_s = POLL_EVERY_S
 
     def __init__(
         self, app: AppProcess, poll: CallbackSpec, heatmap: CallbackSpec, name: str, tag: str
     ) -> None:
+        super().__init__()
         self.app, self.poll, self.heatmap, self.name, self.tag = app, poll, heatmap, name, tag
         self.poll_s: list[float] = []
         self.heatmap_s: list[float] = []
-        self.errors: list[str] = []
 
-    def run(self, started: float, seconds: float, offset: float) -> None:
-        tick, next_at = 0, started + offset
-        while next_at < started + seconds:
-            time.sleep(max(0.0, next_at - time.perf_counter()))
-            tick += 1
-            try:
-                self._refresh(tick)
-            except Exception as exc:  # a failed request is a result, not a crash of the benchmark
-                self.errors.append(f"{type(exc).__name__}: {exc}")
-            next_at += POLL_EVERY_S
-
-    def _refresh(self, tick: int) -> None:
+    def poll_once(self, tick: int) -> None:
         common = {"monitor-run.value": "latest", "shell-theme.data": "light", "monitor-name.data": self.name}
         poll = self.poll.payload({**common, "monitor-interval.n_intervals": tick})
         elapsed, (status, body) = timed(http_json, f"{self.app.url}{UPDATE_PATH}?bench={self.tag}", poll)
@@ -254,18 +247,7 @@ def load(
     app: AppProcess, specs: tuple[CallbackSpec, CallbackSpec], name: str, sessions: int, tag: str
 ) -> list[Session]:
     """`sessions` threads polling for LOAD_SECONDS, each from its own random phase in the interval."""
-    rng = random.Random(sessions)
-    watchers = [Session(app, *specs, name=name, tag=tag) for _ in range(sessions)]
-    started = time.perf_counter()
-    threads = [
-        threading.Thread(target=w.run, args=(started, LOAD_SECONDS, rng.uniform(0, POLL_EVERY_S)))
-        for w in watchers
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return watchers
+    return poll_together([Session(app, *specs, name=name, tag=tag) for _ in range(sessions)], LOAD_SECONDS)
 
 
 def bench_monitor(
@@ -281,11 +263,11 @@ def bench_monitor(
     # Warm both workers and the status cache, and check the answer is the 10,000-point status.
     warm = Session(app, poll, heatmap, config.name, "warmup")
     for tick in range(6):
-        warm._refresh(tick + 1)
+        warm.poll_once(tick + 1)
     assert not warm.errors, warm.errors
     time.sleep(POLL_EVERY_S)  # the status cache expires: each phase starts cold
     airflow.reset_count()
-    warm._refresh(7)
+    warm.poll_once(7)
     per_poll = airflow.count  # upstream requests of one status poll of this sweep
     time.sleep(POLL_EVERY_S)
 
@@ -298,14 +280,11 @@ def bench_monitor(
     upstream_many = airflow.count
     time.sleep(0.5)
 
-    errors = [e for w in (*one, *many) for e in w.errors]
+    errors = errors_of(one, many)
     server = access.server_ms("bench=many ")
     server_heatmap = access.server_ms("bench=many-heatmap ")
     round_trip = [s * 1e3 for w in many for s in w.poll_s]
-    pids = {pid for pid, _, _ in access.entries("bench=many")}
-
-    def p(samples: list[float], q: float) -> str:
-        return f"{percentile(samples, q):.0f} ms"
+    pids = access.pids("bench=many")
 
     print(
         f"  {SESSIONS} sessions x every {POLL_EVERY_S:g} s for {LOAD_SECONDS:g} s against gunicorn -w "
@@ -313,12 +292,12 @@ def bench_monitor(
         + (f": {errors[:3]}" if errors else "")
     )
     print(
-        f"  refresh callback server time: p50 {p(server, 0.5)}, p95 {p(server, 0.95)};"
-        f" round trip p50 {p(round_trip, 0.5)}, p95 {p(round_trip, 0.95)}"
+        f"  refresh callback server time: p50 {ms_at(server, 0.5)}, p95 {ms_at(server, 0.95)};"
+        f" round trip p50 {ms_at(round_trip, 0.5)}, p95 {ms_at(round_trip, 0.95)}"
     )
     print(
         "  heatmap callback (chained after each refresh) server time:"
-        f" p50 {p(server_heatmap, 0.5)}, p95 {p(server_heatmap, 0.95)}"
+        f" p50 {ms_at(server_heatmap, 0.5)}, p95 {ms_at(server_heatmap, 0.95)}"
     )
     report(
         f"monitor refresh callback, 10,000 points, {SESSIONS} sessions, server time p95",

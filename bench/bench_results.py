@@ -171,7 +171,7 @@ def render_ms(access: AccessLog, tag: str) -> dict[str, float]:
 
 
 def show_render(label: str, times: dict[str, float], access: AccessLog, tag: str) -> None:
-    pids = {pid for pid, _, _ in access.entries(f"bench={tag}-")}
+    pids = access.pids(f"bench={tag}-")
     steps = ", ".join(f"{step} {ms:.0f}" for step, ms in times.items())
     print(f"  {label}: {steps} ms (by {len(pids)} workers); total {sum(times.values()) / 1e3:.2f} s")
 

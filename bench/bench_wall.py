@@ -17,10 +17,8 @@ status was polled per period (each poll lists the sweep's latest run once), 10 w
 
 from __future__ import annotations
 
-import random
 import re
 import sys
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -33,11 +31,15 @@ from bench.app_support import (
     AppProcess,
     CallbackSpec,
     FakeAirflowServer,
+    Poller,
     bench_workspace,
     callback_specs,
+    errors_of,
     find_callback,
     http_json,
+    ms_at,
     percentile,
+    poll_together,
     response_value,
     run_gunicorn,
     seeded_airflow,
@@ -57,27 +59,18 @@ NO_FILTER = {"owner": None, "strategy": None, "state": None}  # `/wall` without 
 RUN_LIST = re.compile(r"GET /dags/[^/]+/dagRuns")  # listing a sweep's latest run starts its status poll
 
 
-class Wall:
+class Wall(Poller):
     """One wall screen: the refresh callback every REFRESH_INTERVAL_S, server times tagged by `tag`."""
 
+    interval_s = REFRESH_INTERVAL_S
+
     def __init__(self, app: AppProcess, refresh: CallbackSpec, tag: str) -> None:
+        super().__init__()
         self.app, self.refresh, self.tag = app, refresh, tag
         self.round_trip_s: list[float] = []
         self.periods: set[int] = set()  # the refresh periods (epoch s // interval) its requests were in
-        self.errors: list[str] = []
 
-    def run(self, started: float, seconds: float, offset: float) -> None:
-        tick, next_at = 0, started + offset
-        while next_at < started + seconds:
-            time.sleep(max(0.0, next_at - time.perf_counter()))
-            tick += 1
-            try:
-                self.poll(tick)
-            except Exception as exc:  # a failed request is a result, not a crash of the benchmark
-                self.errors.append(f"{type(exc).__name__}: {exc}")
-            next_at += REFRESH_INTERVAL_S
-
-    def poll(self, tick: int) -> dict | None:
+    def poll_once(self, tick: int) -> dict | None:
         payload = self.refresh.payload({"wall-interval.n_intervals": tick, "wall-filter.data": NO_FILTER})
         url = f"{self.app.url}{UPDATE_PATH}?bench={self.tag}"
         sent = time.time()
@@ -95,18 +88,7 @@ class Wall:
 
 def load(app: AppProcess, refresh: CallbackSpec, walls: int, tag: str) -> list[Wall]:
     """`walls` threads polling for LOAD_SECONDS, each from its own random phase in the interval."""
-    rng = random.Random(walls)
-    screens = [Wall(app, refresh, tag) for _ in range(walls)]
-    started = time.perf_counter()
-    threads = [
-        threading.Thread(target=s.run, args=(started, LOAD_SECONDS, rng.uniform(0, REFRESH_INTERVAL_S)))
-        for s in screens
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return screens
+    return poll_together([Wall(app, refresh, tag) for _ in range(walls)], LOAD_SECONDS)
 
 
 def check_tiles(body: dict | None) -> int:
@@ -131,7 +113,7 @@ def round_cost(wall: Wall, airflow: FakeAirflowServer) -> int:
     """Upstream requests of one round of polls of every sweep: one refresh once every status expired."""
     time.sleep(REFRESH_INTERVAL_S)
     airflow.reset_count()
-    wall.poll(WARMUP_REFRESHES + 1)
+    wall.poll_once(WARMUP_REFRESHES + 1)
     return quiet(airflow)
 
 
@@ -169,7 +151,7 @@ def bench_wall(app: AppProcess, access: AccessLog, airflow: FakeAirflowServer) -
     # Warm both workers (services built, the best points of finished runs read once) and check the answer.
     warm = Wall(app, refresh, "warmup")
     for tick in range(WARMUP_REFRESHES):
-        check_tiles(warm.poll(tick + 1))
+        check_tiles(warm.poll_once(tick + 1))
     per_round = round_cost(warm, airflow)
     assert not warm.errors and per_round, (warm.errors, per_round)
     time.sleep(REFRESH_INTERVAL_S)
@@ -181,13 +163,10 @@ def bench_wall(app: AppProcess, access: AccessLog, airflow: FakeAirflowServer) -
 
 
 def report_refresh(access: AccessLog, one: list[Wall], many: list[Wall]) -> None:
-    errors = [e for w in (*one, *many) for e in w.errors]
+    errors = errors_of(one, many)
     server_one, server = access.server_ms("bench=one "), access.server_ms("bench=many ")
     round_trip = [s * 1e3 for w in many for s in w.round_trip_s]
-    pids = {pid for pid, _, _ in access.entries("bench=many ")}
-
-    def p(samples: list[float], q: float) -> str:
-        return f"{percentile(samples, q):.0f} ms"
+    pids = access.pids("bench=many ")
 
     print(
         f"  {WALLS} walls x every {REFRESH_INTERVAL_S:g} s for {LOAD_SECONDS:g} s, gunicorn -w {WORKERS}"
@@ -195,10 +174,12 @@ def report_refresh(access: AccessLog, one: list[Wall], many: list[Wall]) -> None
         + (f": {errors[:3]}" if errors else "")
     )
     print(
-        f"  refresh callback server time, {WALLS} walls: p50 {p(server, 0.5)}, p95 {p(server, 0.95)},"
-        f" max {p(server, 1.0)}; round trip p50 {p(round_trip, 0.5)}, p95 {p(round_trip, 0.95)}"
+        f"  refresh callback server time, {WALLS} walls: p50 {ms_at(server, 0.5)}, p95 {ms_at(server, 0.95)},"
+        f" max {ms_at(server, 1.0)}; round trip p50 {ms_at(round_trip, 0.5)}, p95 {ms_at(round_trip, 0.95)}"
     )
-    print(f"  refresh callback server time, 1 wall: p50 {p(server_one, 0.5)}, max {p(server_one, 1.0)}")
+    print(
+        f"  refresh callback server time, 1 wall: p50 {ms_at(server_one, 0.5)}, max {ms_at(server_one, 1.0)}"
+    )
     name = f"wall refresh callback, {WALL_SWEEPS} sweeps x 1,000 points, {WALLS} walls, server time p95"
     report(name, percentile(server, 0.95), "ms", REFRESH_P95_MS)
     report("wall refresh errors", len(errors), "errors", 0)
