@@ -250,6 +250,17 @@ class AppProcess:
     def pid(self) -> int:
         return self.process.pid
 
+    def callbacks(self, tag: str = "") -> dict[str, CallbackSpec]:
+        """The app's server-side callbacks from `GET /_dash-dependencies` (tagged `?bench=<tag>` if given)."""
+        query = f"?bench={tag}" if tag else ""
+        status, dependencies = http_json(f"{self.url}/_dash-dependencies{query}")
+        assert status == 200, status
+        return callback_specs(dependencies)
+
+    def update(self, payload: dict, tag: str) -> tuple[float, tuple[int, Any]]:
+        """(seconds, (status, body)) of one callback POST, tagged `?bench=<tag>` for its access log line."""
+        return timed(http_json, f"{self.url}{UPDATE_PATH}?bench={tag}", payload)
+
 
 def app_env(folder: Path, port: int, airflow_url: str, cache: str, **extra: str) -> dict[str, str]:
     """The environment of an app process: its port, its cache folder, the shared workspace folders
@@ -431,14 +442,34 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def ms_at(samples: list[float], q: float) -> str:
-    """The `q` percentile of millisecond samples, as `123 ms`."""
-    return f"{percentile(samples, q):.0f} ms"
+def spread(samples_ms: list[float], *qs: float) -> str:
+    """Percentiles of millisecond samples, p50 and p95 unless `qs` says: `p50 12 ms, p95 30 ms, max 41 ms`."""
+    named = [("max" if q == 1.0 else f"p{q * 100:g}", q) for q in qs or (0.5, 0.95)]
+    return ", ".join(f"{name} {percentile(samples_ms, q):.0f} ms" for name, q in named)
 
 
 def errors_of(*pollers: list[Poller]) -> list[str]:
     """Every error the pollers of each group met, in order."""
     return [error for group in pollers for poller in group for error in poller.errors]
+
+
+def load_line(
+    pollers: str,
+    interval_s: float,
+    seconds: float,
+    workers: int,
+    access: AccessLog,
+    tag: str,
+    errors: list[str],
+) -> str:
+    """What a load phase did: `<pollers> x every <interval> s for <seconds> s, gunicorn -w <workers>`, the
+    workers that answered the requests tagged `tag`, the refreshes answered 200 and the first errors."""
+    answered, refreshes = len(access.pids(f"bench={tag}")), len(access.server_ms(f"bench={tag} "))
+    shown = f": {errors[:3]}" if errors else ""
+    return (
+        f"  {pollers} x every {interval_s:g} s for {seconds:g} s, gunicorn -w {workers} ({answered} workers"
+        f" answered): {refreshes} refreshes, {len(errors)} errors{shown}"
+    )
 
 
 def timed(func: Callable[..., Any], *args: Any) -> tuple[float, Any]:

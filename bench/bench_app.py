@@ -29,8 +29,7 @@ from bench.app_support import (
     errors_of,
     find_callback,
     free_port,
-    http_json,
-    ms_at,
+    load_line,
     percentile,
     poll_together,
     python_app_command,
@@ -38,6 +37,7 @@ from bench.app_support import (
     run_app,
     run_gunicorn,
     seeded_airflow,
+    spread,
     stop_group,
     timed,
     tree_rss_mb,
@@ -113,8 +113,7 @@ def preview_payload(spec: CallbackSpec, i: int) -> dict:
     return spec.payload(values, changed="configure-draft.data")
 
 
-def configure_specs(dependencies: list[dict]) -> tuple[CallbackSpec, CallbackSpec]:
-    specs = callback_specs(dependencies)
+def configure_specs(specs: dict[str, CallbackSpec]) -> tuple[CallbackSpec, CallbackSpec]:
     return find_callback(specs, "configure-grid.children"), find_callback(specs, "configure-preview.children")
 
 
@@ -156,7 +155,7 @@ def bench_configure_in_process(workspace: Path, airflow_url: str) -> None:
         max_grid_points=MAX_GRID_POINTS,
     )
     client = create_app(settings).server.test_client()
-    validation, preview = configure_specs(client.get("/_dash-dependencies").get_json())
+    validation, preview = configure_specs(callback_specs(client.get("/_dash-dependencies").get_json()))
 
     def post(payload: dict) -> dict:
         response = client.post(UPDATE_PATH, json=payload)
@@ -179,16 +178,12 @@ def bench_configure_in_process(workspace: Path, airflow_url: str) -> None:
 
 def bench_configure_http(app: AppProcess, access: AccessLog) -> None:
     """Real POSTs to a running app (gunicorn, 2 workers), one session editing; server time from the log."""
-    status, dependencies = http_json(app.url + "/_dash-dependencies")
-    assert status == 200
-    validation, preview = configure_specs(dependencies)
+    validation, preview = configure_specs(app.callbacks())
     round_trip = []
     for i in range(CONFIGURE_WARMUP + CONFIGURE_SAMPLES):
         tag = "validate" if i >= CONFIGURE_WARMUP else "warmup"
-        v_url, v_payload = f"{app.url}{UPDATE_PATH}?bench={tag}", validation_payload(validation, i)
-        p_url, p_payload = f"{app.url}{UPDATE_PATH}?bench={tag}-preview", preview_payload(preview, i)
-        v_time, (v_status, v_body) = timed(http_json, v_url, v_payload)
-        p_time, (p_status, p_body) = timed(http_json, p_url, p_payload)
+        v_time, (v_status, v_body) = app.update(validation_payload(validation, i), tag)
+        p_time, (p_status, p_body) = app.update(preview_payload(preview, i), f"{tag}-preview")
         assert v_status == 200 and p_status == 200, (v_status, p_status)
         if i == 0:
             check_configure_answer(v_body, p_body)
@@ -222,7 +217,7 @@ class Session(Poller):
     def poll_once(self, tick: int) -> None:
         common = {"monitor-run.value": "latest", "shell-theme.data": "light", "monitor-name.data": self.name}
         poll = self.poll.payload({**common, "monitor-interval.n_intervals": tick})
-        elapsed, (status, body) = timed(http_json, f"{self.app.url}{UPDATE_PATH}?bench={self.tag}", poll)
+        elapsed, (status, body) = self.app.update(poll, self.tag)
         if status != 200:
             self.errors.append(f"refresh answered {status}")
             return
@@ -235,8 +230,7 @@ class Session(Poller):
             "monitor-y.value": "entry_threshold",
         }
         heatmap = self.heatmap.payload(values, changed="monitor-status.data")
-        url = f"{self.app.url}{UPDATE_PATH}?bench={self.tag}-heatmap"
-        elapsed, (status, _) = timed(http_json, url, heatmap)
+        elapsed, (status, _) = self.app.update(heatmap, f"{self.tag}-heatmap")
         if status != 200:
             self.errors.append(f"heatmap answered {status}")
             return
@@ -253,9 +247,7 @@ def load(
 def bench_monitor(
     app: AppProcess, access: AccessLog, airflow: FakeAirflowServer, config: SweepConfig
 ) -> None:
-    status, dependencies = http_json(app.url + "/_dash-dependencies")
-    assert status == 200
-    specs = callback_specs(dependencies)
+    specs = app.callbacks()
     poll, heatmap = (
         find_callback(specs, "monitor-kpis.children"),
         find_callback(specs, "monitor-heatmap.figure"),
@@ -284,21 +276,9 @@ def bench_monitor(
     server = access.server_ms("bench=many ")
     server_heatmap = access.server_ms("bench=many-heatmap ")
     round_trip = [s * 1e3 for w in many for s in w.poll_s]
-    pids = access.pids("bench=many")
-
-    print(
-        f"  {SESSIONS} sessions x every {POLL_EVERY_S:g} s for {LOAD_SECONDS:g} s against gunicorn -w "
-        f"{WORKERS} (workers that answered: {len(pids)}); {len(server)} refreshes, {len(errors)} errors"
-        + (f": {errors[:3]}" if errors else "")
-    )
-    print(
-        f"  refresh callback server time: p50 {ms_at(server, 0.5)}, p95 {ms_at(server, 0.95)};"
-        f" round trip p50 {ms_at(round_trip, 0.5)}, p95 {ms_at(round_trip, 0.95)}"
-    )
-    print(
-        "  heatmap callback (chained after each refresh) server time:"
-        f" p50 {ms_at(server_heatmap, 0.5)}, p95 {ms_at(server_heatmap, 0.95)}"
-    )
+    print(load_line(f"{SESSIONS} sessions", POLL_EVERY_S, LOAD_SECONDS, WORKERS, access, "many", errors))
+    print(f"  refresh callback server time: {spread(server)}; round trip {spread(round_trip)}")
+    print(f"  heatmap callback (chained after each refresh) server time: {spread(server_heatmap)}")
     report(
         f"monitor refresh callback, 10,000 points, {SESSIONS} sessions, server time p95",
         percentile(server, 0.95),

@@ -32,11 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from airflow_backtest_framework.config import SweepConfig
 from bench.app_support import (
-    UPDATE_PATH,
     AppProcess,
     CallbackSpec,
     bench_workspace,
-    callback_specs,
     find_callback,
     http_json,
     percentile,
@@ -67,7 +65,7 @@ class Page:
         self.params = list(config.strategy_spec.param_names)
 
     def post(self, fragment: str, payload: dict, tag: str) -> dict:
-        status, body = http_json(f"{self.app.url}{UPDATE_PATH}?bench={tag}", payload)
+        _, (status, body) = self.app.update(payload, tag)
         assert status == 200, f"{fragment} answered {status}"
         return body
 
@@ -126,9 +124,7 @@ def open_page(app: AppProcess, config: SweepConfig, tag: str) -> tuple[Page, dic
         assert response.status == 200, response.status
     status, _layout = http_json(f"{app.url}/_dash-layout?bench={tag}-layout")
     assert status == 200, status
-    status, dependencies = http_json(f"{app.url}/_dash-dependencies?bench={tag}-dependencies")
-    assert status == 200, status
-    page = Page(app, callback_specs(dependencies), config)
+    page = Page(app, app.callbacks(f"{tag}-dependencies"), config)
     page.callback("shell-connection.children", {}, f"{tag}-shell-connection")
     page.callback("shell-stepper.children", {"shell-current-sweep.data": None}, f"{tag}-shell-stepper")
     location = {"_pages_location.pathname": f"/results/{name}", "_pages_location.search": ""}

@@ -27,23 +27,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.app_support import (
-    UPDATE_PATH,
     AppProcess,
     CallbackSpec,
     FakeAirflowServer,
     Poller,
     bench_workspace,
-    callback_specs,
     errors_of,
     find_callback,
-    http_json,
-    ms_at,
+    load_line,
     percentile,
     poll_together,
     response_value,
     run_gunicorn,
     seeded_airflow,
-    timed,
+    spread,
 )
 from bench.common import AccessLog, failures, report, section
 from bench.fixtures import WALL_SWEEPS, seed_wall
@@ -72,9 +69,8 @@ class Wall(Poller):
 
     def poll_once(self, tick: int) -> dict | None:
         payload = self.refresh.payload({"wall-interval.n_intervals": tick, "wall-filter.data": NO_FILTER})
-        url = f"{self.app.url}{UPDATE_PATH}?bench={self.tag}"
         sent = time.time()
-        elapsed, (status, body) = timed(http_json, url, payload)
+        elapsed, (status, body) = self.app.update(payload, self.tag)
         # The app reads its clock somewhere in between: both periods count when they differ.
         self.periods |= {int(sent // REFRESH_INTERVAL_S), int((sent + elapsed) // REFRESH_INTERVAL_S)}
         if status != 200:
@@ -145,9 +141,7 @@ class Phase:
 
 
 def bench_wall(app: AppProcess, access: AccessLog, airflow: FakeAirflowServer) -> None:
-    status, dependencies = http_json(app.url + "/_dash-dependencies")
-    assert status == 200
-    refresh = find_callback(callback_specs(dependencies), "wall-tiles.children")
+    refresh = find_callback(app.callbacks(), "wall-tiles.children")
     # Warm both workers (services built, the best points of finished runs read once) and check the answer.
     warm = Wall(app, refresh, "warmup")
     for tick in range(WARMUP_REFRESHES):
@@ -166,20 +160,12 @@ def report_refresh(access: AccessLog, one: list[Wall], many: list[Wall]) -> None
     errors = errors_of(one, many)
     server_one, server = access.server_ms("bench=one "), access.server_ms("bench=many ")
     round_trip = [s * 1e3 for w in many for s in w.round_trip_s]
-    pids = access.pids("bench=many ")
-
+    print(load_line(f"{WALLS} walls", REFRESH_INTERVAL_S, LOAD_SECONDS, WORKERS, access, "many", errors))
     print(
-        f"  {WALLS} walls x every {REFRESH_INTERVAL_S:g} s for {LOAD_SECONDS:g} s, gunicorn -w {WORKERS}"
-        f" ({len(pids)} workers answered): {len(server)} refreshes, {len(errors)} errors"
-        + (f": {errors[:3]}" if errors else "")
+        f"  refresh callback server time, {WALLS} walls: {spread(server, 0.5, 0.95, 1.0)};"
+        f" round trip {spread(round_trip)}"
     )
-    print(
-        f"  refresh callback server time, {WALLS} walls: p50 {ms_at(server, 0.5)}, p95 {ms_at(server, 0.95)},"
-        f" max {ms_at(server, 1.0)}; round trip p50 {ms_at(round_trip, 0.5)}, p95 {ms_at(round_trip, 0.95)}"
-    )
-    print(
-        f"  refresh callback server time, 1 wall: p50 {ms_at(server_one, 0.5)}, max {ms_at(server_one, 1.0)}"
-    )
+    print(f"  refresh callback server time, 1 wall: {spread(server_one, 0.5, 1.0)}")
     name = f"wall refresh callback, {WALL_SWEEPS} sweeps x 1,000 points, {WALLS} walls, server time p95"
     report(name, percentile(server, 0.95), "ms", REFRESH_P95_MS)
     report("wall refresh errors", len(errors), "errors", 0)
