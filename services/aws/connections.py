@@ -233,12 +233,7 @@ class AwsConnections:
         name = self._settings.batch_job_queue
         label = "Batch job queue"
         if not name:
-            return _unset(
-                "batch_queue",
-                label,
-                "BATCH_JOB_QUEUE",
-                "the queue the Airflow Variable batch_job_queue names",
-            )
+            return _unset("batch_queue", label, "BATCH_JOB_QUEUE", "queue")
         resource = f"{name} ({self._settings.aws_region})"
         found, error = self._batch_call(
             lambda batch: batch.describe_job_queues(jobQueues=[name]).get("jobQueues") or [],
@@ -275,12 +270,7 @@ class AwsConnections:
         name = self._settings.batch_job_definition
         label = "Batch job definition"
         if not name:
-            return _unset(
-                "batch_definition",
-                label,
-                "BATCH_JOB_DEFINITION",
-                "the definition the Variable batch_job_definition names",
-            )
+            return _unset("batch_definition", label, "BATCH_JOB_DEFINITION", "definition")
         resource = mask_account_ids(name)
         by_revision = name.startswith("arn:") or name.rpartition(":")[2].isdigit()
 
@@ -332,11 +322,12 @@ def _fail(key: str, label: str, resource: str, error: BacktestError, fix: str) -
     return failed_check(key, label, error.message, fix, resource=resource)
 
 
-def _unset(key: str, label: str, setting: str, what: str) -> CheckResult:
+def _unset(key: str, label: str, setting: str, thing: str) -> CheckResult:
+    """`setting` is empty: set it to the Batch `thing` (queue, definition) its Airflow Variable names."""
     return failed_check(
         key,
         label,
         f"{setting} is not set, so it cannot be checked",
-        f"Set {setting} in .env to {what}",
+        f"Set {setting} in .env to the {thing} the Airflow Variable {setting.lower()} names",
         resource=f"{setting} not set",
     )
