@@ -48,6 +48,30 @@ def free_port() -> int:
 # --------------------------------------------------------------------------- fake Airflow over HTTP
 
 
+class JsonHandler(BaseHTTPRequestHandler):
+    """A request handler of a fake JSON API: quiet (no access log on stderr), JSON in and out."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def json_body(self) -> Any:
+        """The request's JSON body; None when it has none."""
+        length = int(self.headers.get("Content-Length") or 0)
+        return json.loads(self.rfile.read(length)) if length else None
+
+    def send_json(self, status: int, body: Any) -> None:
+        self.send_text(status, json.dumps(body))
+
+    def send_text(self, status: int, text: str) -> None:
+        """`text` as it is, with the JSON content type (a test may answer JSON that is not valid)."""
+        data = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
 class FakeAirflowServer:
     """bench.fake_airflow.FakeDagsFolderAirflow behind a real HTTP server (`/api/v2`, `/auth/token`).
 
@@ -81,32 +105,20 @@ class FakeAirflowServer:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as a real Airflow API server
             # Headers and body go out in two writes: with Nagle on, the body waits for the client's
             # delayed ACK (~40 ms on a kept-alive connection). Real API servers set TCP_NODELAY too.
             disable_nagle_algorithm = True
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _answer(self, status: int, body: Any) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
             def _dispatch(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length)) if length else None
+                body = self.json_body()
                 parts = urlsplit(self.path)
                 if parts.path == TOKEN_PATH:
-                    self._answer(201, {"access_token": FAKE_TOKEN})
+                    self.send_json(201, {"access_token": FAKE_TOKEN})
                     return
                 if not parts.path.startswith(API_ROOT):
-                    self._answer(404, {"detail": "not found"})
+                    self.send_json(404, {"detail": "not found"})
                     return
                 with server._lock:
                     server.count += 1
@@ -115,7 +127,7 @@ class FakeAirflowServer:
                     self.command, parts.path[len(API_ROOT) :], dict(parse_qsl(parts.query)), body
                 )
                 response = server.fake(request)
-                self._answer(response.status, response.json)
+                self.send_json(response.status, response.json)
 
             do_GET = do_POST = do_PATCH = _dispatch
 
