@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -18,11 +21,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
+from bench.common import ACCESS_FORMAT, AccessLog
 from bench.fake_airflow import FakeDagsFolderAirflow
 from services.airflow.transport import ApiRequest
+from services.registry import SweepRegistry
 from services.settings import PROJECT_ROOT
 
 API_ROOT = "/api/v2"
@@ -31,6 +36,7 @@ FAKE_TOKEN = "bench.fake.token"  # not a JWT: the transport keeps a token withou
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 UPDATE_PATH = "/_dash-update-component"
+Seeded = TypeVar("Seeded")
 
 
 def free_port() -> int:
@@ -40,6 +46,30 @@ def free_port() -> int:
 
 
 # --------------------------------------------------------------------------- fake Airflow over HTTP
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """A request handler of a fake JSON API: quiet (no access log on stderr), JSON in and out."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def json_body(self) -> Any:
+        """The request's JSON body; None when it has none."""
+        length = int(self.headers.get("Content-Length") or 0)
+        return json.loads(self.rfile.read(length)) if length else None
+
+    def send_json(self, status: int, body: Any) -> None:
+        self.send_text(status, json.dumps(body))
+
+    def send_text(self, status: int, text: str) -> None:
+        """`text` as it is, with the JSON content type (a test may answer JSON that is not valid)."""
+        data = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
 
 class FakeAirflowServer:
@@ -75,32 +105,20 @@ class FakeAirflowServer:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as a real Airflow API server
             # Headers and body go out in two writes: with Nagle on, the body waits for the client's
             # delayed ACK (~40 ms on a kept-alive connection). Real API servers set TCP_NODELAY too.
             disable_nagle_algorithm = True
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _answer(self, status: int, body: Any) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
             def _dispatch(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length)) if length else None
+                body = self.json_body()
                 parts = urlsplit(self.path)
                 if parts.path == TOKEN_PATH:
-                    self._answer(201, {"access_token": FAKE_TOKEN})
+                    self.send_json(201, {"access_token": FAKE_TOKEN})
                     return
                 if not parts.path.startswith(API_ROOT):
-                    self._answer(404, {"detail": "not found"})
+                    self.send_json(404, {"detail": "not found"})
                     return
                 with server._lock:
                     server.count += 1
@@ -109,11 +127,37 @@ class FakeAirflowServer:
                     self.command, parts.path[len(API_ROOT) :], dict(parse_qsl(parts.query)), body
                 )
                 response = server.fake(request)
-                self._answer(response.status, response.json)
+                self.send_json(response.status, response.json)
 
             do_GET = do_POST = do_PATCH = _dispatch
 
         return Handler
+
+
+@contextmanager
+def bench_workspace(prefix: str) -> Iterator[Path]:
+    """A temporary workspace folder holding an empty `dags` folder; removed with all it holds after."""
+    workspace = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        (workspace / "dags").mkdir(parents=True)
+        yield workspace
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
+
+
+def seeded_airflow(
+    workspace: Path,
+    seed: Callable[[FakeDagsFolderAirflow, SweepRegistry, Path], Seeded],
+    **registry_options: Any,
+) -> tuple[FakeAirflowServer, Seeded, float]:
+    """A FakeAirflowServer over `workspace/dags` (not serving yet) and a registry under `workspace/data`,
+    seeded by `seed` with `workspace/results`: (the server, what `seed` returned, seconds it took).
+    Call it before any thread starts: seeding forks."""
+    server = FakeAirflowServer(workspace / "dags")
+    registry = SweepRegistry(workspace / "data", **registry_options)
+    started = time.perf_counter()
+    seeded = seed(server.fake, registry, workspace / "results")
+    return server, seeded, time.perf_counter() - started
 
 
 # --------------------------------------------------------------------------- Dash callback requests
@@ -218,6 +262,17 @@ class AppProcess:
     def pid(self) -> int:
         return self.process.pid
 
+    def callbacks(self, tag: str = "") -> dict[str, CallbackSpec]:
+        """The app's server-side callbacks from `GET /_dash-dependencies` (tagged `?bench=<tag>` if given)."""
+        query = f"?bench={tag}" if tag else ""
+        status, dependencies = http_json(f"{self.url}/_dash-dependencies{query}")
+        assert status == 200, status
+        return callback_specs(dependencies)
+
+    def update(self, payload: dict, tag: str) -> tuple[float, tuple[int, Any]]:
+        """(seconds, (status, body)) of one callback POST, tagged `?bench=<tag>` for its access log line."""
+        return timed(http_json, f"{self.url}{UPDATE_PATH}?bench={tag}", payload)
+
 
 def app_env(folder: Path, port: int, airflow_url: str, cache: str, **extra: str) -> dict[str, str]:
     """The environment of an app process: its port, its cache folder, the shared workspace folders
@@ -270,6 +325,20 @@ def run_app(command: list[str], env: dict[str, str], log_path: Path) -> Iterator
         stop_group(process)
 
 
+@contextmanager
+def run_gunicorn(
+    workspace: Path, airflow_url: str, name: str, workers: int, **extra: str
+) -> Iterator[tuple[AppProcess, AccessLog]]:
+    """The app under gunicorn (`workers` sync workers) on a free port, with its own cache folder
+    `cache-<name>` and its access log `access-<name>.log` (the server times); stopped after."""
+    port = free_port()
+    access = AccessLog(workspace / f"access-{name}.log")
+    env = app_env(workspace, port, airflow_url, cache=f"cache-{name}", **extra)
+    command = gunicorn_command(port, workers, access.path, ACCESS_FORMAT)
+    with run_app(command, env, workspace / f"gunicorn-{name}.log") as app:
+        yield app, access
+
+
 def stop_group(process: subprocess.Popen) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
@@ -298,6 +367,51 @@ def gunicorn_command(port: int, workers: int, access_log: Path, access_format: s
         access_format,
         "app:server",
     ]
+
+
+# --------------------------------------------------------------------------- browsers polling
+
+
+class Poller:
+    """A browser tab whose dcc.Interval fires every `interval_s`: `poll_once(tick)` is one round of
+    its requests; a failed round is remembered in `errors`, not raised."""
+
+    interval_s: float
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def poll_once(self, tick: int) -> object:
+        raise NotImplementedError
+
+    def run(self, started: float, seconds: float, offset: float) -> None:
+        """Poll from `started + offset` until `started + seconds`, once an interval."""
+        tick, next_at = 0, started + offset
+        while next_at < started + seconds:
+            time.sleep(max(0.0, next_at - time.perf_counter()))
+            tick += 1
+            try:
+                self.poll_once(tick)
+            except Exception as exc:  # a failed request is a result, not a crash of the benchmark
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+            next_at += self.interval_s
+
+
+PollerT = TypeVar("PollerT", bound=Poller)
+
+
+def poll_together(pollers: list[PollerT], seconds: float) -> list[PollerT]:
+    """Every poller in its own thread for `seconds`, each from its own random phase in its interval."""
+    rng = random.Random(len(pollers))
+    started = time.perf_counter()
+    threads = [
+        threading.Thread(target=p.run, args=(started, seconds, rng.uniform(0, p.interval_s))) for p in pollers
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return pollers
 
 
 # --------------------------------------------------------------------------- memory
@@ -338,6 +452,36 @@ def tree_rss_mb(pid: int) -> tuple[float, dict[int, float]]:
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def spread(samples_ms: list[float], *qs: float) -> str:
+    """Percentiles of millisecond samples, p50 and p95 unless `qs` says: `p50 12 ms, p95 30 ms, max 41 ms`."""
+    named = [("max" if q == 1.0 else f"p{q * 100:g}", q) for q in qs or (0.5, 0.95)]
+    return ", ".join(f"{name} {percentile(samples_ms, q):.0f} ms" for name, q in named)
+
+
+def errors_of(*pollers: list[Poller]) -> list[str]:
+    """Every error the pollers of each group met, in order."""
+    return [error for group in pollers for poller in group for error in poller.errors]
+
+
+def load_line(
+    pollers: str,
+    interval_s: float,
+    seconds: float,
+    workers: int,
+    access: AccessLog,
+    tag: str,
+    errors: list[str],
+) -> str:
+    """What a load phase did: `<pollers> x every <interval> s for <seconds> s, gunicorn -w <workers>`, the
+    workers that answered the requests tagged `tag`, the refreshes answered 200 and the first errors."""
+    answered, refreshes = len(access.pids(f"bench={tag}")), len(access.server_ms(f"bench={tag} "))
+    shown = f": {errors[:3]}" if errors else ""
+    return (
+        f"  {pollers} x every {interval_s:g} s for {seconds:g} s, gunicorn -w {workers} ({answered} workers"
+        f" answered): {refreshes} refreshes, {len(errors)} errors{shown}"
+    )
 
 
 def timed(func: Callable[..., Any], *args: Any) -> tuple[float, Any]:

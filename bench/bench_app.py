@@ -9,12 +9,8 @@ task instances mid-way, so no local Airflow has to run 1,000 tasks. Timings are 
 from __future__ import annotations
 
 import math
-import random
-import shutil
 import statistics
 import sys
-import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -26,26 +22,31 @@ from bench.app_support import (
     AppProcess,
     CallbackSpec,
     FakeAirflowServer,
+    Poller,
     app_env,
+    bench_workspace,
     callback_specs,
+    errors_of,
     find_callback,
     free_port,
-    gunicorn_command,
-    http_json,
+    load_line,
     percentile,
+    poll_together,
     python_app_command,
     response_value,
     run_app,
+    run_gunicorn,
+    seeded_airflow,
+    spread,
     stop_group,
     timed,
     tree_rss_mb,
     wait_until_up,
 )
 from bench.browser import drive_main_flow
-from bench.common import ACCESS_FORMAT, AccessLog, failures, report, section
+from bench.common import AccessLog, failures, report, section
 from bench.fixtures import seed_10k_sweep
 from services.bootstrap import STATUS_TTL_FRACTION
-from services.registry import SweepRegistry
 
 MR = "MeanReversionStrategy"
 MAX_GRID_POINTS = 1_000_000  # raised from the default 100,000 so the 10^6-point draft is valid
@@ -112,8 +113,7 @@ def preview_payload(spec: CallbackSpec, i: int) -> dict:
     return spec.payload(values, changed="configure-draft.data")
 
 
-def configure_specs(dependencies: list[dict]) -> tuple[CallbackSpec, CallbackSpec]:
-    specs = callback_specs(dependencies)
+def configure_specs(specs: dict[str, CallbackSpec]) -> tuple[CallbackSpec, CallbackSpec]:
     return find_callback(specs, "configure-grid.children"), find_callback(specs, "configure-preview.children")
 
 
@@ -155,7 +155,7 @@ def bench_configure_in_process(workspace: Path, airflow_url: str) -> None:
         max_grid_points=MAX_GRID_POINTS,
     )
     client = create_app(settings).server.test_client()
-    validation, preview = configure_specs(client.get("/_dash-dependencies").get_json())
+    validation, preview = configure_specs(callback_specs(client.get("/_dash-dependencies").get_json()))
 
     def post(payload: dict) -> dict:
         response = client.post(UPDATE_PATH, json=payload)
@@ -178,16 +178,12 @@ def bench_configure_in_process(workspace: Path, airflow_url: str) -> None:
 
 def bench_configure_http(app: AppProcess, access: AccessLog) -> None:
     """Real POSTs to a running app (gunicorn, 2 workers), one session editing; server time from the log."""
-    status, dependencies = http_json(app.url + "/_dash-dependencies")
-    assert status == 200
-    validation, preview = configure_specs(dependencies)
+    validation, preview = configure_specs(app.callbacks())
     round_trip = []
     for i in range(CONFIGURE_WARMUP + CONFIGURE_SAMPLES):
         tag = "validate" if i >= CONFIGURE_WARMUP else "warmup"
-        v_url, v_payload = f"{app.url}{UPDATE_PATH}?bench={tag}", validation_payload(validation, i)
-        p_url, p_payload = f"{app.url}{UPDATE_PATH}?bench={tag}-preview", preview_payload(preview, i)
-        v_time, (v_status, v_body) = timed(http_json, v_url, v_payload)
-        p_time, (p_status, p_body) = timed(http_json, p_url, p_payload)
+        v_time, (v_status, v_body) = app.update(validation_payload(validation, i), tag)
+        p_time, (p_status, p_body) = app.update(preview_payload(preview, i), f"{tag}-preview")
         assert v_status == 200 and p_status == 200, (v_status, p_status)
         if i == 0:
             check_configure_answer(v_body, p_body)
@@ -204,33 +200,24 @@ def bench_configure_http(app: AppProcess, access: AccessLog) -> None:
 # --------------------------------------------------------------------------- (b) Monitor
 
 
-class Session:
+class Session(Poller):
     """One browser watching the 10,000-point sweep: the refresh callback every POLL_EVERY_S, then the
     heatmap callback the new status triggers (as the renderer chains them)."""
+
+    interval_s = POLL_EVERY_S
 
     def __init__(
         self, app: AppProcess, poll: CallbackSpec, heatmap: CallbackSpec, name: str, tag: str
     ) -> None:
+        super().__init__()
         self.app, self.poll, self.heatmap, self.name, self.tag = app, poll, heatmap, name, tag
         self.poll_s: list[float] = []
         self.heatmap_s: list[float] = []
-        self.errors: list[str] = []
 
-    def run(self, started: float, seconds: float, offset: float) -> None:
-        tick, next_at = 0, started + offset
-        while next_at < started + seconds:
-            time.sleep(max(0.0, next_at - time.perf_counter()))
-            tick += 1
-            try:
-                self._refresh(tick)
-            except Exception as exc:  # a failed request is a result, not a crash of the benchmark
-                self.errors.append(f"{type(exc).__name__}: {exc}")
-            next_at += POLL_EVERY_S
-
-    def _refresh(self, tick: int) -> None:
+    def poll_once(self, tick: int) -> None:
         common = {"monitor-run.value": "latest", "shell-theme.data": "light", "monitor-name.data": self.name}
         poll = self.poll.payload({**common, "monitor-interval.n_intervals": tick})
-        elapsed, (status, body) = timed(http_json, f"{self.app.url}{UPDATE_PATH}?bench={self.tag}", poll)
+        elapsed, (status, body) = self.app.update(poll, self.tag)
         if status != 200:
             self.errors.append(f"refresh answered {status}")
             return
@@ -243,8 +230,7 @@ class Session:
             "monitor-y.value": "entry_threshold",
         }
         heatmap = self.heatmap.payload(values, changed="monitor-status.data")
-        url = f"{self.app.url}{UPDATE_PATH}?bench={self.tag}-heatmap"
-        elapsed, (status, _) = timed(http_json, url, heatmap)
+        elapsed, (status, _) = self.app.update(heatmap, f"{self.tag}-heatmap")
         if status != 200:
             self.errors.append(f"heatmap answered {status}")
             return
@@ -255,26 +241,13 @@ def load(
     app: AppProcess, specs: tuple[CallbackSpec, CallbackSpec], name: str, sessions: int, tag: str
 ) -> list[Session]:
     """`sessions` threads polling for LOAD_SECONDS, each from its own random phase in the interval."""
-    rng = random.Random(sessions)
-    watchers = [Session(app, *specs, name=name, tag=tag) for _ in range(sessions)]
-    started = time.perf_counter()
-    threads = [
-        threading.Thread(target=w.run, args=(started, LOAD_SECONDS, rng.uniform(0, POLL_EVERY_S)))
-        for w in watchers
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return watchers
+    return poll_together([Session(app, *specs, name=name, tag=tag) for _ in range(sessions)], LOAD_SECONDS)
 
 
 def bench_monitor(
     app: AppProcess, access: AccessLog, airflow: FakeAirflowServer, config: SweepConfig
 ) -> None:
-    status, dependencies = http_json(app.url + "/_dash-dependencies")
-    assert status == 200
-    specs = callback_specs(dependencies)
+    specs = app.callbacks()
     poll, heatmap = (
         find_callback(specs, "monitor-kpis.children"),
         find_callback(specs, "monitor-heatmap.figure"),
@@ -282,11 +255,11 @@ def bench_monitor(
     # Warm both workers and the status cache, and check the answer is the 10,000-point status.
     warm = Session(app, poll, heatmap, config.name, "warmup")
     for tick in range(6):
-        warm._refresh(tick + 1)
+        warm.poll_once(tick + 1)
     assert not warm.errors, warm.errors
     time.sleep(POLL_EVERY_S)  # the status cache expires: each phase starts cold
     airflow.reset_count()
-    warm._refresh(7)
+    warm.poll_once(7)
     per_poll = airflow.count  # upstream requests of one status poll of this sweep
     time.sleep(POLL_EVERY_S)
 
@@ -299,28 +272,13 @@ def bench_monitor(
     upstream_many = airflow.count
     time.sleep(0.5)
 
-    errors = [e for w in (*one, *many) for e in w.errors]
+    errors = errors_of(one, many)
     server = access.server_ms("bench=many ")
     server_heatmap = access.server_ms("bench=many-heatmap ")
     round_trip = [s * 1e3 for w in many for s in w.poll_s]
-    pids = {pid for pid, _, _ in access.entries("bench=many")}
-
-    def p(samples: list[float], q: float) -> str:
-        return f"{percentile(samples, q):.0f} ms"
-
-    print(
-        f"  {SESSIONS} sessions x every {POLL_EVERY_S:g} s for {LOAD_SECONDS:g} s against gunicorn -w "
-        f"{WORKERS} (workers that answered: {len(pids)}); {len(server)} refreshes, {len(errors)} errors"
-        + (f": {errors[:3]}" if errors else "")
-    )
-    print(
-        f"  refresh callback server time: p50 {p(server, 0.5)}, p95 {p(server, 0.95)};"
-        f" round trip p50 {p(round_trip, 0.5)}, p95 {p(round_trip, 0.95)}"
-    )
-    print(
-        "  heatmap callback (chained after each refresh) server time:"
-        f" p50 {p(server_heatmap, 0.5)}, p95 {p(server_heatmap, 0.95)}"
-    )
+    print(load_line(f"{SESSIONS} sessions", POLL_EVERY_S, LOAD_SECONDS, WORKERS, access, "many", errors))
+    print(f"  refresh callback server time: {spread(server)}; round trip {spread(round_trip)}")
+    print(f"  heatmap callback (chained after each refresh) server time: {spread(server_heatmap)}")
     report(
         f"monitor refresh callback, 10,000 points, {SESSIONS} sessions, server time p95",
         percentile(server, 0.95),
@@ -395,25 +353,15 @@ def bench_rss(workspace: Path, airflow_url: str, big_sweep: str) -> None:
 
 
 def main() -> int:
-    workspace = Path(tempfile.mkdtemp(prefix="bench-app-"))
     print("Airflow: a fake over HTTP (bench/fake_airflow.py) holding a 10,000-point run with "
           "1,000 mapped task instances (600 chunks done, 50 running, 20 failed, 330 queued)")  # fmt: skip
-    try:
-        with FakeAirflowServer(workspace / "dags") as airflow:
-            (workspace / "dags").mkdir(parents=True, exist_ok=True)
-            registry = SweepRegistry(workspace / "data", max_grid_points=MAX_GRID_POINTS)
-            config = seed_10k_sweep(airflow.fake, registry, workspace / "results")
-
+    with bench_workspace("bench-app-") as workspace:
+        server, config, _ = seeded_airflow(workspace, seed_10k_sweep, max_grid_points=MAX_GRID_POINTS)
+        with server as airflow:
             section("(a) Configure: validation + grid size + DAG preview callbacks, 10^6-point draft")
             bench_configure_in_process(workspace, airflow.url)
-            port = free_port()
-            access = AccessLog(workspace / "access.log")
-            env = app_env(
-                workspace, port, airflow.url, cache="cache-gunicorn",
-                MAX_GRID_POINTS=str(MAX_GRID_POINTS), REFRESH_INTERVAL_S=str(int(POLL_EVERY_S)),
-            )  # fmt: skip
-            command = gunicorn_command(port, WORKERS, access.path, ACCESS_FORMAT)
-            with run_app(command, env, workspace / "gunicorn.log") as app:
+            env = {"MAX_GRID_POINTS": str(MAX_GRID_POINTS), "REFRESH_INTERVAL_S": str(int(POLL_EVERY_S))}
+            with run_gunicorn(workspace, airflow.url, "gunicorn", WORKERS, **env) as (app, access):
                 bench_configure_http(app, access)
                 size, tasks = f"{config.grid_size:,}", f"{config.task_count:,}"
                 section(f"(b) Monitor refresh: {size}-point sweep, {tasks} mapped tasks")
@@ -423,8 +371,6 @@ def main() -> int:
             bench_cold_start(workspace, airflow.url)
             section("(d) memory after the main flow (Playwright, headless Chromium)")
             bench_rss(workspace, airflow.url, config.name)
-    finally:
-        shutil.rmtree(workspace, ignore_errors=True)
     return 1 if failures else 0
 
 

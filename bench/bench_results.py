@@ -21,10 +21,8 @@ Measured on COLD_STARTS fresh apps; the median is reported.
 from __future__ import annotations
 
 import itertools
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -34,23 +32,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from airflow_backtest_framework.config import SweepConfig
 from bench.app_support import (
-    UPDATE_PATH,
     AppProcess,
     CallbackSpec,
-    FakeAirflowServer,
-    app_env,
-    callback_specs,
+    bench_workspace,
     find_callback,
-    free_port,
-    gunicorn_command,
     http_json,
     percentile,
     response_value,
-    run_app,
+    run_gunicorn,
+    seeded_airflow,
 )
-from bench.common import ACCESS_FORMAT, AccessLog, failures, report, section
+from bench.common import AccessLog, failures, report, section
 from bench.fixtures import RESULTS_RUN, seed_results
-from services.registry import SweepRegistry
 
 WORKERS = 2
 COLD_STARTS = 3
@@ -72,7 +65,7 @@ class Page:
         self.params = list(config.strategy_spec.param_names)
 
     def post(self, fragment: str, payload: dict, tag: str) -> dict:
-        status, body = http_json(f"{self.app.url}{UPDATE_PATH}?bench={tag}", payload)
+        _, (status, body) = self.app.update(payload, tag)
         assert status == 200, f"{fragment} answered {status}"
         return body
 
@@ -131,9 +124,7 @@ def open_page(app: AppProcess, config: SweepConfig, tag: str) -> tuple[Page, dic
         assert response.status == 200, response.status
     status, _layout = http_json(f"{app.url}/_dash-layout?bench={tag}-layout")
     assert status == 200, status
-    status, dependencies = http_json(f"{app.url}/_dash-dependencies?bench={tag}-dependencies")
-    assert status == 200, status
-    page = Page(app, callback_specs(dependencies), config)
+    page = Page(app, app.callbacks(f"{tag}-dependencies"), config)
     page.callback("shell-connection.children", {}, f"{tag}-shell-connection")
     page.callback("shell-stepper.children", {"shell-current-sweep.data": None}, f"{tag}-shell-stepper")
     location = {"_pages_location.pathname": f"/results/{name}", "_pages_location.search": ""}
@@ -176,19 +167,15 @@ def render_ms(access: AccessLog, tag: str) -> dict[str, float]:
 
 
 def show_render(label: str, times: dict[str, float], access: AccessLog, tag: str) -> None:
-    pids = {pid for pid, _, _ in access.entries(f"bench={tag}-")}
+    pids = access.pids(f"bench={tag}-")
     steps = ", ".join(f"{step} {ms:.0f}" for step, ms in times.items())
     print(f"  {label}: {steps} ms (by {len(pids)} workers); total {sum(times.values()) / 1e3:.2f} s")
 
 
 def first_render(workspace: Path, airflow_url: str, config: SweepConfig, attempt: int) -> dict[str, float]:
     """The server times of opening the page on a fresh app (both workers new) with a fresh cache folder."""
-    port = free_port()
-    access = AccessLog(workspace / f"access-cold-{attempt}.log")
-    env = app_env(workspace, port, airflow_url, cache=f"cache-cold-{attempt}")
-    command = gunicorn_command(port, WORKERS, access.path, ACCESS_FORMAT)
     tag = f"cold{attempt}"
-    with run_app(command, env, workspace / f"gunicorn-cold-{attempt}.log") as app:
+    with run_gunicorn(workspace, airflow_url, f"cold-{attempt}", WORKERS) as (app, access):
         open_page(app, config, tag)
         time.sleep(0.5)  # let the workers flush their access log lines
     times = render_ms(access, tag)
@@ -211,11 +198,7 @@ def axis_choices(config: SweepConfig) -> list[tuple[str, str, str, dict]]:
 def bench_axes(workspace: Path, airflow_url: str, config: SweepConfig) -> list[float]:
     """Heatmap callback server times (ms) over every axis choice, AXES_ROUNDS times, once the page was
     opened and WARM_HEATMAPS more were drawn; then the page is opened again (a second visitor)."""
-    port = free_port()
-    access = AccessLog(workspace / "access-warm.log")
-    env = app_env(workspace, port, airflow_url, cache="cache-warm")
-    command = gunicorn_command(port, WORKERS, access.path, ACCESS_FORMAT)
-    with run_app(command, env, workspace / "gunicorn-warm.log") as app:
+    with run_gunicorn(workspace, airflow_url, "warm", WORKERS) as (app, access):
         page, data = open_page(app, config, "warm")
         choices = axis_choices(config)
         for x, y, aggregate, fixed in choices[:WARM_HEATMAPS]:
@@ -231,17 +214,12 @@ def bench_axes(workspace: Path, airflow_url: str, config: SweepConfig) -> list[f
 
 
 def main() -> int:
-    workspace = Path(tempfile.mkdtemp(prefix="bench-results-"))
-    try:
-        (workspace / "dags").mkdir(parents=True)
-        server = FakeAirflowServer(workspace / "dags")
-        registry = SweepRegistry(workspace / "data")
-        started = time.perf_counter()
-        config = seed_results(server.fake, registry, workspace / "results")  # before any thread: it forks
+    with bench_workspace("bench-results-") as workspace:
+        server, config, seconds = seeded_airflow(workspace, seed_results)
         files = sum(1 for _ in (workspace / "results").rglob("*.json"))
         print(
             f"a finished sweep of {config.grid_size:,} points in {config.task_count:,} chunks, run by the"
-            f" engine: {files:,} result files written in {time.perf_counter() - started:.0f} s"
+            f" engine: {files:,} result files written in {seconds:.0f} s"
         )
         with server as airflow:
             section(f"(a) first render of /results/{config.name}: cold app and cache, gunicorn -w {WORKERS}")
@@ -270,8 +248,6 @@ def main() -> int:
                 "ms",
                 AXES_P95_MS,
             )
-    finally:
-        shutil.rmtree(workspace, ignore_errors=True)
     return 1 if failures else 0
 
 

@@ -17,12 +17,8 @@ status was polled per period (each poll lists the sweep's latest run once), 10 w
 
 from __future__ import annotations
 
-import random
 import re
-import shutil
 import sys
-import tempfile
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -31,24 +27,23 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.app_support import (
-    UPDATE_PATH,
     AppProcess,
     CallbackSpec,
     FakeAirflowServer,
-    app_env,
-    callback_specs,
+    Poller,
+    bench_workspace,
+    errors_of,
     find_callback,
-    free_port,
-    gunicorn_command,
-    http_json,
+    load_line,
     percentile,
+    poll_together,
     response_value,
-    run_app,
-    timed,
+    run_gunicorn,
+    seeded_airflow,
+    spread,
 )
-from bench.common import ACCESS_FORMAT, AccessLog, failures, report, section
+from bench.common import AccessLog, failures, report, section
 from bench.fixtures import WALL_SWEEPS, seed_wall
-from services.registry import SweepRegistry
 
 WORKERS = 2
 WALLS = 10
@@ -61,31 +56,21 @@ NO_FILTER = {"owner": None, "strategy": None, "state": None}  # `/wall` without 
 RUN_LIST = re.compile(r"GET /dags/[^/]+/dagRuns")  # listing a sweep's latest run starts its status poll
 
 
-class Wall:
+class Wall(Poller):
     """One wall screen: the refresh callback every REFRESH_INTERVAL_S, server times tagged by `tag`."""
 
+    interval_s = REFRESH_INTERVAL_S
+
     def __init__(self, app: AppProcess, refresh: CallbackSpec, tag: str) -> None:
+        super().__init__()
         self.app, self.refresh, self.tag = app, refresh, tag
         self.round_trip_s: list[float] = []
         self.periods: set[int] = set()  # the refresh periods (epoch s // interval) its requests were in
-        self.errors: list[str] = []
 
-    def run(self, started: float, seconds: float, offset: float) -> None:
-        tick, next_at = 0, started + offset
-        while next_at < started + seconds:
-            time.sleep(max(0.0, next_at - time.perf_counter()))
-            tick += 1
-            try:
-                self.poll(tick)
-            except Exception as exc:  # a failed request is a result, not a crash of the benchmark
-                self.errors.append(f"{type(exc).__name__}: {exc}")
-            next_at += REFRESH_INTERVAL_S
-
-    def poll(self, tick: int) -> dict | None:
+    def poll_once(self, tick: int) -> dict | None:
         payload = self.refresh.payload({"wall-interval.n_intervals": tick, "wall-filter.data": NO_FILTER})
-        url = f"{self.app.url}{UPDATE_PATH}?bench={self.tag}"
         sent = time.time()
-        elapsed, (status, body) = timed(http_json, url, payload)
+        elapsed, (status, body) = self.app.update(payload, self.tag)
         # The app reads its clock somewhere in between: both periods count when they differ.
         self.periods |= {int(sent // REFRESH_INTERVAL_S), int((sent + elapsed) // REFRESH_INTERVAL_S)}
         if status != 200:
@@ -99,18 +84,7 @@ class Wall:
 
 def load(app: AppProcess, refresh: CallbackSpec, walls: int, tag: str) -> list[Wall]:
     """`walls` threads polling for LOAD_SECONDS, each from its own random phase in the interval."""
-    rng = random.Random(walls)
-    screens = [Wall(app, refresh, tag) for _ in range(walls)]
-    started = time.perf_counter()
-    threads = [
-        threading.Thread(target=s.run, args=(started, LOAD_SECONDS, rng.uniform(0, REFRESH_INTERVAL_S)))
-        for s in screens
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return screens
+    return poll_together([Wall(app, refresh, tag) for _ in range(walls)], LOAD_SECONDS)
 
 
 def check_tiles(body: dict | None) -> int:
@@ -135,7 +109,7 @@ def round_cost(wall: Wall, airflow: FakeAirflowServer) -> int:
     """Upstream requests of one round of polls of every sweep: one refresh once every status expired."""
     time.sleep(REFRESH_INTERVAL_S)
     airflow.reset_count()
-    wall.poll(WARMUP_REFRESHES + 1)
+    wall.poll_once(WARMUP_REFRESHES + 1)
     return quiet(airflow)
 
 
@@ -167,13 +141,11 @@ class Phase:
 
 
 def bench_wall(app: AppProcess, access: AccessLog, airflow: FakeAirflowServer) -> None:
-    status, dependencies = http_json(app.url + "/_dash-dependencies")
-    assert status == 200
-    refresh = find_callback(callback_specs(dependencies), "wall-tiles.children")
+    refresh = find_callback(app.callbacks(), "wall-tiles.children")
     # Warm both workers (services built, the best points of finished runs read once) and check the answer.
     warm = Wall(app, refresh, "warmup")
     for tick in range(WARMUP_REFRESHES):
-        check_tiles(warm.poll(tick + 1))
+        check_tiles(warm.poll_once(tick + 1))
     per_round = round_cost(warm, airflow)
     assert not warm.errors and per_round, (warm.errors, per_round)
     time.sleep(REFRESH_INTERVAL_S)
@@ -185,24 +157,15 @@ def bench_wall(app: AppProcess, access: AccessLog, airflow: FakeAirflowServer) -
 
 
 def report_refresh(access: AccessLog, one: list[Wall], many: list[Wall]) -> None:
-    errors = [e for w in (*one, *many) for e in w.errors]
+    errors = errors_of(one, many)
     server_one, server = access.server_ms("bench=one "), access.server_ms("bench=many ")
     round_trip = [s * 1e3 for w in many for s in w.round_trip_s]
-    pids = {pid for pid, _, _ in access.entries("bench=many ")}
-
-    def p(samples: list[float], q: float) -> str:
-        return f"{percentile(samples, q):.0f} ms"
-
+    print(load_line(f"{WALLS} walls", REFRESH_INTERVAL_S, LOAD_SECONDS, WORKERS, access, "many", errors))
     print(
-        f"  {WALLS} walls x every {REFRESH_INTERVAL_S:g} s for {LOAD_SECONDS:g} s, gunicorn -w {WORKERS}"
-        f" ({len(pids)} workers answered): {len(server)} refreshes, {len(errors)} errors"
-        + (f": {errors[:3]}" if errors else "")
+        f"  refresh callback server time, {WALLS} walls: {spread(server, 0.5, 0.95, 1.0)};"
+        f" round trip {spread(round_trip)}"
     )
-    print(
-        f"  refresh callback server time, {WALLS} walls: p50 {p(server, 0.5)}, p95 {p(server, 0.95)},"
-        f" max {p(server, 1.0)}; round trip p50 {p(round_trip, 0.5)}, p95 {p(round_trip, 0.95)}"
-    )
-    print(f"  refresh callback server time, 1 wall: p50 {p(server_one, 0.5)}, max {p(server_one, 1.0)}")
+    print(f"  refresh callback server time, 1 wall: {spread(server_one, 0.5, 1.0)}")
     name = f"wall refresh callback, {WALL_SWEEPS} sweeps x 1,000 points, {WALLS} walls, server time p95"
     report(name, percentile(server, 0.95), "ms", REFRESH_P95_MS)
     report("wall refresh errors", len(errors), "errors", 0)
@@ -230,31 +193,22 @@ def report_upstream(lone: Phase, crowd: Phase, per_round: int) -> None:
 
 
 def main() -> int:
-    workspace = Path(tempfile.mkdtemp(prefix="bench-wall-"))
-    try:
-        (workspace / "dags").mkdir(parents=True)
-        server = FakeAirflowServer(workspace / "dags")
-        registry = SweepRegistry(workspace / "data")
-        started = time.perf_counter()
-        kinds = seed_wall(server.fake, registry, workspace / "results")  # before any thread: it forks
+    with bench_workspace("bench-wall-") as workspace:
+        server, kinds, seconds = seeded_airflow(workspace, seed_wall)
         counts = ", ".join(f"{n:,} {kind}" for kind, n in kinds.items())
         print(
             f"Airflow: a fake over HTTP holding {WALL_SWEEPS} sweeps of 1,000 points in 100 mapped chunks"
-            f" each ({counts}; seeded in {time.perf_counter() - started:.0f} s)"
+            f" each ({counts}; seeded in {seconds:.0f} s)"
         )
         with server as airflow:
-            port = free_port()
-            access = AccessLog(workspace / "access.log")
-            env = app_env(
-                workspace, port, airflow.url, cache="cache", REFRESH_INTERVAL_S=f"{REFRESH_INTERVAL_S:g}"
-            )
-            command = gunicorn_command(port, WORKERS, access.path, ACCESS_FORMAT)
-            with run_app(command, env, workspace / "gunicorn.log") as app:
+            refresh_s = f"{REFRESH_INTERVAL_S:g}"
+            with run_gunicorn(workspace, airflow.url, "wall", WORKERS, REFRESH_INTERVAL_S=refresh_s) as (
+                app,
+                access,
+            ):
                 section(f"Wall refresh: {WALL_SWEEPS} sweeps x 1,000 points, 1 wall then {WALLS} walls")
                 bench_wall(app, access, airflow)
             section("done")  # the load the benchmark itself left
-    finally:
-        shutil.rmtree(workspace, ignore_errors=True)
     return 1 if failures else 0
 
 

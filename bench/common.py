@@ -57,6 +57,10 @@ class AccessLog:
                 found.append((int(match.group(1)), int(match.group(3)), int(match.group(4))))
         return found
 
+    def pids(self, fragment: str) -> set[int]:
+        """The workers that answered the requests whose request line holds `fragment`."""
+        return {pid for pid, _, _ in self.entries(fragment)}
+
     def server_ms(self, fragment: str) -> list[float]:
         return [float(ms) for _, status, ms in self.entries(fragment) if status == 200]
 

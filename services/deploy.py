@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,8 @@ from airflow_backtest_framework.config import (
 from airflow_backtest_framework.dag_factory import dag_description
 from services.airflow.client import AirflowClient, api_path
 from services.airflow.models import DagInfo
+from services.checks import failed_check, passed_check
+from services.clock import SYSTEM_CLOCK, Clock
 from services.connections import writable
 from services.dag_generator import dag_filename, generated_by_us, render_dag
 from services.deadline import deadline
@@ -77,15 +78,13 @@ class DeployService:
         max_grid_points: int | None,
         register_timeout_s: float = REGISTER_TIMEOUT_S,
         poll_interval_s: float = POLL_INTERVAL_S,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._store = store
         self._client = client
-        self._max_grid_points = max_grid_points
+        self._grid_limits = {CONTEXT_MAX_GRID_POINTS: max_grid_points}  # the validation context of preflight
         self._register_timeout_s = register_timeout_s
         self._poll_interval_s = poll_interval_s
-        self._sleep = sleep
         self._clock = clock
         self._steps: dict[str, Callable[[_Deployment], tuple[StepState, str]]] = {
             "render": self._step_render,
@@ -111,34 +110,32 @@ class DeployService:
     def _check_grid(self, config: SweepConfig) -> CheckResult:
         label, resource = "Grid within limits", f"{config.grid_size:,} points in {config.task_count:,} tasks"
         try:
-            SweepConfig.model_validate(
-                config.model_dump(), context={CONTEXT_MAX_GRID_POINTS: self._max_grid_points}
-            )
+            SweepConfig.model_validate(config.model_dump(), context=self._grid_limits)
         except ValidationError as exc:
-            return CheckResult(
-                key="grid",
-                label=label,
+            return failed_check(
+                "grid",
+                label,
+                describe_validation_error(exc),
+                "Narrow the parameter ranges on the Configure page.",
                 resource=resource,
-                ok=False,
-                detail=describe_validation_error(exc),
-                fix="Narrow the parameter ranges on the Configure page.",
             )
-        return CheckResult(key="grid", label=label, resource=resource, ok=True)
+        return passed_check("grid", label, resource=resource)
 
     def _check_airflow(self) -> CheckResult:
         label = "Airflow reachable"
         try:
             version = self._client.version()
         except BacktestError as exc:
-            return CheckResult(
-                key="airflow",
-                label=label,
-                ok=False,
-                detail=exc.message,
-                fix=exc.fix
-                or "Start Airflow (scripts/local_airflow.py start) or check the connection settings.",
+            return failed_check(
+                "airflow",
+                label,
+                exc.message,
+                (
+                    exc.fix
+                    or "Start Airflow (scripts/local_airflow.py start) or check the connection settings."
+                ),
             )
-        return CheckResult(key="airflow", label=label, resource=f"Airflow {version.version}", ok=True)
+        return passed_check("airflow", label, resource=f"Airflow {version.version}")
 
     def _check_api_paths(self, config: SweepConfig) -> list[CheckResult]:
         """Where the API limits path length (MWAA's InvokeRestApi: 64 characters), the longest path
@@ -150,20 +147,19 @@ class DeployService:
         path = _longest_run_path(config.dag_id)
         label, resource = "Sweep name fits the Airflow API", f"{len(path)} of {limit} characters"
         if self._client.fits(path):
-            return [CheckResult(key="api_paths", label=label, resource=resource, ok=True)]
+            return [passed_check("api_paths", label, resource=resource)]
         too_long = len(path) - limit
         run_path = api_path("dags", config.dag_id, "dagRuns", "<run id>")
         return [
-            CheckResult(
-                key="api_paths",
-                label=label,
-                resource=resource,
-                ok=False,
-                detail=(
+            failed_check(
+                "api_paths",
+                label,
+                (
                     f"MWAA takes API paths of at most {limit} characters; cancelling a run calls {run_path} "
                     f"with a run id of up to {RUN_ID_MAX_CHARS} characters, {too_long} too many."
                 ),
-                fix=f"Shorten the sweep name by at least {too_long} characters on the Configure page.",
+                f"Shorten the sweep name by at least {too_long} characters on the Configure page.",
+                resource=resource,
             )
         ]
 
@@ -182,24 +178,22 @@ class DeployService:
         try:
             self._refuse_foreign(config)
         except DeployRefused as exc:
-            return CheckResult(
-                key="ownership",
-                label=label,
+            return failed_check(
+                "ownership",
+                label,
+                exc.message,
+                "Choose another sweep name on the Configure page.",
                 resource=resource,
-                ok=False,
-                detail=exc.message,
-                fix="Choose another sweep name on the Configure page.",
             )
         except BacktestError as exc:
-            return CheckResult(
-                key="ownership",
-                label=label,
+            return failed_check(
+                "ownership",
+                label,
+                exc.message,
+                "Check that Airflow and the DAGs location are reachable.",
                 resource=resource,
-                ok=False,
-                detail=exc.message,
-                fix="Check that Airflow and the DAGs location are reachable.",
             )
-        return CheckResult(key="ownership", label=label, resource=resource, ok=True)
+        return passed_check("ownership", label, resource=resource)
 
     def _refuse_foreign(self, config: SweepConfig) -> None:
         """DeployRefused when the DAG id or its file belongs to something this app did not generate."""
@@ -278,7 +272,7 @@ class DeployService:
     def _step_register(self, job: _Deployment) -> tuple[StepState, str]:
         config = job.config
         filename, wanted = dag_filename(config), dag_description(config)
-        give_up_at = self._clock() + self._register_timeout_s
+        give_up_at = self._clock.monotonic() + self._register_timeout_s
         while True:
             dag = self._client.find_dag(config.dag_id)
             if dag is not None and dag.description == wanted and not dag.is_stale:
@@ -292,14 +286,14 @@ class DeployService:
             ):
                 job.progress.error_detail = clean_import_error(error.stack_trace)
                 raise BacktestError(f"Airflow cannot import {filename}: {error.summary}")
-            if self._clock() > give_up_at:
+            if self._clock.monotonic() > give_up_at:
                 raise BacktestError(
                     f"Airflow did not register {config.dag_id} within {self._register_timeout_s:.0f} s; "
                     "check that its DAG processor is running"
                 )
             if job.cancelled():
                 raise DeployCancelled("deployment cancelled while waiting for Airflow")
-            self._sleep(self._poll_interval_s)
+            self._clock.sleep(self._poll_interval_s)
 
     def _step_unpause(self, job: _Deployment) -> tuple[StepState, str]:
         if job.dag is not None and not job.dag.is_paused:

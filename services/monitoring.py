@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import diskcache
 
@@ -16,6 +16,7 @@ from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
 from services.airflow.client import AirflowClient
 from services.airflow.models import DagInfo, DagRun, TaskInstance, TaskState
+from services.clock import SYSTEM_CLOCK, Clock
 from services.errors import BacktestError, NotFound
 from services.models import (
     CompletionSummary,
@@ -89,6 +90,29 @@ def eta_seconds(done: int, total: int, elapsed_s: float | None) -> float | None:
     return elapsed_s * (total - done) / done
 
 
+@dataclass(frozen=True)
+class _SharedCache:
+    """The diskcache every worker shares: an answer is kept `ttl_s` (one upstream call per interval) unless
+    said otherwise."""
+
+    cache: diskcache.Cache
+    ttl_s: float
+
+    def get(self, key: str) -> Any:
+        return self.cache.get(key)
+
+    def keep(self, key: str, value: Any, expire: float | None = None) -> None:
+        """Keep `value` for `expire` seconds, `ttl_s` when not given."""
+        self.cache.set(key, value, expire=self.ttl_s if expire is None else expire)
+
+    def keep_for_good(self, key: str, value: Any) -> None:
+        self.cache.set(key, value)
+
+    def lock(self, key: str) -> diskcache.Lock:
+        """One caller at a time for `key` in every worker; a holder that died frees it after LOCK_EXPIRE_S."""
+        return diskcache.Lock(self.cache, f"{key}:lock", expire=LOCK_EXPIRE_S)
+
+
 class MonitorService:
     """Sweep status from Airflow (run, task instances) and the result files, cached with a TTL.
 
@@ -104,15 +128,14 @@ class MonitorService:
         cache: diskcache.Cache,
         *,
         ttl_s: float,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = SYSTEM_CLOCK,
         batch: BatchJobsService | None = None,
     ) -> None:
-        self._batch = batch
         self._client = client
         self._results = results
-        self._cache = cache
-        self._ttl_s = ttl_s
-        self._now = now
+        self._cache = _SharedCache(cache, ttl_s)
+        self._clock = clock
+        self._batch = batch
 
     @property
     def batch_enabled(self) -> bool:
@@ -125,12 +148,12 @@ class MonitorService:
         cached = self._cache.get(key)
         if cached is not None:
             return SweepStatus.model_validate_json(cached)
-        with diskcache.Lock(self._cache, f"{key}:lock", expire=LOCK_EXPIRE_S):
+        with self._cache.lock(key):
             cached = self._cache.get(key)  # another worker may have polled while we waited
             if cached is not None:
                 return SweepStatus.model_validate_json(cached)
             status = self._poll_or_stale(config, run_id, key)
-            self._cache.set(key, status.model_dump_json(), expire=self._ttl_s)
+            self._cache.keep(key, status.model_dump_json())
             return status
 
     def _poll_or_stale(self, config: SweepConfig, run_id: str | None, key: str) -> SweepStatus:
@@ -147,16 +170,16 @@ class MonitorService:
                 dag_id=config.dag_id,
                 points_total=config.grid_size,
                 point_states=[PointState.NOT_STARTED] * config.grid_size,
-                fetched_at=self._now(),
+                fetched_at=self._clock.now(),
                 stale=True,
                 stale_reason=exc.message,
             )
-        self._cache.set(f"{key}:last", status.model_dump_json())
+        self._cache.keep_for_good(f"{key}:last", status.model_dump_json())
         log.debug("polled %s in %.0f ms", config.dag_id, (time.perf_counter() - started) * 1e3)
         return status
 
     def _poll(self, config: SweepConfig, run_id: str | None) -> SweepStatus:
-        now = self._now()
+        now = self._clock.now()
         dag_id = config.dag_id
         dag: DagInfo | None = None
         run: DagRun | None = None
@@ -231,7 +254,7 @@ class MonitorService:
             runs = []
         latest = self.status(config) if runs else None
         compared = [self._progress_of(config, run, latest) for run in runs]
-        self._cache.set(key, [item.model_dump(mode="json") for item in compared], expire=self._ttl_s)
+        self._cache.keep(key, [item.model_dump(mode="json") for item in compared])
         return compared
 
     def _progress_of(self, config: SweepConfig, run: RunSummary, latest: SweepStatus | None) -> RunProgress:
@@ -250,10 +273,8 @@ class MonitorService:
             points_total=config.grid_size,
             progress=progress_samples(config.chunks(), chunk_tis, run.start_date),
         )
-        self._cache.set(
-            key,
-            progress.model_dump_json(),
-            expire=FINISHED_RUN_PROGRESS_S if run.state.finished else self._ttl_s,
+        self._cache.keep(
+            key, progress.model_dump_json(), expire=FINISHED_RUN_PROGRESS_S if run.state.finished else None
         )
         return progress
 
@@ -264,7 +285,7 @@ class MonitorService:
         if cached is not None:
             return [PointResultSummary.model_validate(item) for item in cached]
         best = self._results.best(config, run_id, top=SUMMARY_TOP_N)
-        self._cache.set(key, [item.model_dump(mode="json") for item in best], expire=BEST_CACHE_S)
+        self._cache.keep(key, [item.model_dump(mode="json") for item in best], expire=BEST_CACHE_S)
         return best
 
     def batch_jobs(self, config: SweepConfig, run_id: str) -> list[BatchJob]:
@@ -281,7 +302,7 @@ class MonitorService:
         jobs = self._batch.jobs_of_run(
             config.dag_id, run_id, job_name=config.dag_id
         )  # jobs named after the DAG
-        self._cache.set(key, [job.model_dump_json() for job in jobs], expire=self._ttl_s)
+        self._cache.keep(key, [job.model_dump_json() for job in jobs])
         return jobs
 
     def _with_batch_states(

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from airflow_backtest_framework.config import SweepConfig
@@ -13,6 +11,7 @@ from airflow_backtest_framework.dag_factory import dag_description
 from airflow_backtest_framework.engine_contract import CHUNK_TASK_ID, SUMMARY_TASK_ID
 from services.airflow.client import AirflowClient
 from services.airflow.models import DagRun, RunState, TaskState
+from services.clock import SYSTEM_CLOCK, Clock
 from services.deadline import deadline
 from services.errors import Conflict, DeployRefused, NotFound
 from services.models import CancelResult, RunSummary
@@ -57,10 +56,6 @@ class BatchTerminator(Protocol):
     def terminate(self, job_ids: list[str], reason: str) -> list[str]: ...
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class RunService:
     """Trigger, list, retry and cancel runs of deployed sweeps through the Airflow REST API; in AWS mode
     cancelling also terminates the run's AWS Batch jobs."""
@@ -70,15 +65,11 @@ class RunService:
         client: AirflowClient,
         batch: BatchTerminator | None = None,
         *,
-        now: Callable[[], datetime] = _utc_now,
-        confirm_window_s: float = CANCEL_CONFIRM_WINDOW_S,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._client = client
         self._batch = batch
-        self._now = now
-        self._confirm_window_s = confirm_window_s
-        self._sleep = sleep
+        self._clock = clock
 
     def trigger(self, config: SweepConfig) -> RunSummary:
         """One click, one run: `POST /dags/{id}/dagRuns` with the spec hash in `conf` and a short run id
@@ -96,7 +87,7 @@ class RunService:
             raise DeployRefused(
                 f"{config.dag_id} in Airflow is an older version of this sweep: deploy it first"
             )
-        stamp = RUN_ID_PREFIX + self._now().strftime(RUN_ID_TIME_FORMAT)
+        stamp = RUN_ID_PREFIX + self._clock.now().strftime(RUN_ID_TIME_FORMAT)
         for suffix in RUN_ID_SUFFIXES:
             try:
                 run = self._client.trigger(
@@ -171,8 +162,8 @@ class RunService:
         it, found every task finished (the cancel skipped them) and called the run a success. Once
         running and failed, the mark sticks (the scheduler only moves queued runs to running)."""
         waited = 0.0
-        while waited < self._confirm_window_s:
-            self._sleep(CANCEL_CONFIRM_POLL_S)
+        while waited < CANCEL_CONFIRM_WINDOW_S:
+            self._clock.sleep(CANCEL_CONFIRM_POLL_S)
             waited += CANCEL_CONFIRM_POLL_S
             run = self._client.get_run(config.dag_id, run_id)
             if run.state is not RunState.FAILED:

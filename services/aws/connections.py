@@ -18,6 +18,7 @@ from services.aws.errors import (
     mask_account_ids,
     not_aws,
 )
+from services.checks import failed_check, passed_check
 from services.connections import writable
 from services.deadline import deadline
 from services.errors import TRANSPORT_FAULTS, AuthError, BacktestError, NotFound
@@ -94,7 +95,7 @@ class AwsConnections:
         account = mask_account(str(identity.get("Account") or ""))
         who = mask_account_ids(str(identity.get("Arn") or "")).rpartition(":")[2]
         detail = f"account {account}" + (f", {who}" if who else "")
-        return CheckResult(key="credentials", label=label, resource=resource, ok=True, detail=detail)
+        return passed_check("credentials", label, detail, resource=resource)
 
     # ---- MWAA ------------------------------------------------------------------------------------
 
@@ -111,15 +112,14 @@ class AwsConnections:
             return _fail("mwaa_environment", label, resource, exc, fix)
         detail = f"{env.status}, Airflow {env.airflow_version}, {env.webserver_url or 'no webserver URL'}"
         if not env.available:
-            return CheckResult(
-                key="mwaa_environment",
-                label=label,
+            return failed_check(
+                "mwaa_environment",
+                label,
+                detail,
+                "Wait until the environment is AVAILABLE (MWAA console), or fix what its status says",
                 resource=resource,
-                ok=False,
-                detail=detail,
-                fix="Wait until the environment is AVAILABLE (MWAA console), or fix what its status says",
             )
-        return CheckResult(key="mwaa_environment", label=label, resource=resource, ok=True, detail=detail)
+        return passed_check("mwaa_environment", label, detail, resource=resource)
 
     def check_airflow_api(self) -> CheckResult:
         name = self._settings.mwaa_environment_name or ""
@@ -132,12 +132,8 @@ class AwsConnections:
                 "and update the environment if MWAA asks for it"
             )
             return _fail("airflow", label, resource, exc, fix)
-        return CheckResult(
-            key="airflow",
-            label=label,
-            resource=resource,
-            ok=True,
-            detail=f"Airflow {version.version} (API {self._client.api_version})",
+        return passed_check(
+            "airflow", label, f"Airflow {version.version} (API {self._client.api_version})", resource=resource
         )
 
     # ---- the DAGs bucket ---------------------------------------------------------------------------
@@ -159,7 +155,7 @@ class AwsConnections:
                 fix = f"Allow s3:ListBucket on bucket {bucket}"
             return [_fail("dags_bucket", label, resource, error, fix)]
         return [
-            CheckResult(key="dags_bucket", label=label, resource=resource, ok=True),
+            passed_check("dags_bucket", label, resource=resource),
             writable("dags_location", "DAGs location writable", self._dags),
             self._check_versioning(s3, bucket),
             self._check_public_access(s3, bucket),
@@ -177,17 +173,18 @@ class AwsConnections:
                 "dags_versioning", label, resource, error, f"Allow s3:GetBucketVersioning on bucket {bucket}"
             )
         if status != "Enabled":
-            return CheckResult(
-                key="dags_versioning",
-                label=label,
-                resource=resource,
-                ok=False,
-                detail=(f"versioning is {status.lower()}" if status else "versioning was never enabled")
+            return failed_check(
+                "dags_versioning",
+                label,
+                (f"versioning is {status.lower()}" if status else "versioning was never enabled")
                 + "; MWAA requires it enabled",
-                fix=f"aws s3api put-bucket-versioning --bucket {bucket} "
-                "--versioning-configuration Status=Enabled",
+                (
+                    f"aws s3api put-bucket-versioning --bucket {bucket} "
+                    "--versioning-configuration Status=Enabled"
+                ),
+                resource=resource,
             )
-        return CheckResult(key="dags_versioning", label=label, resource=resource, ok=True, detail="enabled")
+        return passed_check("dags_versioning", label, "enabled", resource=resource)
 
     def _check_public_access(self, s3: Any, bucket: str) -> CheckResult:
         label, resource = "DAGs bucket public access blocked", f"s3://{bucket}"
@@ -199,13 +196,12 @@ class AwsConnections:
             config = s3.get_public_access_block(Bucket=bucket).get("PublicAccessBlockConfiguration") or {}
         except ClientError as exc:
             if error_code(exc) == NO_PUBLIC_ACCESS_BLOCK:
-                return CheckResult(
-                    key="dags_public_access",
-                    label=label,
+                return failed_check(
+                    "dags_public_access",
+                    label,
+                    "the bucket has no public access block; MWAA requires all public access blocked",
+                    fix,
                     resource=resource,
-                    ok=False,
-                    detail="the bucket has no public access block; MWAA requires all public access blocked",
-                    fix=fix,
                 )
             error = map_aws_error(
                 exc, f"S3 GetPublicAccessBlock {bucket}", service="s3", resource=f"bucket {bucket}"
@@ -222,17 +218,14 @@ class AwsConnections:
             return _fail("dags_public_access", label, resource, error, "Check the network and try again")
         off = [flag for flag in PUBLIC_ACCESS_FLAGS if not config.get(flag)]
         if off:
-            return CheckResult(
-                key="dags_public_access",
-                label=label,
+            return failed_check(
+                "dags_public_access",
+                label,
+                "not blocked: " + ", ".join(off) + " off; MWAA requires all four on",
+                fix,
                 resource=resource,
-                ok=False,
-                detail="not blocked: " + ", ".join(off) + " off; MWAA requires all four on",
-                fix=fix,
             )
-        return CheckResult(
-            key="dags_public_access", label=label, resource=resource, ok=True, detail="all four blocks on"
-        )
+        return passed_check("dags_public_access", label, "all four blocks on", resource=resource)
 
     # ---- Batch -------------------------------------------------------------------------------------
 
@@ -240,12 +233,7 @@ class AwsConnections:
         name = self._settings.batch_job_queue
         label = "Batch job queue"
         if not name:
-            return _unset(
-                "batch_queue",
-                label,
-                "BATCH_JOB_QUEUE",
-                "the queue the Airflow Variable batch_job_queue names",
-            )
+            return _unset("batch_queue", label, "BATCH_JOB_QUEUE", "queue")
         resource = f"{name} ({self._settings.aws_region})"
         found, error = self._batch_call(
             lambda batch: batch.describe_job_queues(jobQueues=[name]).get("jobQueues") or [],
@@ -254,40 +242,35 @@ class AwsConnections:
         if error is not None:
             return _fail("batch_queue", label, resource, error, "Allow batch:DescribeJobQueues")
         if not found:
-            return CheckResult(
-                key="batch_queue",
-                label=label,
+            return failed_check(
+                "batch_queue",
+                label,
+                "no such job queue",
+                "Check BATCH_JOB_QUEUE and AWS_REGION in .env",
                 resource=resource,
-                ok=False,
-                detail="no such job queue",
-                fix="Check BATCH_JOB_QUEUE and AWS_REGION in .env",
             )
         queue = found[0]
         state, status = queue.get("state"), queue.get("status")
         detail = f"state {state}, status {status}"
         if state != "ENABLED" or status != "VALID":
             reason = mask_account_ids(str(queue.get("statusReason") or ""))
-            return CheckResult(
-                key="batch_queue",
-                label=label,
+            return failed_check(
+                "batch_queue",
+                label,
+                detail + (f": {reason}" if reason else ""),
+                (
+                    f"Enable the queue (aws batch update-job-queue --job-queue {name} --state ENABLED) "
+                    "and fix its compute environment until its status is VALID"
+                ),
                 resource=resource,
-                ok=False,
-                detail=detail + (f": {reason}" if reason else ""),
-                fix=f"Enable the queue (aws batch update-job-queue --job-queue {name} --state ENABLED) "
-                "and fix its compute environment until its status is VALID",
             )
-        return CheckResult(key="batch_queue", label=label, resource=resource, ok=True, detail=detail)
+        return passed_check("batch_queue", label, detail, resource=resource)
 
     def check_job_definition(self) -> CheckResult:
         name = self._settings.batch_job_definition
         label = "Batch job definition"
         if not name:
-            return _unset(
-                "batch_definition",
-                label,
-                "BATCH_JOB_DEFINITION",
-                "the definition the Variable batch_job_definition names",
-            )
+            return _unset("batch_definition", label, "BATCH_JOB_DEFINITION", "definition")
         resource = mask_account_ids(name)
         by_revision = name.startswith("arn:") or name.rpartition(":")[2].isdigit()
 
@@ -307,23 +290,18 @@ class AwsConnections:
             key=lambda item: item.get("revision") or 0,
         )
         if not active:
-            return CheckResult(
-                key="batch_definition",
-                label=label,
+            return failed_check(
+                "batch_definition",
+                label,
+                "no ACTIVE revision",
+                (
+                    "Register the job definition (aws batch register-job-definition), "
+                    "or fix BATCH_JOB_DEFINITION in .env"
+                ),
                 resource=resource,
-                ok=False,
-                detail="no ACTIVE revision",
-                fix="Register the job definition (aws batch register-job-definition), "
-                "or fix BATCH_JOB_DEFINITION in .env",
             )
         revision = active[-1].get("revision")
-        return CheckResult(
-            key="batch_definition",
-            label=label,
-            resource=resource,
-            ok=True,
-            detail=f"ACTIVE revision {revision}",
-        )
+        return passed_check("batch_definition", label, f"ACTIVE revision {revision}", resource=resource)
 
     def _batch_call(
         self, call: Callable[[Any], list[dict[str, Any]]], what: str
@@ -341,15 +319,15 @@ def _fail(key: str, label: str, resource: str, error: BacktestError, fix: str) -
     # The check's own fix is about permissions or settings; a network or server fault needs its own.
     elif error.fault in TRANSPORT_FAULTS and error.fix:
         fix = error.fix
-    return CheckResult(key=key, label=label, resource=resource, ok=False, detail=error.message, fix=fix)
+    return failed_check(key, label, error.message, fix, resource=resource)
 
 
-def _unset(key: str, label: str, setting: str, what: str) -> CheckResult:
-    return CheckResult(
-        key=key,
-        label=label,
+def _unset(key: str, label: str, setting: str, thing: str) -> CheckResult:
+    """`setting` is empty: set it to the Batch `thing` (queue, definition) its Airflow Variable names."""
+    return failed_check(
+        key,
+        label,
+        f"{setting} is not set, so it cannot be checked",
+        f"Set {setting} in .env to the {thing} the Airflow Variable {setting.lower()} names",
         resource=f"{setting} not set",
-        ok=False,
-        detail=f"{setting} is not set, so it cannot be checked",
-        fix=f"Set {setting} in .env to {what}",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.airflow.client import AirflowClient
+from services.checks import failed_check, passed_check
 from services.deadline import deadline
 from services.errors import TRANSPORT_FAULTS, AuthError, BacktestError, NotFound
 from services.models import CheckResult
@@ -32,9 +33,7 @@ class LocalConnections:
         with deadline():  # a slow Airflow answers the page within one deadline, not one per check
             airflow = self._check_airflow()
             checks = [
-                CheckResult(
-                    key="settings", label="Settings valid", resource=f"MODE={self._settings.mode}", ok=True
-                ),
+                passed_check("settings", "Settings valid", resource=f"MODE={self._settings.mode}"),
                 airflow,
             ]
             if airflow.ok:
@@ -50,28 +49,15 @@ class LocalConnections:
         try:
             version = self._client.version()
         except AuthError:
-            return CheckResult(
-                key="airflow",
-                label="Airflow API reachable",
-                resource=resource,
-                ok=True,
-                detail="reachable; see the auth check",
+            return passed_check(
+                "airflow", "Airflow API reachable", "reachable; see the auth check", resource=resource
             )
         except BacktestError as exc:
-            return CheckResult(
-                key="airflow",
-                label="Airflow API reachable",
-                resource=resource,
-                ok=False,
-                detail=exc.message,
-                fix=exc.fix or REACH_FIX,
+            return failed_check(
+                "airflow", "Airflow API reachable", exc.message, exc.fix or REACH_FIX, resource=resource
             )
-        return CheckResult(
-            key="airflow",
-            label="Airflow API reachable",
-            resource=resource,
-            ok=True,
-            detail=f"Airflow {version.version}",
+        return passed_check(
+            "airflow", "Airflow API reachable", f"Airflow {version.version}", resource=resource
         )
 
     def _check_auth(self) -> CheckResult:
@@ -81,46 +67,22 @@ class LocalConnections:
         except NotFound:
             pass
         except AuthError as exc:
-            return CheckResult(
-                key="auth",
-                label="Airflow login",
-                resource=resource,
-                ok=False,
-                detail=exc.message,
-                fix=CREDENTIALS_FIX,
-            )
+            return failed_check("auth", "Airflow login", exc.message, CREDENTIALS_FIX, resource=resource)
         except BacktestError as exc:
-            return CheckResult(
-                key="auth",
-                label="Airflow login",
-                resource=resource,
-                ok=False,
-                detail=exc.message,
-                fix=exc.fix or REACH_FIX,
-            )
-        return CheckResult(key="auth", label="Airflow login", resource=resource, ok=True)
+            return failed_check("auth", "Airflow login", exc.message, exc.fix or REACH_FIX, resource=resource)
+        return passed_check("auth", "Airflow login", resource=resource)
 
     def _check_health(self) -> CheckResult:
         try:
             health = self._client.health()
         except BacktestError as exc:
-            return CheckResult(
-                key="health",
-                label="Scheduler and DAG processor",
-                ok=False,
-                detail=exc.message,
-                fix=exc.fix or RESTART_FIX,
-            )
+            return failed_check("health", "Scheduler and DAG processor", exc.message, exc.fix or RESTART_FIX)
         bad = health.unhealthy()
         if bad:
-            return CheckResult(
-                key="health",
-                label="Scheduler and DAG processor",
-                ok=False,
-                detail="unhealthy: " + ", ".join(bad),
-                fix=RESTART_FIX,
+            return failed_check(
+                "health", "Scheduler and DAG processor", "unhealthy: " + ", ".join(bad), RESTART_FIX
             )
-        return CheckResult(key="health", label="Scheduler and DAG processor", ok=True, detail="healthy")
+        return passed_check("health", "Scheduler and DAG processor", "healthy")
 
 
 def writable(key: str, label: str, store: ArtifactStore) -> CheckResult:
@@ -129,14 +91,15 @@ def writable(key: str, label: str, store: ArtifactStore) -> CheckResult:
         store.put(WRITE_CHECK_KEY, b"ok")
         store.delete(WRITE_CHECK_KEY)
     except BacktestError as exc:
-        return CheckResult(
-            key=key,
-            label=label,
+        return failed_check(
+            key,
+            label,
+            exc.message,
+            (
+                exc.fix
+                if exc.fault in TRANSPORT_FAULTS and exc.fix
+                else "Give the app write access to this location, or fix its setting in .env"
+            ),
             resource=store.describe(),
-            ok=False,
-            detail=exc.message,
-            fix=exc.fix
-            if exc.fault in TRANSPORT_FAULTS and exc.fix
-            else "Give the app write access to this location, or fix its setting in .env",
         )
-    return CheckResult(key=key, label=label, resource=store.describe(), ok=True)
+    return passed_check(key, label, resource=store.describe())

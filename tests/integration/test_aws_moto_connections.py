@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from services.bootstrap import build_services
 from services.errors import NotFound
 from services.models import CheckResult
 from services.ports import Services
-from services.settings import PROJECT_ROOT
 from tests.support.aws_moto import (
     DAGS_BUCKET,
     ENV_NAME,
@@ -35,6 +33,7 @@ from tests.support.aws_moto import (
     create_resources,
 )
 from tests.support.mwaa_endpoint import MwaaEndpoint
+from tests.support.processes import run_module
 from tests.support.sweeps import small_sweep
 
 ALL_CHECKS = [
@@ -246,15 +245,7 @@ def run_connections_command(
         "APP_DATA_DIR": str(tmp_path / "app"),
     }
     env |= settings
-    return subprocess.run(
-        [sys.executable, "-m", "services.connections"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_module("services.connections", env)
 
 
 def test_connections_command_all_ok(aws_env: dict[str, str], tmp_path: Path) -> None:

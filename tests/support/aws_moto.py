@@ -53,35 +53,69 @@ def create_resources(
     """What an MWAA + Batch setup holds: the DAGs bucket, the results bucket, a queue, a job definition."""
     s3 = aws_client("s3")
     if dags_bucket:
-        s3.create_bucket(Bucket=DAGS_BUCKET)
-        if versioning:
-            s3.put_bucket_versioning(Bucket=DAGS_BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        if public_access_blocked:
-            flags = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
-            s3.put_public_access_block(
-                Bucket=DAGS_BUCKET, PublicAccessBlockConfiguration=dict.fromkeys(flags, True)
-            )
+        create_dags_bucket(
+            s3, DAGS_BUCKET, versioning=versioning, public_access_blocked=public_access_blocked
+        )
     if results_bucket:
         s3.create_bucket(Bucket=RESULTS_BUCKET)
-    iam, batch = aws_client("iam"), aws_client("batch")
-    role = iam.create_role(RoleName="batch-service", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    create_batch(
+        aws_client("iam"),
+        aws_client("batch"),
+        name_prefix="",
+        queue=QUEUE,
+        queue_state=queue_state,
+        job_definition=JOB_DEFINITION if job_definition else None,
+        memory_mb=512,
+    )
+
+
+def create_dags_bucket(
+    s3: Any, bucket: str, *, versioning: bool = True, public_access_blocked: bool = True
+) -> None:
+    """An MWAA DAGs bucket: versioned and with all public access blocked, as MWAA requires."""
+    s3.create_bucket(Bucket=bucket)
+    if versioning:
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    if public_access_blocked:
+        flags = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=dict.fromkeys(flags, True))
+
+
+def create_batch(
+    iam: Any,
+    batch: Any,
+    *,
+    name_prefix: str,
+    queue: str,
+    job_definition: str | None,
+    memory_mb: int,
+    queue_state: str = "ENABLED",
+) -> None:
+    """An unmanaged compute environment (its service role named `<name_prefix>batch-service`), `queue` on
+    it and, unless None, the engine's container `job_definition` with `memory_mb` of memory."""
+    role = iam.create_role(RoleName=f"{name_prefix}batch-service", AssumeRolePolicyDocument="{}")["Role"][
+        "Arn"
+    ]
     environment = batch.create_compute_environment(
-        computeEnvironmentName="backtest-compute", type="UNMANAGED", state="ENABLED", serviceRole=role
+        computeEnvironmentName=f"{name_prefix}backtest-compute",
+        type="UNMANAGED",
+        state="ENABLED",
+        serviceRole=role,
     )
     batch.create_job_queue(
-        jobQueueName=QUEUE,
+        jobQueueName=queue,
         state=queue_state,
         priority=1,
         computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment["computeEnvironmentArn"]}],
     )
-    if job_definition:
+    if job_definition is not None:
         batch.register_job_definition(
-            jobDefinitionName=JOB_DEFINITION,
+            jobDefinitionName=job_definition,
             type="container",
             containerProperties={
                 "image": "backtest-engine:latest",
                 "vcpus": 1,
-                "memory": 512,
+                "memory": memory_mb,
                 "command": ["python", "-m", "backtest_engine"],
             },
         )

@@ -26,6 +26,7 @@ import boto3
 
 from scripts import local_airflow
 from services.settings import PROJECT_ROOT, Settings, load_settings
+from tests.support.aws_moto import create_batch, create_dags_bucket
 from tests.support.batch_runner import BatchRunner
 from tests.support.dag_syncer import S3DagSyncer
 from tests.support.moto_server import moto_server
@@ -115,31 +116,15 @@ def without_user_aws(env: dict[str, str]) -> dict[str, str]:
 def create_resources(moto_url: str) -> None:
     """What an MWAA + Batch account holds: the two buckets, a compute environment, queue, definition."""
     s3 = moto_client(moto_url, "s3")
-    s3.create_bucket(Bucket=DAGS_BUCKET)
-    s3.put_bucket_versioning(Bucket=DAGS_BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    flags = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
-    s3.put_public_access_block(Bucket=DAGS_BUCKET, PublicAccessBlockConfiguration=dict.fromkeys(flags, True))
+    create_dags_bucket(s3, DAGS_BUCKET)
     s3.create_bucket(Bucket=RESULTS_BUCKET)
-    iam, batch = moto_client(moto_url, "iam"), moto_client(moto_url, "batch")
-    role = iam.create_role(RoleName="e2e-batch-service", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    environment = batch.create_compute_environment(
-        computeEnvironmentName="e2e-backtest-compute", type="UNMANAGED", state="ENABLED", serviceRole=role
-    )
-    batch.create_job_queue(
-        jobQueueName=JOB_QUEUE,
-        state="ENABLED",
-        priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment["computeEnvironmentArn"]}],
-    )
-    batch.register_job_definition(
-        jobDefinitionName=JOB_DEFINITION,
-        type="container",
-        containerProperties={
-            "image": "backtest-engine:latest",
-            "vcpus": 1,
-            "memory": 1024,
-            "command": ["python", "-m", "backtest_engine"],
-        },
+    create_batch(
+        moto_client(moto_url, "iam"),
+        moto_client(moto_url, "batch"),
+        name_prefix="e2e-",
+        queue=JOB_QUEUE,
+        job_definition=JOB_DEFINITION,
+        memory_mb=1024,
     )
 
 

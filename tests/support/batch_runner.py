@@ -30,6 +30,7 @@ from typing import Any
 import requests
 
 from services.settings import PROJECT_ROOT
+from tests.support.local_http import serve, shut
 
 log = logging.getLogger(__name__)
 
@@ -83,16 +84,12 @@ class BatchRunner:
         class Handler(_ProxyHandler):
             owner = runner
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="batch-runner", daemon=True).start()
+        self._server = serve(Handler, "batch-runner")
         return self.url
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        shut(self._server)
+        self._server = None
         for run in list(self.runs.values()):
             run.done.wait(ENGINE_TIMEOUT_S)  # no engine outlives the test
 

@@ -11,6 +11,7 @@ import logging
 import os
 import tempfile
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,28 +30,24 @@ def write_atomically(path: Path, content: bytes) -> None:
     os.replace(tmp, path)
 
 
+@dataclass
 class S3DagSyncer:
     """`with S3DagSyncer(s3_client, bucket, "dags/", folder):` syncs in a background thread."""
 
-    def __init__(
-        self, s3: Any, bucket: str, prefix: str, folder: Path, interval_s: float = SYNC_INTERVAL_S
-    ) -> None:
-        self._s3 = s3
-        self.bucket = bucket
-        self.prefix = prefix
-        self.folder = folder
-        self.interval_s = interval_s
-        self.synced: dict[str, str] = {}  # key below the prefix -> ETag written
-        self.errors: list[str] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+    s3: Any
+    bucket: str
+    prefix: str
+    folder: Path
+    interval_s: float = SYNC_INTERVAL_S
+    synced: dict[str, str] = field(default_factory=dict, init=False)  # key below the prefix -> ETag written
+    errors: list[str] = field(default_factory=list, init=False)
+    _stop: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _thread: threading.Thread | None = field(default=None, init=False, repr=False)
 
     def sync_once(self) -> list[str]:
         """One pass; the keys written or deleted."""
         listed: dict[str, str] = {}
-        for page in self._s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=self.prefix
-        ):
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
             for item in page.get("Contents", []):
                 key = item["Key"][len(self.prefix) :]
                 if key and not key.endswith("/"):
@@ -58,7 +55,7 @@ class S3DagSyncer:
         changed = [key for key, etag in listed.items() if self.synced.get(key) != etag]
         # The framework (nested) before the DAG files that import it.
         for key in sorted(changed, key=lambda k: ("/" not in k, k)):
-            body = self._s3.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read()
+            body = self.s3.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read()
             write_atomically(self.folder / key, body)
             self.synced[key] = listed[key]
         removed = [key for key in self.synced if key not in listed]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from urllib.parse import unquote, urlsplit
 from services.airflow.http import HttpTransport
 from services.airflow.transport import ApiRequest, ApiResponse, RetryPolicy
 from services.errors import BacktestError
+from tests.support.local_http import serve, shut
 
 MAX_PATH_CHARS = 64
 INVOKE_REST_API_LIMIT_S = 10.0  # MWAA answers InvokeRestApi within 10 s or not at all
@@ -61,7 +61,6 @@ class MwaaEndpoint:
         self.forward = forward
         self.calls: list[dict[str, Any]] = []  # every InvokeRestApi payload received
         self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     @staticmethod
     def forward_to(
@@ -89,17 +88,12 @@ class MwaaEndpoint:
         class Handler(_Handler):
             owner = endpoint
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="mwaa-endpoint", daemon=True)
-        self._thread.start()
+        self._server = serve(Handler, "mwaa-endpoint", port)
         return self.url
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        shut(self._server)
+        self._server = None
 
     def __enter__(self) -> str:
         return self.start()

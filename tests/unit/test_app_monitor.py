@@ -16,13 +16,18 @@ def services(tmp_path):
     return use_fake_services_with_a_run(tmp_path)
 
 
-def test_stale_status_shows_a_yellow_banner_with_time_and_reason(services):
+def poll_at(services, fraction: float, theme: str = "light") -> dict:
+    """The Monitor page's poll of the sweep `mr_spy` whose latest run has `fraction` of its points done."""
     from pages.monitor import poll
 
-    services.monitor.fraction = 0.5
+    services.monitor.fraction = fraction
+    return poll(0, "latest", theme, "mr_spy")
+
+
+def test_stale_status_shows_a_yellow_banner_with_time_and_reason(services):
     services.monitor.stale_reason = "Airflow API: connection refused"
 
-    view = poll(0, "latest", "light", "mr_spy")
+    view = poll_at(services, 0.5)
 
     banner = view["stale"].to_plotly_json()
     assert banner["props"]["color"] == "warning"
@@ -33,11 +38,7 @@ def test_stale_status_shows_a_yellow_banner_with_time_and_reason(services):
 
 
 def test_fresh_status_has_no_banner_and_kpis_count_the_points(services):
-    from pages.monitor import poll
-
-    services.monitor.fraction = 0.5
-
-    view = poll(0, "latest", "light", "mr_spy")
+    view = poll_at(services, 0.5)
 
     assert view["stale"] is None
     kpis = str(view["kpis"].to_plotly_json())
@@ -48,11 +49,7 @@ def test_fresh_status_has_no_banner_and_kpis_count_the_points(services):
 
 
 def test_finished_run_shows_the_best_points_by_sharpe(services):
-    from pages.monitor import poll
-
-    services.monitor.fraction = 1.0
-
-    view = poll(0, "latest", "dark", "mr_spy")
+    view = poll_at(services, 1.0, theme="dark")
 
     assert view["summary_hidden"] is False
     table = str(view["summary"].to_plotly_json())
@@ -62,12 +59,9 @@ def test_finished_run_shows_the_best_points_by_sharpe(services):
 
 def test_task_chart_uses_the_shared_colours(services):
     from components.states import STATE_STYLES
-    from pages.monitor import poll
     from services.airflow.models import TaskState
 
-    services.monitor.fraction = 0.5
-
-    bar = poll(0, "latest", "light", "mr_spy")["tasks"].data[0]
+    bar = poll_at(services, 0.5)["tasks"].data[0]
 
     styles = {style.label: style.color for style in STATE_STYLES[TaskState].values()}
     assert dict(zip(bar.y, bar.marker.color, strict=True)) == {label: styles[label] for label in bar.y}
@@ -153,11 +147,10 @@ def test_heatmap_switches_between_coverage_and_a_result_metric(services):
 
 
 def test_the_heatmap_is_drawn_from_the_polled_status_without_asking_again(services):
-    from pages.monitor import heatmap_figure, poll, show_heatmap
+    from pages.monitor import heatmap_figure, show_heatmap
 
-    services.monitor.fraction = 0.5
     config = services.registry.get("mr_spy").config
-    view = poll(0, "latest", "light", "mr_spy")
+    view = poll_at(services, 0.5)
     services.monitor.fraction = 1.0  # a second status call would now see every point done
 
     shown = show_heatmap(view["status"], "coverage", "lookback_period", "entry_threshold", "light", "mr_spy")
@@ -168,10 +161,9 @@ def test_the_heatmap_is_drawn_from_the_polled_status_without_asking_again(servic
 
 
 def test_download_sends_the_results_table_as_csv(services):
-    from pages.monitor import download, poll
+    from pages.monitor import download
 
-    services.monitor.fraction = 1.0
-    status = poll(0, "latest", "light", "mr_spy")["status"]
+    status = poll_at(services, 1.0)["status"]
 
     sent, error = download(1, status, "mr_spy")
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import boto3
@@ -17,8 +15,8 @@ from airflow_backtest_framework.config import SweepConfig
 from backtest_engine import ENGINE_VERSION, load_market_data, main, run_point
 from backtest_engine.metrics import METRIC_NAMES
 from tests.support.engine_runs import RUN_ID, make_config, make_env, read_point, run_dir
+from tests.support.processes import run_module
 
-REPO = Path(__file__).resolve().parents[2]
 EQUITY_MAX_POINTS = 260
 
 
@@ -100,14 +98,7 @@ def test_results_root_may_be_a_file_url_and_spec_a_file(tmp_path: Path) -> None:
 def test_subprocess_entry_point_runs_a_chunk(tmp_path: Path) -> None:
     config = make_config()
     env = {**os.environ, **make_env(config, str(tmp_path), start=2, count=2)}
-    done = subprocess.run(
-        [sys.executable, "-m", "backtest_engine"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_module("backtest_engine", env)
     assert done.returncode == 0, done.stderr
     check_record(read_point(tmp_path, config, 3), config, 3)
     assert "point 2 done" in done.stderr and "point 3 done" in done.stderr

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from pydantic import SecretStr
 
+from bench.app_support import JsonHandler
 from services.airflow.client import AirflowClient
 from services.airflow.http import HttpTransport, detect_api_version, jwt_expiry
 from services.airflow.transport import ApiRequest, RetryPolicy
@@ -54,22 +55,13 @@ class Script:
 
 
 def make_handler(script: Script) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
+    class Handler(JsonHandler):
         def reply(self, status: int, body: Any) -> None:
-            data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            return self.send_text(status, body) if isinstance(body, str) else self.send_json(status, body)
 
         def handle_any(self) -> None:
             url = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length)) if length else None
+            body = self.json_body()
             if url.path == "/auth/token":
                 with script.lock:
                     script.logins.append(body)

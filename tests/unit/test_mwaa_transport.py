@@ -61,6 +61,15 @@ def ok(
     )
 
 
+def aws_error(
+    stubber: Stubber, code: str, message: str, status: int, operation: str = "invoke_rest_api"
+) -> None:
+    """MWAA itself refusing `operation` (not Airflow answering): an AWS error code, message and status."""
+    stubber.add_client_error(
+        operation, service_error_code=code, service_message=message, http_status_code=status
+    )
+
+
 def rest_error(stubber: Stubber, status: int, body: dict[str, Any], server: bool = False) -> None:
     """An Airflow error as MWAA returns it: RestApi{Client,Server}Exception carrying status and body."""
     stubber.add_client_error(
@@ -221,11 +230,11 @@ def test_rest_api_server_exception_500_plain_is_unavailable_without_retry(mwaa: 
 
 def test_access_denied_names_the_permission(mwaa: tuple[Any, Stubber]) -> None:
     client, stubber = mwaa
-    stubber.add_client_error(
-        "invoke_rest_api",
-        service_error_code="AccessDeniedException",
-        service_message=f"User: arn:aws:sts::123456789012:assumed-role/app/i-1 is not authorized on {ARN}",
-        http_status_code=403,
+    aws_error(
+        stubber,
+        "AccessDeniedException",
+        f"User: arn:aws:sts::123456789012:assumed-role/app/i-1 is not authorized on {ARN}",
+        403,
     )
     with pytest.raises(AuthError) as info:
         airflow_of(client, "v2").version()
@@ -236,12 +245,7 @@ def test_access_denied_names_the_permission(mwaa: tuple[Any, Stubber]) -> None:
 
 def test_environment_not_updated_for_invoke_rest_api_says_so(mwaa: tuple[Any, Stubber]) -> None:
     client, stubber = mwaa
-    stubber.add_client_error(
-        "invoke_rest_api",
-        service_error_code="ValidationException",
-        service_message="Update your environment to use InvokeRestApi.",
-        http_status_code=400,
-    )
+    aws_error(stubber, "ValidationException", "Update your environment to use InvokeRestApi.", 400)
     with pytest.raises(BadRequest) as info:
         airflow_of(client, "v2").version()
     assert f"MWAA environment {ENV} cannot take Airflow API calls yet" in info.value.message
@@ -250,12 +254,7 @@ def test_environment_not_updated_for_invoke_rest_api_says_so(mwaa: tuple[Any, St
 
 def test_missing_environment_is_not_mistaken_for_a_missing_dag(mwaa: tuple[Any, Stubber]) -> None:
     client, stubber = mwaa
-    stubber.add_client_error(
-        "invoke_rest_api",
-        service_error_code="ResourceNotFoundException",
-        service_message="x",
-        http_status_code=404,
-    )
+    aws_error(stubber, "ResourceNotFoundException", "x", 404)
     with pytest.raises(BacktestError) as info:
         airflow_of(client, "v2").find_dag(DAG_ID)
     assert not isinstance(info.value, NotFound)
@@ -265,12 +264,7 @@ def test_missing_environment_is_not_mistaken_for_a_missing_dag(mwaa: tuple[Any, 
 def test_throttling_is_unavailable(mwaa: tuple[Any, Stubber]) -> None:
     client, stubber = mwaa
     for _ in range(FAST_RETRY.attempts):
-        stubber.add_client_error(
-            "invoke_rest_api",
-            service_error_code="ThrottlingException",
-            service_message="Rate exceeded",
-            http_status_code=429,
-        )
+        aws_error(stubber, "ThrottlingException", "Rate exceeded", 429)
     with pytest.raises(Unavailable) as info:
         airflow_of(client, "v2").version()
     assert "throttling" in info.value.message
@@ -450,12 +444,7 @@ def test_client_detects_the_version_at_first_use_not_before(mwaa: tuple[Any, Stu
 
 def test_a_failed_get_environment_is_not_asked_again_at_once(mwaa: tuple[Any, Stubber]) -> None:
     client, stubber = mwaa
-    stubber.add_client_error(
-        "get_environment",
-        service_error_code="ResourceNotFoundException",
-        service_message="no",
-        http_status_code=404,
-    )
+    aws_error(stubber, "ResourceNotFoundException", "no", 404, operation="get_environment")
     transport = transport_of(client)
     airflow = AirflowClient(transport, transport.api_version)
     with pytest.raises(BacktestError) as info:

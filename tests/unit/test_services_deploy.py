@@ -10,6 +10,7 @@ import pytest
 from bench.fake_airflow import FakeDagsFolderAirflow
 from services.airflow.client import AirflowClient
 from services.airflow.mwaa import MWAA_MAX_PATH_CHARS
+from services.clock import Clock
 from services.deploy import DeployService, clean_import_error
 from services.errors import Conflict, DeployRefused, NotFound
 from services.models import StepState
@@ -27,7 +28,9 @@ def airflow(tmp_path: Path) -> FakeDagsFolderAirflow:
 @pytest.fixture
 def deployer(airflow: FakeDagsFolderAirflow) -> DeployService:
     store = LocalFolderStore(airflow.dags_folder)
-    return DeployService(store, AirflowClient(airflow), max_grid_points=100_000, sleep=lambda _s: None)
+    return DeployService(
+        store, AirflowClient(airflow), max_grid_points=100_000, clock=Clock(sleep=lambda _s: None)
+    )
 
 
 def test_deploy_uploads_framework_then_dag_registers_and_unpauses(
@@ -99,14 +102,13 @@ def test_cancel_stops_between_steps(deployer: DeployService) -> None:
 def test_register_times_out_with_a_clear_message(
     airflow: FakeDagsFolderAirflow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = iter(range(0, 10_000, 10))
+    ticks = iter(range(0, 10_000, 10))
     store = LocalFolderStore(airflow.dags_folder)
     deployer = DeployService(
         store,
         AirflowClient(airflow),
         max_grid_points=100_000,
-        sleep=lambda _s: None,
-        clock=lambda: next(clock),
+        clock=Clock(monotonic=lambda: next(ticks), sleep=lambda _s: None),
         register_timeout_s=30,
     )
     monkeypatch.setattr(airflow, "_parse", lambda dag_id: (None, None))  # the processor never picks it up
@@ -166,7 +168,7 @@ def test_runs_get_short_readable_ids_distinct_within_a_second(
     config = small_sweep()
     assert deployer.deploy(config).ok
     one_second = datetime(2026, 12, 1, 9, 9, 47, 123456, tzinfo=UTC)
-    runs = RunService(AirflowClient(airflow), now=lambda: one_second)
+    runs = RunService(AirflowClient(airflow), clock=Clock(now=lambda: one_second))
 
     ids = [runs.trigger(config).run_id for _ in RUN_ID_SUFFIXES]
 

@@ -11,6 +11,7 @@ from bench.fake_airflow import FakeDagsFolderAirflow
 from services.airflow.client import AirflowClient
 from services.airflow.transport import ApiRequest, ApiResponse
 from services.aws.batch import BatchJob, BatchJobStatus
+from services.clock import Clock
 from services.deploy import DeployService
 from services.registry import SweepRegistry
 from services.runs import RunService
@@ -63,7 +64,7 @@ def no_wait(_seconds: float) -> None:
 def actions_of(client: AirflowClient, registry: SweepRegistry, batch=None, sleep=no_wait) -> SweepActions:
     """The use cases over the real RunService and DeployService on `client`."""
     deployer = DeployService(LocalFolderStore(NO_DEPLOYS), client, max_grid_points=None)
-    return SweepActions(registry, deployer, RunService(client, batch, sleep=sleep))
+    return SweepActions(registry, deployer, RunService(client, batch, clock=Clock(sleep=sleep)))
 
 
 def test_retrigger_starts_a_run_and_records_it(world) -> None:

@@ -16,6 +16,7 @@ from bench.fake_airflow import FakeDagsFolderAirflow
 from services.airflow.client import AirflowClient
 from services.airflow.models import RunState
 from services.airflow.transport import ApiRequest, ApiResponse
+from services.clock import Clock
 from services.deploy import DeployService
 from services.models import PointState
 from services.monitoring import MonitorService
@@ -27,7 +28,9 @@ from services.wall import BOARD_BEHIND_PERIODS, HISTORY_MAX_POINTS, WallFilter, 
 from tests.support.sweeps import small_sweep
 
 
-class Clock:
+class SettableNow:
+    """The time of day a test moves on by hand."""
+
     def __init__(self) -> None:
         self.now = datetime.now(UTC)
 
@@ -39,10 +42,10 @@ class Clock:
 def world(tmp_path: Path):
     airflow = FakeDagsFolderAirflow(tmp_path / "dags")
     client = AirflowClient(airflow)
-    clock = Clock()
+    clock = SettableNow()
     cache = diskcache.Cache(str(tmp_path / "cache"))
     results = LocalFolderStore(tmp_path / "results")
-    monitor = MonitorService(client, ResultsService(results), cache, ttl_s=60, now=clock)
+    monitor = MonitorService(client, ResultsService(results), cache, ttl_s=60, clock=Clock(now=clock))
     registry = SweepRegistry(tmp_path / "app")
     deploy = DeployService(LocalFolderStore(airflow.dags_folder), client, max_grid_points=None)
     runs: dict[str, str] = {}
@@ -221,7 +224,7 @@ def test_airflow_answering_500_with_a_fresh_cache_is_an_outage_not_an_empty_wall
         ResultsService(LocalFolderStore(tmp_path / "results")),
         fresh,
         ttl_s=60,
-        now=clock,
+        clock=Clock(now=clock),
     )
     wall = WallService(registry, monitor, fresh, now=clock)
     started = clock.now
