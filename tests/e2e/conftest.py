@@ -25,17 +25,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from bench.browser import CHROMIUM, CHROMIUM_ARGS  # one Chromium set-up for the benches and tests
 from services.settings import PROJECT_ROOT, Settings
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-gpu",
-    "--no-first-run",
-]
 FAKE_SERVICES_ENV = "BACKTEST_FAKE_SERVICES"
 SERVER_START_TIMEOUT_S = 60.0
 SERVER_STOP_TIMEOUT_S = 10.0

@@ -12,35 +12,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airflow_backtest_framework.catalog import STRATEGIES
+from components.configure_layout import LABELS
 from tests.fakes import use_fake_services
 
 DRAFT = {"id": "configure-draft", "property": "data"}
 SAVE = {"id": "configure-save", "property": "n_clicks"}
-# What a message about a field starts with or says: the names the form shows and the spec's keys.
+# What a message about a field starts with or says: the spec's keys, the names the form shows, the
+# strategies' parameters.
 FIELD_WORDS = (
-    "name",
-    "strategy",
-    "universe",
-    "factors",
-    "start_date",
-    "end_date",
-    "initial_capital",
-    "points_per_task",
-    "owner",
-    "description",
-    "params",
-    "Name",
-    "Strategy",
-    "Universe",
-    "Factors",
-    "Start",
-    "End",
-    "Capital",
-    "Points per task",
-    "Owner",
-    "Description",
-    "Parameters",
-    "Sweep",
+    *LABELS,
+    *LABELS.values(),
     *{param.name for spec in STRATEGIES.values() for param in spec.params},
 )
 HEADERS = {"Origin": "http://127.0.0.1", "Host": "127.0.0.1"}

@@ -18,11 +18,7 @@ from airflow_backtest_framework.results_store import (
 )
 from services.aws.s3_store import S3Store
 
-S3_REGION = "us-east-1"
-BUCKET = "results-bucket"
-PREFIX = "root/runs"
-DAG, RUN = "backtest_demo", "manual__2026-12-03T09:00:00+00:00"
-RECORD = {"index": 3, "params": {"lookback": 7}, "metrics": {"sharpe": 1.25, "trades": 4}}
+DAG = "backtest_demo"
 FRAMEWORK_ROOT = Path(__file__).resolve().parents[2]
 
 

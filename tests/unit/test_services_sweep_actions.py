@@ -145,20 +145,27 @@ def test_cancel_leaves_a_finished_run_as_it_is(world) -> None:
     assert airflow._run(config.dag_id, run_id).state == "success"
 
 
+def racing_scheduler(airflow, dag_id: str, turns: list[str], **overwrite: object):
+    """A transport after whose first PATCH the scheduler overwrites the newest run (`overwrite`)."""
+
+    def transport(request: ApiRequest) -> ApiResponse:
+        response = airflow(request)
+        if request.method == "PATCH" and not turns:
+            turns.append(request.path)
+            run = airflow.runs[dag_id][-1]
+            for name, value in overwrite.items():
+                setattr(run, name, value)
+        return response
+
+    return transport
+
+
 def test_cancel_of_a_queued_run_that_the_scheduler_starts_anyway_ends_failed(world) -> None:
     """The scheduler read the run as queued just before the cancel and writes RUNNING just after it."""
     airflow, _actions, registry, _batch, config = world
-    scheduler_turns = []
-
-    def racing_scheduler(request: ApiRequest) -> ApiResponse:
-        response = airflow(request)
-        if request.method == "PATCH" and not scheduler_turns:
-            scheduler_turns.append(request.path)
-            run = airflow.runs[config.dag_id][-1]
-            run.state, run.end_date = "running", None
-        return response
-
-    actions = actions_of(AirflowClient(racing_scheduler), registry, sleep=no_wait)
+    scheduler_turns: list[str] = []
+    racing = racing_scheduler(airflow, config.dag_id, scheduler_turns, state="running", end_date=None)
+    actions = actions_of(AirflowClient(racing), registry, sleep=no_wait)
     run_id = actions.trigger(config.name).run_id
     assert airflow._run(config.dag_id, run_id).state == "queued"
     patches_before = airflow.requests["PATCH /dags"]  # deploy unpaused the DAG with one
@@ -174,16 +181,9 @@ def test_cancel_of_a_queued_run_that_the_scheduler_starts_anyway_ends_failed(wor
 def test_cancel_of_a_queued_run_that_the_scheduler_then_calls_a_success_ends_failed(world) -> None:
     """The scheduler started the cancelled run, found its tasks finished (skipped) and marked it success."""
     airflow, _actions, registry, _batch, config = world
-    scheduler_turns = []
-
-    def racing_scheduler(request: ApiRequest) -> ApiResponse:
-        response = airflow(request)
-        if request.method == "PATCH" and not scheduler_turns:
-            scheduler_turns.append(request.path)
-            airflow.runs[config.dag_id][-1].state = "success"
-        return response
-
-    actions = actions_of(AirflowClient(racing_scheduler), registry, sleep=no_wait)
+    scheduler_turns: list[str] = []
+    racing = racing_scheduler(airflow, config.dag_id, scheduler_turns, state="success")
+    actions = actions_of(AirflowClient(racing), registry, sleep=no_wait)
     run_id = actions.trigger(config.name).run_id
 
     result = actions.cancel(config.name, run_id)
