@@ -26,7 +26,9 @@ log = logging.getLogger("backtest_frontend")
 def create_app(settings: Settings | None = None, services: Services | None = None) -> dash.Dash:
     """The Dash app. No network I/O: the services are built on first use in each process."""
     from components import context
+    from components.request_guard import install_request_guard
     from components.shell import make_shell
+    from components.signin import install_signin
 
     settings = settings or load_settings()
     context.configure(settings, services)
@@ -45,6 +47,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         update_title=None,
     )
     app.layout = make_shell
+    install_request_guard(app.server, settings)  # first: a refused request reaches nothing else
+    install_signin(app, settings, context.get_services)
     return app
 
 

@@ -16,7 +16,7 @@ from components.alerts import make_alert, make_error_alert, make_toast
 from components.configure_layout import INVALID_FIELDS, LABELS, make_configure_layout
 from components.configure_layout import ConfigureIds as Ids
 from components.configure_view import ParamIds, make_grid_panel, make_param_fields, param_id, save_blockers
-from components.context import get_services, get_settings
+from components.context import get_principal, get_services, get_settings
 from components.deploy_view import size_text
 from components.shell import ShellIds
 from components.sweep_form import (
@@ -194,8 +194,8 @@ def save_draft(draft: FormDraft) -> tuple[object, str | None]:
     services = get_services()
     try:
         config = validated_config(draft, get_settings().max_grid_points)
-        existed = services.registry.find(config.name) is not None
-        record = services.registry.save(config)
+        record, existed = services.actions.save(get_principal(), config)  # the owner: the signed-in user
+        config = record.config
     except Exception as exc:
         return make_error_alert(exc, title="Not saved."), None
     changed = record.deployed_hash is not None and record.deployed_hash != config.spec_hash

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import uuid
 
 import dash
 from dash import Input, Output, State, clientside_callback, ctx
 from dash.exceptions import PreventUpdate
 
 from components.alerts import make_alert, make_error_alert
-from components.context import get_services
+from components.context import get_principal, get_services
 from components.shell import ShellIds
 from components.sweeps_view import (
     ACTION_COLORS,
@@ -22,6 +21,8 @@ from components.sweeps_view import (
     sweep_row,
 )
 from components.sweeps_view import SweepsIds as Ids
+from services.auth import Principal, may_act_on
+from services.errors import Forbidden
 from services.models import RunSummary, SweepRecord
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,9 @@ def select(rows):
     has_run = bool(row.get("last_run_id"))
     running = row.get("last_state") in ("running", "queued")
     text = f"{row['name']} · last run {row['last_run_id'] or '—'} ({row['last_state']})"
+    principal = get_principal()
+    # A courtesy: the server refuses these anyway (components.access, SweepActions).
+    may_act = may_act_on(principal, str(row.get("owner", "")))
     return (
         text,
         links["clone"],
@@ -115,9 +119,9 @@ def select(rows):
         False,
         links["results"],
         not has_run,
-        row.get("deployed") != "yes",
-        not has_run,
-        not running,
+        not may_act or row.get("deployed") != "yes",
+        not may_act or not has_run,
+        not may_act or not running,
     )
 
 
@@ -170,20 +174,30 @@ def show_detail(rows, _touched):
     prevent_initial_call=True,
 )
 def ask(_retrigger, _retry, _cancel, _dismiss, rows):
-    """Every action waits in the confirmation dialog; 'Keep as is' closes it."""
+    """Every action waits in the confirmation dialog; 'Keep as is' closes it. The pending action is kept
+    on the server (services.pending); the dialog holds only its token."""
     if ctx.triggered_id == Ids.DISMISS or not rows:
         return None, dash.no_update, False, dash.no_update, dash.no_update, dash.no_update
     action = {Ids.RETRIGGER: "retrigger", Ids.RETRY: "retry", Ids.CANCEL: "cancel"}[ctx.triggered_id]
     row = rows[0]
-    pending = {
-        "action": action,
-        "name": row["name"],
-        "run_id": row.get("last_run_id") or "",
-        "token": uuid.uuid4().hex,  # one confirmation, one action (see confirm)
-    }
+    name, run_id = str(row.get("name", "")), str(row.get("last_run_id") or "")
     label, question = ACTIONS[action]
-    body = question.format(name=row["name"], run_id=pending["run_id"])
-    return pending, body, True, label, ACTION_COLORS[action], False  # the button names what it will do
+    services = get_services()
+    principal = get_principal()
+    try:
+        services.actions.check(principal, name, label.lower())
+        token = services.pending.create(principal, action, name, run_id)
+    except Exception as exc:  # e.g. Forbidden: another researcher's sweep
+        return None, make_error_alert(exc, title=f"{label} is not possible."), True, label, "secondary", True
+    body = question.format(name=name, run_id=run_id)
+    return (
+        {"token": token},
+        body,
+        True,
+        label,
+        ACTION_COLORS[action],
+        False,
+    )  # the button names what it will do
 
 
 # One click, one action: the button is disabled in the browser at once (a second click while the
@@ -199,20 +213,20 @@ clientside_callback(
 )
 
 
-def run_action(pending: dict) -> str:
+def run_action(principal: Principal | None, pending) -> str:
     """Do the confirmed action through services.actions; the sentence for the success alert."""
     actions = get_services().actions
-    name, action, run_id = pending["name"], pending["action"], pending["run_id"]
+    name, action, run_id = pending.name, pending.action, pending.run_id
     if action == "retrigger":
-        return f"Started run {actions.trigger(name).run_id} of {name}."
+        return f"Started run {actions.trigger(principal, name).run_id} of {name}."
     if action == "retry":
-        cleared = actions.retry_failed(name, run_id)
+        cleared = actions.retry_failed(principal, name, run_id)
         if not cleared:
             return f"Run {run_id} of {name} has no failed points: nothing to retry."
         return (
             f"Cleared {len(cleared)} failed chunk(s) of run {run_id} (map indices {cleared}); they run again."
         )
-    result = actions.cancel(name, run_id)
+    result = actions.cancel(principal, name, run_id)
     if result.already_finished:
         return f"Run {run_id} of {name} had already finished ({result.run.state}): nothing to cancel."
     jobs = f"; {len(result.terminated_jobs)} Batch job(s) terminated" if result.terminated_jobs else ""
@@ -229,12 +243,19 @@ def run_action(pending: dict) -> str:
     prevent_initial_call=True,
 )
 def confirm(n_clicks, pending, touched):
+    """Carry out the pending action the token names (once: the token is consumed on the server)."""
     if not n_clicks or not pending:
         raise PreventUpdate
-    if not get_services().flags.claim_once(f"sweeps-action:{pending['token']}"):
-        raise PreventUpdate  # a second click (or a retried request) of a confirmation already carried out
+    principal = get_principal()
+    token = pending.get("token") if isinstance(pending, dict) else None
     try:
-        message = run_action(pending)
+        if principal is None:
+            raise Forbidden("Sign in to confirm an action.", status=403)
+        action = get_services().pending.take(principal, token)
+    except Exception as exc:  # unknown, expired, used or someone else's: nothing is done
+        return make_error_alert(exc, title="Nothing was done."), False, dash.no_update
+    try:
+        message = run_action(principal, action)
     except Exception as exc:
-        return make_error_alert(exc, title=f"{ACTIONS[pending['action']][0]} failed."), False, dash.no_update
+        return make_error_alert(exc, title=f"{ACTIONS[action.action][0]} failed."), False, dash.no_update
     return make_alert(message, color="success", dismissable=True), False, (touched or 0) + 1

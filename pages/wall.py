@@ -9,7 +9,7 @@ import dash
 from dash import Input, Output, State, dcc, html
 
 from components.alerts import make_error_alert
-from components.context import get_services, get_settings
+from components.context import get_kiosk, get_services, get_settings
 from components.wall_view import make_tiles
 from services.wall import WallFilter, WallTile
 
@@ -101,10 +101,10 @@ def summary(tiles: list[WallTile]) -> list:
 def refresh(_n_intervals, filter_data):
     """The tiles of the shared wall board (rebuilt once per refresh period: many walls cost one)."""
     clock = datetime.now().strftime("%H:%M:%S")
+    kiosk = get_kiosk()  # a screen on a kiosk link sees what its link allows, whatever it sends
     try:
-        tiles = get_services().wall.board(
-            WallFilter.model_validate(filter_data or {}), period_s=refresh_ms() / 1000
-        )
+        wall_filter = WallFilter.model_validate(kiosk.wall_filter() if kiosk else filter_data or {})
+        tiles = get_services().wall.board(wall_filter, period_s=refresh_ms() / 1000)
     except Exception as exc:  # the wall keeps its last tiles and says why it is not fresher
         log.exception("wall refresh failed")
         return dash.no_update, dash.no_update, clock, make_error_alert(exc, title="Wall not updated.")

@@ -126,3 +126,7 @@ def http_error(status: int, body: Any, what: str) -> BacktestError:
     detail = trim(detail_of(body))
     message = f"{what}: HTTP {status}" + (f": {detail}" if detail else "")
     return _status_class(status)(message, status=status, detail=detail)
+
+
+class Forbidden(BacktestError):
+    """The role does not allow the action, or the sweep belongs to someone else (HTTP 403)."""
