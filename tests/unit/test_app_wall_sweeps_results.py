@@ -176,7 +176,7 @@ def test_a_confirmation_is_only_a_token_the_server_knows(services) -> None:
     from pages.sweeps import confirm
 
     for forged in ({"token": "made-up"}, {"action": "cancel", "name": "mr_a", "run_id": "r"}, {"token": 7}):
-        alert, is_open, touched = confirm(1, forged, 0)
+        alert, _is_open, touched = confirm(1, forged, 0)
         assert "Nothing was done." in str(alert.to_plotly_json()) and touched is dash.no_update
     assert services.runs.list_runs(services.registry.get("mr_a").config)[0].state != "failed"
 
