@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,7 @@ import dash
 import diskcache
 from dash import DiskcacheManager
 
-from services.settings import Settings, SettingsError, load_settings
+from services.settings import Settings, SettingsError, is_loopback, load_settings
 
 if TYPE_CHECKING:
     from services.ports import Services
@@ -72,10 +73,26 @@ def main() -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
+    if not is_loopback(settings.host):
+        return serve_with_gunicorn(settings)
     app = create_app(settings)
     log.info("Backtest Frontend (%s mode) on http://%s:%s/", settings.mode, settings.host, settings.port)
     app.run(host=settings.host, port=settings.port, debug=False)
     return 0
+
+
+def serve_with_gunicorn(settings: Settings) -> int:
+    """On a network address the app is served by gunicorn, never by Flask's development server."""
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    bind = (
+        f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"
+    )
+    command = [str(gunicorn), "-w", str(settings.web_workers), "-b", bind, "--chdir", str(ROOT), "app:server"]
+    log.info(
+        "Backtest Frontend (%s mode, AUTH=%s) on http://%s/ with gunicorn", settings.mode, settings.auth, bind
+    )
+    os.execv(command[0], command)
+    return 0  # not reached: execv replaces this process
 
 
 if __name__ == "__main__":

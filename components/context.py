@@ -78,3 +78,8 @@ def get_kiosk() -> KioskLink | None:
     """The live kiosk link the current callback was allowed by (a wall screen not signed in), if any."""
     data = _access().get("kiosk")
     return KioskLink.model_validate(data) if data else None
+
+
+def kiosk_revoked() -> bool:
+    """True when the current callback came from a screen whose kiosk link was revoked."""
+    return bool(_access().get("kiosk_revoked"))

@@ -25,6 +25,7 @@ KIOSK_COOKIE = "bt_kiosk"
 SECRET_KEY_FILE = "secret_key"
 SECRET_KEY_BYTES = 32
 OIDC_PROVIDER = "oidc"
+WALL_REFRESH = "pages.wall.refresh"
 # Reachable without signing in: health probes, kiosk pages (their token is checked by the guard), and
 # the app's static assets (icons, CSS; dash-auth already opens its JS and CSS).
 PUBLIC_ROUTES = ["/healthz", "/readyz", f"{KIOSK_PREFIX}<token>", "/assets/<path:path>"]
@@ -65,7 +66,7 @@ class UsersFileAuth(BasicAuth):
         return self.store.verify(name, password) if sep else None
 
     def is_authorized(self) -> bool:
-        return bool(flask.g.get("kiosk_link")) or self.identify() is not None
+        return bool(flask.g.get("kiosk_link") or flask.g.get("kiosk_revoked")) or self.identify() is not None
 
 
 def make_oidc_auth(app: dash.Dash, settings: Settings):
@@ -88,7 +89,7 @@ def make_oidc_auth(app: dash.Dash, settings: Settings):
             return Principal(name=str(name), role=role)
 
         def is_authorized(self) -> bool:
-            return bool(flask.g.get("kiosk_link")) or super().is_authorized()
+            return bool(flask.g.get("kiosk_link") or flask.g.get("kiosk_revoked")) or super().is_authorized()
 
     auth = ClaimsOIDCAuth(
         app,
@@ -196,10 +197,14 @@ def _guard(app: dash.Dash, services, sign_in) -> flask.Response | None:
         flask.g.principal = principal
         return None
     if needed is Access.KIOSK:
-        link = _kiosk_link(services.kiosk, request.cookies.get(KIOSK_COOKIE))
+        cookie = request.cookies.get(KIOSK_COOKIE)
+        link = _kiosk_link(services.kiosk, cookie)
         routes_elsewhere = name == ROUTER and link is not None and _pathname(body) != link.path
         if link is not None and not routes_elsewhere:
             flask.g.kiosk_link = link
+            return None
+        if cookie and link is None and name == WALL_REFRESH:
+            flask.g.kiosk_revoked = True  # the wall says so and empties itself, instead of going stale
             return None
     return _refuse(401, "Sign in first.")
 
@@ -212,4 +217,5 @@ def _access(_context) -> dict:
     return {
         "principal": principal.model_dump(mode="json") if principal is not None else None,
         "kiosk": link.model_dump(mode="json") if hasattr(link, "model_dump") else None,
+        "kiosk_revoked": bool(flask.g.get("kiosk_revoked")),
     }

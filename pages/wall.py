@@ -8,8 +8,8 @@ from datetime import datetime
 import dash
 from dash import Input, Output, State, dcc, html
 
-from components.alerts import make_error_alert
-from components.context import get_kiosk, get_services, get_settings
+from components.alerts import make_alert, make_error_alert
+from components.context import get_kiosk, get_principal, get_services, get_settings, kiosk_revoked
 from components.wall_view import make_tiles
 from services.wall import WallFilter, WallTile
 
@@ -102,6 +102,8 @@ def refresh(_n_intervals, filter_data):
     """The tiles of the shared wall board (rebuilt once per refresh period: many walls cost one)."""
     clock = datetime.now().strftime("%H:%M:%S")
     kiosk = get_kiosk()  # a screen on a kiosk link sees what its link allows, whatever it sends
+    if kiosk is None and (kiosk_revoked() or get_principal() is None):
+        return [], [], clock, make_alert("This kiosk link was revoked: ask an admin for a new one.")
     try:
         wall_filter = WallFilter.model_validate(kiosk.wall_filter() if kiosk else filter_data or {})
         tiles = get_services().wall.board(wall_filter, period_s=refresh_ms() / 1000)
