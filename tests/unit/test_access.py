@@ -3,13 +3,11 @@ every callback refuses a foreign Host, a foreign Origin and an oversize body bef
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 import pytest
 
 from components.access import CALLBACK_ACCESS, Access, callback_name
 from tests.fakes import _app, use_fake_services
+from tests.support.signin import request_body, snapshot
 from tests.support.sweeps import small_sweep
 
 CALLBACK_PATH = "/_dash-update-component"
@@ -48,39 +46,7 @@ def name_of(output: str) -> str:
     return callback_name(_app[0].callback_map[output]["callback"])
 
 
-def body_of(dep: dict) -> dict:
-    """A well-formed request for the callback, every input and state empty."""
-
-    def props(items):
-        return [{"id": item["id"], "property": item["property"], "value": 1} for item in items]
-
-    def outputs(text: str) -> list[dict] | dict:
-        many = text.startswith("..")
-        parts = text.strip(".").split("...") if many else [text]
-        specs = []
-        for part in parts:
-            component, _, prop = part.partition("@")[0].rpartition(".")
-            specs.append({"id": component, "property": prop})
-        return specs if many else specs[0]
-
-    return {
-        "output": dep["output"],
-        "outputs": outputs(dep["output"]),
-        "inputs": props(dep["inputs"]),
-        "state": props(dep["state"]),
-        "changedPropIds": [f"{dep['inputs'][0]['id']}.{dep['inputs'][0]['property']}"]
-        if dep["inputs"]
-        else [],
-    }
-
-
-def snapshot(folder: Path) -> dict[str, str]:
-    """Every file that records state (registry, fake Airflow, kiosk links), by content hash."""
-    return {
-        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and "cache" not in path.relative_to(folder).parts
-    }
+body_of = request_body
 
 
 def test_every_server_callback_is_classified_and_every_state_changing_one_needs_a_researcher(

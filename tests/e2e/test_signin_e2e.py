@@ -1,0 +1,260 @@
+"""Sign-in in a real browser over fake services: basic users with roles, ownership, forced requests,
+kiosk links; and, for every callback, the requests the server must refuse on a signed-in app."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from components.access import CALLBACK_ACCESS, Access
+from services.settings import Settings
+from tests.e2e.conftest import app_env, free_port, serve
+from tests.e2e.helpers import history_row
+from tests.fakes import FakeServices
+from tests.support.signin import (
+    CALLBACK_PATH,
+    PASSWORD,
+    USERS,
+    fetch_script,
+    find_dep,
+    request_body,
+    snapshot,
+    write_users,
+)
+from tests.support.sweeps import small_sweep
+
+pytestmark = pytest.mark.e2e
+
+RUN_SECONDS = 3600  # runs stay running: Cancel is possible throughout
+REFRESH_S = 2
+ANN_SWEEP, BOB_SWEEP = "ann_sweep", "bob_sweep"
+
+
+@dataclass
+class SignedInApp:
+    url: str
+    folder: Path
+    services: FakeServices
+
+    def run_states(self, name: str) -> list[str]:
+        return [run.state for run in self.services.runs.list_runs(self.services.registry.get(name).config)]
+
+
+def seed(folder: Path) -> FakeServices:
+    settings = Settings(app_data_dir=folder / "data", cache_dir=folder / "cache")
+    services = FakeServices.create(folder / "data" / "fake", settings)
+    services.runs.run_seconds = RUN_SECONDS
+    for name, owner in ((ANN_SWEEP, "ann"), (BOB_SWEEP, "bob")):
+        config = small_sweep(name=name, owner=owner)
+        services.registry.save(config)
+        services.deployer.deploy(config)
+        services.registry.record_deploy(name, config.spec_hash)
+        services.registry.record_run(name, services.runs.trigger(config).run_id)
+    return services
+
+
+@pytest.fixture(scope="module")
+def basic_app(tmp_path_factory) -> Iterator[SignedInApp]:
+    folder = tmp_path_factory.mktemp("e2e-signin")
+    services = seed(folder)
+    users = write_users(folder / "data" / "users.json")
+    env = app_env(
+        folder,
+        free_port(),
+        AUTH="basic",
+        AUTH_USERS_FILE=str(users),
+        FAKE_RUN_SECONDS=str(RUN_SECONDS),
+        REFRESH_INTERVAL_S=str(REFRESH_S),
+    )
+    with serve(
+        [sys.executable, "tests/e2e/serve_fake.py"], env, folder / "server", ready_path="/healthz"
+    ) as served:
+        yield SignedInApp(served.url, folder, services)
+
+
+def _basic(name: str) -> str:
+    return "Basic " + base64.b64encode(f"{name}:{PASSWORD}".encode()).decode()
+
+
+def post(url: str, body: dict, **headers: str) -> tuple[int, str]:
+    request = urllib.request.Request(
+        url + CALLBACK_PATH,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", **headers},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def dependencies(url: str) -> list[dict]:
+    with urllib.request.urlopen(url + "/_dash-dependencies", timeout=30) as response:
+        return [dep for dep in json.load(response) if not dep.get("clientside_function")]
+
+
+# The state-changing callbacks, by their first input (the requests below do not need their names).
+STATE_CHANGING_INPUTS = {
+    "configure-save": Access.RESEARCHER,
+    "deploy-button": Access.RESEARCHER,
+    "deploy-cancel": Access.RESEARCHER,
+    "deploy-trigger": Access.RESEARCHER,
+    "sweeps-retrigger": Access.RESEARCHER,
+    "sweeps-confirm": Access.RESEARCHER,
+    "admin-kiosk-create": Access.ADMIN,
+}
+
+
+def test_every_callback_refuses_no_session_and_every_state_changing_one_a_lower_role(basic_app) -> None:
+    deps = dependencies(basic_app.url)
+    assert len(deps) >= len(CALLBACK_ACCESS) - 1  # the background-cancel callback may share an input
+    before = snapshot(basic_app.folder)
+    origin = {"Origin": basic_app.url}
+    no_session = {dep["output"]: post(basic_app.url, request_body(dep), **origin)[0] for dep in deps}
+    assert {out: status for out, status in no_session.items() if status != 401} == {}
+
+    changing = {input_id: find_dep(deps, input_id) for input_id in STATE_CHANGING_INPUTS}
+    for input_id, dep in changing.items():
+        needed = STATE_CHANGING_INPUTS[input_id]
+        for user, role in USERS.items():
+            if role.allows(needed.role):
+                continue
+            status, text = post(basic_app.url, request_body(dep), Authorization=_basic(user), **origin)
+            assert status == 403, (input_id, user, status, text)
+        foreign = post(
+            basic_app.url, request_body(dep), Authorization=_basic("ada"), Origin="http://evil.example"
+        )
+        rebinding = post(
+            basic_app.url, request_body(dep), Authorization=_basic("ada"), Host="attacker.example"
+        )
+        assert (foreign[0], rebinding[0]) == (403, 400), input_id
+    assert snapshot(basic_app.folder) == before
+
+
+def signed_in(browser, user: str | None, app: SignedInApp) -> Page:
+    credentials = {"username": user, "password": PASSWORD} if user else None
+    context = browser.new_context(http_credentials=credentials, viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    return page
+
+
+def test_a_viewer_reads_the_wall_monitor_and_results_but_cannot_change_anything(browser, basic_app) -> None:
+    page = signed_in(browser, "vic", basic_app)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    before = snapshot(basic_app.folder)
+
+    page.goto(basic_app.url + "/wall")
+    expect(page.locator("#wall-tiles")).to_contain_text(ANN_SWEEP)
+    page.goto(f"{basic_app.url}/monitor/{ANN_SWEEP}")
+    run_id = basic_app.services.registry.get(ANN_SWEEP).run_ids[0]
+    expect(page.locator("#monitor-run-header")).to_contain_text(run_id)
+    page.goto(f"{basic_app.url}/results/{ANN_SWEEP}")
+    expect(page.locator("#results-count")).to_be_visible()
+
+    page.goto(basic_app.url + "/sweeps")
+    history_row(page, ANN_SWEEP).click()
+    for button in ("#sweeps-retrigger", "#sweeps-retry", "#sweeps-cancel"):
+        expect(page.locator(button)).to_be_disabled()
+    page.goto(basic_app.url + "/deploy")
+    expect(page.locator("#deploy-button")).to_be_disabled()
+
+    deps = dependencies(basic_app.url)
+    forced = {
+        "deploy-trigger": {"shell-current-sweep.data": ANN_SWEEP},
+        "deploy-button": {"shell-current-sweep.data": ANN_SWEEP, "deploy-session.data": "forced"},
+        "sweeps-retrigger": {"sweeps-grid.selectedRows": [{"name": ANN_SWEEP, "last_run_id": "x"}]},
+        "sweeps-confirm": {"sweeps-pending.data": {"token": "forged"}},
+    }
+    for input_id, values in forced.items():
+        status, _text = page.evaluate(fetch_script(request_body(find_dep(deps, input_id), values)))
+        assert status == 403, input_id
+    assert snapshot(basic_app.folder) == before
+    assert basic_app.run_states(ANN_SWEEP) == ["running"]
+    assert not errors
+    page.context.close()
+
+
+def test_a_researcher_cannot_cancel_another_researchers_sweep_but_an_admin_can(browser, basic_app) -> None:
+    page = signed_in(browser, "bob", basic_app)
+    page.goto(basic_app.url + "/sweeps")
+    history_row(page, ANN_SWEEP).click()
+    expect(page.locator("#sweeps-cancel")).to_be_disabled()
+    history_row(page, BOB_SWEEP).click()
+    expect(page.locator("#sweeps-cancel")).to_be_enabled()
+
+    before = snapshot(basic_app.folder)
+    deps = dependencies(basic_app.url)
+    run_id = basic_app.services.registry.get(ANN_SWEEP).run_ids[0]
+    ask = request_body(
+        find_dep(deps, "sweeps-retrigger"),
+        {"sweeps-grid.selectedRows": [{"name": ANN_SWEEP, "last_run_id": run_id}]},
+    )
+    ask["changedPropIds"] = ["sweeps-cancel.n_clicks"]
+    status, text = page.evaluate(fetch_script(ask))
+    assert status == 200 and "Only ann" in text and "token" not in text
+    status, text = page.evaluate(
+        fetch_script(
+            request_body(find_dep(deps, "sweeps-confirm"), {"sweeps-pending.data": {"token": "forged"}})
+        )
+    )
+    assert status == 200 and "Nothing was done" in text
+    status, text = page.evaluate(
+        fetch_script(request_body(find_dep(deps, "deploy-trigger"), {"shell-current-sweep.data": ANN_SWEEP}))
+    )
+    assert status == 200 and "Only ann" in text
+    assert basic_app.run_states(ANN_SWEEP) == ["running"] and snapshot(basic_app.folder) == before
+    page.context.close()
+
+    admin = signed_in(browser, "ada", basic_app)
+    admin.goto(basic_app.url + "/sweeps")
+    history_row(admin, ANN_SWEEP).click()
+    admin.click("#sweeps-cancel")
+    expect(admin.locator("#sweeps-modal")).to_contain_text(ANN_SWEEP)
+    admin.click("#sweeps-confirm")
+    expect(admin.locator("#sweeps-alert")).to_contain_text("is now failed")
+    assert basic_app.run_states(ANN_SWEEP)[0] == "failed"
+    admin.context.close()
+
+
+def test_a_kiosk_link_shows_the_wall_without_sign_in_and_stops_when_revoked(browser, basic_app) -> None:
+    admin = signed_in(browser, "ada", basic_app)
+    admin.goto(basic_app.url + "/admin")
+    admin.fill("#admin-kiosk-label", "trading floor")
+    admin.click("#admin-kiosk-create")
+    link = admin.locator(".bt-kiosk-url").first
+    expect(link).to_contain_text("/kiosk/")
+    kiosk_url = link.inner_text()
+
+    screen = signed_in(browser, None, basic_app)
+    errors: list[str] = []
+    screen.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+    assert screen.goto(kiosk_url).status == 200
+    expect(screen.locator("#wall-tiles")).to_contain_text(BOB_SWEEP)
+    assert not errors, errors  # every callback the wall needs is open to its link
+    deps = dependencies(basic_app.url)
+    status, _ = screen.evaluate(
+        fetch_script(request_body(find_dep(deps, "deploy-trigger"), {"shell-current-sweep.data": BOB_SWEEP}))
+    )
+    assert status == 401
+    # The kiosk's cookie opens no other page: the browser's own request (its cookies) is asked to sign in.
+    assert screen.context.request.get(basic_app.url + "/sweeps").status == 401
+
+    admin.locator("#admin-kiosk-links button", has_text="Revoke").first.click()
+    expect(admin.locator("#admin-alert")).to_contain_text("Link revoked.")
+    expect(screen.locator("#wall-error")).to_contain_text("revoked", timeout=REFRESH_S * 5_000)
+    expect(screen.locator("#wall-tiles")).not_to_contain_text(BOB_SWEEP)
+    assert screen.context.request.get(kiosk_url).status == 404
+    admin.context.close()
+    screen.context.close()
