@@ -258,3 +258,78 @@ def test_a_kiosk_link_shows_the_wall_without_sign_in_and_stops_when_revoked(brow
     assert screen.context.request.get(kiosk_url).status == 404
     admin.context.close()
     screen.context.close()
+
+
+# --------------------------------------------------------------------------------------- OpenID Connect
+
+OIDC_CLIENT_ID = "backtest-frontend"
+OIDC_USERS = {
+    "ann": {"email": "ann@example.com", "groups": ["bt-research"]},
+    "vic": {"email": "vic@example.com", "groups": ["staff"]},
+}
+
+
+@pytest.fixture(scope="module")
+def oidc_app(tmp_path_factory) -> Iterator[SignedInApp]:
+    """The app with AUTH=oidc against oidc-provider-mock, run here on a free loopback port."""
+    from oidc_provider_mock import User, run_server_in_thread
+
+    folder = tmp_path_factory.mktemp("e2e-oidc")
+    services = seed(folder)
+    config = small_sweep(name="ann_oidc", owner="ann@example.com")
+    services.registry.save(config)
+    services.deployer.deploy(config)
+    services.registry.record_deploy(config.name, config.spec_hash)
+    users = [User(sub=sub, claims=claims) for sub, claims in OIDC_USERS.items()]
+    with run_server_in_thread(port=free_port(), user_claims=users) as provider:
+        env = app_env(
+            folder,
+            free_port(),
+            AUTH="oidc",
+            OIDC_ISSUER_URL=f"http://localhost:{provider.server_port}",
+            OIDC_CLIENT_ID=OIDC_CLIENT_ID,
+            OIDC_CLIENT_SECRET="test-secret",
+            OIDC_ROLE_CLAIM="groups",
+            OIDC_RESEARCHER_VALUES="bt-research",
+            OIDC_ADMIN_VALUES="bt-admins",
+            FAKE_RUN_SECONDS=str(RUN_SECONDS),
+        )
+        with serve(
+            [sys.executable, "tests/e2e/serve_fake.py"], env, folder / "server", ready_path="/healthz"
+        ) as app:
+            yield SignedInApp(app.url, folder, services)
+
+
+def oidc_sign_in(browser, app: SignedInApp, sub: str) -> Page:
+    page = signed_in(browser, None, app)
+    page.goto(app.url + "/sweeps")
+    page.get_by_role("button", name=sub, exact=True).click()  # the provider's one-click sign-in
+    page.wait_for_url(app.url + "/")
+    return page
+
+
+def test_oidc_sign_in_takes_the_role_from_the_groups_claim(browser, oidc_app) -> None:
+    anonymous = signed_in(browser, None, oidc_app)
+    deps = dependencies(oidc_app.url)
+    trigger = request_body(find_dep(deps, "deploy-trigger"), {"shell-current-sweep.data": "ann_oidc"})
+    anonymous.goto(oidc_app.url + "/healthz")
+    assert anonymous.evaluate(fetch_script(trigger))[0] == 401
+    anonymous.context.close()
+
+    viewer = oidc_sign_in(browser, oidc_app, "vic")
+    expect(viewer.locator(".bt-navbar")).to_be_visible()
+    assert viewer.evaluate(fetch_script(trigger))[0] == 403
+    assert oidc_app.run_states("ann_oidc") == []
+    viewer.context.close()
+
+    researcher = oidc_sign_in(browser, oidc_app, "ann")
+    status, text = researcher.evaluate(fetch_script(trigger))
+    assert status == 200 and "Run not started" not in text
+    assert len(oidc_app.run_states("ann_oidc")) == 1
+    status, text = researcher.evaluate(
+        fetch_script(request_body(find_dep(deps, "deploy-trigger"), {"shell-current-sweep.data": ANN_SWEEP}))
+    )
+    assert status == 200 and "Only ann" in text  # ann@example.com is not the basic user ann
+    researcher.goto(oidc_app.url + "/oidc/logout")
+    assert researcher.evaluate(fetch_script(trigger))[0] == 401
+    researcher.context.close()
