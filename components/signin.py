@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import logging
 import secrets
 from pathlib import Path
 
 import dash
+import diskcache
 import flask
 from dash_auth import BasicAuth, add_public_routes
 
@@ -25,6 +27,7 @@ KIOSK_COOKIE = "bt_kiosk"
 SECRET_KEY_FILE = "secret_key"
 SECRET_KEY_BYTES = 32
 OIDC_PROVIDER = "oidc"
+SIGNIN_CACHE_FOLDER = "signin"  # verified Basic credentials (HMACs), shared by the workers
 WALL_REFRESH = "pages.wall.refresh"
 # Reachable without signing in: health probes, kiosk pages (their token is checked by the guard), and
 # the app's static assets (icons, CSS; dash-auth already opens its JS and CSS).
@@ -147,7 +150,9 @@ def install_signin(app: dash.Dash, settings: Settings, services) -> None:
         return _guard(app, services(), sign_in)
 
     if settings.auth == "basic":
-        sign_in = UsersFileAuth(app, UserStore(settings.auth_users_file))
+        verified = diskcache.Cache(str(settings.cache_dir / SIGNIN_CACHE_FOLDER))
+        cache_key = hashlib.sha256(b"verified-credentials\0" + server.secret_key.encode()).digest()
+        sign_in = UsersFileAuth(app, UserStore(settings.auth_users_file, verified, cache_key))
         add_public_routes(app, PUBLIC_ROUTES)
     elif settings.auth == "oidc":
         sign_in = make_oidc_auth(app, settings)

@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import BaseModel, Field, ValidationError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -27,10 +28,10 @@ log = logging.getLogger(__name__)
 HASH_METHOD = "scrypt"
 FILE_MODE = 0o600
 MIN_PASSWORD_CHARS = 8
-# A verified (name, password) is remembered this long per process: scrypt costs ~0.1 s, and a browser
-# signed in with Basic sends its credentials with every request. A removed user or a new password
-# still takes effect at once (the cache key holds the stored hash).
-VERIFIED_TTL_S = 300.0
+# A verified (name, password) is remembered this long: scrypt costs ~0.1 s (much more on a loaded
+# machine), and a browser signed in with Basic sends its credentials with every request. A removed user
+# or a new password still takes effect at once (the key holds the stored hash, the file is re-read).
+VERIFIED_TTL_S = 3600.0
 VERIFIED_MAX_ENTRIES = 1024
 
 
@@ -59,15 +60,30 @@ def check_name(name: str) -> str:
     return name
 
 
-class UserStore:
-    """The users file: read on change (mtime), written atomically with mode 0600."""
+class VerifiedCache(Protocol):
+    """Where verified credentials are remembered (diskcache.Cache: shared by the workers)."""
 
-    def __init__(self, path: Path) -> None:
+    def get(self, key: str, default: object = None) -> object: ...
+
+    def set(self, key: str, value: object, expire: float | None = None) -> object: ...
+
+
+class UserStore:
+    """The users file: read on change (mtime), written atomically with mode 0600.
+
+    `verified` remembers checked credentials under an HMAC of (name, password, stored hash) with
+    `cache_key`, so no password is kept; a cache shared by the workers checks each user once, not once
+    per worker. Without one, a dict in this process."""
+
+    def __init__(
+        self, path: Path, verified: VerifiedCache | None = None, cache_key: bytes | None = None
+    ) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._loaded: tuple[float, UsersFile] | None = None
-        self._verified: dict[bytes, float] = {}
-        self._cache_key = secrets.token_bytes(32)  # verified passwords never sit in memory in clear
+        self._local: dict[str, float] = {}
+        self._verified = verified
+        self._cache_key = cache_key or secrets.token_bytes(32)
 
     def load(self) -> UsersFile:
         try:
@@ -123,16 +139,27 @@ class UserStore:
         entry = self.load().users.get(name)
         if entry is None:
             return None
-        key = hmac.digest(self._cache_key, f"{name}\0{password}\0{entry.password_hash}".encode(), "sha256")
-        now = time.monotonic()
-        if self._verified.get(key, 0.0) > now:
+        message = f"{name}\0{password}\0{entry.password_hash}".encode()
+        key = hmac.digest(self._cache_key, message, "sha256").hex()
+        if self._seen(key):
             return Principal(name=name, role=entry.role)
         if not verify_password(entry.password_hash, password):
             return None
-        if len(self._verified) >= VERIFIED_MAX_ENTRIES:
-            self._verified.clear()
-        self._verified[key] = now + VERIFIED_TTL_S
+        self._remember(key)
         return Principal(name=name, role=entry.role)
+
+    def _seen(self, key: str) -> bool:
+        if self._verified is not None:
+            return bool(self._verified.get(key, False))
+        return self._local.get(key, 0.0) > time.monotonic()
+
+    def _remember(self, key: str) -> None:
+        if self._verified is not None:
+            self._verified.set(key, True, expire=VERIFIED_TTL_S)
+            return
+        if len(self._local) >= VERIFIED_MAX_ENTRIES:
+            self._local.clear()
+        self._local[key] = time.monotonic() + VERIFIED_TTL_S
 
 
 def _read_password(stdin: bool) -> str:

@@ -256,3 +256,17 @@ def test_request_refusals(request_kwargs, status) -> None:
     method, host = kwargs.pop("method", "POST"), kwargs.pop("host", "127.0.0.1:8050")
     refused = refusal(_request(method, host, **kwargs), ALLOWED)
     assert (refused[0] if refused else None) == status
+
+
+def test_workers_sharing_the_verified_cache_check_each_password_once(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "users.json"
+    users.UserStore(path).set_password("ann", PASSWORD, Role.RESEARCHER)
+    shared = diskcache.Cache(str(tmp_path / "signin"))
+    checks: list[str] = []
+    real = users.verify_password
+    monkeypatch.setattr(users, "verify_password", lambda h, p: checks.append(p) or real(h, p))
+    first, second = (users.UserStore(path, shared, b"k" * 32) for _ in range(2))  # two workers
+    assert first.verify("ann", PASSWORD) == ANN and second.verify("ann", PASSWORD) == ANN
+    assert second.verify("ann", "wrong password") is None
+    assert checks == [PASSWORD, "wrong password"]
+    assert not any(PASSWORD in str(key) for key in shared.iterkeys())
