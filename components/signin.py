@@ -58,6 +58,13 @@ class UsersFileAuth(BasicAuth):
         super().__init__(app, auth_func=lambda name, password: store.verify(name, password) is not None)
 
     def identify(self) -> Principal | None:
+        """The user of this request's Basic credentials (checked once per request: the guard and
+        dash-auth both ask)."""
+        if "basic_principal" not in flask.g:
+            flask.g.basic_principal = self._check_header()
+        return flask.g.basic_principal
+
+    def _check_header(self) -> Principal | None:
         header = flask.request.headers.get("Authorization", "")
         scheme, _, encoded = header.partition(" ")
         if scheme.lower() != "basic" or not encoded:
@@ -147,7 +154,7 @@ def install_signin(app: dash.Dash, settings: Settings, services) -> None:
 
     @server.before_request
     def guard_callbacks():
-        return _guard(app, services(), sign_in)
+        return _guard(app, services, sign_in)
 
     if settings.auth == "basic":
         verified = diskcache.Cache(str(settings.cache_dir / SIGNIN_CACHE_FOLDER))
@@ -174,11 +181,11 @@ def install_signin(app: dash.Dash, settings: Settings, services) -> None:
         return response
 
 
-def _guard(app: dash.Dash, services, sign_in) -> flask.Response | None:
+def _guard(app: dash.Dash, get_services, sign_in) -> flask.Response | None:
     request = flask.request
     if request.path.startswith(KIOSK_PREFIX):
         token = request.path.removeprefix(KIOSK_PREFIX)
-        if _kiosk_link(services.kiosk, token) is None:
+        if _kiosk_link(get_services().kiosk, token) is None:
             return _refuse(404, "This kiosk link is unknown or was revoked.")
         flask.g.kiosk_cookie = token
         flask.g.kiosk_link = True
@@ -203,7 +210,7 @@ def _guard(app: dash.Dash, services, sign_in) -> flask.Response | None:
         return None
     if needed is Access.KIOSK:
         cookie = request.cookies.get(KIOSK_COOKIE)
-        link = _kiosk_link(services.kiosk, cookie)
+        link = _kiosk_link(get_services().kiosk, cookie)
         routes_elsewhere = name == ROUTER and link is not None and _pathname(body) != link.path
         if link is not None and not routes_elsewhere:
             flask.g.kiosk_link = link

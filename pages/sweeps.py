@@ -178,7 +178,9 @@ def ask(_retrigger, _retry, _cancel, _dismiss, rows):
     on the server (services.pending); the dialog holds only its token."""
     if ctx.triggered_id == Ids.DISMISS or not rows:
         return None, dash.no_update, False, dash.no_update, dash.no_update, dash.no_update
-    action = {Ids.RETRIGGER: "retrigger", Ids.RETRY: "retry", Ids.CANCEL: "cancel"}[ctx.triggered_id]
+    action = {Ids.RETRIGGER: "retrigger", Ids.RETRY: "retry", Ids.CANCEL: "cancel"}.get(ctx.triggered_id)
+    if action is None:  # a forged request naming no button of this dialog
+        raise PreventUpdate
     row = rows[0]
     name, run_id = str(row.get("name", "")), str(row.get("last_run_id") or "")
     label, question = ACTIONS[action]
