@@ -29,6 +29,7 @@ from components.sweep_form import (
     load_draft,
     validated_config,
 )
+from services.auth import Role
 from services.dag_generator import render_dag
 
 log = logging.getLogger(__name__)
@@ -183,6 +184,12 @@ def show_validation(draft):
             value if pid["strategy"] == current.strategy else dash.no_update
             for value, pid in zip(view[key], param_ids, strict=True)
         ]
+    principal = get_principal()  # a courtesy: the server refuses a viewer's save anyway
+    if principal is None or not principal.role.allows(Role.RESEARCHER):
+        view["save_disabled"], view["save_reason"] = (
+            True,
+            "Viewers cannot save sweeps: ask an admin for the researcher role.",
+        )
     return view
 
 

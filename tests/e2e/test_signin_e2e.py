@@ -167,8 +167,12 @@ def test_a_viewer_reads_the_wall_monitor_and_results_but_cannot_change_anything(
     history_row(page, ANN_SWEEP).click()
     for button in ("#sweeps-retrigger", "#sweeps-retry", "#sweeps-cancel"):
         expect(page.locator(button)).to_be_disabled()
-    page.goto(basic_app.url + "/deploy")
+    page.goto(basic_app.url + "/deploy")  # the sweep selected above is the current one
+    expect(page.locator("#deploy-trigger-hint")).to_contain_text("Only ann or an admin")
     expect(page.locator("#deploy-button")).to_be_disabled()
+    page.goto(basic_app.url + "/")
+    expect(page.locator("#configure-save-reason")).to_contain_text("Viewers cannot save")
+    expect(page.locator("#configure-save")).to_be_disabled()
 
     deps = dependencies(basic_app.url)
     forced = {
