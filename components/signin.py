@@ -6,7 +6,9 @@ import base64
 import binascii
 import hashlib
 import logging
+import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import dash
@@ -39,14 +41,17 @@ def secret_key(settings: Settings) -> str:
     if settings.secret_key is not None:
         return settings.secret_key.get_secret_value()
     path: Path = settings.app_data_dir / SECRET_KEY_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = path.open("x")  # exclusive create: the first worker writes, the others read
-    except FileExistsError:
-        return path.read_text().strip()
-    with fd:
-        path.chmod(0o600)
-        fd.write(secrets.token_urlsafe(SECRET_KEY_BYTES))
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret-")
+        try:
+            with os.fdopen(fd, "w") as handle:  # mkstemp creates it 0600
+                handle.write(secrets.token_urlsafe(SECRET_KEY_BYTES))
+            os.link(tmp, path)  # atomic and never overwrites: the first worker's key wins, complete
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
     return path.read_text().strip()
 
 

@@ -270,3 +270,13 @@ def test_workers_sharing_the_verified_cache_check_each_password_once(tmp_path, m
     assert second.verify("ann", "wrong password") is None
     assert checks == [PASSWORD, "wrong password"]
     assert not any(PASSWORD in str(key) for key in shared.iterkeys())
+
+
+def test_a_generated_secret_key_is_private_and_the_same_for_every_worker(tmp_path) -> None:
+    from components.signin import secret_key
+
+    settings = load_settings(app_data_dir=tmp_path)
+    assert secret_key(settings) == secret_key(settings) and len(secret_key(settings)) >= 32
+    assert stat.S_IMODE(os.stat(tmp_path / "secret_key").st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret_key"]
+    assert secret_key(load_settings(app_data_dir=tmp_path, secret_key="from-env")) == "from-env"
