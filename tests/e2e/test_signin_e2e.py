@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 from components.access import CALLBACK_ACCESS, Access, callback_name
 from services.settings import Settings
 from tests.e2e.conftest import app_env, free_port, serve
-from tests.e2e.helpers import history_row
+from tests.e2e.helpers import choose_strategy, history_row, save_sweep, type_into
 from tests.fakes import FakeServices
 from tests.support.signin import (
     CALLBACK_PATH,
@@ -238,6 +238,22 @@ def test_a_researcher_cannot_cancel_another_researchers_sweep_but_an_admin_can(b
     expect(admin.locator("#sweeps-alert")).to_contain_text("is now failed")
     assert basic_app.run_states(ANN_SWEEP)[0] == "failed"
     admin.context.close()
+
+
+def test_a_researcher_saves_as_themself_deploys_in_the_background_and_triggers(browser, basic_app) -> None:
+    page = signed_in(browser, "ann", basic_app)
+    page.goto(basic_app.url + "/")
+    choose_strategy(page, "MomentumStrategy")
+    type_into(page, page.locator("#configure-owner"), "mallory")  # the form's owner is not trusted
+    save_sweep(page, "ann_fresh")
+    assert basic_app.services.registry.get("ann_fresh").config.owner == "ann"
+    page.click("text=Go to Deploy")
+    page.click("#deploy-button")  # a background callback: the principal travels with the job
+    expect(page.locator("#deploy-panel")).to_contain_text("Deployed and unpaused.")
+    page.click("#deploy-trigger")
+    expect(page.locator("#deploy-trigger-result")).to_contain_text("Run started.")
+    assert len(basic_app.run_states("ann_fresh")) == 1
+    page.context.close()
 
 
 def test_a_kiosk_link_shows_the_wall_without_sign_in_and_stops_when_revoked(browser, basic_app) -> None:
