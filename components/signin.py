@@ -111,6 +111,7 @@ def make_oidc_auth(app: dash.Dash, settings: Settings):
         secret_key=secret_key(settings),
         public_routes=PUBLIC_ROUTES,
         secure_session=settings.session_cookie_secure,
+        force_https_callback=settings.session_cookie_secure,  # behind HTTPS the redirect URI is https too
     )
     issuer = (settings.oidc_issuer_url or "").rstrip("/")
     auth.register_provider(
@@ -210,6 +211,7 @@ def _guard(app: dash.Dash, get_services, sign_in) -> flask.Response | None:
     principal = sign_in.identify()
     if principal is not None:
         if not principal.role.allows(needed.role):
+            log.warning("refused %s to %s (%s): needs %s", name, principal.name, principal.role, needed.role)
             return _refuse(403, f"Your role ({principal.role}) cannot do this: it needs {needed.role}.")
         flask.g.principal = principal
         return None
