@@ -280,3 +280,29 @@ def test_a_generated_secret_key_is_private_and_the_same_for_every_worker(tmp_pat
     assert stat.S_IMODE(os.stat(tmp_path / "secret_key").st_mode) == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["secret_key"]
     assert secret_key(load_settings(app_data_dir=tmp_path, secret_key="from-env")) == "from-env"
+
+
+def test_the_users_command_runs_as_a_module_with_the_password_on_stdin(tmp_path) -> None:
+    import subprocess
+
+    from services.settings import PROJECT_ROOT
+
+    path = tmp_path / "users.json"
+    command = [
+        sys.executable,
+        "-m",
+        "services.users",
+        "--file",
+        str(path),
+        "add",
+        "ann",
+        "--role",
+        "admin",
+        "--stdin",
+    ]
+    done = subprocess.run(
+        command, input=PASSWORD + "\n", text=True, capture_output=True, cwd=PROJECT_ROOT, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert PASSWORD not in done.stdout + done.stderr
+    assert users.UserStore(path).verify("ann", PASSWORD) == Principal(name="ann", role=Role.ADMIN)
