@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import dash
@@ -18,6 +19,7 @@ from dash_auth import BasicAuth, add_public_routes
 
 from components.access import CALLBACK_ACCESS, ROUTER, Access, callback_name
 from services.auth import Principal, local_principal, role_from_claim
+from services.ports import Services
 from services.settings import Settings, split_list
 from services.users import UserStore
 
@@ -149,7 +151,7 @@ def _pathname(body: dict) -> str | None:
     return None
 
 
-def install_signin(app: dash.Dash, settings: Settings, services) -> None:
+def install_signin(app: dash.Dash, settings: Settings, services: Callable[[], Services]) -> None:
     """Sign-in for AUTH, then a guard on every callback: its declared role (components.access), or a live
     kiosk link for the wall's callbacks; 401 without a sign-in, 403 for a role below the one required."""
     server = app.server
@@ -187,14 +189,13 @@ def install_signin(app: dash.Dash, settings: Settings, services) -> None:
         return response
 
 
-def _guard(app: dash.Dash, get_services, sign_in) -> flask.Response | None:
+def _guard(app: dash.Dash, get_services: Callable[[], Services], sign_in) -> flask.Response | None:
     request = flask.request
     if request.path.startswith(KIOSK_PREFIX):
         token = request.path.removeprefix(KIOSK_PREFIX)
         if _kiosk_link(get_services().kiosk, token) is None:
             return _refuse(404, "This kiosk link is unknown or was revoked.")
-        flask.g.kiosk_cookie = token
-        flask.g.kiosk_link = True
+        flask.g.kiosk_cookie = token  # the page itself is a public route; its callbacks carry the cookie
         return None
     if request.path != CALLBACK_PATH:
         return None
@@ -235,6 +236,6 @@ def _access(_context) -> dict:
     link = flask.g.get("kiosk_link")
     return {
         "principal": principal.model_dump(mode="json") if principal is not None else None,
-        "kiosk": link.model_dump(mode="json") if hasattr(link, "model_dump") else None,
+        "kiosk": link.model_dump(mode="json") if link is not None else None,
         "kiosk_revoked": bool(flask.g.get("kiosk_revoked")),
     }
