@@ -8,8 +8,9 @@ from datetime import datetime
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, clientside_callback, dcc, html
+from dash.exceptions import PreventUpdate
 
-from components.context import get_services
+from components.context import get_principal, get_services
 from components.stepper import make_stepper
 from services.models import CheckResult
 
@@ -125,6 +126,8 @@ def connection_summary(results: list[CheckResult]) -> tuple[bool, str]:
     Input(ShellIds.CONNECTION_INTERVAL, "n_intervals"),
 )
 def refresh_connection(_n_intervals):
+    if get_principal() is None:  # a kiosk screen: the wall only, nothing about the backends
+        raise PreventUpdate
     try:
         checked_at, results = get_services().connection_status.checks(CONNECTION_CACHE_S)
     except Exception:  # the indicator must never break the page
@@ -144,7 +147,7 @@ def refresh_connection(_n_intervals):
 )
 def refresh_stepper(current_sweep, _touched, _n_intervals):
     record = None
-    if current_sweep:
+    if current_sweep and get_principal() is not None:  # a kiosk screen reads no sweep by name
         try:
             record = get_services().registry.find(str(current_sweep))
         except Exception:
