@@ -32,6 +32,7 @@ CALLBACK_ACCESS: dict[str, Access] = {
     BACKGROUND_CANCEL: Access.RESEARCHER,  # stops a running deployment
     "components.shell.refresh_connection": Access.KIOSK,
     "components.shell.refresh_stepper": Access.KIOSK,
+    "components.shell.show_user": Access.KIOSK,  # nobody signed in: an empty badge
     "pages.wall.refresh": Access.KIOSK,
     "pages.monitor.show_overview": Access.VIEWER,
     "pages.monitor.open_sweep": Access.VIEWER,

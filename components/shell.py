@@ -10,8 +10,9 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, clientside_callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from components.context import get_principal, get_services
+from components.context import get_principal, get_services, get_settings
 from components.stepper import make_stepper
+from services.auth import Principal, Role
 from services.models import CheckResult
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class ShellIds:
     CONNECTION_INTERVAL = "shell-connection-interval"
     STEPPER = "shell-stepper"
     STEPPER_INTERVAL = "shell-stepper-interval"
+    USER = "shell-user"  # who is signed in, their role, Admin and sign-out links
 
 
 NAV_ITEMS = (
@@ -67,6 +69,7 @@ def make_navbar() -> html.Header:
                 dbc.Nav(links, class_name="bt-nav me-auto", navbar=True),
                 html.Div(
                     [
+                        html.Span(id=ShellIds.USER, className="bt-user"),
                         dcc.Link(
                             [html.Span(className="bt-dot bt-dot-unknown"), "Checking connections…"],
                             id=ShellIds.CONNECTION,
@@ -153,6 +156,26 @@ def refresh_stepper(current_sweep, _touched, _n_intervals):
         except Exception:
             log.exception("cannot read the current sweep %r", current_sweep)
     return make_stepper(record)
+
+
+def user_badge(principal: Principal | None, auth: str) -> list:
+    """`ann · researcher`, with Admin for admins and Sign out where the sign-in has one (OIDC)."""
+    if principal is None:
+        return []
+    parts: list = [html.Span(f"{principal.name} · {principal.role}", className="bt-user-name")]
+    if principal.role is Role.ADMIN:
+        parts.append(dcc.Link("Admin", href="/admin", className="bt-user-link"))
+    if auth == "oidc":
+        parts.append(html.A("Sign out", href="/oidc/logout", className="bt-user-link"))
+    return parts
+
+
+@dash.callback(
+    Output(ShellIds.USER, "children"),
+    Input(ShellIds.URL, "pathname"),
+)
+def show_user(_pathname):
+    return user_badge(get_principal(), get_settings().auth)
 
 
 # The theme lives in localStorage; the <html> attribute switches Bootstrap's colour mode.

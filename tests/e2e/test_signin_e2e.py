@@ -25,6 +25,7 @@ from tests.support.signin import (
     CALLBACK_PATH,
     PASSWORD,
     USERS,
+    OffLoopClient,
     fetch_script,
     find_dep,
     request_body,
@@ -115,7 +116,7 @@ def access_by_output(deps: list[dict]) -> dict[str, Access]:
 
     if not _app:
         use_fake_services(Path(tempfile.mkdtemp(prefix="signin-names-")))
-    _app[0].server.test_client().get("/_dash-dependencies")  # Dash fills callback_map at its first request
+    OffLoopClient(_app[0].server).get("/_dash-dependencies")  # Dash fills callback_map at its first request
     callback_map = _app[0].callback_map
     return {
         dep["output"]: CALLBACK_ACCESS[callback_name(callback_map[dep["output"]]["callback"])] for dep in deps
@@ -165,6 +166,7 @@ def test_a_viewer_reads_the_wall_monitor_and_results_but_cannot_change_anything(
 
     page.goto(basic_app.url + "/wall")
     expect(page.locator("#wall-tiles")).to_contain_text(ANN_SWEEP)
+    expect(page.locator("#shell-user")).to_have_text("vic · viewer")  # no Admin link
     page.goto(f"{basic_app.url}/monitor/{ANN_SWEEP}")
     run_id = basic_app.services.registry.get(ANN_SWEEP).run_ids[0]
     expect(page.locator("#monitor-run-header")).to_contain_text(run_id)
@@ -258,7 +260,9 @@ def test_a_researcher_saves_as_themself_deploys_in_the_background_and_triggers(b
 
 def test_a_kiosk_link_shows_the_wall_without_sign_in_and_stops_when_revoked(browser, basic_app) -> None:
     admin = signed_in(browser, "ada", basic_app)
-    admin.goto(basic_app.url + "/admin")
+    admin.goto(basic_app.url + "/connections")
+    expect(admin.locator("#shell-user")).to_contain_text("ada · admin")
+    admin.locator("#shell-user").get_by_role("link", name="Admin").click()
     admin.fill("#admin-kiosk-label", "trading floor")
     admin.click("#admin-kiosk-create")
     link = admin.locator(".bt-kiosk-url").first
@@ -354,6 +358,7 @@ def test_oidc_sign_in_takes_the_role_from_the_groups_claim(browser, oidc_app) ->
     viewer.context.close()
 
     researcher = oidc_sign_in(browser, oidc_app, "ann")
+    expect(researcher.locator("#shell-user")).to_contain_text("ann@example.com · researcherSign out")
     status, text = researcher.evaluate(fetch_script(trigger))
     assert status == 200 and "Run not started" not in text
     assert len(oidc_app.run_states("ann_oidc")) == 1

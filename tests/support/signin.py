@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from pathlib import Path
 
 from services.auth import Role
@@ -87,3 +88,34 @@ def fetch_script(body: dict) -> str:
         + json.dumps(body)
         + ")}); return [r.status, await r.text()]; }"
     )
+
+
+class OffLoopClient:
+    """A Flask test client whose requests run in a thread of their own: Playwright's sync API keeps an
+    event loop running in the main thread (a whole-suite run opens the browser before the unit tests),
+    and Dash's async before-request hooks refuse to run inside one."""
+
+    def __init__(self, server) -> None:
+        self._client = server.test_client()
+
+    def _run(self, method: str, *args, **kwargs):
+        result: dict = {}
+
+        def call() -> None:
+            try:
+                result["response"] = getattr(self._client, method)(*args, **kwargs)
+            except BaseException as exc:  # handed back to the test's thread
+                result["error"] = exc
+
+        thread = threading.Thread(target=call)
+        thread.start()
+        thread.join()
+        if "error" in result:
+            raise result["error"]
+        return result["response"]
+
+    def get(self, *args, **kwargs):
+        return self._run("get", *args, **kwargs)
+
+    def post(self, *args, **kwargs):
+        return self._run("post", *args, **kwargs)

@@ -7,7 +7,7 @@ import pytest
 
 from components.access import CALLBACK_ACCESS, Access, callback_name
 from tests.fakes import _app, use_fake_services
-from tests.support.signin import request_body, snapshot
+from tests.support.signin import OffLoopClient, request_body, snapshot
 from tests.support.sweeps import small_sweep
 
 CALLBACK_PATH = "/_dash-update-component"
@@ -32,13 +32,15 @@ def app_client(tmp_path):
     services.registry.save(config)
     services.deployer.deploy(config)
     services.registry.record_run("mine", services.runs.trigger(config).run_id)
-    client = _app[0].server.test_client()
+    client = OffLoopClient(_app[0].server)
     return client, tmp_path
 
 
 def server_callbacks(client) -> list[dict]:
     """The callbacks the browser may call (clientside ones never reach the server)."""
-    deps = client.get("/_dash-dependencies").get_json()
+    response = client.get("/_dash-dependencies")
+    deps = response.get_json()
+    assert deps is not None, (response.status_code, response.get_data()[:300])
     return [dep for dep in deps if not dep.get("clientside_function")]
 
 
