@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,7 @@ from dash import DiskcacheManager
 
 from services.caches import open_cache
 from services.redaction import redact_logs
-from services.settings import Settings, SettingsError, load_settings
+from services.settings import Settings, SettingsError, is_loopback, load_settings
 
 if TYPE_CHECKING:
     from services.ports import Services
@@ -27,7 +28,9 @@ log = logging.getLogger("backtest_frontend")
 def create_app(settings: Settings | None = None, services: Services | None = None) -> dash.Dash:
     """The Dash app. No network I/O: the services are built on first use in each process."""
     from components import context
+    from components.request_guard import install_request_guard
     from components.shell import make_shell
+    from components.signin import install_signin
 
     settings = settings or load_settings()
     redact_logs()  # whatever set up logging (app.py, gunicorn), no secret reaches its handlers
@@ -47,6 +50,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         update_title=None,
     )
     app.layout = make_shell
+    install_request_guard(app.server, settings)  # first: a refused request reaches nothing else
+    install_signin(app, settings, context.get_services)
     return app
 
 
@@ -70,10 +75,26 @@ def main() -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
+    if not is_loopback(settings.host):
+        return serve_with_gunicorn(settings)
     app = create_app(settings)
     log.info("Backtest Frontend (%s mode) on http://%s:%s/", settings.mode, settings.host, settings.port)
     app.run(host=settings.host, port=settings.port, debug=False)
     return 0
+
+
+def serve_with_gunicorn(settings: Settings) -> int:
+    """On a network address the app is served by gunicorn, never by Flask's development server."""
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    bind = (
+        f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"
+    )
+    command = [str(gunicorn), "-w", str(settings.web_workers), "-b", bind, "--chdir", str(ROOT), "app:server"]
+    log.info(
+        "Backtest Frontend (%s mode, AUTH=%s) on http://%s/ with gunicorn", settings.mode, settings.auth, bind
+    )
+    os.execv(command[0], command)
+    return 0  # not reached: execv replaces this process
 
 
 if __name__ == "__main__":

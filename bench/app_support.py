@@ -311,15 +311,17 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = START_TI
 
 
 @contextmanager
-def run_app(command: list[str], env: dict[str, str], log_path: Path) -> Iterator[AppProcess]:
-    """Start an app server in its own session, wait for `GET /`, stop it (and its children) after."""
+def run_app(
+    command: list[str], env: dict[str, str], log_path: Path, ready_path: str = "/"
+) -> Iterator[AppProcess]:
+    """Start an app server in its own session, wait for `GET ready_path`, stop it (and its children) after."""
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     url = f"http://127.0.0.1:{env['PORT']}"
     try:
-        wait_until_up(url + "/", process)
+        wait_until_up(url + ready_path, process)
         yield AppProcess(url, process, log_path)
     finally:
         stop_group(process)

@@ -5,8 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 
+from dash import ctx
+from dash.exceptions import MissingCallbackContextException
+
 from airflow_backtest_framework.config import SweepConfig
+from services.auth import Principal, local_principal
 from services.bootstrap import build_services
+from services.kiosk import KioskLink
 from services.ports import Services
 from services.settings import Settings
 
@@ -49,3 +54,32 @@ def get_settings() -> Settings:
 def saved_config(name: str) -> SweepConfig:
     """The spec of a saved sweep (NotFound when there is none)."""
     return get_services().registry.get(name).config
+
+
+def _access() -> dict:
+    try:
+        return dict(ctx.custom_data.get("access") or {})
+    except (MissingCallbackContextException, LookupError):  # no callback here (a direct call, a thread)
+        return {}
+
+
+def get_principal() -> Principal | None:
+    """Who asked for the current callback, as the server's guard established it (components.signin).
+    Outside a request (a direct call) only AUTH=none has a user: the local admin."""
+    data = _access().get("principal")
+    if data:
+        return Principal.model_validate(data)
+    if not _access() and get_settings().auth == "none":
+        return local_principal()
+    return None
+
+
+def get_kiosk() -> KioskLink | None:
+    """The live kiosk link the current callback was allowed by (a wall screen not signed in), if any."""
+    data = _access().get("kiosk")
+    return KioskLink.model_validate(data) if data else None
+
+
+def kiosk_revoked() -> bool:
+    """True when the current callback came from a screen whose kiosk link was revoked."""
+    return bool(_access().get("kiosk_revoked"))

@@ -8,11 +8,13 @@ from datetime import datetime
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, clientside_callback, dcc, html
+from dash.exceptions import PreventUpdate
 
-from components.context import get_services
+from components.context import get_principal, get_services, get_settings
 from components.figures import DEFAULT_THEME
 from components.formatting import format_clock
 from components.stepper import make_stepper
+from services.auth import Principal, Role
 from services.models import CheckResult
 
 log = logging.getLogger(__name__)
@@ -32,12 +34,15 @@ class ShellIds:
     CONNECTION_INTERVAL = "shell-connection-interval"
     STEPPER = "shell-stepper"
     STEPPER_INTERVAL = "shell-stepper-interval"
+    USER = "shell-user"  # who is signed in, their role, Admin and sign-out links
 
 
 def nav_items() -> list[tuple[str, str, str]]:
-    """(label, href, active) of every registered page, in `order`. A page with a path template
-    (/monitor/<sweep>) is linked at its plain path and stays highlighted on its sweeps' paths."""
-    pages = sorted(dash.page_registry.values(), key=lambda page: page["order"])
+    """(label, href, active) of every registered page, in `order`, but those registered with
+    `navbar=False` (Admin is linked next to the user's name, a kiosk link is handed out). A page with a
+    path template (/monitor/<sweep>) is linked at its plain path, highlighted on its sweeps' paths."""
+    listed = [page for page in dash.page_registry.values() if page.get("navbar", True)]
+    pages = sorted(listed, key=lambda page: page["order"])
     return [
         (page["name"], page["path"], "partial" if page.get("path_template") else "exact") for page in pages
     ]
@@ -66,6 +71,7 @@ def make_navbar() -> html.Header:
                 dbc.Nav(links, class_name="bt-nav me-auto", navbar=True),
                 html.Div(
                     [
+                        html.Span(id=ShellIds.USER, className="bt-user"),
                         dcc.Link(
                             [html.Span(className="bt-dot bt-dot-unknown"), "Checking connections…"],
                             id=ShellIds.CONNECTION,
@@ -125,6 +131,8 @@ def connection_summary(results: list[CheckResult]) -> tuple[bool, str]:
     Input(ShellIds.CONNECTION_INTERVAL, "n_intervals"),
 )
 def refresh_connection(_n_intervals):
+    if get_principal() is None:  # a kiosk screen: the wall only, nothing about the backends
+        raise PreventUpdate
     try:
         checked_at, results = get_services().connection_status.checks(CONNECTION_CACHE_S)
     except Exception:  # the indicator must never break the page
@@ -144,12 +152,32 @@ def refresh_connection(_n_intervals):
 )
 def refresh_stepper(current_sweep, _touched, _n_intervals):
     record = None
-    if current_sweep:
+    if current_sweep and get_principal() is not None:  # a kiosk screen reads no sweep by name
         try:
             record = get_services().registry.find(str(current_sweep))
         except Exception:
             log.exception("cannot read the current sweep %r", current_sweep)
     return make_stepper(record)
+
+
+def user_badge(principal: Principal | None, auth: str) -> list:
+    """`ann · researcher`, with Admin for admins and Sign out where the sign-in has one (OIDC)."""
+    if principal is None:
+        return []
+    parts: list = [html.Span(f"{principal.name} · {principal.role}", className="bt-user-name")]
+    if principal.role is Role.ADMIN:
+        parts.append(dcc.Link("Admin", href="/admin", className="bt-user-link"))
+    if auth == "oidc":
+        parts.append(html.A("Sign out", href="/oidc/logout", className="bt-user-link"))
+    return parts
+
+
+@dash.callback(
+    Output(ShellIds.USER, "children"),
+    Input(ShellIds.URL, "pathname"),
+)
+def show_user(_pathname):
+    return user_badge(get_principal(), get_settings().auth)
 
 
 # The theme lives in localStorage; the <html> attribute switches Bootstrap's colour mode.

@@ -16,7 +16,7 @@ from components.alerts import make_alert, make_error_alert
 from components.configure_layout import INVALID_FIELDS, LABELS, make_configure_layout
 from components.configure_layout import ConfigureIds as Ids
 from components.configure_view import make_grid_panel, make_param_fields, make_save_toast, save_blockers
-from components.context import get_services, get_settings
+from components.context import get_principal, get_services, get_settings
 from components.shell import ShellIds
 from components.sweep_form import (
     FORM_FIELDS,
@@ -28,6 +28,7 @@ from components.sweep_form import (
     load_draft,
     validated_config,
 )
+from services.auth import Role
 from services.dag_generator import render_dag
 
 log = logging.getLogger(__name__)
@@ -182,6 +183,12 @@ def show_validation(draft):
             value if pid["strategy"] == current.strategy else dash.no_update
             for value, pid in zip(view[key], param_ids, strict=True)
         ]
+    principal = get_principal()  # a courtesy: the server refuses a viewer's save anyway
+    if principal is None or not principal.role.allows(Role.RESEARCHER):
+        view["save_disabled"], view["save_reason"] = (
+            True,
+            "Viewers cannot save sweeps: ask an admin for the researcher role.",
+        )
     return view
 
 
@@ -194,7 +201,9 @@ def save_draft(draft: FormDraft) -> tuple[object, FormDraft | None]:
     services = get_services()
     try:
         config = validated_config(draft, get_settings().max_grid_points)
-        record = services.registry.save(config, expected_version=draft.expected_version())
+        record, _existed = services.actions.save(  # the owner: the signed-in user, not the form's field
+            get_principal(), config, expected_version=draft.expected_version()
+        )
     except Exception as exc:  # a refusal keeps the form as typed: the draft is not touched
         return make_error_alert(exc, title="Not saved."), None
     return make_save_toast(record), draft.based_on(record.name, record.version)

@@ -13,11 +13,12 @@ from dash.exceptions import PreventUpdate
 from airflow_backtest_framework.config import DAG_ID_PREFIX
 from components.alerts import make_alert, make_error_alert, user_message
 from components.checks import make_check_list
-from components.context import get_services
+from components.context import get_principal, get_services
 from components.deploy_layout import DeployIds as Ids
 from components.deploy_layout import make_deploy_layout
 from components.deploy_view import make_deploy_progress, make_run_result, make_sweep_summary
 from components.shell import ShellIds
+from services.auth import may_act_on
 from services.models import DeployProgress, SweepRecord
 
 log = logging.getLogger(__name__)
@@ -77,10 +78,14 @@ def summary_view(record: SweepRecord | None) -> dict:
         }
     deployed = record.deployed_hash == record.config.spec_hash
     hint = "" if deployed else "Deploy the current spec first."
+    principal = get_principal()  # a courtesy: the server refuses anyway (components.access, SweepActions)
+    may_act = may_act_on(principal, record.config.owner)
+    if not may_act:
+        hint = f"Only {record.config.owner} or an admin can deploy and run this sweep."
     return {
         "summary": make_sweep_summary(record),
-        "deploy_disabled": False,
-        "trigger_disabled": not deployed,
+        "deploy_disabled": not may_act,
+        "trigger_disabled": not may_act or not deployed,
         "hint": hint,
     }
 
@@ -144,7 +149,10 @@ def run_deploy(
 
     try:
         return services.actions.deploy(
-            name, on_progress=on_progress, cancelled=lambda: services.flags.has(cancel_key(session, attempt))
+            get_principal(),
+            name,
+            on_progress=on_progress,
+            cancelled=lambda: services.flags.has(cancel_key(session, attempt)),
         )
     except Exception as exc:
         return last.model_copy(update={"finished": True, "ok": False, "error": user_message(exc)})
@@ -232,7 +240,7 @@ def deployed(result):
 def trigger_run(name: str):
     """Trigger a run of the saved sweep, record it, and show where to watch it."""
     services = get_services()
-    run = services.actions.trigger(name)
+    run = services.actions.trigger(get_principal(), name)
     return make_run_result(name, run, services.airflow_ui_url(DAG_ID_PREFIX + name, run.run_id))
 
 

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import logging
-import uuid
 
 import dash
 from dash import Input, Output, State, clientside_callback, ctx
 from dash.exceptions import PreventUpdate
 
 from components.alerts import make_alert, make_error_alert
-from components.context import get_services
+from components.context import get_principal, get_services
 from components.formatting import format_minute
 from components.shell import ShellIds
 from components.sweep_nav import CONFIGURE_PATH, RUNS_LISTED
 from components.sweeps_damaged import SweepsDamagedIds, damaged_row, make_damaged_detail
-from components.sweeps_layout import ACTION_COLORS, ACTIONS, PendingAction, make_sweeps_layout
+from components.sweeps_layout import ACTION_COLORS, ACTIONS, make_sweeps_layout
 from components.sweeps_layout import SweepsIds as Ids
 from components.sweeps_view import make_sweep_detail, selection_links, sweep_row
 from services.airflow.models import RunState
+from services.auth import Principal, may_act_on
+from services.errors import Forbidden
 from services.models import RunSummary, SweepRecord
 
 log = logging.getLogger(__name__)
@@ -120,9 +121,11 @@ def select(rows):
         return NOTHING_SELECTED
     row = rows[0]
     if row.get("damaged"):  # only the panel below (restore, delete) applies to an unreadable record
-        return f"{row['name']} · damaged", "/", True, None, True, None, True, True, True, True
+        return NOTHING_SELECTED | {"text": f"{row['name']} · damaged"}
     links = selection_links(row)
     has_run = bool(row.get("last_run_id"))
+    # A courtesy: the server refuses these anyway (components.access, SweepActions).
+    may_act = may_act_on(get_principal(), str(row.get("owner", "")))
     return {
         "text": f"{row['name']} · last run {row['last_run_id'] or '—'} ({row['last_state']})",
         "clone_href": links["clone"],
@@ -131,9 +134,9 @@ def select(rows):
         "monitor_disabled": False,
         "results_href": links["results"],
         "results_disabled": not has_run,
-        "retrigger_disabled": row.get("deployed") != "yes",
-        "retry_disabled": not has_run,
-        "cancel_disabled": not RunState.parse(row.get("last_state")).active,
+        "retrigger_disabled": not may_act or row.get("deployed") != "yes",
+        "retry_disabled": not may_act or not has_run,
+        "cancel_disabled": not may_act or not RunState.parse(row.get("last_state")).active,
     }
 
 
@@ -189,20 +192,29 @@ def show_detail(rows, _touched):
     prevent_initial_call=True,
 )
 def ask(_retrigger, _retry, _cancel, _dismiss, rows):
-    """Every action waits in the confirmation dialog; 'Keep as is' closes it."""
+    """Every action waits in the confirmation dialog; 'Keep as is' closes it. The pending action is kept
+    on the server (services.pending); the dialog holds only its token."""
     if ctx.triggered_id == Ids.DISMISS or not rows:
         keep = dash.no_update
         return {"pending": None, "body": keep, "open": False, "label": keep, "color": keep, "disabled": keep}
-    action = {Ids.RETRIGGER: "retrigger", Ids.RETRY: "retry", Ids.CANCEL: "cancel"}[ctx.triggered_id]
+    action = {Ids.RETRIGGER: "retrigger", Ids.RETRY: "retry", Ids.CANCEL: "cancel"}.get(ctx.triggered_id)
+    if action is None:  # a forged request naming no button of this dialog
+        raise PreventUpdate
     row = rows[0]
-    # One confirmation, one action: `confirm` claims the token.
-    pending = PendingAction(
-        action=action, name=row["name"], run_id=row.get("last_run_id") or "", token=uuid.uuid4().hex
-    )
+    name, run_id = str(row.get("name", "")), str(row.get("last_run_id") or "")
     label, question = ACTIONS[action]
+    services = get_services()
+    principal = get_principal()
+    try:
+        services.actions.check(principal, name, label.lower())
+        token = services.pending.create(principal, action, name, run_id)
+    except Exception as exc:  # e.g. Forbidden: another researcher's sweep
+        alert = make_error_alert(exc, title=f"{label} is not possible.")
+        refused = {"pending": None, "body": alert, "open": True, "label": label}
+        return refused | {"color": "secondary", "disabled": True}
     return {
-        "pending": pending.model_dump(mode="json"),
-        "body": question.format(name=pending.name, run_id=pending.run_id),
+        "pending": {"token": token},
+        "body": question.format(name=name, run_id=run_id),
         "open": True,
         "label": label,  # the button names what it will do
         "color": ACTION_COLORS[action],
@@ -223,20 +235,20 @@ clientside_callback(
 )
 
 
-def run_action(pending: dict) -> str:
+def run_action(principal: Principal | None, pending) -> str:
     """Do the confirmed action through services.actions; the sentence for the success alert."""
     actions = get_services().actions
-    name, action, run_id = pending["name"], pending["action"], pending["run_id"]
+    name, action, run_id = pending.name, pending.action, pending.run_id
     if action == "retrigger":
-        return f"Started run {actions.trigger(name).run_id} of {name}."
+        return f"Started run {actions.trigger(principal, name).run_id} of {name}."
     if action == "retry":
-        cleared = actions.retry_failed(name, run_id)
+        cleared = actions.retry_failed(principal, name, run_id)
         if not cleared:
             return f"Run {run_id} of {name} has no failed points: nothing to retry."
         return (
             f"Cleared {len(cleared)} failed chunk(s) of run {run_id} (map indices {cleared}); they run again."
         )
-    result = actions.cancel(name, run_id)
+    result = actions.cancel(principal, name, run_id)
     if result.already_finished:
         return f"Run {run_id} of {name} had already finished ({result.run.state}): nothing to cancel."
     jobs = f"; {len(result.terminated_jobs)} Batch job(s) terminated" if result.terminated_jobs else ""
@@ -253,15 +265,21 @@ def run_action(pending: dict) -> str:
     prevent_initial_call=True,
 )
 def confirm(n_clicks, pending, touched):
+    """Carry out the pending action the token names (once: the token is consumed on the server)."""
     if not n_clicks or not pending:
         raise PreventUpdate
-    pending = PendingAction.model_validate(pending).model_dump()
-    if not get_services().flags.claim_once(f"sweeps-action:{pending['token']}"):
-        raise PreventUpdate  # a second click (or a retried request) of a confirmation already carried out
+    principal = get_principal()
+    token = pending.get("token") if isinstance(pending, dict) else None
     try:
-        message = run_action(pending)
+        if principal is None:
+            raise Forbidden("Sign in to confirm an action.", status=403)
+        action = get_services().pending.take(principal, token)
+    except Exception as exc:  # unknown, expired, used or someone else's: nothing is done
+        return make_error_alert(exc, title="Nothing was done."), False, dash.no_update
+    try:
+        message = run_action(principal, action)
     except Exception as exc:
-        return make_error_alert(exc, title=f"{ACTIONS[pending['action']][0]} failed."), False, dash.no_update
+        return make_error_alert(exc, title=f"{ACTIONS[action.action][0]} failed."), False, dash.no_update
     return make_alert(message, color="success", dismissable=True), False, (touched or 0) + 1
 
 

@@ -8,8 +8,8 @@ from datetime import datetime
 import dash
 from dash import Input, Output, State, html
 
-from components.alerts import make_error_alert
-from components.context import get_services, get_settings
+from components.alerts import make_alert, make_error_alert
+from components.context import get_kiosk, get_principal, get_services, get_settings, kiosk_revoked
 from components.formatting import format_clock
 from components.wall_layout import WallIds, make_wall_layout
 from components.wall_view import make_outage_banner, make_outage_summary, make_tiles, make_wall_summary
@@ -49,10 +49,12 @@ def layout(
 def refresh(_n_intervals, filter_data):
     """The tiles of the shared wall board (rebuilt once per refresh period: many walls cost one)."""
     clock = format_clock(datetime.now())
+    kiosk = get_kiosk()  # a screen on a kiosk link sees what its link allows, whatever it sends
+    if kiosk is None and (kiosk_revoked() or get_principal() is None):
+        return [], [], clock, make_alert("This kiosk link was revoked: ask an admin for a new one.")
     try:
-        view = get_services().wall.view(
-            WallFilter.model_validate(filter_data or {}), period_s=refresh_ms() / 1000
-        )
+        wall_filter = WallFilter.model_validate(kiosk.wall_filter() if kiosk else filter_data or {})
+        view = get_services().wall.view(wall_filter, period_s=refresh_ms() / 1000)
     except Exception as exc:  # the wall keeps its last tiles and says why it is not fresher
         log.exception("wall refresh failed")
         return dash.no_update, dash.no_update, clock, make_error_alert(exc, title="Wall not updated.")

@@ -19,7 +19,9 @@ from services.connections import LocalConnections
 from services.deploy import DeployService
 from services.errors import BacktestError
 from services.flags import SharedFlags
+from services.kiosk import KioskLinks
 from services.monitoring import MonitorService
+from services.pending import PendingActions
 from services.ports import (
     AirflowLinks,
     Connections,
@@ -51,6 +53,7 @@ MONITOR_CACHE_SIZE_LIMIT = 512 * 1024 * 1024
 SHARED_CACHE_FOLDER = "shared"
 FLAGS_FOLDER = "flags"
 WALL_FOLDER = "wall"
+PENDING_FOLDER = "pending"
 
 
 def build_services(settings: Settings) -> Services:
@@ -196,6 +199,8 @@ def compose(
         flags=SharedFlags(RecoveringCache(settings.cache_dir / FLAGS_FOLDER)),
         actions=SweepActions(registry, deployer, runs),
         airflow_ui_url=airflow_ui_url,
+        pending=PendingActions(RecoveringCache(settings.cache_dir / PENDING_FOLDER)),
+        kiosk=KioskLinks(settings.app_data_dir),
     )
 
 

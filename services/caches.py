@@ -145,6 +145,10 @@ class RecoveringCache:
     def delete(self, key: Any, **kwargs: Any) -> bool:
         return self._call(lambda cache: cache.delete(key, **kwargs))
 
+    def pop(self, key: Any, default: Any = None, **kwargs: Any) -> Any:
+        """Remove and return the value (atomic: one caller gets it), or `default`."""
+        return self._call(lambda cache: cache.pop(key, default, **kwargs))
+
     def touch(self, key: Any, **kwargs: Any) -> bool:
         return self._call(lambda cache: cache.touch(key, **kwargs))
 

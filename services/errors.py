@@ -210,3 +210,7 @@ def http_error(status: int, body: Any, what: str) -> BacktestError:
     return _status_class(status)(
         message, status=status, detail=detail, fault=fault, fix=STATUS_FIXES.get(fault, "")
     )
+
+
+class Forbidden(BacktestError):
+    """The role does not allow the action, or the sweep belongs to someone else (HTTP 403)."""

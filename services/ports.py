@@ -23,7 +23,10 @@ from services.records import DamagedRecord
 from services.settings import Settings
 
 if TYPE_CHECKING:
+    from services.auth import Principal
     from services.aws.batch import BatchJob
+    from services.kiosk import KioskLink
+    from services.pending import PendingAction, PendingKind
     from services.wall import WallFilter, WallTile, WallView
 
 ProgressCallback = Callable[[DeployProgress], None]
@@ -172,21 +175,55 @@ class Flags(Protocol):
 
 
 class SweepActions(Protocol):
-    """The use cases: one call per user action, by sweep name, bookkeeping included."""
+    """The use cases: one call per user action, by sweep name, bookkeeping and authorisation included
+    (Forbidden when the acting user may not act on the sweep)."""
+
+    def check(self, principal: Principal | None, name: str, what: str) -> None: ...
+
+    def save(
+        self, principal: Principal | None, config: SweepConfig, *, expected_version: int | None = None
+    ) -> tuple[SweepRecord, bool]:
+        """Save the spec as the acting user's, from the version it was edited from; (record, existed)."""
 
     def preflight(self, name: str) -> list[CheckResult]: ...
 
     def deploy(
-        self, name: str, on_progress: ProgressCallback | None = None, cancelled: CancelCheck | None = None
+        self,
+        principal: Principal | None,
+        name: str,
+        on_progress: ProgressCallback | None = None,
+        cancelled: CancelCheck | None = None,
     ) -> DeployProgress:
         """Deploy the saved sweep; recorded as deployed when it succeeded."""
 
-    def trigger(self, name: str) -> RunSummary:
+    def trigger(self, principal: Principal | None, name: str) -> RunSummary:
         """Start a run of the saved sweep and record its id."""
 
-    def retry_failed(self, name: str, run_id: str) -> list[int]: ...
+    def retry_failed(self, principal: Principal | None, name: str, run_id: str) -> list[int]: ...
 
-    def cancel(self, name: str, run_id: str) -> CancelResult: ...
+    def cancel(self, principal: Principal | None, name: str, run_id: str) -> CancelResult: ...
+
+
+class PendingConfirmations(Protocol):
+    """Confirmation dialogs' pending actions, kept on the server and looked up by token."""
+
+    def create(self, principal: Principal, action: PendingKind, name: str, run_id: str = "") -> str: ...
+
+    def take(self, principal: Principal, token: object) -> PendingAction: ...
+
+
+class KioskStore(Protocol):
+    """Revocable read-only links to the wall."""
+
+    def create(
+        self, principal: Principal | None, label: str = "", **wall_filter: str | None
+    ) -> KioskLink: ...
+
+    def revoke(self, principal: Principal | None, token: str) -> None: ...
+
+    def list(self, principal: Principal | None) -> list[KioskLink]: ...
+
+    def find(self, token: object) -> KioskLink | None: ...
 
 
 @dataclass(frozen=True)
@@ -206,3 +243,5 @@ class Services:
     flags: Flags
     actions: SweepActions
     airflow_ui_url: AirflowLinks
+    pending: PendingConfirmations
+    kiosk: KioskStore

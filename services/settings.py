@@ -12,6 +12,27 @@ from airflow_backtest_framework.config import DEFAULT_MAX_GRID_POINTS
 from services.redaction import split_userinfo
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Dash callback payloads are a few KB; the grid expressions and a full form stay far below this.
+DEFAULT_MAX_REQUEST_BYTES = 1_000_000
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+ANY_ADDRESS = ("0.0.0.0", "::", "")
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine reaches (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    host = host.strip().strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def split_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 class SettingsError(Exception):
@@ -34,6 +55,23 @@ class Settings(BaseSettings):
     cache_dir: Path = Path(".local/cache")
     max_grid_points: int = Field(DEFAULT_MAX_GRID_POINTS, ge=1, le=10_000_000)
     refresh_interval_s: float = Field(5.0, ge=1.0, le=3600.0)
+    web_workers: int = Field(2, ge=1, le=64)  # gunicorn workers when HOST is not a loopback address
+
+    # Sign-in, roles and requests (README "Signing in and roles")
+    auth: Literal["none", "basic", "oidc"] = "none"
+    auth_users_file: Path = Path(".local/app/users.json")
+    secret_key: SecretStr | None = None  # signs session cookies; generated into APP_DATA_DIR when unset
+    allowed_hosts: str = ""  # comma-separated host names the app answers to, besides the loopback ones
+    max_request_bytes: int = Field(DEFAULT_MAX_REQUEST_BYTES, ge=1024, le=64 * 1024 * 1024)
+    session_cookie_secure: bool = False  # True behind HTTPS: the session cookie is then sent over HTTPS only
+    oidc_issuer_url: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scope: str = "openid email profile"
+    oidc_name_claim: str = "email"
+    oidc_role_claim: str = "groups"
+    oidc_admin_values: str = ""  # comma-separated claim values that make an admin
+    oidc_researcher_values: str = ""  # ... a researcher; anyone else signed in is a viewer
 
     # Local mode: the embedded Airflow started by scripts/local_airflow.py
     airflow_url: str = "http://127.0.0.1:8080"
@@ -55,7 +93,19 @@ class Settings(BaseSettings):
     batch_job_queue: str | None = None
     batch_job_definition: str | None = None
 
-    @field_validator("app_data_dir", "cache_dir", "airflow_home", "local_dags_folder", "results_root")
+    @field_validator("auth")
+    @classmethod
+    def _auth_on_network(cls, value: str, info) -> str:
+        host = info.data.get("host", "127.0.0.1")
+        if value == "none" and not is_loopback(host):
+            raise ValueError(
+                f"AUTH=none is allowed only on a loopback HOST, not {host!r}: set AUTH=basic or AUTH=oidc"
+            )
+        return value
+
+    @field_validator(
+        "app_data_dir", "cache_dir", "airflow_home", "local_dags_folder", "results_root", "auth_users_file"
+    )
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value if value.is_absolute() else (PROJECT_ROOT / value)
@@ -96,6 +146,26 @@ class Settings(BaseSettings):
             if missing:
                 raise ValueError("MODE=aws needs " + ", ".join(missing) + " (see .env.example)")
         return self
+
+    @model_validator(mode="after")
+    def _oidc_needs(self) -> Settings:
+        if self.auth == "oidc":
+            missing = [
+                key.upper()
+                for key in ("oidc_issuer_url", "oidc_client_id", "oidc_client_secret")
+                if not getattr(self, key)
+            ]
+            if missing:
+                raise ValueError("AUTH=oidc needs " + ", ".join(missing) + " (see .env.example)")
+        return self
+
+    @property
+    def host_allowlist(self) -> frozenset[str]:
+        """The Host names requests may carry: the loopback names, HOST itself, and ALLOWED_HOSTS."""
+        names = {*LOOPBACK_HOSTS, *(h.lower() for h in split_list(self.allowed_hosts))}
+        if self.host not in ANY_ADDRESS:
+            names.add(self.host.lower())
+        return frozenset(name.strip("[]") for name in names)
 
     @property
     def airflow_port(self) -> int:

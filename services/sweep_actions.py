@@ -1,49 +1,80 @@
-"""The use cases, keyed by sweep name: preflight, deploy, trigger, retry failed points, cancel."""
+"""The use cases, keyed by sweep name: save, preflight, deploy, trigger, retry failed points, cancel."""
 
 from __future__ import annotations
 
 import logging
 
-from services.models import CancelResult, CheckResult, DeployProgress, RunSummary
+from airflow_backtest_framework.config import SweepConfig
+from services.auth import Principal, Role, require_owner, require_role
+from services.models import CancelResult, CheckResult, DeployProgress, RunSummary, SweepRecord
 from services.ports import CancelCheck, Deployer, ProgressCallback, Runs, SweepStore
 
 log = logging.getLogger(__name__)
 
 
 class SweepActions:
-    """One call per user action: each reads the saved sweep, acts through the ports and records what
-    happened in the registry (a deployed spec hash, a started run)."""
+    """One call per user action: each checks that the acting user may do it (researchers their own sweeps,
+    admins any), reads the saved sweep, acts through the ports and records what happened in the registry."""
 
     def __init__(self, registry: SweepStore, deployer: Deployer, runs: Runs) -> None:
         self._registry = registry
         self._deployer = deployer
         self._runs = runs
 
+    def _owned(self, principal: Principal | None, name: str, what: str) -> SweepConfig:
+        config = self._registry.get(name).config
+        require_owner(principal, config.owner, f"{what} {name}")
+        return config
+
+    def check(self, principal: Principal | None, name: str, what: str) -> None:
+        """Forbidden unless `principal` may act on the saved sweep `name` (NotFound when there is none)."""
+        self._owned(principal, name, what)
+
+    def save(
+        self, principal: Principal | None, config: SweepConfig, *, expected_version: int | None = None
+    ) -> tuple[SweepRecord, bool]:
+        """Save the spec as the signed-in user's (the form's owner is not trusted); an existing sweep of
+        someone else stays theirs and only an admin may overwrite it. `expected_version`: the version the
+        form was edited from (see SweepStore.save). (record, whether it existed)."""
+        principal = require_role(principal, Role.RESEARCHER, "save sweeps")
+        existing = self._registry.find(config.name)
+        owner = principal.owner
+        if existing is not None:
+            require_owner(principal, existing.config.owner, f"overwrite {config.name}")
+            owner = existing.config.owner
+        config = config.model_copy(update={"owner": owner})
+        saved = self._registry.save(config, expected_version=expected_version, by=principal.name)
+        return saved, existing is not None
+
     def preflight(self, name: str) -> list[CheckResult]:
-        """The deployer's checks for the saved sweep `name` (NotFound when there is none)."""
+        """The deployer's checks for the saved sweep `name` (NotFound when there is none); reads only."""
         return self._deployer.preflight(self._registry.get(name).config)
 
     def deploy(
-        self, name: str, on_progress: ProgressCallback | None = None, cancelled: CancelCheck | None = None
+        self,
+        principal: Principal | None,
+        name: str,
+        on_progress: ProgressCallback | None = None,
+        cancelled: CancelCheck | None = None,
     ) -> DeployProgress:
         """Deploy the saved sweep, reporting each step; the registry records the deployed spec on success."""
-        config = self._registry.get(name).config
+        config = self._owned(principal, name, "deploy")
         result = self._deployer.deploy(config, on_progress=on_progress, cancelled=cancelled)
         if result.ok:
             self._registry.record_deploy(name, config.spec_hash)
         return result
 
-    def trigger(self, name: str) -> RunSummary:
+    def trigger(self, principal: Principal | None, name: str) -> RunSummary:
         """A new run of the deployed spec (first run or re-trigger), recorded in the registry."""
-        config = self._registry.get(name).config
+        config = self._owned(principal, name, "trigger")
         run = self._runs.trigger(config)
         self._registry.record_run(name, run.run_id)
         return run
 
-    def retry_failed(self, name: str, run_id: str) -> list[int]:
+    def retry_failed(self, principal: Principal | None, name: str, run_id: str) -> list[int]:
         """Clear only the run's failed chunks; the cleared map indices (empty: nothing had failed)."""
-        return self._runs.retry_failed(self._registry.get(name).config, run_id)
+        return self._runs.retry_failed(self._owned(principal, name, "retry"), run_id)
 
-    def cancel(self, name: str, run_id: str) -> CancelResult:
+    def cancel(self, principal: Principal | None, name: str, run_id: str) -> CancelResult:
         """Stop the run (a finished run is left as it is)."""
-        return self._runs.cancel(self._registry.get(name).config, run_id)
+        return self._runs.cancel(self._owned(principal, name, "cancel"), run_id)

@@ -97,8 +97,11 @@ class ServedApp:
 
 
 @contextmanager
-def serve(command: list[str], env: dict[str, str], folder: Path) -> Iterator[ServedApp]:
-    """Start a server process in its own session, wait for `GET /`, and stop it with its children."""
+def serve(
+    command: list[str], env: dict[str, str], folder: Path, ready_path: str = "/"
+) -> Iterator[ServedApp]:
+    """Start a server process in its own session, wait for `GET ready_path` (`/` unless sign-in guards it),
+    and stop it with its children."""
     folder.mkdir(parents=True, exist_ok=True)
     log_path = folder / "server.log"
     with open(log_path, "w") as log:
@@ -112,7 +115,7 @@ def serve(command: list[str], env: dict[str, str], folder: Path) -> Iterator[Ser
         )
     url = f"http://127.0.0.1:{env['PORT']}"
     try:
-        _wait_until_up(url + "/", process, log_path)
+        _wait_until_up(url + ready_path, process, log_path)
         yield ServedApp(url, process, log_path)
     finally:
         os.killpg(process.pid, signal.SIGTERM)  # the server, its workers and background-callback children

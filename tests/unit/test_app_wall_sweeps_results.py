@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import io
 
@@ -19,6 +20,21 @@ MR_GRID = {
     "stop_loss_pct": "0.02,0.05",
     "cooldown_period": "3",
 }
+
+
+@contextlib.contextmanager
+def _triggered(component_id: str):
+    """Run the block as a callback Dash calls after `component_id` was clicked."""
+    from dash._callback_context import context_value
+    from dash._utils import AttributeDict
+
+    token = context_value.set(
+        AttributeDict(triggered_inputs=[{"prop_id": f"{component_id}.n_clicks", "value": 1}])
+    )
+    try:
+        yield
+    finally:
+        context_value.reset(token)
 
 
 @pytest.fixture
@@ -132,35 +148,56 @@ def test_selected_sweep_with_airflow_down_lists_the_recorded_runs(services, monk
 
 
 def test_a_confirmed_action_runs_once_however_often_the_confirmation_arrives(services) -> None:
-    from dash.exceptions import PreventUpdate
-
     from components import context
     from pages.sweeps import confirm
+    from services.auth import local_principal
     from services.models import RunSummary
 
     started: list[str] = []
 
     class Actions:
-        def trigger(self, name):
+        def trigger(self, principal, name):
             started.append(name)
             return RunSummary(run_id=f"bt_{len(started)}", state="queued")
 
     context.configure(services.settings, dataclasses.replace(services, actions=Actions()))
-    pending = {"action": "retrigger", "name": "mr_a", "run_id": "", "token": "t-1"}
+    token = services.pending.create(local_principal(), "retrigger", "mr_a")
 
-    alert, is_open, touched = confirm(1, pending, 0)
-    with pytest.raises(PreventUpdate):
-        confirm(2, pending, touched)  # a double click: the same confirmation again
-    confirm(3, {**pending, "token": "t-2"}, touched)  # a new confirmation is a new action
+    alert, is_open, touched = confirm(1, {"token": token}, 0)
+    again, _, touched_again = confirm(2, {"token": token}, touched)  # a double click: the same token again
+    confirm(3, {"token": services.pending.create(local_principal(), "retrigger", "mr_a")}, touched)
 
     assert started == ["mr_a", "mr_a"] and is_open is False
     assert "Started run bt_1 of mr_a" in str(alert.to_plotly_json())
+    assert "Nothing was done." in str(again.to_plotly_json()) and touched_again is dash.no_update
+
+
+def test_a_confirmation_is_only_a_token_the_server_knows(services) -> None:
+    from pages.sweeps import confirm
+
+    for forged in ({"token": "made-up"}, {"action": "cancel", "name": "mr_a", "run_id": "r"}, {"token": 7}):
+        alert, _is_open, touched = confirm(1, forged, 0)
+        assert "Nothing was done." in str(alert.to_plotly_json()) and touched is dash.no_update
+    assert services.runs.list_runs(services.registry.get("mr_a").config)[0].state != "failed"
+
+
+def test_ask_keeps_the_pending_action_on_the_server_and_hands_out_only_a_token(services) -> None:
+    from components.sweeps_layout import SweepsIds
+    from pages.sweeps import ask
+
+    rows = [{"name": "mr_a", "last_run_id": services.registry.get("mr_a").run_ids[0]}]
+    with _triggered(SweepsIds.CANCEL):
+        view = ask(None, None, 1, None, rows)
+    assert set(view["pending"]) == {"token"} and view["open"] and not view["disabled"]
+    assert view["label"] == "Cancel run"
 
 
 def test_a_failing_sweep_action_says_why_in_an_alert(services) -> None:
     from pages.sweeps import confirm
+    from services.auth import local_principal
 
-    alert, is_open, touched = confirm(1, {"action": "cancel", "name": "mr_a", "run_id": "r", "token": "t"}, 0)
+    token = services.pending.create(local_principal(), "cancel", "mr_a", "r")
+    alert, is_open, touched = confirm(1, {"token": token}, 0)
     text = str(alert.to_plotly_json())
     assert is_open is False and "Cancel run failed." in text and "has no run r" in text
     assert touched is dash.no_update  # nothing changed: the history is not re-read

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from airflow_backtest_framework.catalog import STRATEGIES
 from components.configure_layout import LABELS
 from tests.fakes import use_fake_services
+from tests.support.signin import OffLoopClient
 
 DRAFT = {"id": "configure-draft", "property": "data"}
 SAVE = {"id": "configure-save", "property": "n_clicks"}
@@ -62,7 +63,7 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory):
     use_fake_services(Path(tmp_path_factory.mktemp("props")))
     from tests.fakes import _app
 
-    client = _app[0].server.test_client()
+    client = OffLoopClient(_app[0].server)  # whole-suite runs keep Playwright's loop in this thread
     dependencies = client.get("/_dash-dependencies").get_json()
     fed = [d for d in dependencies if DRAFT in d["inputs"] + d["state"] and not d.get("clientside_function")]
     assert len(fed) >= 2, "the validation and save callbacks read the draft"

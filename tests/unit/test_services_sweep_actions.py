@@ -10,6 +10,7 @@ from airflow_backtest_framework.engine_contract import PLAN_TASK_ID, SUMMARY_TAS
 from bench.fake_airflow import FakeDagsFolderAirflow
 from services.airflow.client import AirflowClient
 from services.airflow.transport import ApiRequest, ApiResponse
+from services.auth import Principal, Role
 from services.aws.batch import BatchJob, BatchJobStatus
 from services.clock import Clock
 from services.deploy import DeployService
@@ -18,6 +19,8 @@ from services.runs import RunService
 from services.storage import LocalFolderStore
 from services.sweep_actions import SweepActions
 from tests.support.sweeps import small_sweep
+
+ADMIN = Principal(name="root", role=Role.ADMIN)
 
 
 class FakeBatch:
@@ -69,20 +72,20 @@ def actions_of(client: AirflowClient, registry: SweepRegistry, batch=None, sleep
 
 def test_retrigger_starts_a_run_and_records_it(world) -> None:
     airflow, actions, registry, _batch, config = world
-    run = actions.trigger(config.name)
+    run = actions.trigger(ADMIN, config.name)
     assert [r.run_id for r in airflow.runs[config.dag_id]] == [run.run_id]
     assert registry.get(config.name).run_ids == [run.run_id]
 
 
 def test_retry_failed_clears_only_the_failed_chunks_and_summarize(world) -> None:
     airflow, actions, _registry, _batch, config = world
-    run_id = actions.trigger(config.name).run_id
+    run_id = actions.trigger(ADMIN, config.name).run_id
     airflow.set_states(config.dag_id, run_id, "failed", {0: "success", 1: "failed", 2: "upstream_failed"})
     airflow._run(config.dag_id, run_id).other_states.update(
         {PLAN_TASK_ID: "success", SUMMARY_TASK_ID: "success"}
     )
 
-    cleared = actions.retry_failed(config.name, run_id)
+    cleared = actions.retry_failed(ADMIN, config.name, run_id)
 
     run = airflow._run(config.dag_id, run_id)
     assert cleared == [1, 2]
@@ -93,16 +96,16 @@ def test_retry_failed_clears_only_the_failed_chunks_and_summarize(world) -> None
 
 def test_retry_failed_with_nothing_failed_changes_nothing(world) -> None:
     airflow, actions, _registry, _batch, config = world
-    run_id = actions.trigger(config.name).run_id
+    run_id = actions.trigger(ADMIN, config.name).run_id
     airflow.set_states(config.dag_id, run_id, "success", {0: "success", 1: "success", 2: "success"})
-    assert actions.retry_failed(config.name, run_id) == []
+    assert actions.retry_failed(ADMIN, config.name, run_id) == []
     run = airflow._run(config.dag_id, run_id)
     assert run.state == "success" and set(run.chunk_states.values()) == {"success"}
 
 
 def test_cancel_marks_the_run_failed_and_terminates_live_batch_jobs(world) -> None:
     airflow, actions, _registry, batch, config = world
-    run_id = actions.trigger(config.name).run_id
+    run_id = actions.trigger(ADMIN, config.name).run_id
     airflow.set_states(config.dag_id, run_id, "running", {0: "success", 1: "running"})
     batch.jobs[(config.dag_id, run_id)] = [
         BatchJob(job_id="done", name=config.dag_id, status=BatchJobStatus.SUCCEEDED),
@@ -110,7 +113,7 @@ def test_cancel_marks_the_run_failed_and_terminates_live_batch_jobs(world) -> No
         BatchJob(job_id="waiting", name=config.dag_id, status=BatchJobStatus.RUNNABLE),
     ]
 
-    result = actions.cancel(config.name, run_id)
+    result = actions.cancel(ADMIN, config.name, run_id)
 
     assert airflow._run(config.dag_id, run_id).state == "failed"
     assert result.run.state == "failed"
@@ -131,16 +134,16 @@ def test_cancel_in_local_mode_only_marks_the_run(tmp_path: Path) -> None:
     registry.save(config)
     DeployService(LocalFolderStore(airflow.dags_folder), client, max_grid_points=None).deploy(config)
     actions = actions_of(client, registry, sleep=no_wait)
-    run_id = actions.trigger(config.name).run_id
-    result = actions.cancel(config.name, run_id)
+    run_id = actions.trigger(ADMIN, config.name).run_id
+    result = actions.cancel(ADMIN, config.name, run_id)
     assert result.terminated_jobs == [] and airflow._run(config.dag_id, run_id).state == "failed"
 
 
 def test_cancel_leaves_a_finished_run_as_it_is(world) -> None:
     airflow, actions, _registry, _batch, config = world
-    run_id = actions.trigger(config.name).run_id
+    run_id = actions.trigger(ADMIN, config.name).run_id
     airflow.set_states(config.dag_id, run_id, "success", {0: "success", 1: "success", 2: "success"})
-    result = actions.cancel(config.name, run_id)
+    result = actions.cancel(ADMIN, config.name, run_id)
     assert result.already_finished and result.run.state == "success" and result.terminated_jobs == []
     assert airflow._run(config.dag_id, run_id).state == "success"
 
@@ -166,11 +169,11 @@ def test_cancel_of_a_queued_run_that_the_scheduler_starts_anyway_ends_failed(wor
     scheduler_turns: list[str] = []
     racing = racing_scheduler(airflow, config.dag_id, scheduler_turns, state="running", end_date=None)
     actions = actions_of(AirflowClient(racing), registry, sleep=no_wait)
-    run_id = actions.trigger(config.name).run_id
+    run_id = actions.trigger(ADMIN, config.name).run_id
     assert airflow._run(config.dag_id, run_id).state == "queued"
     patches_before = airflow.requests["PATCH /dags"]  # deploy unpaused the DAG with one
 
-    result = actions.cancel(config.name, run_id)
+    result = actions.cancel(ADMIN, config.name, run_id)
 
     assert scheduler_turns, "the race was not staged"
     assert airflow._run(config.dag_id, run_id).state == "failed"
@@ -184,9 +187,9 @@ def test_cancel_of_a_queued_run_that_the_scheduler_then_calls_a_success_ends_fai
     scheduler_turns: list[str] = []
     racing = racing_scheduler(airflow, config.dag_id, scheduler_turns, state="success")
     actions = actions_of(AirflowClient(racing), registry, sleep=no_wait)
-    run_id = actions.trigger(config.name).run_id
+    run_id = actions.trigger(ADMIN, config.name).run_id
 
-    result = actions.cancel(config.name, run_id)
+    result = actions.cancel(ADMIN, config.name, run_id)
 
     assert scheduler_turns, "the race was not staged"
     assert airflow._run(config.dag_id, run_id).state == "failed" and result.run.state == "failed"
@@ -196,10 +199,10 @@ def test_cancel_of_a_running_run_does_not_wait_for_the_scheduler(world) -> None:
     airflow, _actions, registry, _batch, config = world
     slept: list[float] = []
     actions = actions_of(AirflowClient(airflow), registry, sleep=slept.append)
-    run_id = actions.trigger(config.name).run_id
+    run_id = actions.trigger(ADMIN, config.name).run_id
     airflow.set_states(config.dag_id, run_id, "running", {0: "running"})
     patches_before = airflow.requests["PATCH /dags"]
-    assert actions.cancel(config.name, run_id).run.state == "failed"
+    assert actions.cancel(ADMIN, config.name, run_id).run.state == "failed"
     assert slept == [] and airflow.requests["PATCH /dags"] - patches_before == 1
 
 
@@ -233,8 +236,8 @@ def test_on_mwaa_the_longest_name_preflight_allows_can_still_cancel_its_runs(tmp
     assert deployer.deploy(config).ok
     actions = actions_of(client, registry, sleep=no_wait)
 
-    run_id = actions.trigger(config.name).run_id
+    run_id = actions.trigger(ADMIN, config.name).run_id
     airflow.set_states(config.dag_id, run_id, "running", {0: "running"})
-    assert actions.cancel(config.name, run_id).run.state == "failed"
+    assert actions.cancel(ADMIN, config.name, run_id).run.state == "failed"
     assert airflow._run(config.dag_id, run_id).state == "failed"
     assert longest == deployer.max_name_chars >= 20  # what Configure checks; useful names keep every action
