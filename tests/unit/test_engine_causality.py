@@ -43,6 +43,18 @@ def sweep(strategy: str, factors: list[str] | None = None, **fields: object) -> 
     )
 
 
+def beta_sweep(**fields: object) -> SweepConfig:
+    """The long-short sweep over AAA and BBB in 2023's first quarter, ranking on a Beta factor."""
+    return sweep(
+        "LongShortEquityStrategy",
+        factors=["Beta"],
+        universe=["AAA", "BBB"],
+        start_date="2023-01-01",
+        end_date="2023-03-31",
+        **fields,
+    )
+
+
 def with_late_factor(data: MarketData, seed: int = 7) -> MarketData:
     values = np.random.default_rng(seed).normal(size=data.close.shape)
     values[:LATE_FACTOR_START] = np.nan
@@ -181,14 +193,7 @@ def test_factor_publication_lag_shifts_the_values_later(tmp_path: Path) -> None:
         write_csv(
             tmp_path, symbol, days, np.linspace(10, 12, days.size), Beta=np.arange(days.size, dtype=float)
         )
-    config = sweep(
-        "LongShortEquityStrategy",
-        factors=["Beta"],
-        universe=["AAA", "BBB"],
-        start_date="2023-01-01",
-        end_date="2023-03-31",
-        factor_lags={"Beta": 3},
-    )
+    config = beta_sweep(factor_lags={"Beta": 3})
     beta = load_market_data(config, str(tmp_path)).factors["Beta"][:, 0]
     assert np.isnan(beta[:3]).all() and beta[3:].tolist() == list(range(days.size - 3))
 
@@ -230,12 +235,6 @@ def test_the_loader_never_back_fills_a_factor(tmp_path: Path) -> None:
     late = np.where(np.arange(days.size) < 20, np.nan, 2.0)
     for symbol in ("AAA", "BBB"):
         write_csv(tmp_path, symbol, days, np.linspace(10, 12, days.size), Beta=late)
-    config = sweep(
-        "LongShortEquityStrategy",
-        factors=["Beta"],
-        universe=["AAA", "BBB"],
-        start_date="2023-01-01",
-        end_date="2023-03-31",
-    )
+    config = beta_sweep()
     beta = load_market_data(config, str(tmp_path)).factors["Beta"]
     assert np.isnan(beta[:20]).all() and (beta[20:] == 2.0).all()

@@ -50,6 +50,28 @@ def gross(data: MarketData, sig: Signals, exe: Execution) -> np.ndarray:
     return performance.returns.gross
 
 
+MOMENTUM_PARAMS = {
+    "momentum_period": "10",
+    "signal_threshold": "0.02",
+    "stop_loss_pct": "0.05",
+    "cooldown_period": "1",
+}
+
+
+def fills_sweep(
+    strategy: str, params: dict[str, str], universe: list[str], start_date: str, end_date: str
+) -> SweepConfig:
+    """A one-point sweep run through the engine's loader and fills."""
+    return SweepConfig(
+        name="fills_test",
+        strategy=strategy,
+        params=params,
+        universe=universe,
+        start_date=start_date,
+        end_date=end_date,
+    )
+
+
 CLOSE = [100.0, 101.0, 104.0, 110.0, 108.0, 112.0]
 OPEN = [100.0, 100.5, 102.0, 105.0, 111.0, 109.0]
 
@@ -93,19 +115,7 @@ def test_a_short_stop_watches_the_highs() -> None:
 
 
 def test_without_ohlc_stops_fill_at_the_close_and_next_open_becomes_next_close() -> None:
-    config = SweepConfig(
-        name="fills_test",
-        strategy="MomentumStrategy",
-        params={
-            "momentum_period": "10",
-            "signal_threshold": "0.02",
-            "stop_loss_pct": "0.05",
-            "cooldown_period": "1",
-        },
-        universe=["AAA", "BBB"],
-        start_date="2022-01-01",
-        end_date="2022-12-31",
-    )
+    config = fills_sweep("MomentumStrategy", MOMENTUM_PARAMS, ["AAA", "BBB"], "2022-01-01", "2022-12-31")
     data = dataclasses.replace(load_market_data(config), open=None, high=None, low=None)
     record = run_point(config, 0, data).execution
     assert record["fill"] == "next_close" and record["requested_fill"] == "next_open"
@@ -138,19 +148,13 @@ def test_commission_slippage_and_borrow_are_charged() -> None:
 
 
 def test_synthetic_bars_have_consistent_ohlc_and_run_next_open_with_intraday_stops() -> None:
-    config = SweepConfig(
-        name="fills_test",
-        strategy="MeanReversionStrategy",
-        params={
-            "lookback_period": "20",
-            "entry_threshold": "1.5",
-            "stop_loss_pct": "0.03",
-            "cooldown_period": "1",
-        },
-        universe=["AAA", "BBB", "CCC"],
-        start_date="2021-01-01",
-        end_date="2022-12-31",
-    )
+    params = {
+        "lookback_period": "20",
+        "entry_threshold": "1.5",
+        "stop_loss_pct": "0.03",
+        "cooldown_period": "1",
+    }
+    config = fills_sweep("MeanReversionStrategy", params, ["AAA", "BBB", "CCC"], "2021-01-01", "2022-12-31")
     data = load_market_data(config)
     assert data.has_ohlc and data.synthetic
     assert (data.low <= np.minimum(data.open, data.close)).all()
@@ -161,19 +165,8 @@ def test_synthetic_bars_have_consistent_ohlc_and_run_next_open_with_intraday_sto
 
 
 def test_stop_losses_lose_the_stop_exactly_unless_the_bar_gaps_through_it() -> None:
-    config = SweepConfig(
-        name="fills_test",
-        strategy="MomentumStrategy",
-        params={
-            "momentum_period": "10",
-            "signal_threshold": "0.02",
-            "stop_loss_pct": "0.05",
-            "cooldown_period": "1",
-        },
-        universe=[f"S{number:02d}" for number in range(20)],
-        start_date="2015-01-01",
-        end_date="2020-12-31",
-    )
+    universe = [f"S{number:02d}" for number in range(20)]
+    config = fills_sweep("MomentumStrategy", MOMENTUM_PARAMS, universe, "2015-01-01", "2020-12-31")
     data = load_market_data(config)
     sig = build_strategy(config.strategy, config.point(0)).signals(data)
     exe = Execution.of(config, data)
