@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from airflow_backtest_framework import engine_contract as ec
-from airflow_backtest_framework.catalog import STRATEGIES
 from airflow_backtest_framework.config import SweepConfig
 from backtest_engine import load_market_data, main, run_point
 from backtest_engine.data import MarketData
@@ -19,6 +18,7 @@ from backtest_engine.execution import Execution, fills
 from backtest_engine.metrics import Book
 from backtest_engine.positions import simulate
 from backtest_engine.strategies import build_strategy
+from tests.support.sweeps import grid_params
 
 SAMPLE_UNIVERSE = ["AAPL", "GOOG", "IBM", "MSFT"]  # GOOG quotes from 2004-08-19: a late listing
 LATE_FACTOR_START = 150  # bars without any value of the factor
@@ -34,7 +34,7 @@ def sweep(strategy: str, factors: list[str] | None = None, **fields: object) -> 
     return SweepConfig(
         name="causality_test",
         strategy=strategy,
-        params=dict(zip(STRATEGIES[strategy].param_names, values, strict=True)),
+        params=grid_params(strategy, *values),
         universe=fields.pop("universe", SAMPLE_UNIVERSE),
         factors=factors or [],
         start_date=fields.pop("start_date", "2004-01-01"),

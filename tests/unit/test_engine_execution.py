@@ -13,6 +13,7 @@ from backtest_engine.execution import Execution, fills
 from backtest_engine.metrics import evaluate
 from backtest_engine.positions import Signals, simulate
 from backtest_engine.strategies import build_strategy
+from tests.support.sweeps import grid_params
 
 DATES = np.arange("2024-01-01", "2024-01-11", dtype="datetime64[D]")
 
@@ -50,12 +51,7 @@ def gross(data: MarketData, sig: Signals, exe: Execution) -> np.ndarray:
     return performance.returns.gross
 
 
-MOMENTUM_PARAMS = {
-    "momentum_period": "10",
-    "signal_threshold": "0.02",
-    "stop_loss_pct": "0.05",
-    "cooldown_period": "1",
-}
+MOMENTUM_PARAMS = grid_params("MomentumStrategy", "10", "0.02", "0.05", "1")
 
 
 def fills_sweep(
@@ -148,12 +144,7 @@ def test_commission_slippage_and_borrow_are_charged() -> None:
 
 
 def test_synthetic_bars_have_consistent_ohlc_and_run_next_open_with_intraday_stops() -> None:
-    params = {
-        "lookback_period": "20",
-        "entry_threshold": "1.5",
-        "stop_loss_pct": "0.03",
-        "cooldown_period": "1",
-    }
+    params = grid_params("MeanReversionStrategy", "20", "1.5", "0.03", "1")
     config = fills_sweep("MeanReversionStrategy", params, ["AAA", "BBB", "CCC"], "2021-01-01", "2022-12-31")
     data = load_market_data(config)
     assert data.has_ohlc and data.synthetic
