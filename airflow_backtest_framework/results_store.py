@@ -113,6 +113,28 @@ def check_key(key: str) -> str:
     return key
 
 
+def list_files(root: Path, prefix: str = "", temp_prefix: str = TEMP_PREFIX) -> list[str]:
+    """Sorted '/'-separated paths under `root` starting with `prefix`, temp files left out.
+
+    Only the deepest folder the prefix names is walked, then the full string prefix filters (as on S3).
+    """
+    folder = prefix.rpartition("/")[0]
+    start = root / folder if folder else root
+    if not start.is_dir():
+        return []
+    keys = []
+    for current, dirs, files in os.walk(start):
+        dirs.sort()
+        relative = Path(current).relative_to(root).as_posix()  # once per folder: 10^4 files are common
+        base = "" if relative == "." else f"{relative}/"
+        keys += [
+            f"{base}{name}"
+            for name in files
+            if not name.startswith(temp_prefix) and f"{base}{name}".startswith(prefix)
+        ]
+    return sorted(keys)
+
+
 def write_atomically(path: Path, data: bytes, temp_prefix: str = TEMP_PREFIX) -> None:
     """Write `data` at `path` so readers see the old or the new content, never a part.
 
@@ -185,20 +207,9 @@ class LocalFolderBackend:
     def list(self, prefix: str = "") -> list[str]:
         """Sorted keys starting with `prefix`; only the deepest folder the prefix names is walked."""
         folder = prefix.rpartition("/")[0]
-        start = self.root / check_key(folder) if folder else self.root
-        if not start.is_dir():
-            return []
-        keys = []
-        for current, dirs, files in os.walk(start):
-            dirs.sort()
-            relative = Path(current).relative_to(self.root).as_posix()
-            base = "" if relative == "." else f"{relative}/"
-            keys += [
-                f"{base}{name}"
-                for name in files
-                if not name.startswith(TEMP_PREFIX) and f"{base}{name}".startswith(prefix)
-            ]
-        return sorted(keys)
+        if folder:
+            check_key(folder)
+        return list_files(self.root, prefix)
 
 
 def default_s3_client() -> Any:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from airflow_backtest_framework.catalog import STRATEGIES
 from airflow_backtest_framework.config import SweepConfig
 from bench.common import failures, report
 from scripts import local_airflow
@@ -51,6 +52,12 @@ class CountingTransport:
         with self._lock:
             self.count += 1
         return self.inner(request)
+
+
+def bench_sweep(prefix: str, expressions: tuple[str, ...], **fields: object) -> SweepConfig:
+    """A BASE sweep of a name of its own, its grid one expression per parameter in the catalog's order."""
+    params = dict(zip(STRATEGIES[BASE["strategy"]].param_names, expressions, strict=True))
+    return SweepConfig(name=f"{prefix}_{int(time.time())}", params=params, **{**BASE, **fields})
 
 
 def wait_run(services, config: SweepConfig, run_id: str) -> str:
@@ -92,16 +99,7 @@ def bench_deploy(services) -> None:
 
 
 def bench_run_100(services) -> None:
-    config = SweepConfig(
-        name=f"bench_run100_{int(time.time())}",
-        params={
-            "lookback_period": "10:100:10",
-            "entry_threshold": "1:3:5",
-            "stop_loss_pct": "0.05,0.1",
-            "cooldown_period": "5",
-        },
-        **BASE,
-    )
+    config = bench_sweep("bench_run100", ("10:100:10", "1:3:5", "0.05,0.1", "5"))
     assert config.grid_size == 100, config.grid_size
     assert services.deployer.deploy(config).ok
     started = time.perf_counter()
@@ -113,16 +111,7 @@ def bench_run_100(services) -> None:
 
 
 def bench_monitor_10k(services, settings) -> None:
-    config = SweepConfig(
-        name=f"bench_mon10k_{int(time.time())}",
-        params={
-            "lookback_period": "10:109:100",
-            "entry_threshold": "1:3:10",
-            "stop_loss_pct": "0.05:0.1:10",
-            "cooldown_period": "5",
-        },
-        **{**BASE, "universe": ["AAPL"]},
-    )
+    config = bench_sweep("bench_mon10k", ("10:109:100", "1:3:10", "0.05:0.1:10", "5"), universe=["AAPL"])
     assert config.grid_size == 10_000
     assert services.deployer.deploy(config).ok
     run = services.runs.trigger(config)

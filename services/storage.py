@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from airflow_backtest_framework.results_store import write_atomically
+from airflow_backtest_framework.results_store import list_files, write_atomically
 from services.errors import NotFound, StorageError
 
 log = logging.getLogger(__name__)
@@ -148,22 +147,7 @@ class LocalFolderStore:
     def list(self, prefix: str = "") -> list[str]:
         """Sorted keys starting with `prefix` (a string prefix, as on S3); temp files are never listed."""
         validate_prefix(prefix)
-        root = self.root.resolve()
-        # Walk only the deepest folder the prefix names, then filter by the full string prefix.
-        start = root / prefix.rpartition("/")[0] if "/" in prefix else root
-        if not start.is_dir():
-            return []
-        keys = []
-        for folder, dirs, files in os.walk(start):
-            dirs.sort()
-            relative = Path(folder).relative_to(root).as_posix()  # once per folder: 10^4 files are common
-            base = "" if relative == "." else f"{relative}/"
-            keys += [
-                f"{base}{name}"
-                for name in files
-                if not name.startswith(TEMP_PREFIX) and f"{base}{name}".startswith(prefix)
-            ]
-        return sorted(keys)
+        return list_files(self.root.resolve(), prefix, temp_prefix=TEMP_PREFIX)
 
     def delete(self, key: str) -> None:
         """Remove the file at `key`; a missing key is not an error (as on S3)."""

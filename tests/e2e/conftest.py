@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +27,10 @@ import pytest
 
 from bench.browser import CHROMIUM, CHROMIUM_ARGS  # one Chromium set-up for the benches and tests
 from services.settings import PROJECT_ROOT, Settings
+from tests.fakes import FakeServices
 
 FAKE_SERVICES_ENV = "BACKTEST_FAKE_SERVICES"
+FAKE_SERVER = "tests/e2e/serve_fake.py"
 SERVER_START_TIMEOUT_S = 60.0
 SERVER_STOP_TIMEOUT_S = 10.0
 # One patience for actions and assertions: Playwright's assertions wait 5 s by default, too little for a
@@ -126,6 +128,25 @@ def serve(
             process.wait()
 
 
+@dataclass
+class Seeded:
+    """A served app over fake services, and those services, to seed or break them from the test."""
+
+    url: str
+    services: FakeServices
+
+
+@contextmanager
+def serve_seeded(
+    folder: Path, seed: Callable[[Path], FakeServices], run_seconds: float, refresh_s: float
+) -> Iterator[Seeded]:
+    """Seed fake services in `folder`, then serve the app over them (the server reads the same files)."""
+    services = seed(folder)
+    env = app_env(folder, free_port(), FAKE_RUN_SECONDS=str(run_seconds), REFRESH_INTERVAL_S=str(refresh_s))
+    with serve([sys.executable, FAKE_SERVER], env, folder / "server") as served:
+        yield Seeded(served.url, services)
+
+
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory) -> Iterator[str]:
     """`python app.py` (or, with BACKTEST_FAKE_SERVICES=1, the same app over fake services) on a free port."""
@@ -137,7 +158,7 @@ def app_url(tmp_path_factory) -> Iterator[str]:
         FAKE_DEPLOY_STEP_DELAY_S=str(FAKE_DEPLOY_STEP_S),
     )
     fake = os.environ.get(FAKE_SERVICES_ENV, "1") == "1"
-    entry = "tests/e2e/serve_fake.py" if fake else "app.py"
+    entry = FAKE_SERVER if fake else "app.py"
     with serve([sys.executable, entry], env, folder) as served:
         yield served.url
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from tests.e2e.conftest import SCREENSHOTS
 
 DEBOUNCE_WAIT_MS = 600
 SETTLE_MS = 1_500  # let charts finish their first draw before a screenshot
+DEPLOY_STEPS = 5
 
 
 def param_input(page: Page, strategy: str, name: str) -> Locator:
@@ -60,6 +62,19 @@ def choose_factor(page: Page, factor: str) -> None:
     page.get_by_role("checkbox", name=f"{factor} —").check()
     page.keyboard.press("Escape")
     expect(page.locator("#configure-factors")).to_contain_text(factor)
+
+
+def deploy_and_wait(page: Page, timeout_ms: int) -> Locator:
+    """Click Deploy and wait for the finished panel: 100 %, every step done or skipped and ticked."""
+    page.click("#deploy-button")
+    panel = page.locator("#deploy-panel")
+    expect(panel).to_contain_text("Deployed and unpaused.", timeout=timeout_ms)
+    bar = panel.locator(".progress-bar")
+    expect(bar).to_have_text(f"{DEPLOY_STEPS} of {DEPLOY_STEPS}")
+    expect(bar).to_have_attribute("style", re.compile(r"width:\s*100%"))
+    expect(panel.locator("li.bt-deploy-step-done, li.bt-deploy-step-skipped")).to_have_count(DEPLOY_STEPS)
+    expect(panel.locator(".bt-deploy-mark")).to_have_text(["✓"] * DEPLOY_STEPS)
+    return panel
 
 
 def kpi_value(page: Page, label: str) -> Locator:

@@ -27,6 +27,7 @@ from tests.e2e.helpers import (
     cancel_run_from_history,
     choose_factor,
     choose_strategy,
+    deploy_and_wait,
     kpi_value,
     param_input,
     record_texts,
@@ -60,7 +61,6 @@ PARAMS = {
 }
 POINTS, POINTS_PER_TASK = 4, 2
 CHUNKS = [(0, 2), (2, 2)]
-DEPLOY_STEPS = 5
 DEPLOY_TIMEOUT_MS = (
     90_000  # S3 upload, sync (1 s), Airflow's parse (refresh 2 s), unpause, over InvokeRestApi
 )
@@ -116,14 +116,7 @@ def deploy_and_trigger(page: Page, url: str) -> str:
     expect(page.locator("#deploy-summary")).to_contain_text("Not deployed")
     expect(page.locator("#deploy-preflight")).to_contain_text("checks pass", timeout=30_000)
     expect(page.locator("#deploy-preflight .bt-check-row-bad")).to_have_count(0)
-    page.click("#deploy-button")
-    panel = page.locator("#deploy-panel")
-    expect(panel).to_contain_text("Deployed and unpaused.", timeout=DEPLOY_TIMEOUT_MS)
-    bar = panel.locator(".progress-bar")
-    expect(bar).to_have_text(f"{DEPLOY_STEPS} of {DEPLOY_STEPS}")
-    expect(bar).to_have_attribute("style", re.compile(r"width:\s*100%"))
-    expect(panel.locator("li.bt-deploy-step-done, li.bt-deploy-step-skipped")).to_have_count(DEPLOY_STEPS)
-    expect(panel.locator(".bt-deploy-mark")).to_have_text(["✓"] * DEPLOY_STEPS)
+    deploy_and_wait(page, DEPLOY_TIMEOUT_MS)
     expect(page.locator("#deploy-summary")).to_contain_text("Deployed")
     page.click("#deploy-trigger")
     result = page.locator("#deploy-trigger-result")

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import app_env, free_port, serve
+from tests.e2e.conftest import Seeded, serve_seeded
 from tests.e2e.helpers import choose_strategy, history_row, save_sweep, snap, type_into
-from tests.e2e.test_wall_results_e2e import FINISHED, REFRESH_S, RUN_SECONDS, Seeded, seed
+from tests.e2e.test_wall_results_e2e import FINISHED, REFRESH_S, RUN_SECONDS, seed
 
 pytestmark = pytest.mark.e2e
 
@@ -43,11 +42,8 @@ def test_two_sessions_saving_one_sweep_one_is_refused_and_keeps_its_text(open_pa
 
 @pytest.fixture(scope="module")
 def failing(tmp_path_factory) -> Iterator[Seeded]:
-    folder = tmp_path_factory.mktemp("e2e-faults")
-    services = seed(folder)
-    env = app_env(folder, free_port(), FAKE_RUN_SECONDS=str(RUN_SECONDS), REFRESH_INTERVAL_S=str(REFRESH_S))
-    with serve([sys.executable, "tests/e2e/serve_fake.py"], env, folder / "server") as served:
-        yield Seeded(served.url, services)
+    with serve_seeded(tmp_path_factory.mktemp("e2e-faults"), seed, RUN_SECONDS, REFRESH_S) as served:
+        yield served
 
 
 def test_the_wall_with_airflow_failing_says_so_then_recovers(failing, watched_page) -> None:

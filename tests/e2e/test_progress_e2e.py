@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from services.settings import Settings
-from tests.e2e.conftest import app_env, free_port, serve
+from tests.e2e.conftest import Seeded, serve_seeded
 from tests.e2e.helpers import SETTLE_MS, snap
 from tests.fakes import FakeServices
 from tests.support.fake_sweep_progress import FAILED_EVERY
@@ -33,12 +31,6 @@ SWEEP = "mr_progress"  # three runs: two finished at different paces, one runnin
 SINGLE = "mr_single"  # one run: no comparison
 # (started this long ago, took this long) of each run of SWEEP, oldest first.
 RUNS = ((3 * 3600.0, 1800.0), (3600.0, 900.0), (RUN_SECONDS * 0.4, RUN_SECONDS))
-
-
-@dataclass
-class Seeded:
-    url: str
-    services: FakeServices
 
 
 def _spread_runs(services: FakeServices, dag_id: str) -> None:
@@ -71,11 +63,8 @@ def seed(folder: Path) -> FakeServices:
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory) -> Iterator[Seeded]:
-    folder = tmp_path_factory.mktemp("e2e-progress")
-    services = seed(folder)
-    env = app_env(folder, free_port(), FAKE_RUN_SECONDS=str(RUN_SECONDS), REFRESH_INTERVAL_S=str(REFRESH_S))
-    with serve([sys.executable, "tests/e2e/serve_fake.py"], env, folder / "server") as served:
-        yield Seeded(served.url, services)
+    with serve_seeded(tmp_path_factory.mktemp("e2e-progress"), seed, RUN_SECONDS, REFRESH_S) as served:
+        yield served
 
 
 def traces(page: Page, graph_id: str) -> list[dict]:

@@ -11,8 +11,10 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import GunicornApp
 from tests.e2e.helpers import (
+    DEPLOY_STEPS,
     choose_factor,
     choose_strategy,
+    deploy_and_wait,
     kpi_value,
     param_feedback,
     param_input,
@@ -28,7 +30,6 @@ from tests.e2e.helpers import (
 pytestmark = pytest.mark.e2e
 
 MR = "MeanReversionStrategy"
-DEPLOY_STEPS = 5
 DEPLOY_TIMEOUT_MS = 90_000  # render, upload, Airflow's parse (refresh_interval 2 s), unpause
 RUN_TIMEOUT_MS = 180_000  # 12 points in 3 mapped tasks on LocalExecutor
 INVALID = re.compile(r"\bis-invalid\b")
@@ -114,15 +115,8 @@ def assert_form(page: Page, form: SweepForm) -> None:
 def deploy_to_completion(page: Page) -> list[str]:
     """Click Deploy and wait for the finished panel: 100 %, every step ticked. The live labels seen."""
     record_texts(page, "deployLabels", "#deploy-live", "#deploy-live .progress-bar")
-    page.click("#deploy-button")
-    panel = page.locator("#deploy-panel")
-    expect(panel).to_contain_text("Deployed and unpaused.", timeout=DEPLOY_TIMEOUT_MS)
-    bar = panel.locator(".progress-bar")
-    expect(bar).to_have_text(f"{DEPLOY_STEPS} of {DEPLOY_STEPS}")
-    expect(bar).to_have_attribute("style", re.compile(r"width:\s*100%"))
+    panel = deploy_and_wait(page, DEPLOY_TIMEOUT_MS)
     expect(panel.locator("li.bt-deploy-step")).to_have_count(DEPLOY_STEPS)
-    expect(panel.locator("li.bt-deploy-step-done, li.bt-deploy-step-skipped")).to_have_count(DEPLOY_STEPS)
-    expect(panel.locator(".bt-deploy-mark")).to_have_text(["✓"] * DEPLOY_STEPS)
     labels = recorded_texts(page, "deployLabels")
     # The background job reported its steps as it went, before the final result replaced them.
     assert any(re.fullmatch(rf"[0-4] of {DEPLOY_STEPS}", label) for label in labels), labels

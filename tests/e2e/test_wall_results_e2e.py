@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from services.results_analysis import metric_grid, top_n
 from services.settings import Settings
-from tests.e2e.conftest import app_env, free_port, serve
+from tests.e2e.conftest import Seeded, serve_seeded
 from tests.e2e.helpers import history_row, snap
 from tests.fakes import FakeServices
 from tests.support.sweeps import small_sweep
@@ -32,12 +30,6 @@ MR_GRID = {
 FINISHED = "mr_finished"
 RUNNING = ("mr_desk_a", "mom_desk_b")
 NEVER_RUN = "ls_draft"
-
-
-@dataclass
-class Seeded:
-    url: str
-    services: FakeServices
 
 
 def _age_run(services: FakeServices, dag_id: str, seconds: float) -> None:
@@ -74,11 +66,8 @@ def seed(folder: Path) -> FakeServices:
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory) -> Iterator[Seeded]:
-    folder = tmp_path_factory.mktemp("e2e-wall")
-    services = seed(folder)
-    env = app_env(folder, free_port(), FAKE_RUN_SECONDS=str(RUN_SECONDS), REFRESH_INTERVAL_S=str(REFRESH_S))
-    with serve([sys.executable, "tests/e2e/serve_fake.py"], env, folder / "server") as served:
-        yield Seeded(served.url, services)
+    with serve_seeded(tmp_path_factory.mktemp("e2e-wall"), seed, RUN_SECONDS, REFRESH_S) as served:
+        yield served
 
 
 def finished_table(services: FakeServices) -> pd.DataFrame:

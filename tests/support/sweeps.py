@@ -43,3 +43,24 @@ def small_sweep(
     }
     data.update(overrides)
     return SweepConfig(**data)
+
+
+def grid_params(strategy: str, *expressions: str) -> dict[str, str]:
+    """`strategy`'s parameters from one grid expression each, given in the catalog's order."""
+    return dict(zip(STRATEGIES[strategy].param_names, expressions, strict=True))
+
+
+def spec_payload(**overrides: object) -> dict:
+    """The fields of a valid mean-reversion sweep with its default grid, as a form or a JSON file gives
+    them; `overrides` replace fields whole."""
+    payload = {
+        "name": "mr_test",
+        "strategy": "MeanReversionStrategy",
+        "params": STRATEGIES["MeanReversionStrategy"].default_params(),
+        "universe": "AAPL,MSFT,GOOGL",
+        "factors": "NewsSentiment,DebtToEquity",
+        "start_date": "2020-01-01",
+        "end_date": "2022-12-31",
+    }
+    payload.update(overrides)
+    return payload

@@ -26,7 +26,7 @@ from services.aws.s3_store import S3Store
 from services.errors import AuthError, BadRequest, NotFound, StorageError, Unavailable
 from services.models import PointState
 from services.settings import load_settings
-from tests.support.sweeps import small_sweep
+from tests.support.sweeps import grid_params, small_sweep
 
 ACCOUNT = "123456789012"
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
@@ -295,12 +295,7 @@ def _job(
 
 
 def test_point_states_from_jobs_newest_job_of_a_chunk_wins() -> None:
-    params = {
-        "momentum_period": "10:100:10",
-        "signal_threshold": "0.1",
-        "stop_loss_pct": "0.05",
-        "cooldown_period": "5",
-    }
+    params = grid_params("MomentumStrategy", "10:100:10", "0.1", "0.05", "5")
     config = small_sweep("MomentumStrategy", name="batch_map", params=params, points_per_task=3)
     assert config.grid_size == 10
     jobs = [

@@ -14,25 +14,12 @@ from pydantic import ValidationError
 from airflow_backtest_framework.catalog import FACTORS, STRATEGIES
 from airflow_backtest_framework.config import CONTEXT_MAX_GRID_POINTS, MAX_TASKS, SweepConfig, field_errors
 from airflow_backtest_framework.grid import GridError, format_values, parse_values
-
-
-def sweep(**overrides: object) -> dict:
-    base = {
-        "name": "mr_test",
-        "strategy": "MeanReversionStrategy",
-        "params": STRATEGIES["MeanReversionStrategy"].default_params(),
-        "universe": "AAPL,MSFT,GOOGL",
-        "factors": "NewsSentiment,DebtToEquity",
-        "start_date": "2020-01-01",
-        "end_date": "2022-12-31",
-    }
-    base.update(overrides)
-    return base
+from tests.support.sweeps import grid_params, spec_payload
 
 
 def errors_of(**overrides: object) -> dict[str, str]:
     with pytest.raises(ValidationError) as info:
-        SweepConfig(**sweep(**overrides))
+        SweepConfig(**spec_payload(**overrides))
     return field_errors(info.value)
 
 
@@ -145,7 +132,7 @@ def test_catalog_holds_the_product_strategies_with_their_defaults() -> None:
 
 
 def test_valid_sweep_normalises_its_fields() -> None:
-    config = SweepConfig(**sweep(universe="aapl, msft,AAPL ,brk.b"))
+    config = SweepConfig(**spec_payload(universe="aapl, msft,AAPL ,brk.b"))
     assert config.universe == ["AAPL", "MSFT", "BRK.B"]
     assert config.factors == ["NewsSentiment", "DebtToEquity"]
     assert config.dag_id == "backtest_mr_test"
@@ -194,42 +181,27 @@ def test_parameter_errors_are_reported_per_parameter() -> None:
 
 
 def test_total_grid_is_capped_with_a_message_stating_its_size() -> None:
-    params = {
-        "lookback_period": "2:400:100",
-        "entry_threshold": "1:9:100",
-        "stop_loss_pct": "0.05",
-        "cooldown_period": "5:15:11",
-    }
+    params = grid_params("MeanReversionStrategy", "2:400:100", "1:9:100", "0.05", "5:15:11")
     errors = errors_of(params=params)
     assert "110,000 points" in errors["params"] and "100,000" in errors["params"]
-    bigger = SweepConfig.model_validate(sweep(params=params), context={CONTEXT_MAX_GRID_POINTS: 200_000})
+    bigger = SweepConfig.model_validate(
+        spec_payload(params=params), context={CONTEXT_MAX_GRID_POINTS: 200_000}
+    )
     assert bigger.grid_size == 110_000
 
 
 def test_points_per_task_must_keep_tasks_within_airflow_map_length() -> None:
-    params = {
-        "lookback_period": "2:400:100",
-        "entry_threshold": "1:9:100",
-        "stop_loss_pct": "0.05",
-        "cooldown_period": "5",
-    }
+    params = grid_params("MeanReversionStrategy", "2:400:100", "1:9:100", "0.05", "5")
     errors = errors_of(params=params, points_per_task=1)
     assert "use at least 10 points per task" in errors["points_per_task"]
-    auto = SweepConfig(**sweep(params=params))
+    auto = SweepConfig(**spec_payload(params=params))
     assert auto.task_count <= MAX_TASKS
     assert sum(count for _, count in auto.chunks()) == auto.grid_size
 
 
 def test_grid_size_and_points_match_the_cartesian_product() -> None:
     config = SweepConfig(
-        **sweep(
-            params={
-                "lookback_period": "10:30:3",
-                "entry_threshold": "2,3",
-                "stop_loss_pct": "0.05",
-                "cooldown_period": "1:4:4",
-            }
-        )
+        **spec_payload(params=grid_params("MeanReversionStrategy", "10:30:3", "2,3", "0.05", "1:4:4"))
     )
     names = config.strategy_spec.param_names
     product = list(itertools.product(*(config.values(n) for n in names)))
@@ -248,14 +220,16 @@ def test_grid_size_equals_number_of_distinct_points(counts: list[int]) -> None:
         "stop_loss_pct": f"0.01:0.2:{counts[2]}" if counts[2] > 1 else "0.05",
         "cooldown_period": ",".join(str(i) for i in range(counts[3])),
     }
-    config = SweepConfig(**sweep(params=params))
+    config = SweepConfig(**spec_payload(params=params))
     points = {tuple(config.point(i).values()) for i in range(config.grid_size)}
     assert config.grid_size == len(points) == counts[0] * counts[1] * counts[2] * counts[3]
 
 
 def test_json_round_trip_is_exact() -> None:
     config = SweepConfig(
-        **sweep(description='quotes " and \n newlines {{ x }}', points_per_task=3, initial_capital=1234.5)
+        **spec_payload(
+            description='quotes " and \n newlines {{ x }}', points_per_task=3, initial_capital=1234.5
+        )
     )
     text = config.to_json()
     again = SweepConfig.from_json(text)

@@ -7,20 +7,12 @@ from pydantic import ValidationError
 
 from airflow_backtest_framework.catalog import STRATEGIES
 from airflow_backtest_framework.config import SweepConfig, field_errors
+from tests.support.sweeps import spec_payload
 
 
 def sweep(**overrides: object) -> SweepConfig:
-    fields = {
-        "name": "exec_test",
-        "strategy": "MomentumStrategy",
-        "params": STRATEGIES["MomentumStrategy"].default_params(),
-        "universe": "AAPL,MSFT",
-        "factors": "Beta",
-        "start_date": "2020-01-01",
-        "end_date": "2021-01-01",
-        **overrides,
-    }
-    return SweepConfig(**fields)
+    momentum = {"strategy": "MomentumStrategy", "params": STRATEGIES["MomentumStrategy"].default_params()}
+    return SweepConfig(**spec_payload(**momentum, name="exec_test", factors="Beta", **overrides))
 
 
 def test_defaults_are_next_open_fills_and_five_bps_commission() -> None:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from airflow_backtest_framework.catalog import STRATEGIES
 from airflow_backtest_framework.config import SweepConfig
 from services.dag_generator import GENERATED_MARKER, dag_filename, generated_by_us, render_dag
-from tests.support.sweeps import small_sweep
+from tests.support.sweeps import grid_params, small_sweep
 
 INJECTIONS = [
     '"""; import os; os.system("id"); """',
@@ -57,21 +57,9 @@ def test_render_is_deterministic_and_embeds_the_compact_spec(strategy: str) -> N
 
 
 def test_file_size_does_not_grow_with_the_grid() -> None:
-    small = small_sweep(
-        params={
-            "lookback_period": "20",
-            "entry_threshold": "2",
-            "stop_loss_pct": "0.05",
-            "cooldown_period": "5",
-        }
-    )
+    small = small_sweep(params=grid_params("MeanReversionStrategy", "20", "2", "0.05", "5"))
     large = small_sweep(
-        params={
-            "lookback_period": "10:400:100",
-            "entry_threshold": "1:9:100",
-            "stop_loss_pct": "0.05:0.1:10",
-            "cooldown_period": "5",
-        }
+        params=grid_params("MeanReversionStrategy", "10:400:100", "1:9:100", "0.05:0.1:10", "5")
     )
     assert large.grid_size == 100_000
     assert len(render_dag(large)) - len(render_dag(small)) < 100

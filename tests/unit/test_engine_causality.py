@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from airflow_backtest_framework import engine_contract as ec
-from airflow_backtest_framework.catalog import STRATEGIES
 from airflow_backtest_framework.config import SweepConfig
 from backtest_engine import load_market_data, main, run_point
 from backtest_engine.data import MarketData
@@ -19,6 +18,7 @@ from backtest_engine.execution import Execution, fills
 from backtest_engine.metrics import Book
 from backtest_engine.positions import simulate
 from backtest_engine.strategies import build_strategy
+from tests.support.sweeps import grid_params
 
 SAMPLE_UNIVERSE = ["AAPL", "GOOG", "IBM", "MSFT"]  # GOOG quotes from 2004-08-19: a late listing
 LATE_FACTOR_START = 150  # bars without any value of the factor
@@ -34,11 +34,23 @@ def sweep(strategy: str, factors: list[str] | None = None, **fields: object) -> 
     return SweepConfig(
         name="causality_test",
         strategy=strategy,
-        params=dict(zip(STRATEGIES[strategy].param_names, values, strict=True)),
+        params=grid_params(strategy, *values),
         universe=fields.pop("universe", SAMPLE_UNIVERSE),
         factors=factors or [],
         start_date=fields.pop("start_date", "2004-01-01"),
         end_date=fields.pop("end_date", "2006-06-30"),
+        **fields,
+    )
+
+
+def beta_sweep(**fields: object) -> SweepConfig:
+    """The long-short sweep over AAA and BBB in 2023's first quarter, ranking on a Beta factor."""
+    return sweep(
+        "LongShortEquityStrategy",
+        factors=["Beta"],
+        universe=["AAA", "BBB"],
+        start_date="2023-01-01",
+        end_date="2023-03-31",
         **fields,
     )
 
@@ -181,14 +193,7 @@ def test_factor_publication_lag_shifts_the_values_later(tmp_path: Path) -> None:
         write_csv(
             tmp_path, symbol, days, np.linspace(10, 12, days.size), Beta=np.arange(days.size, dtype=float)
         )
-    config = sweep(
-        "LongShortEquityStrategy",
-        factors=["Beta"],
-        universe=["AAA", "BBB"],
-        start_date="2023-01-01",
-        end_date="2023-03-31",
-        factor_lags={"Beta": 3},
-    )
+    config = beta_sweep(factor_lags={"Beta": 3})
     beta = load_market_data(config, str(tmp_path)).factors["Beta"][:, 0]
     assert np.isnan(beta[:3]).all() and beta[3:].tolist() == list(range(days.size - 3))
 
@@ -230,12 +235,6 @@ def test_the_loader_never_back_fills_a_factor(tmp_path: Path) -> None:
     late = np.where(np.arange(days.size) < 20, np.nan, 2.0)
     for symbol in ("AAA", "BBB"):
         write_csv(tmp_path, symbol, days, np.linspace(10, 12, days.size), Beta=late)
-    config = sweep(
-        "LongShortEquityStrategy",
-        factors=["Beta"],
-        universe=["AAA", "BBB"],
-        start_date="2023-01-01",
-        end_date="2023-03-31",
-    )
+    config = beta_sweep()
     beta = load_market_data(config, str(tmp_path)).factors["Beta"]
     assert np.isnan(beta[:20]).all() and (beta[20:] == 2.0).all()

@@ -13,6 +13,7 @@ from backtest_engine.execution import Execution, fills
 from backtest_engine.metrics import evaluate
 from backtest_engine.positions import Signals, simulate
 from backtest_engine.strategies import build_strategy
+from tests.support.sweeps import grid_params
 
 DATES = np.arange("2024-01-01", "2024-01-11", dtype="datetime64[D]")
 
@@ -48,6 +49,23 @@ def gross(data: MarketData, sig: Signals, exe: Execution) -> np.ndarray:
     book = simulate(data.log_close_by_symbol, sig, prices=exe.fill_prices(data))
     performance = evaluate(data, book, 1.0, 1.0, exe, fills(book, data, sig, exe))
     return performance.returns.gross
+
+
+MOMENTUM_PARAMS = grid_params("MomentumStrategy", "10", "0.02", "0.05", "1")
+
+
+def fills_sweep(
+    strategy: str, params: dict[str, str], universe: list[str], start_date: str, end_date: str
+) -> SweepConfig:
+    """A one-point sweep run through the engine's loader and fills."""
+    return SweepConfig(
+        name="fills_test",
+        strategy=strategy,
+        params=params,
+        universe=universe,
+        start_date=start_date,
+        end_date=end_date,
+    )
 
 
 CLOSE = [100.0, 101.0, 104.0, 110.0, 108.0, 112.0]
@@ -93,19 +111,7 @@ def test_a_short_stop_watches_the_highs() -> None:
 
 
 def test_without_ohlc_stops_fill_at_the_close_and_next_open_becomes_next_close() -> None:
-    config = SweepConfig(
-        name="fills_test",
-        strategy="MomentumStrategy",
-        params={
-            "momentum_period": "10",
-            "signal_threshold": "0.02",
-            "stop_loss_pct": "0.05",
-            "cooldown_period": "1",
-        },
-        universe=["AAA", "BBB"],
-        start_date="2022-01-01",
-        end_date="2022-12-31",
-    )
+    config = fills_sweep("MomentumStrategy", MOMENTUM_PARAMS, ["AAA", "BBB"], "2022-01-01", "2022-12-31")
     data = dataclasses.replace(load_market_data(config), open=None, high=None, low=None)
     record = run_point(config, 0, data).execution
     assert record["fill"] == "next_close" and record["requested_fill"] == "next_open"
@@ -138,19 +144,8 @@ def test_commission_slippage_and_borrow_are_charged() -> None:
 
 
 def test_synthetic_bars_have_consistent_ohlc_and_run_next_open_with_intraday_stops() -> None:
-    config = SweepConfig(
-        name="fills_test",
-        strategy="MeanReversionStrategy",
-        params={
-            "lookback_period": "20",
-            "entry_threshold": "1.5",
-            "stop_loss_pct": "0.03",
-            "cooldown_period": "1",
-        },
-        universe=["AAA", "BBB", "CCC"],
-        start_date="2021-01-01",
-        end_date="2022-12-31",
-    )
+    params = grid_params("MeanReversionStrategy", "20", "1.5", "0.03", "1")
+    config = fills_sweep("MeanReversionStrategy", params, ["AAA", "BBB", "CCC"], "2021-01-01", "2022-12-31")
     data = load_market_data(config)
     assert data.has_ohlc and data.synthetic
     assert (data.low <= np.minimum(data.open, data.close)).all()
@@ -161,19 +156,8 @@ def test_synthetic_bars_have_consistent_ohlc_and_run_next_open_with_intraday_sto
 
 
 def test_stop_losses_lose_the_stop_exactly_unless_the_bar_gaps_through_it() -> None:
-    config = SweepConfig(
-        name="fills_test",
-        strategy="MomentumStrategy",
-        params={
-            "momentum_period": "10",
-            "signal_threshold": "0.02",
-            "stop_loss_pct": "0.05",
-            "cooldown_period": "1",
-        },
-        universe=[f"S{number:02d}" for number in range(20)],
-        start_date="2015-01-01",
-        end_date="2020-12-31",
-    )
+    universe = [f"S{number:02d}" for number in range(20)]
+    config = fills_sweep("MomentumStrategy", MOMENTUM_PARAMS, universe, "2015-01-01", "2020-12-31")
     data = load_market_data(config)
     sig = build_strategy(config.strategy, config.point(0)).signals(data)
     exe = Execution.of(config, data)

@@ -30,6 +30,11 @@ def market(factors: tuple[str, ...] = ()) -> MarketData:
     return load_market_data(config)
 
 
+def strategy_of(name: str, *values: float) -> Strategy:
+    """The engine's strategy `name` with one value per parameter, given in the catalog's order."""
+    return build_strategy(name, dict(zip(STRATEGIES[name].param_names, values, strict=True)))
+
+
 def close_frame(data: MarketData) -> pd.DataFrame:
     return pd.DataFrame(data.close, columns=list(data.symbols))
 
@@ -74,15 +79,7 @@ def test_registry_refuses_duplicates_and_unknown_names() -> None:
 def test_mean_reversion_signals_follow_the_rolling_z_score() -> None:
     data = market()
     window, threshold = 15, 1.5
-    strategy = build_strategy(
-        "MeanReversionStrategy",
-        {
-            "lookback_period": window,
-            "entry_threshold": threshold,
-            "stop_loss_pct": 0.05,
-            "cooldown_period": 2,
-        },
-    )
+    strategy = strategy_of("MeanReversionStrategy", window, threshold, 0.05, 2)
     signals = strategy.signals(data)
     close = close_frame(data)
     rolling = close.rolling(window)
@@ -100,15 +97,7 @@ def test_mean_reversion_signals_follow_the_rolling_z_score() -> None:
 def test_momentum_signals_follow_the_trailing_return() -> None:
     data = market()
     period, threshold = 20, 0.08
-    signals = build_strategy(
-        "MomentumStrategy",
-        {
-            "momentum_period": period,
-            "signal_threshold": threshold,
-            "stop_loss_pct": 0.1,
-            "cooldown_period": 3,
-        },
-    ).signals(data)
+    signals = strategy_of("MomentumStrategy", period, threshold, 0.1, 3).signals(data)
     trailing = close_frame(data).pct_change(period).to_numpy().T
     check = away_from(trailing, -threshold, threshold, 0.0)
     expected = np.where(trailing > threshold, 1, np.where(trailing < -threshold, -1, 0))
@@ -120,15 +109,8 @@ def test_momentum_signals_follow_the_trailing_return() -> None:
 def test_long_short_holds_the_top_and_bottom_fifth_between_rebalances() -> None:
     data = market()
     period = 10
-    signals = build_strategy(
-        "LongShortEquityStrategy",
-        {
-            "rebalance_period": period,
-            "take_profit_pct": 5.0,
-            "stop_loss_pct": 0.9,
-            "cooldown_period": 0,
-        },
-    ).signals(data)
+    # Take profit at 500 %, stop at 90 %: only the rebalances move positions.
+    signals = strategy_of("LongShortEquityStrategy", period, 5.0, 0.9, 0).signals(data)
     slots = len(UNIVERSE) // 5
     assert signals.position_weight == pytest.approx(1 / (2 * slots))
     rebalances = np.flatnonzero(signals.exit_long.any(axis=0) | signals.entry.any(axis=0))

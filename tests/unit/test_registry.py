@@ -8,7 +8,7 @@ import pytest
 
 from services.errors import NotFound
 from services.registry import SweepRegistry
-from tests.support.sweeps import small_sweep
+from tests.support.sweeps import grid_params, small_sweep
 
 
 def test_saved_sweeps_survive_a_new_registry_and_keep_history(tmp_path: Path) -> None:
@@ -45,12 +45,7 @@ def test_missing_sweep_is_not_found_and_delete_removes(tmp_path: Path) -> None:
 
 
 def test_registry_honours_a_larger_grid_cap(tmp_path: Path) -> None:
-    params = {
-        "lookback_period": "2:400:100",
-        "entry_threshold": "1:9:100",
-        "stop_loss_pct": "0.05,0.1",
-        "cooldown_period": "5:15:11",
-    }
+    params = grid_params("MeanReversionStrategy", "2:400:100", "1:9:100", "0.05,0.1", "5:15:11")
     from airflow_backtest_framework.config import CONTEXT_MAX_GRID_POINTS, SweepConfig
 
     big = SweepConfig.model_validate(

@@ -14,7 +14,7 @@ from services.results import ResultsService
 from services.results_analysis import metric_grid, to_csv_bytes, to_parquet_bytes, top_n
 from services.results_cache import ResultsTables
 from services.storage import LocalFolderStore
-from tests.support.sweeps import small_sweep
+from tests.support.sweeps import grid_params, small_sweep
 
 
 @pytest.fixture
@@ -164,13 +164,7 @@ def test_table_cache_knows_the_table_a_page_shows_without_listing(tmp_path: Path
 
 
 def test_records_read_in_batches_keep_every_file_in_index_order(tmp_path: Path) -> None:
-    params = {
-        "lookback_period": "10:49:40",
-        "entry_threshold": "1.0,2.0",
-        "stop_loss_pct": "0.02",
-        "cooldown_period": "3",
-    }
-    config = small_sweep(params=params)
+    config = small_sweep(params=grid_params("MeanReversionStrategy", "10:49:40", "1.0,2.0", "0.02", "3"))
     store = LocalFolderStore(tmp_path)
     indices = range(config.grid_size)  # 80: more files than batches, not a multiple of them
     write_points(store, config, "r", indices)
