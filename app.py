@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +69,9 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-def main() -> int:
+def main(make_services: Callable[[Settings], Services] | None = None) -> int:
+    """`python app.py`: bad settings exit 2 naming each key; a network HOST is served by gunicorn.
+    `make_services` replaces the composition root (the tests' fake services, on loopback only)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings()
@@ -77,7 +80,7 @@ def main() -> int:
         return 2
     if not is_loopback(settings.host):
         return serve_with_gunicorn(settings)
-    app = create_app(settings)
+    app = create_app(settings, make_services(settings) if make_services else None)
     log.info("Backtest Frontend (%s mode) on http://%s:%s/", settings.mode, settings.host, settings.port)
     app.run(host=settings.host, port=settings.port, debug=False)
     return 0

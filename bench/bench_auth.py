@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
-import random
 import shutil
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +23,7 @@ from bench.app_support import (
     UPDATE_PATH,
     CallbackSpec,
     FakeAirflowServer,
+    Poller,
     app_env,
     callback_specs,
     find_callback,
@@ -32,10 +31,11 @@ from bench.app_support import (
     gunicorn_command,
     http_json,
     percentile,
+    poll_together,
     run_app,
-    seed_10k_sweep,
 )
 from bench.common import ACCESS_FORMAT, AccessLog, failures, report, section
+from bench.fixtures import seed_10k_sweep
 from services.auth import Role
 from services.registry import SweepRegistry
 from services.users import UserEntry, UsersFile, UserStore, hash_password
@@ -64,19 +64,21 @@ def post(url: str, body: dict, headers: dict[str, str]) -> tuple[int, float]:
     return status, time.perf_counter() - started
 
 
-class Poller:
+class SignedInMonitor(Poller):
     """One Monitor page: the refresh callback every POLL_EVERY_S, as one user."""
 
+    interval_s = POLL_EVERY_S
+
     def __init__(self, url: str, poll: CallbackSpec, name: str, tag: str, user: str | None) -> None:
+        super().__init__()
         self.url, self.poll, self.name, self.tag = url, poll, name, tag
         self.headers = {"Origin": url}
         if user:
             token = base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()
             self.headers["Authorization"] = f"Basic {token}"
-        self.errors: list[str] = []
         self.first_s: float | None = None
 
-    def refresh(self, tick: int) -> None:
+    def poll_once(self, tick: int) -> None:
         values = {
             "monitor-run.value": "latest",
             "shell-theme.data": "light",
@@ -91,17 +93,6 @@ class Poller:
         if status != 200:
             self.errors.append(f"refresh answered {status}")
 
-    def run(self, started: float, offset: float) -> None:
-        tick, next_at = 0, started + offset
-        while next_at < started + LOAD_SECONDS:
-            time.sleep(max(0.0, next_at - time.perf_counter()))
-            tick += 1
-            try:
-                self.refresh(tick)
-            except Exception as exc:  # a failed request is a result, not a crash of the benchmark
-                self.errors.append(f"{type(exc).__name__}: {exc}")
-            next_at += POLL_EVERY_S
-
 
 def measure(
     url: str, access: AccessLog, name: str, tag: str, users: list[str | None]
@@ -109,20 +100,14 @@ def measure(
     status, dependencies = http_json(url + "/_dash-dependencies")
     assert status == 200, status
     poll = find_callback(callback_specs(dependencies), "monitor-kpis.children")
-    pollers = [Poller(url, poll, name, tag, user) for user in users]
+    pollers = [SignedInMonitor(url, poll, name, tag, user) for user in users]
     for poller in pollers:  # sign in (first request of each session) and warm both workers
         for tick in range(WORKERS * 2):
-            poller.refresh(tick + 1)
+            poller.poll_once(tick + 1)
     firsts = [p.first_s * 1e3 for p in pollers if p.first_s is not None]
     for poller in pollers:
         poller.errors.clear()
-    rng = random.Random(len(users))
-    started = time.perf_counter()
-    threads = [threading.Thread(target=p.run, args=(started, rng.uniform(0, POLL_EVERY_S))) for p in pollers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    poll_together(pollers, LOAD_SECONDS)
     errors = [e for p in pollers for e in p.errors]
     return access.server_ms(f"bench={tag} "), [firsts, errors]
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 import dash
-from dash import Input, Output, State, dcc, html
+from dash import Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from airflow_backtest_framework.config import DAG_ID_PREFIX
@@ -228,11 +228,17 @@ def show_panel(result, current):
     Output(ShellIds.SWEEP_TOUCHED, "data", allow_duplicate=True),
     Output(Ids.ALERT, "children", allow_duplicate=True),
     Input(Ids.RESULT, "data"),
+    Input(Ids.TRIGGERED, "data"),
     prevent_initial_call=True,
 )
-def deployed(result):
-    """A deployment finished: the stepper re-reads the record; an old cancel note goes."""
-    if not result:  # a memory store reports its empty value when it mounts
+def record_changed(result, triggered_at):
+    """A deployment finished or a run was triggered: the stepper and the summary re-read the record
+    (it lists the deploy and the run); a finished deployment also clears an old cancel note."""
+    if ctx.triggered_id == Ids.TRIGGERED:
+        if not triggered_at:  # a memory store reports its empty value when it mounts
+            raise PreventUpdate
+        return triggered_at, dash.no_update
+    if not result:
         raise PreventUpdate
     return time.time(), None
 
@@ -261,15 +267,3 @@ def trigger(n_clicks, current):
         return trigger_run(current), time.time()
     except Exception as exc:
         return make_error_alert(exc, title="Run not started."), dash.no_update
-
-
-@dash.callback(
-    Output(ShellIds.SWEEP_TOUCHED, "data", allow_duplicate=True),
-    Input(Ids.TRIGGERED, "data"),
-    prevent_initial_call=True,
-)
-def triggered(stamp):
-    """A run was triggered: the stepper and the summary re-read the record (it lists the run)."""
-    if not stamp:  # a memory store reports its empty value when it mounts
-        raise PreventUpdate
-    return stamp
