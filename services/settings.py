@@ -39,6 +39,13 @@ class SettingsError(Exception):
     """Settings that cannot be used; the message has one line per bad key, no values of secrets."""
 
 
+# Settings a choice needs: MODE=aws its AWS resources, AUTH=oidc its provider.
+REQUIRED_WITH: dict[tuple[str, str], tuple[str, ...]] = {
+    ("mode", "aws"): ("mwaa_environment_name", "s3_dags_bucket", "results_uri"),
+    ("auth", "oidc"): ("oidc_issuer_url", "oidc_client_id", "oidc_client_secret"),
+}
+
+
 class Settings(BaseSettings):
     """Everything the app and the local stack read from the environment (see `.env.example`)."""
 
@@ -136,27 +143,13 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _aws_needs(self) -> Settings:
-        if self.mode == "aws":
-            missing = [
-                key.upper()
-                for key in ("mwaa_environment_name", "s3_dags_bucket", "results_uri")
-                if not getattr(self, key)
-            ]
+    def _needs(self) -> Settings:
+        for (setting, value), keys in REQUIRED_WITH.items():
+            if getattr(self, setting) != value:
+                continue
+            missing = [key.upper() for key in keys if not getattr(self, key)]
             if missing:
-                raise ValueError("MODE=aws needs " + ", ".join(missing) + " (see .env.example)")
-        return self
-
-    @model_validator(mode="after")
-    def _oidc_needs(self) -> Settings:
-        if self.auth == "oidc":
-            missing = [
-                key.upper()
-                for key in ("oidc_issuer_url", "oidc_client_id", "oidc_client_secret")
-                if not getattr(self, key)
-            ]
-            if missing:
-                raise ValueError("AUTH=oidc needs " + ", ".join(missing) + " (see .env.example)")
+                raise ValueError(f"{setting.upper()}={value} needs {', '.join(missing)} (see .env.example)")
         return self
 
     @property

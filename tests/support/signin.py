@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from pathlib import Path
 
 from services.auth import Role
 from services.users import UserEntry, UsersFile, UserStore, hash_password
+from tests.support.faults import in_new_thread
 
 PASSWORD = "sign-in test password"
 USERS = {"vic": Role.VIEWER, "ann": Role.RESEARCHER, "bob": Role.RESEARCHER, "ada": Role.ADMIN}
 CALLBACK_PATH = "/_dash-update-component"
+
 
 
 def write_users(path: Path, users: dict[str, Role] = USERS) -> Path:
@@ -99,20 +100,7 @@ class OffLoopClient:
         self._client = server.test_client()
 
     def _run(self, method: str, *args, **kwargs):
-        result: dict = {}
-
-        def call() -> None:
-            try:
-                result["response"] = getattr(self._client, method)(*args, **kwargs)
-            except BaseException as exc:  # handed back to the test's thread
-                result["error"] = exc
-
-        thread = threading.Thread(target=call)
-        thread.start()
-        thread.join()
-        if "error" in result:
-            raise result["error"]
-        return result["response"]
+        return in_new_thread(lambda: getattr(self._client, method)(*args, **kwargs))
 
     def get(self, *args, **kwargs):
         return self._run("get", *args, **kwargs)
