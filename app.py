@@ -14,7 +14,7 @@ from dash import DiskcacheManager
 
 from services.caches import open_cache
 from services.redaction import redact_logs
-from services.settings import Settings, SettingsError, is_loopback, load_settings
+from services.settings import Settings, is_loopback, load_settings, load_settings_or_exit
 
 if TYPE_CHECKING:
     from services.ports import Services
@@ -73,11 +73,7 @@ def main(make_services: Callable[[Settings], Services] | None = None) -> int:
     """`python app.py`: bad settings exit 2 naming each key; a network HOST is served by gunicorn.
     `make_services` replaces the composition root (the tests' fake services, on loopback only)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    settings = load_settings_or_exit()
     if not is_loopback(settings.host):
         return serve_with_gunicorn(settings)
     app = create_app(settings, make_services(settings) if make_services else None)

@@ -33,7 +33,7 @@ from scripts.airflow_config import (
     write_if_changed,
 )
 from scripts.airflow_health import HTTP_TIMEOUT_S, check_health, get_token
-from services.settings import Settings, SettingsError, load_settings
+from services.settings import Settings, load_settings_or_exit
 
 __all__ = [
     "PID_FILE",
@@ -311,11 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=("start", "stop", "status"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    settings = load_settings_or_exit()
     try:
         if args.command == "stop":
             print("stopped" if stop(settings) else "not running")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -44,6 +45,9 @@ REQUIRED_WITH: dict[tuple[str, str], tuple[str, ...]] = {
     ("mode", "aws"): ("mwaa_environment_name", "s3_dags_bucket", "results_uri"),
     ("auth", "oidc"): ("oidc_issuer_url", "oidc_client_id", "oidc_client_secret"),
 }
+
+
+SETTINGS_EXIT_CODE = 2  # a command run with bad settings exits with this
 
 
 class Settings(BaseSettings):
@@ -178,3 +182,12 @@ def load_settings(**overrides: object) -> Settings:
             message = str(error["msg"]).removeprefix("Value error, ")
             lines.append(f"{key}: {message}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
+
+
+def load_settings_or_exit() -> Settings:
+    """For a command's entry point: the settings, or each bad key on stderr and exit status 2."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        sys.stderr.write(f"{exc}\n")
+        raise SystemExit(SETTINGS_EXIT_CODE) from None
