@@ -199,6 +199,8 @@ clientside_callback(
     function(theme) {
         const mode = theme === "dark" ? "dark" : "light";
         document.documentElement.setAttribute("data-bs-theme", mode);
+        // AG Grid's theming API follows `data-ag-theme-mode` on an ancestor: every grid, every page.
+        document.body.dataset.agThemeMode = mode;
         return mode === "dark" ? "☀" : "☾";
     }
     """,

@@ -52,7 +52,6 @@ class SweepsIds:
     CONFIRM = "sweeps-confirm"
     DISMISS = "sweeps-dismiss"
     ALERT = "sweeps-alert"
-    GRID_THEME = "sweeps-grid-theme"
     DETAIL = "sweeps-detail"
 
 
@@ -69,21 +68,26 @@ def _state_class_rules() -> dict[str, str]:
     return {css: " || ".join(tests) for css, tests in groups.items()}
 
 
+def _number_column(field: str, header: str, shown_as: str, min_width: int) -> dict:
+    """A right-aligned column filtered as numbers; `shown_as` is the JS expression its cells show."""
+    return {
+        "field": field,
+        "headerName": header,
+        "type": "rightAligned",
+        "filter": "agNumberColumnFilter",
+        "valueFormatter": {"function": shown_as},
+        "minWidth": min_width,
+    }
+
+
 # What a reader scans first comes first (the run's state next to the sweep); every column keeps a
 # minimum width that shows its header and values whole, and the grid scrolls sideways past that.
 COLUMNS = [
     {"field": "name", "headerName": "Sweep", "pinned": "left", "minWidth": 200, "cellClass": "bt-mono"},
     {"field": "strategy", "headerName": "Strategy", "minWidth": 210},
     {"field": "owner", "headerName": "Owner", "minWidth": 100},
-    {
-        "field": "grid_size",
-        "headerName": "Points",
-        "type": "rightAligned",
-        "filter": "agNumberColumnFilter",
-        # A damaged record has no grid: an empty cell, not "0".
-        "valueFormatter": {"function": "params.value == null ? '' : d3.format(',')(params.value)"},
-        "minWidth": 100,
-    },
+    # A damaged record has no grid: an empty cell, not "0".
+    _number_column("grid_size", "Points", "params.value == null ? '' : d3.format(',')(params.value)", 100),
     {
         "field": "last_state",
         "headerName": "Last run",
@@ -91,14 +95,7 @@ COLUMNS = [
         "cellClassRules": _state_class_rules(),
     },
     {"field": "started", "headerName": "Started", "minWidth": 150},
-    {
-        "field": "duration_s",
-        "headerName": "Duration",
-        "type": "rightAligned",
-        "filter": "agNumberColumnFilter",
-        "valueFormatter": {"function": "params.data.duration"},
-        "minWidth": 110,
-    },
+    _number_column("duration_s", "Duration", "params.data.duration", 110),
     {"field": "runs", "headerName": "Runs", "type": "rightAligned", "minWidth": 90},
     {"field": "created", "headerName": "Created", "sort": "desc", "minWidth": 150},
     {"field": "deployed", "headerName": "Deployed", "minWidth": 115},
@@ -179,7 +176,6 @@ def make_sweeps_layout() -> html.Div:
         [
             dcc.Store(id=SweepsIds.PENDING),
             dcc.Store(id=SweepsIds.TOUCHED, data=0),
-            dcc.Store(id=SweepsIds.GRID_THEME),
             html.Div(
                 [
                     html.H1("Sweep history", className="bt-page-title"),

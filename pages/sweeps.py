@@ -73,19 +73,6 @@ clientside_callback(
     prevent_initial_call=True,
 )
 
-# AG Grid's theming API follows `data-ag-theme-mode` on an ancestor: keep it in step with the app theme.
-clientside_callback(
-    """
-    function(theme) {
-        document.body.dataset.agThemeMode = theme === "dark" ? "dark" : "light";
-        return theme || "light";
-    }
-    """,
-    Output(Ids.GRID_THEME, "data"),
-    Input(ShellIds.THEME, "data"),
-)
-
-
 NOTHING_SELECTED = {
     "text": "Select a sweep.",
     "clone_href": CONFIGURE_PATH,
