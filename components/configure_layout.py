@@ -216,7 +216,15 @@ def _sweep_card() -> dbc.Card:
                     ),
                     md=6,
                 ),
-                dbc.Col(make_field("Owner", _input("owner"), ConfigureIds.feedback("owner")), md=6),
+                dbc.Col(
+                    make_field(
+                        "Owner",
+                        _input("owner"),
+                        ConfigureIds.feedback("owner"),
+                        "A sweep belongs to whoever saves it (the signed-in user): this field is not used",
+                    ),
+                    md=6,
+                ),
                 dbc.Col(
                     make_field(
                         "Description",
