@@ -8,18 +8,15 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal, Protocol
-from urllib.parse import unquote, urlsplit
+from typing import Any, Protocol
 
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.parquet_files import decode_parquet, encode_parquet
+from airflow_backtest_framework.results_uri import ResultsLocation, parse_results_uri
 
 log = logging.getLogger(__name__)
 
-S3_SCHEME = "s3"
-FILE_SCHEME = "file"
 # Partial writes are hidden temp files in the target's folder; listings never show them.
 TEMP_PREFIX = ".~result-"
 TEMP_SUFFIX = ".tmp"
@@ -29,7 +26,6 @@ S3_NOT_FOUND_CODES = frozenset({"NoSuchKey", "NotFound", "404"})
 PARQUET_TYPE = "application/vnd.apache.parquet"
 CONTENT_TYPES = {".json": "application/json", ".csv": "text/csv", ".parquet": PARQUET_TYPE}
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-URI_HINT = "use a folder, a file:// URL or s3://bucket/prefix"
 
 S3ClientFactory = Callable[[], Any]
 
@@ -40,52 +36,6 @@ class ResultsStoreError(OSError):
 
 class ResultNotFound(ResultsStoreError):
     """No result at that key."""
-
-
-@dataclass(frozen=True)
-class ResultsLocation:
-    """A parsed results root: a local folder (`path`), or an S3 `bucket` and a key `prefix`
-    without '/' at its ends."""
-
-    kind: Literal["local", "s3"]
-    path: str = ""
-    bucket: str = ""
-    prefix: str = ""
-
-    def uri(self, key: str = "") -> str:
-        """The location of `key` below this root, as the engine and the DAG pass it on."""
-        if self.kind == "local":
-            return str(Path(self.path, key)) if key else self.path
-        return f"s3://{self.bucket}/" + "/".join(part for part in (self.prefix, key) if part)
-
-    def split_last(self) -> tuple[ResultsLocation, str]:
-        """(the parent root, the last name): how an object URI such as `.../spec.json` is read."""
-        if self.kind == "local":
-            path = Path(self.path)
-            return ResultsLocation("local", path=str(path.parent)), path.name
-        parent, _, name = self.prefix.rpartition("/")
-        return ResultsLocation("s3", bucket=self.bucket, prefix=parent), name
-
-
-def parse_results_uri(uri: str) -> ResultsLocation:
-    """The one parser of result locations: a local path, `file:///path` or `s3://bucket/prefix`.
-
-    Raises ValueError (naming the accepted forms) for an empty text, an s3:// URI without a bucket
-    or another scheme.
-    """
-    text = uri.strip()
-    if not text:
-        raise ValueError(f"no results location given; {URI_HINT}")
-    parts = urlsplit(text)
-    if parts.scheme == S3_SCHEME:
-        if not parts.netloc:
-            raise ValueError(f"{uri!r} names no bucket; {URI_HINT}")
-        return ResultsLocation("s3", bucket=parts.netloc, prefix=parts.path.strip("/"))
-    if parts.scheme == FILE_SCHEME:
-        return ResultsLocation("local", path=unquote(parts.path))
-    if parts.scheme:
-        raise ValueError(f"{uri!r}: unsupported scheme {parts.scheme}://; {URI_HINT}")
-    return ResultsLocation("local", path=text)
 
 
 class ResultsBackend(Protocol):
