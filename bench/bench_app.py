@@ -17,14 +17,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from airflow_backtest_framework.config import SweepConfig
+from bench.airflow_server import FakeAirflowServer, bench_workspace, seeded_airflow
 from bench.app_support import (
     UPDATE_PATH,
     AppProcess,
     CallbackSpec,
-    FakeAirflowServer,
     Poller,
     app_env,
-    bench_workspace,
     callback_specs,
     errors_of,
     find_callback,
@@ -36,7 +35,6 @@ from bench.app_support import (
     response_value,
     run_app,
     run_gunicorn,
-    seeded_airflow,
     spread,
     stop_group,
     timed,

@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.airflow_server import FakeAirflowServer
 from bench.app_support import (
     UPDATE_PATH,
     CallbackSpec,
-    FakeAirflowServer,
     Poller,
     app_env,
     callback_specs,

@@ -31,16 +31,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from airflow_backtest_framework.config import SweepConfig
+from bench.airflow_server import bench_workspace, seeded_airflow
 from bench.app_support import (
     AppProcess,
     CallbackSpec,
-    bench_workspace,
     find_callback,
     http_json,
     percentile,
     response_value,
     run_gunicorn,
-    seeded_airflow,
 )
 from bench.common import AccessLog, failures, report, section
 from bench.fixtures import RESULTS_RUN, seed_results

@@ -26,12 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.airflow_server import FakeAirflowServer, bench_workspace, seeded_airflow
 from bench.app_support import (
     AppProcess,
     CallbackSpec,
-    FakeAirflowServer,
     Poller,
-    bench_workspace,
     errors_of,
     find_callback,
     load_line,
@@ -39,7 +38,6 @@ from bench.app_support import (
     poll_together,
     response_value,
     run_gunicorn,
-    seeded_airflow,
     spread,
 )
 from bench.common import AccessLog, failures, report, section

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from pydantic import SecretStr
 
-from bench.app_support import JsonHandler
+from bench.airflow_server import JsonHandler
 from services.airflow.client import AirflowClient
 from services.airflow.http import HttpTransport, detect_api_version, jwt_expiry
 from services.airflow.transport import ApiRequest, RetryPolicy
