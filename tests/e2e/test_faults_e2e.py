@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
+from services.auth import local_principal
 from tests.e2e.conftest import Seeded, serve_seeded
 from tests.e2e.helpers import choose_strategy, history_row, save_sweep, snap, type_into
 from tests.e2e.test_wall_results_e2e import FINISHED, REFRESH_S, RUN_SECONDS, seed
@@ -33,7 +34,8 @@ def test_two_sessions_saving_one_sweep_one_is_refused_and_keeps_its_text(open_pa
     expect(first.locator(".bt-toast")).to_contain_text("Updated e2e_race")
     second.click("#configure-save")
 
-    expect(second.locator("#configure-alert")).to_contain_text("e2e_race was changed by research at")
+    saver = local_principal().name  # sign-in off on loopback: the local user saved it in session one
+    expect(second.locator("#configure-alert")).to_contain_text(f"e2e_race was changed by {saver} at")
     expect(second.locator("#configure-alert")).to_contain_text("save under another name")
     expect(second.locator("#configure-description")).to_have_value("typed in session two")
     save_sweep(second, "e2e_race_two")  # the way out the message offers
