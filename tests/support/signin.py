@@ -16,7 +16,6 @@ USERS = {"vic": Role.VIEWER, "ann": Role.RESEARCHER, "bob": Role.RESEARCHER, "ad
 CALLBACK_PATH = "/_dash-update-component"
 
 
-
 def write_users(path: Path, users: dict[str, Role] = USERS) -> Path:
     """Every user with PASSWORD (one hash, salted once: the test only needs to sign in)."""
     password_hash = hash_password(PASSWORD)
