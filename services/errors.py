@@ -148,14 +148,6 @@ class StorageError(BacktestError):
     """A DAG folder or bucket that cannot be read or written, or an invalid key."""
 
 
-class DagImportError(BacktestError):
-    """Airflow could not import a deployed file; `filename` and the trimmed `detail` say why."""
-
-    def __init__(self, filename: str, detail: str) -> None:
-        self.filename = filename
-        super().__init__(f"Airflow cannot import {filename}: {trim(detail)}", detail=detail)
-
-
 def _status_class(status: int) -> type[BacktestError]:
     if status in (401, 403):
         return AuthError

@@ -20,7 +20,7 @@ from services.airflow.faults import UNREACHABLE_FIXES, fault_of, never_sent
 from services.airflow.transport import ApiRequest, ApiResponse, QueryValue, RetryingTransport, RetryPolicy
 from services.deadline import current_deadline
 from services.errors import AuthError, BacktestError, Fault, Unavailable, http_error
-from services.redaction import remember_secret, split_userinfo, without_userinfo
+from services.redaction import remember_secret, split_userinfo
 
 if TYPE_CHECKING:
     from services.settings import Settings
@@ -33,7 +33,6 @@ TOKEN_OK_STATUSES = frozenset({200, 201})  # Airflow 3.3 answers 201 Created
 TOKEN_REFRESH_MARGIN_S = 60.0  # renew this long before the JWT's `exp`
 DEFAULT_CONNECT_TIMEOUT_S = 3.0
 DEFAULT_READ_TIMEOUT_S = 10.0
-PROBE_TIMEOUT_S = 3.0
 MAX_TEXT_CHARS = 2000  # of a non-JSON body kept for error messages
 LOCK_POLL_S = 0.05  # how often a write waiting for another process's write looks again
 
@@ -342,19 +341,3 @@ class HttpTransport:
             raise BacktestError(f"Airflow at {self._origin} answered {what} without an access_token")
         log.info("Airflow at %s: new API token for user '%s'", self._origin, self._username)
         return SecretStr(token)
-
-
-def detect_api_version(base_url: str, timeout_s: float = PROBE_TIMEOUT_S) -> str:
-    """ "v2" (Airflow 3) or "v1" (Airflow 2), from the unauthenticated health endpoints of each."""
-    base = base_url.rstrip("/")
-    shown = without_userinfo(base)
-    for version, path in (("v2", "/api/v2/monitor/health"), ("v1", "/api/v1/health")):
-        try:
-            if requests.get(base + path, timeout=timeout_s).status_code == 200:
-                return version
-        except requests.RequestException as exc:
-            fault = fault_of(exc)
-            raise Unavailable(
-                f"cannot reach Airflow at {shown}", fault=fault, fix=UNREACHABLE_FIXES[fault]
-            ) from None
-    raise Unavailable(f"no Airflow REST API (v1 or v2) found at {shown}", fix="Check AIRFLOW_URL")

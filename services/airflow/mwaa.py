@@ -81,11 +81,6 @@ def get_mwaa_environment(client: ClientSource, name: str) -> MwaaEnvironment:
     )
 
 
-def detect_mwaa_api_version(client: ClientSource, name: str) -> ApiVersion:
-    """The REST API version an MWAA environment serves, from GetEnvironment's AirflowVersion."""
-    return get_mwaa_environment(client, name).api_version
-
-
 def _not_updated(exc: ClientError) -> bool:
     """MWAA's answer from an environment that predates InvokeRestApi support."""
     text = f"{exc.response.get('Error', {}).get('Message') or ''} {exc.response.get('RestApiResponse') or ''}"

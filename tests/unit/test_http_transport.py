@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 from bench.airflow_server import JsonHandler
 from services.airflow.client import AirflowClient
-from services.airflow.http import HttpTransport, detect_api_version, jwt_expiry
+from services.airflow.http import HttpTransport, jwt_expiry
 from services.airflow.transport import ApiRequest, RetryPolicy
 from services.errors import AuthError, NotFound, Unavailable
 
@@ -294,14 +294,6 @@ def test_repr_and_describe_hold_no_secrets(server: tuple[str, Script]) -> None:
     get_version(transport)
     for text in (repr(transport), transport.describe(), repr(AirflowClient(transport)), str(vars(transport))):
         assert PASSWORD not in text and "eyJ" not in text
-
-
-def test_detect_api_version(server: tuple[str, Script]) -> None:
-    url, script = server
-    script.valid_tokens.add("")  # like Airflow, the health endpoint needs no token
-    assert detect_api_version(url) == "v2"
-    with pytest.raises(Unavailable):
-        detect_api_version(f"http://127.0.0.1:{free_port()}")
 
 
 def test_jwt_expiry() -> None:

@@ -11,7 +11,7 @@ from services.airflow.client import AirflowClient
 from services.airflow.models import RunState
 from services.airflow.mwaa import (
     api_version_of,
-    detect_mwaa_api_version,
+    get_mwaa_environment,
 )
 from services.airflow.transport import ApiRequest
 from services.errors import AuthError, BacktestError, BadRequest, Conflict, NotFound, Unavailable
@@ -214,7 +214,7 @@ def environment(version: str, status: str = "AVAILABLE") -> dict[str, Any]:
 def test_version_detection_from_get_environment(mwaa: tuple[Any, Stubber], version: str, api: str) -> None:
     client, stubber = mwaa
     stubber.add_response("get_environment", environment(version), {"Name": ENV})
-    assert detect_mwaa_api_version(client, ENV) == api
+    assert get_mwaa_environment(client, ENV).api_version == api
 
 
 def test_client_detects_the_version_at_first_use_not_before(mwaa: tuple[Any, Stubber]) -> None:
