@@ -3,12 +3,9 @@ the confirmation dialog."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
-from pydantic import BaseModel
 
 from components.states import state_name, state_style, states_in_order
 from services.airflow.models import RunState
@@ -25,15 +22,6 @@ ACTIONS = {
 ACTION_COLORS = {"retrigger": "primary", "retry": "warning", "cancel": "danger"}
 
 
-class PendingAction(BaseModel):
-    """What the PENDING store holds: the action waiting for confirmation, and its one-use token."""
-
-    action: Literal["retrigger", "retry", "cancel"]
-    name: str
-    run_id: str = ""
-    token: str
-
-
 class SweepsIds:
     GRID = "sweeps-grid"
     SEARCH = "sweeps-search"
@@ -46,7 +34,7 @@ class SweepsIds:
     RETRIGGER = "sweeps-retrigger"
     RETRY = "sweeps-retry"
     CANCEL = "sweeps-cancel"
-    PENDING = "sweeps-pending"  # a PendingAction
+    PENDING = "sweeps-pending"  # {"token": ...}: the action itself waits on the server (services.pending)
     MODAL = "sweeps-modal"
     MODAL_BODY = "sweeps-modal-body"
     CONFIRM = "sweeps-confirm"

@@ -1,4 +1,4 @@
-"""Short-lived flags every worker process sees (a cancelled deploy, a confirmation carried out)."""
+"""Short-lived flags every worker process sees (a deploy cancelled from another page load)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,3 @@ class SharedFlags:
 
     def has(self, key: str) -> bool:
         return bool(self._cache.get(key, False))
-
-    def claim_once(self, key: str) -> bool:
-        """True for the first caller in any process, False for every later one (diskcache's atomic add):
-        a confirmed action runs once however often its confirmation arrives."""
-        return bool(self._cache.add(key, True, expire=self._ttl_s))

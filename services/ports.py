@@ -170,9 +170,6 @@ class Flags(Protocol):
 
     def has(self, key: str) -> bool: ...
 
-    def claim_once(self, key: str) -> bool:
-        """True for the first caller in any process, False for every later one."""
-
 
 class SweepActions(Protocol):
     """The use cases: one call per user action, by sweep name, bookkeeping and authorisation included
