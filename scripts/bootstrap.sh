@@ -63,14 +63,22 @@ else
     fi
 fi
 
-if (( dev )) && [[ ! -x "$CHROMIUM" ]]; then
-    sudo_cmd=()
-    if [[ "$(id -u)" -ne 0 ]]; then
-        sudo_cmd=(sudo)
+# Debian packages the tests start for real: chromium (e2e), postgresql (the market-data database and
+# DATABASE_URL) and redis-server (REDIS_URL: the shared cache and Celery across app hosts).
+if (( dev )); then
+    missing=()
+    [[ -x "$CHROMIUM" ]] || missing+=(chromium)
+    [[ -x "$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | tail -1)" ]] || missing+=(postgresql)
+    command -v redis-server >/dev/null || missing+=(redis-server)
+    if (( ${#missing[@]} )); then
+        sudo_cmd=()
+        if [[ "$(id -u)" -ne 0 ]]; then
+            sudo_cmd=(sudo)
+        fi
+        echo "bootstrap: installing Debian's ${missing[*]} (for the tests)"
+        "${sudo_cmd[@]}" apt-get update
+        "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
     fi
-    echo "bootstrap: installing Debian's chromium (for the e2e tests)"
-    "${sudo_cmd[@]}" apt-get update
-    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
 fi
 
 echo "bootstrap: done. Start the local Airflow with: .venv/bin/python scripts/local_airflow.py start"

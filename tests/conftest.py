@@ -13,7 +13,8 @@ import pytest
 from scripts import local_airflow
 from services.settings import PROJECT_ROOT, Settings, load_settings
 
-TEST_AIRFLOW_PORT = 28080
+# Each git worktree running the real-Airflow tests at once sets its own ports (28080 and 28100 by default).
+TEST_AIRFLOW_PORT = int(os.environ.get("BACKTEST_TEST_AIRFLOW_PORT", "28080"))
 TEST_AIRFLOW_HOME = PROJECT_ROOT / ".local" / "test-airflow"
 TEST_RESULTS_ROOT = PROJECT_ROOT / ".local" / "test-results"
 TEST_AIRFLOW_USERNAME = "admin"
@@ -47,7 +48,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def airflow_stack() -> Iterator[Settings]:
-    """A real local Airflow 3 on port 28080, started once per session and stopped at its end.
+    """A real local Airflow 3 on TEST_AIRFLOW_PORT, started once per session and stopped at its end.
 
     An instance of ours that is already running is reused; so is any healthy Airflow answering on
     the port with the test credentials. Only an instance started here is stopped, and not when
@@ -70,3 +71,21 @@ def airflow_stack() -> Iterator[Settings]:
     finally:
         if not ours and not foreign_healthy and os.environ.get(KEEP_AIRFLOW_ENV) != "1":
             local_airflow.stop(settings)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL (Debian's package) for the session: `postgresql://backtest@127.0.0.1:<port>/backtest`."""
+    from tests.support.servers import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis (Debian's package) for the session: `redis://127.0.0.1:<port>/0`."""
+    from tests.support.servers import redis_server
+
+    with redis_server() as url:
+        yield url

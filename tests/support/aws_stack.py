@@ -44,7 +44,7 @@ RESULTS_URI = f"s3://{RESULTS_BUCKET}/backtests"
 JOB_QUEUE = "e2e-backtest-queue"
 JOB_DEFINITION = "e2e-backtest-engine"
 DB_HOST = "backtest-db.e2e.internal"
-AIRFLOW_PORT = 28100
+AIRFLOW_PORT = int(os.environ.get("BACKTEST_TEST_AWS_AIRFLOW_PORT", "28100"))
 AIRFLOW_HOME = PROJECT_ROOT / ".local" / "test-airflow-aws"
 AIRFLOW_USER = "admin"
 AIRFLOW_PASSWORD = "admin"
@@ -129,7 +129,7 @@ def create_resources(moto_url: str) -> None:
 
 
 def airflow_settings() -> Settings:
-    """This test's own Airflow: port 28100 and a home of its own (not the `airflow_stack` on 28080)."""
+    """This test's own Airflow: AIRFLOW_PORT and a home of its own (not the `airflow_stack`)."""
     return load_settings(
         mode="local",
         airflow_url=f"http://127.0.0.1:{AIRFLOW_PORT}",
