@@ -127,6 +127,11 @@ def summary_key(dag_id: str, run_id: str) -> str:
     return f"{run_prefix(dag_id, run_id)}/{SUMMARY_FILE}"
 
 
+def validation_key(dag_id: str, run_id: str) -> str:
+    """`<dag_id>/<run_id>/validation.json`: `summarize`'s sweep validation report (validation_report.py)."""
+    return f"{run_prefix(dag_id, run_id)}/validation.json"
+
+
 def table_key(dag_id: str, run_id: str) -> str:
     """`<dag_id>/<run_id>/results.csv`: `summarize`'s table of every point written."""
     return f"{run_prefix(dag_id, run_id)}/{TABLE_FILE}"
