@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -28,7 +28,8 @@ from airflow_backtest_framework.engine_contract import (  # the contract shared 
     points_prefix,
 )
 from airflow_backtest_framework.results_store import ResultsStore, open_backend, parse_results_uri
-from backtest_engine.data import SYNTHETIC_SOURCE, DataSourceError, load_market_data
+from backtest_engine.data import DATABASE_SOURCE, SYNTHETIC_SOURCE, DataSourceError, load_market_data
+from backtest_engine.db_connection import database_dsn, public_db_host
 from backtest_engine.engine import ChunkOutcome, PointResult, RunContext, returns_table, run_chunk
 from backtest_engine.results import S3ClientFactory, StorageError, read_text
 from backtest_engine.strategies import STRATEGY_CLASSES
@@ -68,6 +69,8 @@ class ChunkRequest:
     context: RunContext
     data_source: str
     fail_points: frozenset[int]
+    # The connection string of the 'database' source: it may hold a password, so it is never shown.
+    database: str | None = field(default=None, repr=False)
 
 
 def parse_request(environ: Mapping[str, str], s3_client: S3ClientFactory) -> ChunkRequest:
@@ -97,11 +100,12 @@ def parse_request(environ: Mapping[str, str], s3_client: S3ClientFactory) -> Chu
         parse_results_uri(results_uri)
     except ValueError as exc:
         raise EngineInputError(f"{ENV_RESULTS_URI}: {exc}") from None
+    db_host = environ.get(ENV_DB_HOST) or None
     context = RunContext(
         strategy=strategy,
         dag_id=_path_component(environ, ENV_DAG_ID),
         run_id=_path_component(environ, ENV_RUN_ID),
-        db_host=environ.get(ENV_DB_HOST) or None,
+        db_host=public_db_host(db_host),  # results never record a password
         data_source=(environ.get(ENV_DATA_SOURCE) or SYNTHETIC_SOURCE).strip(),
         spec_hash=config.spec_hash,
     )
@@ -113,6 +117,7 @@ def parse_request(environ: Mapping[str, str], s3_client: S3ClientFactory) -> Chu
         context=context,
         data_source=context.data_source,
         fail_points=_fail_points(environ),
+        database=database_dsn(db_host, environ) if context.data_source == DATABASE_SOURCE else None,
     )
 
 
@@ -127,7 +132,7 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     try:
         request = parse_request(environ, s3_client)
         loading = time.perf_counter()
-        data = load_market_data(request.config, request.data_source)
+        data = load_market_data(request.config, request.data_source, request.database)
         loading = time.perf_counter() - loading
         context = request.context
         backend = open_backend(request.results_uri, s3_client_factory=s3_client)

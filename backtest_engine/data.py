@@ -19,6 +19,7 @@ T = TypeVar("T")
 
 SYNTHETIC_SOURCE = "synthetic"
 SAMPLE_SOURCE = "sample"
+DATABASE_SOURCE = "database"  # the PostgreSQL market-data database at DB_HOST
 # Bar frequencies the engine runs, with the median spacing of their dates (calendar days) and the
 # bars per year that annualise their returns. Anything else is refused, never resampled.
 DAILY = "daily"
@@ -172,11 +173,14 @@ def lag_factors(data: MarketData, lags: dict[str, int]) -> MarketData:
     return MarketData(factors=shifted, **kept)
 
 
-def load_market_data(config: SweepConfig, source: str = SYNTHETIC_SOURCE) -> MarketData:
+def load_market_data(
+    config: SweepConfig, source: str = SYNTHETIC_SOURCE, database: str | None = None
+) -> MarketData:
     """Market data for the spec's universe, dates and factors (factor publication lags applied).
 
     `source` is `synthetic` (deterministic simulated market, "not evidence"), `sample` (real daily
-    OHLCV bundled by bokeh-sampledata) or the path of a folder holding one `<SYMBOL>.parquet` or
+    OHLCV bundled by bokeh-sampledata), `database` (the PostgreSQL database whose connection string
+    or host is `database`, i.e. DB_HOST) or the path of a folder holding one `<SYMBOL>.parquet` or
     `<SYMBOL>.csv` per symbol. Raises DataSourceError when the source cannot be used.
     """
     from backtest_engine.sources import load_folder, load_sample
@@ -190,6 +194,11 @@ def load_market_data(config: SweepConfig, source: str = SYNTHETIC_SOURCE) -> Mar
         )
     elif source == SAMPLE_SOURCE:
         data = load_sample(config)
+    elif source == DATABASE_SOURCE:
+        from backtest_engine.database import load_database
+        from backtest_engine.db_connection import database_dsn
+
+        data = load_database(database_dsn(database), config)
     else:
         from pathlib import Path
 

@@ -16,6 +16,7 @@ DATE_COLUMN = "date"
 CLOSE_COLUMN = "close"
 OHLC_COLUMNS = ("open", "high", "low")
 PRICE_COLUMNS = (*OHLC_COLUMNS, CLOSE_COLUMN)
+VOLUME_COLUMN = "volume"  # optional; kept by the database loader, unused by the strategies
 FILE_SUFFIXES = (".parquet", ".csv")
 SAMPLE_FILE = "stocks.csv.gz"  # bokeh-sampledata's daily OHLCV (Quandl WIKI, public domain)
 SAMPLE_TICKER_COLUMN = "Ticker"
@@ -88,11 +89,13 @@ def load_folder(folder: Path, config: SweepConfig) -> MarketData:
             f"data folder {folder} does not exist or is not a folder; set BACKTEST_DATA_SOURCE to "
             "'synthetic', 'sample' or a folder holding <SYMBOL>.csv or <SYMBOL>.parquet files"
         )
-    frames = {symbol: _read_symbol(folder, symbol, config.factors) for symbol in config.universe}
+    frames = {symbol: read_symbol(folder, symbol, config.factors) for symbol in config.universe}
     return assemble(frames, config, str(folder))
 
 
-def _read_symbol(folder: Path, symbol: str, factors: list[str]) -> pd.DataFrame:
+def read_symbol(folder: Path, symbol: str, factors: list[str] | None) -> pd.DataFrame:
+    """`<SYMBOL>.parquet` (or else `.csv`) of `folder`: daily rows of [open, high, low,] close
+    [, volume] and `factors` (None: every other column is a factor), indexed by date."""
     candidates = [folder / f"{symbol}{suffix}" for suffix in FILE_SUFFIXES]
     path = next((candidate for candidate in candidates if candidate.is_file()), None)
     if path is None:
@@ -102,6 +105,8 @@ def _read_symbol(folder: Path, symbol: str, factors: list[str]) -> pd.DataFrame:
     except Exception as exc:  # pandas/pyarrow raise many kinds for unreadable files
         raise DataSourceError(f"cannot read {path}: {exc}".splitlines()[0]) from exc
     frame.columns = [_column_name(column) for column in frame.columns]
+    if factors is None:
+        factors = [c for c in frame.columns if c not in (DATE_COLUMN, *PRICE_COLUMNS, VOLUME_COLUMN)]
     missing = [c for c in (DATE_COLUMN, CLOSE_COLUMN, *factors) if c not in frame.columns]
     if missing:
         raise DataSourceError(
@@ -109,6 +114,7 @@ def _read_symbol(folder: Path, symbol: str, factors: list[str]) -> pd.DataFrame:
         )
     ohlc = [name for name in OHLC_COLUMNS if name in frame.columns]
     columns = [*(ohlc if len(ohlc) == len(OHLC_COLUMNS) else []), CLOSE_COLUMN, *factors]
+    columns += [VOLUME_COLUMN] if VOLUME_COLUMN in frame.columns else []
     try:
         stamps = pd.DatetimeIndex(pd.to_datetime(frame[DATE_COLUMN])).tz_localize(None)
         values = frame[columns].apply(pd.to_numeric, errors="coerce")
@@ -140,7 +146,7 @@ def _refuse_intraday(stamps: pd.DatetimeIndex, path: Path) -> None:
 
 def _column_name(column: object) -> str:
     name = str(column).strip()
-    return name.lower() if name.lower() in (DATE_COLUMN, *PRICE_COLUMNS) else name
+    return name.lower() if name.lower() in (DATE_COLUMN, *PRICE_COLUMNS, VOLUME_COLUMN) else name
 
 
 # --------------------------------------------------------------------------- bundled sample

@@ -49,3 +49,12 @@ def aws_env(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
+
+
+@pytest.fixture
+def market_db(postgres_url: str) -> Iterator[str]:
+    """An empty market-data database of its own for one test (on the session's PostgreSQL): its URL."""
+    from tests.support.market_db import fresh_database
+
+    with fresh_database(postgres_url) as url:
+        yield url
