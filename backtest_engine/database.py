@@ -104,7 +104,7 @@ def _session(dsn: str) -> Iterator[psycopg.Cursor]:
     with connect(dsn) as connection:
         connection.read_only = True
         try:
-            with connection.cursor() as cursor:
+            with connection.cursor(binary=True) as cursor:
                 yield cursor
         except psycopg.errors.UndefinedTable:
             raise DataSourceError(
