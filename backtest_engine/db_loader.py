@@ -39,6 +39,10 @@ FACTOR_COLUMNS = ("symbol", "date", "factor", "value")
 _KEYS = {BARS_TABLE: ("symbol", "date"), FACTORS_TABLE: ("symbol", "factor", "date")}
 
 
+class ImportRefused(DataSourceError):
+    """The database refused the rows (constraint, permissions): the transaction wrote nothing."""
+
+
 @dataclass
 class Batch:
     """The symbols read for one import: their frames and where each came from."""
@@ -152,7 +156,7 @@ def import_batch(dsn: str, batch: Batch, replace: bool) -> list[str]:
                 factors = upsert(connection, FACTORS_TABLE, FACTOR_COLUMNS, _all(batch, factor_rows))
                 totals = _totals(connection, symbols)
         except psycopg.Error as exc:
-            raise DataSourceError(
+            raise ImportRefused(
                 f"importing into {describe_database(dsn)} failed ({scrubbed_reason(exc, dsn)}); "
                 "nothing was written"
             ) from None
@@ -239,8 +243,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return _fail(f"nothing imported: fix the {len(batch.errors)} problem(s) above and run it again")
     try:
         lines = import_batch(dsn, batch, args.replace)
-    except DataSourceError as exc:
-        return _fail(str(exc), EXIT_FAILED if "nothing was written" in str(exc) else EXIT_BAD_INPUT)
+    except ImportRefused as exc:
+        return _fail(str(exc), EXIT_FAILED)
+    except DataSourceError as exc:  # the database cannot be reached
+        return _fail(str(exc))
     print("\n".join(lines))
     return EXIT_OK
 

@@ -196,3 +196,21 @@ def test_a_bare_db_host_is_completed_from_the_db_variables_and_results_hide_pass
     record = read_point(tmp_path / "b", config, 0)
     assert record["db_host"] == market_db and record["data_source"] == "database"
     assert SECRET not in json.dumps(record)
+
+
+def test_rows_the_database_refuses_exit_1_and_leave_it_unchanged(
+    market_db: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert load_main(["--db", market_db, "--create-schema"]) == 0
+    with psycopg.connect(market_db, autocommit=True) as connection:
+        connection.execute("DROP ROLE IF EXISTS reader")
+        connection.execute("CREATE ROLE reader LOGIN")
+        connection.execute("GRANT SELECT ON bars, factor_values TO reader")
+    write_csv(tmp_path / "data", "ZZZ", date=["2024-01-02", "2024-01-03"], close=[1.0, 2.0])
+    reader = market_db.replace("backtest@", f"reader:{SECRET}@")
+
+    assert load_main(["--db", reader, str(tmp_path / "data")]) == 1
+    err = capsys.readouterr().err
+    assert "permission denied" in err and "nothing was written" in err and SECRET not in err
+    assert count(market_db, "bars", "ZZZ") == 0
+    assert database_coverage(reader, ["ZZZ"]) == {"ZZZ": None}  # reading needs SELECT only
