@@ -201,7 +201,7 @@ def _summary(
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog=LOADER_COMMAND.removeprefix("python -m "),
+        prog=LOADER_COMMAND,
         description=(
             "Import folders of <SYMBOL>.csv|.parquet files (columns date, close, optionally open, high, "
             "low, volume; every other column a factor) and/or the bundled sample into the market-data "

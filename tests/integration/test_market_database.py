@@ -119,6 +119,9 @@ def test_bad_files_are_named_with_their_fix_and_nothing_is_written(
     with psycopg.connect(market_db) as connection:
         assert connection.execute("SELECT to_regclass('bars')").fetchone() == (None,)
 
+    write_csv(tmp_path / "more", "GOOD", date=["2024-01-02"], close=[3.0])
+    assert load_main(["--db", market_db, str(tmp_path / "more"), str(tmp_path / "more")]) == 2
+    assert f"GOOD is in both {tmp_path / 'more'} and {tmp_path / 'more'}" in capsys.readouterr().err
     assert load_main(["--db", market_db, str(tmp_path / "missing")]) == 2
     assert "is not a folder" in capsys.readouterr().err
     assert load_main([], environ={}) == 2
@@ -214,3 +217,11 @@ def test_rows_the_database_refuses_exit_1_and_leave_it_unchanged(
     assert "permission denied" in err and "nothing was written" in err and SECRET not in err
     assert count(market_db, "bars", "ZZZ") == 0
     assert database_coverage(reader, ["ZZZ"]) == {"ZZZ": None}  # reading needs SELECT only
+
+
+def test_the_command_module_refuses_to_be_imported() -> None:
+    import backtest_engine
+
+    with pytest.raises(ImportError, match=r"run python -m backtest_engine\.load_market_data"):
+        import backtest_engine.load_market_data
+    assert callable(backtest_engine.load_market_data)  # still the package's function
