@@ -225,3 +225,28 @@ def test_the_command_module_refuses_to_be_imported() -> None:
     with pytest.raises(ImportError, match=r"run python -m backtest_engine\.load_market_data"):
         import backtest_engine.load_market_data
     assert callable(backtest_engine.load_market_data)  # still the package's function
+
+
+def test_close_only_bars_and_sparse_factors_read_like_the_folder(market_db: str, tmp_path: Path) -> None:
+    from backtest_engine import load_market_data
+
+    days = pd.bdate_range("2024-01-02", periods=40)
+    beta = np.where(np.arange(days.size) % 3 == 0, np.arange(days.size) / 10, np.nan)  # gaps to fill
+    write_csv(tmp_path / "data", "AAA", date=days, close=np.linspace(10.0, 12.0, days.size), Beta=beta)
+    write_csv(tmp_path / "data", "BBB", date=days[5:], close=np.linspace(50.0, 40.0, days.size - 5), Beta=1.5)
+    assert load_main(["--db", market_db, str(tmp_path / "data")]) == 0
+    config = make_config(
+        "LongShortEquityStrategy",
+        universe=["AAA", "BBB"],
+        factors=["Beta"],
+        start_date="2024-01-01",
+        end_date="2024-03-31",
+    )
+
+    database = load_database(market_db, config)
+    folder = load_market_data(config, str(tmp_path / "data"))
+    assert not database.has_ohlc and database.symbols == folder.symbols
+    assert (database.dates == folder.dates).all() and (database.close == folder.close).all()
+    assert (database.tradable == folder.tradable).all() and not database.tradable[:5, 1].any()
+    assert np.array_equal(database.factors["Beta"], folder.factors["Beta"], equal_nan=True)
+    assert np.isnan(database.factors["Beta"][:5, 1]).all() and database.factors["Beta"][2, 0] == 0.0
