@@ -214,7 +214,7 @@ def validate_run(
     """Build the run's report from its returns files (the points done so far) and write `validation.json`."""
     clock = time.perf_counter()
     try:
-        table = store.read_returns(config.dag_id, run_id)
+        table = store.read_returns(config.dag_id, run_id, columns=("point", "date", "net_return"))
     except ResultNotFound:
         report = ValidationReport(
             final=final,
