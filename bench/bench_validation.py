@@ -63,21 +63,22 @@ def write_run(
     returns: np.ndarray,
     dates: np.ndarray,
     chunk: int = CHUNK,
+    first: int = 0,
 ) -> None:
-    """The files the engine writes for points 0..N-1 with these (N, bars) net returns: point records
-    (parameters, annualised Sharpe, bars_per_year) and one returns Parquet per chunk."""
+    """The files the engine writes for points first.. first+N-1 with these (N, bars) net returns: point
+    records (parameters, annualised Sharpe, bars_per_year) and one returns Parquet per chunk."""
     points, bars = returns.shape
-    for start in range(0, points, chunk):
-        rows = range(start, min(start + chunk, points))
+    for start in range(first, first + points, chunk):
+        rows = range(start, min(start + chunk, first + points))
         for index in rows:
-            daily = returns[index]
+            daily = returns[index - first]
             sharpe = float(daily.mean() / daily.std(ddof=1) * np.sqrt(252))
             record = {"index": index, "params": config.point(index), "metrics": {"sharpe": sharpe}}
             store.write_point(config.dag_id, run_id, index, {**record, "bars_per_year": 252})
         columns = {
             "point": np.repeat(np.array(rows, dtype=np.int64), bars),
             "date": np.tile(dates, len(rows)),
-            "net_return": returns[start : start + len(rows)].ravel(),
+            "net_return": returns[start - first : start - first + len(rows)].ravel(),
         }
         zeros = np.zeros(columns["point"].size)
         extra = {name: zeros for name in ("gross_return", "exposure", "benchmark_return", "traded")}
