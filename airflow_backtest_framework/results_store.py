@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
@@ -333,14 +333,13 @@ class ResultsStore:
         """One chunk's daily returns as Parquet (columns: ec.RETURNS_COLUMNS, equal-length arrays)."""
         self.backend.put(ec.returns_key(dag_id, run_id, chunk_start), encode_parquet(columns))
 
-    def read_returns(self, dag_id: str, run_id: str, columns: Sequence[str] | None = None) -> Any:
-        """Every returns file of the run as one pyarrow Table (all columns or `columns`), sorted by point
-        and date."""
+    def read_returns(self, dag_id: str, run_id: str) -> Any:
+        """Every returns file of the run as one pyarrow Table, sorted by point and date."""
         prefix = ec.returns_prefix(dag_id, run_id)
         keys = [key for key in self.backend.list(prefix) if key.endswith(ec.RETURNS_SUFFIX)]
         if not keys:
             raise ResultNotFound(f"no returns files at {self.describe(prefix)}")
-        return decode_parquet([self.backend.get(key) for key in keys], ("point", "date"), columns)
+        return decode_parquet([self.backend.get(key) for key in keys], sort_by=("point", "date"))
 
     def write_spec(self, dag_id: str, run_id: str, spec_json: str) -> None:
         self.backend.put(ec.spec_key(dag_id, run_id), spec_json.encode("utf-8"))

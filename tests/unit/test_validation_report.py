@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from airflow_backtest_framework.dag_factory import _summarize
 from airflow_backtest_framework.results_store import open_results_store
-from airflow_backtest_framework.validation import significant, validate_run, verdict
+from airflow_backtest_framework.validation import read_returns_matrix, significant, validate_run, verdict
 from airflow_backtest_framework.validation_report import ValidationReport
 from bench.bench_validation import business_days, validation_sweep, write_run
 
@@ -81,3 +82,21 @@ def test_walk_forward_reports_each_folds_choice_and_a_partial_report_says_so(tmp
     assert (partial.final, partial.points_done, partial.segments) == (False, 30, None)
     assert verdict(partial)[0] == "partial: 30 of 100 points done so far"
     assert ValidationReport.model_validate(store.read_validation(config.dag_id, "r")) == partial
+
+
+def test_returns_are_read_chunk_by_chunk_in_grid_order_and_mismatched_dates_are_refused(
+    tmp_path: Path,
+) -> None:
+    config = validation_sweep("validation_test", side=SIDE)
+    store = open_results_store(str(tmp_path))
+    returns = noise(4)
+    for first, count in ((90, 10), (0, 9), (10, 10), (9, 1)):  # keys 10.parquet and 90.parquet list before 9
+        rows = returns[first : first + count]
+        write_run(store, config, "r", rows, business_days(BARS), chunk=count, first=first)
+    points, dates, matrix = read_returns_matrix(store, config.dag_id, "r")
+    assert points.tolist() == [*range(20), *range(90, 100)]
+    np.testing.assert_array_equal(matrix, np.concatenate([returns[:20], returns[90:]]))
+    assert dates[0] == np.datetime64("2014-01-02")
+    write_run(store, config, "r", returns[40:50], business_days(BARS, start="2015-01-02"), chunk=10, first=40)
+    with pytest.raises(ValueError, match="do not share the same dates"):
+        read_returns_matrix(store, config.dag_id, "r")
