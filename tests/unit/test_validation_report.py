@@ -100,3 +100,44 @@ def test_returns_are_read_chunk_by_chunk_in_grid_order_and_mismatched_dates_are_
     write_run(store, config, "r", returns[40:50], business_days(BARS, start="2015-01-02"), chunk=10, first=40)
     with pytest.raises(ValueError, match="do not share the same dates"):
         read_returns_matrix(store, config.dag_id, "r")
+
+
+def test_the_verdict_says_each_block_in_plain_words() -> None:
+    from airflow_backtest_framework.validation_report import (
+        DeflatedSharpe,
+        Overfitting,
+        ParameterImportance,
+        Robustness,
+        ValidationScheme,
+    )
+
+    deflated = DeflatedSharpe(
+        point=12, sharpe=0.05, sharpe_annualised=0.81, trials=81, sharpe_variance=0.001,
+        expected_max_sharpe=0.07, skewness=0.0, kurtosis=3.0, observations=500, psr=0.93, dsr=0.39,
+    )  # fmt: skip
+    report = ValidationReport(
+        final=True,
+        points_done=81,
+        points_total=81,
+        bars_per_year=252,
+        scheme=ValidationScheme(kind="none"),
+        deflated_sharpe=deflated,
+        overfitting=Overfitting(pbo=0.81, blocks=16, combinations=2, logits=[-1.0, 0.5]),
+        robustness=Robustness(
+            points=[1, 2], smoothed=[0.1, 0.2], best_point=2, best_raw_point=1, neighbourhood="x"
+        ),
+        importance=ParameterImportance(method="m", shares={"a": 0.2, "b": 0.62}),
+        notes=["no out-of-sample segment"],
+    )
+    assert verdict(report) == [
+        "best point 12: DSR 0.39 — not distinguishable from the best of 81 noise trials",
+        "PBO 0.81: the in-sample best is usually below the median out of sample",
+        "the robust best is point 2 (best after smoothing over its neighbours); "
+        "the raw best, point 1, is a more isolated peak",
+        "b explains the most of the Sharpe's variance across the grid (62%)",
+        "no out-of-sample segment",
+    ]
+    low = report.model_copy(
+        update={"overfitting": Overfitting(pbo=0.05, blocks=16, combinations=1, logits=[1.0])}
+    )
+    assert "stays above the median out of sample in 95% of splits" in verdict(low)[1]
