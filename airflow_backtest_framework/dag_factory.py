@@ -1,4 +1,5 @@
-"""Build a sweep DAG (plan -> run_chunk mapped over chunks -> summarize) from a SweepConfig."""
+"""Build a sweep DAG (plan -> run_chunk mapped over chunks, with validate alongside -> summarize) from a
+SweepConfig."""
 
 from __future__ import annotations
 
@@ -100,16 +101,34 @@ def create_sweep_dag(spec: SweepConfig | str) -> Any:
             """Split the grid into chunks and build each chunk's engine environment."""
             return _plan(config, executor, Variable, context["run_id"])
 
-        run_chunk = _chunk_tasks(executor, dag_id, plan(), task)
+        chunks = plan()
+        run_chunk = _chunk_tasks(executor, dag_id, chunks, task)
+
+        @task(task_id=ec.VALIDATE_TASK_ID)
+        def validate(**context: Any) -> dict[str, int]:
+            """Rewrite the partial validation report from the points done while the chunks run."""
+            results_uri = _variable(Variable, ec.VAR_RESULTS_URI)
+            return _watch(config, results_uri, context)
 
         @task(task_id=ec.SUMMARY_TASK_ID, trigger_rule="all_done")
         def summarize(**context: Any) -> dict[str, Any]:
-            """Collect the per-point results into a table and a summary; fail if points are missing."""
+            """Collect the per-point results into a table, a summary and the final validation report;
+            fail if points are missing."""
             results_uri = _variable(Variable, ec.VAR_RESULTS_URI)
             return _summarize(config, results_uri, context["run_id"])
 
-        run_chunk >> summarize()
+        watcher = validate()
+        chunks >> watcher
+        [run_chunk, watcher] >> summarize()
     return dag
+
+
+def _watch(config: SweepConfig, results_uri: str, context: Any) -> dict[str, int]:
+    from airflow_backtest_framework.validation_watch import chunks_finished_probe, watch
+
+    run_id = context["run_id"]
+    probe = chunks_finished_probe(context, config.dag_id, run_id, len(config.chunks()))
+    return watch(open_results_store(results_uri), config, run_id, chunks_finished=probe)
 
 
 def _plan(config: SweepConfig, executor: str, variable_cls: Any, run_id: str) -> list[dict[str, Any]]:
@@ -180,13 +199,34 @@ def _run_engine_subprocess(env: dict[str, str]) -> dict[str, Any]:
     return {"start": int(env[ec.ENV_CHUNK_START]), "count": int(env[ec.ENV_CHUNK_COUNT]), "seconds": seconds}
 
 
+DEFAULT_BARS_PER_YEAR = 252.0
+
+
+def _validate(store: Any, config: SweepConfig, run_id: str, bars_per_year: float) -> None:
+    """The final validation report (validation.py); a report that cannot be built is logged, and the
+    summary stands."""
+    from airflow_backtest_framework.results_store import ResultsStoreError
+    from airflow_backtest_framework.validation import validate_run, verdict  # numpy: at run time only
+
+    try:
+        report = validate_run(store, config, run_id, final=True, bars_per_year=bars_per_year)
+    except (ValueError, ResultsStoreError) as exc:
+        log.error("validation report not written: %s", exc)
+        return
+    log.info("validation report of %d points in %.1fs", report.points_done, report.seconds)
+    for line in verdict(report):
+        log.info("validation: %s", line)
+
+
 def _summarize(config: SweepConfig, results_uri: str, run_id: str) -> dict[str, Any]:
     store = open_results_store(results_uri)
     dag_id = config.dag_id
     rows = []
+    bars_per_year = DEFAULT_BARS_PER_YEAR
     for index in sorted(store.point_indices(dag_id, run_id)):
         record = store.read_point(dag_id, run_id, index)
         rows.append({"index": record["index"], **record["params"], **record["metrics"]})
+        bars_per_year = float(record.get("bars_per_year", bars_per_year))
     if rows:
         columns = list(rows[0])
         table = [",".join(columns)] + [",".join(str(row.get(c, "")) for c in columns) for row in rows]
@@ -203,6 +243,7 @@ def _summarize(config: SweepConfig, results_uri: str, run_id: str) -> dict[str, 
         "best_by_sharpe": best,
     }
     store.write_summary(dag_id, run_id, summary)
+    _validate(store, config, run_id, bars_per_year)
     if missing:
         raise RuntimeError(
             f"{missing:,} of {config.grid_size:,} grid points have no result; see {ec.CHUNK_TASK_ID} logs"

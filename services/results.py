@@ -14,6 +14,7 @@ import pandas as pd
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
 from airflow_backtest_framework.results_store import ResultsStore
+from airflow_backtest_framework.validation_report import ValidationReport
 from services.errors import BacktestError, NotFound
 from services.models import EquityCurve, PointResultSummary
 from services.storage import ArtifactStore
@@ -73,6 +74,19 @@ class ResultsService:
             return None
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("equity %s of %s/%s unreadable: %s", index, dag_id, run_id, exc)
+            return None
+
+    def validation(self, dag_id: str, run_id: str) -> ValidationReport | None:
+        """The run's validation report (`validation.json`, written by summarize); None when there is
+        none yet or it is unusable (logged)."""
+        try:
+            return ValidationReport.model_validate(self._store.read_validation(dag_id, run_id))
+        except NotFound:
+            return None
+        except (
+            ValueError
+        ) as exc:  # not JSON, or not a report of this version (pydantic errors are ValueErrors)
+            log.warning("validation report of %s/%s unusable: %s", dag_id, run_id, exc)
             return None
 
     def table(self, config: SweepConfig, run_id: str, done: set[int] | None = None) -> pd.DataFrame:
