@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from airflow_backtest_framework.catalog import FACTORS, STRATEGIES, StrategySpec
+from airflow_backtest_framework.data_source_spec import check_data_field, compatible_dump
 from airflow_backtest_framework.execution_spec import (
     BENCHMARK_UNIVERSE,
     FILL_NEXT_OPEN,
@@ -144,6 +145,8 @@ class SweepConfig(BaseModel):
     factor_lags: dict[str, int] = Field(
         default_factory=dict, description="Publication lag in bars per factor (default 0)"
     )
+    data_source: str | None = Field(default=None, description="sample, database, folder or synthetic")
+    data_folder: str = Field(default="", description="The data folder's absolute path (data_source folder)")
 
     _grid: Grid | None = PrivateAttr(default=None)
 
@@ -314,6 +317,12 @@ class SweepConfig(BaseModel):
     def _check_factor_lags(cls, value: dict[str, int], info: ValidationInfo) -> dict[str, int]:
         return _checked(lambda v: check_factor_lags(v, info.data.get("factors")), "factor_lags", value)
 
+    @field_validator("data_source", "data_folder")
+    @classmethod
+    def _check_data(cls, value: Any, info: ValidationInfo) -> Any:
+        field = str(info.field_name)
+        return _checked(lambda v: check_data_field(field, v, info.data), field, value)
+
     @model_validator(mode="after")
     def _check_grid(self, info: ValidationInfo) -> SweepConfig:
         spec = STRATEGIES[self.strategy]
@@ -379,7 +388,8 @@ class SweepConfig(BaseModel):
 
     def to_json(self) -> str:
         """The compact, canonical JSON of the spec (ASCII only, fields in declaration order)."""
-        return json.dumps(self.model_dump(mode="json"), ensure_ascii=True, separators=(",", ":"))
+        dump = compatible_dump(self.model_dump(mode="json"))  # unset data source fields: old specs' JSON
+        return json.dumps(dump, ensure_ascii=True, separators=(",", ":"))
 
     @property
     def spec_hash(self) -> str:

@@ -19,6 +19,7 @@ T = TypeVar("T")
 
 SYNTHETIC_SOURCE = "synthetic"
 SAMPLE_SOURCE = "sample"
+DATABASE_SOURCE = "database"
 # Bar frequencies the engine runs, with the median spacing of their dates (calendar days) and the
 # bars per year that annualise their returns. Anything else is refused, never resampled.
 DAILY = "daily"
@@ -172,12 +173,15 @@ def lag_factors(data: MarketData, lags: dict[str, int]) -> MarketData:
     return MarketData(factors=shifted, **kept)
 
 
-def load_market_data(config: SweepConfig, source: str = SYNTHETIC_SOURCE) -> MarketData:
+def load_market_data(
+    config: SweepConfig, source: str = SYNTHETIC_SOURCE, dsn: str | None = None
+) -> MarketData:
     """Market data for the spec's universe, dates and factors (factor publication lags applied).
 
     `source` is `synthetic` (deterministic simulated market, "not evidence"), `sample` (real daily
-    OHLCV bundled by bokeh-sampledata) or the path of a folder holding one `<SYMBOL>.parquet` or
-    `<SYMBOL>.csv` per symbol. Raises DataSourceError when the source cannot be used.
+    OHLCV bundled by bokeh-sampledata), `database` (the PostgreSQL database at `dsn`, the engine's
+    DB_HOST) or the path of a folder holding one `<SYMBOL>.parquet` or `<SYMBOL>.csv` per symbol.
+    Raises DataSourceError when the source cannot be used.
     """
     from backtest_engine.sources import load_folder, load_sample
     from backtest_engine.synthetic import synthetic_market
@@ -190,6 +194,8 @@ def load_market_data(config: SweepConfig, source: str = SYNTHETIC_SOURCE) -> Mar
         )
     elif source == SAMPLE_SOURCE:
         data = load_sample(config)
+    elif source == DATABASE_SOURCE:
+        data = _load_database(config, dsn)
     else:
         from pathlib import Path
 
@@ -204,3 +210,15 @@ def load_market_data(config: SweepConfig, source: str = SYNTHETIC_SOURCE) -> Mar
         time.perf_counter() - started,
     )
     return data
+
+
+def _load_database(config: SweepConfig, dsn: str | None) -> MarketData:
+    """The spec's universe from the market-data database at `dsn` (backtest_engine.database)."""
+    if not (dsn or "").strip():
+        raise DataSourceError(
+            "the sweep reads the market-data database but DB_HOST is empty; set the Airflow Variable "
+            "db_host to the database's address, or choose another data source in Configure"
+        )
+    from backtest_engine import database  # psycopg is imported only when the database is used
+
+    return database.load_database(dsn, config)

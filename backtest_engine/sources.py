@@ -85,8 +85,9 @@ def load_folder(folder: Path, config: SweepConfig) -> MarketData:
     """Read `<SYMBOL>.parquet|.csv` for every symbol of the universe and align them on dates."""
     if not folder.is_dir():
         raise DataSourceError(
-            f"data folder {folder} does not exist or is not a folder; set BACKTEST_DATA_SOURCE to "
-            "'synthetic', 'sample' or a folder holding <SYMBOL>.csv or <SYMBOL>.parquet files"
+            f"data folder {folder} does not exist or is not a folder where the engine runs; set the "
+            "sweep's data folder in Configure (or BACKTEST_DATA_SOURCE for sweeps that choose none) to "
+            "a folder holding <SYMBOL>.csv or <SYMBOL>.parquet files, or choose another data source"
         )
     frames = {symbol: _read_symbol(folder, symbol, config.factors) for symbol in config.universe}
     return assemble(frames, config, str(folder))
