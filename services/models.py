@@ -198,6 +198,9 @@ class CheckResult(BaseModel):
     ok: bool
     detail: str = ""
     fix: str = ""
+    warning: bool = (
+        False  # passed, but with something to read first (the detail says what, the fix what to do)
+    )
 
 
 FIRST_VERSION = 1
