@@ -57,6 +57,10 @@ class SweepActions:
         checks = self._deployer.preflight(config)
         return checks if self._data is None else [*checks, self._data.check(config)]
 
+    def data_check(self, config: SweepConfig) -> CheckResult | None:
+        """The preflight's market-data check of `config` alone (the form's hint); None when not wired."""
+        return None if self._data is None else self._data.check(config)
+
     def deploy(
         self,
         principal: Principal | None,
