@@ -38,6 +38,7 @@ CALLBACK_ACCESS: dict[str, Access] = {
     "pages.monitor.open_sweep": Access.VIEWER,
     "pages.monitor.set_refresh": Access.VIEWER,
     "pages.monitor.poll": Access.VIEWER,
+    "pages.monitor.show_labels": Access.VIEWER,
     "pages.monitor.show_progress": Access.VIEWER,
     "pages.monitor.show_runs": Access.VIEWER,
     "pages.monitor.show_heatmap": Access.VIEWER,

@@ -64,6 +64,15 @@ class ResultsService:
             batches = pool.map(read_batch, _batches(wanted, READ_THREADS * TASKS_PER_THREAD))
             return [record for batch in batches for record in batch]
 
+    def run_record(self, dag_id: str, run_id: str) -> dict | None:
+        """One point's result file of the run (its lowest index): how the run was computed (data source,
+        fills, stops), the same for every point; None before any point finished."""
+        for index in sorted(self.done_indices(dag_id, run_id))[:3]:  # a few tries past an unreadable file
+            records = self.records(dag_id, run_id, {index})
+            if records:
+                return records[0]
+        return None
+
     def equity(self, dag_id: str, run_id: str, index: int) -> EquityCurve | None:
         """A point's equity curve (`<dag_id>/<run_id>/equity/<index>.json`); None when none was written."""
         try:
