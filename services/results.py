@@ -13,9 +13,10 @@ import pandas as pd
 
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
+from airflow_backtest_framework.parquet_files import decode_parquet
 from airflow_backtest_framework.results_store import ResultsStore
 from services.errors import BacktestError, NotFound
-from services.models import EquityCurve, PointResultSummary
+from services.models import RETURNS_SOURCE, EquityCurve, PointResultSummary
 from services.storage import ArtifactStore
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,11 @@ class ResultsService:
         return None
 
     def equity(self, dag_id: str, run_id: str, index: int) -> EquityCurve | None:
-        """A point's equity curve (`<dag_id>/<run_id>/equity/<index>.json`); None when none was written."""
+        """A point's equity curve (growth of 1) from its chunk's daily returns file, every bar; from its
+        down-sampled `equity/<index>.json` when the run wrote no returns (older runs); None without either."""
+        curve = self._equity_of_returns(dag_id, run_id, index)
+        if curve is not None:
+            return curve
         try:
             document = self._store.read_equity(dag_id, run_id, index)
             return EquityCurve(index=index, dates=document["dates"], equity=document["equity"])
@@ -83,6 +88,33 @@ class ResultsService:
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("equity %s of %s/%s unreadable: %s", index, dag_id, run_id, exc)
             return None
+
+    def _equity_of_returns(self, dag_id: str, run_id: str, index: int) -> EquityCurve | None:
+        """Compound the point's net returns from the returns file of the chunk that holds it (the file
+        named by the largest chunk start at or below `index`)."""
+        prefix = ec.returns_prefix(dag_id, run_id)
+        try:
+            names = [key.removeprefix(prefix) for key in self._store.backend.list(prefix)]
+        except NotFound:
+            return None
+        starts = [
+            int(stem) for n in names if (stem := n.removesuffix(ec.RETURNS_SUFFIX)) != n and stem.isdigit()
+        ]
+        start = max((s for s in starts if s <= index), default=None)
+        if start is None:
+            return None
+        try:
+            data = self._store.backend.get(ec.returns_key(dag_id, run_id, start))
+            rows = decode_parquet([data]).to_pandas()
+            rows = rows[rows["point"] == index].sort_values("date")
+        except Exception as exc:  # an unreadable file (pyarrow raises many kinds): the JSON curve instead
+            log.warning("returns of point %s of %s/%s unreadable: %s", index, dag_id, run_id, exc)
+            return None
+        if rows.empty:
+            return None
+        growth = (1.0 + rows["net_return"].astype(float)).cumprod()
+        dates = [str(day)[:10] for day in rows["date"]]
+        return EquityCurve(index=index, dates=dates, equity=growth.tolist(), source=RETURNS_SOURCE)
 
     def table(self, config: SweepConfig, run_id: str, done: set[int] | None = None) -> pd.DataFrame:
         """One row per finished point: `index`, the parameters, the metrics; sorted by index.
