@@ -19,9 +19,9 @@ DATA_FOLDER = "folder"
 DATA_SYNTHETIC = "synthetic"
 DATA_SOURCES = (DATA_SAMPLE, DATA_DATABASE, DATA_FOLDER, DATA_SYNTHETIC)
 DATA_SOURCE_LABELS = {
-    DATA_SAMPLE: "Bundled sample (real daily prices, AAPL GOOG IBM MSFT FB, 2000–2013)",
-    DATA_DATABASE: "Market-data database (the engine's DB_HOST)",
-    DATA_FOLDER: "Folder of CSV/Parquet files, one per symbol",
+    DATA_SAMPLE: "Bundled sample (real prices, 2000–2013)",
+    DATA_DATABASE: "Market-data database (DB_HOST)",
+    DATA_FOLDER: "Folder of CSV/Parquet files",
     DATA_SYNTHETIC: "Synthetic (simulated, not evidence)",
 }
 MAX_FOLDER_CHARS = 1_000

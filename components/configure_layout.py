@@ -124,9 +124,13 @@ def _strategy_card() -> dbc.Card:
     )
 
 
+SOURCE_HELP = (
+    "The sample: daily OHLC of AAPL, FB, GOOG, IBM, MSFT (2000-03 to 2013-03), no factors. "
+    "Synthetic data is for plumbing and load tests only."
+)
 SOURCE_OPTIONS = [
     *({"label": text, "value": name} for name, text in DATA_SOURCE_LABELS.items()),
-    {"label": "Deployment default (BACKTEST_DATA_SOURCE; synthetic unless set)", "value": DEPLOYMENT_DEFAULT},
+    {"label": "Deployment default (synthetic unless set)", "value": DEPLOYMENT_DEFAULT},
 ]
 
 
@@ -138,6 +142,7 @@ def _source_row() -> dbc.Row:
                     "Data source",
                     dbc.Select(id=ConfigureIds.field("data_source"), options=SOURCE_OPTIONS, size="sm"),
                     ConfigureIds.feedback("data_source"),
+                    SOURCE_HELP,
                     hint_id=ConfigureIds.DATA_HINT,
                 ),
                 md=6,
