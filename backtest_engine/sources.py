@@ -213,6 +213,12 @@ def folder_coverage(folder: Path, symbols: Iterable[str]) -> Coverage:
 
 
 def _date_range(path: Path) -> tuple[date, date] | None:
+    stat = path.stat()
+    return _file_date_range(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4096)  # a form's hint asks again as the user types: read a file once per version
+def _file_date_range(path: Path, _mtime_ns: int, _size: int) -> tuple[date, date] | None:
     try:
         if path.suffix == ".parquet":
             import pyarrow.parquet as pq

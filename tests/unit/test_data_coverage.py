@@ -64,6 +64,10 @@ def test_folder_names_missing_files_and_out_of_range_symbols(tmp_path: Path) -> 
         config.model_copy(update={"start_date": date(2021, 1, 1), "end_date": date(2021, 6, 30)})
     )
     assert f"AAPL ({tmp_path} has 2020-01-01 to 2020-12-31)" in later.detail and "MSFT (" in later.detail
+    longer = pd.bdate_range("2019-01-01", "2021-12-31")  # the file replaced: read again, not the cached range
+    pd.DataFrame({"date": longer, "close": 1.0}).to_csv(tmp_path / "AAPL.csv", index=False)
+    moved = config.model_copy(update={"start_date": date(2021, 1, 1), "end_date": date(2021, 6, 30)})
+    assert "AAPL" not in LOCAL.check(moved).detail and "MSFT (" in LOCAL.check(moved).detail
     remote = DataCoverage(database=None, sees_folders=False).check(config)
     assert remote.ok and remote.warning and "cannot check it" in remote.detail
 
