@@ -19,9 +19,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from airflow_backtest_framework.catalog import FACTORS, STRATEGIES, StrategySpec
+from airflow_backtest_framework.data_source_spec import check_data_field, compatible_dump
 from airflow_backtest_framework.execution_spec import (
     BENCHMARK_UNIVERSE,
     FILL_NEXT_OPEN,
@@ -41,8 +41,10 @@ from airflow_backtest_framework.grid import (
 )
 from airflow_backtest_framework.names import NAME_PATTERN as NAME_PATTERN  # the form imports it from here
 from airflow_backtest_framework.names import name_problem
+from airflow_backtest_framework.spec_errors import custom_error as _custom
 from airflow_backtest_framework.spec_errors import describe_validation_error as describe_validation_error
 from airflow_backtest_framework.spec_errors import field_errors as field_errors
+from airflow_backtest_framework.spec_errors import too_long as _too_long
 from airflow_backtest_framework.validation_spec import ValidationSpec
 
 DEFAULT_MAX_GRID_POINTS = 100_000
@@ -64,10 +66,6 @@ MAX_DESCRIPTION_CHARS = 2_000
 
 TICKER_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,9}(?:[.\-][A-Z0-9]{1,4})?$")
 OWNER_PATTERN = re.compile(rf"[A-Za-z0-9_.@\-]{{1,{MAX_OWNER_CHARS}}}")
-
-
-def _too_long(limit: int, length: int, unit: str = "characters") -> str:
-    return f"at most {limit:,} {unit} (got {length:,})"
 
 
 # --------------------------------------------------------------------------- SweepConfig
@@ -110,11 +108,6 @@ def _checked(check: Callable[[Any], Any], field: str, value: Any) -> Any:
         raise _custom(field, str(exc)) from None
 
 
-def _custom(kind: str, message: str, **ctx: Any) -> PydanticCustomError:
-    # Braces in user text would be read as format fields by pydantic: escape them.
-    return PydanticCustomError(kind, message.replace("{", "{{").replace("}", "}}"), ctx or None)
-
-
 class SweepConfig(BaseModel):
     """A backtest sweep: a strategy, one grid expression per parameter, a universe, dates.
 
@@ -146,6 +139,8 @@ class SweepConfig(BaseModel):
         default_factory=dict, description="Publication lag in bars per factor (default 0)"
     )
     validation: ValidationSpec = Field(default_factory=ValidationSpec, description="How points are validated")
+    data_source: str | None = Field(default=None, description="sample, database, folder or synthetic")
+    data_folder: str = Field(default="", description="The data folder's absolute path (data_source folder)")
 
     _grid: Grid | None = PrivateAttr(default=None)
 
@@ -316,6 +311,12 @@ class SweepConfig(BaseModel):
     def _check_factor_lags(cls, value: dict[str, int], info: ValidationInfo) -> dict[str, int]:
         return _checked(lambda v: check_factor_lags(v, info.data.get("factors")), "factor_lags", value)
 
+    @field_validator("data_source", "data_folder")
+    @classmethod
+    def _check_data(cls, value: Any, info: ValidationInfo) -> Any:
+        field = str(info.field_name)
+        return _checked(lambda v: check_data_field(field, v, info.data), field, value)
+
     @model_validator(mode="after")
     def _check_grid(self, info: ValidationInfo) -> SweepConfig:
         spec = STRATEGIES[self.strategy]
@@ -381,7 +382,9 @@ class SweepConfig(BaseModel):
 
     def to_json(self) -> str:
         """The compact, canonical JSON of the spec (ASCII only, fields in declaration order)."""
-        return json.dumps(self.model_dump(mode="json"), ensure_ascii=True, separators=(",", ":"))
+        # Fields added later stay out while unset or default, so an older spec keeps its JSON and hash.
+        dump = compatible_dump(self.model_dump(mode="json"), {"validation": ValidationSpec().model_dump()})
+        return json.dumps(dump, ensure_ascii=True, separators=(",", ":"))
 
     @property
     def spec_hash(self) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
 
 
 def field_errors(exc: ValidationError) -> dict[str, str]:
@@ -48,3 +49,12 @@ def _plain_message(error: Mapping[str, Any]) -> str:
 def describe_validation_error(exc: ValidationError) -> str:
     """One line per field, for logs and command-line tools."""
     return "; ".join(f"{field}: {message}" for field, message in field_errors(exc).items())
+
+
+def custom_error(kind: str, message: str, **ctx: Any) -> PydanticCustomError:
+    """A field's error with `message` as is (braces in user text escaped from pydantic's formatting)."""
+    return PydanticCustomError(kind, message.replace("{", "{{").replace("}", "}}"), ctx or None)
+
+
+def too_long(limit: int, length: int, unit: str = "characters") -> str:
+    return f"at most {limit:,} {unit} (got {length:,})"

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from airflow_backtest_framework.config import SweepConfig, describe_validation_error
+from airflow_backtest_framework.data_source_spec import engine_source
 from airflow_backtest_framework.engine_contract import (  # the contract shared with the DAGs
     ENV_CHUNK_COUNT,
     ENV_CHUNK_START,
@@ -28,7 +29,7 @@ from airflow_backtest_framework.engine_contract import (  # the contract shared 
     points_prefix,
 )
 from airflow_backtest_framework.results_store import ResultsStore, open_backend, parse_results_uri
-from backtest_engine.data import DATABASE_SOURCE, SYNTHETIC_SOURCE, DataSourceError, load_market_data
+from backtest_engine.data import DATABASE_SOURCE, DataSourceError, load_market_data
 from backtest_engine.db_connection import database_dsn, public_db_host
 from backtest_engine.engine import ChunkOutcome, PointResult, RunContext, returns_table, run_chunk
 from backtest_engine.results import S3ClientFactory, StorageError, read_text
@@ -106,7 +107,8 @@ def parse_request(environ: Mapping[str, str], s3_client: S3ClientFactory) -> Chu
         dag_id=_path_component(environ, ENV_DAG_ID),
         run_id=_path_component(environ, ENV_RUN_ID),
         db_host=public_db_host(db_host),  # results never record a password
-        data_source=(environ.get(ENV_DATA_SOURCE) or SYNTHETIC_SOURCE).strip(),
+        # The spec's choice; a spec without one: the deployment's default (BACKTEST_DATA_SOURCE).
+        data_source=engine_source(config.data_source, config.data_folder, environ.get(ENV_DATA_SOURCE)),
         spec_hash=config.spec_hash,
     )
     return ChunkRequest(

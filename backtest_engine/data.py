@@ -213,3 +213,4 @@ def load_market_data(
         time.perf_counter() - started,
     )
     return data
+

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -86,8 +87,9 @@ def load_folder(folder: Path, config: SweepConfig) -> MarketData:
     """Read `<SYMBOL>.parquet|.csv` for every symbol of the universe and align them on dates."""
     if not folder.is_dir():
         raise DataSourceError(
-            f"data folder {folder} does not exist or is not a folder; set BACKTEST_DATA_SOURCE to "
-            "'synthetic', 'sample' or a folder holding <SYMBOL>.csv or <SYMBOL>.parquet files"
+            f"data folder {folder} does not exist or is not a folder where the engine runs; set the "
+            "sweep's data folder in Configure (or BACKTEST_DATA_SOURCE for sweeps that choose none) to "
+            "a folder holding <SYMBOL>.csv or <SYMBOL>.parquet files, or choose another data source"
         )
     frames = {symbol: read_symbol(folder, symbol, config.factors) for symbol in config.universe}
     return assemble(frames, config, str(folder))
@@ -184,3 +186,60 @@ def load_sample(config: SweepConfig) -> MarketData:
             "drop the factors or use a data folder that has them"
         )
     return assemble({symbol: frames[symbol] for symbol in config.universe}, config, SAMPLE_SOURCE)
+
+
+# --------------------------------------------------------------------------- coverage (preflight)
+
+Coverage = dict[str, tuple[date, date] | None]
+
+
+def sample_coverage(symbols: Iterable[str]) -> Coverage:
+    """Each symbol's first and last date in the bundled sample; None for a symbol it does not hold."""
+    frames = sample_frames()
+    return {
+        symbol: (frames[symbol].index[0].date(), frames[symbol].index[-1].date())
+        if symbol in frames
+        else None
+        for symbol in symbols
+    }
+
+
+def folder_coverage(folder: Path, symbols: Iterable[str]) -> Coverage:
+    """Each symbol's first and last date in `folder` (its date column only); None without a file.
+
+    DataSourceError when the folder is missing or a file cannot be read.
+    """
+    if not folder.is_dir():
+        raise DataSourceError(f"data folder {folder} does not exist or is not a folder")
+    coverage: Coverage = {}
+    for symbol in symbols:
+        path = next((p for p in (folder / f"{symbol}{s}" for s in FILE_SUFFIXES) if p.is_file()), None)
+        coverage[symbol] = None if path is None else _date_range(path)
+    return coverage
+
+
+def _date_range(path: Path) -> tuple[date, date] | None:
+    stat = path.stat()
+    return _file_date_range(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4096)  # a form's hint asks again as the user types: read a file once per version
+def _file_date_range(path: Path, _mtime_ns: int, _size: int) -> tuple[date, date] | None:
+    try:
+        if path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            names = pq.read_schema(path).names
+            column = next((n for n in names if _column_name(n) == DATE_COLUMN), None)
+            stamps = pd.read_parquet(path, columns=[column])[column] if column else None
+        else:
+            frame = pd.read_csv(path, usecols=lambda name: _column_name(name) == DATE_COLUMN)
+            stamps = frame.iloc[:, 0] if frame.columns.size else None
+        if stamps is None:
+            raise DataSourceError(f"{path} has no date column")
+        days = pd.to_datetime(stamps).dropna()
+    except DataSourceError:
+        raise
+    except Exception as exc:  # pandas/pyarrow raise many kinds for unreadable files
+        raise DataSourceError(f"cannot read {path}: {exc}".splitlines()[0]) from exc
+    return None if days.empty else (days.min().date(), days.max().date())

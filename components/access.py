@@ -38,6 +38,7 @@ CALLBACK_ACCESS: dict[str, Access] = {
     "pages.monitor.open_sweep": Access.VIEWER,
     "pages.monitor.set_refresh": Access.VIEWER,
     "pages.monitor.poll": Access.VIEWER,
+    "pages.monitor.show_labels": Access.VIEWER,
     "pages.monitor.show_progress": Access.VIEWER,
     "pages.monitor.show_runs": Access.VIEWER,
     "pages.monitor.show_heatmap": Access.VIEWER,
@@ -74,6 +75,7 @@ CALLBACK_ACCESS: dict[str, Access] = {
     "pages.configure.clone_or_reset": Access.VIEWER,
     "pages.configure.clone_from_url": Access.VIEWER,
     "pages.configure.show_preview": Access.VIEWER,
+    "pages.configure.show_data_hint": Access.VIEWER,
     "pages.admin.show_links": Access.VIEWER,  # the service lists them to admins only, says why to others
     "pages.admin.create_link": Access.ADMIN,
     "pages.admin.revoke_link": Access.ADMIN,

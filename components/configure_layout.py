@@ -6,9 +6,10 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from airflow_backtest_framework.catalog import FACTORS, STRATEGIES
+from airflow_backtest_framework.data_source_spec import DATA_SOURCE_LABELS
 from airflow_backtest_framework.grid import GRID_HELP
 from components.cards import make_card
-from components.sweep_form import FORM_FIELDS
+from components.sweep_form import DEPLOYMENT_DEFAULT, FORM_FIELDS
 
 DEBOUNCE_MS = 300
 
@@ -34,6 +35,8 @@ class ConfigureIds:
     TOASTS = "configure-toasts"
     ALERT = "configure-alert"
     GRID_SUMMARY = "configure-grid-summary"
+    DATA_HINT = "configure-data-hint"  # what the chosen source covers of the universe and period
+    DATA_FOLDER_FIELD = "configure-data-folder-field"  # shown only for the folder source
     GRID_MESSAGE = "configure-grid-message"
     # Pattern-matching types of one parameter row's parts (see `param`).
     PARAM = "configure-param"
@@ -65,6 +68,8 @@ LABELS = {
     "name": "Name",
     "owner": "Owner",
     "description": "Description",
+    "data_source": "Data source",
+    "data_folder": "Data folder",
     "params": "Parameter grid",
     "spec": "Sweep",
 }
@@ -119,11 +124,53 @@ def _strategy_card() -> dbc.Card:
     )
 
 
+SOURCE_HELP = (
+    "The sample: daily OHLC of AAPL, FB, GOOG, IBM, MSFT (2000-03 to 2013-03), no factors. "
+    "Synthetic data is for plumbing and load tests only."
+)
+SOURCE_OPTIONS = [
+    *({"label": text, "value": name} for name, text in DATA_SOURCE_LABELS.items()),
+    {"label": "Deployment default (synthetic unless set)", "value": DEPLOYMENT_DEFAULT},
+]
+
+
+def _source_row() -> dbc.Row:
+    return dbc.Row(
+        [
+            dbc.Col(
+                make_field(
+                    "Data source",
+                    dbc.Select(id=ConfigureIds.field("data_source"), options=SOURCE_OPTIONS, size="sm"),
+                    ConfigureIds.feedback("data_source"),
+                    SOURCE_HELP,
+                    hint_id=ConfigureIds.DATA_HINT,
+                ),
+                md=6,
+            ),
+            dbc.Col(
+                html.Div(
+                    make_field(
+                        "Data folder",
+                        _input("data_folder", placeholder="/data/daily_bars", class_name="bt-mono"),
+                        ConfigureIds.feedback("data_folder"),
+                        "Where the engine runs: one <SYMBOL>.csv or .parquet per symbol "
+                        "(date, close; optionally open, high, low; one column per factor).",
+                    ),
+                    id=ConfigureIds.DATA_FOLDER_FIELD,
+                ),
+                md=6,
+            ),
+        ],
+        class_name="g-3 mb-1",
+    )
+
+
 def _data_card() -> dbc.Card:
     factor_options = [{"label": f"{name} — {text}", "value": name} for name, text in FACTORS.items()]
     return make_card(
-        "Universe, factors and period",
+        "Data, universe, factors and period",
         [
+            _source_row(),
             dbc.Row(
                 [
                     dbc.Col(

@@ -10,7 +10,7 @@ from components.alerts import make_toast
 from components.configure_layout import DEBOUNCE_MS, ConfigureIds
 from components.deploy_view import size_text
 from components.sweep_form import FormCheck
-from services.models import FIRST_VERSION, SweepRecord
+from services.models import FIRST_VERSION, CheckResult, SweepRecord
 
 
 def make_param_fields(
@@ -114,3 +114,11 @@ def make_save_toast(record: SweepRecord) -> dbc.Toast:
         dcc.Link("Go to Deploy →", href="/deploy", className="bt-toast-link"),
     ]
     return make_toast(body, header="Sweep saved")
+
+
+def make_data_hint(check: CheckResult | None) -> html.Div | str:
+    """Under the data source: what it covers of the universe and period (the preflight's data check)."""
+    if check is None:
+        return ""
+    tone = "text-danger-emphasis" if not check.ok else ("text-warning-emphasis" if check.warning else "")
+    return html.Div(check.detail, className=f"bt-help {tone}".strip())

@@ -6,6 +6,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from airflow_backtest_framework.config import SweepConfig
+from airflow_backtest_framework.data_source_spec import DATA_FOLDER
 from components.formatting import format_minute, plural
 from components.sweep_nav import monitor_href
 from services.models import DeployProgress, RunSummary, StepState, SweepRecord
@@ -39,6 +40,13 @@ def kv_row(label: str, value, mono: bool = False) -> html.Div:
     )
 
 
+def data_source_text(source: str | None, folder: str) -> str:
+    """The spec's data source as the summary shows it (a spec without one: the deployment's default)."""
+    if source is None:
+        return "deployment default (BACKTEST_DATA_SOURCE; synthetic unless set)"
+    return f"folder {folder}" if source == DATA_FOLDER else source
+
+
 def make_sweep_summary(record: SweepRecord) -> html.Div:
     """What is about to be deployed: strategy, grid, universe, period, ids and deploy state."""
     config = record.config
@@ -64,6 +72,8 @@ def make_sweep_summary(record: SweepRecord) -> html.Div:
                     kv_row("Grid", size_text(config)),
                     kv_row("Universe", f"{len(symbols)} symbols: {universe}"),
                     kv_row("Factors", ", ".join(config.factors) or "none"),
+                    kv_row("Data", data_source_text(config.data_source, config.data_folder)),
+                    kv_row("Fill", config.fill),
                     kv_row("Period", f"{config.start_date.isoformat()} → {config.end_date.isoformat()}"),
                     kv_row("Capital", f"{config.initial_capital:,.0f}"),
                     kv_row("Owner", config.owner),

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 
 from components.figures import CENTERED_METRICS, DEFAULT_THEME, METRIC_COLORSCALE, _empty_note, template
 from components.states import state_color
-from services.models import EquityCurve, PointState
+from services.models import RETURNS_SOURCE, EquityCurve, PointState
 
 HEATMAP_TEXT_MAX_CELLS = 150  # above this many cells the per-cell labels become unreadable
 PARCOORDS_MAX_POINTS = 5_000  # more lines only slow the browser: keep the best ones
@@ -98,7 +98,7 @@ def parallel_coordinates(
 
 
 def equity_figure(curve: EquityCurve | None, theme: str = DEFAULT_THEME) -> go.Figure:
-    """One point's equity curve (growth of 1), or a note when the engine wrote none."""
+    """One point's equity curve (growth of 1 from its daily returns), or a note when the engine wrote none."""
     if curve is None or not curve.equity:
         return _empty(theme, "select a point of the table; no equity curve was written for it")
     fig = go.Figure(
@@ -111,5 +111,9 @@ def equity_figure(curve: EquityCurve | None, theme: str = DEFAULT_THEME) -> go.F
         )
     )
     fig.update_layout(template=template(theme), showlegend=False)
-    fig.update_yaxes(title_text=f"equity · point {curve.index}")
+    if curve.source == RETURNS_SOURCE:
+        title = f"growth of 1 · point {curve.index} · daily returns"
+    else:
+        title = f"equity · point {curve.index} · sampled (no returns file)"
+    fig.update_yaxes(title_text=title)
     return fig

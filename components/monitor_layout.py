@@ -36,6 +36,8 @@ class MonitorIds:
     ERROR = "monitor-error"
     STALE = "monitor-stale"
     RUN_HEADER = "monitor-run-header"
+    LABELS = "monitor-labels"  # synthetic data, optimistic fills, stops at closes (components/result_labels)
+    LABELS_OF = "monitor-labels-of"  # the run whose result file the labels were read from
     KPIS = "monitor-kpis"
     TASKS = "monitor-tasks"
     STRIP = "monitor-strip"
@@ -118,6 +120,7 @@ def make_sweep_layout(name: str, refresh_ms: int, batch: bool = False) -> html.D
         [
             dcc.Store(id=MonitorIds.NAME, data=name),
             dcc.Store(id=MonitorIds.STATUS),
+            dcc.Store(id=MonitorIds.LABELS_OF),
             dcc.Download(id=MonitorIds.DOWNLOAD),
             dcc.Interval(id=MonitorIds.INTERVAL, interval=refresh_ms),
             html.Div(
@@ -129,6 +132,7 @@ def make_sweep_layout(name: str, refresh_ms: int, batch: bool = False) -> html.D
             ),
             html.Div(id=MonitorIds.ERROR),
             html.Div(id=MonitorIds.STALE),
+            html.Div(id=MonitorIds.LABELS),
             html.Div(id=MonitorIds.RUN_HEADER, className="mb-3"),
             html.Div(id=MonitorIds.KPIS),
             dbc.Row(

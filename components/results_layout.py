@@ -47,6 +47,7 @@ class ResultsIds:
     EQUITY = "results-equity"
     COUNT = "results-count"
     ERROR = "results-error"
+    LABELS = "results-labels"  # synthetic data, optimistic fills, stops at closes (components/result_labels)
     CSV = "results-csv"
     PARQUET = "results-parquet"
     DOWNLOAD = "results-download"
@@ -120,6 +121,7 @@ def make_results_layout(name: str, refresh_ms: int = RESULTS_REFRESH_MS) -> html
                 className="bt-page-head",
             ),
             html.Div(id=ResultsIds.ERROR),
+            html.Div(id=ResultsIds.LABELS),
             make_card(None, [controls, dbc.Row(id=ResultsIds.FIXED_ROW, class_name="g-2")]),
             dbc.Row(
                 [

@@ -9,13 +9,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from airflow_backtest_framework.catalog import STRATEGIES
 from airflow_backtest_framework.config import CONTEXT_MAX_GRID_POINTS, NAME_PATTERN, SweepConfig, field_errors
+from airflow_backtest_framework.data_source_spec import DATA_FOLDER, DATA_SAMPLE
 from airflow_backtest_framework.grid import GridError, format_values, parse_values
 from services.models import NEW_SWEEP
 
 DEFAULT_STRATEGY = next(iter(STRATEGIES))
-DEFAULT_UNIVERSE = "AAPL, MSFT, GOOGL, AMZN, NVDA"
-DEFAULT_START = "2020-01-01"
-DEFAULT_END = "2024-12-31"
+# The default sweep runs on the bundled sample (real daily prices), over symbols and dates it covers.
+DEFAULT_DATA_SOURCE = DATA_SAMPLE
+DEFAULT_UNIVERSE = "AAPL, MSFT, IBM, GOOG"
+DEFAULT_START = "2005-01-01"
+DEFAULT_END = "2012-12-31"
+DEPLOYMENT_DEFAULT = ""  # the form's value for a spec without a data source (saved before the field)
 DEFAULT_CAPITAL = "1000000"
 DEFAULT_OWNER = "research"
 WARN_FRACTION = 0.8  # warn when the grid reaches this share of the cap
@@ -32,6 +36,8 @@ FORM_FIELDS = (
     "name",
     "owner",
     "description",
+    "data_source",
+    "data_folder",
 )
 # Stand-ins for the non-grid fields, so the grid size shows while the rest is still incomplete.
 _GRID_ONLY = {
@@ -58,6 +64,8 @@ class FormDraft(BaseModel):
     name: str = ""
     owner: str = DEFAULT_OWNER
     description: str = ""
+    data_source: str = DEFAULT_DATA_SOURCE
+    data_folder: str = ""
     # The saved sweep this form was loaded from (a clone) or last saved as, and that record's version:
     # a save under that name checks nobody saved it since (services.registry.SweepRegistry.save).
     base_name: str = ""
@@ -67,6 +75,11 @@ class FormDraft(BaseModel):
     @classmethod
     def _text(cls, value: Any) -> Any:
         return None if value is None else str(value)
+
+    @field_validator("data_source", "data_folder", mode="before")
+    @classmethod
+    def _choice(cls, value: Any) -> Any:
+        return "" if value is None else value
 
     @field_validator("factors", mode="before")
     @classmethod
@@ -107,6 +120,8 @@ class FormDraft(BaseModel):
             "points_per_task": blank(self.points_per_task),
             "owner": self.owner,
             "description": self.description,
+            "data_source": self.data_source or None,  # the deployment's default, as before the field
+            "data_folder": self.data_folder.strip() if self.data_source == DATA_FOLDER else "",
         }
 
 
@@ -136,6 +151,8 @@ def draft_from_config(config: SweepConfig, name: str, version: int = NEW_SWEEP) 
         name=name,
         owner=config.owner,
         description=config.description,
+        data_source=config.data_source or DEPLOYMENT_DEFAULT,
+        data_folder=config.data_folder,
     )
 
 
@@ -273,6 +290,22 @@ def _positive_int(text: str | None) -> int | None:
     except ValueError:
         return None
     return value if value >= 1 else None
+
+
+def hint_config(draft: FormDraft) -> SweepConfig | None:
+    """The draft's data fields (source, folder, universe, factors, dates) as a spec to check its data
+    coverage while the rest is incomplete; None while those fields are invalid (their messages show)."""
+    payload = draft.payload()
+    trial = {key: payload[key] for key in ("universe", "factors", "start_date", "end_date")}
+    trial |= {"data_source": payload["data_source"], "data_folder": payload["data_folder"]}
+    spec = STRATEGIES[DEFAULT_STRATEGY]
+    try:
+        return SweepConfig.model_validate(
+            {"name": "data_hint", "strategy": spec.name, "params": spec.default_params(), **trial},
+            context={CONTEXT_MAX_GRID_POINTS: None},
+        )
+    except ValidationError:
+        return None
 
 
 def validated_config(draft: FormDraft, max_grid_points: int) -> SweepConfig:

@@ -92,9 +92,9 @@ def make_runs_table(runs: list[RunSummary] | None, recorded: list[str]) -> html.
     return html.Table([head, body], className="table table-sm bt-sweeps-runs")
 
 
-def make_sweep_detail(record: SweepRecord, runs: list[RunSummary] | None) -> html.Div:
-    """The selected sweep whole: its spec and deployment, its grid expressions, and its runs
-    (`runs` is None when Airflow could not be asked)."""
+def make_sweep_detail(record: SweepRecord, runs: list[RunSummary] | None, labels=None) -> html.Div:
+    """The selected sweep whole: its results' labels (components.result_labels), its spec and deployment,
+    its grid expressions, and its runs (`runs` is None when Airflow could not be asked)."""
     grid = html.Dl(
         [kv_row(name, expression, mono=True) for name, expression in record.config.params.items()],
         className="bt-kv",
@@ -108,6 +108,7 @@ def make_sweep_detail(record: SweepRecord, runs: list[RunSummary] | None) -> htm
             dbc.Col(
                 make_card("Runs", make_runs_table(runs, record.run_ids), class_name=TALL_CARD_CLASS), lg=4
             ),
+            dbc.Col(labels, xs=12, class_name="order-first") if labels else None,
         ],
         class_name="g-3 mt-1",
     )

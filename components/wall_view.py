@@ -10,9 +10,11 @@ from collections.abc import Sequence
 from dash import html
 
 from components.formatting import format_clock, format_duration, format_hour_minute
+from components.result_labels import make_result_labels
 from components.states import state_name, state_style
 from components.sweep_nav import monitor_href
 from services.models import PointState
+from services.result_labels import LABELS_BY_KEY
 from services.wall import HistoryPoint, WallOutage, WallTile
 
 SPARK_WIDTH = 240
@@ -135,6 +137,9 @@ def make_tile(tile: WallTile) -> html.Div:
                 className="bt-wall-head",
             ),
             html.Div(f"{tile.owner} · {tile.strategy}", className="bt-wall-meta"),
+            make_result_labels(
+                [LABELS_BY_KEY[key] for key in tile.labels if key in LABELS_BY_KEY], compact=True
+            ),
             _progress_text(tile),
             make_progress_bar(tile),
             html.Div(

@@ -12,10 +12,17 @@ from dash.exceptions import PreventUpdate
 from pydantic import ValidationError
 
 from airflow_backtest_framework.catalog import STRATEGIES
+from airflow_backtest_framework.data_source_spec import DATA_DATABASE
 from components.alerts import make_alert, make_error_alert
 from components.configure_layout import INVALID_FIELDS, LABELS, make_configure_layout
 from components.configure_layout import ConfigureIds as Ids
-from components.configure_view import make_grid_panel, make_param_fields, make_save_toast, save_blockers
+from components.configure_view import (
+    make_data_hint,
+    make_grid_panel,
+    make_param_fields,
+    make_save_toast,
+    save_blockers,
+)
 from components.context import get_principal, get_services, get_settings
 from components.shell import ShellIds
 from components.sweep_form import (
@@ -25,6 +32,7 @@ from components.sweep_form import (
     check_draft,
     copy_name,
     draft_from_config,
+    hint_config,
     load_draft,
     validated_config,
 )
@@ -93,7 +101,7 @@ def switch_strategy(strategy, draft):
 clientside_callback(
     """
     function(strategy, paramValues, universe, factors, start, end, capital, perTask,
-             name, owner, description, draft) {
+             name, owner, description, dataSource, dataFolder, draft) {
         const next = Object.assign({}, draft || {});
         const params = Object.assign({}, next.params || {});
         const rows = dash_clientside.callback_context.inputs_list[1] || [];
@@ -108,7 +116,8 @@ clientside_callback(
             start_date: start || null, end_date: end || null,
             initial_capital: capital == null ? null : String(capital),
             points_per_task: perTask == null ? null : String(perTask),
-            name: text(name), owner: text(owner), description: text(description)
+            name: text(name), owner: text(owner), description: text(description),
+            data_source: text(dataSource), data_folder: text(dataFolder)
         });
         return next;
     }
@@ -119,6 +128,14 @@ clientside_callback(
     *[Input(Ids.field(name), "value") for name in FORM_FIELDS],
     State(Ids.DRAFT, "data"),
     prevent_initial_call=True,
+)
+
+
+# The folder field shows only for the folder source.
+clientside_callback(
+    """function(source) { return source === "folder" ? {} : {display: "none"}; }""",
+    Output(Ids.DATA_FOLDER_FIELD, "style"),
+    Input(Ids.field("data_source"), "value"),
 )
 
 
@@ -354,3 +371,17 @@ def show_preview(draft, is_open, theme):
     return dcc.Markdown(
         text, highlight_config={"theme": "dark" if theme == "dark" else "light"}, className="bt-code"
     )
+
+
+@dash.callback(Output(Ids.DATA_HINT, "children"), Input(Ids.DRAFT, "data"))
+def show_data_hint(draft):
+    """What the chosen source covers of the universe and period, as the deploy preflight will say it
+    (the sample and local folders: cheap to read; the database is checked by the preflight only)."""
+    config = hint_config(load_draft(draft))
+    if config is None or config.data_source == DATA_DATABASE:
+        return make_data_hint(None)
+    try:
+        return make_data_hint(get_services().actions.data_check(config))
+    except Exception:  # a hint is a nicety: never an error on the form
+        log.exception("data hint failed")
+        return make_data_hint(None)

@@ -19,9 +19,10 @@ from components.grid_axes import axis_choices
 from components.monitor_layout import LATEST_RUN, REFRESH_CHOICES_S, make_overview_layout, make_sweep_layout
 from components.monitor_layout import MonitorIds as Ids
 from components.monitor_view import SweepRow, make_best_table, make_kpis, make_run_header, make_sweeps_table
+from components.result_labels import make_run_labels
 from components.shell import ShellIds
 from components.sweep_nav import MONITOR_PATH, RUNS_LISTED, SWEEP_SEGMENT, run_option
-from services.models import RunSummary, SweepRecord, SweepStatus
+from services.models import PointState, RunSummary, SweepRecord, SweepStatus
 from services.monitoring import COMPARED_RUNS
 
 log = logging.getLogger(__name__)
@@ -207,6 +208,23 @@ def shown_run_id(status_data: dict | None) -> str | None:
         return None
     run = SweepStatus.model_validate(status_data).run
     return run.run_id if run else None
+
+
+@dash.callback(
+    Output(Ids.LABELS, "children"),
+    Output(Ids.LABELS_OF, "data"),
+    Input(Ids.STATUS, "data"),
+    State(Ids.LABELS_OF, "data"),
+    State(Ids.NAME, "data"),
+)
+def show_labels(status_data, labels_of, name):
+    """The run's result labels, read from one of its result files once it has one (not every poll)."""
+    status = SweepStatus.model_validate(status_data) if status_data else None
+    run_id = status.run.run_id if status and status.run else None
+    if not name or (run_id and labels_of == run_id):
+        raise PreventUpdate
+    done = run_id if status and status.point_counts()[PointState.DONE] else None
+    return make_run_labels(saved_config(name), done), done
 
 
 def progress_figures(status: SweepStatus, theme: str) -> tuple[go.Figure, go.Figure]:

@@ -14,6 +14,7 @@ from components.context import get_services, saved_config
 from components.figures import DEFAULT_THEME
 from components.figures_results import equity_figure, parallel_coordinates, results_heatmap
 from components.grid_axes import axis_choices
+from components.result_labels import make_run_labels
 from components.results_layout import ALL_VALUES, DEFAULT_AGGREGATE, TOP_N, ShownTable, make_results_layout
 from components.results_layout import ResultsIds as Ids
 from components.results_view import (
@@ -112,6 +113,7 @@ def open_sweep(name):
     Output(Ids.DATA, "data"),
     Output(Ids.COUNT, "children"),
     Output(Ids.METRIC, "options"),
+    Output(Ids.LABELS, "children"),
     Input(Ids.RUN, "value"),
     Input(Ids.INTERVAL, "n_intervals"),
     State(Ids.NAME, "data"),
@@ -127,7 +129,8 @@ def load(run_id, _tick, name, previous):
     if data == previous:
         raise PreventUpdate
     count = f"{len(table):,} of {config.grid_size:,} points have results"
-    return data, count, metric_options(table.columns) or metric_options(METRIC_COLUMNS)
+    labels = make_run_labels(config, run_id)
+    return data, count, metric_options(table.columns) or metric_options(METRIC_COLUMNS), labels
 
 
 def fixed_values(ids: list[dict], values: list) -> dict:

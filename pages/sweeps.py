@@ -11,6 +11,7 @@ from dash.exceptions import PreventUpdate
 from components.alerts import make_alert, make_error_alert
 from components.context import get_principal, get_services
 from components.formatting import format_minute
+from components.result_labels import make_run_labels
 from components.shell import ShellIds
 from components.sweep_nav import CONFIGURE_PATH, RUNS_LISTED
 from components.sweeps_damaged import SweepsDamagedIds, damaged_row, make_damaged_detail
@@ -136,7 +137,8 @@ def sweep_detail(name: str):
         runs = services.runs.list_runs(record.config, limit=RUNS_LISTED)
     except Exception as exc:  # the table says the states are unavailable; the spec still shows
         log.info("runs of %s unavailable: %s", name, exc)
-    return make_sweep_detail(record, runs)
+    latest = runs[0].run_id if runs else (record.run_ids[0] if record.run_ids else None)
+    return make_sweep_detail(record, runs, make_run_labels(record.config, latest))
 
 
 @dash.callback(

@@ -16,6 +16,7 @@ from services.aws.s3_store import S3Store
 from services.caches import RecoveringCache
 from services.connection_status import CachedChecks
 from services.connections import LocalConnections
+from services.data_coverage import data_coverage
 from services.deploy import DeployService
 from services.errors import BacktestError
 from services.flags import SharedFlags
@@ -197,7 +198,7 @@ def compose(
         connections=connections,
         connection_status=CachedChecks(connections),
         flags=SharedFlags(RecoveringCache(settings.cache_dir / FLAGS_FOLDER)),
-        actions=SweepActions(registry, deployer, runs),
+        actions=SweepActions(registry, deployer, runs, data_coverage(settings)),
         airflow_ui_url=airflow_ui_url,
         pending=PendingActions(RecoveringCache(settings.cache_dir / PENDING_FOLDER)),
         kiosk=KioskLinks(settings.app_data_dir),

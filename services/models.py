@@ -198,6 +198,9 @@ class CheckResult(BaseModel):
     ok: bool
     detail: str = ""
     fix: str = ""
+    warning: bool = (
+        False  # passed, but with something to read first (the detail says what, the fix what to do)
+    )
 
 
 FIRST_VERSION = 1
@@ -230,12 +233,18 @@ class SweepRecord(BaseModel):
         return "yes" if self.deployed_hash == self.config.spec_hash else "older spec"
 
 
+RETURNS_SOURCE = "returns"  # an EquityCurve compounded from the point's daily returns file, every bar
+EQUITY_FILE_SOURCE = "equity"  # ... read from `equity/<index>.json`: down-sampled, in capital units
+
+
 class EquityCurve(BaseModel):
-    """One grid point's equity curve as the engine wrote it (`equity/<index>.json`), down-sampled."""
+    """One grid point's equity curve: growth of 1 from its daily returns file (every bar), or the engine's
+    down-sampled `equity/<index>.json` for runs written before returns files (`source` says which)."""
 
     index: int
     dates: list[str]
     equity: list[float]
+    source: str = EQUITY_FILE_SOURCE
 
 
 class CancelResult(BaseModel):

@@ -132,6 +132,9 @@ class Results(Protocol):
     def summarized(self, config: SweepConfig, run_id: str) -> pd.DataFrame | None:
         """The run's table as its summarize task wrote it, or None before that."""
 
+    def run_record(self, dag_id: str, run_id: str) -> dict | None:
+        """One point's result file of the run (how it was computed), or None before any finished."""
+
     def equity(self, dag_id: str, run_id: str, index: int) -> EquityCurve | None:
         """One point's equity curve, or None when the engine wrote none."""
 

@@ -13,10 +13,11 @@ import pandas as pd
 
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
+from airflow_backtest_framework.parquet_files import decode_parquet
 from airflow_backtest_framework.results_store import ResultsStore
 from airflow_backtest_framework.validation_report import ValidationReport
 from services.errors import BacktestError, NotFound
-from services.models import EquityCurve, PointResultSummary
+from services.models import RETURNS_SOURCE, EquityCurve, PointResultSummary
 from services.storage import ArtifactStore
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,21 @@ class ResultsService:
             batches = pool.map(read_batch, _batches(wanted, READ_THREADS * TASKS_PER_THREAD))
             return [record for batch in batches for record in batch]
 
+    def run_record(self, dag_id: str, run_id: str) -> dict | None:
+        """One point's result file of the run (its lowest index): how the run was computed (data source,
+        fills, stops), the same for every point; None before any point finished."""
+        for index in sorted(self.done_indices(dag_id, run_id))[:3]:  # a few tries past an unreadable file
+            records = self.records(dag_id, run_id, {index})
+            if records:
+                return records[0]
+        return None
+
     def equity(self, dag_id: str, run_id: str, index: int) -> EquityCurve | None:
-        """A point's equity curve (`<dag_id>/<run_id>/equity/<index>.json`); None when none was written."""
+        """A point's equity curve (growth of 1) from its chunk's daily returns file, every bar; from its
+        down-sampled `equity/<index>.json` when the run wrote no returns (older runs); None without either."""
+        curve = self._equity_of_returns(dag_id, run_id, index)
+        if curve is not None:
+            return curve
         try:
             document = self._store.read_equity(dag_id, run_id, index)
             return EquityCurve(index=index, dates=document["dates"], equity=document["equity"])
@@ -88,6 +102,33 @@ class ResultsService:
         ) as exc:  # not JSON, or not a report of this version (pydantic errors are ValueErrors)
             log.warning("validation report of %s/%s unusable: %s", dag_id, run_id, exc)
             return None
+
+    def _equity_of_returns(self, dag_id: str, run_id: str, index: int) -> EquityCurve | None:
+        """Compound the point's net returns from the returns file of the chunk that holds it (the file
+        named by the largest chunk start at or below `index`)."""
+        prefix = ec.returns_prefix(dag_id, run_id)
+        try:
+            names = [key.removeprefix(prefix) for key in self._store.backend.list(prefix)]
+        except NotFound:
+            return None
+        starts = [
+            int(stem) for n in names if (stem := n.removesuffix(ec.RETURNS_SUFFIX)) != n and stem.isdigit()
+        ]
+        start = max((s for s in starts if s <= index), default=None)
+        if start is None:
+            return None
+        try:
+            data = self._store.backend.get(ec.returns_key(dag_id, run_id, start))
+            rows = decode_parquet([data]).to_pandas()
+            rows = rows[rows["point"] == index].sort_values("date")
+        except Exception as exc:  # an unreadable file (pyarrow raises many kinds): the JSON curve instead
+            log.warning("returns of point %s of %s/%s unreadable: %s", index, dag_id, run_id, exc)
+            return None
+        if rows.empty:
+            return None
+        growth = (1.0 + rows["net_return"].astype(float)).cumprod()
+        dates = [str(day)[:10] for day in rows["date"]]
+        return EquityCurve(index=index, dates=dates, equity=growth.tolist(), source=RETURNS_SOURCE)
 
     def table(self, config: SweepConfig, run_id: str, done: set[int] | None = None) -> pd.DataFrame:
         """One row per finished point: `index`, the parameters, the metrics; sorted by index.

@@ -12,7 +12,7 @@ Aggregate = Literal["max", "mean"]
 AGGREGATES: tuple[Aggregate, ...] = ("max", "mean")
 # Metrics where a smaller value is better; every other metric is ranked largest first.
 # (max_drawdown is a negative fraction, so larger — closer to zero — is better.)
-LOWER_IS_BETTER = frozenset({"annual_volatility", "turnover"})
+LOWER_IS_BETTER = frozenset({"annual_volatility", "turnover", "max_drawdown_days"})
 
 
 def _filtered(table: pd.DataFrame, fixed: Mapping[str, object] | None) -> pd.DataFrame:

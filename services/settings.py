@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     results_root: Path = Path(".local/results")
     airflow_parallelism: int = Field(8, ge=1, le=64)
 
+    # The market-data database the engine reads at DB_HOST (the Airflow Variable db_host): set here too,
+    # the deploy preflight checks the sweep's symbols in it; unset, it says it could not check them.
+    db_host: SecretStr | None = None
+
     # AWS mode
     aws_region: str = "us-east-1"
     aws_profile: str | None = None

@@ -6,6 +6,7 @@ import logging
 
 from airflow_backtest_framework.config import SweepConfig
 from services.auth import Principal, Role, require_owner, require_role
+from services.data_coverage import DataCoverage
 from services.models import CancelResult, CheckResult, DeployProgress, RunSummary, SweepRecord
 from services.ports import CancelCheck, Deployer, ProgressCallback, Runs, SweepStore
 
@@ -16,10 +17,13 @@ class SweepActions:
     """One call per user action: each checks that the acting user may do it (researchers their own sweeps,
     admins any), reads the saved sweep, acts through the ports and records what happened in the registry."""
 
-    def __init__(self, registry: SweepStore, deployer: Deployer, runs: Runs) -> None:
+    def __init__(
+        self, registry: SweepStore, deployer: Deployer, runs: Runs, data: DataCoverage | None = None
+    ) -> None:
         self._registry = registry
         self._deployer = deployer
         self._runs = runs
+        self._data = data
 
     def _owned(self, principal: Principal | None, name: str, what: str) -> SweepConfig:
         config = self._registry.get(name).config
@@ -47,8 +51,15 @@ class SweepActions:
         return saved, existing is not None
 
     def preflight(self, name: str) -> list[CheckResult]:
-        """The deployer's checks for the saved sweep `name` (NotFound when there is none); reads only."""
-        return self._deployer.preflight(self._registry.get(name).config)
+        """The deployer's checks for the saved sweep `name` (NotFound when there is none), then its market
+        data's (every symbol covered for the period, see services.data_coverage); reads only."""
+        config = self._registry.get(name).config
+        checks = self._deployer.preflight(config)
+        return checks if self._data is None else [*checks, self._data.check(config)]
+
+    def data_check(self, config: SweepConfig) -> CheckResult | None:
+        """The preflight's market-data check of `config` alone (the form's hint); None when not wired."""
+        return None if self._data is None else self._data.check(config)
 
     def deploy(
         self,

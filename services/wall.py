@@ -17,6 +17,7 @@ from airflow_backtest_framework.config import SweepConfig
 from services.airflow.models import RunState, RunStateField
 from services.models import PointState, SweepRecord, SweepStatus
 from services.registry import SweepRegistry
+from services.result_labels import result_labels
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class WallTile(BaseModel):
     stale_reason: str | None = None
     fetched_at: datetime
     history: list[HistoryPoint] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list)  # services.result_labels keys, from the spec
 
     @property
     def active(self) -> bool:
@@ -279,6 +281,7 @@ class WallService:
             dag_id=config.dag_id,
             owner=config.owner,
             strategy=config.strategy,
+            labels=[label.key for label in result_labels(config)],  # the spec's: no result read per tile
             run_id=run.run_id if run else None,
             run_state=run.state if run else (RunState.UNKNOWN if status.stale else RunState.NONE),
             points_total=status.points_total,

@@ -99,6 +99,7 @@ def configure(page: Page, url: str, name: str) -> None:
     for param, expression in PARAMS.items():
         type_into(page, param_input(page, MR, param), expression)
     type_into(page, page.locator("#configure-universe"), "AAPL, MSFT, GOOGL")
+    page.select_option("#configure-data-source", "synthetic")  # a plumbing run: GOOGL and a factor
     type_into(page, page.locator("#configure-points-per-task"), str(POINTS_PER_TASK))
     choose_factor(page, "Volatility60D")
     expect(page.locator("#configure-grid-summary")).to_have_text(f"{POINTS} points in {len(CHUNKS)} tasks")

@@ -72,3 +72,31 @@ def test_clone_fills_the_form_under_a_new_name(open_page, app_url):
     expect(page.locator("#configure-strategy")).to_have_value(MR)
     expect(param_input(page, MR, "cooldown_period")).to_have_value("1,2")
     expect(page.locator("#configure-grid-summary")).to_have_text("54 points in 6 tasks")
+
+
+def test_data_source_defaults_to_the_sample_and_a_folder_needs_its_path(open_page, app_url):
+    page = open_page()
+    page.goto(app_url + "/")
+    choose_strategy(page, MR)
+    page.click("#configure-reset")
+    source, folder = page.locator("#configure-data-source"), page.locator("#configure-data-folder")
+    expect(source).to_have_value("sample")
+    expect(page.locator("#configure-universe")).to_have_value("AAPL, MSFT, IBM, GOOG")
+    expect(page.locator("#configure-data-hint")).to_have_text(
+        "Every symbol has data for 2005-01-01 to 2012-12-31."
+    )
+    expect(folder).to_be_hidden()
+
+    type_into(page, page.locator("#configure-universe"), "AAPL, NVDA")
+    expect(page.locator("#configure-data-hint")).to_contain_text("NVDA (not in the sample)")
+
+    page.select_option("#configure-data-source", "folder")
+    expect(folder).to_be_visible()
+    expect(page.locator("#configure-data-folder-feedback")).to_contain_text("required with the data source")
+    type_into(page, page.locator("#configure-name"), "e2e_folder")
+    expect(page.locator("#configure-save")).to_be_disabled()
+    type_into(page, folder, "/nonexistent/bars")
+    expect(page.locator("#configure-data-folder-feedback")).to_have_text("")
+    expect(page.locator("#configure-save")).to_be_enabled()
+    page.select_option("#configure-data-source", "sample")
+    expect(folder).to_be_hidden()

@@ -49,6 +49,7 @@ class SweepForm:
         }
     )
     universe: str = "AAPL, MSFT, GOOGL, AMZN, NVDA, META"
+    data_source: str = "synthetic"  # a plumbing run: symbols and a factor the bundled sample lacks
     factor: str = "Volatility60D"
     start_date: str = "2022-01-01"
     end_date: str = "2023-12-31"
@@ -96,6 +97,7 @@ def fill_form(page: Page, form: SweepForm) -> None:
     expect(page.locator(".bt-param-values").first).to_have_text("3 values: 10, 20, 30")
     for selector, value in form.fields.items():
         type_into(page, page.locator(selector), value)
+    page.select_option("#configure-data-source", form.data_source)
     choose_factor(page, form.factor)
     expect(page.locator("#configure-grid-summary")).to_have_text(form.grid_summary)
     expect(page.locator("#configure-grid-message")).to_have_text("under 0.1% of the 100,000-point limit.")
@@ -108,6 +110,7 @@ def assert_form(page: Page, form: SweepForm) -> None:
     for selector, value in form.fields.items():
         expect(page.locator(selector)).to_have_value(value)
     expect(page.locator("#configure-factors")).to_contain_text(form.factor)
+    expect(page.locator("#configure-data-source")).to_have_value(form.data_source)
     expect(page.locator("#configure-name")).to_have_value(form.name)
     expect(page.locator("#configure-grid-summary")).to_have_text(form.grid_summary)
 
@@ -143,6 +146,7 @@ def deploy_and_trigger(page: Page, url: str) -> str:
     expect(page.locator("#deploy-summary")).to_contain_text("6 symbols")
     expect(page.locator("#deploy-preflight")).to_contain_text("checks pass")
     expect(page.locator("#deploy-preflight .bt-check-row-bad")).to_have_count(0)
+    expect(page.locator("#deploy-preflight .bt-check-row-warn")).to_contain_text("not evidence")
     deploy_to_completion(page)
     expect(page.locator("#deploy-summary")).to_contain_text("Deployed")
     expect(page.locator("#deploy-trigger")).to_be_enabled()
@@ -171,6 +175,7 @@ def watch_the_run(page: Page, url: str, form: SweepForm, run_id: str) -> None:
     expect(page.locator("#monitor-summary")).to_contain_text(f"{form.points} points done, 0 failed.")
     expect(page.locator("#monitor-heatmap .heatmaplayer")).to_have_count(1)
     expect(page.locator("#monitor-stale")).to_be_empty()
+    expect(page.locator("#monitor-labels")).to_contain_text("synthetic data — not evidence")
     states = recorded_texts(page, "runStates")
     assert states[-1] == "success" and len(states) > 1, f"the header never updated by itself: {states}"
 

@@ -198,7 +198,24 @@ class FakeResults:
         drift = fake_sharpe(index) / 100
         days = pd.date_range("2024-01-05", periods=52, freq="W-FRI")
         values = [round(1 + drift * week + 0.02 * math.sin(week / 3), 4) for week in range(len(days))]
-        return EquityCurve(index=index, dates=[str(d.date()) for d in days], equity=values)
+        dates = [str(d.date()) for d in days]
+        return EquityCurve(index=index, dates=dates, equity=values, source="returns")  # as a current run
+
+    def run_record(self, dag_id: str, run_id: str) -> dict | None:
+        """What the engine records of how the run was computed, from the spec as the engine applies it."""
+        config = next(r.config for r in self.registry.list() if r.config.dag_id == dag_id)
+        if not self.done_indices(dag_id, run_id):
+            return None
+        source = config.data_source or "synthetic"
+        same_close = config.fill == "same_close"
+        stops = "close" if same_close or source == "folder" else "intraday"  # the fake folder has closes only
+        return {
+            "data_source": source,
+            "synthetic": source == "synthetic",
+            "fill": config.fill,
+            "optimistic": same_close,
+            "stops": stops,
+        }
 
     def done_indices(self, dag_id: str, run_id: str) -> set[int]:
         config = next(r.config for r in self.registry.list() if r.config.dag_id == dag_id)

@@ -38,8 +38,9 @@ def test_preflight_lists_the_deployers_checks(services):
 
     rendered = str(show_preflight("mr_spy", None).to_plotly_json())
 
-    assert "1 of 3 checks fail." in rendered
+    assert "1 of 4 checks fail." in rendered  # the deployer's three, then the market data's
     assert "choose another sweep name" in rendered
+    assert "chooses no data source" in rendered  # a spec saved without one: flagged, not failed
 
 
 def test_deploy_reports_every_step_and_records_the_deploy(services):

@@ -227,8 +227,9 @@ def test_results_page_heatmap_top_n_and_export_follow_the_table(services) -> Non
     assert len(fixed) == 4
     config = services.registry.get("mr_a").config
     table = services.results.table(config, run_id)
-    data, count, metrics = load(run_id, 0, "mr_a", None)
+    data, count, metrics, labels = load(run_id, 0, "mr_a", None)
     assert data == {"run_id": run_id, "rows": len(table)} and f"{len(table)} of 12" in count
+    assert "synthetic data — not evidence" in str(labels.to_plotly_json())  # mr_a chooses no source
     assert {"label": "Sharpe", "value": "sharpe"} in metrics
 
     fig = show_heatmap(data, "sharpe", x, y, "max", [], [], "light", "mr_a")

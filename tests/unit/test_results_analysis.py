@@ -170,3 +170,28 @@ def test_records_read_in_batches_keep_every_file_in_index_order(tmp_path: Path) 
     write_points(store, config, "r", indices)
     records = ResultsService(store).records(config.dag_id, "r")
     assert [r["index"] for r in records] == list(indices)
+
+
+def test_longer_drawdowns_rank_last() -> None:
+    table = pd.DataFrame({"index": [0, 1, 2], "max_drawdown_days": [300.0, 12.0, 45.0]})
+    assert list(top_n(table, "max_drawdown_days", 3)["index"]) == [1, 2, 0]
+
+
+def test_the_equity_curve_is_compounded_from_the_returns_files(tmp_path: Path) -> None:
+    from backtest_engine import main
+    from tests.support.engine_runs import RUN_ID, make_config, make_env
+
+    config = make_config("MomentumStrategy", points_per_task=2)  # 4 points: chunks at 0 and 2
+    for start in (0, 2):
+        assert main(make_env(config, str(tmp_path), start=start, count=2)) == 0
+    results = ResultsService(LocalFolderStore(tmp_path))
+    curve = results.equity(config.dag_id, RUN_ID, 3)
+    assert curve is not None and curve.source == "returns" and curve.index == 3
+    sampled = json.loads((tmp_path / config.dag_id / RUN_ID / "equity" / "3.json").read_text())
+    assert len(curve.dates) > len(sampled["dates"])  # every bar, not the 260 samples
+    assert curve.dates[-1] == sampled["dates"][-1]
+    # The engine's own (capital-unit, rounded) curve ends where the compounded returns do.
+    assert curve.equity[-1] * config.initial_capital == pytest.approx(sampled["equity"][-1], abs=0.01)
+    day = curve.dates.index(sampled["dates"][100])
+    assert curve.equity[day] * config.initial_capital == pytest.approx(sampled["equity"][100], abs=0.01)
+    assert results.equity(config.dag_id, RUN_ID, 9) is None  # past the chunk's points, no JSON either
