@@ -58,10 +58,9 @@ def daily_returns(
     their weight for every bar they are held over.
     """
     n_days, cost = data.n_days, execution.cost_per_side
-    held = holding_runs(book, fills).positions()  # int8 (N, T): held from close j to j+1
-    after = Book(
-        book.n_symbols, n_days, book.symbol, fills.entry_bar, fills.exit_bar, book.direction, book.risk_exit
-    ).positions()  # held after close j: known at that close
+    runs = holding_runs(book, fills)
+    held = runs.positions()  # int8 (N, T): held from close j to j+1
+    after = _held_after_close(held, runs, fills)  # held after close j: known at that close
     returns = data.returns_by_symbol
     gross = np.zeros(n_days)
     gross[1:] = weight * np.einsum("ij,ij->j", held[:, :-1], returns[:, 1:])
@@ -70,18 +69,37 @@ def daily_returns(
     before_rebalance = gross - cost * traded
     # A position kept over close j drifted to weight * (1 + r); the book to 1 + its return.
     kept = (held[:, :-1] != 0) & (after[:, 1:] == held[:, :-1])
-    drift = np.abs(returns[:, 1:] - before_rebalance[None, 1:])
+    drift = data.derived("scratch:drift", lambda: np.empty((data.n_symbols, n_days - 1)))  # reused
+    np.abs(np.subtract(returns[:, 1:], before_rebalance[None, 1:], out=drift), out=drift)
     rebalance = np.zeros(n_days)
     rebalance[1:] = weight * np.einsum("ij,ij->j", kept, drift)
     target = weight * (1.0 + before_rebalance[entry_bars])
     np.add.at(rebalance, entry_bars, np.abs(entry_values - target))
     traded += rebalance
     net = before_rebalance - cost * rebalance
+    end = np.minimum(fills.exit_bar, n_days)  # positions after close j: runs [entry_bar, end)
     if execution.borrow_per_year:
-        shorts = np.count_nonzero(after[:, :-1] < 0, axis=0)  # short after the previous close
-        net[1:] -= weight * shorts * execution.borrow_per_year / data.bars_per_year
-    exposure = weight * np.count_nonzero(after, axis=0).astype(np.float64)
+        short = book.direction < 0
+        shorts = _open_count(fills.entry_bar[short], end[short], n_days)  # short after the close
+        net[1:] -= weight * shorts[:-1] * execution.borrow_per_year / data.bars_per_year
+    exposure = weight * _open_count(fills.entry_bar, end, n_days).astype(np.float64)
     return DailyReturns(gross=gross, net=net, exposure=exposure, traded=traded, benchmark=benchmark)
+
+
+def _held_after_close(held: np.ndarray, runs: Book, fills: Fills) -> np.ndarray:
+    """Positions after each close, from `held`: a fill inside a bar (not at its close) ends its run one
+    bar before the position is gone after the closes, so that bar is added back."""
+    after = held.copy()
+    n_days = held.shape[1]
+    extra = np.minimum(fills.exit_bar, n_days) > runs.exit  # by one bar at most
+    after.ravel()[runs.symbol[extra] * n_days + runs.exit[extra]] = runs.direction[extra]
+    return after
+
+
+def _open_count(start: np.ndarray, end: np.ndarray, n_days: int) -> np.ndarray:
+    """Per bar, how many of the disjoint runs [start, end) cover it (int64, (T,))."""
+    change = np.bincount(start, minlength=n_days + 1) - np.bincount(end, minlength=n_days + 1)
+    return np.cumsum(change[:n_days])
 
 
 def _partial_bars(

@@ -22,22 +22,30 @@ PIECES = 8  # speculative stretches of time per symbol
 LEVEL_TOLERANCE = 1e-12
 
 
-def _sorted_search(keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """keys.searchsorted(queries), with the queries sorted first: each search then starts where the
-    previous one ended (numpy's hint), which beats random probes into a large key array."""
-    order = np.argsort(queries, kind="stable")
-    found = np.empty_like(order)
-    found[order] = keys.searchsorted(queries[order])
-    return found
-
-
-def _event_keys(mask: np.ndarray) -> np.ndarray:
-    """Sorted keys row * (T + 1) + day of the True cells, plus a sentinel on day T of every row."""
+def _next_event(mask: np.ndarray) -> np.ndarray:
+    """Flat table of rows × (T + 1): at row * (T + 1) + d, the first day >= d (<= T) whose cell of
+    `mask` is True; T when there is none. One pass per walk replaces a search per lookup."""
     rows, days = mask.shape
-    extended = np.empty((rows, days + 1), dtype=bool)
-    extended[:, :days] = mask
-    extended[:, days] = True
-    return np.flatnonzero(extended)
+    table = np.empty((rows, days + 1), dtype=np.int32)
+    table[:, days] = days
+    np.copyto(table[:, :days], np.arange(days, dtype=np.int32))
+    table[:, :days][~mask] = days
+    np.minimum.accumulate(table[:, ::-1], axis=1, out=table[:, ::-1])
+    return table.ravel()
+
+
+def _distinct_signals(batch: Sequence[Signals]) -> tuple[list[Signals], np.ndarray]:
+    """The signals of `batch` with distinct entry/exit arrays, and the index among them of each."""
+    position: dict[tuple[int, int, int], int] = {}
+    distinct: list[Signals] = []
+    copy_of = []
+    for signals in batch:
+        key = (id(signals.entry), id(signals.exit_long), id(signals.exit_short))
+        if key not in position:
+            position[key] = len(distinct)
+            distinct.append(signals)
+        copy_of.append(position[key])
+    return distinct, np.asarray(copy_of, dtype=np.int64)
 
 
 class _Walker:
@@ -51,9 +59,9 @@ class _Walker:
     def __init__(
         self, log_close: np.ndarray, batch: Sequence[Signals], prices: FillPrices | None = None
     ) -> None:
-        """Walk every signals of `batch` (they share entries and exits, differ in stops and cooldowns)
-        at once: row k * N + i of the walk is symbol i under batch[k]."""
-        first = batch[0]
+        """Walk every signals of `batch` at once: row k * N + i of the walk is symbol i under batch[k].
+        Signals that share their entry and exit arrays (points differing only in stops and cooldowns)
+        share one copy of the lookup tables."""
         self.n_prices, self.n_days = log_close.shape
         self.n_symbols = len(batch) * self.n_prices  # rows of the walk
         prices = prices or FillPrices(log_close, log_close, log_close)
@@ -63,14 +71,20 @@ class _Walker:
         self.favourable = prices.favourable
         self.first_watch = prices.first_watch
         self.exit_lag = prices.exit_lag
-        entry = first.entry
+        distinct, copy_of = _distinct_signals(batch)
+        # Row of the walk -> row of the stacked signals (distinct signals × symbols).
+        self.signal_row = (np.repeat(copy_of, self.n_prices) * self.n_prices) + np.tile(
+            np.arange(self.n_prices), len(batch)
+        )
+        entries = np.stack([signals.entry for signals in distinct]).astype(np.int8, copy=False)
         if prices.entry_allowed is not None:
-            entry = np.where(prices.entry_allowed, entry, 0)
-        # Entries and exits are the same in every copy: kept once, looked up by the row's symbol.
-        self.entry = np.ascontiguousarray(entry, dtype=np.int8).ravel()
-        self.entry_keys = _event_keys(self.entry.reshape(self.n_prices, self.n_days) != 0)
-        self.exit_keys = _event_keys(np.concatenate([first.exit_long, first.exit_short]))
-        self.short_exits = self.n_prices * (self.n_days + 1)  # short exits live in the rows after longs
+            entries = np.where(prices.entry_allowed, entries, 0).astype(np.int8, copy=False)
+        self.entry = np.ascontiguousarray(entries).ravel()
+        self.next_entries = _next_event(self.entry.reshape(-1, self.n_days) != 0)
+        exits = [signals.exit_long for signals in distinct] + [signals.exit_short for signals in distinct]
+        self.next_exits = _next_event(np.concatenate(exits))
+        # Short exits live in the rows after every signals' long exits.
+        self.short_exits = len(distinct) * self.n_prices * (self.n_days + 1)
 
         def per_row(values: list[float]) -> np.ndarray:
             return np.repeat(np.asarray(values, dtype=np.float64), self.n_prices)
@@ -94,21 +108,18 @@ class _Walker:
 
     def next_entry(self, symbol: np.ndarray, resume: np.ndarray) -> np.ndarray:
         """First entry day >= resume (<= T) of each lane; T when there is none."""
-        base = (symbol % self.n_prices) * (self.n_days + 1)
-        keys = self.entry_keys
-        return keys[_sorted_search(keys, base + resume)] - base
+        return self.next_entries[self.signal_row[symbol] * (self.n_days + 1) + resume].astype(np.int64)
 
     def trade(self, symbol: np.ndarray, entry: np.ndarray) -> tuple[np.ndarray, ...]:
         """Exit day, direction, risk-exit flag and resume day of a trade entered on `entry`."""
         n_days = self.n_days
-        price_row = symbol % self.n_prices  # every copy of a symbol shares its prices and signals
-        cell = price_row * n_days + entry
-        direction = self.entry[cell]
+        signal_row = self.signal_row[symbol]
+        direction = self.entry[signal_row * n_days + entry]
         short = direction < 0
-        offset = price_row * (n_days + 1) + short * self.short_exits
-        keys = self.exit_keys
-        signal_exit = keys[_sorted_search(keys, offset + entry + 1)] - offset
-        cell += short * self.short_prices  # now indexes the signed prices
+        offset = signal_row * (n_days + 1) + short * self.short_exits
+        signal_exit = self.next_exits[offset + entry + 1].astype(np.int64)
+        # Every copy of a symbol shares its prices; shorts' signed prices follow the longs'.
+        cell = (symbol % self.n_prices) * n_days + entry + short * self.short_prices
         level = self.signed_entry[cell]
         stop = level + np.where(short, self.stop_offset[1][symbol], self.stop_offset[0][symbol])
         profit = None
@@ -176,12 +187,8 @@ def simulate(
 def simulate_many(
     log_close: np.ndarray, batch: Sequence[Signals], pieces: int = PIECES, prices: FillPrices | None = None
 ) -> list[Book]:
-    """`simulate` for several signals sharing their entry and exit arrays (points of a grid that
-    differ only in stops, take-profit or cooldowns), walked together: one book per signals."""
-    first = batch[0]
-    for other in batch[1:]:
-        if not (other.entry is first.entry and other.exit_long is first.exit_long):
-            raise ValueError("simulate_many needs signals that share their entry and exit arrays")
+    """`simulate` for several signals (points of a grid) walked together: one book per signals.
+    Signals sharing their entry and exit arrays (the same objects) share their lookup tables."""
     walker = _Walker(log_close, batch, prices)
     rows = _walk_rows(walker, pieces)
     n_prices = walker.n_prices
