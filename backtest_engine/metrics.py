@@ -114,24 +114,25 @@ def _partial_bars(
     """Add entries, exits and the bars they fill inside to `gross` and `traded` (fractions of the
     previous close's equity); returns the bars and values (same units) of open-fill positions kept
     over their entry bar's close, which are then traded back to their weight."""
-    n_days, log_close = data.n_days, data.log_close_by_symbol
-    side, symbol = book.direction.astype(np.float64), book.symbol
+    n_days, log_close = data.n_days, data.log_close_by_symbol.ravel()  # read by cell symbol * T + bar
+    side, row = book.direction.astype(np.float64), book.symbol * n_days
     entry_bar = np.minimum(fills.entry_bar, n_days - 1)
+    entry_close = log_close.take(row + entry_bar)
     at_open = fills.entry_at_open
     size = np.where(at_open, weight / (1.0 + weight * cost), weight)  # what the entry buys
     np.add.at(traded, entry_bar, size)
     same_bar = fills.exit_bar == fills.entry_bar
-    end = np.where(same_bar, fills.exit_price, log_close[symbol, entry_bar])
+    end = np.where(same_bar, fills.exit_price, entry_close)
     np.add.at(gross, entry_bar[at_open], (size * side * np.expm1(end - fills.entry_price))[at_open])
     closed = fills.exit_bar < n_days
     exit_bar = np.minimum(fills.exit_bar, n_days - 1)
-    start = np.where(same_bar, fills.entry_price, log_close[symbol, np.maximum(exit_bar - 1, 0)])
+    start = np.where(same_bar, fills.entry_price, log_close.take(row + np.maximum(exit_bar - 1, 0)))
     value = np.where(same_bar, size, weight) * np.exp(fills.exit_price - start)
     np.add.at(traded, exit_bar[closed], value[closed])
     partial = closed & ~fills.exit_at_close & ~same_bar
     np.add.at(gross, exit_bar[partial], (weight * side * (value / weight - 1.0))[partial])
     kept = at_open & (fills.exit_bar > fills.entry_bar)
-    entry_values = size[kept] * np.exp(log_close[symbol[kept], entry_bar[kept]] - fills.entry_price[kept])
+    entry_values = size[kept] * np.exp(entry_close[kept] - fills.entry_price[kept])
     return entry_bar[kept], entry_values
 
 

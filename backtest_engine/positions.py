@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from backtest_engine.book import SCAN_BLOCK_DAYS, Book, FillPrices, Signals
 
@@ -28,8 +29,9 @@ def _next_event(mask: np.ndarray) -> np.ndarray:
     rows, days = mask.shape
     table = np.empty((rows, days + 1), dtype=np.int32)
     table[:, days] = days
-    np.copyto(table[:, :days], np.arange(days, dtype=np.int32))
-    table[:, :days][~mask] = days
+    # day where the mask is set, else T: (day - T) * mask + T (faster than a masked assignment)
+    np.multiply(mask, np.arange(-days, 0, dtype=np.int32), out=table[:, :days])
+    table[:, :days] += np.int32(days)
     np.minimum.accumulate(table[:, ::-1], axis=1, out=table[:, ::-1])
     return table.ravel()
 
@@ -67,8 +69,10 @@ class _Walker:
         prices = prices or FillPrices(log_close, log_close, log_close)
         self.short_prices = prices.short_offset
         self.signed_entry = prices.signed_entry
-        self.adverse = prices.adverse
-        self.favourable = prices.favourable
+        # Every block of SCAN_BLOCK_DAYS consecutive signed prices, as rows of a view (no copy): a
+        # scan step gathers one row per trade instead of one index per price.
+        self.adverse = sliding_window_view(prices.adverse, SCAN_BLOCK_DAYS)
+        self.favourable = sliding_window_view(prices.favourable, SCAN_BLOCK_DAYS)
         self.first_watch = prices.first_watch
         self.exit_lag = prices.exit_lag
         distinct, copy_of = _distinct_signals(batch)
@@ -104,7 +108,6 @@ class _Walker:
         )
         self.signal_cooldown = per_row([s.signal_cooldown for s in batch]).astype(np.int64)
         self.risk_cooldown = per_row([max(s.risk_cooldown, 1) for s in batch]).astype(np.int64)
-        self.steps = np.arange(SCAN_BLOCK_DAYS)
 
     def next_entry(self, symbol: np.ndarray, resume: np.ndarray) -> np.ndarray:
         """First entry day >= resume (<= T) of each lane; T when there is none."""
@@ -144,7 +147,7 @@ class _Walker:
         # Bars after the entry decision where this block starts.
         offset = np.full(cell.size, self.first_watch, dtype=np.int64)
         while pending.size:
-            window = (cell[pending] + offset)[:, None] + self.steps
+            window = cell[pending] + offset  # first price of each trade's block
             crossed = self.adverse[window] <= stop[pending, None]
             if profit is not None:
                 crossed |= self.favourable[window] >= profit[pending, None]
@@ -192,9 +195,11 @@ def simulate_many(
     walker = _Walker(log_close, batch, prices)
     rows = _walk_rows(walker, pieces)
     n_prices = walker.n_prices
+    # Rows are sorted by row of the walk: each copy's trades are one slice.
+    bounds = rows.symbol.searchsorted(np.arange(len(batch) + 1) * n_prices)
     books = []
     for copy in range(len(batch)):
-        mine = (rows.symbol >= copy * n_prices) & (rows.symbol < (copy + 1) * n_prices)
+        mine = slice(bounds[copy], bounds[copy + 1])
         books.append(
             Book(
                 n_symbols=n_prices,
