@@ -70,9 +70,12 @@ class _Walker:
         self.short_prices = prices.short_offset
         self.signed_entry = prices.signed_entry
         # Every block of SCAN_BLOCK_DAYS consecutive signed prices, as rows of a view (no copy): a
-        # scan step gathers one row per trade instead of one index per price.
+        # scan step gathers one row per trade instead of one index per price, and only for trades
+        # whose block's extreme shows a crossing.
         self.adverse = sliding_window_view(prices.adverse, SCAN_BLOCK_DAYS)
         self.favourable = sliding_window_view(prices.favourable, SCAN_BLOCK_DAYS)
+        self.adverse_floor = prices.adverse_floor
+        self.favourable_ceiling = prices.favourable_ceiling
         self.first_watch = prices.first_watch
         self.exit_lag = prices.exit_lag
         distinct, copy_of = _distinct_signals(batch)
@@ -144,21 +147,29 @@ class _Walker:
         `span` days; T when there is none (so that entry + result >= T)."""
         hit = np.full(cell.size, self.n_days, dtype=np.int64)
         pending = np.arange(cell.size)
-        # Bars after the entry decision where this block starts.
-        offset = np.full(cell.size, self.first_watch, dtype=np.int64)
+        offset = self.first_watch  # bars after the entry decision where this block starts (all lanes)
         while pending.size:
-            window = cell[pending] + offset  # first price of each trade's block
-            crossed = self.adverse[window] <= stop[pending, None]
+            window = cell + offset  # first price of each pending trade's block
+            maybe = self.adverse_floor[window] <= stop
             if profit is not None:
-                crossed |= self.favourable[window] >= profit[pending, None]
-            first = crossed.argmax(axis=1)
-            # The earliest crossing of the block counts only if it lies within the span.
-            day = offset + first
-            found = crossed[np.arange(pending.size), first] & (day <= span[pending])
-            hit[pending[found]] = day[found]
-            offset = offset + SCAN_BLOCK_DAYS
-            more = ~found & (offset <= span[pending])
-            pending, offset = pending[more], offset[more]
+                maybe |= self.favourable_ceiling[window] >= profit
+            found = np.zeros(pending.size, dtype=bool)
+            crossing = np.flatnonzero(maybe)  # the block holds a crossing: find its first day
+            if crossing.size:
+                crossed = self.adverse[window[crossing]] <= stop[crossing, None]
+                if profit is not None:
+                    crossed |= self.favourable[window[crossing]] >= profit[crossing, None]
+                day = offset + crossed.argmax(axis=1)
+                # The earliest crossing of the block counts only if it lies within the span.
+                within = day <= span[crossing]
+                found[crossing[within]] = True
+                hit[pending[crossing[within]]] = day[within]
+            offset += SCAN_BLOCK_DAYS
+            more = ~found & (offset <= span)
+            if more.all():
+                continue
+            pending, cell, span, stop = pending[more], cell[more], span[more], stop[more]
+            profit = None if profit is None else profit[more]
         return hit
 
 
