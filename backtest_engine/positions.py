@@ -27,11 +27,12 @@ def _next_event(mask: np.ndarray) -> np.ndarray:
     """Flat table of rows × (T + 1): at row * (T + 1) + d, the first day >= d (<= T) whose cell of
     `mask` is True; T when there is none. One pass per walk replaces a search per lookup."""
     rows, days = mask.shape
-    table = np.empty((rows, days + 1), dtype=np.int32)
+    day_type = np.int16 if days < np.iinfo(np.int16).max else np.int32  # half the memory traffic
+    table = np.empty((rows, days + 1), dtype=day_type)
     table[:, days] = days
     # day where the mask is set, else T: (day - T) * mask + T (faster than a masked assignment)
-    np.multiply(mask, np.arange(-days, 0, dtype=np.int32), out=table[:, :days])
-    table[:, :days] += np.int32(days)
+    np.multiply(mask, np.arange(-days, 0, dtype=day_type), out=table[:, :days])
+    table[:, :days] += day_type(days)
     np.minimum.accumulate(table[:, ::-1], axis=1, out=table[:, ::-1])
     return table.ravel()
 
@@ -80,7 +81,7 @@ class _Walker:
         self.exit_lag = prices.exit_lag
         distinct, copy_of = _distinct_signals(batch)
         # Row of the walk -> row of the stacked signals (distinct signals × symbols).
-        self.signal_row = (np.repeat(copy_of, self.n_prices) * self.n_prices) + np.tile(
+        signal_row = (np.repeat(copy_of, self.n_prices) * self.n_prices) + np.tile(
             np.arange(self.n_prices), len(batch)
         )
         entries = np.stack([signals.entry for signals in distinct]).astype(np.int8, copy=False)
@@ -93,51 +94,59 @@ class _Walker:
         # Short exits live in the rows after every signals' long exits.
         self.short_exits = len(distinct) * self.n_prices * (self.n_days + 1)
 
-        def per_row(values: list[float]) -> np.ndarray:
-            return np.repeat(np.asarray(values, dtype=np.float64), self.n_prices)
+        # Per row of the walk: where its cells start in the entries, the event tables and the prices.
+        self.entry_base = signal_row * self.n_days
+        self.event_base = signal_row * (self.n_days + 1)
+        self.price_base = np.tile(np.arange(self.n_prices) * self.n_days, len(batch))
+        self._risk_rules(batch)
+
+    def _risk_rules(self, batch: Sequence[Signals]) -> None:
+        """Per row of the walk, its point's stop and take-profit offsets and cooldowns."""
+
+        def per_row(*sides: list[float]) -> np.ndarray:
+            """Per row, the value of its point, for each side (long/short, signal/risk) in turn."""
+            return np.concatenate(
+                [np.repeat(np.asarray(side, dtype=np.float64), self.n_prices) for side in sides]
+            )
 
         stops = [s.stop_loss for s in batch]
-        self.stop_offset = (
-            per_row([float(np.log1p(-stop)) + LEVEL_TOLERANCE for stop in stops]),
-            per_row([float(-np.log1p(stop)) + LEVEL_TOLERANCE for stop in stops]),
+        self.stop_offset = per_row(  # indexed by row + short * rows
+            [float(np.log1p(-stop)) + LEVEL_TOLERANCE for stop in stops],
+            [float(-np.log1p(stop)) + LEVEL_TOLERANCE for stop in stops],
         )
         profits = [s.take_profit for s in batch]
         self.has_profit_target = any(profit is not None for profit in profits)
-        self.profit_offset = (
-            per_row([np.inf if p is None else float(np.log1p(p)) - LEVEL_TOLERANCE for p in profits]),
-            per_row(
-                [np.inf if p is None or p >= 1.0 else float(-np.log1p(-p)) - LEVEL_TOLERANCE for p in profits]
-            ),
+        self.profit_offset = per_row(
+            [np.inf if p is None else float(np.log1p(p)) - LEVEL_TOLERANCE for p in profits],
+            [np.inf if p is None or p >= 1.0 else float(-np.log1p(-p)) - LEVEL_TOLERANCE for p in profits],
         )
-        self.signal_cooldown = per_row([s.signal_cooldown for s in batch]).astype(np.int64)
-        self.risk_cooldown = per_row([max(s.risk_cooldown, 1) for s in batch]).astype(np.int64)
+        self.cooldown = per_row(  # indexed by row + risk exit * rows
+            [s.signal_cooldown for s in batch], [max(s.risk_cooldown, 1) for s in batch]
+        ).astype(np.int64)
 
     def next_entry(self, symbol: np.ndarray, resume: np.ndarray) -> np.ndarray:
         """First entry day >= resume (<= T) of each lane; T when there is none."""
-        return self.next_entries[self.signal_row[symbol] * (self.n_days + 1) + resume].astype(np.int64)
+        return self.next_entries[self.event_base[symbol] + resume].astype(np.int64)
 
     def trade(self, symbol: np.ndarray, entry: np.ndarray) -> tuple[np.ndarray, ...]:
         """Exit day, direction, risk-exit flag and resume day of a trade entered on `entry`."""
         n_days = self.n_days
-        signal_row = self.signal_row[symbol]
-        direction = self.entry[signal_row * n_days + entry]
+        direction = self.entry[self.entry_base[symbol] + entry]
         short = direction < 0
-        offset = signal_row * (n_days + 1) + short * self.short_exits
-        signal_exit = self.next_exits[offset + entry + 1].astype(np.int64)
+        signal_exit = self.next_exits[self.event_base[symbol] + (short * self.short_exits + 1) + entry]
+        signal_exit = signal_exit.astype(np.int64)
         # Every copy of a symbol shares its prices; shorts' signed prices follow the longs'.
-        cell = (symbol % self.n_prices) * n_days + entry + short * self.short_prices
+        cell = self.price_base[symbol] + entry + short * self.short_prices
         level = self.signed_entry[cell]
-        stop = level + np.where(short, self.stop_offset[1][symbol], self.stop_offset[0][symbol])
-        profit = None
-        if self.has_profit_target:
-            profit = level + np.where(short, self.profit_offset[1][symbol], self.profit_offset[0][symbol])
+        side = symbol + short * self.n_symbols
+        stop = level + self.stop_offset[side]
+        profit = level + self.profit_offset[side] if self.has_profit_target else None
         # Bars to watch after the entry decision: until the signal exit fills.
         span = np.minimum(signal_exit + self.exit_lag, n_days - 1) - entry
         hit = entry + self._days_to_crossing(cell, span, stop, profit)
         by_risk = hit < n_days
         exit_day = np.where(by_risk, hit, signal_exit)
-        cooldown = np.where(by_risk, self.risk_cooldown[symbol], self.signal_cooldown[symbol])
-        resume = np.minimum(exit_day + cooldown, n_days)
+        resume = np.minimum(exit_day + self.cooldown[symbol + by_risk * self.n_symbols], n_days)
         return exit_day, direction, by_risk, resume
 
     def _days_to_crossing(
@@ -243,20 +252,21 @@ def _walk_rows(walker: _Walker, pieces: int) -> Book:
     valid_from = np.zeros(n_symbols * pieces, dtype=np.int64)
     corrected = _Trades()
     if pieces > 1:
-        spec_keys = lane * (n_days + 1) + entry  # ascending per lane: sort once for lookups
-        spec_keys.sort()
+        spec_keys = (lane * (n_days + 1) + entry)[_by_lane(lane, n_symbols * pieces)]  # sorted, for lookups
         true_resume = final_resume[np.arange(n_symbols) * pieces]
         for piece in range(1, pieces):
             true_resume = _stitch(
                 walker, piece, pieces, borders, true_resume, final_resume, spec_keys, valid_from, corrected
             )
     keep = entry >= valid_from[lane]
-    kept = (symbol, entry, exit_day, direction, by_risk)
-    extras = corrected.columns()[1:]
-    symbol, entry, exit_day, direction, by_risk = (
-        np.concatenate([column[keep], extra]) for column, extra in zip(kept, extras, strict=True)
+    # In a lane, the corrected trades end before its kept speculative ones begin, and each set is in
+    # entry order: put them first, and a stable sort by lane orders every trade by row, then entry.
+    speculative_kept = (lane, symbol, entry, exit_day, direction, by_risk)
+    lane, symbol, entry, exit_day, direction, by_risk = (
+        np.concatenate([extra, column[keep]])
+        for column, extra in zip(speculative_kept, corrected.columns(), strict=True)
     )
-    order = np.argsort(symbol * (n_days + 1) + entry, kind="stable")
+    order = _by_lane(lane, n_symbols * pieces)
     return Book(
         n_symbols=n_symbols,
         n_days=n_days,
@@ -266,6 +276,11 @@ def _walk_rows(walker: _Walker, pieces: int) -> Book:
         direction=direction[order].astype(np.int8, copy=False),
         risk_exit=by_risk[order].astype(bool, copy=False),
     )
+
+
+def _by_lane(lane: np.ndarray, n_lanes: int) -> np.ndarray:
+    """The stable order of trades by lane (a radix sort while lane numbers fit in 16 bits)."""
+    return np.argsort(lane.astype(np.uint16) if n_lanes <= 1 << 16 else lane, kind="stable")
 
 
 def _walk(
