@@ -121,8 +121,9 @@ def returns_table(results: list[PointResult]) -> dict[str, np.ndarray]:
 
 
 Walked = tuple[Signals, Book]  # a point's signals and trades, from a batch walked together
-BATCH_POINTS = 64  # points walked together (their rows of the walk: points × symbols × pieces)
-# Distinct signals of one walk, in symbols × bars × signals: each costs its lookup tables (~13 bytes a cell).
+# Rows (points × symbols) walked together: each row is a few lanes of the walk's vectors.
+BATCH_ROWS = 6_400
+# Distinct signals of one walk, in symbols × bars × signals: each costs its lookup tables (~7 bytes a cell).
 BATCH_SIGNAL_CELLS = 4_000_000
 
 
@@ -176,23 +177,24 @@ def walk_together(
     return {index: (signals, book) for index, signals, book in zip(indices, batch, books, strict=True)}
 
 
-def _batches(config: SweepConfig, indices: Sequence[int], cells: int) -> dict[int, list[int]]:
+def _batches(config: SweepConfig, indices: Sequence[int], data: MarketData) -> dict[int, list[int]]:
     """Per index, the points of `indices` walked with it: points sharing their signal parameters
-    together, at most BATCH_POINTS points and BATCH_SIGNAL_CELLS signal cells (`cells` per signals)."""
+    together, at most BATCH_ROWS rows and BATCH_SIGNAL_CELLS signal cells."""
     spec = build_strategy(config.strategy, config.point(indices[0])) if indices else None
     groups: dict[tuple, list[int]] = {}
     for index in indices:
         params = config.point(index)
         groups.setdefault(tuple(params[name] for name in spec.signal_params), []).append(index)
-    max_signals = max(1, BATCH_SIGNAL_CELLS // max(cells, 1))
+    max_points = max(1, BATCH_ROWS // data.n_symbols)
+    max_signals = max(1, BATCH_SIGNAL_CELLS // (data.n_symbols * data.n_days))
     batches: list[list[int]] = []
     signals = 0  # distinct signals in the last batch
     for members in groups.values():
         while members:
-            if not batches or len(batches[-1]) >= BATCH_POINTS or signals >= max_signals:
+            if not batches or len(batches[-1]) >= max_points or signals >= max_signals:
                 batches.append([])
                 signals = 0
-            taken = members[: BATCH_POINTS - len(batches[-1])]
+            taken = members[: max_points - len(batches[-1])]
             batches[-1].extend(taken)
             signals += 1
             members = members[len(taken) :]
@@ -242,7 +244,7 @@ def run_chunk(
     outcome = ChunkOutcome()
     signal_cache: SignalCache = {}
     indices = [i for i in range(start, start + count) if i not in fail_points]
-    batch_of = _batches(config, indices, data.n_symbols * data.n_days)
+    batch_of = _batches(config, indices, data)
     walked: dict[int, Walked] = {}
     for index in range(start, start + count):
         clock = time.perf_counter()

@@ -68,7 +68,7 @@ def daily_returns(
     entry_bars, entry_values = _partial_bars(gross, traded, data, book, fills, weight, cost)
     before_rebalance = gross - cost * traded
     # A position kept over close j drifted to weight * (1 + r); the book to 1 + its return.
-    kept = (held[:, :-1] != 0) & (after[:, 1:] == held[:, :-1])
+    kept = np.multiply(held[:, :-1], after[:, 1:]) > 0  # held over bar j + 1 and still after its close
     drift = data.derived("scratch:drift", lambda: np.empty((data.n_symbols, n_days - 1)))  # reused
     np.abs(np.subtract(returns[:, 1:], before_rebalance[None, 1:], out=drift), out=drift)
     rebalance = np.zeros(n_days)
@@ -120,7 +120,7 @@ def _partial_bars(
     entry_close = log_close.take(row + entry_bar)
     at_open = fills.entry_at_open
     size = np.where(at_open, weight / (1.0 + weight * cost), weight)  # what the entry buys
-    np.add.at(traded, entry_bar, size)
+    traded += np.bincount(entry_bar, size, minlength=n_days)  # adds as np.add.at would to zeros
     same_bar = fills.exit_bar == fills.entry_bar
     end = np.where(same_bar, fills.exit_price, entry_close)
     np.add.at(gross, entry_bar[at_open], (size * side * np.expm1(end - fills.entry_price))[at_open])

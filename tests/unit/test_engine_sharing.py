@@ -90,7 +90,7 @@ def test_a_chunk_sharing_signals_equals_every_point_run_alone(
     config = sweep(strategy, fill)
     data = load_market_data(config)
     # Small walks, so that a chunk holds several, split inside and across signal groups.
-    monkeypatch.setattr(engine, "BATCH_POINTS", 7)
+    monkeypatch.setattr(engine, "BATCH_ROWS", 7 * data.n_symbols)
     monkeypatch.setattr(engine, "BATCH_SIGNAL_CELLS", 3 * data.n_symbols * data.n_days)
     start, count = 5, 40
     shared = []
