@@ -183,15 +183,16 @@ class _Walker:
 
 
 class _Trades:
-    """Trades collected during the walk, as lists of per-iteration arrays."""
+    """Trades collected during the walk (lane, entry, exit, direction, risk exit), as lists of
+    per-iteration arrays."""
 
     def __init__(self) -> None:
         self.parts: list[tuple[np.ndarray, ...]] = []
 
-    def add(self, lane: np.ndarray, symbol: np.ndarray, entry: np.ndarray, *rest: np.ndarray) -> None:
-        self.parts.append((lane, symbol, entry, *rest))
+    def add(self, lane: np.ndarray, entry: np.ndarray, *rest: np.ndarray) -> None:
+        self.parts.append((lane, entry, *rest))
 
-    def columns(self, count: int = 6) -> list[np.ndarray]:
+    def columns(self, count: int = 5) -> list[np.ndarray]:
         if not self.parts:
             return [np.zeros(0, dtype=np.int64) for _ in range(count)]
         return [np.concatenate(column) for column in zip(*self.parts, strict=True)]
@@ -247,7 +248,7 @@ def _walk_rows(walker: _Walker, pieces: int) -> Book:
     final_resume = _walk(
         walker, lanes, lanes // pieces, borders[piece_of], borders[piece_of + 1], speculative
     )
-    lane, symbol, entry, exit_day, direction, by_risk = speculative.columns()
+    lane, entry, exit_day, direction, by_risk = speculative.columns()
     # Speculative trades of a lane are valid from this entry day on (0: all of them).
     valid_from = np.zeros(n_symbols * pieces, dtype=np.int64)
     corrected = _Trades()
@@ -258,23 +259,25 @@ def _walk_rows(walker: _Walker, pieces: int) -> Book:
             true_resume = _stitch(
                 walker, piece, pieces, borders, true_resume, final_resume, spec_keys, valid_from, corrected
             )
-    keep = entry >= valid_from[lane]
+    keep = np.flatnonzero(entry >= valid_from[lane])
     # In a lane, the corrected trades end before its kept speculative ones begin, and each set is in
     # entry order: put them first, and a stable sort by lane orders every trade by row, then entry.
-    speculative_kept = (lane, symbol, entry, exit_day, direction, by_risk)
-    lane, symbol, entry, exit_day, direction, by_risk = (
-        np.concatenate([extra, column[keep]])
-        for column, extra in zip(speculative_kept, corrected.columns(), strict=True)
-    )
+    extra = corrected.columns()
+    lane = np.concatenate([extra[0], lane[keep]])
     order = _by_lane(lane, n_symbols * pieces)
+    picks = np.concatenate([np.arange(extra[0].size), extra[0].size + keep])[order]
+
+    def ordered(position: int, column: np.ndarray, dtype: type) -> np.ndarray:
+        return np.concatenate([extra[position], column])[picks].astype(dtype, copy=False)
+
     return Book(
         n_symbols=n_symbols,
         n_days=n_days,
-        symbol=symbol[order].astype(np.int64, copy=False),
-        entry=entry[order].astype(np.int64, copy=False),
-        exit=exit_day[order].astype(np.int64, copy=False),
-        direction=direction[order].astype(np.int8, copy=False),
-        risk_exit=by_risk[order].astype(bool, copy=False),
+        symbol=lane[order] // pieces,
+        entry=ordered(1, entry, np.int64),
+        exit=ordered(2, exit_day, np.int64),
+        direction=ordered(3, direction, np.int8),
+        risk_exit=ordered(4, by_risk, bool),
     )
 
 
@@ -306,7 +309,7 @@ def _walk(
             if not position.size:
                 break
         exit_day, direction, by_risk, resume = walker.trade(symbol, entry)
-        trades.add(lanes, symbol, entry, exit_day, direction, by_risk)
+        trades.add(lanes, entry, exit_day, direction, by_risk)
         ended = exit_day >= walker.n_days  # open at the end: nothing follows
         if ended.any():
             going = ~ended
@@ -352,7 +355,7 @@ def _stitch(
         if not symbol.size:
             break
         exit_day, direction, by_risk, resume = walker.trade(symbol, entry)
-        corrected.add(lane, symbol, entry, exit_day, direction, by_risk)
+        corrected.add(lane, entry, exit_day, direction, by_risk)
         ended = exit_day >= n_days
         if ended.any():
             valid_from[lane[ended]] = n_days + 1
