@@ -2,7 +2,7 @@
 
 The walk is event-driven and vectorised: one loop iteration opens and closes the next trade of
 every *lane* at once, so the loop runs about as often as the busiest lane trades, never once per
-day. A lane is one symbol over one of PIECES stretches of time. Each piece is first walked as if
+day. A lane is one symbol over one of up to PIECES stretches of time. Each piece is first walked as if
 the symbol were flat and free at its start; then the pieces are stitched in order: where the true
 state entering a piece differs (a trade or cooldown runs over the border), the walk is redone
 from the true state until it reaches an entry of the speculative walk, after which both agree
@@ -18,7 +18,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from backtest_engine.book import SCAN_BLOCK_DAYS, Book, FillPrices, Signals
 
-PIECES = 8  # speculative stretches of time per symbol
+PIECES = 8  # speculative stretches of time per symbol, at most
+# Lanes a walk aims at: with many rows (points × symbols walked together) fewer pieces suffice to keep
+# the loop's vectors long, and each piece fewer means less stitching.
+WALK_LANES = 8_192
 # A move of exactly the stop-loss or take-profit triggers it, whatever the rounding of logarithms.
 LEVEL_TOLERANCE = 1e-12
 
@@ -199,7 +202,7 @@ class _Trades:
 
 
 def simulate(
-    log_close: np.ndarray, signals: Signals, pieces: int = PIECES, prices: FillPrices | None = None
+    log_close: np.ndarray, signals: Signals, pieces: int | None = None, prices: FillPrices | None = None
 ) -> Book:
     """All trades of every symbol (log_close is symbols × days); see the module docstring.
 
@@ -209,7 +212,10 @@ def simulate(
 
 
 def simulate_many(
-    log_close: np.ndarray, batch: Sequence[Signals], pieces: int = PIECES, prices: FillPrices | None = None
+    log_close: np.ndarray,
+    batch: Sequence[Signals],
+    pieces: int | None = None,
+    prices: FillPrices | None = None,
 ) -> list[Book]:
     """`simulate` for several signals (points of a grid) walked together: one book per signals.
     Signals sharing their entry and exit arrays (the same objects) share their lookup tables."""
@@ -238,6 +244,8 @@ def simulate_many(
 def _walk_rows(walker: _Walker, pieces: int) -> Book:
     """Every trade of every row of the walk, sorted by row then entry day."""
     n_symbols, n_days = walker.n_symbols, walker.n_days
+    if pieces is None:
+        pieces = min(PIECES, -(-WALK_LANES // n_symbols))  # n_symbols: rows of the walk
     pieces = max(1, min(pieces, n_days // 2))
     # Entries on the last close could earn nothing: the last border is T - 1.
     borders = np.linspace(0, n_days - 1, pieces + 1).round().astype(np.int64)
