@@ -2,11 +2,14 @@
 
 The walk is event-driven and vectorised: one loop iteration opens and closes the next trade of
 every *lane* at once, so the loop runs about as often as the busiest lane trades, never once per
-day. A lane is one symbol over one of up to PIECES stretches of time. Each piece is first walked as if
-the symbol were flat and free at its start; then the pieces are stitched in order: where the true
-state entering a piece differs (a trade or cooldown runs over the border), the walk is redone
-from the true state until it reaches an entry of the speculative walk, after which both agree
-(a trade depends only on its entry day). The result equals a plain day-by-day simulation.
+day. A row is one symbol under one point's signals and risk rules (the points of a chunk are walked
+together, whatever their signals); a lane is one row over one of up to PIECES stretches of time.
+Each piece is first walked as if the symbol were flat and free at its start; then the pieces are
+stitched in order: where the true state entering a piece differs (a trade or cooldown runs over
+the border), the walk is redone from the true state until it reaches an entry of the speculative
+walk, after which both agree (a trade depends only on its entry day). The result equals a plain
+day-by-day simulation. Next entries and exits are looked up in per-signal tables, and a stop or
+take-profit scan reads one precomputed extreme per block of SCAN_BLOCK_DAYS before any single bar.
 """
 
 from __future__ import annotations
