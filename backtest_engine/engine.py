@@ -124,7 +124,10 @@ def returns_table(results: list[PointResult]) -> dict[str, np.ndarray]:
 
 
 Walked = tuple[Signals, Book]  # a point's signals and trades, from a batch walked together
-BATCH_POINTS = 8  # points sharing their signals walked together (memory: a few copies of the signals)
+# Rows (points × symbols) walked together: each row is a few lanes of the walk's vectors.
+BATCH_ROWS = 6_400
+# Distinct signals of one walk, in symbols × bars × signals: each costs its lookup tables (~7 bytes a cell).
+BATCH_SIGNAL_CELLS = 4_000_000
 
 
 def run_point(
@@ -175,7 +178,8 @@ def run_point(
 def walk_together(
     config: SweepConfig, indices: Sequence[int], data: MarketData, signal_cache: SignalCache
 ) -> dict[int, Walked]:
-    """The signals and trades of points that share their signals, walked in one pass."""
+    """The signals and trades of several points walked in one pass (each distinct signal computed once,
+    through `signal_cache`, and its lookup tables built once for the points sharing it)."""
     strategies = [build_strategy(config.strategy, config.point(index)) for index in indices]
     batch = [_signals(strategy, data, config, signal_cache) for strategy in strategies]
     prices = Execution.of(config, data).fill_prices(data)
@@ -183,19 +187,28 @@ def walk_together(
     return {index: (signals, book) for index, signals, book in zip(indices, batch, books, strict=True)}
 
 
-def _batches(config: SweepConfig, indices: Sequence[int]) -> dict[int, list[int]]:
-    """Per index, the points of `indices` walked with it: same signal parameters, at most BATCH_POINTS."""
+def _batches(config: SweepConfig, indices: Sequence[int], data: MarketData) -> dict[int, list[int]]:
+    """Per index, the points of `indices` walked with it: points sharing their signal parameters
+    together, at most BATCH_ROWS rows and BATCH_SIGNAL_CELLS signal cells."""
     spec = build_strategy(config.strategy, config.point(indices[0])) if indices else None
     groups: dict[tuple, list[int]] = {}
     for index in indices:
         params = config.point(index)
         groups.setdefault(tuple(params[name] for name in spec.signal_params), []).append(index)
-    batch_of: dict[int, list[int]] = {}
+    max_points = max(1, BATCH_ROWS // data.n_symbols)
+    max_signals = max(1, BATCH_SIGNAL_CELLS // (data.n_symbols * data.n_days))
+    batches: list[list[int]] = []
+    signals = 0  # distinct signals in the last batch
     for members in groups.values():
-        for first in range(0, len(members), BATCH_POINTS):
-            batch = members[first : first + BATCH_POINTS]
-            batch_of.update(dict.fromkeys(batch, batch))
-    return batch_of
+        while members:
+            if not batches or len(batches[-1]) >= max_points or signals >= max_signals:
+                batches.append([])
+                signals = 0
+            taken = members[: max_points - len(batches[-1])]
+            batches[-1].extend(taken)
+            signals += 1
+            members = members[len(taken) :]
+    return {index: batch for batch in batches for index in batch}
 
 
 def point_settings(config: SweepConfig, data: MarketData, execution: Execution) -> dict[str, object]:
@@ -240,7 +253,8 @@ def run_chunk(
     logged and recorded, and the others still run."""
     outcome = ChunkOutcome()
     signal_cache: SignalCache = {}
-    batch_of = _batches(config, [i for i in range(start, start + count) if i not in fail_points])
+    indices = [i for i in range(start, start + count) if i not in fail_points]
+    batch_of = _batches(config, indices, data)
     walked: dict[int, Walked] = {}
     for index in range(start, start + count):
         clock = time.perf_counter()

@@ -99,46 +99,46 @@ class Fills:
 def fills(book: Book, data: MarketData, signals: Signals, execution: Execution) -> Fills:
     """Where each trade of `book` filled: next open/close or same close, stops at their level or the gap."""
     n_days = data.n_days
-    log_close = data.log_close_by_symbol
+    log_close = data.log_close_by_symbol.ravel()  # prices are read by flat cell: symbol * T + bar
     symbol, lag = book.symbol, execution.lag
+    row = symbol * n_days
     entry_bar = book.entry + lag
-    entry_price = execution.fill_prices(data).entry[symbol, book.entry]
+    entry_price = execution.fill_prices(data).entry.ravel().take(row + book.entry)
     entry_at_open = np.full(symbol.size, execution.fill == FILL_NEXT_OPEN)
 
     exit_bar = np.where(book.risk_exit, book.exit, book.exit + lag)
     exit_bar = np.minimum(exit_bar, n_days)  # a signal exit decided on the last bar never fills
     exit_bar = np.where(book.exit >= n_days, n_days, exit_bar)
-    at_bar = np.minimum(exit_bar, n_days - 1)
-    exit_price = log_close[symbol, at_bar]
+    at_cell = row + np.minimum(exit_bar, n_days - 1)
+    exit_price = log_close.take(at_cell)
     exit_at_close = np.ones(symbol.size, dtype=bool)
     if execution.fill == FILL_NEXT_OPEN:
         by_signal = ~book.risk_exit & (exit_bar < n_days)
-        exit_price = np.where(by_signal, data.log_by_symbol("open")[symbol, at_bar], exit_price)
+        exit_price = np.where(by_signal, data.log_by_symbol("open").ravel().take(at_cell), exit_price)
         exit_at_close &= ~by_signal
     if execution.stops == STOPS_INTRADAY and book.risk_exit.any():
-        risk = book.risk_exit
-        level = _risk_level(book, data, signals, entry_price, at_bar)
-        exit_price = np.where(risk, level, exit_price)
-        exit_at_close &= ~risk
+        risk = np.flatnonzero(book.risk_exit)
+        exit_price[risk] = _risk_level(data, signals, book.direction[risk], entry_price[risk], at_cell[risk])
+        exit_at_close[risk] = False
     # A symbol that stops quoting closes its position at its last quote.
     last = data.last_quote[symbol]
     delisted = (exit_bar > last) & (last < n_days - 1)
     if delisted.any():
         exit_bar = np.where(delisted, last, exit_bar)
-        exit_price = np.where(delisted, log_close[symbol, np.maximum(last, 0)], exit_price)
+        exit_price = np.where(delisted, log_close.take(row + np.maximum(last, 0)), exit_price)
         exit_at_close |= delisted
     return Fills(entry_bar, entry_price, entry_at_open, exit_bar, exit_price, exit_at_close)
 
 
 def _risk_level(
-    book: Book, data: MarketData, signals: Signals, entry_price: np.ndarray, bar: np.ndarray
+    data: MarketData, signals: Signals, direction: np.ndarray, entry_price: np.ndarray, cell: np.ndarray
 ) -> np.ndarray:
-    """Log fill price of stop-loss / take-profit exits on bar `bar`: the level, or the open past it."""
-    side = book.direction.astype(np.float64)
-    symbol = book.symbol
-    log_open = data.log_by_symbol("open")[symbol, bar]
-    low = data.log_by_symbol("low")[symbol, bar]
-    high = data.log_by_symbol("high")[symbol, bar]
+    """Log fill price of stop-loss / take-profit exits on the flat `cell` (symbol * T + bar): the level,
+    or the open past it."""
+    side = direction.astype(np.float64)
+    log_open = data.log_by_symbol("open").ravel().take(cell)
+    low = data.log_by_symbol("low").ravel().take(cell)
+    high = data.log_by_symbol("high").ravel().take(cell)
     stop = entry_price + np.where(side > 0, np.log1p(-signals.stop_loss), np.log1p(signals.stop_loss))
     adverse = np.where(side > 0, low, high)
     stopped = side * (adverse - stop) <= 0  # the stop counts first when both levels lie in the bar

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,10 +60,9 @@ def daily_returns(
     their weight for every bar they are held over.
     """
     n_days, cost = data.n_days, execution.cost_per_side
-    held = holding_runs(book, fills).positions()  # int8 (N, T): held from close j to j+1
-    after = Book(
-        book.n_symbols, n_days, book.symbol, fills.entry_bar, fills.exit_bar, book.direction, book.risk_exit
-    ).positions()  # held after close j: known at that close
+    runs = holding_runs(book, fills)
+    held = runs.positions()  # int8 (N, T): held from close j to j+1
+    after = _held_after_close(held, runs, fills)  # held after close j: known at that close
     returns = data.returns_by_symbol
     gross = np.zeros(n_days)
     gross[1:] = weight * np.einsum("ij,ij->j", held[:, :-1], returns[:, 1:])
@@ -70,19 +70,50 @@ def daily_returns(
     entry_bars, entry_values = _partial_bars(gross, traded, data, book, fills, weight, cost)
     before_rebalance = gross - cost * traded
     # A position kept over close j drifted to weight * (1 + r); the book to 1 + its return.
-    kept = (held[:, :-1] != 0) & (after[:, 1:] == held[:, :-1])
-    drift = np.abs(returns[:, 1:] - before_rebalance[None, 1:])
+    kept = np.multiply(held[:, :-1], after[:, 1:]) > 0  # held over bar j + 1 and still after its close
+    drift = _scratch((data.n_symbols, n_days - 1))
+    np.abs(np.subtract(returns[:, 1:], before_rebalance[None, 1:], out=drift), out=drift)
     rebalance = np.zeros(n_days)
     rebalance[1:] = weight * np.einsum("ij,ij->j", kept, drift)
     target = weight * (1.0 + before_rebalance[entry_bars])
     np.add.at(rebalance, entry_bars, np.abs(entry_values - target))
     traded += rebalance
     net = before_rebalance - cost * rebalance
+    end = np.minimum(fills.exit_bar, n_days)  # positions after close j: runs [entry_bar, end)
     if execution.borrow_per_year:
-        shorts = np.count_nonzero(after[:, :-1] < 0, axis=0)  # short after the previous close
-        net[1:] -= weight * shorts * execution.borrow_per_year / data.bars_per_year
-    exposure = weight * np.count_nonzero(after, axis=0).astype(np.float64)
+        short = book.direction < 0
+        shorts = _open_count(fills.entry_bar[short], end[short], n_days)  # short after the close
+        net[1:] -= weight * shorts[:-1] * execution.borrow_per_year / data.bars_per_year
+    exposure = weight * _open_count(fills.entry_bar, end, n_days).astype(np.float64)
     return DailyReturns(gross=gross, net=net, exposure=exposure, traded=traded, benchmark=benchmark)
+
+
+_SCRATCH = threading.local()
+
+
+def _scratch(shape: tuple[int, int]) -> np.ndarray:
+    """A float array of `shape` reused by every point of this thread: a fresh multi-megabyte array per
+    point costs more in page faults than the arithmetic written into it."""
+    buffer = getattr(_SCRATCH, "array", None)
+    if buffer is None or buffer.shape != shape:
+        buffer = _SCRATCH.array = np.empty(shape)
+    return buffer
+
+
+def _held_after_close(held: np.ndarray, runs: Book, fills: Fills) -> np.ndarray:
+    """Positions after each close, from `held`: a fill inside a bar (not at its close) ends its run one
+    bar before the position is gone after the closes, so that bar is added back."""
+    after = held.copy()
+    n_days = held.shape[1]
+    extra = np.minimum(fills.exit_bar, n_days) > runs.exit  # by one bar at most
+    after.ravel()[runs.symbol[extra] * n_days + runs.exit[extra]] = runs.direction[extra]
+    return after
+
+
+def _open_count(start: np.ndarray, end: np.ndarray, n_days: int) -> np.ndarray:
+    """Per bar, how many of the disjoint runs [start, end) cover it (int64, (T,))."""
+    change = np.bincount(start, minlength=n_days + 1) - np.bincount(end, minlength=n_days + 1)
+    return np.cumsum(change[:n_days])
 
 
 def _partial_bars(
@@ -97,24 +128,25 @@ def _partial_bars(
     """Add entries, exits and the bars they fill inside to `gross` and `traded` (fractions of the
     previous close's equity); returns the bars and values (same units) of open-fill positions kept
     over their entry bar's close, which are then traded back to their weight."""
-    n_days, log_close = data.n_days, data.log_close_by_symbol
-    side, symbol = book.direction.astype(np.float64), book.symbol
+    n_days, log_close = data.n_days, data.log_close_by_symbol.ravel()  # read by cell symbol * T + bar
+    side, row = book.direction.astype(np.float64), book.symbol * n_days
     entry_bar = np.minimum(fills.entry_bar, n_days - 1)
+    entry_close = log_close.take(row + entry_bar)
     at_open = fills.entry_at_open
     size = np.where(at_open, weight / (1.0 + weight * cost), weight)  # what the entry buys
-    np.add.at(traded, entry_bar, size)
+    traded += np.bincount(entry_bar, size, minlength=n_days)  # adds as np.add.at would to zeros
     same_bar = fills.exit_bar == fills.entry_bar
-    end = np.where(same_bar, fills.exit_price, log_close[symbol, entry_bar])
+    end = np.where(same_bar, fills.exit_price, entry_close)
     np.add.at(gross, entry_bar[at_open], (size * side * np.expm1(end - fills.entry_price))[at_open])
     closed = fills.exit_bar < n_days
     exit_bar = np.minimum(fills.exit_bar, n_days - 1)
-    start = np.where(same_bar, fills.entry_price, log_close[symbol, np.maximum(exit_bar - 1, 0)])
+    start = np.where(same_bar, fills.entry_price, log_close.take(row + np.maximum(exit_bar - 1, 0)))
     value = np.where(same_bar, size, weight) * np.exp(fills.exit_price - start)
     np.add.at(traded, exit_bar[closed], value[closed])
     partial = closed & ~fills.exit_at_close & ~same_bar
     np.add.at(gross, exit_bar[partial], (weight * side * (value / weight - 1.0))[partial])
     kept = at_open & (fills.exit_bar > fills.entry_bar)
-    entry_values = size[kept] * np.exp(log_close[symbol[kept], entry_bar[kept]] - fills.entry_price[kept])
+    entry_values = size[kept] * np.exp(entry_close[kept] - fills.entry_price[kept])
     return entry_bar[kept], entry_values
 
 

@@ -2,11 +2,14 @@
 
 The walk is event-driven and vectorised: one loop iteration opens and closes the next trade of
 every *lane* at once, so the loop runs about as often as the busiest lane trades, never once per
-day. A lane is one symbol over one of PIECES stretches of time. Each piece is first walked as if
-the symbol were flat and free at its start; then the pieces are stitched in order: where the true
-state entering a piece differs (a trade or cooldown runs over the border), the walk is redone
-from the true state until it reaches an entry of the speculative walk, after which both agree
-(a trade depends only on its entry day). The result equals a plain day-by-day simulation.
+day. A row is one symbol under one point's signals and risk rules (the points of a chunk are walked
+together, whatever their signals); a lane is one row over one of up to PIECES stretches of time.
+Each piece is first walked as if the symbol were flat and free at its start; then the pieces are
+stitched in order: where the true state entering a piece differs (a trade or cooldown runs over
+the border), the walk is redone from the true state until it reaches an entry of the speculative
+walk, after which both agree (a trade depends only on its entry day). The result equals a plain
+day-by-day simulation. Next entries and exits are looked up in per-signal tables, and a stop or
+take-profit scan reads one precomputed extreme per block of SCAN_BLOCK_DAYS before any single bar.
 """
 
 from __future__ import annotations
@@ -14,30 +17,44 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from backtest_engine.book import SCAN_BLOCK_DAYS, Book, FillPrices, Signals
 
-PIECES = 8  # speculative stretches of time per symbol
+PIECES = 8  # speculative stretches of time per symbol, at most
+# Lanes a walk aims at: with many rows (points × symbols walked together) fewer pieces suffice to keep
+# the loop's vectors long, and each piece fewer means less stitching.
+WALK_LANES = 8_192
 # A move of exactly the stop-loss or take-profit triggers it, whatever the rounding of logarithms.
 LEVEL_TOLERANCE = 1e-12
 
 
-def _sorted_search(keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """keys.searchsorted(queries), with the queries sorted first: each search then starts where the
-    previous one ended (numpy's hint), which beats random probes into a large key array."""
-    order = np.argsort(queries, kind="stable")
-    found = np.empty_like(order)
-    found[order] = keys.searchsorted(queries[order])
-    return found
-
-
-def _event_keys(mask: np.ndarray) -> np.ndarray:
-    """Sorted keys row * (T + 1) + day of the True cells, plus a sentinel on day T of every row."""
+def _next_event(mask: np.ndarray) -> np.ndarray:
+    """Flat table of rows × (T + 1): at row * (T + 1) + d, the first day >= d (<= T) whose cell of
+    `mask` is True; T when there is none. One pass per walk replaces a search per lookup."""
     rows, days = mask.shape
-    extended = np.empty((rows, days + 1), dtype=bool)
-    extended[:, :days] = mask
-    extended[:, days] = True
-    return np.flatnonzero(extended)
+    day_type = np.int16 if days < np.iinfo(np.int16).max else np.int32  # half the memory traffic
+    table = np.empty((rows, days + 1), dtype=day_type)
+    table[:, days] = days
+    # day where the mask is set, else T: (day - T) * mask + T (faster than a masked assignment)
+    np.multiply(mask, np.arange(-days, 0, dtype=day_type), out=table[:, :days])
+    table[:, :days] += day_type(days)
+    np.minimum.accumulate(table[:, ::-1], axis=1, out=table[:, ::-1])
+    return table.ravel()
+
+
+def _distinct_signals(batch: Sequence[Signals]) -> tuple[list[Signals], np.ndarray]:
+    """The signals of `batch` with distinct entry/exit arrays, and the index among them of each."""
+    position: dict[tuple[int, int, int], int] = {}
+    distinct: list[Signals] = []
+    copy_of = []
+    for signals in batch:
+        key = (id(signals.entry), id(signals.exit_long), id(signals.exit_short))
+        if key not in position:
+            position[key] = len(distinct)
+            distinct.append(signals)
+        copy_of.append(position[key])
+    return distinct, np.asarray(copy_of, dtype=np.int64)
 
 
 class _Walker:
@@ -51,76 +68,91 @@ class _Walker:
     def __init__(
         self, log_close: np.ndarray, batch: Sequence[Signals], prices: FillPrices | None = None
     ) -> None:
-        """Walk every signals of `batch` (they share entries and exits, differ in stops and cooldowns)
-        at once: row k * N + i of the walk is symbol i under batch[k]."""
-        first = batch[0]
+        """Walk every signals of `batch` at once: row k * N + i of the walk is symbol i under batch[k].
+        Signals that share their entry and exit arrays (points differing only in stops and cooldowns)
+        share one copy of the lookup tables."""
         self.n_prices, self.n_days = log_close.shape
         self.n_symbols = len(batch) * self.n_prices  # rows of the walk
         prices = prices or FillPrices(log_close, log_close, log_close)
         self.short_prices = prices.short_offset
         self.signed_entry = prices.signed_entry
-        self.adverse = prices.adverse
-        self.favourable = prices.favourable
+        # Every block of SCAN_BLOCK_DAYS consecutive signed prices, as rows of a view (no copy): a
+        # scan step gathers one row per trade instead of one index per price, and only for trades
+        # whose block's extreme shows a crossing.
+        self.adverse = sliding_window_view(prices.adverse, SCAN_BLOCK_DAYS)
+        self.favourable = sliding_window_view(prices.favourable, SCAN_BLOCK_DAYS)
+        self.adverse_floor = prices.adverse_floor
+        self.favourable_ceiling = prices.favourable_ceiling
         self.first_watch = prices.first_watch
         self.exit_lag = prices.exit_lag
-        entry = first.entry
+        distinct, copy_of = _distinct_signals(batch)
+        # Row of the walk -> row of the stacked signals (distinct signals × symbols).
+        signal_row = (np.repeat(copy_of, self.n_prices) * self.n_prices) + np.tile(
+            np.arange(self.n_prices), len(batch)
+        )
+        entries = np.stack([signals.entry for signals in distinct]).astype(np.int8, copy=False)
         if prices.entry_allowed is not None:
-            entry = np.where(prices.entry_allowed, entry, 0)
-        # Entries and exits are the same in every copy: kept once, looked up by the row's symbol.
-        self.entry = np.ascontiguousarray(entry, dtype=np.int8).ravel()
-        self.entry_keys = _event_keys(self.entry.reshape(self.n_prices, self.n_days) != 0)
-        self.exit_keys = _event_keys(np.concatenate([first.exit_long, first.exit_short]))
-        self.short_exits = self.n_prices * (self.n_days + 1)  # short exits live in the rows after longs
+            entries = np.where(prices.entry_allowed, entries, 0).astype(np.int8, copy=False)
+        self.entry = np.ascontiguousarray(entries).ravel()
+        self.next_entries = _next_event(self.entry.reshape(-1, self.n_days) != 0)
+        exits = [signals.exit_long for signals in distinct] + [signals.exit_short for signals in distinct]
+        self.next_exits = _next_event(np.concatenate(exits))
+        # Short exits live in the rows after every signals' long exits.
+        self.short_exits = len(distinct) * self.n_prices * (self.n_days + 1)
 
-        def per_row(values: list[float]) -> np.ndarray:
-            return np.repeat(np.asarray(values, dtype=np.float64), self.n_prices)
+        # Per row of the walk: where its cells start in the entries, the event tables and the prices.
+        self.entry_base = signal_row * self.n_days
+        self.event_base = signal_row * (self.n_days + 1)
+        self.price_base = np.tile(np.arange(self.n_prices) * self.n_days, len(batch))
+        self._risk_rules(batch)
+
+    def _risk_rules(self, batch: Sequence[Signals]) -> None:
+        """Per row of the walk, its point's stop and take-profit offsets and cooldowns."""
+
+        def per_row(*sides: list[float]) -> np.ndarray:
+            """Per row, the value of its point, for each side (long/short, signal/risk) in turn."""
+            return np.concatenate(
+                [np.repeat(np.asarray(side, dtype=np.float64), self.n_prices) for side in sides]
+            )
 
         stops = [s.stop_loss for s in batch]
-        self.stop_offset = (
-            per_row([float(np.log1p(-stop)) + LEVEL_TOLERANCE for stop in stops]),
-            per_row([float(-np.log1p(stop)) + LEVEL_TOLERANCE for stop in stops]),
+        self.stop_offset = per_row(  # indexed by row + short * rows
+            [float(np.log1p(-stop)) + LEVEL_TOLERANCE for stop in stops],
+            [float(-np.log1p(stop)) + LEVEL_TOLERANCE for stop in stops],
         )
         profits = [s.take_profit for s in batch]
         self.has_profit_target = any(profit is not None for profit in profits)
-        self.profit_offset = (
-            per_row([np.inf if p is None else float(np.log1p(p)) - LEVEL_TOLERANCE for p in profits]),
-            per_row(
-                [np.inf if p is None or p >= 1.0 else float(-np.log1p(-p)) - LEVEL_TOLERANCE for p in profits]
-            ),
+        self.profit_offset = per_row(
+            [np.inf if p is None else float(np.log1p(p)) - LEVEL_TOLERANCE for p in profits],
+            [np.inf if p is None or p >= 1.0 else float(-np.log1p(-p)) - LEVEL_TOLERANCE for p in profits],
         )
-        self.signal_cooldown = per_row([s.signal_cooldown for s in batch]).astype(np.int64)
-        self.risk_cooldown = per_row([max(s.risk_cooldown, 1) for s in batch]).astype(np.int64)
-        self.steps = np.arange(SCAN_BLOCK_DAYS)
+        self.cooldown = per_row(  # indexed by row + risk exit * rows
+            [s.signal_cooldown for s in batch], [max(s.risk_cooldown, 1) for s in batch]
+        ).astype(np.int64)
 
     def next_entry(self, symbol: np.ndarray, resume: np.ndarray) -> np.ndarray:
         """First entry day >= resume (<= T) of each lane; T when there is none."""
-        base = (symbol % self.n_prices) * (self.n_days + 1)
-        keys = self.entry_keys
-        return keys[_sorted_search(keys, base + resume)] - base
+        return self.next_entries[self.event_base[symbol] + resume].astype(np.int64)
 
     def trade(self, symbol: np.ndarray, entry: np.ndarray) -> tuple[np.ndarray, ...]:
         """Exit day, direction, risk-exit flag and resume day of a trade entered on `entry`."""
         n_days = self.n_days
-        price_row = symbol % self.n_prices  # every copy of a symbol shares its prices and signals
-        cell = price_row * n_days + entry
-        direction = self.entry[cell]
+        direction = self.entry[self.entry_base[symbol] + entry]
         short = direction < 0
-        offset = price_row * (n_days + 1) + short * self.short_exits
-        keys = self.exit_keys
-        signal_exit = keys[_sorted_search(keys, offset + entry + 1)] - offset
-        cell += short * self.short_prices  # now indexes the signed prices
+        signal_exit = self.next_exits[self.event_base[symbol] + (short * self.short_exits + 1) + entry]
+        signal_exit = signal_exit.astype(np.int64)
+        # Every copy of a symbol shares its prices; shorts' signed prices follow the longs'.
+        cell = self.price_base[symbol] + entry + short * self.short_prices
         level = self.signed_entry[cell]
-        stop = level + np.where(short, self.stop_offset[1][symbol], self.stop_offset[0][symbol])
-        profit = None
-        if self.has_profit_target:
-            profit = level + np.where(short, self.profit_offset[1][symbol], self.profit_offset[0][symbol])
+        side = symbol + short * self.n_symbols
+        stop = level + self.stop_offset[side]
+        profit = level + self.profit_offset[side] if self.has_profit_target else None
         # Bars to watch after the entry decision: until the signal exit fills.
         span = np.minimum(signal_exit + self.exit_lag, n_days - 1) - entry
         hit = entry + self._days_to_crossing(cell, span, stop, profit)
         by_risk = hit < n_days
         exit_day = np.where(by_risk, hit, signal_exit)
-        cooldown = np.where(by_risk, self.risk_cooldown[symbol], self.signal_cooldown[symbol])
-        resume = np.minimum(exit_day + cooldown, n_days)
+        resume = np.minimum(exit_day + self.cooldown[symbol + by_risk * self.n_symbols], n_days)
         return exit_day, direction, by_risk, resume
 
     def _days_to_crossing(
@@ -130,41 +162,50 @@ class _Walker:
         `span` days; T when there is none (so that entry + result >= T)."""
         hit = np.full(cell.size, self.n_days, dtype=np.int64)
         pending = np.arange(cell.size)
-        # Bars after the entry decision where this block starts.
-        offset = np.full(cell.size, self.first_watch, dtype=np.int64)
+        offset = self.first_watch  # bars after the entry decision where this block starts (all lanes)
         while pending.size:
-            window = (cell[pending] + offset)[:, None] + self.steps
-            crossed = self.adverse[window] <= stop[pending, None]
+            window = cell + offset  # first price of each pending trade's block
+            maybe = self.adverse_floor[window] <= stop
             if profit is not None:
-                crossed |= self.favourable[window] >= profit[pending, None]
-            first = crossed.argmax(axis=1)
-            # The earliest crossing of the block counts only if it lies within the span.
-            day = offset + first
-            found = crossed[np.arange(pending.size), first] & (day <= span[pending])
-            hit[pending[found]] = day[found]
-            offset = offset + SCAN_BLOCK_DAYS
-            more = ~found & (offset <= span[pending])
-            pending, offset = pending[more], offset[more]
+                maybe |= self.favourable_ceiling[window] >= profit
+            found = np.zeros(pending.size, dtype=bool)
+            crossing = np.flatnonzero(maybe)  # the block holds a crossing: find its first day
+            if crossing.size:
+                crossed = self.adverse[window[crossing]] <= stop[crossing, None]
+                if profit is not None:
+                    crossed |= self.favourable[window[crossing]] >= profit[crossing, None]
+                day = offset + crossed.argmax(axis=1)
+                # The earliest crossing of the block counts only if it lies within the span.
+                within = day <= span[crossing]
+                found[crossing[within]] = True
+                hit[pending[crossing[within]]] = day[within]
+            offset += SCAN_BLOCK_DAYS
+            more = ~found & (offset <= span)
+            if more.all():
+                continue
+            pending, cell, span, stop = pending[more], cell[more], span[more], stop[more]
+            profit = None if profit is None else profit[more]
         return hit
 
 
 class _Trades:
-    """Trades collected during the walk, as lists of per-iteration arrays."""
+    """Trades collected during the walk (lane, entry, exit, direction, risk exit), as lists of
+    per-iteration arrays."""
 
     def __init__(self) -> None:
         self.parts: list[tuple[np.ndarray, ...]] = []
 
-    def add(self, lane: np.ndarray, symbol: np.ndarray, entry: np.ndarray, *rest: np.ndarray) -> None:
-        self.parts.append((lane, symbol, entry, *rest))
+    def add(self, lane: np.ndarray, entry: np.ndarray, *rest: np.ndarray) -> None:
+        self.parts.append((lane, entry, *rest))
 
-    def columns(self, count: int = 6) -> list[np.ndarray]:
+    def columns(self, count: int = 5) -> list[np.ndarray]:
         if not self.parts:
             return [np.zeros(0, dtype=np.int64) for _ in range(count)]
         return [np.concatenate(column) for column in zip(*self.parts, strict=True)]
 
 
 def simulate(
-    log_close: np.ndarray, signals: Signals, pieces: int = PIECES, prices: FillPrices | None = None
+    log_close: np.ndarray, signals: Signals, pieces: int | None = None, prices: FillPrices | None = None
 ) -> Book:
     """All trades of every symbol (log_close is symbols × days); see the module docstring.
 
@@ -174,20 +215,21 @@ def simulate(
 
 
 def simulate_many(
-    log_close: np.ndarray, batch: Sequence[Signals], pieces: int = PIECES, prices: FillPrices | None = None
+    log_close: np.ndarray,
+    batch: Sequence[Signals],
+    pieces: int | None = None,
+    prices: FillPrices | None = None,
 ) -> list[Book]:
-    """`simulate` for several signals sharing their entry and exit arrays (points of a grid that
-    differ only in stops, take-profit or cooldowns), walked together: one book per signals."""
-    first = batch[0]
-    for other in batch[1:]:
-        if not (other.entry is first.entry and other.exit_long is first.exit_long):
-            raise ValueError("simulate_many needs signals that share their entry and exit arrays")
+    """`simulate` for several signals (points of a grid) walked together: one book per signals.
+    Signals sharing their entry and exit arrays (the same objects) share their lookup tables."""
     walker = _Walker(log_close, batch, prices)
     rows = _walk_rows(walker, pieces)
     n_prices = walker.n_prices
+    # Rows are sorted by row of the walk: each copy's trades are one slice.
+    bounds = rows.symbol.searchsorted(np.arange(len(batch) + 1) * n_prices)
     books = []
     for copy in range(len(batch)):
-        mine = (rows.symbol >= copy * n_prices) & (rows.symbol < (copy + 1) * n_prices)
+        mine = slice(bounds[copy], bounds[copy + 1])
         books.append(
             Book(
                 n_symbols=n_prices,
@@ -205,6 +247,8 @@ def simulate_many(
 def _walk_rows(walker: _Walker, pieces: int) -> Book:
     """Every trade of every row of the walk, sorted by row then entry day."""
     n_symbols, n_days = walker.n_symbols, walker.n_days
+    if pieces is None:
+        pieces = min(PIECES, -(-WALK_LANES // n_symbols))  # n_symbols: rows of the walk
     pieces = max(1, min(pieces, n_days // 2))
     # Entries on the last close could earn nothing: the last border is T - 1.
     borders = np.linspace(0, n_days - 1, pieces + 1).round().astype(np.int64)
@@ -215,34 +259,42 @@ def _walk_rows(walker: _Walker, pieces: int) -> Book:
     final_resume = _walk(
         walker, lanes, lanes // pieces, borders[piece_of], borders[piece_of + 1], speculative
     )
-    lane, symbol, entry, exit_day, direction, by_risk = speculative.columns()
+    lane, entry, exit_day, direction, by_risk = speculative.columns()
     # Speculative trades of a lane are valid from this entry day on (0: all of them).
     valid_from = np.zeros(n_symbols * pieces, dtype=np.int64)
     corrected = _Trades()
     if pieces > 1:
-        spec_keys = lane * (n_days + 1) + entry  # ascending per lane: sort once for lookups
-        spec_keys.sort()
+        spec_keys = (lane * (n_days + 1) + entry)[_by_lane(lane, n_symbols * pieces)]  # sorted, for lookups
         true_resume = final_resume[np.arange(n_symbols) * pieces]
         for piece in range(1, pieces):
             true_resume = _stitch(
                 walker, piece, pieces, borders, true_resume, final_resume, spec_keys, valid_from, corrected
             )
-    keep = entry >= valid_from[lane]
-    kept = (symbol, entry, exit_day, direction, by_risk)
-    extras = corrected.columns()[1:]
-    symbol, entry, exit_day, direction, by_risk = (
-        np.concatenate([column[keep], extra]) for column, extra in zip(kept, extras, strict=True)
-    )
-    order = np.argsort(symbol * (n_days + 1) + entry, kind="stable")
+    keep = np.flatnonzero(entry >= valid_from[lane])
+    # In a lane, the corrected trades end before its kept speculative ones begin, and each set is in
+    # entry order: put them first, and a stable sort by lane orders every trade by row, then entry.
+    extra = corrected.columns()
+    lane = np.concatenate([extra[0], lane[keep]])
+    order = _by_lane(lane, n_symbols * pieces)
+    picks = np.concatenate([np.arange(extra[0].size), extra[0].size + keep])[order]
+
+    def ordered(position: int, column: np.ndarray, dtype: type) -> np.ndarray:
+        return np.concatenate([extra[position], column])[picks].astype(dtype, copy=False)
+
     return Book(
         n_symbols=n_symbols,
         n_days=n_days,
-        symbol=symbol[order].astype(np.int64, copy=False),
-        entry=entry[order].astype(np.int64, copy=False),
-        exit=exit_day[order].astype(np.int64, copy=False),
-        direction=direction[order].astype(np.int8, copy=False),
-        risk_exit=by_risk[order].astype(bool, copy=False),
+        symbol=lane[order] // pieces,
+        entry=ordered(1, entry, np.int64),
+        exit=ordered(2, exit_day, np.int64),
+        direction=ordered(3, direction, np.int8),
+        risk_exit=ordered(4, by_risk, bool),
     )
+
+
+def _by_lane(lane: np.ndarray, n_lanes: int) -> np.ndarray:
+    """The stable order of trades by lane (a radix sort while lane numbers fit in 16 bits)."""
+    return np.argsort(lane.astype(np.uint16) if n_lanes <= 1 << 16 else lane, kind="stable")
 
 
 def _walk(
@@ -268,7 +320,7 @@ def _walk(
             if not position.size:
                 break
         exit_day, direction, by_risk, resume = walker.trade(symbol, entry)
-        trades.add(lanes, symbol, entry, exit_day, direction, by_risk)
+        trades.add(lanes, entry, exit_day, direction, by_risk)
         ended = exit_day >= walker.n_days  # open at the end: nothing follows
         if ended.any():
             going = ~ended
@@ -314,7 +366,7 @@ def _stitch(
         if not symbol.size:
             break
         exit_day, direction, by_risk, resume = walker.trade(symbol, entry)
-        corrected.add(lane, symbol, entry, exit_day, direction, by_risk)
+        corrected.add(lane, entry, exit_day, direction, by_risk)
         ended = exit_day >= n_days
         if ended.any():
             valid_from[lane[ended]] = n_days + 1
