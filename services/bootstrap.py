@@ -16,6 +16,7 @@ from services.aws.s3_store import S3Store
 from services.caches import RecoveringCache
 from services.connection_status import CachedChecks
 from services.connections import LocalConnections
+from services.database import Database, database_url
 from services.deploy import DeployService
 from services.errors import BacktestError
 from services.flags import SharedFlags
@@ -32,11 +33,12 @@ from services.ports import (
     Services,
     SweepStore,
 )
-from services.registry import SweepRegistry
+from services.record_import import import_json_records
 from services.results import ResultsService
 from services.results_cache import ResultsTables
 from services.runs import RunService
 from services.settings import Settings, SettingsError
+from services.sql_registry import SqlSweepRegistry
 from services.storage import ArtifactStore, LocalFolderStore
 from services.sweep_actions import SweepActions
 from services.wall import WallService
@@ -59,6 +61,16 @@ PENDING_FOLDER = "pending"
 def build_services(settings: Settings) -> Services:
     """The services of the settings' mode; no client is contacted (AWS ones are not even built)."""
     return _build_aws(settings) if settings.mode == "aws" else _build_local(settings)
+
+
+def open_database(settings: Settings) -> Database:
+    """The settings' database (DATABASE_URL, or the SQLite file in APP_DATA_DIR); at its first use in a
+    process it is migrated to head and the install's JSON sweep records are imported (once, ever)."""
+
+    def import_records(engine) -> None:
+        import_json_records(engine, settings.app_data_dir, settings.max_grid_points)
+
+    return Database(database_url(settings), prepare=import_records)
 
 
 def shared_cache(settings: Settings) -> RecoveringCache:
@@ -152,7 +164,7 @@ def _build_aws(settings: Settings) -> Services:
 
 def _compose(settings: Settings, adapters: _Adapters) -> Services:
     """One code path above the adapters, the same in both modes."""
-    registry = SweepRegistry(settings.app_data_dir, max_grid_points=settings.max_grid_points)
+    registry = SqlSweepRegistry(open_database(settings), max_grid_points=settings.max_grid_points)
     results = ResultsService(adapters.results)
     monitor = MonitorService(
         adapters.monitor_client,

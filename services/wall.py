@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import diskcache
 from pydantic import BaseModel, Field
@@ -16,7 +16,9 @@ from pydantic import BaseModel, Field
 from airflow_backtest_framework.config import SweepConfig
 from services.airflow.models import RunState, RunStateField
 from services.models import PointState, SweepRecord, SweepStatus
-from services.registry import SweepRegistry
+
+if TYPE_CHECKING:
+    from services.ports import SweepStore
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +139,7 @@ class WallService:
 
     def __init__(
         self,
-        registry: SweepRegistry,
+        registry: SweepStore,
         monitor: StatusSource,
         cache: diskcache.Cache,
         *,
