@@ -214,7 +214,8 @@ def _guard(app: dash.Dash, get_services: Callable[[], Services], sign_in) -> fla
         if not principal.role.allows(needed.role):
             log.warning("refused %s to %s (%s): needs %s", name, principal.name, principal.role, needed.role)
             return _refuse(403, f"Your role ({principal.role}) cannot do this: it needs {needed.role}.")
-        flask.g.principal = principal
+        # the address goes with the principal into the callback (a background one too): the audit trail's
+        flask.g.principal = principal.model_copy(update={"client": request.remote_addr or ""})
         return None
     if needed is Access.KIOSK:
         cookie = request.cookies.get(KIOSK_COOKIE)

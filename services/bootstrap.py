@@ -9,6 +9,7 @@ from services.airflow.client import AirflowClient
 from services.airflow.http import HttpTransport
 from services.airflow.mwaa import MWAA_MAX_PATH_CHARS, MwaaTransport
 from services.airflow.transport import RetryPolicy
+from services.audit import SqlAuditTrail
 from services.aws.batch import BatchJobsService, console_host
 from services.aws.clients import AwsClients
 from services.aws.connections import AwsConnections
@@ -25,6 +26,7 @@ from services.monitoring import MonitorService
 from services.pending import PendingActions
 from services.ports import (
     AirflowLinks,
+    AuditTrail,
     Connections,
     Deployer,
     Monitor,
@@ -164,7 +166,8 @@ def _build_aws(settings: Settings) -> Services:
 
 def _compose(settings: Settings, adapters: _Adapters) -> Services:
     """One code path above the adapters, the same in both modes."""
-    registry = SqlSweepRegistry(open_database(settings), max_grid_points=settings.max_grid_points)
+    database = open_database(settings)
+    registry = SqlSweepRegistry(database, max_grid_points=settings.max_grid_points)
     results = ResultsService(adapters.results)
     monitor = MonitorService(
         adapters.monitor_client,
@@ -182,6 +185,7 @@ def _compose(settings: Settings, adapters: _Adapters) -> Services:
         results=results,
         connections=adapters.connections,
         airflow_ui_url=adapters.airflow_ui_url,
+        audit=SqlAuditTrail(database),
     )
 
 
@@ -195,8 +199,11 @@ def compose(
     results: Results,
     connections: Connections,
     airflow_ui_url: AirflowLinks,
+    audit: AuditTrail | None = None,
 ) -> Services:
-    """The services every page uses, over the ports' implementations (tests pass fakes here)."""
+    """The services every page uses, over the ports' implementations (tests pass fakes here); the audit
+    trail is the settings' database's unless given."""
+    audit = audit if audit is not None else SqlAuditTrail(Database(database_url(settings)))
     return Services(
         settings=settings,
         registry=registry,
@@ -209,10 +216,11 @@ def compose(
         connections=connections,
         connection_status=CachedChecks(connections),
         flags=SharedFlags(RecoveringCache(settings.cache_dir / FLAGS_FOLDER)),
-        actions=SweepActions(registry, deployer, runs),
+        actions=SweepActions(registry, deployer, runs, audit),
         airflow_ui_url=airflow_ui_url,
         pending=PendingActions(RecoveringCache(settings.cache_dir / PENDING_FOLDER)),
-        kiosk=KioskLinks(settings.app_data_dir),
+        kiosk=KioskLinks(settings.app_data_dir, audit),
+        audit=audit,
     )
 
 

@@ -23,6 +23,7 @@ from services.records import DamagedRecord
 from services.settings import Settings
 
 if TYPE_CHECKING:
+    from services.audit import AuditEvent, AuditPage, AuditQuery
     from services.auth import Principal
     from services.aws.batch import BatchJob
     from services.kiosk import KioskLink
@@ -209,6 +210,22 @@ class PendingConfirmations(Protocol):
     def take(self, principal: Principal, token: object) -> PendingAction: ...
 
 
+class AuditTrail(Protocol):
+    """Who did what to which sweep or run, from where, and how it went; events are only ever added."""
+
+    def record(self, event: AuditEvent) -> None:
+        """Add an event (a database that does not answer is logged, not raised)."""
+
+    def history(self, sweep: str, limit: int = ...) -> list[AuditEvent]:
+        """The sweep's newest events, newest first."""
+
+    def search(self, principal: Principal | None, query: AuditQuery) -> AuditPage:
+        """One page of matching events, newest first; Forbidden unless `principal` is an admin."""
+
+    def export_csv(self, principal: Principal | None, query: AuditQuery) -> str:
+        """The matching events as CSV; Forbidden unless `principal` is an admin."""
+
+
 class KioskStore(Protocol):
     """Revocable read-only links to the wall."""
 
@@ -242,3 +259,4 @@ class Services:
     airflow_ui_url: AirflowLinks
     pending: PendingConfirmations
     kiosk: KioskStore
+    audit: AuditTrail

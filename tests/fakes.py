@@ -20,7 +20,7 @@ from services.models import (
     RunSummary,
     StepState,
 )
-from services.ports import Services
+from services.ports import AuditTrail, Services
 from services.registry import SweepRegistry
 from services.settings import Settings
 from tests.support.fake_sweep_progress import FakeMonitor, FakeResults
@@ -246,9 +246,15 @@ class FakeServices(Services):
 
     @classmethod
     def create(
-        cls, folder: Path, settings: Settings | None = None, step_delay_s: float = 0.0, **overrides
+        cls,
+        folder: Path,
+        settings: Settings | None = None,
+        step_delay_s: float = 0.0,
+        audit: AuditTrail | None = None,
+        **overrides,
     ) -> FakeServices:
-        """Fakes in `folder`; `overrides` are Settings fields (e.g. max_grid_points) for default settings."""
+        """Fakes in `folder`; `overrides` are Settings fields (e.g. max_grid_points) for default settings;
+        the audit trail is the settings' database's (SQLite in `folder`) unless given."""
         settings = settings or Settings(app_data_dir=folder / "app", cache_dir=folder / "cache", **overrides)
         state = _State(folder / "fake-state.json")
         registry = SweepRegistry(folder / "registry", max_grid_points=settings.max_grid_points)
@@ -266,6 +272,7 @@ class FakeServices(Services):
             airflow_ui_url=lambda dag_id, run_id=None: (
                 f"http://fake-airflow/dags/{dag_id}" + (f"/runs/{run_id}" if run_id else "")
             ),
+            audit=audit,
         )
         return cls(**{field.name: getattr(services, field.name) for field in fields(services)})
 
