@@ -18,6 +18,7 @@ import flask
 from dash_auth import BasicAuth, add_public_routes
 
 from components.access import CALLBACK_ACCESS, ROUTER, Access, callback_name
+from components.health import HEALTH_PATH, READY_PATH
 from services.auth import Principal, local_principal, role_from_claim
 from services.ports import Services
 from services.settings import Settings, split_list
@@ -35,7 +36,7 @@ SIGNIN_CACHE_FOLDER = "signin"  # verified Basic credentials (HMACs), shared by 
 WALL_REFRESH = "pages.wall.refresh"
 # Reachable without signing in: health probes, kiosk pages (their token is checked by the guard), and
 # the app's static assets (icons, CSS; dash-auth already opens its JS and CSS).
-PUBLIC_ROUTES = ["/healthz", "/readyz", f"{KIOSK_PREFIX}<token>", "/assets/<path:path>"]
+PUBLIC_ROUTES = [HEALTH_PATH, READY_PATH, f"{KIOSK_PREFIX}<token>", "/assets/<path:path>"]
 
 
 def secret_key(settings: Settings) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -21,6 +22,7 @@ from services.database import Database, database_url
 from services.deploy import DeployService
 from services.errors import BacktestError
 from services.flags import SharedFlags
+from services.health import Readiness, cache_ping
 from services.kiosk import KioskLinks
 from services.monitoring import MonitorService
 from services.pending import PendingActions
@@ -169,10 +171,11 @@ def _compose(settings: Settings, adapters: _Adapters) -> Services:
     database = open_database(settings)
     registry = SqlSweepRegistry(database, max_grid_points=settings.max_grid_points)
     results = ResultsService(adapters.results)
+    monitor_cache = shared_cache(settings)
     monitor = MonitorService(
         adapters.monitor_client,
         results,
-        shared_cache(settings),
+        monitor_cache,
         ttl_s=settings.refresh_interval_s * STATUS_TTL_FRACTION,
         batch=adapters.batch,
     )
@@ -186,6 +189,11 @@ def _compose(settings: Settings, adapters: _Adapters) -> Services:
         connections=adapters.connections,
         airflow_ui_url=adapters.airflow_ui_url,
         audit=SqlAuditTrail(database),
+        readiness_checks={
+            "database": database.ping,
+            "cache": cache_ping(monitor_cache),
+            "airflow": adapters.monitor_client.version,
+        },
     )
 
 
@@ -199,10 +207,11 @@ def compose(
     results: Results,
     connections: Connections,
     airflow_ui_url: AirflowLinks,
+    readiness_checks: Mapping[str, Callable[[], object]],
     audit: AuditTrail | None = None,
 ) -> Services:
     """The services every page uses, over the ports' implementations (tests pass fakes here); the audit
-    trail is the settings' database's unless given."""
+    trail is the settings' database's unless given. `readiness_checks`: /readyz's components."""
     audit = audit if audit is not None else SqlAuditTrail(Database(database_url(settings)))
     return Services(
         settings=settings,
@@ -221,6 +230,7 @@ def compose(
         pending=PendingActions(RecoveringCache(settings.cache_dir / PENDING_FOLDER)),
         kiosk=KioskLinks(settings.app_data_dir, audit),
         audit=audit,
+        readiness=Readiness(readiness_checks),
     )
 
 

@@ -18,6 +18,7 @@ from services.models import (
     RunSummary,
     SweepRecord,
     SweepStatus,
+    SweepSummary,
 )
 from services.records import DamagedRecord
 from services.settings import Settings
@@ -35,6 +36,16 @@ CancelCheck = Callable[[], bool]
 AirflowLinks = Callable[[str, str | None], str]
 
 
+class SweepDag(Protocol):
+    """A saved sweep as far as its runs go: its name and its DAG (a SweepConfig, or a SweepSummary)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dag_id(self) -> str: ...
+
+
 class SweepStore(Protocol):
     """The saved sweeps and what was done with them (the registry)."""
 
@@ -45,6 +56,10 @@ class SweepStore(Protocol):
 
     def list(self) -> list[SweepRecord]:
         """Every readable saved sweep, newest change first."""
+
+    def summaries(self) -> list[SweepSummary]:
+        """What the Sweeps grid shows of every readable saved sweep, newest change first (cheap: the
+        database keeps each summary beside its record)."""
 
     def names(self) -> set[str]:
         """Every saved name, readable or damaged (cheap: no record is read)."""
@@ -94,7 +109,7 @@ class Runs(Protocol):
     def list_runs(self, config: SweepConfig, limit: int) -> list[RunSummary]:
         """The sweep's runs, newest first."""
 
-    def latest_runs(self, configs: Sequence[SweepConfig]) -> dict[str, RunSummary]:
+    def latest_runs(self, configs: Sequence[SweepDag]) -> dict[str, RunSummary]:
         """The newest run of each sweep, by name; sweeps never run are absent."""
 
     def retry_failed(self, config: SweepConfig, run_id: str) -> list[int]:
@@ -240,6 +255,13 @@ class KioskStore(Protocol):
     def find(self, token: object) -> KioskLink | None: ...
 
 
+class ReadinessCheck(Protocol):
+    """/readyz: whether each component this instance needs is reachable now."""
+
+    def check(self) -> dict[str, bool]:
+        """{component name: reachable} (database, cache, airflow); never raises."""
+
+
 @dataclass(frozen=True)
 class Services:
     """Everything the pages call, built once per process by `services.bootstrap.build_services`."""
@@ -260,3 +282,4 @@ class Services:
     pending: PendingConfirmations
     kiosk: KioskStore
     audit: AuditTrail
+    readiness: ReadinessCheck

@@ -11,8 +11,10 @@ from pathlib import Path
 
 from airflow_backtest_framework.config import SweepConfig
 from services.airflow.models import RunState
-from services.bootstrap import compose
-from services.errors import DeployRefused, NotFound
+from services.bootstrap import compose, shared_cache
+from services.database import Database, database_url
+from services.errors import DeployRefused, NotFound, Unavailable
+from services.health import cache_ping
 from services.models import (
     CancelResult,
     CheckResult,
@@ -203,6 +205,11 @@ class FakeConnections:
         self.failing: dict[str, str] = {}  # check key -> detail, for checks that should fail
         self.calls = 0
 
+    def ping(self) -> None:
+        """/readyz's Airflow check: Unavailable while the fake Airflow API check is set failing."""
+        if "airflow_api" in self.failing:
+            raise Unavailable(f"Airflow API: {self.failing['airflow_api']}")
+
     def check_all(self) -> list[CheckResult]:
         self.calls += 1
         checks = [
@@ -261,6 +268,7 @@ class FakeServices(Services):
         deployer = FakeDeployer(state, step_delay_s=step_delay_s)
         runs = FakeRuns(state, deployer)
         monitor = FakeMonitor(runs)
+        services_connections = FakeConnections()
         services = compose(
             settings,
             registry=registry,
@@ -268,11 +276,16 @@ class FakeServices(Services):
             runs=runs,
             monitor=monitor,
             results=FakeResults(monitor, registry),
-            connections=FakeConnections(),
+            connections=services_connections,
             airflow_ui_url=lambda dag_id, run_id=None: (
                 f"http://fake-airflow/dags/{dag_id}" + (f"/runs/{run_id}" if run_id else "")
             ),
             audit=audit,
+            readiness_checks={
+                "database": Database(database_url(settings)).ping,
+                "cache": cache_ping(shared_cache(settings)),
+                "airflow": services_connections.ping,
+            },
         )
         return cls(**{field.name: getattr(services, field.name) for field in fields(services)})
 
