@@ -66,6 +66,7 @@ class SqlSweepRegistry:
         self._database = database
         self._context = {CONTEXT_MAX_GRID_POINTS: max_grid_points}
         self._parsed: dict[str, SweepRecord] = {}  # by the record's sha256: what this process parsed
+        self._summaries: dict[str, SweepSummary] = {}  # the same for summaries (a sha names one record)
 
     @staticmethod
     def _valid_name(name: str) -> str:
@@ -189,12 +190,22 @@ class SqlSweepRegistry:
         self._parsed[key] = record
 
     def summaries(self) -> list[SweepSummary]:
-        """What the Sweeps grid lists of every readable sweep, newest change first; no spec is parsed."""
+        """What the Sweeps grid lists of every readable sweep, newest change first; no spec is parsed, and
+        no summary this process parsed before."""
         self._settle()
-        query = select(sweeps.c.summary).where(sweeps.c.summary.is_not(None))
-        texts = self._read(lambda connection: connection.execute(query).scalars().all())
-        summaries = [SweepSummary.model_validate_json(text) for text in texts]
-        return sorted(summaries, key=lambda summary: summary.updated_at, reverse=True)
+        settled = sweeps.c.summary.is_not(None)
+        known = self._summaries
+        shas = self._read(
+            lambda connection: connection.execute(select(sweeps.c.record_sha).where(settled)).all()
+        )
+        if all(sha in known for (sha,) in shas):  # nothing new since the last listing: read no summary
+            fresh = {sha: known[sha] for (sha,) in shas}
+        else:
+            query = select(sweeps.c.record_sha, sweeps.c.summary).where(settled)
+            rows = self._read(lambda connection: connection.execute(query).all())
+            fresh = {sha: known.get(sha) or SweepSummary.model_validate_json(text) for sha, text in rows}
+        self._summaries = fresh  # only the current ones are kept
+        return sorted(fresh.values(), key=lambda summary: summary.updated_at, reverse=True)
 
     def names(self) -> set[str]:
         """Every saved name, readable or damaged (no record is parsed)."""

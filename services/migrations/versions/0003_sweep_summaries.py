@@ -24,9 +24,16 @@ def upgrade() -> None:
     with op.batch_alter_table("sweeps") as batch:
         batch.add_column(sa.Column("summary", sa.Text, nullable=True))
         batch.add_column(sa.Column("record_sha", sa.String(SHA256_HEX_CHARS), nullable=True))
+    # Listings first look for rows without a summary (few, usually none): a partial index finds them
+    # without reading the table.
+    unsettled = sa.text("summary IS NULL")
+    op.create_index(
+        "ix_sweeps_unsettled", "sweeps", ["name"], sqlite_where=unsettled, postgresql_where=unsettled
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_sweeps_unsettled", table_name="sweeps")
     with op.batch_alter_table("sweeps") as batch:
         batch.drop_column("record_sha")
         batch.drop_column("summary")
