@@ -11,16 +11,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field, ValidationError
 
-from services.audit import AuditAction, audited
+from services.audit import AuditAction, AuditRecorder, audited
 from services.auth import Principal, Role, require_role
 from services.errors import NotFound
-
-if TYPE_CHECKING:
-    from services.ports import AuditTrail
 
 TOKEN_BYTES = 24
 FILE_NAME = "kiosk-links.json"
@@ -65,7 +61,7 @@ class KioskLinks:
     """The links in one JSON file under the app data folder (0600, atomic writes, a file lock for workers).
     Every lookup reads the file, so a revoked link stops at its next request in every worker."""
 
-    def __init__(self, folder: Path, audit: AuditTrail) -> None:
+    def __init__(self, folder: Path, audit: AuditRecorder) -> None:
         self._path = folder / FILE_NAME
         self._audit = audit  # every create and revoke, allowed or not
 

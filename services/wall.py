@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import diskcache
 from pydantic import BaseModel, Field
@@ -16,9 +16,6 @@ from pydantic import BaseModel, Field
 from airflow_backtest_framework.config import SweepConfig
 from services.airflow.models import RunState, RunStateField
 from services.models import PointState, SweepRecord, SweepStatus
-
-if TYPE_CHECKING:
-    from services.ports import SweepStore
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +37,12 @@ BOARD_EXPIRE_S = 24 * 3600
 BUILD_LOCK_EXPIRE_S = 120  # a rebuild whose worker died frees its lock after this
 OUTAGE_KEY = "wall-outage-since"  # when a board first found Airflow not answering (shared by every worker)
 OUTAGE_EXPIRE_S = 7 * 24 * 3600
+
+
+class SavedSweeps(Protocol):
+    """What the wall reads of the registry (services.ports.SweepStore)."""
+
+    def list(self) -> list[SweepRecord]: ...
 
 
 class StatusSource(Protocol):
@@ -139,7 +142,7 @@ class WallService:
 
     def __init__(
         self,
-        registry: SweepStore,
+        registry: SavedSweeps,
         monitor: StatusSource,
         cache: diskcache.Cache,
         *,
