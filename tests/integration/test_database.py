@@ -59,6 +59,8 @@ def test_a_database_at_an_older_revision_upgrades_keeping_its_rows(url: str) -> 
         )
     registry = SqlSweepRegistry(Database(url))  # its first use migrates to head
     assert registry.get("kept").run_ids == ["manual__1"]
+    [summary] = registry.summaries()  # a row from before summaries gets one at its first listing
+    assert (summary.name, summary.runs, summary.last_run_id) == ("kept", 1, "manual__1")
     assert current_revision(engine) == head_revision()
     assert "audit_events" in inspect(engine).get_table_names()
 
