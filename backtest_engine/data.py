@@ -213,4 +213,3 @@ def load_market_data(
         time.perf_counter() - started,
     )
     return data
-

@@ -21,7 +21,7 @@ from components.sweeps_view import make_sweep_detail, selection_links, sweep_row
 from services.airflow.models import RunState
 from services.auth import Principal, may_act_on
 from services.errors import Forbidden
-from services.models import RunSummary, SweepRecord
+from services.models import RunSummary, SweepSummary
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +32,9 @@ def layout(**_kwargs):
     return make_sweeps_layout()
 
 
-def history_rows(records: list[SweepRecord]) -> list[dict]:
+def history_rows(summaries: list[SweepSummary]) -> list[dict]:
     """Grid rows; the latest runs of every sweep that ran come from Airflow in one batch lookup."""
-    ran = [record.config for record in records if record.run_ids]
+    ran = [summary for summary in summaries if summary.runs]
     latest: dict[str, RunSummary] = {}
     unavailable = False
     if ran:
@@ -43,7 +43,7 @@ def history_rows(records: list[SweepRecord]) -> list[dict]:
         except Exception as exc:  # Airflow down: the rows say so, the page still lists the sweeps
             log.info("latest runs unavailable: %s", exc)
             unavailable = True
-    return [sweep_row(record, latest.get(record.name), unavailable) for record in records]
+    return [sweep_row(summary, latest.get(summary.name), unavailable) for summary in summaries]
 
 
 @dash.callback(
@@ -57,7 +57,7 @@ def load_rows(_clicks, _touched):
     try:
         registry = get_services().registry
         damaged = [damaged_row(record) for record in registry.damaged()]  # listed, never skipped
-        return history_rows(registry.list()) + damaged, dash.no_update
+        return history_rows(registry.summaries()) + damaged, dash.no_update
     except Exception as exc:
         return dash.no_update, make_error_alert(exc, title="Cannot list the sweeps.")
 
@@ -137,8 +137,13 @@ def sweep_detail(name: str):
         runs = services.runs.list_runs(record.config, limit=RUNS_LISTED)
     except Exception as exc:  # the table says the states are unavailable; the spec still shows
         log.info("runs of %s unavailable: %s", name, exc)
+    history = None
+    try:
+        history = services.audit.history(name)
+    except Exception as exc:  # the database did not answer: the panel says so, the rest still shows
+        log.info("audit history of %s unavailable: %s", name, exc)
     latest = runs[0].run_id if runs else (record.run_ids[0] if record.run_ids else None)
-    return make_sweep_detail(record, runs, make_run_labels(record.config, latest))
+    return make_sweep_detail(record, runs, history, make_run_labels(record.config, latest))
 
 
 @dash.callback(

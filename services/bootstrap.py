@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -9,6 +10,7 @@ from services.airflow.client import AirflowClient
 from services.airflow.http import HttpTransport
 from services.airflow.mwaa import MWAA_MAX_PATH_CHARS, MwaaTransport
 from services.airflow.transport import RetryPolicy
+from services.audit import SqlAuditTrail
 from services.aws.batch import BatchJobsService, console_host
 from services.aws.clients import AwsClients
 from services.aws.connections import AwsConnections
@@ -17,14 +19,17 @@ from services.caches import RecoveringCache
 from services.connection_status import CachedChecks
 from services.connections import LocalConnections
 from services.data_coverage import data_coverage
+from services.database import Database, database_url
 from services.deploy import DeployService
 from services.errors import BacktestError
 from services.flags import SharedFlags
+from services.health import Readiness, cache_ping
 from services.kiosk import KioskLinks
 from services.monitoring import MonitorService
 from services.pending import PendingActions
 from services.ports import (
     AirflowLinks,
+    AuditTrail,
     Connections,
     Deployer,
     Monitor,
@@ -33,11 +38,12 @@ from services.ports import (
     Services,
     SweepStore,
 )
-from services.registry import SweepRegistry
+from services.record_import import import_json_records, import_kiosk_links
 from services.results import ResultsService
 from services.results_cache import ResultsTables
 from services.runs import RunService
 from services.settings import Settings, SettingsError
+from services.sql_registry import SqlSweepRegistry
 from services.storage import ArtifactStore, LocalFolderStore
 from services.sweep_actions import SweepActions
 from services.wall import WallService
@@ -60,6 +66,17 @@ PENDING_FOLDER = "pending"
 def build_services(settings: Settings) -> Services:
     """The services of the settings' mode; no client is contacted (AWS ones are not even built)."""
     return _build_aws(settings) if settings.mode == "aws" else _build_local(settings)
+
+
+def open_database(settings: Settings) -> Database:
+    """The settings' database (DATABASE_URL, or the SQLite file in APP_DATA_DIR); at its first use in a
+    process it is migrated to head and the install's JSON sweep records are imported (once, ever)."""
+
+    def import_records(engine) -> None:
+        import_json_records(engine, settings.app_data_dir, settings.max_grid_points)
+        import_kiosk_links(engine, settings.app_data_dir)
+
+    return Database(database_url(settings), prepare=import_records)
 
 
 def shared_cache(settings: Settings) -> RecoveringCache:
@@ -153,12 +170,14 @@ def _build_aws(settings: Settings) -> Services:
 
 def _compose(settings: Settings, adapters: _Adapters) -> Services:
     """One code path above the adapters, the same in both modes."""
-    registry = SweepRegistry(settings.app_data_dir, max_grid_points=settings.max_grid_points)
+    database = open_database(settings)
+    registry = SqlSweepRegistry(database, max_grid_points=settings.max_grid_points)
     results = ResultsService(adapters.results)
+    monitor_cache = shared_cache(settings)
     monitor = MonitorService(
         adapters.monitor_client,
         results,
-        shared_cache(settings),
+        monitor_cache,
         ttl_s=settings.refresh_interval_s * STATUS_TTL_FRACTION,
         batch=adapters.batch,
     )
@@ -171,6 +190,12 @@ def _compose(settings: Settings, adapters: _Adapters) -> Services:
         results=results,
         connections=adapters.connections,
         airflow_ui_url=adapters.airflow_ui_url,
+        database=database,
+        readiness_checks={
+            "database": database.ping,
+            "cache": cache_ping(monitor_cache),
+            "airflow": adapters.monitor_client.version,
+        },
     )
 
 
@@ -184,8 +209,15 @@ def compose(
     results: Results,
     connections: Connections,
     airflow_ui_url: AirflowLinks,
+    readiness_checks: Mapping[str, Callable[[], object]],
+    database: Database | None = None,
+    audit: AuditTrail | None = None,
 ) -> Services:
-    """The services every page uses, over the ports' implementations (tests pass fakes here)."""
+    """The services every page uses, over the ports' implementations (tests pass fakes here): the audit
+    trail and the kiosk links in `database` (the settings' one unless given), the audit trail there
+    unless given. `readiness_checks`: /readyz's components."""
+    database = database if database is not None else open_database(settings)
+    audit = audit if audit is not None else SqlAuditTrail(database)
     return Services(
         settings=settings,
         registry=registry,
@@ -198,10 +230,12 @@ def compose(
         connections=connections,
         connection_status=CachedChecks(connections),
         flags=SharedFlags(RecoveringCache(settings.cache_dir / FLAGS_FOLDER)),
-        actions=SweepActions(registry, deployer, runs, data_coverage(settings)),
+        actions=SweepActions(registry, deployer, runs, audit, data_coverage(settings)),
         airflow_ui_url=airflow_ui_url,
         pending=PendingActions(RecoveringCache(settings.cache_dir / PENDING_FOLDER)),
-        kiosk=KioskLinks(settings.app_data_dir),
+        kiosk=KioskLinks(database, audit),
+        audit=audit,
+        readiness=Readiness(readiness_checks),
     )
 
 

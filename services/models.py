@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, BeforeValidator, Field, field_serializer, field_validator
 
@@ -235,6 +235,52 @@ class SweepRecord(BaseModel):
 
 RETURNS_SOURCE = "returns"  # an EquityCurve compounded from the point's daily returns file, every bar
 EQUITY_FILE_SOURCE = "equity"  # ... read from `equity/<index>.json`: down-sampled, in capital units
+
+
+class SweepDag(Protocol):
+    """A saved sweep as far as its runs go: its name and its DAG (a SweepConfig, or a SweepSummary)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dag_id(self) -> str: ...
+
+
+class SweepSummary(BaseModel):
+    """What the Sweeps page's grid shows of a saved sweep, kept beside its record: listing thousands of
+    sweeps reads these, not every full spec."""
+
+    name: str
+    dag_id: str
+    strategy: str
+    owner: str
+    grid_size: int
+    description: str = ""
+    created_at: datetime
+    updated_at: datetime
+    deployed: str  # SweepRecord.deployed
+    deployed_at: datetime | None = None
+    runs: int = 0
+    last_run_id: str = ""
+
+    @classmethod
+    def of(cls, record: SweepRecord) -> SweepSummary:
+        config = record.config
+        return cls(
+            name=record.name,
+            dag_id=config.dag_id,
+            strategy=config.strategy,
+            owner=config.owner,
+            grid_size=config.grid_size,
+            description=config.description,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+            deployed=record.deployed,
+            deployed_at=record.deployed_at,
+            runs=len(record.run_ids),
+            last_run_id=record.run_ids[0] if record.run_ids else "",
+        )
 
 
 class EquityCurve(BaseModel):

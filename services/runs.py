@@ -14,7 +14,7 @@ from services.airflow.models import DagRun, RunState, TaskState
 from services.clock import SYSTEM_CLOCK, Clock
 from services.deadline import deadline
 from services.errors import Conflict, DeployRefused, NotFound
-from services.models import CancelResult, RunSummary
+from services.models import CancelResult, RunSummary, SweepDag
 
 if TYPE_CHECKING:
     from services.aws.batch import BatchJob
@@ -108,7 +108,7 @@ class RunService:
             return []
         return [run_summary(run) for run in runs]
 
-    def latest_runs(self, configs: Sequence[SweepConfig]) -> dict[str, RunSummary]:
+    def latest_runs(self, configs: Sequence[SweepDag]) -> dict[str, RunSummary]:
         """The newest run of each sweep by name (sweeps never run are absent), in a few batch requests."""
         by_dag = {config.dag_id: config.name for config in configs}
         latest = self._client.latest_runs(list(by_dag))

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     max_grid_points: int = Field(DEFAULT_MAX_GRID_POINTS, ge=1, le=10_000_000)
     refresh_interval_s: float = Field(5.0, ge=1.0, le=3600.0)
     web_workers: int = Field(2, ge=1, le=64)  # gunicorn workers when HOST is not a loopback address
+    # The sweep registry and the audit trail: PostgreSQL (postgresql://user:password@host/db) when set,
+    # else the SQLite file APP_DATA_DIR/backtest.db (README "The database").
+    database_url: SecretStr | None = None
 
     # Sign-in, roles and requests (README "Signing in and roles")
     auth: Literal["none", "basic", "oidc"] = "none"

@@ -5,24 +5,32 @@ from __future__ import annotations
 import logging
 
 from airflow_backtest_framework.config import SweepConfig
+from services.audit import AuditAction, audited
 from services.auth import Principal, Role, require_owner, require_role
 from services.data_coverage import DataCoverage
 from services.models import CancelResult, CheckResult, DeployProgress, RunSummary, SweepRecord
-from services.ports import CancelCheck, Deployer, ProgressCallback, Runs, SweepStore
+from services.ports import AuditTrail, CancelCheck, Deployer, ProgressCallback, Runs, SweepStore
 
 log = logging.getLogger(__name__)
 
 
 class SweepActions:
     """One call per user action: each checks that the acting user may do it (researchers their own sweeps,
-    admins any), reads the saved sweep, acts through the ports and records what happened in the registry."""
+    admins any), reads the saved sweep, acts through the ports and records what happened in the registry;
+    every save, deploy, trigger, retry and cancel, allowed or not, ends with one event in the audit trail."""
 
     def __init__(
-        self, registry: SweepStore, deployer: Deployer, runs: Runs, data: DataCoverage | None = None
+        self,
+        registry: SweepStore,
+        deployer: Deployer,
+        runs: Runs,
+        audit: AuditTrail,
+        data: DataCoverage | None = None,
     ) -> None:
         self._registry = registry
         self._deployer = deployer
         self._runs = runs
+        self._audit = audit
         self._data = data
 
     def _owned(self, principal: Principal | None, name: str, what: str) -> SweepConfig:
@@ -40,15 +48,16 @@ class SweepActions:
         """Save the spec as the signed-in user's (the form's owner is not trusted); an existing sweep of
         someone else stays theirs and only an admin may overwrite it. `expected_version`: the version the
         form was edited from (see SweepStore.save). (record, whether it existed)."""
-        principal = require_role(principal, Role.RESEARCHER, "save sweeps")
-        existing = self._registry.find(config.name)
-        owner = principal.owner
-        if existing is not None:
-            require_owner(principal, existing.config.owner, f"overwrite {config.name}")
-            owner = existing.config.owner
-        config = config.model_copy(update={"owner": owner})
-        saved = self._registry.save(config, expected_version=expected_version, by=principal.name)
-        return saved, existing is not None
+        with audited(self._audit, principal, AuditAction.SAVE, config.name):
+            principal = require_role(principal, Role.RESEARCHER, "save sweeps")
+            existing = self._registry.find(config.name)
+            owner = principal.owner
+            if existing is not None:
+                require_owner(principal, existing.config.owner, f"overwrite {config.name}")
+                owner = existing.config.owner
+            config = config.model_copy(update={"owner": owner})
+            saved = self._registry.save(config, expected_version=expected_version, by=principal.name)
+            return saved, existing is not None
 
     def preflight(self, name: str) -> list[CheckResult]:
         """The deployer's checks for the saved sweep `name` (NotFound when there is none), then its market
@@ -69,23 +78,30 @@ class SweepActions:
         cancelled: CancelCheck | None = None,
     ) -> DeployProgress:
         """Deploy the saved sweep, reporting each step; the registry records the deployed spec on success."""
-        config = self._owned(principal, name, "deploy")
-        result = self._deployer.deploy(config, on_progress=on_progress, cancelled=cancelled)
-        if result.ok:
-            self._registry.record_deploy(name, config.spec_hash)
-        return result
+        with audited(self._audit, principal, AuditAction.DEPLOY, name) as entry:
+            config = self._owned(principal, name, "deploy")
+            result = self._deployer.deploy(config, on_progress=on_progress, cancelled=cancelled)
+            if result.ok:
+                self._registry.record_deploy(name, config.spec_hash)
+            else:
+                entry.failure = result.error or "the deployment did not finish"
+            return result
 
     def trigger(self, principal: Principal | None, name: str) -> RunSummary:
         """A new run of the deployed spec (first run or re-trigger), recorded in the registry."""
-        config = self._owned(principal, name, "trigger")
-        run = self._runs.trigger(config)
-        self._registry.record_run(name, run.run_id)
-        return run
+        with audited(self._audit, principal, AuditAction.TRIGGER, name) as entry:
+            config = self._owned(principal, name, "trigger")
+            run = self._runs.trigger(config)
+            entry.run_id = run.run_id
+            self._registry.record_run(name, run.run_id)
+            return run
 
     def retry_failed(self, principal: Principal | None, name: str, run_id: str) -> list[int]:
         """Clear only the run's failed chunks; the cleared map indices (empty: nothing had failed)."""
-        return self._runs.retry_failed(self._owned(principal, name, "retry"), run_id)
+        with audited(self._audit, principal, AuditAction.RETRY, name, run_id):
+            return self._runs.retry_failed(self._owned(principal, name, "retry"), run_id)
 
     def cancel(self, principal: Principal | None, name: str, run_id: str) -> CancelResult:
         """Stop the run (a finished run is left as it is)."""
-        return self._runs.cancel(self._owned(principal, name, "cancel"), run_id)
+        with audited(self._audit, principal, AuditAction.CANCEL, name, run_id):
+            return self._runs.cancel(self._owned(principal, name, "cancel"), run_id)

@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 from airflow_backtest_framework.config import SweepConfig
 from services.airflow.models import RunState, RunStateField
 from services.models import PointState, SweepRecord, SweepStatus
-from services.registry import SweepRegistry
 from services.result_labels import result_labels
 
 log = logging.getLogger(__name__)
@@ -39,6 +38,12 @@ BOARD_EXPIRE_S = 24 * 3600
 BUILD_LOCK_EXPIRE_S = 120  # a rebuild whose worker died frees its lock after this
 OUTAGE_KEY = "wall-outage-since"  # when a board first found Airflow not answering (shared by every worker)
 OUTAGE_EXPIRE_S = 7 * 24 * 3600
+
+
+class SavedSweeps(Protocol):
+    """What the wall reads of the registry (services.ports.SweepStore)."""
+
+    def list(self) -> list[SweepRecord]: ...
 
 
 class StatusSource(Protocol):
@@ -139,7 +144,7 @@ class WallService:
 
     def __init__(
         self,
-        registry: SweepRegistry,
+        registry: SavedSweeps,
         monitor: StatusSource,
         cache: diskcache.Cache,
         *,
