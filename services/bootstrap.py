@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from services.airflow.client import AirflowClient
@@ -17,6 +19,7 @@ from services.caches import RecoveringCache
 from services.connection_status import CachedChecks
 from services.connections import LocalConnections
 from services.deploy import DeployService
+from services.deploy_records import DeployRecords
 from services.errors import BacktestError
 from services.flags import SharedFlags
 from services.kiosk import KioskLinks
@@ -37,9 +40,13 @@ from services.results import ResultsService
 from services.results_cache import ResultsTables
 from services.runs import RunService
 from services.settings import Settings, SettingsError
+from services.shared_cache import DiskSharedCache, RedisSharedCache, SharedCache, redis_client
 from services.storage import ArtifactStore, LocalFolderStore
 from services.sweep_actions import SweepActions
 from services.wall import WallService
+
+if TYPE_CHECKING:
+    import redis
 
 MONITOR_READ_TIMEOUT_S = 3.0
 MONITOR_RETRY_BUDGET_S = 5.0
@@ -61,9 +68,23 @@ def build_services(settings: Settings) -> Services:
     return _build_aws(settings) if settings.mode == "aws" else _build_local(settings)
 
 
-def shared_cache(settings: Settings) -> RecoveringCache:
-    """The diskcache shared by every worker (status polls, best points); rebuilt if it gets damaged."""
-    return RecoveringCache(settings.cache_dir / SHARED_CACHE_FOLDER, size_limit=MONITOR_CACHE_SIZE_LIMIT)
+def open_shared(settings: Settings, folder: str, **disk_settings: Any) -> SharedCache:
+    """The cache named `folder` that every process shares: Redis (key prefix `backtest:<folder>:`) with
+    REDIS_URL, else a diskcache folder below CACHE_DIR, rebuilt if it gets damaged."""
+    if settings.redis_url is not None:
+        return RedisSharedCache(_redis(settings.redis_url.get_secret_value()), folder)
+    return DiskSharedCache(RecoveringCache(settings.cache_dir / folder, **disk_settings))
+
+
+@functools.cache
+def _redis(url: str) -> redis.Redis:
+    """One client (one connection pool) per process for every cache in Redis."""
+    return redis_client(url)
+
+
+def shared_cache(settings: Settings) -> SharedCache:
+    """The cache of status polls and best points, shared by every worker (and every host with Redis)."""
+    return open_shared(settings, SHARED_CACHE_FOLDER, size_limit=MONITOR_CACHE_SIZE_LIMIT)
 
 
 @dataclass(frozen=True)
@@ -185,6 +206,7 @@ def compose(
     airflow_ui_url: AirflowLinks,
 ) -> Services:
     """The services every page uses, over the ports' implementations (tests pass fakes here)."""
+    flags = open_shared(settings, FLAGS_FOLDER)
     return Services(
         settings=settings,
         registry=registry,
@@ -193,13 +215,13 @@ def compose(
         monitor=monitor,
         results=results,
         results_tables=ResultsTables(results),
-        wall=WallService(registry, monitor, RecoveringCache(settings.cache_dir / WALL_FOLDER)),
+        wall=WallService(registry, monitor, open_shared(settings, WALL_FOLDER)),
         connections=connections,
         connection_status=CachedChecks(connections),
-        flags=SharedFlags(RecoveringCache(settings.cache_dir / FLAGS_FOLDER)),
-        actions=SweepActions(registry, deployer, runs),
+        flags=SharedFlags(flags),
+        actions=SweepActions(registry, deployer, runs, DeployRecords(flags)),
         airflow_ui_url=airflow_ui_url,
-        pending=PendingActions(RecoveringCache(settings.cache_dir / PENDING_FOLDER)),
+        pending=PendingActions(open_shared(settings, PENDING_FOLDER)),
         kiosk=KioskLinks(settings.app_data_dir),
     )
 

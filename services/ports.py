@@ -25,6 +25,7 @@ from services.settings import Settings
 if TYPE_CHECKING:
     from services.auth import Principal
     from services.aws.batch import BatchJob
+    from services.deploy_records import DeployRecord
     from services.kiosk import KioskLink
     from services.pending import PendingAction, PendingKind
     from services.wall import WallFilter, WallTile, WallView
@@ -199,6 +200,9 @@ class SweepActions(Protocol):
     def retry_failed(self, principal: Principal | None, name: str, run_id: str) -> list[int]: ...
 
     def cancel(self, principal: Principal | None, name: str, run_id: str) -> CancelResult: ...
+
+    def last_deploy(self, name: str) -> DeployRecord | None:
+        """The sweep's last deployment, from any page load on any host."""
 
 
 class PendingConfirmations(Protocol):

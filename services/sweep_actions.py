@@ -6,6 +6,7 @@ import logging
 
 from airflow_backtest_framework.config import SweepConfig
 from services.auth import Principal, Role, require_owner, require_role
+from services.deploy_records import DeployRecord, DeployRecords
 from services.models import CancelResult, CheckResult, DeployProgress, RunSummary, SweepRecord
 from services.ports import CancelCheck, Deployer, ProgressCallback, Runs, SweepStore
 
@@ -16,10 +17,13 @@ class SweepActions:
     """One call per user action: each checks that the acting user may do it (researchers their own sweeps,
     admins any), reads the saved sweep, acts through the ports and records what happened in the registry."""
 
-    def __init__(self, registry: SweepStore, deployer: Deployer, runs: Runs) -> None:
+    def __init__(
+        self, registry: SweepStore, deployer: Deployer, runs: Runs, deploys: DeployRecords | None = None
+    ) -> None:
         self._registry = registry
         self._deployer = deployer
         self._runs = runs
+        self._deploys = deploys
 
     def _owned(self, principal: Principal | None, name: str, what: str) -> SweepConfig:
         config = self._registry.get(name).config
@@ -57,12 +61,27 @@ class SweepActions:
         on_progress: ProgressCallback | None = None,
         cancelled: CancelCheck | None = None,
     ) -> DeployProgress:
-        """Deploy the saved sweep, reporting each step; the registry records the deployed spec on success."""
+        """Deploy the saved sweep, reporting each step to `on_progress` and to the sweep's deploy record
+        (which every host shows); the registry records the deployed spec on success."""
         config = self._owned(principal, name, "deploy")
-        result = self._deployer.deploy(config, on_progress=on_progress, cancelled=cancelled)
+        record = self._deploys.reporter(name, principal.name if principal else "") if self._deploys else None
+
+        def report(progress: DeployProgress) -> None:
+            if record is not None and not progress.finished:  # the outcome is recorded below
+                record(progress)
+            if on_progress is not None:
+                on_progress(progress)
+
+        result = self._deployer.deploy(config, on_progress=report, cancelled=cancelled)
         if result.ok:
             self._registry.record_deploy(name, config.spec_hash)
+        if record is not None:  # written once the registry holds the deploy: a reload then sees both
+            record(result)
         return result
+
+    def last_deploy(self, name: str) -> DeployRecord | None:
+        """The sweep's last deployment from any page and host (None: none known)."""
+        return self._deploys.last(name) if self._deploys is not None else None
 
     def trigger(self, principal: Principal | None, name: str) -> RunSummary:
         """A new run of the deployed spec (first run or re-trigger), recorded in the registry."""

@@ -1,0 +1,70 @@
+"""Each sweep's last deployment, as its progress after every step: what any page load on any host shows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from pydantic import BaseModel, ValidationError
+
+from services.models import DeployProgress
+from services.shared_cache import SharedCache
+
+RECORD_TTL_S = 7 * 24 * 3600.0
+# Longer than any one step (registration waits at most deploy.REGISTER_TIMEOUT_S): a deployment that
+# reported nothing for this long has lost the process that ran it.
+SILENT_AFTER = timedelta(minutes=5)
+KEY_PREFIX = "deploy-progress:"
+
+
+class DeployRecord(BaseModel):
+    """A deployment's latest progress, who started it and when it last reported."""
+
+    name: str
+    by: str
+    started_at: datetime
+    reported_at: datetime
+    progress: DeployProgress
+
+
+class DeployRecords:
+    """The last deployment per sweep in the shared cache (Redis across hosts, else diskcache)."""
+
+    def __init__(self, cache: SharedCache, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._cache = cache
+        self._now = now
+
+    def reporter(self, name: str, by: str) -> Callable[[DeployProgress], None]:
+        """What a deployment of `name` calls after each step: it replaces the sweep's last record."""
+        started_at = self._now()
+
+        def report(progress: DeployProgress) -> None:
+            record = DeployRecord(
+                name=name, by=by, started_at=started_at, reported_at=self._now(), progress=progress
+            )
+            self._cache.set(KEY_PREFIX + name, record.model_dump_json(), expire=RECORD_TTL_S)
+
+        return report
+
+    def last(self, name: str) -> DeployRecord | None:
+        """The sweep's last deployment; one unfinished that went silent is shown as interrupted."""
+        raw = self._cache.get(KEY_PREFIX + name)
+        if raw is None:
+            return None
+        try:
+            record = DeployRecord.model_validate_json(raw)
+        except ValidationError:
+            return None
+        if record.progress.finished or self._now() - record.reported_at <= SILENT_AFTER:
+            return record
+        stopped = record.progress.model_copy(
+            update={
+                "finished": True,
+                "ok": False,
+                "error": (
+                    f"This deployment stopped reporting at {record.reported_at:%H:%M:%S} UTC (the process "
+                    "running it ended). Deploy again: steps already done are skipped."
+                ),
+            }
+        )
+        return record.model_copy(update={"progress": stopped})
