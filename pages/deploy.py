@@ -16,7 +16,12 @@ from components.checks import make_check_list
 from components.context import get_principal, get_services
 from components.deploy_layout import DeployIds as Ids
 from components.deploy_layout import make_deploy_layout
-from components.deploy_view import make_deploy_progress, make_run_result, make_sweep_summary
+from components.deploy_view import (
+    make_deploy_progress,
+    make_last_deploy,
+    make_run_result,
+    make_sweep_summary,
+)
 from components.shell import ShellIds
 from services.auth import may_act_on
 from services.models import DeployProgress, SweepRecord
@@ -202,26 +207,33 @@ def cancel(n_clicks, session, attempt):
     )
 
 
-def panel_view(result: dict | None, current: str | None):
-    """The last deployment of this sweep from this page, else the steps to come."""
+def panel_view(result: dict | None, current: str | None) -> tuple[object, bool]:
+    """The last deployment of this sweep from this page, else the sweep's last deployment from any page
+    and host (followed while it runs), else the steps to come; and whether to keep following it."""
     if not current:
-        return None
+        return None, False
     dag_id = DAG_ID_PREFIX + current
     if result and result.get("dag_id") == dag_id:
-        return make_deploy_progress(DeployProgress.model_validate(result), live=False)
-    return make_deploy_progress(DeployProgress(dag_id=dag_id), live=False)
+        return make_deploy_progress(DeployProgress.model_validate(result), live=False), False
+    last = get_services().actions.last_deploy(current)
+    if last is None:
+        return make_deploy_progress(DeployProgress(dag_id=dag_id), live=False), False
+    running = not last.progress.finished
+    return make_last_deploy(last, make_deploy_progress(last.progress, live=running)), running
 
 
 @dash.callback(
     Output(Ids.PANEL, "children"),
+    Output(Ids.WATCH, "disabled"),
     Input(Ids.RESULT, "data"),
     Input(ShellIds.CURRENT_SWEEP, "data"),
+    Input(Ids.WATCH, "n_intervals"),
 )
-def show_panel(result, current):
+def show_panel(result, current, _tick):
     try:
         return panel_view(result, current)
     except Exception as exc:
-        return make_error_alert(exc)
+        return make_error_alert(exc), True
 
 
 @dash.callback(

@@ -61,7 +61,7 @@ def test_an_import_error_is_shown_with_its_message_and_nothing_is_recorded(servi
     services.deployer.import_error = "ModuleNotFoundError: No module named 'pandas_ta'"
 
     result = run_deploy("mr_spy", "session", 1, lambda _p: None)
-    panel = str(panel_view(result.model_dump(mode="json"), "mr_spy").to_plotly_json())
+    panel = str(panel_view(result.model_dump(mode="json"), "mr_spy")[0].to_plotly_json())
 
     assert not result.ok
     assert result.step("register").state == StepState.FAILED
@@ -98,9 +98,31 @@ def test_panel_shows_the_steps_to_come_for_another_sweeps_result(services):
 
     other = {"dag_id": "backtest_other", "steps": [], "finished": True, "ok": True}
 
-    rendered = str(panel_view(other, "mr_spy").to_plotly_json())
+    panel, follow = panel_view(other, "mr_spy")
+    rendered = str(panel.to_plotly_json())
 
     assert "0 of 5" in rendered and "Render DAG file, check the id is free" in rendered
+    assert follow is False
+
+
+def test_another_page_load_follows_a_running_deploy_then_shows_its_outcome(services):
+    from pages.deploy import panel_view, run_deploy
+
+    seen_while_running = []
+
+    def report(progress) -> None:  # what a page opened elsewhere shows while this deploy runs
+        if 0 < progress.fraction < 1:
+            panel, follow = panel_view(None, "mr_spy")
+            seen_while_running.append((str(panel.to_plotly_json()), follow))
+
+    assert run_deploy("mr_spy", "session", 1, report).ok
+    panel, follow = panel_view(None, "mr_spy")
+    rendered = str(panel.to_plotly_json())
+
+    assert seen_while_running and all(follow for _text, follow in seen_while_running)
+    assert "Deployment in progress, started by " in seen_while_running[0][0]
+    assert "Last deployment, started by " in rendered and "5 of 5" in rendered
+    assert follow is False
 
 
 def test_trigger_records_the_run_and_links_to_monitor(services):
