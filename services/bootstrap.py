@@ -18,6 +18,7 @@ from services.aws.s3_store import S3Store
 from services.caches import RecoveringCache
 from services.connection_status import CachedChecks
 from services.connections import LocalConnections
+from services.database import Database, database_url
 from services.deploy import DeployService
 from services.deploy_records import DeployRecords
 from services.errors import BacktestError
@@ -35,12 +36,13 @@ from services.ports import (
     Services,
     SweepStore,
 )
-from services.registry import SweepRegistry
+from services.record_import import import_json_records
 from services.results import ResultsService
 from services.results_cache import ResultsTables
 from services.runs import RunService
 from services.settings import Settings, SettingsError
 from services.shared_cache import DiskSharedCache, RedisSharedCache, SharedCache, redis_client
+from services.sql_registry import SqlSweepRegistry
 from services.storage import ArtifactStore, LocalFolderStore
 from services.sweep_actions import SweepActions
 from services.wall import WallService
@@ -85,6 +87,16 @@ def _redis(url: str) -> redis.Redis:
 def shared_cache(settings: Settings) -> SharedCache:
     """The cache of status polls and best points, shared by every worker (and every host with Redis)."""
     return open_shared(settings, SHARED_CACHE_FOLDER, size_limit=MONITOR_CACHE_SIZE_LIMIT)
+
+
+def open_database(settings: Settings) -> Database:
+    """The settings' database (DATABASE_URL, or the SQLite file in APP_DATA_DIR); at its first use in a
+    process it is migrated to head and the install's JSON sweep records are imported (once, ever)."""
+
+    def import_records(engine) -> None:
+        import_json_records(engine, settings.app_data_dir, settings.max_grid_points)
+
+    return Database(database_url(settings), prepare=import_records)
 
 
 @dataclass(frozen=True)
@@ -173,7 +185,7 @@ def _build_aws(settings: Settings) -> Services:
 
 def _compose(settings: Settings, adapters: _Adapters) -> Services:
     """One code path above the adapters, the same in both modes."""
-    registry = SweepRegistry(settings.app_data_dir, max_grid_points=settings.max_grid_points)
+    registry = SqlSweepRegistry(open_database(settings), max_grid_points=settings.max_grid_points)
     results = ResultsService(adapters.results)
     monitor = MonitorService(
         adapters.monitor_client,

@@ -7,12 +7,14 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from airflow_backtest_framework.results_store import write_atomically
 from services.errors import BacktestError, Conflict, StorageError
+from services.models import NEW_SWEEP
 
 PREVIOUS_SUFFIX = ".prev"  # `<name>.json.prev`: the version a record had before its last write
+ERROR_MAX_CHARS = 160  # a parse error is named, not quoted whole
 TEMP_PREFIX = ".tmp-record-"  # hidden partial writes; listings never show them
 # errno values that mean "no room": a full disk, a full quota, a file-size limit (RLIMIT_FSIZE).
 NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
@@ -96,3 +98,32 @@ def when_text(moment: datetime, now: datetime | None = None) -> str:
     local = moment.astimezone()
     today = (now or datetime.now(UTC)).astimezone().date()
     return local.strftime("%H:%M") if local.date() == today else local.strftime("%-d %b %H:%M")
+
+
+def short_error(exc: Exception) -> str:
+    """A record's read error in one short line: the first field pydantic refused, or the OS error."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        text = str(first.get("msg", "")) or "not a valid record"
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        text = f"{where}: {text}" if where else text
+    else:
+        text = getattr(exc, "strerror", None) or str(exc)
+    return text[:ERROR_MAX_CHARS]
+
+
+def check_version(name: str, stored: int | None, who: str, when: datetime, expected: int | None) -> None:
+    """SaveConflict naming who saved since, unless the stored version (None: no record) is `expected`
+    (NEW_SWEEP: the name must be free; None: no check)."""
+    if expected is None or stored is None or stored == expected:
+        return
+    who = who or "someone"
+    if expected == NEW_SWEEP:
+        raise SaveConflict(
+            f"A sweep named {name} already exists (saved by {who} at {when_text(when)}): nothing was saved. "
+            "Clone it to change it, or save under another name."
+        )
+    raise SaveConflict(
+        f"{name} was changed by {who} at {when_text(when)} since you opened it: nothing was saved. "
+        "Reload it (clone it into the form), or save under another name."
+    )

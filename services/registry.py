@@ -15,40 +15,28 @@ from airflow_backtest_framework.config import CONTEXT_MAX_GRID_POINTS, SweepConf
 from airflow_backtest_framework.names import SweepNameError, validate_sweep_name
 from airflow_backtest_framework.results_store import write_atomically
 from services.errors import BadRequest, NotFound
-from services.models import NEW_SWEEP, SweepRecord
+from services.models import SweepRecord
 from services.records import (
     TEMP_PREFIX,
     DamagedRecord,
     DamagedRecordError,
-    SaveConflict,
+    check_version,
     damaged,
     damaged_message,
     disk_full,
     no_space,
     previous_path,
-    when_text,
+    short_error,
     write_keeping_previous,
 )
 
 log = logging.getLogger(__name__)
 
 RECORD_SUFFIX = ".json"
-ERROR_MAX_CHARS = 160  # a parse error is named, not quoted whole
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _short(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0] if exc.errors() else {}
-        text = str(first.get("msg", "")) or "not a valid record"
-        where = ".".join(str(part) for part in first.get("loc", ()))
-        text = f"{where}: {text}" if where else text
-    else:
-        text = getattr(exc, "strerror", None) or str(exc)
-    return text[:ERROR_MAX_CHARS]
 
 
 class SweepRegistry:
@@ -108,7 +96,7 @@ class SweepRegistry:
             raise self._damaged_error(path, name, exc) from None
 
     def _damaged_error(self, path: Path, name: str, exc: Exception) -> DamagedRecordError:
-        record = damaged(path, name, _short(exc))
+        record = damaged(path, name, short_error(exc))
         log.warning("sweep record %s is damaged: %s", path, record.error)
         return DamagedRecordError(damaged_message(record))
 
@@ -152,8 +140,8 @@ class SweepRegistry:
                 text = path.read_text("utf-8")
                 records.append(SweepRecord.model_validate_json(text, context=self._context))
             except (OSError, UnicodeDecodeError, ValidationError) as exc:
-                log.warning("sweep record %s is damaged: %s", path, _short(exc))
-                broken.append(damaged(path, name, _short(exc)))
+                log.warning("sweep record %s is damaged: %s", path, short_error(exc))
+                broken.append(damaged(path, name, short_error(exc)))
         return sorted(records, key=lambda r: r.updated_at, reverse=True), broken
 
     def save(
@@ -190,19 +178,8 @@ class SweepRegistry:
 
     @staticmethod
     def _check_version(name: str, existing: SweepRecord | None, expected: int | None) -> None:
-        if expected is None or existing is None or existing.version == expected:
-            return
-        who = existing.updated_by or "someone"
-        when = when_text(existing.updated_at)
-        if expected == NEW_SWEEP:
-            raise SaveConflict(
-                f"A sweep named {name} already exists (saved by {who} at {when}): nothing was saved. "
-                "Clone it to change it, or save under another name."
-            )
-        raise SaveConflict(
-            f"{name} was changed by {who} at {when} since you opened it: nothing was saved. "
-            "Reload it (clone it into the form), or save under another name."
-        )
+        if existing is not None:
+            check_version(name, existing.version, existing.updated_by, existing.updated_at, expected)
 
     def record_deploy(self, name: str, spec_hash: str) -> SweepRecord:
         with self._lock():

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     # Several hosts (README "Running several instances"): Redis holds the shared cache and Celery's queue.
     redis_url: SecretStr | None = None  # redis://[:password@]host:6379/0; unset: diskcache in CACHE_DIR
     celery_concurrency: int = Field(2, ge=1, le=64)  # background jobs one Celery worker runs at once
+    # The sweep registry and the audit trail: PostgreSQL (postgresql://user:password@host/db) when set,
+    # else the SQLite file APP_DATA_DIR/backtest.db (README "The database").
+    database_url: SecretStr | None = None
 
     # Sign-in, roles and requests (README "Signing in and roles")
     auth: Literal["none", "basic", "oidc"] = "none"

@@ -8,15 +8,17 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, Field
 
 from airflow_backtest_framework.config import SweepConfig
 from services.airflow.models import RunState, RunStateField
 from services.models import PointState, SweepRecord, SweepStatus
-from services.registry import SweepRegistry
 from services.shared_cache import SharedCache
+
+if TYPE_CHECKING:
+    from services.ports import SweepStore
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +140,7 @@ class WallService:
 
     def __init__(
         self,
-        registry: SweepRegistry,
+        registry: SweepStore,
         monitor: StatusSource,
         cache: SharedCache,
         *,
