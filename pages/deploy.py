@@ -231,7 +231,8 @@ def panel_view(result: dict | None, current: str | None) -> tuple[object, bool]:
 )
 def show_panel(result, current, _tick):
     try:
-        return panel_view(result, current)
+        panel, follow = panel_view(result, current)
+        return panel, not follow
     except Exception as exc:
         return make_error_alert(exc), True
 

@@ -7,10 +7,13 @@ import logging
 from airflow_backtest_framework.config import SweepConfig
 from services.auth import Principal, Role, require_owner, require_role
 from services.deploy_records import DeployRecord, DeployRecords
+from services.errors import BacktestError
 from services.models import CancelResult, CheckResult, DeployProgress, RunSummary, SweepRecord
 from services.ports import CancelCheck, Deployer, ProgressCallback, Runs, SweepStore
 
 log = logging.getLogger(__name__)
+
+UNEXPECTED_STOP = "The deployment stopped on an unexpected error: deploy again."
 
 
 class SweepActions:
@@ -65,16 +68,25 @@ class SweepActions:
         (which every host shows); the registry records the deployed spec on success."""
         config = self._owned(principal, name, "deploy")
         record = self._deploys.reporter(name, principal.name if principal else "") if self._deploys else None
+        last = DeployProgress(dag_id=config.dag_id)
 
         def report(progress: DeployProgress) -> None:
+            nonlocal last
+            last = progress
             if record is not None and not progress.finished:  # the outcome is recorded below
                 record(progress)
             if on_progress is not None:
                 on_progress(progress)
 
-        result = self._deployer.deploy(config, on_progress=report, cancelled=cancelled)
-        if result.ok:
-            self._registry.record_deploy(name, config.spec_hash)
+        try:
+            result = self._deployer.deploy(config, on_progress=report, cancelled=cancelled)
+            if result.ok:
+                self._registry.record_deploy(name, config.spec_hash)
+        except Exception as exc:  # the record must not stay "in progress"; the caller reports the error
+            if record is not None:
+                message = exc.message if isinstance(exc, BacktestError) else UNEXPECTED_STOP
+                record(last.model_copy(update={"finished": True, "ok": False, "error": message}))
+            raise
         if record is not None:  # written once the registry holds the deploy: a reload then sees both
             record(result)
         return result
