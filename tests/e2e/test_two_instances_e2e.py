@@ -12,8 +12,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from bench.app_support import UPDATE_PATH, callback_specs, find_callback, http_json
+from bench.cluster import Cluster, two_instances
 from tests.e2e.helpers import DEPLOY_STEPS, choose_strategy, history_row, save_sweep, type_into
-from tests.support.instances import Cluster, two_instances
 from tests.support.sweeps import small_sweep
 
 pytestmark = pytest.mark.e2e

@@ -1,5 +1,5 @@
-"""Two app instances as two hosts would run them: separate gunicorn processes on two ports, each with its
-own data and cache folders, sharing one PostgreSQL, one Redis and a Celery worker, over a fake Airflow."""
+"""Two app instances as two hosts run them, for the tests and bench_cluster: gunicorn on two ports, each
+with its own data and cache folders, sharing one PostgreSQL, one Redis, a Celery worker and a fake Airflow."""
 
 from __future__ import annotations
 
@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.airflow_server import FakeAirflowServer
+from bench.app_support import free_port
+from bench.common import ACCESS_FORMAT
 from services.airflow.transport import ApiRequest, ApiResponse
 from services.bootstrap import open_database
 from services.settings import PROJECT_ROOT, Settings
 from services.sql_registry import SqlSweepRegistry
-from tests.support.moto_server import free_port
 
 GUNICORN_WORKERS = 2
 START_TIMEOUT_S = 60.0
@@ -167,7 +168,7 @@ def instance(
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     command = [gunicorn, "-w", str(GUNICORN_WORKERS), "-b", f"127.0.0.1:{port}", "app:server"]
     if access_log is not None:
-        command[-1:-1] = ["--access-logfile", str(access_log), "--access-logformat", '%(M)s "%(r)s"']
+        command[-1:-1] = ["--access-logfile", str(access_log), "--access-logformat", ACCESS_FORMAT]
     own = _own(env, folder / name, PORT=str(port))
     log_path = folder / f"gunicorn-{name}.log"
     process = _start(command, own, log_path)
