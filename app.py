@@ -37,6 +37,7 @@ def create_app(
     """The Dash app. No network I/O: the services are built on first use in each process; `manager`
     runs the background callbacks (`background_manager(settings)` when not given)."""
     from components import context
+    from components.health import install_health_routes
     from components.request_guard import install_request_guard
     from components.shell import make_shell
     from components.signin import install_signin
@@ -59,6 +60,7 @@ def create_app(
     app.layout = make_shell
     install_request_guard(app.server, settings)  # first: a refused request reaches nothing else
     install_signin(app, settings, context.get_services)
+    install_health_routes(app.server, context.get_services)
     return app
 
 

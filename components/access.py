@@ -77,6 +77,8 @@ CALLBACK_ACCESS: dict[str, Access] = {
     "pages.admin.show_links": Access.VIEWER,  # the service lists them to admins only, says why to others
     "pages.admin.create_link": Access.ADMIN,
     "pages.admin.revoke_link": Access.ADMIN,
+    "pages.audit.show_page": Access.ADMIN,  # the audit trail: admins only (the service checks too)
+    "pages.audit.export": Access.ADMIN,
 }
 
 

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import flask
 
+from components.health import HEALTH_PATHS
 from services.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,12 +48,16 @@ def host_name(netloc: str) -> str:
 def refusal(request: flask.Request, allowed: frozenset[str]) -> tuple[int, str] | None:
     """(status, reason) when the request must be refused, else None.
 
+    - The health probes (GET /healthz, /readyz) pass whatever their Host: a load balancer sends the
+      instance's address.
     - Host not in the allowlist: 400 (DNS rebinding: a foreign name resolving to this address).
     - An unsafe method whose Origin is not this Host, or `null`: 403 (cross-site requests).
       Without an Origin: a browser always sends one on a cross-site POST, and `Sec-Fetch-Site` says where
       the request came from; a client that sends neither (curl, scripts) is not a browser that another
       site can drive, so it passes here and meets the sign-in like any other request.
     """
+    if request.path in HEALTH_PATHS and request.method in ("GET", "HEAD"):
+        return None  # a balancer probes by the instance's address; these answer nothing but ok/fail
     if host_name(request.host) not in allowed:
         return 400, "Unknown Host header: add the name to ALLOWED_HOSTS."
     if request.method not in UNSAFE_METHODS:

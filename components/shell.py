@@ -167,6 +167,7 @@ def user_badge(principal: Principal | None, auth: str) -> list:
     parts: list = [html.Span(f"{principal.name} · {principal.role}", className="bt-user-name")]
     if principal.role is Role.ADMIN:
         parts.append(dcc.Link("Admin", href="/admin", className="bt-user-link"))
+        parts.append(dcc.Link("Audit", href="/audit", className="bt-user-link"))
     if auth == "oidc":
         parts.append(html.A("Sign out", href="/oidc/logout", className="bt-user-link"))
     return parts

@@ -18,6 +18,7 @@ import flask
 from dash_auth import BasicAuth, add_public_routes
 
 from components.access import CALLBACK_ACCESS, ROUTER, Access, callback_name
+from components.health import HEALTH_PATH, READY_PATH
 from services.auth import Principal, local_principal, role_from_claim
 from services.ports import Services
 from services.settings import Settings, split_list
@@ -35,7 +36,7 @@ SIGNIN_CACHE_FOLDER = "signin"  # verified Basic credentials (HMACs), shared by 
 WALL_REFRESH = "pages.wall.refresh"
 # Reachable without signing in: health probes, kiosk pages (their token is checked by the guard), and
 # the app's static assets (icons, CSS; dash-auth already opens its JS and CSS).
-PUBLIC_ROUTES = ["/healthz", "/readyz", f"{KIOSK_PREFIX}<token>", "/assets/<path:path>"]
+PUBLIC_ROUTES = [HEALTH_PATH, READY_PATH, f"{KIOSK_PREFIX}<token>", "/assets/<path:path>"]
 
 
 def secret_key(settings: Settings) -> str:
@@ -214,7 +215,8 @@ def _guard(app: dash.Dash, get_services: Callable[[], Services], sign_in) -> fla
         if not principal.role.allows(needed.role):
             log.warning("refused %s to %s (%s): needs %s", name, principal.name, principal.role, needed.role)
             return _refuse(403, f"Your role ({principal.role}) cannot do this: it needs {needed.role}.")
-        flask.g.principal = principal
+        # the address goes with the principal into the callback (a background one too): the audit trail's
+        flask.g.principal = principal.model_copy(update={"client": request.remote_addr or ""})
         return None
     if needed is Access.KIOSK:
         cookie = request.cookies.get(KIOSK_COOKIE)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import html
 
+from components.audit_view import make_sweep_history
 from components.cards import TALL_CARD_CLASS, make_card
 from components.deploy_view import kv_row, make_sweep_summary
 from components.formatting import format_duration, format_minute
 from components.states import state_name, state_style
 from components.sweep_nav import clone_href, monitor_href, results_href
-from services.models import RunSummary, SweepRecord
+from services.audit import AuditEvent
+from services.models import RunSummary, SweepRecord, SweepSummary
 
 UNAVAILABLE = "unavailable"  # the last run's state when Airflow does not answer
 NEVER_RUN = "never run"
@@ -28,32 +30,31 @@ def _duration_text(run: RunSummary | None) -> str:
     return format_duration(seconds) if seconds is not None else ""
 
 
-def _last_state(record: SweepRecord, run: RunSummary | None, unavailable: bool) -> str:
+def _last_state(summary: SweepSummary, run: RunSummary | None, unavailable: bool) -> str:
     if run is not None:
         return state_name(run.state)
-    if unavailable and record.run_ids:
+    if unavailable and summary.runs:
         return UNAVAILABLE
     return NEVER_RUN
 
 
-def sweep_row(record: SweepRecord, run: RunSummary | None, unavailable: bool = False) -> dict:
+def sweep_row(summary: SweepSummary, run: RunSummary | None, unavailable: bool = False) -> dict:
     """One grid row; `run` is the newest run (None when never run, or when Airflow is down: `unavailable`)."""
-    config = record.config
     return {
-        "name": record.name,
-        "strategy": config.strategy,
-        "owner": config.owner,
-        "grid_size": config.grid_size,
-        "created": format_minute(record.created_at),
-        "deployed": record.deployed,
-        "deployed_at": format_minute(record.deployed_at),
-        "runs": len(record.run_ids),
-        "last_run_id": run.run_id if run else (record.run_ids[0] if record.run_ids else ""),
-        "last_state": _last_state(record, run, unavailable),
+        "name": summary.name,
+        "strategy": summary.strategy,
+        "owner": summary.owner,
+        "grid_size": summary.grid_size,
+        "created": format_minute(summary.created_at),
+        "deployed": summary.deployed,
+        "deployed_at": format_minute(summary.deployed_at),
+        "runs": summary.runs,
+        "last_run_id": run.run_id if run else summary.last_run_id,
+        "last_state": _last_state(summary, run, unavailable),
         "started": format_minute(run.start_date) if run else "",
         "duration_s": _duration_s(run),
         "duration": _duration_text(run),
-        "description": config.description,
+        "description": summary.description,
     }
 
 
@@ -92,9 +93,11 @@ def make_runs_table(runs: list[RunSummary] | None, recorded: list[str]) -> html.
     return html.Table([head, body], className="table table-sm bt-sweeps-runs")
 
 
-def make_sweep_detail(record: SweepRecord, runs: list[RunSummary] | None) -> html.Div:
-    """The selected sweep whole: its spec and deployment, its grid expressions, and its runs
-    (`runs` is None when Airflow could not be asked)."""
+def make_sweep_detail(
+    record: SweepRecord, runs: list[RunSummary] | None, history: list[AuditEvent] | None
+) -> html.Div:
+    """The selected sweep whole: its spec and deployment, its grid expressions, its runs (`runs` is None
+    when Airflow could not be asked) and its recorded actions (`history`: None when the database did not)."""
     grid = html.Dl(
         [kv_row(name, expression, mono=True) for name, expression in record.config.params.items()],
         className="bt-kv",
@@ -108,6 +111,7 @@ def make_sweep_detail(record: SweepRecord, runs: list[RunSummary] | None) -> htm
             dbc.Col(
                 make_card("Runs", make_runs_table(runs, record.run_ids), class_name=TALL_CARD_CLASS), lg=4
             ),
+            dbc.Col(make_card("History (audit trail)", make_sweep_history(history)), lg=12),
         ],
         class_name="g-3 mt-1",
     )

@@ -20,7 +20,7 @@ from components.sweeps_view import make_sweep_detail, selection_links, sweep_row
 from services.airflow.models import RunState
 from services.auth import Principal, may_act_on
 from services.errors import Forbidden
-from services.models import RunSummary, SweepRecord
+from services.models import RunSummary, SweepSummary
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,9 @@ def layout(**_kwargs):
     return make_sweeps_layout()
 
 
-def history_rows(records: list[SweepRecord]) -> list[dict]:
+def history_rows(summaries: list[SweepSummary]) -> list[dict]:
     """Grid rows; the latest runs of every sweep that ran come from Airflow in one batch lookup."""
-    ran = [record.config for record in records if record.run_ids]
+    ran = [summary for summary in summaries if summary.runs]
     latest: dict[str, RunSummary] = {}
     unavailable = False
     if ran:
@@ -42,7 +42,7 @@ def history_rows(records: list[SweepRecord]) -> list[dict]:
         except Exception as exc:  # Airflow down: the rows say so, the page still lists the sweeps
             log.info("latest runs unavailable: %s", exc)
             unavailable = True
-    return [sweep_row(record, latest.get(record.name), unavailable) for record in records]
+    return [sweep_row(summary, latest.get(summary.name), unavailable) for summary in summaries]
 
 
 @dash.callback(
@@ -56,7 +56,7 @@ def load_rows(_clicks, _touched):
     try:
         registry = get_services().registry
         damaged = [damaged_row(record) for record in registry.damaged()]  # listed, never skipped
-        return history_rows(registry.list()) + damaged, dash.no_update
+        return history_rows(registry.summaries()) + damaged, dash.no_update
     except Exception as exc:
         return dash.no_update, make_error_alert(exc, title="Cannot list the sweeps.")
 
@@ -136,7 +136,12 @@ def sweep_detail(name: str):
         runs = services.runs.list_runs(record.config, limit=RUNS_LISTED)
     except Exception as exc:  # the table says the states are unavailable; the spec still shows
         log.info("runs of %s unavailable: %s", name, exc)
-    return make_sweep_detail(record, runs)
+    history = None
+    try:
+        history = services.audit.history(name)
+    except Exception as exc:  # the database did not answer: the panel says so, the rest still shows
+        log.info("audit history of %s unavailable: %s", name, exc)
+    return make_sweep_detail(record, runs, history)
 
 
 @dash.callback(

@@ -41,6 +41,7 @@ class Principal(BaseModel):
 
     name: str
     role: Role
+    client: str = ""  # the address the request came from (for the audit trail), "" outside a request
 
     @property
     def owner(self) -> str:

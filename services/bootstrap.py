@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -11,6 +12,7 @@ from services.airflow.client import AirflowClient
 from services.airflow.http import HttpTransport
 from services.airflow.mwaa import MWAA_MAX_PATH_CHARS, MwaaTransport
 from services.airflow.transport import RetryPolicy
+from services.audit import SqlAuditTrail
 from services.aws.batch import BatchJobsService, console_host
 from services.aws.clients import AwsClients
 from services.aws.connections import AwsConnections
@@ -23,11 +25,13 @@ from services.deploy import DeployService
 from services.deploy_records import DeployRecords
 from services.errors import BacktestError
 from services.flags import SharedFlags
+from services.health import Readiness, cache_ping
 from services.kiosk import KioskLinks
 from services.monitoring import MonitorService
 from services.pending import PendingActions
 from services.ports import (
     AirflowLinks,
+    AuditTrail,
     Connections,
     Deployer,
     Monitor,
@@ -185,12 +189,14 @@ def _build_aws(settings: Settings) -> Services:
 
 def _compose(settings: Settings, adapters: _Adapters) -> Services:
     """One code path above the adapters, the same in both modes."""
-    registry = SqlSweepRegistry(open_database(settings), max_grid_points=settings.max_grid_points)
+    database = open_database(settings)
+    registry = SqlSweepRegistry(database, max_grid_points=settings.max_grid_points)
     results = ResultsService(adapters.results)
+    monitor_cache = shared_cache(settings)
     monitor = MonitorService(
         adapters.monitor_client,
         results,
-        shared_cache(settings),
+        monitor_cache,
         ttl_s=settings.refresh_interval_s * STATUS_TTL_FRACTION,
         batch=adapters.batch,
     )
@@ -203,6 +209,12 @@ def _compose(settings: Settings, adapters: _Adapters) -> Services:
         results=results,
         connections=adapters.connections,
         airflow_ui_url=adapters.airflow_ui_url,
+        audit=SqlAuditTrail(database),
+        readiness_checks={
+            "database": database.ping,
+            "cache": cache_ping(monitor_cache),
+            "airflow": adapters.monitor_client.version,
+        },
     )
 
 
@@ -216,8 +228,12 @@ def compose(
     results: Results,
     connections: Connections,
     airflow_ui_url: AirflowLinks,
+    readiness_checks: Mapping[str, Callable[[], object]],
+    audit: AuditTrail | None = None,
 ) -> Services:
-    """The services every page uses, over the ports' implementations (tests pass fakes here)."""
+    """The services every page uses, over the ports' implementations (tests pass fakes here); the audit
+    trail is the settings' database's unless given. `readiness_checks`: /readyz's components."""
+    audit = audit if audit is not None else SqlAuditTrail(Database(database_url(settings)))
     flags = open_shared(settings, FLAGS_FOLDER)
     return Services(
         settings=settings,
@@ -231,10 +247,12 @@ def compose(
         connections=connections,
         connection_status=CachedChecks(connections),
         flags=SharedFlags(flags),
-        actions=SweepActions(registry, deployer, runs, DeployRecords(flags)),
+        actions=SweepActions(registry, deployer, runs, audit, DeployRecords(flags)),
         airflow_ui_url=airflow_ui_url,
         pending=PendingActions(open_shared(settings, PENDING_FOLDER)),
-        kiosk=KioskLinks(settings.app_data_dir),
+        kiosk=KioskLinks(settings.app_data_dir, audit),
+        audit=audit,
+        readiness=Readiness(readiness_checks),
     )
 
 

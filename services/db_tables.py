@@ -20,6 +20,8 @@ sweeps = Table(
     Column("updated_by", String, nullable=False),
     Column("record", Text, nullable=False),
     Column("previous", Text),
+    Column("summary", Text),  # SweepSummary JSON of `record` (None: not computed yet, or unreadable)
+    Column("record_sha", String),  # sha256 of `record` as the app wrote it
 )
 
 app_meta = Table(

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ValidationError
 
+from services.auth import Principal
+from services.errors import BacktestError
 from services.models import DeployProgress
 from services.shared_cache import SharedCache
 
@@ -15,6 +17,7 @@ RECORD_TTL_S = 7 * 24 * 3600.0
 # reported nothing for this long has lost the process that ran it.
 SILENT_AFTER = timedelta(minutes=5)
 KEY_PREFIX = "deploy-progress:"
+UNEXPECTED_STOP = "The deployment stopped on an unexpected error: deploy again."
 
 
 class DeployRecord(BaseModel):
@@ -68,3 +71,35 @@ class DeployRecords:
             }
         )
         return record.model_copy(update={"progress": stopped})
+
+
+class DeployTracker:
+    """One deployment's reports: every step to the caller's callback and, while unfinished, to the sweep's
+    record; the outcome once it is known (an exception included: a record never stays "in progress")."""
+
+    def __init__(
+        self,
+        records: DeployRecords | None,
+        dag_id: str,
+        name: str,
+        principal: Principal | None,
+        on_progress: Callable[[DeployProgress], None] | None,
+    ) -> None:
+        self._record = records.reporter(name, principal.name if principal else "") if records else None
+        self._on_progress = on_progress
+        self._last = DeployProgress(dag_id=dag_id)
+
+    def report(self, progress: DeployProgress) -> None:
+        self._last = progress
+        if self._record is not None and not progress.finished:
+            self._record(progress)
+        if self._on_progress is not None:
+            self._on_progress(progress)
+
+    def finished(self, result: DeployProgress) -> None:
+        if self._record is not None:
+            self._record(result)
+
+    def failed(self, exc: Exception) -> None:
+        message = exc.message if isinstance(exc, BacktestError) else UNEXPECTED_STOP
+        self.finished(self._last.model_copy(update={"finished": True, "ok": False, "error": message}))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import secrets
 import tempfile
@@ -10,16 +11,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field, ValidationError
 
+from services.audit import AuditAction, audited
 from services.auth import Principal, Role, require_role
 from services.errors import NotFound
+
+if TYPE_CHECKING:
+    from services.ports import AuditTrail
 
 TOKEN_BYTES = 24
 FILE_NAME = "kiosk-links.json"
 FILE_MODE = 0o600
 MAX_LABEL_CHARS = 80
+REFERENCE_CHARS = 12
+
+
+def reference(token: str) -> str:
+    """A kiosk link's name in the audit trail: a short hash of its token (the token opens the wall)."""
+    return "kiosk:" + hashlib.sha256(token.encode()).hexdigest()[:REFERENCE_CHARS]
 
 
 class KioskLink(BaseModel):
@@ -30,6 +42,11 @@ class KioskLink(BaseModel):
     state: str | None = None
     created_by: str
     created_at: datetime
+
+    @property
+    def reference(self) -> str:
+        """What the audit trail names the link by: never the token itself, which opens the wall."""
+        return reference(self.token)
 
     @property
     def path(self) -> str:
@@ -48,8 +65,9 @@ class KioskLinks:
     """The links in one JSON file under the app data folder (0600, atomic writes, a file lock for workers).
     Every lookup reads the file, so a revoked link stops at its next request in every worker."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, audit: AuditTrail) -> None:
         self._path = folder / FILE_NAME
+        self._audit = audit  # every create and revoke, allowed or not
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -78,27 +96,30 @@ class KioskLinks:
 
     def create(self, principal: Principal | None, label: str = "", **wall_filter: str | None) -> KioskLink:
         """A new link (admins only), scoped to the wall filtered by owner/strategy/state."""
-        principal = require_role(principal, Role.ADMIN, "create kiosk links")
-        link = KioskLink(
-            token=secrets.token_urlsafe(TOKEN_BYTES),
-            label=label.strip(),
-            created_by=principal.name,
-            created_at=datetime.now(UTC),
-            **{key: (value or None) for key, value in wall_filter.items()},
-        )
-        with self._locked():
-            links = self._read()
-            links.links[link.token] = link
-            self._write(links)
-        return link
+        with audited(self._audit, principal, AuditAction.KIOSK_CREATE) as entry:
+            principal = require_role(principal, Role.ADMIN, "create kiosk links")
+            link = KioskLink(
+                token=secrets.token_urlsafe(TOKEN_BYTES),
+                label=label.strip(),
+                created_by=principal.name,
+                created_at=datetime.now(UTC),
+                **{key: (value or None) for key, value in wall_filter.items()},
+            )
+            entry.run_id = link.reference
+            with self._locked():
+                links = self._read()
+                links.links[link.token] = link
+                self._write(links)
+            return link
 
     def revoke(self, principal: Principal | None, token: str) -> None:
-        require_role(principal, Role.ADMIN, "revoke kiosk links")
-        with self._locked():
-            links = self._read()
-            if links.links.pop(token, None) is None:
-                raise NotFound("no such kiosk link")
-            self._write(links)
+        with audited(self._audit, principal, AuditAction.KIOSK_REVOKE, run_id=reference(token)):
+            require_role(principal, Role.ADMIN, "revoke kiosk links")
+            with self._locked():
+                links = self._read()
+                if links.links.pop(token, None) is None:
+                    raise NotFound("no such kiosk link")
+                self._write(links)
 
     def list(self, principal: Principal | None) -> list[KioskLink]:
         require_role(principal, Role.ADMIN, "list kiosk links")

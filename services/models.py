@@ -230,6 +230,42 @@ class SweepRecord(BaseModel):
         return "yes" if self.deployed_hash == self.config.spec_hash else "older spec"
 
 
+class SweepSummary(BaseModel):
+    """What the Sweeps page's grid shows of a saved sweep, kept beside its record: listing thousands of
+    sweeps reads these, not every full spec."""
+
+    name: str
+    dag_id: str
+    strategy: str
+    owner: str
+    grid_size: int
+    description: str = ""
+    created_at: datetime
+    updated_at: datetime
+    deployed: str  # SweepRecord.deployed
+    deployed_at: datetime | None = None
+    runs: int = 0
+    last_run_id: str = ""
+
+    @classmethod
+    def of(cls, record: SweepRecord) -> SweepSummary:
+        config = record.config
+        return cls(
+            name=record.name,
+            dag_id=config.dag_id,
+            strategy=config.strategy,
+            owner=config.owner,
+            grid_size=config.grid_size,
+            description=config.description,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+            deployed=record.deployed,
+            deployed_at=record.deployed_at,
+            runs=len(record.run_ids),
+            last_run_id=record.run_ids[0] if record.run_ids else "",
+        )
+
+
 class EquityCurve(BaseModel):
     """One grid point's equity curve as the engine wrote it (`equity/<index>.json`), down-sampled."""
 

@@ -18,11 +18,13 @@ from services.models import (
     RunSummary,
     SweepRecord,
     SweepStatus,
+    SweepSummary,
 )
 from services.records import DamagedRecord
 from services.settings import Settings
 
 if TYPE_CHECKING:
+    from services.audit import AuditEvent, AuditPage, AuditQuery
     from services.auth import Principal
     from services.aws.batch import BatchJob
     from services.deploy_records import DeployRecord
@@ -35,6 +37,16 @@ CancelCheck = Callable[[], bool]
 AirflowLinks = Callable[[str, str | None], str]
 
 
+class SweepDag(Protocol):
+    """A saved sweep as far as its runs go: its name and its DAG (a SweepConfig, or a SweepSummary)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dag_id(self) -> str: ...
+
+
 class SweepStore(Protocol):
     """The saved sweeps and what was done with them (the registry)."""
 
@@ -45,6 +57,10 @@ class SweepStore(Protocol):
 
     def list(self) -> list[SweepRecord]:
         """Every readable saved sweep, newest change first."""
+
+    def summaries(self) -> list[SweepSummary]:
+        """What the Sweeps grid shows of every readable saved sweep, newest change first (cheap: the
+        database keeps each summary beside its record)."""
 
     def names(self) -> set[str]:
         """Every saved name, readable or damaged (cheap: no record is read)."""
@@ -94,7 +110,7 @@ class Runs(Protocol):
     def list_runs(self, config: SweepConfig, limit: int) -> list[RunSummary]:
         """The sweep's runs, newest first."""
 
-    def latest_runs(self, configs: Sequence[SweepConfig]) -> dict[str, RunSummary]:
+    def latest_runs(self, configs: Sequence[SweepDag]) -> dict[str, RunSummary]:
         """The newest run of each sweep, by name; sweeps never run are absent."""
 
     def retry_failed(self, config: SweepConfig, run_id: str) -> list[int]:
@@ -213,6 +229,22 @@ class PendingConfirmations(Protocol):
     def take(self, principal: Principal, token: object) -> PendingAction: ...
 
 
+class AuditTrail(Protocol):
+    """Who did what to which sweep or run, from where, and how it went; events are only ever added."""
+
+    def record(self, event: AuditEvent) -> None:
+        """Add an event (a database that does not answer is logged, not raised)."""
+
+    def history(self, sweep: str, limit: int = ...) -> list[AuditEvent]:
+        """The sweep's newest events, newest first."""
+
+    def search(self, principal: Principal | None, query: AuditQuery) -> AuditPage:
+        """One page of matching events, newest first; Forbidden unless `principal` is an admin."""
+
+    def export_csv(self, principal: Principal | None, query: AuditQuery) -> str:
+        """The matching events as CSV; Forbidden unless `principal` is an admin."""
+
+
 class KioskStore(Protocol):
     """Revocable read-only links to the wall."""
 
@@ -225,6 +257,13 @@ class KioskStore(Protocol):
     def list(self, principal: Principal | None) -> list[KioskLink]: ...
 
     def find(self, token: object) -> KioskLink | None: ...
+
+
+class ReadinessCheck(Protocol):
+    """/readyz: whether each component this instance needs is reachable now."""
+
+    def check(self) -> dict[str, bool]:
+        """{component name: reachable} (database, cache, airflow); never raises."""
 
 
 @dataclass(frozen=True)
@@ -246,3 +285,5 @@ class Services:
     airflow_ui_url: AirflowLinks
     pending: PendingConfirmations
     kiosk: KioskStore
+    audit: AuditTrail
+    readiness: ReadinessCheck

@@ -16,6 +16,7 @@ from services.db_tables import app_meta, sweeps
 from services.models import FIRST_VERSION, SweepRecord
 from services.records import previous_path
 from services.registry import RECORD_SUFFIX, SweepRegistry
+from services.sql_registry import derived_columns
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +34,11 @@ def _row(name: str, path: Path, context: dict) -> dict[str, object]:
     """The record file as a row, kept byte for byte (a damaged one stays damaged, restorable as before)."""
     text = _read(path) or ""
     previous = _read(previous_path(path))
+    derived: dict[str, str | None] = {"summary": None, "record_sha": None}  # a damaged one: none
     try:
         record = SweepRecord.model_validate_json(text, context=context)
         version, when, by, owner = record.version, record.updated_at, record.updated_by, record.config.owner
+        derived = derived_columns(record, text)
     except ValidationError:
         version, by, owner = FIRST_VERSION, "", ""
         when = datetime.fromtimestamp(path.stat().st_mtime, UTC) if path.exists() else datetime.now(UTC)
@@ -48,6 +51,7 @@ def _row(name: str, path: Path, context: dict) -> dict[str, object]:
         "updated_by": by,
         "record": text,
         "previous": previous,
+        **derived,
     }
 
 

@@ -15,7 +15,7 @@ from airflow_backtest_framework.config import CONTEXT_MAX_GRID_POINTS, SweepConf
 from airflow_backtest_framework.names import SweepNameError, validate_sweep_name
 from airflow_backtest_framework.results_store import write_atomically
 from services.errors import BadRequest, NotFound
-from services.models import SweepRecord
+from services.models import SweepRecord, SweepSummary
 from services.records import (
     TEMP_PREFIX,
     DamagedRecord,
@@ -115,6 +115,10 @@ class SweepRegistry:
         """Every readable record, newest change first; unreadable ones are in `damaged()` (and logged)."""
         records, _damaged = self._scan()
         return records
+
+    def summaries(self) -> list[SweepSummary]:
+        """What the Sweeps grid shows of every readable record, newest change first."""
+        return [SweepSummary.of(record) for record in self.list()]
 
     def names(self) -> set[str]:
         """Every saved name, readable or damaged, from the file names alone (nothing is parsed)."""

@@ -18,6 +18,7 @@ from services.models import CancelResult, RunSummary
 
 if TYPE_CHECKING:
     from services.aws.batch import BatchJob
+    from services.ports import SweepDag
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ class RunService:
             return []
         return [run_summary(run) for run in runs]
 
-    def latest_runs(self, configs: Sequence[SweepConfig]) -> dict[str, RunSummary]:
+    def latest_runs(self, configs: Sequence[SweepDag]) -> dict[str, RunSummary]:
         """The newest run of each sweep by name (sweeps never run are absent), in a few batch requests."""
         by_dag = {config.dag_id: config.name for config in configs}
         latest = self._client.latest_runs(list(by_dag))

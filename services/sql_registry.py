@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -16,7 +16,7 @@ from airflow_backtest_framework.names import SweepNameError, validate_sweep_name
 from services.database import Database, unavailable
 from services.db_tables import sweeps, utc
 from services.errors import BadRequest, NotFound
-from services.models import SweepRecord
+from services.models import SweepRecord, SweepSummary
 from services.records import (
     DamagedRecord,
     DamagedRecordError,
@@ -25,15 +25,27 @@ from services.records import (
     damaged_message,
     short_error,
 )
+from services.storage import sha256_hex
 
 log = logging.getLogger(__name__)
 
 # A write that lost its race re-reads and tries again (deploys and runs never conflict with each other).
 WRITE_ATTEMPTS = 5
+PARSED_CACHE_ROWS = 50_000  # records kept parsed per process (a few KB each)
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def derived_columns(record: SweepRecord, text: str) -> dict[str, str]:
+    """The columns kept beside a record's text: its summary and checksum."""
+    return {"summary": SweepSummary.of(record).model_dump_json(), "record_sha": sha256_hex(text.encode())}
+
+
+def _keyed(row: Row, values: dict[str, object]) -> dict[str, object]:
+    """`values` for `_set_derived`, for this row at the revision it was read."""
+    return {"row_name": row.name, "row_revision": row.revision, **values}
 
 
 class _Lost(Exception):
@@ -53,6 +65,8 @@ class SqlSweepRegistry:
     def __init__(self, database: Database, max_grid_points: int | None = None) -> None:
         self._database = database
         self._context = {CONTEXT_MAX_GRID_POINTS: max_grid_points}
+        self._parsed: dict[str, SweepRecord] = {}  # by the record's sha256: what this process parsed
+        self._summaries: dict[str, SweepSummary] = {}  # the same for summaries (a sha names one record)
 
     @staticmethod
     def _valid_name(name: str) -> str:
@@ -94,7 +108,11 @@ class SqlSweepRegistry:
         row = self._read(lambda connection: self._row(connection, name))
         if row is None:
             raise NotFound(f"no saved sweep named '{name}'")
-        return self._record_of(row)
+        try:
+            return self._record_of(row)
+        except DamagedRecordError:
+            self._mark_damaged(row)  # the listings show it as damaged from now on
+            raise
 
     def find(self, name: str) -> SweepRecord | None:
         try:
@@ -102,21 +120,92 @@ class SqlSweepRegistry:
         except NotFound:
             return None
 
-    def _scan(self) -> tuple[list[SweepRecord], list[DamagedRecord]]:
-        query = select(sweeps.c.name, sweeps.c.record, sweeps.c.previous, sweeps.c.updated_at)
-        rows = self._read(lambda connection: connection.execute(query.order_by(sweeps.c.name)).all())
-        records: list[SweepRecord] = []
+    # A row's `summary` is what listings read. It is None for a row whose record the app has not read
+    # yet (imported damaged, migrated) or found unreadable (changed outside the app): such rows are read
+    # whole by `_settle`, and either get their summary back or are listed as damaged.
+
+    def _settle(self) -> list[DamagedRecord]:
+        """Read the rows without a summary: keep the summary of each readable one, return the others."""
+        columns = (sweeps.c.name, sweeps.c.revision, sweeps.c.record, sweeps.c.previous, sweeps.c.updated_at)
+        query = select(*columns).where(sweeps.c.summary.is_(None)).order_by(sweeps.c.name)
+        rows = self._read(lambda connection: connection.execute(query).all())
         broken: list[DamagedRecord] = []
+        filled: list[dict[str, object]] = []
         for row in rows:
             try:
-                records.append(self._parse(row.name, row.record))
+                record = self._parse(row.name, row.record)
             except ValidationError as exc:
                 broken.append(self._damaged(row, short_error(exc)))
-        return sorted(records, key=lambda r: r.updated_at, reverse=True), broken
+                continue
+            filled.append(
+                {"row_name": row.name, "row_revision": row.revision, **derived_columns(record, row.record)}
+            )
+        self._set_derived(filled)
+        return broken
+
+    def _set_derived(self, rows: list[dict[str, object]]) -> None:
+        """Set (or clear: None) rows' summary and checksum in one transaction; no new revision, since the
+        record did not change; a row written meanwhile is left as its writer made it."""
+        if not rows:
+            return
+        statement = (
+            update(sweeps)
+            .where(sweeps.c.name == bindparam("row_name"), sweeps.c.revision == bindparam("row_revision"))
+            .values(summary=bindparam("summary"), record_sha=bindparam("record_sha"))
+        )
+        try:
+            with self._database.engine.begin() as connection:
+                connection.execute(statement, rows)
+        except OperationalError as exc:  # listings still work; the next one tries again
+            log.info("%d sweep summaries not kept: %s", len(rows), exc)
+
+    def _mark_damaged(self, row: Row) -> None:
+        self._set_derived(
+            [{"row_name": row.name, "row_revision": row.revision, "summary": None, "record_sha": None}]
+        )
 
     def list(self) -> list[SweepRecord]:
-        """Every readable record, newest change first."""
-        return self._scan()[0]
+        """Every readable record, newest change first (each record parsed once per process)."""
+        self._settle()
+        columns = (sweeps.c.name, sweeps.c.revision, sweeps.c.record, sweeps.c.record_sha, sweeps.c.previous)
+        query = select(*columns, sweeps.c.updated_at).where(sweeps.c.summary.is_not(None))
+        records = []
+        for row in self._read(lambda connection: connection.execute(query).all()):
+            key = sha256_hex(row.record.encode())
+            record = self._parsed.get(key)
+            if record is None:
+                try:
+                    record = self._parse(row.name, row.record)
+                except ValidationError as exc:  # changed outside the app: listed as damaged from now on
+                    log.warning("sweep record %s is damaged: %s", row.name, short_error(exc))
+                    self._mark_damaged(row)
+                    continue
+                self._remember(key, record)
+            records.append(record)
+        return sorted(records, key=lambda r: r.updated_at, reverse=True)
+
+    def _remember(self, key: str, record: SweepRecord) -> None:
+        if len(self._parsed) >= PARSED_CACHE_ROWS:
+            self._parsed.pop(next(iter(self._parsed)))
+        self._parsed[key] = record
+
+    def summaries(self) -> list[SweepSummary]:
+        """What the Sweeps grid lists of every readable sweep, newest change first; no spec is parsed, and
+        no summary this process parsed before."""
+        self._settle()
+        settled = sweeps.c.summary.is_not(None)
+        known = self._summaries
+        shas = self._read(
+            lambda connection: connection.execute(select(sweeps.c.record_sha).where(settled)).all()
+        )
+        if all(sha in known for (sha,) in shas):  # nothing new since the last listing: read no summary
+            fresh = {sha: known[sha] for (sha,) in shas}
+        else:
+            query = select(sweeps.c.record_sha, sweeps.c.summary).where(settled)
+            rows = self._read(lambda connection: connection.execute(query).all())
+            fresh = {sha: known.get(sha) or SweepSummary.model_validate_json(text) for sha, text in rows}
+        self._summaries = fresh  # only the current ones are kept
+        return sorted(fresh.values(), key=lambda summary: summary.updated_at, reverse=True)
 
     def names(self) -> set[str]:
         """Every saved name, readable or damaged (no record is parsed)."""
@@ -124,7 +213,8 @@ class SqlSweepRegistry:
         return set(rows)
 
     def damaged(self) -> list[DamagedRecord]:
-        return self._scan()[1]
+        """The rows whose record cannot be read (found so by a read, an import or a listing)."""
+        return self._settle()
 
     def _write(self, name: str, change: Callable[[SweepRecord | None], SweepRecord]) -> SweepRecord:
         """Read the row, compute the new record with `change`, write it only if nobody wrote since."""
@@ -143,12 +233,14 @@ class SqlSweepRegistry:
     ) -> SweepRecord:
         row = self._row(connection, name)
         record = change(None if row is None else self._record_of(row))
+        text = record.model_dump_json()
         values = {
             "owner": record.config.owner,
             "version": record.version,
             "updated_at": record.updated_at.astimezone(UTC),
             "updated_by": record.updated_by,
-            "record": record.model_dump_json(),
+            "record": text,
+            **derived_columns(record, text),
         }
         if row is None:
             try:
@@ -245,6 +337,7 @@ class SqlSweepRegistry:
                         owner=record.config.owner,
                         updated_by=record.updated_by,
                         updated_at=record.updated_at.astimezone(UTC),
+                        **derived_columns(record, row.previous),
                     )
                 )
         except OperationalError as exc:

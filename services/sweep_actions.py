@@ -5,27 +5,32 @@ from __future__ import annotations
 import logging
 
 from airflow_backtest_framework.config import SweepConfig
+from services.audit import AuditAction, audited
 from services.auth import Principal, Role, require_owner, require_role
-from services.deploy_records import DeployRecord, DeployRecords
-from services.errors import BacktestError
+from services.deploy_records import DeployRecord, DeployRecords, DeployTracker
 from services.models import CancelResult, CheckResult, DeployProgress, RunSummary, SweepRecord
-from services.ports import CancelCheck, Deployer, ProgressCallback, Runs, SweepStore
+from services.ports import AuditTrail, CancelCheck, Deployer, ProgressCallback, Runs, SweepStore
 
 log = logging.getLogger(__name__)
-
-UNEXPECTED_STOP = "The deployment stopped on an unexpected error: deploy again."
 
 
 class SweepActions:
     """One call per user action: each checks that the acting user may do it (researchers their own sweeps,
-    admins any), reads the saved sweep, acts through the ports and records what happened in the registry."""
+    admins any), reads the saved sweep, acts through the ports and records what happened in the registry;
+    every save, deploy, trigger, retry and cancel, allowed or not, ends with one event in the audit trail."""
 
     def __init__(
-        self, registry: SweepStore, deployer: Deployer, runs: Runs, deploys: DeployRecords | None = None
+        self,
+        registry: SweepStore,
+        deployer: Deployer,
+        runs: Runs,
+        audit: AuditTrail,
+        deploys: DeployRecords | None = None,
     ) -> None:
         self._registry = registry
         self._deployer = deployer
         self._runs = runs
+        self._audit = audit
         self._deploys = deploys
 
     def _owned(self, principal: Principal | None, name: str, what: str) -> SweepConfig:
@@ -43,15 +48,16 @@ class SweepActions:
         """Save the spec as the signed-in user's (the form's owner is not trusted); an existing sweep of
         someone else stays theirs and only an admin may overwrite it. `expected_version`: the version the
         form was edited from (see SweepStore.save). (record, whether it existed)."""
-        principal = require_role(principal, Role.RESEARCHER, "save sweeps")
-        existing = self._registry.find(config.name)
-        owner = principal.owner
-        if existing is not None:
-            require_owner(principal, existing.config.owner, f"overwrite {config.name}")
-            owner = existing.config.owner
-        config = config.model_copy(update={"owner": owner})
-        saved = self._registry.save(config, expected_version=expected_version, by=principal.name)
-        return saved, existing is not None
+        with audited(self._audit, principal, AuditAction.SAVE, config.name):
+            principal = require_role(principal, Role.RESEARCHER, "save sweeps")
+            existing = self._registry.find(config.name)
+            owner = principal.owner
+            if existing is not None:
+                require_owner(principal, existing.config.owner, f"overwrite {config.name}")
+                owner = existing.config.owner
+            config = config.model_copy(update={"owner": owner})
+            saved = self._registry.save(config, expected_version=expected_version, by=principal.name)
+            return saved, existing is not None
 
     def preflight(self, name: str) -> list[CheckResult]:
         """The deployer's checks for the saved sweep `name` (NotFound when there is none); reads only."""
@@ -66,30 +72,20 @@ class SweepActions:
     ) -> DeployProgress:
         """Deploy the saved sweep, reporting each step to `on_progress` and to the sweep's deploy record
         (which every host shows); the registry records the deployed spec on success."""
-        config = self._owned(principal, name, "deploy")
-        record = self._deploys.reporter(name, principal.name if principal else "") if self._deploys else None
-        last = DeployProgress(dag_id=config.dag_id)
-
-        def report(progress: DeployProgress) -> None:
-            nonlocal last
-            last = progress
-            if record is not None and not progress.finished:  # the outcome is recorded below
-                record(progress)
-            if on_progress is not None:
-                on_progress(progress)
-
-        try:
-            result = self._deployer.deploy(config, on_progress=report, cancelled=cancelled)
-            if result.ok:
-                self._registry.record_deploy(name, config.spec_hash)
-        except Exception as exc:  # the record must not stay "in progress"; the caller reports the error
-            if record is not None:
-                message = exc.message if isinstance(exc, BacktestError) else UNEXPECTED_STOP
-                record(last.model_copy(update={"finished": True, "ok": False, "error": message}))
-            raise
-        if record is not None:  # written once the registry holds the deploy: a reload then sees both
-            record(result)
-        return result
+        with audited(self._audit, principal, AuditAction.DEPLOY, name) as entry:
+            config = self._owned(principal, name, "deploy")
+            tracker = DeployTracker(self._deploys, config.dag_id, name, principal, on_progress)
+            try:
+                result = self._deployer.deploy(config, on_progress=tracker.report, cancelled=cancelled)
+                if result.ok:
+                    self._registry.record_deploy(name, config.spec_hash)
+                else:
+                    entry.failure = result.error or "the deployment did not finish"
+            except Exception as exc:
+                tracker.failed(exc)
+                raise
+            tracker.finished(result)  # once the registry holds the deploy: a reload then sees both
+            return result
 
     def last_deploy(self, name: str) -> DeployRecord | None:
         """The sweep's last deployment from any page and host (None: none known)."""
@@ -97,15 +93,19 @@ class SweepActions:
 
     def trigger(self, principal: Principal | None, name: str) -> RunSummary:
         """A new run of the deployed spec (first run or re-trigger), recorded in the registry."""
-        config = self._owned(principal, name, "trigger")
-        run = self._runs.trigger(config)
-        self._registry.record_run(name, run.run_id)
-        return run
+        with audited(self._audit, principal, AuditAction.TRIGGER, name) as entry:
+            config = self._owned(principal, name, "trigger")
+            run = self._runs.trigger(config)
+            entry.run_id = run.run_id
+            self._registry.record_run(name, run.run_id)
+            return run
 
     def retry_failed(self, principal: Principal | None, name: str, run_id: str) -> list[int]:
         """Clear only the run's failed chunks; the cleared map indices (empty: nothing had failed)."""
-        return self._runs.retry_failed(self._owned(principal, name, "retry"), run_id)
+        with audited(self._audit, principal, AuditAction.RETRY, name, run_id):
+            return self._runs.retry_failed(self._owned(principal, name, "retry"), run_id)
 
     def cancel(self, principal: Principal | None, name: str, run_id: str) -> CancelResult:
         """Stop the run (a finished run is left as it is)."""
-        return self._runs.cancel(self._owned(principal, name, "cancel"), run_id)
+        with audited(self._audit, principal, AuditAction.CANCEL, name, run_id):
+            return self._runs.cancel(self._owned(principal, name, "cancel"), run_id)

@@ -11,8 +11,10 @@ from pathlib import Path
 
 from airflow_backtest_framework.config import SweepConfig
 from services.airflow.models import RunState
-from services.bootstrap import compose
-from services.errors import DeployRefused, NotFound
+from services.bootstrap import compose, shared_cache
+from services.database import Database, database_url
+from services.errors import DeployRefused, NotFound, Unavailable
+from services.health import cache_ping
 from services.models import (
     CancelResult,
     CheckResult,
@@ -20,7 +22,7 @@ from services.models import (
     RunSummary,
     StepState,
 )
-from services.ports import Services
+from services.ports import AuditTrail, Services
 from services.registry import SweepRegistry
 from services.settings import Settings
 from tests.support.fake_sweep_progress import FakeMonitor, FakeResults
@@ -203,6 +205,11 @@ class FakeConnections:
         self.failing: dict[str, str] = {}  # check key -> detail, for checks that should fail
         self.calls = 0
 
+    def ping(self) -> None:
+        """/readyz's Airflow check: Unavailable while the fake Airflow API check is set failing."""
+        if "airflow_api" in self.failing:
+            raise Unavailable(f"Airflow API: {self.failing['airflow_api']}")
+
     def check_all(self) -> list[CheckResult]:
         self.calls += 1
         checks = [
@@ -246,15 +253,22 @@ class FakeServices(Services):
 
     @classmethod
     def create(
-        cls, folder: Path, settings: Settings | None = None, step_delay_s: float = 0.0, **overrides
+        cls,
+        folder: Path,
+        settings: Settings | None = None,
+        step_delay_s: float = 0.0,
+        audit: AuditTrail | None = None,
+        **overrides,
     ) -> FakeServices:
-        """Fakes in `folder`; `overrides` are Settings fields (e.g. max_grid_points) for default settings."""
+        """Fakes in `folder`; `overrides` are Settings fields (e.g. max_grid_points) for default settings;
+        the audit trail is the settings' database's (SQLite in `folder`) unless given."""
         settings = settings or Settings(app_data_dir=folder / "app", cache_dir=folder / "cache", **overrides)
         state = _State(folder / "fake-state.json")
         registry = SweepRegistry(folder / "registry", max_grid_points=settings.max_grid_points)
         deployer = FakeDeployer(state, step_delay_s=step_delay_s)
         runs = FakeRuns(state, deployer)
         monitor = FakeMonitor(runs)
+        services_connections = FakeConnections()
         services = compose(
             settings,
             registry=registry,
@@ -262,10 +276,16 @@ class FakeServices(Services):
             runs=runs,
             monitor=monitor,
             results=FakeResults(monitor, registry),
-            connections=FakeConnections(),
+            connections=services_connections,
             airflow_ui_url=lambda dag_id, run_id=None: (
                 f"http://fake-airflow/dags/{dag_id}" + (f"/runs/{run_id}" if run_id else "")
             ),
+            audit=audit,
+            readiness_checks={
+                "database": Database(database_url(settings)).ping,
+                "cache": cache_ping(shared_cache(settings)),
+                "airflow": services_connections.ping,
+            },
         )
         return cls(**{field.name: getattr(services, field.name) for field in fields(services)})
 

@@ -34,7 +34,7 @@ def test_an_empty_database_is_migrated_to_head(url: str) -> None:
     assert current_revision(engine) is None
     upgrade(engine)
     upgrade(engine)  # a second start (or a second host) changes nothing
-    assert current_revision(engine) == head_revision() == "0002_audit"
+    assert current_revision(engine) == head_revision() == "0003_sweep_summaries"
     assert {"sweeps", "app_meta", "audit_events"} <= set(inspect(engine).get_table_names())
 
 

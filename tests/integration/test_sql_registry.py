@@ -13,7 +13,7 @@ from airflow_backtest_framework.config import CONTEXT_MAX_GRID_POINTS, SweepConf
 from services.database import Database
 from services.db_tables import sweeps
 from services.errors import BadRequest, NotFound
-from services.models import NEW_SWEEP
+from services.models import NEW_SWEEP, SweepSummary
 from services.records import DamagedRecordError, SaveConflict
 from services.sql_registry import SqlSweepRegistry
 from tests.support.databases import BACKENDS, fresh_url
@@ -90,12 +90,29 @@ def test_a_damaged_row_is_listed_and_its_previous_version_restored(url: str) -> 
     registry.save(small_sweep(name="mr_a", description="second"))
     with registry._database.engine.begin() as connection:  # damage it as a bad manual edit would
         connection.execute(update(sweeps).where(sweeps.c.name == "mr_a").values(record="{"))
+    assert registry_at(url).list() == []  # a listing reads it (in another process too) and finds it damaged
+    [broken] = registry.damaged()
     with pytest.raises(DamagedRecordError, match="restore its previous version or delete it"):
         registry.get("mr_a")
-    [broken] = registry.damaged()
     assert broken.name == "mr_a" and broken.has_previous and registry.list() == []
     assert registry.restore_previous("mr_a").config.description == "first"  # the version before "second"
     assert registry.get("mr_a").config.description == "first" and registry.damaged() == []
+
+
+def test_summaries_are_what_the_records_say_also_for_rows_without_one(url: str) -> None:
+    registry = registry_at(url)
+    registry.save(small_sweep(name="older"))
+    saved = registry.save(small_sweep(name="newer"))
+    registry.record_deploy("newer", saved.config.spec_hash)
+    registry.record_run("newer", "manual__9")
+    with registry._database.engine.begin() as connection:  # as a row migrated from before summaries
+        connection.execute(
+            update(sweeps).where(sweeps.c.name == "older").values(summary=None, record_sha=None)
+        )
+    expected = [SweepSummary.of(record) for record in registry.list()]
+    assert registry_at(url).summaries() == expected
+    assert [s.name for s in expected] == ["newer", "older"] and expected[0].last_run_id == "manual__9"
+    assert expected[0].deployed == "yes" and expected[0].runs == 1 and registry.damaged() == []
 
 
 def test_a_larger_grid_cap_is_honoured(url: str) -> None:

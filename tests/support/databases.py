@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from services.audit import SqlAuditTrail
 from services.database import Database
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -28,3 +29,9 @@ def fresh_url(request: pytest.FixtureRequest, backend: str, folder: Path) -> str
 
 def fresh_database(request: pytest.FixtureRequest, backend: str, folder: Path, **options) -> Database:
     return Database(fresh_url(request, backend, folder), **options)
+
+
+def sqlite_audit(folder: Path) -> SqlAuditTrail:
+    """An audit trail in an SQLite file in `folder` (migrated at first use)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return SqlAuditTrail(Database(f"sqlite:///{folder / 'audit.db'}"))

@@ -78,7 +78,7 @@ def test_history_rows_carry_the_latest_run_and_clone_link(services) -> None:
     from components.sweeps_view import selection_links
     from pages.sweeps import history_rows
 
-    rows = {row["name"]: row for row in history_rows(services.registry.list())}
+    rows = {row["name"]: row for row in history_rows(services.registry.summaries())}
     assert set(rows) == {"mr_a", "mr_b", "never"}
     assert rows["never"]["last_state"] == "never run" and rows["never"]["deployed"] == "no"
     assert rows["mr_a"]["last_state"] == "running" and rows["mr_a"]["owner"] == "ann"
@@ -94,7 +94,7 @@ def test_history_rows_when_airflow_is_down_still_list_every_sweep(services, monk
         raise Unavailable("Airflow at http://127.0.0.1:1 is not answering")
 
     monkeypatch.setattr(services.runs, "latest_runs", down)
-    rows = {row["name"]: row for row in history_rows(services.registry.list())}
+    rows = {row["name"]: row for row in history_rows(services.registry.summaries())}
     assert set(rows) == {"mr_a", "mr_b", "never"}
     assert rows["mr_a"]["last_state"] == rows["mr_b"]["last_state"] == "unavailable"
     assert rows["never"]["last_state"] == "never run"

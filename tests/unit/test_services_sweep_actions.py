@@ -18,6 +18,7 @@ from services.registry import SweepRegistry
 from services.runs import RunService
 from services.storage import LocalFolderStore
 from services.sweep_actions import SweepActions
+from tests.support.databases import sqlite_audit
 from tests.support.sweeps import small_sweep
 
 ADMIN = Principal(name="root", role=Role.ADMIN)
@@ -67,7 +68,8 @@ def no_wait(_seconds: float) -> None:
 def actions_of(client: AirflowClient, registry: SweepRegistry, batch=None, sleep=no_wait) -> SweepActions:
     """The use cases over the real RunService and DeployService on `client`."""
     deployer = DeployService(LocalFolderStore(NO_DEPLOYS), client, max_grid_points=None)
-    return SweepActions(registry, deployer, RunService(client, batch, clock=Clock(sleep=sleep)))
+    audit = sqlite_audit(registry._folder.parent)  # beside the registry's folder, in the test's tmp_path
+    return SweepActions(registry, deployer, RunService(client, batch, clock=Clock(sleep=sleep)), audit)
 
 
 def test_retrigger_starts_a_run_and_records_it(world) -> None:

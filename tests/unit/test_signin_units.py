@@ -22,6 +22,7 @@ from services.settings import SettingsError, load_settings
 from services.shared_cache import DiskSharedCache
 from services.sweep_actions import SweepActions
 from tests.fakes import FakeServices
+from tests.support.databases import sqlite_audit
 from tests.support.sweeps import small_sweep
 
 ADMIN = Principal(name="ada", role=Role.ADMIN)
@@ -202,7 +203,7 @@ def test_a_pending_action_expires(tmp_path) -> None:
 
 
 def test_kiosk_links_are_admin_only_scoped_and_revocable(tmp_path) -> None:
-    links = KioskLinks(tmp_path)
+    links = KioskLinks(tmp_path, sqlite_audit(tmp_path))
     with pytest.raises(Forbidden):
         links.create(ANN, "floor")
     link = links.create(ADMIN, "floor", owner="ann", strategy=None)
