@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from bench.app_support import UPDATE_PATH, callback_specs, find_callback, http_json
 from bench.cluster import Cluster, two_instances
-from tests.e2e.helpers import DEPLOY_STEPS, choose_strategy, history_row, save_sweep, type_into
+from tests.e2e.helpers import DEPLOY_STEPS, choose_strategy, history_row, save_sweep, snap, type_into
 from tests.support.sweeps import small_sweep
 
 pytestmark = pytest.mark.e2e
@@ -70,6 +70,7 @@ def test_a_deploy_started_on_a_shows_its_progress_reloaded_from_b(cluster: Clust
         panel_b = page_b.locator("#deploy-panel")
         expect(panel_b).to_contain_text("Deployment in progress, started by")
         expect(panel_b.locator(".progress-bar")).to_have_text("3 of 5")
+        snap(page_b, "deploy-followed-from-another-instance")
     finally:
         cluster.held.release()
     # B follows it to the end without a reload, as A's own page does
