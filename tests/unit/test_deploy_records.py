@@ -45,3 +45,28 @@ def test_a_deploy_that_went_silent_reads_as_interrupted(tmp_path: Path) -> None:
     assert last is not None and last.progress.finished and not last.progress.ok
     assert "stopped reporting at 12:00:00 UTC" in (last.progress.error or "")
     assert "Deploy again" in (last.progress.error or "")
+
+
+def test_a_deploy_ending_on_an_exception_is_recorded_failed_at_its_last_step(tmp_path: Path) -> None:
+    from services.auth import Principal, Role
+    from services.deploy_records import UNEXPECTED_STOP, DeployTracker
+    from services.errors import Unavailable
+
+    clock = [START]
+    seen: list[DeployProgress] = []
+    ann = Principal(name="ann", role=Role.RESEARCHER)
+    for name, error, expected in (
+        ("mr_spy", Unavailable("Airflow did not answer."), "Airflow did not answer."),
+        ("mo_spy", RuntimeError("boom at /srv/app/x.py"), UNEXPECTED_STOP),  # no internals shown
+    ):
+        tracker = DeployTracker(records(tmp_path, clock), f"backtest_{name}", name, ann, seen.append)
+        progress = DeployProgress(dag_id=f"backtest_{name}")
+        progress.steps[0].state = StepState.DONE
+        tracker.report(progress)
+        tracker.failed(error)
+
+        last = records(tmp_path, clock).last(name)
+        assert last is not None and last.by == "ann"
+        assert last.progress.finished and not last.progress.ok and last.progress.error == expected
+        assert last.progress.steps[0].state == StepState.DONE  # the steps it had done stay shown
+    assert len(seen) == 2  # the caller's callback got each step
