@@ -3,6 +3,7 @@ with its own data and cache folders, sharing one PostgreSQL, one Redis, a Celery
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import signal
@@ -68,6 +69,13 @@ class Instance:
         """As a host that dies: SIGKILL to gunicorn and its workers, no shutdown."""
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
+
+    def warm(self) -> None:
+        """Each worker builds its services (and checks the database's schema) before the first user comes:
+        /readyz uses them all."""
+        for _ in range(GUNICORN_WORKERS * 2):
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(self.url + "/readyz", timeout=30).close()
 
     def serving(self) -> bool:
         try:
@@ -175,6 +183,7 @@ def instance(
     served = Instance(name, f"http://127.0.0.1:{port}", process, log_path)
     try:
         _wait(served.serving, process, log_path, f"instance {name}")
+        served.warm()
         yield served
     finally:
         _stop(process)
