@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pydantic import BaseModel, Field
 from sqlalchemy import func, insert, select
@@ -23,9 +23,6 @@ from services.auth import Principal, Role, require_role
 from services.database import Database
 from services.db_tables import audit_events, utc
 from services.errors import BacktestError, BadRequest, Conflict, Forbidden, NotFound, trim
-
-if TYPE_CHECKING:
-    from services.ports import AuditTrail
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +200,12 @@ def _cell(value: str) -> str:
     return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+class AuditRecorder(Protocol):
+    """What `audited` needs of a trail (services.ports.AuditTrail is the whole port)."""
+
+    def record(self, event: AuditEvent) -> None: ...
+
+
 @dataclass
 class AuditEntry:
     """What a use case adds while it runs: the run it made, or why it failed without raising."""
@@ -221,7 +224,7 @@ def outcome_of(exc: BaseException) -> tuple[Outcome, str]:
 
 @contextmanager
 def audited(
-    trail: AuditTrail, principal: Principal | None, action: AuditAction, sweep: str = "", run_id: str = ""
+    trail: AuditRecorder, principal: Principal | None, action: AuditAction, sweep: str = "", run_id: str = ""
 ) -> Iterator[AuditEntry]:
     """Record `action` once it ended: ok, refused or failed (with the reason), then let errors go on."""
     entry = AuditEntry(run_id=run_id)

@@ -40,7 +40,7 @@ from services.ports import (
     Services,
     SweepStore,
 )
-from services.record_import import import_json_records
+from services.record_import import import_json_records, import_kiosk_links
 from services.results import ResultsService
 from services.results_cache import ResultsTables
 from services.runs import RunService
@@ -99,6 +99,7 @@ def open_database(settings: Settings) -> Database:
 
     def import_records(engine) -> None:
         import_json_records(engine, settings.app_data_dir, settings.max_grid_points)
+        import_kiosk_links(engine, settings.app_data_dir)
 
     return Database(database_url(settings), prepare=import_records)
 
@@ -209,7 +210,7 @@ def _compose(settings: Settings, adapters: _Adapters) -> Services:
         results=results,
         connections=adapters.connections,
         airflow_ui_url=adapters.airflow_ui_url,
-        audit=SqlAuditTrail(database),
+        database=database,
         readiness_checks={
             "database": database.ping,
             "cache": cache_ping(monitor_cache),
@@ -229,11 +230,14 @@ def compose(
     connections: Connections,
     airflow_ui_url: AirflowLinks,
     readiness_checks: Mapping[str, Callable[[], object]],
+    database: Database | None = None,
     audit: AuditTrail | None = None,
 ) -> Services:
-    """The services every page uses, over the ports' implementations (tests pass fakes here); the audit
-    trail is the settings' database's unless given. `readiness_checks`: /readyz's components."""
-    audit = audit if audit is not None else SqlAuditTrail(Database(database_url(settings)))
+    """The services every page uses, over the ports' implementations (tests pass fakes here): the audit
+    trail and the kiosk links in `database` (the settings' one unless given), the audit trail there
+    unless given. `readiness_checks`: /readyz's components."""
+    database = database if database is not None else open_database(settings)
+    audit = audit if audit is not None else SqlAuditTrail(database)
     flags = open_shared(settings, FLAGS_FOLDER)
     return Services(
         settings=settings,
@@ -250,7 +254,7 @@ def compose(
         actions=SweepActions(registry, deployer, runs, audit, DeployRecords(flags)),
         airflow_ui_url=airflow_ui_url,
         pending=PendingActions(open_shared(settings, PENDING_FOLDER)),
-        kiosk=KioskLinks(settings.app_data_dir, audit),
+        kiosk=KioskLinks(database, audit),
         audit=audit,
         readiness=Readiness(readiness_checks),
     )

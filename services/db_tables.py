@@ -46,6 +46,18 @@ audit_events = Table(
     Column("reason", String, nullable=False),
 )
 
+kiosk_links = Table(
+    "kiosk_links",
+    metadata,
+    Column("token", String, primary_key=True),
+    Column("label", String, nullable=False),
+    Column("owner", String),
+    Column("strategy", String),
+    Column("state", String),
+    Column("created_by", String, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
 
 def utc(moment: datetime) -> datetime:
     """A timestamp read back as UTC (SQLite keeps none of the timezone it was given)."""

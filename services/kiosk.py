@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import os
 import secrets
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import SQLAlchemyError
 
-from services.audit import AuditAction, audited
+from services.audit import AuditAction, AuditRecorder, audited
 from services.auth import Principal, Role, require_role
-from services.errors import NotFound
-
-if TYPE_CHECKING:
-    from services.ports import AuditTrail
+from services.database import Database, unavailable
+from services.db_tables import kiosk_links, utc
+from services.errors import BacktestError, NotFound
 
 TOKEN_BYTES = 24
 FILE_NAME = "kiosk-links.json"
-FILE_MODE = 0o600
+MAX_TOKEN_CHARS = 64  # token_urlsafe(24) is 32 characters; anything longer is not a link of ours
 MAX_LABEL_CHARS = 80
 REFERENCE_CHARS = 12
 
@@ -58,41 +55,51 @@ class KioskLink(BaseModel):
 
 
 class _Links(BaseModel):
+    """The JSON file kiosk links were kept in before the database (read once, by the import)."""
+
     links: dict[str, KioskLink] = Field(default_factory=dict)
 
 
-class KioskLinks:
-    """The links in one JSON file under the app data folder (0600, atomic writes, a file lock for workers).
-    Every lookup reads the file, so a revoked link stops at its next request in every worker."""
+def read_links_file(app_data_dir: Path) -> list[KioskLink]:
+    """The links of an install's `kiosk-links.json` ([] when there is none or it cannot be read)."""
+    try:
+        return list(_Links.model_validate_json((app_data_dir / FILE_NAME).read_bytes()).links.values())
+    except (OSError, ValidationError):
+        return []
 
-    def __init__(self, folder: Path, audit: AuditTrail) -> None:
-        self._path = folder / FILE_NAME
+
+def _link(row) -> KioskLink:
+    return KioskLink(
+        token=row.token,
+        label=row.label,
+        owner=row.owner,
+        strategy=row.strategy,
+        state=row.state,
+        created_by=row.created_by,
+        created_at=utc(row.created_at),
+    )
+
+
+def link_row(link: KioskLink) -> dict[str, object]:
+    return {**link.model_dump(), "created_at": link.created_at.astimezone(UTC)}
+
+
+class KioskLinks:
+    """The links in the app's database (table `kiosk_links`), shared by every worker and host. Every
+    lookup reads it, so a revoked link stops at its next request everywhere. The tokens are kept as
+    they are (admins copy the links from /admin): treat the database like the secrets it holds."""
+
+    def __init__(self, database: Database, audit: AuditRecorder) -> None:
+        self._database = database
         self._audit = audit  # every create and revoke, allowed or not
 
     @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self._path.parent / ".kiosk.lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
-    def _read(self) -> _Links:
+    def _answering(self) -> Iterator[None]:
+        """A database that does not answer says so in words (no driver text, no URL password)."""
         try:
-            return _Links.model_validate_json(self._path.read_bytes())
-        except FileNotFoundError:
-            return _Links()
-        except (OSError, ValidationError):  # a damaged file opens no wall: fail closed
-            return _Links()
-
-    def _write(self, links: _Links) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self._path.parent, prefix=".kiosk-")
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(links.model_dump_json(indent=1))
-        os.replace(tmp, self._path)
+            yield
+        except SQLAlchemyError as exc:
+            raise unavailable(self._database.engine, exc) from None
 
     def create(self, principal: Principal | None, label: str = "", **wall_filter: str | None) -> KioskLink:
         """A new link (admins only), scoped to the wall filtered by owner/strategy/state."""
@@ -106,28 +113,32 @@ class KioskLinks:
                 **{key: (value or None) for key, value in wall_filter.items()},
             )
             entry.run_id = link.reference
-            with self._locked():
-                links = self._read()
-                links.links[link.token] = link
-                self._write(links)
+            with self._answering(), self._database.engine.begin() as connection:
+                connection.execute(insert(kiosk_links).values(**link_row(link)))
             return link
 
     def revoke(self, principal: Principal | None, token: str) -> None:
         with audited(self._audit, principal, AuditAction.KIOSK_REVOKE, run_id=reference(token)):
             require_role(principal, Role.ADMIN, "revoke kiosk links")
-            with self._locked():
-                links = self._read()
-                if links.links.pop(token, None) is None:
-                    raise NotFound("no such kiosk link")
-                self._write(links)
+            with self._answering(), self._database.engine.begin() as connection:
+                gone = connection.execute(delete(kiosk_links).where(kiosk_links.c.token == token)).rowcount
+            if not gone:
+                raise NotFound("no such kiosk link")
 
     def list(self, principal: Principal | None) -> list[KioskLink]:
         require_role(principal, Role.ADMIN, "list kiosk links")
-        return sorted(self._read().links.values(), key=lambda link: link.created_at, reverse=True)
+        query = select(kiosk_links).order_by(kiosk_links.c.created_at.desc())
+        with self._answering(), self._database.engine.connect() as connection:
+            return [_link(row) for row in connection.execute(query)]
 
     def find(self, token: object) -> KioskLink | None:
-        """The live link of `token`, or None (unknown or revoked)."""
-        if not isinstance(token, str) or not token:
+        """The live link of `token`, or None (unknown, revoked, or the database not answering: a wall
+        screen fails closed)."""
+        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
             return None
-        link = self._read().links.get(token)
-        return link if link is not None and secrets.compare_digest(link.token, token) else None
+        try:
+            with self._database.engine.connect() as connection:
+                row = connection.execute(select(kiosk_links).where(kiosk_links.c.token == token)).first()
+        except (SQLAlchemyError, BacktestError):
+            return None
+        return _link(row) if row is not None and secrets.compare_digest(row.token, token) else None

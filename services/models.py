@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, BeforeValidator, Field, field_serializer, field_validator
 
@@ -228,6 +228,16 @@ class SweepRecord(BaseModel):
         if self.deployed_hash is None:
             return "no"
         return "yes" if self.deployed_hash == self.config.spec_hash else "older spec"
+
+
+class SweepDag(Protocol):
+    """A saved sweep as far as its runs go: its name and its DAG (a SweepConfig, or a SweepSummary)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dag_id(self) -> str: ...
 
 
 class SweepSummary(BaseModel):

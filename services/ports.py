@@ -16,6 +16,7 @@ from services.models import (
     EquityCurve,
     RunProgress,
     RunSummary,
+    SweepDag,
     SweepRecord,
     SweepStatus,
     SweepSummary,
@@ -35,16 +36,6 @@ if TYPE_CHECKING:
 ProgressCallback = Callable[[DeployProgress], None]
 CancelCheck = Callable[[], bool]
 AirflowLinks = Callable[[str, str | None], str]
-
-
-class SweepDag(Protocol):
-    """A saved sweep as far as its runs go: its name and its DAG (a SweepConfig, or a SweepSummary)."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def dag_id(self) -> str: ...
 
 
 class SweepStore(Protocol):

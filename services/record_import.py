@@ -12,7 +12,9 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from airflow_backtest_framework.config import CONTEXT_MAX_GRID_POINTS
-from services.db_tables import app_meta, sweeps
+from services.db_tables import app_meta, kiosk_links, sweeps
+from services.kiosk import FILE_NAME as KIOSK_FILE_NAME
+from services.kiosk import link_row, read_links_file
 from services.models import FIRST_VERSION, SweepRecord
 from services.records import previous_path
 from services.registry import RECORD_SUFFIX, SweepRegistry
@@ -21,6 +23,7 @@ from services.sql_registry import derived_columns
 log = logging.getLogger(__name__)
 
 IMPORT_KEY = "json_records_import"
+KIOSK_IMPORT_KEY = "kiosk_links_import"
 
 
 def _read(path: Path) -> str | None:
@@ -86,3 +89,24 @@ def import_json_records(engine: Engine, app_data_dir: Path, max_grid_points: int
     if names:
         log.info("imported %d sweep records from %s into the database", len(names), folder)
     return len(names)
+
+
+def import_kiosk_links(engine: Engine, app_data_dir: Path) -> int | None:
+    """Copy the links of `APP_DATA_DIR/kiosk-links.json` into the database, once (recorded like the
+    records' import; the file is left in place). The number imported; None when it had run already."""
+    links = read_links_file(app_data_dir)
+    marker = {"count": len(links), "file": str(app_data_dir / KIOSK_FILE_NAME)}
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                insert(app_meta).values(key=KIOSK_IMPORT_KEY, value=json.dumps(marker), at=datetime.now(UTC))
+            )
+            taken = set(connection.execute(select(kiosk_links.c.token)).scalars())
+            rows = [link_row(link) for link in links if link.token not in taken]
+            if rows:
+                connection.execute(insert(kiosk_links), rows)
+    except IntegrityError:
+        return None
+    if links:
+        log.info("imported %d kiosk links from %s into the database", len(links), marker["file"])
+    return len(links)

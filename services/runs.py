@@ -14,11 +14,10 @@ from services.airflow.models import DagRun, RunState, TaskState
 from services.clock import SYSTEM_CLOCK, Clock
 from services.deadline import deadline
 from services.errors import Conflict, DeployRefused, NotFound
-from services.models import CancelResult, RunSummary
+from services.models import CancelResult, RunSummary, SweepDag
 
 if TYPE_CHECKING:
     from services.aws.batch import BatchJob
-    from services.ports import SweepDag
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel, Field
 
@@ -16,9 +16,6 @@ from airflow_backtest_framework.config import SweepConfig
 from services.airflow.models import RunState, RunStateField
 from services.models import PointState, SweepRecord, SweepStatus
 from services.shared_cache import SharedCache
-
-if TYPE_CHECKING:
-    from services.ports import SweepStore
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +38,12 @@ HISTORY_LOCK_EXPIRE_S = 10  # a read and a write; a holder that died frees it af
 BUILD_LOCK_EXPIRE_S = 120  # a rebuild whose worker died frees its lock after this
 OUTAGE_KEY = "wall-outage-since"  # when a board first found Airflow not answering (shared by every worker)
 OUTAGE_EXPIRE_S = 7 * 24 * 3600
+
+
+class SavedSweeps(Protocol):
+    """What the wall reads of the registry (services.ports.SweepStore)."""
+
+    def list(self) -> list[SweepRecord]: ...
 
 
 class StatusSource(Protocol):
@@ -140,7 +143,7 @@ class WallService:
 
     def __init__(
         self,
-        registry: SweepStore,
+        registry: SavedSweeps,
         monitor: StatusSource,
         cache: SharedCache,
         *,

@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, inspect
 
+from services.audit import SqlAuditTrail
+from services.auth import Principal, Role
 from services.database import Database, current_revision, head_revision, make_engine, upgrade
 from services.db_tables import sweeps
+from services.kiosk import KioskLink, KioskLinks, _Links
 from services.models import SweepRecord
-from services.record_import import import_json_records, imported
+from services.record_import import import_json_records, import_kiosk_links, imported
 from services.registry import SweepRegistry
 from services.settings import PROJECT_ROOT, Settings
 from services.sql_registry import SqlSweepRegistry
@@ -22,6 +25,8 @@ from tests.support.databases import BACKENDS, fresh_url
 from tests.support.sweeps import small_sweep
 
 FIRST_REVISION = "0001_sweeps"
+NOW = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+BOSS = Principal(name="boss", role=Role.ADMIN)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -34,8 +39,8 @@ def test_an_empty_database_is_migrated_to_head(url: str) -> None:
     assert current_revision(engine) is None
     upgrade(engine)
     upgrade(engine)  # a second start (or a second host) changes nothing
-    assert current_revision(engine) == head_revision() == "0003_sweep_summaries"
-    assert {"sweeps", "app_meta", "audit_events"} <= set(inspect(engine).get_table_names())
+    assert current_revision(engine) == head_revision() == "0004_kiosk_links"
+    assert {"sweeps", "app_meta", "audit_events", "kiosk_links"} <= set(inspect(engine).get_table_names())
 
 
 def test_a_database_at_an_older_revision_upgrades_keeping_its_rows(url: str) -> None:
@@ -59,6 +64,8 @@ def test_a_database_at_an_older_revision_upgrades_keeping_its_rows(url: str) -> 
         )
     registry = SqlSweepRegistry(Database(url))  # its first use migrates to head
     assert registry.get("kept").run_ids == ["manual__1"]
+    [summary] = registry.summaries()  # a row from before summaries gets one at its first listing
+    assert (summary.name, summary.runs, summary.last_run_id) == ("kept", 1, "manual__1")
     assert current_revision(engine) == head_revision()
     assert "audit_events" in inspect(engine).get_table_names()
 
@@ -136,3 +143,15 @@ def test_without_database_url_the_database_is_a_file_in_the_app_data_folder(tmp_
     assert database_url(Settings(app_data_dir=tmp_path)) == f"sqlite:///{tmp_path / 'backtest.db'}"
     pg = Settings(database_url="postgresql://u:p@db.internal/app")
     assert database_url(pg) == "postgresql+psycopg://u:p@db.internal/app"
+
+
+def test_kiosk_links_of_the_json_file_are_imported_once(url: str, tmp_path: Path) -> None:
+    link = KioskLink(token="tok-" + "x" * 28, label="floor", owner="ann", created_by="boss", created_at=NOW)
+    (tmp_path / "kiosk-links.json").write_text(_Links(links={link.token: link}).model_dump_json())
+    database = Database(url, prepare=lambda engine: import_kiosk_links(engine, tmp_path))
+    links = KioskLinks(database, SqlAuditTrail(database))
+    assert links.find(link.token) == link and links.find("tok-other") is None
+    links.revoke(BOSS, link.token)
+    again = Database(url, prepare=lambda engine: import_kiosk_links(engine, tmp_path))
+    assert KioskLinks(again, SqlAuditTrail(again)).find(link.token) is None  # a revoked link stays revoked
+    assert (tmp_path / "kiosk-links.json").exists()

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Request
 
 from services import users
 from services.auth import Principal, Role, role_from_claim
+from services.database import Database
 from services.errors import BadRequest, Forbidden
 from services.kiosk import KioskLinks
 from services.pending import PendingActions
@@ -203,7 +204,8 @@ def test_a_pending_action_expires(tmp_path) -> None:
 
 
 def test_kiosk_links_are_admin_only_scoped_and_revocable(tmp_path) -> None:
-    links = KioskLinks(tmp_path, sqlite_audit(tmp_path))
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    links = KioskLinks(Database(url), sqlite_audit(tmp_path))
     with pytest.raises(Forbidden):
         links.create(ANN, "floor")
     link = links.create(ADMIN, "floor", owner="ann", strategy=None)
@@ -212,7 +214,10 @@ def test_kiosk_links_are_admin_only_scoped_and_revocable(tmp_path) -> None:
         "strategy": None,
         "state": None,
     }
-    assert stat.S_IMODE(os.stat(tmp_path / "kiosk-links.json").st_mode) == 0o600
+    assert (
+        KioskLinks(Database(f"sqlite:///{tmp_path / 'app.db'}"), sqlite_audit(tmp_path)).find(link.token)
+        == link
+    )
     with pytest.raises(Forbidden):
         links.list(VIC)
     assert [item.token for item in links.list(ADMIN)] == [link.token]
