@@ -85,12 +85,16 @@ def summary_view(record: SweepRecord | None) -> dict:
     hint = "" if deployed else "Deploy the current spec first."
     principal = get_principal()  # a courtesy: the server refuses anyway (components.access, SweepActions)
     may_act = may_act_on(principal, record.config.owner)
+    last = get_services().actions.last_deploy(record.name)
+    deploying = last is not None and not last.progress.finished  # from any page or host
     if not may_act:
         hint = f"Only {record.config.owner} or an admin can deploy and run this sweep."
+    elif deploying:
+        hint = "A deployment of this sweep is running: its steps show under Deploy."
     return {
         "summary": make_sweep_summary(record),
-        "deploy_disabled": not may_act,
-        "trigger_disabled": not may_act or not deployed,
+        "deploy_disabled": not may_act or deploying,
+        "trigger_disabled": not may_act or not deployed or deploying,
         "hint": hint,
     }
 
@@ -106,9 +110,10 @@ def summary_view(record: SweepRecord | None) -> dict:
         "current": Input(ShellIds.CURRENT_SWEEP, "data"),
         "_result": Input(Ids.RESULT, "data"),
         "_touched": Input(ShellIds.SWEEP_TOUCHED, "data"),  # a trigger adds a run to the record
+        "_following": Input(Ids.WATCH, "disabled"),  # a deployment started elsewhere began or ended
     },
 )
-def show_summary(current, _result, _touched):
+def show_summary(current, _result, _touched, _following):
     try:
         return summary_view(_record(current))
     except Exception as exc:

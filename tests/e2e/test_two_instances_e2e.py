@@ -70,6 +70,8 @@ def test_a_deploy_started_on_a_shows_its_progress_reloaded_from_b(cluster: Clust
         panel_b = page_b.locator("#deploy-panel")
         expect(panel_b).to_contain_text("Deployment in progress, started by")
         expect(panel_b.locator(".progress-bar")).to_have_text("3 of 5")
+        expect(page_b.locator("#deploy-button")).to_be_disabled()  # one deployment at a time, any host
+        expect(page_b.locator("#deploy-trigger-hint")).to_contain_text("deployment of this sweep is running")
         snap(page_b, "deploy-followed-from-another-instance")
     finally:
         cluster.held.release()
@@ -77,6 +79,8 @@ def test_a_deploy_started_on_a_shows_its_progress_reloaded_from_b(cluster: Clust
     expect(panel_b).to_contain_text("Deployed and unpaused.", timeout=30_000)
     expect(panel_b.locator(".progress-bar")).to_have_text(f"{DEPLOY_STEPS} of {DEPLOY_STEPS}")
     expect(page_a.locator("#deploy-panel")).to_contain_text("Deployed and unpaused.", timeout=30_000)
+    expect(page_b.locator("#deploy-button")).to_be_enabled()
+    expect(page_b.locator("#deploy-trigger")).to_be_enabled()
     page_b.reload()
     page_b.select_option("#deploy-pick", name)
     expect(panel_b).to_contain_text("Last deployment, started by")

@@ -106,14 +106,16 @@ def test_panel_shows_the_steps_to_come_for_another_sweeps_result(services):
 
 
 def test_another_page_load_follows_a_running_deploy_then_shows_its_outcome(services):
-    from pages.deploy import panel_view, run_deploy
+    from pages.deploy import panel_view, run_deploy, summary_view
 
     seen_while_running = []
+    summaries_while_running = []
 
     def report(progress) -> None:  # what a page opened elsewhere shows while this deploy runs
         if 0 < progress.fraction < 1:
             panel, follow = panel_view(None, "mr_spy")
             seen_while_running.append((str(panel.to_plotly_json()), follow))
+            summaries_while_running.append(summary_view(services.registry.get("mr_spy")))
 
     assert run_deploy("mr_spy", "session", 1, report).ok
     panel, follow = panel_view(None, "mr_spy")
@@ -123,6 +125,10 @@ def test_another_page_load_follows_a_running_deploy_then_shows_its_outcome(servi
     assert "Deployment in progress, started by " in seen_while_running[0][0]
     assert "Last deployment, started by " in rendered and "5 of 5" in rendered
     assert follow is False
+    assert all(view["deploy_disabled"] and view["trigger_disabled"] for view in summaries_while_running)
+    assert "A deployment of this sweep is running" in summaries_while_running[0]["hint"]
+    after = summary_view(services.registry.get("mr_spy"))
+    assert not after["deploy_disabled"] and not after["trigger_disabled"] and after["hint"] == ""
 
 
 def test_trigger_records_the_run_and_links_to_monitor(services):
