@@ -201,12 +201,19 @@ def deploy(set_progress, n_clicks, current, session):
     Input(Ids.CANCEL, "n_clicks"),
     State(Ids.SESSION, "data"),
     State(Ids.DEPLOY, "n_clicks"),
+    State(ShellIds.CURRENT_SWEEP, "data"),
     prevent_initial_call=True,
 )
-def cancel(n_clicks, session, attempt):
+def cancel(n_clicks, session, attempt, current):
     if not n_clicks:
         raise PreventUpdate
-    get_services().flags.set(cancel_key(session, attempt or 0))
+    services = get_services()
+    services.flags.set(cancel_key(session, attempt or 0))
+    try:  # Dash stops the job at once: the sweep's record says so for every page and host
+        if current:
+            services.actions.cancel_deploy(get_principal(), current)
+    except Exception as exc:
+        return make_error_alert(exc, title="Deployment cancelled, but not recorded as such.")
     return make_alert(
         "Deployment cancelled. Steps already ticked stay done; deploying again is safe.", color="warning"
     )

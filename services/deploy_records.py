@@ -17,6 +17,7 @@ RECORD_TTL_S = 7 * 24 * 3600.0
 # reported nothing for this long has lost the process that ran it.
 SILENT_AFTER = timedelta(minutes=5)
 KEY_PREFIX = "deploy-progress:"
+CANCELLED = "cancelled"  # the deployer's own word when it stops at a cancel flag
 UNEXPECTED_STOP = "The deployment stopped on an unexpected error: deploy again."
 
 
@@ -48,6 +49,21 @@ class DeployRecords:
             self._cache.set(KEY_PREFIX + name, record.model_dump_json(), expire=RECORD_TTL_S)
 
         return report
+
+    def mark_cancelled(self, name: str) -> None:
+        """The sweep's running deployment ends as cancelled (its job may be stopped before it can say so)."""
+        raw = self._cache.get(KEY_PREFIX + name)
+        if raw is None:
+            return
+        try:
+            record = DeployRecord.model_validate_json(raw)
+        except ValidationError:
+            return
+        if record.progress.finished:
+            return
+        progress = record.progress.model_copy(update={"finished": True, "ok": False, "error": CANCELLED})
+        stopped = record.model_copy(update={"progress": progress, "reported_at": self._now()})
+        self._cache.set(KEY_PREFIX + name, stopped.model_dump_json(), expire=RECORD_TTL_S)
 
     def last(self, name: str) -> DeployRecord | None:
         """The sweep's last deployment; one unfinished that went silent is shown as interrupted."""

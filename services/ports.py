@@ -208,6 +208,9 @@ class SweepActions(Protocol):
 
     def cancel(self, principal: Principal | None, name: str, run_id: str) -> CancelResult: ...
 
+    def cancel_deploy(self, principal: Principal | None, name: str) -> None:
+        """Record the sweep's running deployment as cancelled."""
+
     def last_deploy(self, name: str) -> DeployRecord | None:
         """The sweep's last deployment, from any page load on any host."""
 

@@ -87,6 +87,12 @@ class SweepActions:
             tracker.finished(result)  # once the registry holds the deploy: a reload then sees both
             return result
 
+    def cancel_deploy(self, principal: Principal | None, name: str) -> None:
+        """The sweep's running deployment is recorded as cancelled (its job is being stopped)."""
+        self._owned(principal, name, "cancel the deployment of")
+        if self._deploys is not None:
+            self._deploys.mark_cancelled(name)
+
     def last_deploy(self, name: str) -> DeployRecord | None:
         """The sweep's last deployment from any page and host (None: none known)."""
         return self._deploys.last(name) if self._deploys is not None else None

@@ -83,7 +83,9 @@ def test_a_refused_deploy_ends_with_the_reason(services):
 def test_cancel_stops_the_deploy_at_the_next_step(services):
     from pages.deploy import cancel, run_deploy
 
-    alert = cancel(1, "session", 3)
+    run_deploy("mr_spy", "before", 1, lambda _p: None)
+    alert = cancel(1, "session", 3, "mr_spy")
+    assert services.actions.last_deploy("mr_spy").progress.ok  # a finished deploy stays as it was
     result = run_deploy("mr_spy", "session", 3, lambda _p: None)
     other_click = run_deploy("mr_spy", "session", 4, lambda _p: None)
 
@@ -91,6 +93,21 @@ def test_cancel_stops_the_deploy_at_the_next_step(services):
     assert not result.ok and result.error == "cancelled"
     assert other_click.ok  # a flag belongs to one click of one page load
     assert services.flags.has("deploy-cancel:session:3")
+
+
+def test_cancel_records_the_running_deploy_as_cancelled_for_every_page(services):
+    from pages.deploy import cancel, run_deploy
+
+    seen = []
+
+    def report(progress) -> None:  # Dash stops the job at the cancel: what the record says then
+        if 0 < progress.fraction < 1 and not seen:
+            cancel(1, "session", 1, "mr_spy")
+            seen.append(services.actions.last_deploy("mr_spy").progress)
+
+    run_deploy("mr_spy", "session", 2, report)
+
+    assert seen[0].finished and not seen[0].ok and seen[0].error == "cancelled"
 
 
 def test_panel_shows_the_steps_to_come_for_another_sweeps_result(services):

@@ -70,3 +70,20 @@ def test_a_deploy_ending_on_an_exception_is_recorded_failed_at_its_last_step(tmp
         assert last.progress.finished and not last.progress.ok and last.progress.error == expected
         assert last.progress.steps[0].state == StepState.DONE  # the steps it had done stay shown
     assert len(seen) == 2  # the caller's callback got each step
+
+
+def test_cancelling_ends_a_running_record_and_leaves_a_finished_one(tmp_path: Path) -> None:
+    clock = [START]
+    running = records(tmp_path, clock).reporter("mr_spy", "ann")
+    running(DeployProgress(dag_id="backtest_mr_spy"))
+    done = records(tmp_path, clock).reporter("mo_spy", "ann")
+    done(DeployProgress(dag_id="backtest_mo_spy", finished=True, ok=True))
+
+    for name in ("mr_spy", "mo_spy", "unknown"):
+        records(tmp_path, clock).mark_cancelled(name)
+
+    cancelled = records(tmp_path, clock).last("mr_spy")
+    assert cancelled is not None and cancelled.progress.finished and cancelled.progress.error == "cancelled"
+    finished = records(tmp_path, clock).last("mo_spy")
+    assert finished is not None and finished.progress.ok and finished.progress.error is None
+    assert records(tmp_path, clock).last("unknown") is None
