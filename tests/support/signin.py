@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import sqlite3
 from pathlib import Path
 
 from services.auth import Role
@@ -67,16 +69,44 @@ def find_dep(deps: list[dict], input_id: str) -> dict:
     )
 
 
+# What the app's SQLite database holds as state; the rest (its WAL, the migrations' bookkeeping, the
+# one-time import marker) changes when a read first opens it, and the audit trail records refused
+# attempts too, by design (tests/integration/test_audit.py checks what it records).
+STATE_TABLES = ("sweeps", "kiosk_links")
+SQLITE_SIDE_FILES = ("-wal", "-shm", ".lock", "-journal")
+
+
+def _database_state(path: Path) -> str | None:
+    """A hash of the state tables' rows of the SQLite file at `path` (None when they are all empty)."""
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
+        present = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        rows = [
+            (table, sorted(map(repr, connection.execute(f"SELECT * FROM {table}"))))
+            for table in STATE_TABLES
+            if table in present
+        ]
+    if not any(table_rows for _table, table_rows in rows):
+        return None
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
 def snapshot(folder: Path) -> dict[str, str]:
-    """Every file that records state under `folder` (registry, fake Airflow, kiosk links), by content hash;
-    caches are left out (reads may touch them)."""
-    return {
-        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-        and not {"cache", "server"} & set(path.relative_to(folder).parts)
-        and path.suffix != ".log"
-    }
+    """Every file that records state under `folder` (registry, fake Airflow, kiosk links), by content hash,
+    and the state tables of its SQLite databases; caches are left out (reads may touch them)."""
+    found: dict[str, str] = {}
+    for path in sorted(folder.rglob("*")):
+        parts = set(path.relative_to(folder).parts)
+        if not path.is_file() or {"cache", "server"} & parts or path.suffix == ".log":
+            continue
+        if path.name.endswith(SQLITE_SIDE_FILES):
+            continue
+        if path.suffix == ".db":
+            state = _database_state(path)
+            if state is not None:
+                found[str(path.relative_to(folder))] = state
+            continue
+        found[str(path.relative_to(folder))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
 
 
 def fetch_script(body: dict) -> str:

@@ -47,3 +47,15 @@ def test_probes_pass_any_host_but_pages_do_not(tmp_path) -> None:
     assert client.get("/readyz", headers={"Host": "10.0.3.17:8050"}).status_code == 200
     assert client.get("/sweeps", headers={"Host": "10.0.3.17:8050"}).status_code == 400
     assert client.post("/healthz", headers={"Host": "10.0.3.17:8050"}).status_code == 400
+
+
+def test_the_composition_roots_readiness_asks_the_real_database_cache_and_airflow(tmp_path) -> None:
+    from services.bootstrap import build_services
+    from services.settings import Settings
+
+    settings = Settings(
+        app_data_dir=tmp_path / "app",
+        cache_dir=tmp_path / "cache",
+        airflow_url=f"http://127.0.0.1:{_closed_port()}",
+    )
+    assert build_services(settings).readiness.check() == {"database": True, "cache": True, "airflow": False}
