@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dash
-from dash import DiskcacheManager
+from dash import CeleryManager, DiskcacheManager
+from dash.background_callback.managers import BaseBackgroundCallbackManager
 
 from services.caches import open_cache
 from services.redaction import redact_logs
@@ -22,12 +23,19 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent
 TITLE = "Backtest Frontend"
 CALLBACK_CACHE = "callbacks"
+# How long Redis keeps a background job's result and progress: a page that polls for it does so at once.
+CELERY_RESULT_EXPIRE_S = 3600
 
 log = logging.getLogger("backtest_frontend")
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> dash.Dash:
-    """The Dash app. No network I/O: the services are built on first use in each process."""
+def create_app(
+    settings: Settings | None = None,
+    services: Services | None = None,
+    manager: BaseBackgroundCallbackManager | None = None,
+) -> dash.Dash:
+    """The Dash app. No network I/O: the services are built on first use in each process; `manager`
+    runs the background callbacks (`background_manager(settings)` when not given)."""
     from components import context
     from components.health import install_health_routes
     from components.request_guard import install_request_guard
@@ -37,8 +45,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings = settings or load_settings()
     redact_logs()  # whatever set up logging (app.py, gunicorn), no secret reaches its handlers
     context.configure(settings, services)
-    cache_dir = settings.cache_dir / CALLBACK_CACHE
-    cache_dir.mkdir(parents=True, exist_ok=True)
     app = dash.Dash(
         __name__,
         title=TITLE,
@@ -48,7 +54,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         external_stylesheets=[],
         serve_locally=True,
         suppress_callback_exceptions=True,  # each page's components exist only while it is shown
-        background_callback_manager=DiskcacheManager(open_cache(cache_dir)),
+        background_callback_manager=manager or background_manager(settings),
         update_title=None,
     )
     app.layout = make_shell
@@ -58,15 +64,54 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     return app
 
 
+def background_manager(settings: Settings) -> BaseBackgroundCallbackManager:
+    """Where background callbacks (the deploy) run: with REDIS_URL on Celery workers through Redis, which
+    every host shares (`scripts/worker.sh`); else in processes forked by this host, through a diskcache."""
+    if settings.redis_url is None:
+        cache_dir = settings.cache_dir / CALLBACK_CACHE
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        return DiskcacheManager(open_cache(cache_dir))
+    return CeleryManager(make_celery(settings), expire=CELERY_RESULT_EXPIRE_S)
+
+
+def make_celery(settings: Settings) -> Any:
+    """Celery with Redis as broker and result backend; the worker runs the app's background callbacks."""
+    from celery import Celery
+
+    url = settings.redis_url.get_secret_value() if settings.redis_url else ""
+    celery = Celery("backtest_frontend", broker=url, backend=url)
+    celery.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_expires=CELERY_RESULT_EXPIRE_S,
+        worker_concurrency=settings.celery_concurrency,
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+        # A job is taken off the queue when it ended: a worker that dies mid-deploy hands it to another.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+    )
+    return celery
+
+
 _lazy: dict[str, Any] = {}
 
 
 def __getattr__(name: str) -> Any:
-    """`app` and `server` built on first access, so importing this module does nothing."""
-    if name in ("app", "server"):
+    """`app`, `server` and `celery_app` built on first access, so importing this module does nothing.
+    `celery_app` is for the worker (`celery -A app:celery_app worker`, scripts/worker.sh): building the
+    app registers the background callbacks as its tasks."""
+    if name in ("app", "server", "celery_app"):
         if "app" not in _lazy:
-            _lazy["app"] = create_app()
+            settings = load_settings()
+            manager = background_manager(settings)
+            _lazy["app"] = create_app(settings, manager=manager)
             _lazy["server"] = _lazy["app"].server
+            _lazy["celery_app"] = manager.handle if isinstance(manager, CeleryManager) else None
+        if _lazy[name] is None:
+            raise RuntimeError("celery_app needs REDIS_URL: without it background callbacks run in the app")
         return _lazy[name]
     raise AttributeError(name)
 

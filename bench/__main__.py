@@ -7,7 +7,19 @@ import sys
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
-ORDER = ("core", "engine", "local", "app", "wall", "results", "input", "auth", "validation", "history")
+ORDER = (
+    "core",
+    "engine",
+    "local",
+    "app",
+    "wall",
+    "results",
+    "input",
+    "auth",
+    "validation",
+    "history",
+    "cluster",
+)
 
 
 def main(argv: list[str]) -> int:

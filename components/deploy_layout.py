@@ -9,6 +9,8 @@ from dash import dcc, html
 
 from components.cards import make_card
 
+WATCH_INTERVAL_MS = 1000
+
 
 class DeployIds:
     PICK = "deploy-pick"
@@ -20,7 +22,10 @@ class DeployIds:
     CANCEL = "deploy-cancel"
     LIVE = "deploy-live"  # the steps while the job runs (the background callback's progress output)
     RESULT = "deploy-result"  # the finished DeployProgress
-    PANEL = "deploy-panel"  # the steps when no job runs: the last result, or the steps to come
+    PANEL = (
+        "deploy-panel"  # the steps when no job runs: the last deployment (any host's), or the steps to come
+    )
+    WATCH = "deploy-watch"  # re-reads the last deployment while one started elsewhere runs
     ALERT = "deploy-alert"
     TRIGGER = "deploy-trigger"
     TRIGGER_HINT = "deploy-trigger-hint"
@@ -72,6 +77,7 @@ def make_deploy_layout() -> html.Div:
             dcc.Store(id=DeployIds.SESSION, data=uuid.uuid4().hex),
             dcc.Store(id=DeployIds.RESULT),
             dcc.Store(id=DeployIds.TRIGGERED),
+            dcc.Interval(id=DeployIds.WATCH, interval=WATCH_INTERVAL_MS, disabled=True),
             html.Div(
                 [
                     html.H1("Deploy and trigger", className="bt-page-title"),

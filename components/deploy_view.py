@@ -9,6 +9,7 @@ from airflow_backtest_framework.config import SweepConfig
 from airflow_backtest_framework.data_source_spec import DATA_FOLDER
 from components.formatting import format_minute, plural
 from components.sweep_nav import monitor_href
+from services.deploy_records import DeployRecord
 from services.models import DeployProgress, RunSummary, StepState, SweepRecord
 
 SHOWN_SYMBOLS = 8
@@ -100,6 +101,14 @@ def _step_mark(state: StepState):
         return dbc.Spinner(size="sm", color="primary", spinner_class_name="bt-step-spinner")
     mark, kind = _STEP_MARKS.get(state, ("○", "pending"))
     return html.Span(mark, className=f"bt-deploy-mark bt-deploy-{kind}")
+
+
+def make_last_deploy(record: DeployRecord, steps: html.Div) -> html.Div:
+    """The sweep's last deployment (from any page or host): who started it, when, and its steps."""
+    verb = "Deployment in progress" if not record.progress.finished else "Last deployment"
+    who = f", started by {record.by}" if record.by else ", started"
+    note = f"{verb}{who} at {record.started_at:%Y-%m-%d %H:%M:%S} UTC."
+    return html.Div([html.Div(note, className="bt-help mb-2 bt-deploy-last"), steps])
 
 
 def make_deploy_progress(progress: DeployProgress, live: bool) -> html.Div:

@@ -16,7 +16,12 @@ from components.checks import make_check_list
 from components.context import get_principal, get_services
 from components.deploy_layout import DeployIds as Ids
 from components.deploy_layout import make_deploy_layout
-from components.deploy_view import make_deploy_progress, make_run_result, make_sweep_summary
+from components.deploy_view import (
+    make_deploy_progress,
+    make_last_deploy,
+    make_run_result,
+    make_sweep_summary,
+)
 from components.shell import ShellIds
 from services.auth import may_act_on
 from services.models import DeployProgress, SweepRecord
@@ -80,12 +85,16 @@ def summary_view(record: SweepRecord | None) -> dict:
     hint = "" if deployed else "Deploy the current spec first."
     principal = get_principal()  # a courtesy: the server refuses anyway (components.access, SweepActions)
     may_act = may_act_on(principal, record.config.owner)
+    last = get_services().actions.last_deploy(record.name)
+    deploying = last is not None and not last.progress.finished  # from any page or host
     if not may_act:
         hint = f"Only {record.config.owner} or an admin can deploy and run this sweep."
+    elif deploying:
+        hint = "A deployment of this sweep is running: its steps show under Deploy."
     return {
         "summary": make_sweep_summary(record),
-        "deploy_disabled": not may_act,
-        "trigger_disabled": not may_act or not deployed,
+        "deploy_disabled": not may_act or deploying,
+        "trigger_disabled": not may_act or not deployed or deploying,
         "hint": hint,
     }
 
@@ -101,9 +110,10 @@ def summary_view(record: SweepRecord | None) -> dict:
         "current": Input(ShellIds.CURRENT_SWEEP, "data"),
         "_result": Input(Ids.RESULT, "data"),
         "_touched": Input(ShellIds.SWEEP_TOUCHED, "data"),  # a trigger adds a run to the record
+        "_following": Input(Ids.WATCH, "disabled"),  # a deployment started elsewhere began or ended
     },
 )
-def show_summary(current, _result, _touched):
+def show_summary(current, _result, _touched, _following):
     try:
         return summary_view(_record(current))
     except Exception as exc:
@@ -191,37 +201,52 @@ def deploy(set_progress, n_clicks, current, session):
     Input(Ids.CANCEL, "n_clicks"),
     State(Ids.SESSION, "data"),
     State(Ids.DEPLOY, "n_clicks"),
+    State(ShellIds.CURRENT_SWEEP, "data"),
     prevent_initial_call=True,
 )
-def cancel(n_clicks, session, attempt):
+def cancel(n_clicks, session, attempt, current):
     if not n_clicks:
         raise PreventUpdate
-    get_services().flags.set(cancel_key(session, attempt or 0))
+    services = get_services()
+    services.flags.set(cancel_key(session, attempt or 0))
+    try:  # Dash stops the job at once: the sweep's record says so for every page and host
+        if current:
+            services.actions.cancel_deploy(get_principal(), current)
+    except Exception as exc:
+        return make_error_alert(exc, title="Deployment cancelled, but not recorded as such.")
     return make_alert(
         "Deployment cancelled. Steps already ticked stay done; deploying again is safe.", color="warning"
     )
 
 
-def panel_view(result: dict | None, current: str | None):
-    """The last deployment of this sweep from this page, else the steps to come."""
+def panel_view(result: dict | None, current: str | None) -> tuple[object, bool]:
+    """The last deployment of this sweep from this page, else the sweep's last deployment from any page
+    and host (followed while it runs), else the steps to come; and whether to keep following it."""
     if not current:
-        return None
+        return None, False
     dag_id = DAG_ID_PREFIX + current
     if result and result.get("dag_id") == dag_id:
-        return make_deploy_progress(DeployProgress.model_validate(result), live=False)
-    return make_deploy_progress(DeployProgress(dag_id=dag_id), live=False)
+        return make_deploy_progress(DeployProgress.model_validate(result), live=False), False
+    last = get_services().actions.last_deploy(current)
+    if last is None:
+        return make_deploy_progress(DeployProgress(dag_id=dag_id), live=False), False
+    running = not last.progress.finished
+    return make_last_deploy(last, make_deploy_progress(last.progress, live=running)), running
 
 
 @dash.callback(
     Output(Ids.PANEL, "children"),
+    Output(Ids.WATCH, "disabled"),
     Input(Ids.RESULT, "data"),
     Input(ShellIds.CURRENT_SWEEP, "data"),
+    Input(Ids.WATCH, "n_intervals"),
 )
-def show_panel(result, current):
+def show_panel(result, current, _tick):
     try:
-        return panel_view(result, current)
+        panel, follow = panel_view(result, current)
+        return panel, not follow
     except Exception as exc:
-        return make_error_alert(exc)
+        return make_error_alert(exc), True
 
 
 @dash.callback(

@@ -1,4 +1,4 @@
-"""Throwaway PostgreSQL servers from Debian's `postgresql` package, for the tests and the benchmarks.
+"""Throwaway PostgreSQL and Redis servers (Debian's `postgresql`, `redis-server`), for tests and benchmarks.
 
 Each server has its own data folder and a free loopback port, and is stopped (its folder removed) when
 the context exits. `scripts/bootstrap.sh --dev` installs the package. PostgreSQL refuses to run as root,
@@ -95,3 +95,25 @@ def postgres_server() -> Iterator[str]:
     finally:
         subprocess.run(_as_postgres([*ctl, "-m", "immediate", "stop"]), check=False, capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """A running Redis without persistence; yields its URL `redis://127.0.0.1:<port>/0`."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError(
+            "redis-server is not installed; run scripts/bootstrap.sh --dev (Debian's redis-server)"
+        )
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, "Redis")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

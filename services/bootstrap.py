@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from services.airflow.client import AirflowClient
@@ -21,6 +23,7 @@ from services.connections import LocalConnections
 from services.data_coverage import data_coverage
 from services.database import Database, database_url
 from services.deploy import DeployService
+from services.deploy_records import DeployRecords
 from services.errors import BacktestError
 from services.flags import SharedFlags
 from services.health import Readiness, cache_ping
@@ -43,10 +46,14 @@ from services.results import ResultsService
 from services.results_cache import ResultsTables
 from services.runs import RunService
 from services.settings import Settings, SettingsError
+from services.shared_cache import DiskSharedCache, RedisSharedCache, SharedCache, redis_client
 from services.sql_registry import SqlSweepRegistry
 from services.storage import ArtifactStore, LocalFolderStore
 from services.sweep_actions import SweepActions
 from services.wall import WallService
+
+if TYPE_CHECKING:
+    import redis
 
 MONITOR_READ_TIMEOUT_S = 3.0
 MONITOR_RETRY_BUDGET_S = 5.0
@@ -68,6 +75,25 @@ def build_services(settings: Settings) -> Services:
     return _build_aws(settings) if settings.mode == "aws" else _build_local(settings)
 
 
+def open_shared(settings: Settings, folder: str, **disk_settings: Any) -> SharedCache:
+    """The cache named `folder` that every process shares: Redis (key prefix `backtest:<folder>:`) with
+    REDIS_URL, else a diskcache folder below CACHE_DIR, rebuilt if it gets damaged."""
+    if settings.redis_url is not None:
+        return RedisSharedCache(_redis(settings.redis_url.get_secret_value()), folder)
+    return DiskSharedCache(RecoveringCache(settings.cache_dir / folder, **disk_settings))
+
+
+@functools.cache
+def _redis(url: str) -> redis.Redis:
+    """One client (one connection pool) per process for every cache in Redis."""
+    return redis_client(url)
+
+
+def shared_cache(settings: Settings) -> SharedCache:
+    """The cache of status polls and best points, shared by every worker (and every host with Redis)."""
+    return open_shared(settings, SHARED_CACHE_FOLDER, size_limit=MONITOR_CACHE_SIZE_LIMIT)
+
+
 def open_database(settings: Settings) -> Database:
     """The settings' database (DATABASE_URL, or the SQLite file in APP_DATA_DIR); at its first use in a
     process it is migrated to head and the install's JSON sweep records are imported (once, ever)."""
@@ -77,11 +103,6 @@ def open_database(settings: Settings) -> Database:
         import_kiosk_links(engine, settings.app_data_dir)
 
     return Database(database_url(settings), prepare=import_records)
-
-
-def shared_cache(settings: Settings) -> RecoveringCache:
-    """The diskcache shared by every worker (status polls, best points); rebuilt if it gets damaged."""
-    return RecoveringCache(settings.cache_dir / SHARED_CACHE_FOLDER, size_limit=MONITOR_CACHE_SIZE_LIMIT)
 
 
 @dataclass(frozen=True)
@@ -218,6 +239,7 @@ def compose(
     unless given. `readiness_checks`: /readyz's components."""
     database = database if database is not None else open_database(settings)
     audit = audit if audit is not None else SqlAuditTrail(database)
+    flags = open_shared(settings, FLAGS_FOLDER)
     return Services(
         settings=settings,
         registry=registry,
@@ -226,13 +248,15 @@ def compose(
         monitor=monitor,
         results=results,
         results_tables=ResultsTables(results),
-        wall=WallService(registry, monitor, RecoveringCache(settings.cache_dir / WALL_FOLDER)),
+        wall=WallService(registry, monitor, open_shared(settings, WALL_FOLDER)),
         connections=connections,
         connection_status=CachedChecks(connections),
-        flags=SharedFlags(RecoveringCache(settings.cache_dir / FLAGS_FOLDER)),
-        actions=SweepActions(registry, deployer, runs, audit, data_coverage(settings)),
+        flags=SharedFlags(flags),
+        actions=SweepActions(
+            registry, deployer, runs, audit, DeployRecords(flags), data=data_coverage(settings)
+        ),
         airflow_ui_url=airflow_ui_url,
-        pending=PendingActions(RecoveringCache(settings.cache_dir / PENDING_FOLDER)),
+        pending=PendingActions(open_shared(settings, PENDING_FOLDER)),
         kiosk=KioskLinks(database, audit),
         audit=audit,
         readiness=Readiness(readiness_checks),

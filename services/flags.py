@@ -1,16 +1,16 @@
-"""Short-lived flags every worker process sees (a deploy cancelled from another page load)."""
+"""Short-lived flags every worker process and host sees (a deploy cancelled from another page load)."""
 
 from __future__ import annotations
 
-import diskcache
+from services.shared_cache import SharedCache
 
 FLAG_TTL_S = 3600
 
 
 class SharedFlags:
-    """Flags in a diskcache folder shared by the workers (diskcache reopens its connection after a fork)."""
+    """Flags in the shared cache (a diskcache folder the workers share, or Redis every host shares)."""
 
-    def __init__(self, cache: diskcache.Cache, ttl_s: float = FLAG_TTL_S) -> None:
+    def __init__(self, cache: SharedCache, ttl_s: float = FLAG_TTL_S) -> None:
         self._cache = cache
         self._ttl_s = ttl_s
 

@@ -7,10 +7,9 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-import diskcache
 
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
@@ -29,6 +28,7 @@ from services.models import (
 from services.progress import progress_samples
 from services.results import ResultsService
 from services.runs import run_summary
+from services.shared_cache import SharedCache
 from services.states import point_state_of_task
 
 if TYPE_CHECKING:
@@ -92,10 +92,10 @@ def eta_seconds(done: int, total: int, elapsed_s: float | None) -> float | None:
 
 @dataclass(frozen=True)
 class _SharedCache:
-    """The diskcache every worker shares: an answer is kept `ttl_s` (one upstream call per interval) unless
-    said otherwise."""
+    """The cache every worker (and, with Redis, every host) shares: an answer is kept `ttl_s` (one upstream
+    call per interval) unless said otherwise."""
 
-    cache: diskcache.Cache
+    cache: SharedCache
     ttl_s: float
 
     def get(self, key: str) -> Any:
@@ -108,15 +108,15 @@ class _SharedCache:
     def keep_for_good(self, key: str, value: Any) -> None:
         self.cache.set(key, value)
 
-    def lock(self, key: str) -> diskcache.Lock:
+    def lock(self, key: str) -> AbstractContextManager[None]:
         """One caller at a time for `key` in every worker; a holder that died frees it after LOCK_EXPIRE_S."""
-        return diskcache.Lock(self.cache, f"{key}:lock", expire=LOCK_EXPIRE_S)
+        return self.cache.lock(f"{key}:lock", LOCK_EXPIRE_S)
 
 
 class MonitorService:
     """Sweep status from Airflow (run, task instances) and the result files, cached with a TTL.
 
-    The cache is a diskcache shared by every worker process: one upstream poll per sweep per
+    The cache is shared by every worker process and host: one upstream poll per sweep per
     `ttl_s`, whatever the number of viewers. When Airflow cannot be reached, the last known
     status comes back marked stale with the reason.
     """
@@ -125,7 +125,7 @@ class MonitorService:
         self,
         client: AirflowClient,
         results: ResultsService,
-        cache: diskcache.Cache,
+        cache: SharedCache,
         *,
         ttl_s: float,
         clock: Clock = SYSTEM_CLOCK,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import secrets
 from typing import Literal
 
-import diskcache
 from pydantic import BaseModel, ValidationError
 
 from services.auth import Principal
 from services.errors import BadRequest, Forbidden
+from services.shared_cache import SharedCache
 
 PENDING_TTL_S = 600.0  # a dialog left open longer than this asks again
 TOKEN_BYTES = 24
@@ -28,9 +28,10 @@ class PendingAction(BaseModel):
 
 
 class PendingActions:
-    """Pending actions in a diskcache folder every worker shares; each token is used at most once."""
+    """Pending actions in the shared cache every worker (and host, with Redis) sees; each token is used
+    at most once (the cache's pop is atomic)."""
 
-    def __init__(self, cache: diskcache.Cache, ttl_s: float = PENDING_TTL_S) -> None:
+    def __init__(self, cache: SharedCache, ttl_s: float = PENDING_TTL_S) -> None:
         self._cache = cache
         self._ttl_s = ttl_s
 
@@ -46,7 +47,7 @@ class PendingActions:
         expired token, Forbidden when another user asked for it."""
         if not isinstance(token, str) or not token:
             raise BadRequest("Nothing to confirm: choose the action again.")
-        raw = self._cache.pop(KEY_PREFIX + token, default=None)
+        raw = self._cache.pop(KEY_PREFIX + token)
         if raw is None:
             raise BadRequest(
                 "This confirmation is unknown, expired or already carried out: choose the action again."

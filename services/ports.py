@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from services.audit import AuditEvent, AuditPage, AuditQuery
     from services.auth import Principal
     from services.aws.batch import BatchJob
+    from services.deploy_records import DeployRecord
     from services.kiosk import KioskLink
     from services.pending import PendingAction, PendingKind
     from services.wall import WallFilter, WallTile, WallView
@@ -209,6 +210,12 @@ class SweepActions(Protocol):
     def retry_failed(self, principal: Principal | None, name: str, run_id: str) -> list[int]: ...
 
     def cancel(self, principal: Principal | None, name: str, run_id: str) -> CancelResult: ...
+
+    def cancel_deploy(self, principal: Principal | None, name: str) -> None:
+        """Record the sweep's running deployment as cancelled."""
+
+    def last_deploy(self, name: str) -> DeployRecord | None:
+        """The sweep's last deployment, from any page load on any host."""
 
 
 class PendingConfirmations(Protocol):

@@ -10,13 +10,14 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from airflow_backtest_framework.config import DEFAULT_MAX_GRID_POINTS
-from services.redaction import split_userinfo
+from services.redaction import split_userinfo, without_userinfo
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Dash callback payloads are a few KB; the grid expressions and a full form stay far below this.
 DEFAULT_MAX_REQUEST_BYTES = 1_000_000
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 ANY_ADDRESS = ("0.0.0.0", "::", "")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 def is_loopback(host: str) -> bool:
@@ -67,6 +68,9 @@ class Settings(BaseSettings):
     max_grid_points: int = Field(DEFAULT_MAX_GRID_POINTS, ge=1, le=10_000_000)
     refresh_interval_s: float = Field(5.0, ge=1.0, le=3600.0)
     web_workers: int = Field(2, ge=1, le=64)  # gunicorn workers when HOST is not a loopback address
+    # Several hosts (README "Running several instances"): Redis holds the shared cache and Celery's queue.
+    redis_url: SecretStr | None = None  # redis://[:password@]host:6379/0; unset: diskcache in CACHE_DIR
+    celery_concurrency: int = Field(2, ge=1, le=64)  # background jobs one Celery worker runs at once
     # The sweep registry and the audit trail: PostgreSQL (postgresql://user:password@host/db) when set,
     # else the SQLite file APP_DATA_DIR/backtest.db (README "The database").
     database_url: SecretStr | None = None
@@ -137,6 +141,17 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not value.get_secret_value().startswith(REDIS_SCHEMES):
+            raise ValueError(
+                f"must start with {' or '.join(REDIS_SCHEMES)} (e.g. redis://cache.internal:6379/0)"
+            )
+        return value
+
     @field_validator("s3_dags_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
@@ -170,6 +185,11 @@ class Settings(BaseSettings):
         if self.host not in ANY_ADDRESS:
             names.add(self.host.lower())
         return frozenset(name.strip("[]") for name in names)
+
+    @property
+    def redis_url_shown(self) -> str:
+        """REDIS_URL fit to show and log: without its password; "" when unset."""
+        return without_userinfo(self.redis_url.get_secret_value()) if self.redis_url else ""
 
     @property
     def airflow_port(self) -> int:

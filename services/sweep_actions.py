@@ -8,6 +8,7 @@ from airflow_backtest_framework.config import SweepConfig
 from services.audit import AuditAction, audited
 from services.auth import Principal, Role, require_owner, require_role
 from services.data_coverage import DataCoverage
+from services.deploy_records import DeployRecord, DeployRecords, DeployTracker
 from services.models import CancelResult, CheckResult, DeployProgress, RunSummary, SweepRecord
 from services.ports import AuditTrail, CancelCheck, Deployer, ProgressCallback, Runs, SweepStore
 
@@ -25,12 +26,14 @@ class SweepActions:
         deployer: Deployer,
         runs: Runs,
         audit: AuditTrail,
+        deploys: DeployRecords | None = None,
         data: DataCoverage | None = None,
     ) -> None:
         self._registry = registry
         self._deployer = deployer
         self._runs = runs
         self._audit = audit
+        self._deploys = deploys
         self._data = data
 
     def _owned(self, principal: Principal | None, name: str, what: str) -> SweepConfig:
@@ -77,15 +80,32 @@ class SweepActions:
         on_progress: ProgressCallback | None = None,
         cancelled: CancelCheck | None = None,
     ) -> DeployProgress:
-        """Deploy the saved sweep, reporting each step; the registry records the deployed spec on success."""
+        """Deploy the saved sweep, reporting each step to `on_progress` and to the sweep's deploy record
+        (which every host shows); the registry records the deployed spec on success."""
         with audited(self._audit, principal, AuditAction.DEPLOY, name) as entry:
             config = self._owned(principal, name, "deploy")
-            result = self._deployer.deploy(config, on_progress=on_progress, cancelled=cancelled)
-            if result.ok:
-                self._registry.record_deploy(name, config.spec_hash)
-            else:
-                entry.failure = result.error or "the deployment did not finish"
+            tracker = DeployTracker(self._deploys, config.dag_id, name, principal, on_progress)
+            try:
+                result = self._deployer.deploy(config, on_progress=tracker.report, cancelled=cancelled)
+                if result.ok:
+                    self._registry.record_deploy(name, config.spec_hash)
+                else:
+                    entry.failure = result.error or "the deployment did not finish"
+            except Exception as exc:
+                tracker.failed(exc)
+                raise
+            tracker.finished(result)  # once the registry holds the deploy: a reload then sees both
             return result
+
+    def cancel_deploy(self, principal: Principal | None, name: str) -> None:
+        """The sweep's running deployment is recorded as cancelled (its job is being stopped)."""
+        self._owned(principal, name, "cancel the deployment of")
+        if self._deploys is not None:
+            self._deploys.mark_cancelled(name)
+
+    def last_deploy(self, name: str) -> DeployRecord | None:
+        """The sweep's last deployment from any page and host (None: none known)."""
+        return self._deploys.last(name) if self._deploys is not None else None
 
     def trigger(self, principal: Principal | None, name: str) -> RunSummary:
         """A new run of the deployed spec (first run or re-trigger), recorded in the registry."""

@@ -10,13 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-import diskcache
 from pydantic import BaseModel, Field
 
 from airflow_backtest_framework.config import SweepConfig
 from services.airflow.models import RunState, RunStateField
 from services.models import PointState, SweepRecord, SweepStatus
 from services.result_labels import result_labels
+from services.shared_cache import SharedCache
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ POLL_THREADS = 8
 BOARD_WAIT_S = 0.1  # the wall starting a quick board rebuild waits this long for it, then shows the last one
 BOARD_BEHIND_PERIODS = 3  # a board this many periods old is rebuilt before a wall shows it
 BOARD_EXPIRE_S = 24 * 3600
+HISTORY_LOCK_EXPIRE_S = 10  # a read and a write; a holder that died frees it after this
 BUILD_LOCK_EXPIRE_S = 120  # a rebuild whose worker died frees its lock after this
 OUTAGE_KEY = "wall-outage-since"  # when a board first found Airflow not answering (shared by every worker)
 OUTAGE_EXPIRE_S = 7 * 24 * 3600
@@ -146,7 +147,7 @@ class WallService:
         self,
         registry: SavedSweeps,
         monitor: StatusSource,
-        cache: diskcache.Cache,
+        cache: SharedCache,
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         recent: timedelta = RECENT,
@@ -325,7 +326,7 @@ class WallService:
             return []
         key = self._history_key(status.dag_id, status.run.run_id)
         done = status.point_counts()[PointState.DONE]
-        with self._cache.transact():
+        with self._cache.lock(f"{key}:lock", HISTORY_LOCK_EXPIRE_S):  # every host appends in turn
             raw = self._cache.get(key) or []
             last_at = datetime.fromisoformat(raw[-1][0]) if raw else None
             fresh = not status.stale and (last_at is None or status.fetched_at > last_at)

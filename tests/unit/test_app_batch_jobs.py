@@ -234,9 +234,10 @@ def test_batch_jobs_come_from_the_shared_cache_one_aws_call_per_interval(tmp_pat
     import diskcache
 
     from services.monitoring import MonitorService
+    from services.shared_cache import DiskSharedCache
 
     batch = FakeBatchJobs([job("aaaaaaaa-1111", BatchJobStatus.RUNNING, 0)])
-    cache = diskcache.Cache(str(tmp_path / "cache"))
+    cache = DiskSharedCache(diskcache.Cache(str(tmp_path / "cache")))
     config = small_sweep(name="mr_spy")
 
     def monitor() -> MonitorService:  # one per worker process, all on the same cache folder

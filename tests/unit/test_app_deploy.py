@@ -62,7 +62,7 @@ def test_an_import_error_is_shown_with_its_message_and_nothing_is_recorded(servi
     services.deployer.import_error = "ModuleNotFoundError: No module named 'pandas_ta'"
 
     result = run_deploy("mr_spy", "session", 1, lambda _p: None)
-    panel = str(panel_view(result.model_dump(mode="json"), "mr_spy").to_plotly_json())
+    panel = str(panel_view(result.model_dump(mode="json"), "mr_spy")[0].to_plotly_json())
 
     assert not result.ok
     assert result.step("register").state == StepState.FAILED
@@ -84,7 +84,9 @@ def test_a_refused_deploy_ends_with_the_reason(services):
 def test_cancel_stops_the_deploy_at_the_next_step(services):
     from pages.deploy import cancel, run_deploy
 
-    alert = cancel(1, "session", 3)
+    run_deploy("mr_spy", "before", 1, lambda _p: None)
+    alert = cancel(1, "session", 3, "mr_spy")
+    assert services.actions.last_deploy("mr_spy").progress.ok  # a finished deploy stays as it was
     result = run_deploy("mr_spy", "session", 3, lambda _p: None)
     other_click = run_deploy("mr_spy", "session", 4, lambda _p: None)
 
@@ -94,14 +96,57 @@ def test_cancel_stops_the_deploy_at_the_next_step(services):
     assert services.flags.has("deploy-cancel:session:3")
 
 
+def test_cancel_records_the_running_deploy_as_cancelled_for_every_page(services):
+    from pages.deploy import cancel, run_deploy
+
+    seen = []
+
+    def report(progress) -> None:  # Dash stops the job at the cancel: what the record says then
+        if 0 < progress.fraction < 1 and not seen:
+            cancel(1, "session", 1, "mr_spy")
+            seen.append(services.actions.last_deploy("mr_spy").progress)
+
+    run_deploy("mr_spy", "session", 2, report)
+
+    assert seen[0].finished and not seen[0].ok and seen[0].error == "cancelled"
+
+
 def test_panel_shows_the_steps_to_come_for_another_sweeps_result(services):
     from pages.deploy import panel_view
 
     other = {"dag_id": "backtest_other", "steps": [], "finished": True, "ok": True}
 
-    rendered = str(panel_view(other, "mr_spy").to_plotly_json())
+    panel, follow = panel_view(other, "mr_spy")
+    rendered = str(panel.to_plotly_json())
 
     assert "0 of 5" in rendered and "Render DAG file, check the id is free" in rendered
+    assert follow is False
+
+
+def test_another_page_load_follows_a_running_deploy_then_shows_its_outcome(services):
+    from pages.deploy import panel_view, run_deploy, summary_view
+
+    seen_while_running = []
+    summaries_while_running = []
+
+    def report(progress) -> None:  # what a page opened elsewhere shows while this deploy runs
+        if 0 < progress.fraction < 1:
+            panel, follow = panel_view(None, "mr_spy")
+            seen_while_running.append((str(panel.to_plotly_json()), follow))
+            summaries_while_running.append(summary_view(services.registry.get("mr_spy")))
+
+    assert run_deploy("mr_spy", "session", 1, report).ok
+    panel, follow = panel_view(None, "mr_spy")
+    rendered = str(panel.to_plotly_json())
+
+    assert seen_while_running and all(follow for _text, follow in seen_while_running)
+    assert "Deployment in progress, started by " in seen_while_running[0][0]
+    assert "Last deployment, started by " in rendered and "5 of 5" in rendered
+    assert follow is False
+    assert all(view["deploy_disabled"] and view["trigger_disabled"] for view in summaries_while_running)
+    assert "A deployment of this sweep is running" in summaries_while_running[0]["hint"]
+    after = summary_view(services.registry.get("mr_spy"))
+    assert not after["deploy_disabled"] and not after["trigger_disabled"] and after["hint"] == ""
 
 
 def test_trigger_records_the_run_and_links_to_monitor(services):

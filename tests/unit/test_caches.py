@@ -11,6 +11,7 @@ import pytest
 
 from services.caches import RecoveringCache, is_corruption, open_cache
 from services.records import DiskFull
+from services.shared_cache import DiskSharedCache
 from tests.support.faults import aside_folders, corrupt_cache, fill_disk, in_new_thread, small_disk
 
 CACHE_DISK_BYTES = 1024 * 1024  # room for an empty cache's SQLite files
@@ -98,7 +99,9 @@ def test_monitor_status_survives_the_shared_cache_damaged_while_it_runs(tmp_path
     assert deployer.deploy(config).ok
     run_id = RunService(client).trigger(config).run_id
     cache = RecoveringCache(tmp_path / "shared")
-    monitor = MonitorService(client, ResultsService(LocalFolderStore(tmp_path / "results")), cache, ttl_s=60)
+    monitor = MonitorService(
+        client, ResultsService(LocalFolderStore(tmp_path / "results")), DiskSharedCache(cache), ttl_s=60
+    )
     assert monitor.status(config).run.run_id == run_id
     corrupt_cache(tmp_path / "shared")
 

@@ -118,6 +118,6 @@ def test_preflight_ends_with_the_data_check_and_db_host_is_a_setting(tmp_path: P
             return []
 
     settings = load_settings(db_host="postgresql://quant:s3cret@db/bars", mode="local")
-    actions = SweepActions(Registry(), Deployer(), None, None, data_coverage(settings))  # type: ignore[arg-type]
+    actions = SweepActions(Registry(), Deployer(), None, None, data=data_coverage(settings))  # type: ignore[arg-type]
     (check,) = actions.preflight(config.name)
     assert check.key == "data" and not check.ok and "XOM (not in the sample)" in check.detail

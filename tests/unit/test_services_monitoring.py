@@ -19,6 +19,7 @@ from services.models import PointState, RunSummary, SweepStatus
 from services.monitoring import MonitorService, eta_seconds, point_states
 from services.results import ResultsService
 from services.runs import RunService
+from services.shared_cache import DiskSharedCache
 from services.states import POINT_STATE_OF_TASK, point_state_of_task
 from services.storage import LocalFolderStore
 from tests.support.sweeps import small_sweep
@@ -30,7 +31,7 @@ def world(tmp_path: Path):
     client = AirflowClient(airflow)
     results_store = LocalFolderStore(tmp_path / "results")
     cache = diskcache.Cache(str(tmp_path / "cache"))
-    monitor = MonitorService(client, ResultsService(results_store), cache, ttl_s=60)
+    monitor = MonitorService(client, ResultsService(results_store), DiskSharedCache(cache), ttl_s=60)
     config = small_sweep(points_per_task=2)  # 6 points in 3 chunks
     assert (
         DeployService(LocalFolderStore(airflow.dags_folder), client, max_grid_points=None).deploy(config).ok

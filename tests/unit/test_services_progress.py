@@ -18,6 +18,7 @@ from services.monitoring import MonitorService
 from services.progress import PROGRESS_MAX_SAMPLES, progress_samples, thin
 from services.results import ResultsService
 from services.runs import RunService
+from services.shared_cache import DiskSharedCache
 from services.storage import LocalFolderStore
 from tests.support.sweeps import small_sweep
 
@@ -88,7 +89,9 @@ def world(tmp_path: Path):
     airflow = FakeDagsFolderAirflow(tmp_path / "dags")
     client = AirflowClient(airflow)
     cache = diskcache.Cache(str(tmp_path / "cache"))
-    monitor = MonitorService(client, ResultsService(LocalFolderStore(tmp_path / "results")), cache, ttl_s=60)
+    monitor = MonitorService(
+        client, ResultsService(LocalFolderStore(tmp_path / "results")), DiskSharedCache(cache), ttl_s=60
+    )
     config = small_sweep(points_per_task=2)  # 6 points in 3 chunks
     assert (
         DeployService(LocalFolderStore(airflow.dags_folder), client, max_grid_points=None).deploy(config).ok

@@ -23,6 +23,7 @@ from services.monitoring import MonitorService
 from services.registry import SweepRegistry
 from services.results import ResultsService
 from services.runs import RunService
+from services.shared_cache import DiskSharedCache
 from services.storage import LocalFolderStore
 from services.wall import BOARD_BEHIND_PERIODS, HISTORY_MAX_POINTS, WallFilter, WallService
 from tests.support.sweeps import small_sweep
@@ -45,7 +46,9 @@ def world(tmp_path: Path):
     clock = SettableNow()
     cache = diskcache.Cache(str(tmp_path / "cache"))
     results = LocalFolderStore(tmp_path / "results")
-    monitor = MonitorService(client, ResultsService(results), cache, ttl_s=60, clock=Clock(now=clock))
+    monitor = MonitorService(
+        client, ResultsService(results), DiskSharedCache(cache), ttl_s=60, clock=Clock(now=clock)
+    )
     registry = SweepRegistry(tmp_path / "app")
     deploy = DeployService(LocalFolderStore(airflow.dags_folder), client, max_grid_points=None)
     runs: dict[str, str] = {}
@@ -63,7 +66,7 @@ def world(tmp_path: Path):
     for index in (0, 1):  # chunk 0 of alpha wrote its two result files
         record = {"index": index, "params": alpha.point(index), "metrics": {"sharpe": 1.0}}
         results.put(point_key(alpha.dag_id, runs["alpha"], index), json.dumps(record).encode())
-    wall = WallService(registry, monitor, cache, now=clock)
+    wall = WallService(registry, monitor, DiskSharedCache(cache), now=clock)
     return airflow, wall, cache, clock, runs, registry
 
 
@@ -222,11 +225,11 @@ def test_airflow_answering_500_with_a_fresh_cache_is_an_outage_not_an_empty_wall
     monitor = MonitorService(
         AirflowClient(answering_500),
         ResultsService(LocalFolderStore(tmp_path / "results")),
-        fresh,
+        DiskSharedCache(fresh),
         ttl_s=60,
         clock=Clock(now=clock),
     )
-    wall = WallService(registry, monitor, fresh, now=clock)
+    wall = WallService(registry, monitor, DiskSharedCache(fresh), now=clock)
     started = clock.now
 
     view = wall.view(period_s=PERIOD_S)

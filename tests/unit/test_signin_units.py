@@ -20,6 +20,7 @@ from services.errors import BadRequest, Forbidden
 from services.kiosk import KioskLinks
 from services.pending import PendingActions
 from services.settings import SettingsError, load_settings
+from services.shared_cache import DiskSharedCache
 from services.sweep_actions import SweepActions
 from tests.fakes import FakeServices
 from tests.support.databases import sqlite_audit
@@ -179,7 +180,7 @@ def test_save_makes_the_signed_in_user_the_owner_and_protects_others_sweeps(fake
 
 
 def test_a_pending_action_is_taken_once_and_only_by_who_asked(tmp_path) -> None:
-    pending = PendingActions(diskcache.Cache(str(tmp_path / "p")))
+    pending = PendingActions(DiskSharedCache(diskcache.Cache(str(tmp_path / "p"))))
     token = pending.create(ANN, "cancel", "ann_sweep", "bt_1")
     with pytest.raises(Forbidden):
         pending.take(BOB, token)
@@ -193,7 +194,7 @@ def test_a_pending_action_is_taken_once_and_only_by_who_asked(tmp_path) -> None:
 
 
 def test_a_pending_action_expires(tmp_path) -> None:
-    pending = PendingActions(diskcache.Cache(str(tmp_path / "p")), ttl_s=0.01)
+    pending = PendingActions(DiskSharedCache(diskcache.Cache(str(tmp_path / "p"))), ttl_s=0.01)
     token = pending.create(ANN, "cancel", "ann_sweep", "bt_1")
     import time
 
