@@ -31,7 +31,8 @@ def metric_label(metric: str) -> str:
     return METRIC_LABELS.get(metric, metric.replace("_", " "))
 
 
-def _empty(theme: str, text: str) -> go.Figure:
+def empty_figure(text: str, theme: str = DEFAULT_THEME) -> go.Figure:
+    """A figure whose axes are replaced by a note saying why there is nothing to draw."""
     fig = go.Figure()
     fig.update_layout(template=template(theme))
     _empty_note(fig, text)
@@ -41,7 +42,7 @@ def _empty(theme: str, text: str) -> go.Figure:
 def results_heatmap(grid: pd.DataFrame, metric: str, aggregate: str, theme: str = DEFAULT_THEME) -> go.Figure:
     """A metric grid (rows = y values, columns = x values, from results_analysis.metric_grid)."""
     if grid.empty or grid.isna().all().all():
-        return _empty(theme, f"no {metric_label(metric)} results yet")
+        return empty_figure(f"no {metric_label(metric)} results yet", theme)
     x, y = grid.columns.name or "", grid.index.name or ""
     z = grid.to_numpy(dtype=float)
     show_text = z.size <= HEATMAP_TEXT_MAX_CELLS
@@ -73,7 +74,7 @@ def parallel_coordinates(
 ) -> go.Figure:
     """Every point as a line through its parameters and the metric, coloured by the metric."""
     if table.empty or metric not in table.columns:
-        return _empty(theme, f"no {metric_label(metric)} results yet")
+        return empty_figure(f"no {metric_label(metric)} results yet", theme)
     rows = table.dropna(subset=[metric])
     if len(rows) > PARCOORDS_MAX_POINTS:
         rows = rows.nlargest(PARCOORDS_MAX_POINTS, metric)
@@ -100,7 +101,7 @@ def parallel_coordinates(
 def equity_figure(curve: EquityCurve | None, theme: str = DEFAULT_THEME) -> go.Figure:
     """One point's equity curve (growth of 1), or a note when the engine wrote none."""
     if curve is None or not curve.equity:
-        return _empty(theme, "select a point of the table; no equity curve was written for it")
+        return empty_figure("select a point of the table; no equity curve was written for it", theme)
     fig = go.Figure(
         go.Scatter(
             x=curve.dates,

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, Field, field_serializer, field_validator
 
 from airflow_backtest_framework.config import SweepConfig
+from airflow_backtest_framework.validation_report import ValidationReport
 from services.airflow.models import RunStateField, TaskState
 
 
@@ -236,6 +237,13 @@ class EquityCurve(BaseModel):
     index: int
     dates: list[str]
     equity: list[float]
+
+
+class ValidationRead(BaseModel):
+    """A run's sweep validation report (`validation.json`), or None and why it cannot be shown."""
+
+    report: ValidationReport | None = None
+    reason: str = ""  # why `report` is None, in words a researcher reads
 
 
 class CancelResult(BaseModel):

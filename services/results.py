@@ -14,8 +14,9 @@ import pandas as pd
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
 from airflow_backtest_framework.results_store import ResultsStore
+from airflow_backtest_framework.validation_report import REPORT_VERSION, ValidationReport
 from services.errors import BacktestError, NotFound
-from services.models import EquityCurve, PointResultSummary
+from services.models import EquityCurve, PointResultSummary, ValidationRead
 from services.storage import ArtifactStore
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,33 @@ class ResultsService:
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("equity %s of %s/%s unreadable: %s", index, dag_id, run_id, exc)
             return None
+
+    def validation(self, dag_id: str, run_id: str) -> ValidationRead:
+        """The run's `validation.json` (summarize writes it); absent, unreadable or damaged is a read
+        without a report whose `reason` says why, and the page shows that instead."""
+        where = ec.validation_key(dag_id, run_id)
+        try:
+            document = self._store.get_json(where)
+        except NotFound:
+            return ValidationRead(
+                reason="The summarize task has not written a validation report for this run yet."
+            )
+        except BacktestError as exc:
+            log.warning("%s unreadable: %s", where, exc)
+            return ValidationRead(reason=f"The validation report cannot be read: {exc}")
+        except ValueError as exc:
+            log.warning("%s is not JSON: %s", where, exc)
+            return ValidationRead(reason="The validation report is damaged (not JSON); rerun summarize.")
+        if isinstance(document, dict) and document.get("version", REPORT_VERSION) != REPORT_VERSION:
+            return ValidationRead(
+                reason=f"The validation report has version {document.get('version')}; this app reads "
+                f"version {REPORT_VERSION}. Update the app or rerun summarize."
+            )
+        try:
+            return ValidationRead(report=ValidationReport.model_validate(document))
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            log.warning("%s does not match the report format: %s", where, exc)
+            return ValidationRead(reason="The validation report is damaged (fields missing or malformed).")
 
     def table(self, config: SweepConfig, run_id: str, done: set[int] | None = None) -> pd.DataFrame:
         """One row per finished point: `index`, the parameters, the metrics; sorted by index.

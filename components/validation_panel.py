@@ -1,0 +1,143 @@
+"""The Results page's validation panel: the plain verdict first, then in-sample vs out-of-sample, the PBO
+logits and parameter importance; the heatmap's raw/smoothed switch and the top-N table's ranking choice."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from airflow_backtest_framework.validation_report import ValidationReport
+from components.cards import TALL_CARD_CLASS, make_card
+from components.figures import blank
+from components.figures_results import metric_label
+from components.figures_validation import VALIDATION_COLORS
+from components.monitor_layout import GRAPH_CONFIG
+from services.results_analysis import IN_SAMPLE, OUT_OF_SAMPLE, SMOOTHED
+
+PANEL_GRAPH_HEIGHT = "320px"
+RAW, SMOOTH = "raw", "smoothed"
+FULL_PERIOD = "full"  # the top-N ranking by the chosen metric over the whole period
+RANKINGS = (FULL_PERIOD, IN_SAMPLE, OUT_OF_SAMPLE, SMOOTHED)
+RANKING_LABELS = {
+    FULL_PERIOD: "full period",
+    IN_SAMPLE: "in-sample Sharpe",
+    OUT_OF_SAMPLE: "out-of-sample Sharpe",
+    SMOOTHED: "smoothed Sharpe (robust)",
+}
+
+
+class ValidationIds:
+    VERDICT = "results-verdict"
+    SCATTER = "results-is-oos"
+    LOGITS = "results-pbo-logits"
+    IMPORTANCE = "results-importance"
+    HEATMAP_MODE = "results-heatmap-mode"
+    RANK_BY = "results-rank-by"
+    RANK_NOTE = "results-rank-note"
+    JSON = "results-json"
+
+
+def _graph(graph_id: str) -> dcc.Graph:
+    return dcc.Graph(id=graph_id, figure=blank(), config=GRAPH_CONFIG, style={"height": PANEL_GRAPH_HEIGHT})
+
+
+def _legend() -> html.Div:
+    """The shared colour map in words, once for the three figures."""
+    keys = (
+        ("point", "grid point"),
+        ("in_sample_best", "in-sample best"),
+        ("robust_best", "robust best (smoothed)"),
+        ("overfit", "split where the IS best fell to the OOS median or below"),
+    )
+    return html.Div(
+        [
+            html.Span(
+                [html.Span(className="bt-val-swatch", style={"background": VALIDATION_COLORS[k]}), text]
+            )
+            for k, text in keys
+        ],
+        className="bt-val-legend",
+    )
+
+
+def make_validation_card() -> dbc.Card:
+    """The panel's frame: the verdict, then the three figures side by side on wide screens."""
+    figures = dbc.Row(
+        [
+            dbc.Col(
+                [
+                    html.Div("In-sample vs out-of-sample", className="bt-val-title"),
+                    _graph(ValidationIds.SCATTER),
+                ],
+                lg=5,
+            ),
+            dbc.Col(
+                [
+                    html.Div("Overfitting (CSCV logits)", className="bt-val-title"),
+                    _graph(ValidationIds.LOGITS),
+                ],
+                lg=4,
+            ),
+            dbc.Col(
+                [
+                    html.Div("Parameter importance", className="bt-val-title"),
+                    _graph(ValidationIds.IMPORTANCE),
+                ],
+                lg=3,
+            ),
+        ],
+        class_name="g-3",
+    )
+    body = [html.Div(id=ValidationIds.VERDICT, className="bt-val-verdict"), figures, _legend()]
+    return make_card("Validation", body, class_name=TALL_CARD_CLASS)
+
+
+def make_heatmap_mode() -> dbc.RadioItems:
+    return dbc.RadioItems(
+        id=ValidationIds.HEATMAP_MODE,
+        options=[{"label": "raw", "value": RAW}, {"label": "smoothed", "value": SMOOTH}],
+        value=RAW,
+        inline=True,
+        class_name="bt-val-mode ms-auto",
+    )
+
+
+def make_rank_by() -> html.Div:
+    return html.Div(
+        [
+            html.Span("rank by", className="bt-help"),
+            dcc.Dropdown(
+                id=ValidationIds.RANK_BY,
+                options=[{"label": RANKING_LABELS[r], "value": r} for r in RANKINGS],
+                value=FULL_PERIOD,
+                clearable=False,
+                className="bt-val-rank",
+            ),
+            html.Span(id=ValidationIds.RANK_NOTE, className="bt-help"),
+        ],
+        className="bt-val-rank-row",
+    )
+
+
+def ranking_label(ranking: str, metric: str) -> str:
+    return f"{metric_label(metric)}, full period" if ranking == FULL_PERIOD else RANKING_LABELS[ranking]
+
+
+def make_verdict(lines: list[str], report: ValidationReport | None, reason: str = "") -> list:
+    """The plain verdict: the report's sentences (a running sweep's marked partial), and why any block is
+    missing (`report.notes`); without a report, why there is none."""
+    if report is None:
+        return [html.P(reason or "No validation report for this run.", className="bt-val-missing")]
+    children: list = []
+    if not report.final:
+        children.append(
+            dbc.Badge(
+                f"partial: {report.points_done:,} of {report.points_total:,} points",
+                color="warning",
+                class_name="bt-val-partial",
+            )
+        )
+    children += [html.P(line, className="bt-val-line") for line in lines]
+    if report.notes:
+        children.append(html.Ul([html.Li(note) for note in report.notes], className="bt-val-notes bt-help"))
+    return children
