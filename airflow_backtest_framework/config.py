@@ -43,6 +43,7 @@ from airflow_backtest_framework.names import NAME_PATTERN as NAME_PATTERN  # the
 from airflow_backtest_framework.names import name_problem
 from airflow_backtest_framework.spec_errors import describe_validation_error as describe_validation_error
 from airflow_backtest_framework.spec_errors import field_errors as field_errors
+from airflow_backtest_framework.validation_spec import ValidationSpec
 
 DEFAULT_MAX_GRID_POINTS = 100_000
 MAX_TASKS = 1_024  # Airflow's default max_map_length caps XCom-driven .expand()
@@ -144,6 +145,7 @@ class SweepConfig(BaseModel):
     factor_lags: dict[str, int] = Field(
         default_factory=dict, description="Publication lag in bars per factor (default 0)"
     )
+    validation: ValidationSpec = Field(default_factory=ValidationSpec, description="validation_spec.py")
 
     _grid: Grid | None = PrivateAttr(default=None)
 

@@ -49,6 +49,16 @@ class Overfitting(_Block):
     metric: str = "sharpe"
 
 
+class FoldChoice(_Block):
+    """One walk-forward fold: the point its in-sample window chose, and how that point did out of sample."""
+
+    fold: int  # from 1
+    best_in_sample_point: int
+    in_sample: float  # its Sharpe per bar on the fold's in-sample window
+    out_of_sample: float  # ... on the fold's out-of-sample block
+    oos_percentile: float  # 0..1: where it ranks out of sample (1 = top)
+
+
 class SegmentComparison(_Block):
     """In-sample against out-of-sample, one value per point done (holdout, or walk-forward pooled)."""
 
@@ -59,6 +69,7 @@ class SegmentComparison(_Block):
     best_in_sample_point: int
     best_in_sample_oos_percentile: float  # 0..1: where the IS best ranks out of sample (1 = top)
     metric: str = "sharpe"
+    folds: list[FoldChoice] = Field(default_factory=list)  # walk-forward only: each fold's choice
 
 
 class Robustness(_Block):

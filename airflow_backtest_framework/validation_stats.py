@@ -1,0 +1,228 @@
+"""Sweep statistics on the points' daily returns (numpy and the standard library only).
+
+Sharpe ratios are per bar: mean excess return over its sample standard deviation (ddof 1), as the
+engine computes them before annualising. References:
+- Bailey & López de Prado (2014), "The Deflated Sharpe Ratio": `expected_max_sharpe`, `probabilistic_sharpe`.
+- Bailey, Borwein, López de Prado & Zhu (2015), "The Probability of Backtest Overfitting": `cscv`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from itertools import combinations
+from statistics import NormalDist
+
+import numpy as np
+
+EULER_GAMMA = 0.5772156649015329
+_NORMAL = NormalDist()
+CSCV_BATCH = 256  # combinations evaluated together (memory: batch × points floats per array)
+
+
+def sharpe_rows(returns: np.ndarray, risk_free_per_bar: float = 0.0) -> np.ndarray:
+    """Per-bar Sharpe of each row of (points, bars) returns; 0 where a row does not vary."""
+    excess = returns - risk_free_per_bar
+    if returns.shape[1] < 2:
+        return np.zeros(returns.shape[0])
+    std = returns.std(axis=1, ddof=1)
+    mean = excess.mean(axis=1)
+    return np.divide(mean, std, out=np.zeros_like(mean), where=std > 0)
+
+
+def moments(returns: np.ndarray) -> tuple[float, float]:
+    """Skewness and (non-excess) kurtosis of one series, population moments; (0, 3) if it is flat."""
+    centred = returns - returns.mean()
+    variance = float(np.mean(centred**2))
+    if variance <= 0:
+        return 0.0, 3.0
+    return float(np.mean(centred**3)) / variance**1.5, float(np.mean(centred**4)) / variance**2
+
+
+def expected_max_sharpe(trials: int, variance: float) -> float:
+    """SR_0: the expected maximum Sharpe of `trials` independent noise trials whose Sharpe ratios
+    have `variance` (the false strategy theorem's approximation, eq. in Bailey & López de Prado 2014)."""
+    if trials < 2 or variance <= 0:
+        return 0.0
+    first = _NORMAL.inv_cdf(1.0 - 1.0 / trials)
+    second = _NORMAL.inv_cdf(1.0 - 1.0 / (trials * math.e))
+    return math.sqrt(variance) * ((1.0 - EULER_GAMMA) * first + EULER_GAMMA * second)
+
+
+def probabilistic_sharpe(
+    sharpe: float, benchmark: float, observations: int, skewness: float, kurtosis: float
+) -> float:
+    """PSR: the probability that the true Sharpe exceeds `benchmark`, given T returns' skew and kurtosis."""
+    if observations < 2:
+        return 0.5
+    spread = 1.0 - skewness * sharpe + (kurtosis - 1.0) / 4.0 * sharpe**2
+    if spread <= 0:
+        return 1.0 if sharpe > benchmark else 0.0
+    return _NORMAL.cdf((sharpe - benchmark) * math.sqrt(observations - 1) / math.sqrt(spread))
+
+
+@dataclass(frozen=True)
+class Deflated:
+    """The deflated Sharpe ratio of one selected series, with every input."""
+
+    sharpe: float
+    trials: int
+    sharpe_variance: float
+    expected_max_sharpe: float
+    skewness: float
+    kurtosis: float
+    observations: int
+    psr: float
+    dsr: float
+
+
+def deflated_sharpe(
+    selected: np.ndarray, trial_sharpes: np.ndarray, risk_free_per_bar: float = 0.0
+) -> Deflated:
+    """DSR of the `selected` series' returns, deflated for the `trial_sharpes` of every trial (it included).
+
+    V[SR] is the sample variance (ddof 1) of the trials' per-bar Sharpe ratios.
+    """
+    sharpe = float(sharpe_rows(selected[None, :], risk_free_per_bar)[0])
+    trials = int(trial_sharpes.size)
+    variance = float(np.var(trial_sharpes, ddof=1)) if trials > 1 else 0.0
+    sr0 = expected_max_sharpe(trials, variance)
+    skewness, kurtosis = moments(selected)
+    observations = int(selected.size)
+    return Deflated(
+        sharpe=sharpe,
+        trials=trials,
+        sharpe_variance=variance,
+        expected_max_sharpe=sr0,
+        skewness=skewness,
+        kurtosis=kurtosis,
+        observations=observations,
+        psr=probabilistic_sharpe(sharpe, 0.0, observations, skewness, kurtosis),
+        dsr=probabilistic_sharpe(sharpe, sr0, observations, skewness, kurtosis),
+    )
+
+
+@dataclass(frozen=True)
+class Cscv:
+    pbo: float
+    blocks: int
+    logits: list[float]
+
+
+def block_bounds(bars: int, blocks: int) -> list[tuple[int, int]]:
+    """[start, end) of `blocks` contiguous blocks (the first ones longer by a bar if uneven)."""
+    edges = np.cumsum([0] + [bars // blocks + (1 if b < bars % blocks else 0) for b in range(blocks)])
+    return [(int(edges[b]), int(edges[b + 1])) for b in range(blocks)]
+
+
+def cscv(returns: np.ndarray, blocks: int, risk_free_per_bar: float = 0.0) -> Cscv:
+    """PBO by combinatorially symmetric cross-validation on (points, bars) returns.
+
+    The bars are cut into `blocks` contiguous blocks; for every choice of half of them as in-sample
+    (the rest out-of-sample) the in-sample best point (highest Sharpe; the first on ties) gets its
+    out-of-sample rank r among the N points (1 = worst; tied points count half), ω = r / (N + 1) and
+    the logit λ = ln(ω / (1 − ω)). PBO is the share of combinations with λ ≤ 0. Sharpe ratios of a
+    union of blocks are computed exactly from per-block sums.
+    """
+    points, bars = returns.shape
+    if blocks < 2 or blocks % 2 or bars < 2 * blocks or points < 2:
+        raise ValueError("CSCV needs an even number of blocks, two bars per block and two points")
+    excess = returns - risk_free_per_bar
+    bounds = block_bounds(bars, blocks)
+    sums = np.stack([excess[:, a:b].sum(axis=1) for a, b in bounds], axis=1)  # (N, S)
+    squares = np.stack([(excess[:, a:b] ** 2).sum(axis=1) for a, b in bounds], axis=1)
+    sizes = np.array([b - a for a, b in bounds], dtype=np.float64)
+    chosen = np.array(list(combinations(range(blocks), blocks // 2)), dtype=np.int64)
+    member = np.zeros((len(chosen), blocks))
+    np.put_along_axis(member, chosen, 1.0, axis=1)
+    logits = np.empty(len(chosen))
+    for first in range(0, len(chosen), CSCV_BATCH):
+        part = member[first : first + CSCV_BATCH]
+        inside = _union_sharpe(part, sums, squares, sizes)
+        outside = _union_sharpe(1.0 - part, sums, squares, sizes)
+        best = inside.argmax(axis=1)
+        value = outside[np.arange(len(part)), best][:, None]
+        rank = (outside < value).sum(axis=1) + 0.5 * ((outside == value).sum(axis=1) - 1) + 1
+        omega = rank / (points + 1)
+        logits[first : first + len(part)] = np.log(omega / (1.0 - omega))
+    return Cscv(pbo=float(np.mean(logits <= 0)), blocks=blocks, logits=[float(v) for v in logits])
+
+
+def _union_sharpe(member: np.ndarray, sums: np.ndarray, squares: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """(combinations, N) Sharpe over the union of the blocks each row of `member` marks."""
+    count = (member @ sizes)[:, None]
+    total = member @ sums.T
+    mean = total / count
+    variance = np.maximum(member @ squares.T - count * mean**2, 0.0) / (count - 1)
+    std = np.sqrt(variance)
+    return np.divide(mean, std, out=np.zeros_like(mean), where=std > 1e-15)
+
+
+def ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 1..n, ties sharing their average rank."""
+    order = np.argsort(values, kind="mergesort")
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], ordered.size]
+    average = (starts + ends + 1) / 2.0  # mean of 1-based positions start+1 .. end
+    result = np.empty(values.size)
+    result[order] = np.repeat(average, ends - starts)
+    return result
+
+
+def spearman(first: np.ndarray, second: np.ndarray) -> float:
+    """Spearman's rank correlation (Pearson's on average ranks); 0 when either side is constant."""
+    a, b = ranks(first), ranks(second)
+    a, b = a - a.mean(), b - b.mean()
+    scale = math.sqrt(float(a @ a) * float(b @ b))
+    return float(a @ b) / scale if scale > 0 else 0.0
+
+
+def percentile_of(values: np.ndarray, position: int) -> float:
+    """0..1: where `values[position]` ranks among `values` (1 = the top, 0 = the bottom)."""
+    if values.size < 2:
+        return 1.0
+    return float((ranks(values)[position] - 1) / (values.size - 1))
+
+
+def smooth_on_grid(shape: tuple[int, ...], digits: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each point's value averaged with its done neighbours one grid step away along each axis.
+
+    `digits` (points, axes) are the points' value indices; points not given are left out of averages.
+    """
+    grid = np.full(shape, np.nan)
+    grid[tuple(digits.T)] = values
+    total = np.nan_to_num(grid).copy()
+    count = (~np.isnan(grid)).astype(np.float64)
+    for axis in range(len(shape)):
+        for step in (-1, 1):
+            shifted = _shift(grid, axis, step)
+            total += np.nan_to_num(shifted)
+            count += ~np.isnan(shifted)
+    return (total / np.maximum(count, 1.0))[tuple(digits.T)]
+
+
+def _shift(grid: np.ndarray, axis: int, step: int) -> np.ndarray:
+    """`grid` moved by `step` along `axis`, NaN where nothing moved in: out[i] = grid[i + step]."""
+    out = np.full_like(grid, np.nan)
+    source = [slice(None)] * grid.ndim
+    target = [slice(None)] * grid.ndim
+    source[axis] = slice(step, None) if step > 0 else slice(None, step)
+    target[axis] = slice(None, -step) if step > 0 else slice(-step, None)
+    out[tuple(target)] = grid[tuple(source)]
+    return out
+
+
+def main_effects(digits: np.ndarray, values: np.ndarray, names: list[str]) -> dict[str, float]:
+    """Per parameter: its main effect's sum of squares (one-way ANOVA on the parameter's levels) over
+    the total sum of squares of `values`; 0 for every parameter when the values do not vary."""
+    total = float(np.sum((values - values.mean()) ** 2))
+    shares: dict[str, float] = {}
+    for axis, name in enumerate(names):
+        levels, inverse = np.unique(digits[:, axis], return_inverse=True)
+        sums = np.bincount(inverse, weights=values, minlength=levels.size)
+        counts = np.bincount(inverse, minlength=levels.size)
+        means = sums / counts
+        between = float(np.sum(counts * (means - values.mean()) ** 2))
+        shares[name] = between / total if total > 0 else 0.0
+    return shares
