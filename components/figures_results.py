@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from components.figures import CENTERED_METRICS, DEFAULT_THEME, METRIC_COLORSCALE, _empty_note, template
 from components.states import state_color
 from services.models import EquityCurve, PointState
+from services.results_analysis import VALIDATION_KINDS, validation_column
 
 HEATMAP_TEXT_MAX_CELLS = 150  # above this many cells the per-cell labels become unreadable
 PARCOORDS_MAX_POINTS = 5_000  # more lines only slow the browser: keep the best ones
@@ -24,11 +25,21 @@ METRIC_LABELS = {
     "win_rate": "Win rate",
     "trades": "Trades",
     "turnover": "Turnover",
+    "in_sample_sharpe": "In-sample Sharpe",
+    "out_of_sample_sharpe": "Out-of-sample Sharpe",
+    "smoothed_sharpe": "Smoothed Sharpe",
 }
 
 
 def metric_label(metric: str) -> str:
     return METRIC_LABELS.get(metric, metric.replace("_", " "))
+
+
+def centred(metric: str) -> bool:
+    """Whether the metric's colour scale centres on 0 (a validation column as its base metric does)."""
+    return metric in CENTERED_METRICS or any(
+        metric == validation_column(kind, base) for kind in VALIDATION_KINDS for base in CENTERED_METRICS
+    )
 
 
 def empty_figure(text: str, theme: str = DEFAULT_THEME) -> go.Figure:
@@ -52,7 +63,7 @@ def results_heatmap(grid: pd.DataFrame, metric: str, aggregate: str, theme: str 
             x=[str(v) for v in grid.columns],
             y=[str(v) for v in grid.index],
             colorscale=METRIC_COLORSCALE,
-            zmid=0 if metric in CENTERED_METRICS else None,
+            zmid=0 if centred(metric) else None,
             xgap=2,
             ygap=2,
             text=np.where(np.isnan(z), "", np.vectorize(lambda v: f"{v:.2f}")(z)) if show_text else None,

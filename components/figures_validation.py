@@ -85,7 +85,7 @@ def is_oos_scatter(
     traces += [mark for mark in marks if mark is not None]
     fig = go.Figure(traces)
     label = metric_label(metric)
-    fig.update_layout(template=template(theme), margin=MARGIN, legend={"y": -0.2})
+    fig.update_layout(template=template(theme), margin=MARGIN, showlegend=False)  # the panel's legend
     fig.update_xaxes(title_text=f"in-sample {label}")
     fig.update_yaxes(title_text=f"out-of-sample {label}")
     return fig
@@ -122,7 +122,7 @@ def pbo_histogram(overfitting: Overfitting | None, theme: str = DEFAULT_THEME, r
         template=template(theme),
         barmode="overlay",
         margin=MARGIN,
-        legend={"y": -0.2},
+        showlegend=False,  # the panel's legend says what red and green are
         title={
             "text": f"PBO {o.pbo:.2f} · {o.combinations:,} splits, S={o.blocks}",
             "font": {"size": 12},

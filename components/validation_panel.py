@@ -15,6 +15,7 @@ from components.monitor_layout import GRAPH_CONFIG
 from services.results_analysis import IN_SAMPLE, OUT_OF_SAMPLE, SMOOTHED
 
 PANEL_GRAPH_HEIGHT = "320px"
+PARTIAL_PREFIX = "partial:"  # validation.verdict's first line while the sweep runs
 RAW, SMOOTH = "raw", "smoothed"
 FULL_PERIOD = "full"  # the top-N ranking by the chosen metric over the whole period
 RANKINGS = (FULL_PERIOD, IN_SAMPLE, OUT_OF_SAMPLE, SMOOTHED)
@@ -124,20 +125,16 @@ def ranking_label(ranking: str, metric: str) -> str:
 
 
 def make_verdict(lines: list[str], report: ValidationReport | None, reason: str = "") -> list:
-    """The plain verdict: the report's sentences (a running sweep's marked partial), and why any block is
-    missing (`report.notes`); without a report, why there is none."""
+    """The plain verdict (validation.verdict's sentences: a running sweep's "partial: ..." first, then
+    DSR, PBO, ..., then why any block is missing); without a report, why there is none."""
     if report is None:
         return [html.P(reason or "No validation report for this run.", className="bt-val-missing")]
     children: list = []
-    if not report.final:
-        children.append(
-            dbc.Badge(
-                f"partial: {report.points_done:,} of {report.points_total:,} points",
-                color="warning",
-                class_name="bt-val-partial",
-            )
-        )
-    children += [html.P(line, className="bt-val-line") for line in lines]
-    if report.notes:
-        children.append(html.Ul([html.Li(note) for note in report.notes], className="bt-val-notes bt-help"))
+    for line in lines:
+        if line.startswith(PARTIAL_PREFIX):
+            children.append(dbc.Badge(line, color="warning", class_name="bt-val-partial"))
+        elif line in report.notes:
+            children.append(html.P(line, className="bt-val-note bt-help"))
+        else:
+            children.append(html.P(line, className="bt-val-line"))
     return children

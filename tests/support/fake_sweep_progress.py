@@ -217,4 +217,7 @@ class FakeResults:
     def validation(self, dag_id: str, run_id: str) -> ValidationRead:
         """The fake report of the points done so far (tests/support/fake_validation.py)."""
         config = next(r.config for r in self.registry.list() if r.config.dag_id == dag_id)
-        return ValidationRead(report=fake_report(config, sorted(self.done_indices(dag_id, run_id))))
+        states = self.monitor.status(config, run_id).point_states
+        done = [i for i, state in enumerate(states) if state == PointState.DONE]
+        final = all(state in (PointState.DONE, PointState.FAILED) for state in states)
+        return ValidationRead(report=fake_report(config, done, final=final))

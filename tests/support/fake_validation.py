@@ -56,9 +56,8 @@ def _rank_correlation(a: list[float], b: list[float]) -> float:
     return 1 - 6 * sum((x - y) ** 2 for x, y in zip(ra, rb, strict=True)) / (n * (n * n - 1))
 
 
-def fake_report(config: SweepConfig, done: list[int]) -> ValidationReport:
-    """The report of `done` points of `config` (final when every point is done)."""
-    final = len(done) == config.grid_size
+def fake_report(config: SweepConfig, done: list[int], final: bool) -> ValidationReport:
+    """The report of `done` points of `config` (`final`: the run is over)."""
     scheme = ValidationScheme(
         kind="holdout",
         segments=[
