@@ -129,7 +129,7 @@ def pbo_histogram(overfitting: Overfitting | None, theme: str = DEFAULT_THEME, r
             "x": 0.01,
         },
     )
-    fig.update_xaxes(title_text="logit of the in-sample best's out-of-sample rank (0 = median)")
+    fig.update_xaxes(title_text="logit of the IS best's OOS rank")
     fig.update_yaxes(title_text="combinations")
     return fig
 

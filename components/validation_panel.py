@@ -46,9 +46,11 @@ def _legend() -> html.Div:
     """The shared colour map in words, once for the three figures."""
     keys = (
         ("point", "grid point"),
-        ("in_sample_best", "in-sample best"),
-        ("robust_best", "robust best (smoothed)"),
-        ("overfit", "split where the IS best fell to the OOS median or below"),
+        ("in_sample_best", "★ in-sample best"),
+        ("robust_best", "★ robust best (smoothed)"),
+        ("reference", "dashed: out-of-sample = in-sample; logit 0 = the OOS median"),
+        ("overfit", "split whose IS best fell to the OOS median or below"),
+        ("holds", "split whose IS best stayed above it"),
     )
     return html.Div(
         [

@@ -1,0 +1,142 @@
+"""The validation panel's figure builders, asserted on their data, and the table's validation columns."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from airflow_backtest_framework.validation_report import (
+    Overfitting,
+    ParameterImportance,
+    Robustness,
+    SegmentComparison,
+    ValidationReport,
+    ValidationScheme,
+)
+from components.figures_results import results_heatmap
+from components.figures_validation import VALIDATION_COLORS, importance_bars, is_oos_scatter, pbo_histogram
+from services.results_analysis import metric_grid, validation_json_bytes, with_validation
+
+BARS = 252.0
+
+
+def report(**blocks) -> ValidationReport:
+    return ValidationReport(
+        final=True,
+        points_done=4,
+        points_total=4,
+        bars_per_year=BARS,
+        scheme=ValidationScheme(kind="holdout"),
+        **blocks,
+    )
+
+
+@pytest.fixture
+def table() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"index": [0, 1, 2, 3], "a": [1, 1, 2, 2], "b": [5, 6, 5, 6], "sharpe": [0.5, 1.5, 1.0, -0.2]}
+    )
+
+
+def segments() -> SegmentComparison:
+    return SegmentComparison(
+        points=[0, 1, 2, 3],
+        in_sample=[0.03, 0.09, 0.06, -0.01],
+        out_of_sample=[0.02, -0.01, 0.05, 0.0],
+        rank_correlation=0.2,
+        best_in_sample_point=1,
+        best_in_sample_oos_percentile=0.25,
+    )
+
+
+def robustness() -> Robustness:
+    return Robustness(
+        points=[3, 1, 0], smoothed=[0.0, 0.04, 0.05], best_point=0, best_raw_point=1, neighbourhood="one step"
+    )
+
+
+def test_with_validation_joins_per_point_values_by_index_and_annualises_sharpe(table) -> None:
+    joined = with_validation(table, report(segments=segments(), robustness=robustness()))
+    scale = math.sqrt(BARS)
+    assert joined["in_sample_sharpe"].tolist() == pytest.approx(
+        [0.03 * scale, 0.09 * scale, 0.06 * scale, -0.01 * scale]
+    )
+    assert joined["out_of_sample_sharpe"].iloc[1] == pytest.approx(-0.01 * scale)
+    # the robustness block lists points in another order and lacks point 2
+    assert joined["smoothed_sharpe"].iloc[0] == pytest.approx(0.05 * scale)
+    assert joined["smoothed_sharpe"].iloc[3] == pytest.approx(0.0)
+    assert np.isnan(joined["smoothed_sharpe"].iloc[2])
+    assert list(table.columns) == ["index", "a", "b", "sharpe"]  # the kept table is not changed
+    assert with_validation(table, None) is table
+    assert "smoothed_sharpe" not in with_validation(table, report(segments=segments())).columns
+
+
+def test_scatter_draws_every_point_and_stars_the_in_sample_and_robust_best(table) -> None:
+    joined = with_validation(table, report(segments=segments(), robustness=robustness()))
+    fig = is_oos_scatter(joined, "sharpe", best_in_sample=1, robust_best=0)
+    diagonal, points, in_best, robust = fig.data
+    assert list(points.customdata) == [0, 1, 2, 3]
+    assert list(points.x) == pytest.approx(joined["in_sample_sharpe"].tolist())
+    assert list(points.y) == pytest.approx(joined["out_of_sample_sharpe"].tolist())
+    assert in_best.x[0] == pytest.approx(joined["in_sample_sharpe"][1]) and in_best.marker.symbol == "star"
+    assert in_best.marker.color == VALIDATION_COLORS["in_sample_best"]
+    assert robust.y[0] == pytest.approx(joined["out_of_sample_sharpe"][0])
+    assert robust.marker.color == VALIDATION_COLORS["robust_best"]
+    assert diagonal.x[0] == diagonal.y[0] and diagonal.x[1] == diagonal.y[1]
+    assert fig.layout.xaxis.title.text == "in-sample Sharpe"
+
+
+def test_scatter_without_out_of_sample_values_says_why(table) -> None:
+    fig = is_oos_scatter(table, "sharpe", best_in_sample=1)
+    assert not fig.data and "no out-of-sample results" in fig.layout.annotations[0].text
+
+
+def test_pbo_histogram_splits_the_logits_at_zero_and_marks_the_zero_line() -> None:
+    logits = [-1.5, -0.2, 0.0, 0.4, 2.0, float("-inf")]
+    fig = pbo_histogram(Overfitting(pbo=0.6, blocks=4, combinations=6, logits=logits))
+    overfit, holds = fig.data
+    assert sorted(overfit.x) == [-1.5, -0.2, 0.0] and sorted(holds.x) == [0.4, 2.0]
+    assert overfit.marker.color == VALIDATION_COLORS["overfit"]
+    assert holds.marker.color == VALIDATION_COLORS["holds"]
+    assert overfit.xbins.size == holds.xbins.size  # one set of bins for both sides
+    assert fig.layout.shapes[0].x0 == 0 and fig.layout.shapes[0].x1 == 0
+    assert "PBO 0.60" in fig.layout.title.text
+
+
+def test_pbo_histogram_without_a_block_shows_the_reason() -> None:
+    fig = pbo_histogram(None, reason="CSCV needs 16 blocks of returns")
+    assert not fig.data and fig.layout.annotations[0].text == "CSCV needs 16 blocks of returns"
+
+
+def test_importance_bars_are_sorted_largest_on_top() -> None:
+    fig = importance_bars(ParameterImportance(method="anova", shares={"a": 0.1, "b": 0.6, "c": 0.25}))
+    bar = fig.data[0]
+    assert list(bar.y) == ["a", "c", "b"] and list(bar.x) == [0.1, 0.25, 0.6]  # plotly draws the last on top
+    assert list(bar.text) == ["10%", "25%", "60%"]
+    assert not importance_bars(None, reason="one parameter").data
+
+
+def test_smoothed_heatmap_is_the_grid_of_the_smoothed_column(table) -> None:
+    joined = with_validation(table, report(robustness=robustness()))
+    fig = results_heatmap(metric_grid(joined, "a", "b", "smoothed_sharpe"), "smoothed_sharpe", "max")
+    z = np.asarray(fig.data[0].z, dtype=float)
+    assert z[0][0] == pytest.approx(0.05 * math.sqrt(BARS))  # a=1, b=5: point 0
+    assert np.isnan(z[0][1])  # a=2, b=5: point 2 has no smoothed value
+    assert fig.data[0].zmid == 0 and fig.data[0].colorbar.title.text == "Smoothed Sharpe"
+
+
+def test_validation_json_holds_the_points_and_the_report(table) -> None:
+    import json
+
+    full = report(
+        segments=segments(), overfitting=Overfitting(pbo=0.5, blocks=4, combinations=6, logits=[0.1])
+    )
+    document = json.loads(validation_json_bytes(with_validation(table, full), full))
+    assert document["validation"]["overfitting"]["logits"] == [0.1]
+    assert [p["index"] for p in document["points"]] == [0, 1, 2, 3]
+    assert document["points"][1]["out_of_sample_sharpe"] == pytest.approx(-0.01 * math.sqrt(BARS))
+    missing = json.loads(validation_json_bytes(table, None, "not written yet"))
+    assert missing["validation"] is None and missing["validation_missing"] == "not written yet"
