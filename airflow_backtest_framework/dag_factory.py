@@ -180,13 +180,34 @@ def _run_engine_subprocess(env: dict[str, str]) -> dict[str, Any]:
     return {"start": int(env[ec.ENV_CHUNK_START]), "count": int(env[ec.ENV_CHUNK_COUNT]), "seconds": seconds}
 
 
+DEFAULT_BARS_PER_YEAR = 252.0
+
+
+def _validate(store: Any, config: SweepConfig, run_id: str, bars_per_year: float) -> None:
+    """The final validation report (validation.py); a report that cannot be built is logged, and the
+    summary stands."""
+    from airflow_backtest_framework.results_store import ResultsStoreError
+    from airflow_backtest_framework.validation import validate_run, verdict  # numpy: at run time only
+
+    try:
+        report = validate_run(store, config, run_id, final=True, bars_per_year=bars_per_year)
+    except (ValueError, ResultsStoreError) as exc:
+        log.error("validation report not written: %s", exc)
+        return
+    log.info("validation report of %d points in %.1fs", report.points_done, report.seconds)
+    for line in verdict(report):
+        log.info("validation: %s", line)
+
+
 def _summarize(config: SweepConfig, results_uri: str, run_id: str) -> dict[str, Any]:
     store = open_results_store(results_uri)
     dag_id = config.dag_id
     rows = []
+    bars_per_year = DEFAULT_BARS_PER_YEAR
     for index in sorted(store.point_indices(dag_id, run_id)):
         record = store.read_point(dag_id, run_id, index)
         rows.append({"index": record["index"], **record["params"], **record["metrics"]})
+        bars_per_year = float(record.get("bars_per_year", bars_per_year))
     if rows:
         columns = list(rows[0])
         table = [",".join(columns)] + [",".join(str(row.get(c, "")) for c in columns) for row in rows]
@@ -203,6 +224,7 @@ def _summarize(config: SweepConfig, results_uri: str, run_id: str) -> dict[str, 
         "best_by_sharpe": best,
     }
     store.write_summary(dag_id, run_id, summary)
+    _validate(store, config, run_id, bars_per_year)
     if missing:
         raise RuntimeError(
             f"{missing:,} of {config.grid_size:,} grid points have no result; see {ec.CHUNK_TASK_ID} logs"

@@ -353,6 +353,13 @@ class ResultsStore:
     def write_summary(self, dag_id: str, run_id: str, summary: object) -> None:
         self.put_json(ec.summary_key(dag_id, run_id), summary)
 
+    def write_validation(self, dag_id: str, run_id: str, report: object) -> None:
+        """`validation.json`: a ValidationReport's JSON (validation_report.py)."""
+        self.put_json(ec.validation_key(dag_id, run_id), report)
+
+    def read_validation(self, dag_id: str, run_id: str) -> Any:
+        return self.get_json(ec.validation_key(dag_id, run_id))
+
 
 def open_results_store(uri: str, *, s3_client_factory: S3ClientFactory = default_s3_client) -> ResultsStore:
     """The store of a results root given as a local path, file:// URL or s3://bucket/prefix."""

@@ -18,6 +18,7 @@ import numpy as np
 from airflow_backtest_framework import validation_spec as vs
 from airflow_backtest_framework import validation_stats as st
 from airflow_backtest_framework.config import SweepConfig
+from airflow_backtest_framework.results_store import ResultNotFound, ResultsStore
 from airflow_backtest_framework.validation_report import (
     DeflatedSharpe,
     FoldChoice,
@@ -205,6 +206,35 @@ def _importance(
         return None
     shares = st.main_effects(digits[:, varied], chosen, [names[axis] for axis in varied])
     return ParameterImportance(method=IMPORTANCE_METHOD, shares=shares)
+
+
+def validate_run(
+    store: ResultsStore, config: SweepConfig, run_id: str, *, final: bool, bars_per_year: float
+) -> ValidationReport:
+    """Build the run's report from its returns files (the points done so far) and write `validation.json`."""
+    clock = time.perf_counter()
+    try:
+        table = store.read_returns(config.dag_id, run_id)
+    except ResultNotFound:
+        report = ValidationReport(
+            final=final,
+            points_done=0,
+            points_total=config.grid_size,
+            bars_per_year=bars_per_year,
+            scheme=ValidationScheme(kind=config.validation.scheme),
+            notes=["no daily returns written yet: no point has finished"],
+        )
+    else:
+        points, dates, returns = returns_matrix(
+            table.column("point").to_numpy(),
+            table.column("date").to_numpy(),
+            table.column("net_return").to_numpy(),
+        )
+        del table
+        report = build_report(config, points, dates, returns, final=final, bars_per_year=bars_per_year)
+    report = report.model_copy(update={"seconds": time.perf_counter() - clock})
+    store.write_validation(config.dag_id, run_id, report.model_dump(mode="json"))
+    return report
 
 
 # --------------------------------------------------------------------------- verdict

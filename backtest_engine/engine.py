@@ -12,9 +12,10 @@ import numpy as np
 
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
+from airflow_backtest_framework.validation_spec import segments
 from backtest_engine.data import MarketData
 from backtest_engine.execution import Execution, fills
-from backtest_engine.metrics import DailyReturns, evaluate
+from backtest_engine.metrics import DailyReturns, evaluate, segment_metrics
 from backtest_engine.positions import Book, Signals, simulate, simulate_many
 from backtest_engine.strategies import build_strategy
 
@@ -42,6 +43,7 @@ class PointResult:
     finished_at: datetime
     returns: DailyReturns | None = None
     execution: dict[str, object] = field(default_factory=dict)  # fill, optimistic, stops, costs ...
+    segments: dict[str, dict[str, float | str]] = field(default_factory=dict)  # validation segments' metrics
 
     @property
     def seconds(self) -> float:
@@ -63,6 +65,7 @@ class PointResult:
             "data_source": context.data_source,
             "spec_hash": context.spec_hash,
             **self.execution,
+            "segments": self.segments,
         }
 
     def returns_columns(self) -> dict[str, np.ndarray]:
@@ -159,6 +162,13 @@ def run_point(
         finished_at=datetime.now(UTC),
         returns=performance.returns,
         execution=point_settings(config, data, execution),
+        segments=segment_metrics(
+            performance.returns.net,
+            data.dates,
+            segments(config.validation, data.n_days),
+            data.bars_per_year,
+            config.risk_free_rate,
+        ),
     )
 
 

@@ -9,7 +9,8 @@ import numpy as np
 
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.execution_spec import FILL_SAME_CLOSE
-from backtest_engine.data import TRADING_DAYS_PER_YEAR, MarketData
+from airflow_backtest_framework.validation_spec import Segment
+from backtest_engine.data import DAYS_PER_YEAR, TRADING_DAYS_PER_YEAR, MarketData
 from backtest_engine.execution import STOPS_CLOSE, Execution, Fills
 from backtest_engine.positions import Book
 
@@ -204,6 +205,22 @@ def compute_metrics(
         "sortino": _finite(mean / downside * scale) if downside > 0 else 0.0,
         "max_drawdown": max_drawdown,
     }
+
+
+def segment_metrics(
+    net: np.ndarray, dates: np.ndarray, segments: list[Segment], bars_per_year: int, risk_free_rate: float
+) -> dict[str, dict[str, float | str]]:
+    """Per validation segment (validation_spec.segments): its first and last date and the return and
+    risk figures of `compute_metrics` on the segment's own daily returns, wealth starting at 1."""
+    found: dict[str, dict[str, float | str]] = {}
+    for segment in segments:
+        part = net[segment.start : segment.end]
+        first, last = dates[segment.start], dates[segment.end - 1]
+        days = int((last - first).astype("timedelta64[D]").astype(np.int64))
+        wealth = np.cumprod(np.maximum(1.0 + part, 0.0))
+        figures = compute_metrics(part, wealth, max(days, 1) / DAYS_PER_YEAR, bars_per_year, risk_free_rate)
+        found[segment.name] = {"start": str(first)[:10], "end": str(last)[:10], **figures}
+    return found
 
 
 def calmar(cagr: float, max_drawdown: float) -> float:
