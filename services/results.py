@@ -81,7 +81,7 @@ class ResultsService:
         without a report whose `reason` says why, and the page shows that instead."""
         where = ec.validation_key(dag_id, run_id)
         try:
-            document = self._store.get_json(where)
+            document = self._store.read_validation(dag_id, run_id)
         except NotFound:
             return ValidationRead(
                 reason="The summarize task has not written a validation report for this run yet."
