@@ -1,4 +1,5 @@
-"""Results: one run's points as a metric heatmap, parallel coordinates, the best points, equity, exports."""
+"""Results: one run's points with their validation (verdict and figures), a metric heatmap, parallel
+coordinates, the top points by a chosen ranking, equity, exports."""
 
 from __future__ import annotations
 
@@ -281,7 +282,7 @@ def show_validation(data, theme, name):
     State(Ids.NAME, "data"),
 )
 def show_equity(selected, top, theme, run_id, name):
-    """The equity curve of the selected point (the best one until a row is chosen), if written."""
+    """The equity curve of the selected point (the top row until a row is chosen), if written."""
     curve = None
     rows = selected or top
     if rows and run_id:

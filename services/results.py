@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import math
 from collections.abc import Iterable
@@ -28,6 +29,21 @@ METRIC_COLUMNS = ec.METRIC_NAMES
 
 def table_columns(config: SweepConfig) -> list[str]:
     return ["index", *config.strategy_spec.param_names, *METRIC_COLUMNS]
+
+
+def damage(data: bytes) -> str:
+    """Why a `validation.json` that did not parse as a report cannot be shown, in words."""
+    try:
+        document = json.loads(data)
+    except ValueError:
+        return "The validation report is damaged (not JSON); rerun summarize."
+    version = document.get("version", REPORT_VERSION) if isinstance(document, dict) else REPORT_VERSION
+    if version != REPORT_VERSION:
+        return (
+            f"The validation report has version {version}; this app reads version {REPORT_VERSION}. "
+            "Update the app or rerun summarize."
+        )
+    return "The validation report is damaged (fields missing or malformed); rerun summarize."
 
 
 def _batches(items: list[int], count: int) -> Iterable[list[int]]:
@@ -81,7 +97,7 @@ class ResultsService:
         without a report whose `reason` says why, and the page shows that instead."""
         where = ec.validation_key(dag_id, run_id)
         try:
-            document = self._store.read_validation(dag_id, run_id)
+            data = self._store.backend.get(where)  # parsed by pydantic in one pass: 10,000 points are 1 MB
         except NotFound:
             return ValidationRead(
                 reason="The summarize task has not written a validation report for this run yet."
@@ -89,19 +105,11 @@ class ResultsService:
         except BacktestError as exc:
             log.warning("%s unreadable: %s", where, exc)
             return ValidationRead(reason=f"The validation report cannot be read: {exc}")
-        except ValueError as exc:
-            log.warning("%s is not JSON: %s", where, exc)
-            return ValidationRead(reason="The validation report is damaged (not JSON); rerun summarize.")
-        if isinstance(document, dict) and document.get("version", REPORT_VERSION) != REPORT_VERSION:
-            return ValidationRead(
-                reason=f"The validation report has version {document.get('version')}; this app reads "
-                f"version {REPORT_VERSION}. Update the app or rerun summarize."
-            )
         try:
-            return ValidationRead(report=ValidationReport.model_validate(document))
+            return ValidationRead(report=ValidationReport.model_validate_json(data))
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            log.warning("%s does not match the report format: %s", where, exc)
-            return ValidationRead(reason="The validation report is damaged (fields missing or malformed).")
+            log.warning("%s does not match the report format: %s", where, str(exc)[:500])
+            return ValidationRead(reason=damage(data))
 
     def table(self, config: SweepConfig, run_id: str, done: set[int] | None = None) -> pd.DataFrame:
         """One row per finished point: `index`, the parameters, the metrics; sorted by index.
