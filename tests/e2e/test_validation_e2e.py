@@ -114,6 +114,7 @@ def test_finished_sweep_validation_panel(seeded, watched_page) -> None:
     )
     smoothed = plot_data(page, "results-heatmap", "JSON.stringify(g._fullData[0].z)")
     assert smoothed != raw
+    snap(page, "results-validation-smoothed-1920x1080", full_page=False)
 
     # the top-N table ranked out of sample: its first row holds the largest out-of-sample Sharpe
     page.locator("#results-rank-by").click()

@@ -22,6 +22,13 @@ BLOCKS = 16
 COMBINATIONS = 12_870  # C(16, 8)
 LOGITS_KEPT = 400  # the fake draws fewer logits than the combinations: the histogram's shape is the point
 MIN_POINTS = 4
+SCHEME = ValidationScheme(
+    kind="holdout",
+    segments=[
+        {"name": "in_sample", "start": "2015-01-02", "end": "2021-12-31"},
+        {"name": "out_of_sample", "start": "2022-01-03", "end": "2024-12-31"},
+    ],
+)
 
 
 def fake_in_sample(index: int) -> float:
@@ -58,15 +65,8 @@ def _rank_correlation(a: list[float], b: list[float]) -> float:
 
 def fake_report(config: SweepConfig, done: list[int], final: bool) -> ValidationReport:
     """The report of `done` points of `config` (`final`: the run is over)."""
-    scheme = ValidationScheme(
-        kind="holdout",
-        segments=[
-            {"name": "in_sample", "start": "2015-01-02", "end": "2021-12-31"},
-            {"name": "out_of_sample", "start": "2022-01-03", "end": "2024-12-31"},
-        ],
-    )
     base = {"final": final, "points_done": len(done), "points_total": config.grid_size}
-    base |= {"bars_per_year": BARS_PER_YEAR, "scheme": scheme}
+    base |= {"bars_per_year": BARS_PER_YEAR, "scheme": SCHEME}
     if len(done) < MIN_POINTS:
         return ValidationReport(**base, notes=[f"{len(done)} points done: the statistics need {MIN_POINTS}."])
     in_sample = [fake_in_sample(i) for i in done]
