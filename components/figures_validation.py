@@ -50,13 +50,14 @@ def is_oos_scatter(
     best_in_sample: int | None,
     robust_best: int | None = None,
     theme: str = DEFAULT_THEME,
+    reason: str = "",
 ) -> go.Figure:
     """Each point's in-sample metric against its out-of-sample one (the table's validation columns);
     the in-sample best and the robust best starred, the diagonal (no decay) dashed."""
     x, y = validation_column(IN_SAMPLE, metric), validation_column(OUT_OF_SAMPLE, metric)
     rows = table.dropna(subset=[x, y]) if {x, y} <= set(table.columns) else table.head(0)
     if rows.empty:
-        return empty_figure("no out-of-sample results: the sweep's validation scheme has no holdout", theme)
+        return empty_figure(reason or "no out-of-sample results yet", theme)
     xs, ys = rows[x].to_numpy(dtype=float), rows[y].to_numpy(dtype=float)
     low, high = float(min(xs.min(), ys.min())), float(max(xs.max(), ys.max()))
     traces = [

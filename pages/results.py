@@ -264,6 +264,7 @@ def show_validation(data, theme, name):
         segments.best_in_sample_point if segments else None,
         robustness.best_point if robustness else None,
         theme=theme,
+        reason=why,
     )
     return (
         make_verdict(verdict(report), report),

@@ -90,8 +90,9 @@ def test_scatter_draws_every_point_and_stars_the_in_sample_and_robust_best(table
 
 
 def test_scatter_without_out_of_sample_values_says_why(table) -> None:
-    fig = is_oos_scatter(table, "sharpe", best_in_sample=1)
-    assert not fig.data and "no out-of-sample results" in fig.layout.annotations[0].text
+    fig = is_oos_scatter(table, "sharpe", best_in_sample=1, reason="the scheme is none: no out-of-sample")
+    assert not fig.data and fig.layout.annotations[0].text == "the scheme is none: no out-of-sample"
+    assert "no out-of-sample results yet" in is_oos_scatter(table, "sharpe", None).layout.annotations[0].text
 
 
 def test_pbo_histogram_splits_the_logits_at_zero_and_marks_the_zero_line() -> None:

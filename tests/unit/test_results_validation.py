@@ -217,3 +217,20 @@ def test_exports_carry_the_validation_columns_and_the_report(services) -> None:
     assert exported["filename"].endswith(".json")
     assert document["validation"]["overfitting"]["logits"] == report.overfitting.logits
     assert len(document["points"]) == data["rows"]
+
+
+def test_missing_blocks_show_the_reports_notes(services, monkeypatch, tmp_path: Path) -> None:
+    """A sweep validated with the scheme `none` has no out-of-sample block: the scatter says why, in the
+    report's own words, and the verdict lists the note."""
+    from pages.results import show_validation
+
+    config = small_sweep(params=MR_GRID, validation={"scheme": "none"})
+    framework = ResultsStore(LocalFolderBackend(tmp_path / "results"))
+    write_returns(framework, config)
+    report = validate_run(framework, config, RUN, final=True, bars_per_year=252.0)
+    assert report.segments is None and report.notes
+    monkeypatch.setattr(services.results, "validation", lambda dag_id, run_id: ValidationRead(report=report))
+    data, _ = shown(services)
+    children, scatter, _logits, _importance = show_validation(data, "light", "mr_a")
+    assert not scatter.data and report.notes[0] in scatter.layout.annotations[0].text
+    assert report.notes[0] in str([c.to_plotly_json() for c in children])
