@@ -3,6 +3,8 @@ logits and parameter importance; the heatmap's raw/smoothed switch and the top-N
 
 from __future__ import annotations
 
+import math
+
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
@@ -139,4 +141,43 @@ def make_verdict(lines: list[str], report: ValidationReport | None, reason: str 
             children.append(html.P(line, className="bt-val-note bt-help"))
         else:
             children.append(html.P(line, className="bt-val-line"))
+    inputs = method_lines(report)
+    if inputs:
+        children.append(
+            html.Details(
+                [html.Summary("How these were computed"), html.Ul([html.Li(line) for line in inputs])],
+                className="bt-val-inputs bt-help",
+            )
+        )
     return children
+
+
+def method_lines(report: ValidationReport) -> list[str]:
+    """What each statistic was computed from, in words: the scheme, the deflated Sharpe's inputs, CSCV's
+    blocks, the smoothing neighbourhood and the importance method."""
+    scale = math.sqrt(report.bars_per_year)
+    lines = []
+    if report.scheme.segments:
+        spans = ", ".join(
+            f"{s.get('name', '')} {s.get('start', '')} to {s.get('end', '')}" for s in report.scheme.segments
+        )
+        lines.append(f"Scheme {report.scheme.kind}: {spans}.")
+    d = report.deflated_sharpe
+    if d is not None:
+        lines.append(
+            f"Deflated Sharpe of point {d.point}: Sharpe {d.sharpe_annualised:.2f} annualised "
+            f"({d.sharpe:.4f} per bar) against SR0 = {d.expected_max_sharpe * scale:.2f} annualised, "
+            f"the expected best of N = {d.trials:,} noise trials with V[SR] = {d.sharpe_variance:.2e} "
+            f"per bar; skewness {d.skewness:.2f}, kurtosis {d.kurtosis:.2f}, T = {d.observations:,} "
+            f"returns; PSR {d.psr:.2f}, DSR {d.dsr:.2f}."
+        )
+    if report.overfitting is not None:
+        o = report.overfitting
+        lines.append(
+            f"PBO by CSCV: S = {o.blocks} blocks, {o.combinations:,} in-sample/out-of-sample splits."
+        )
+    if report.robustness is not None:
+        lines.append(f"Smoothed metric: the mean over {report.robustness.neighbourhood}.")
+    if report.importance is not None:
+        lines.append(f"Parameter importance: {report.importance.method}.")
+    return lines

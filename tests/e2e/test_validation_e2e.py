@@ -92,6 +92,9 @@ def test_finished_sweep_validation_panel(seeded, watched_page) -> None:
     for line in lines:
         expect(verdict_box).to_contain_text(line)
     expect(verdict_box).not_to_contain_text("partial")
+    page.get_by_text("How these were computed").click()  # the statistics' inputs, folded by default
+    expect(verdict_box.locator(".bt-val-inputs li").first).to_be_visible()
+    expect(verdict_box).to_contain_text("noise trials with V[SR]")
     # the scatter: every point, with the in-sample best starred
     names = plot_data(page, "results-is-oos", "g._fullData.map(t => t.name)")
     assert "points" in names and any(n.startswith("in-sample best") for n in names)

@@ -141,3 +141,35 @@ def test_validation_json_holds_the_points_and_the_report(table) -> None:
     assert document["points"][1]["out_of_sample_sharpe"] == pytest.approx(-0.01 * math.sqrt(BARS))
     missing = json.loads(validation_json_bytes(table, None, "not written yet"))
     assert missing["validation"] is None and missing["validation_missing"] == "not written yet"
+
+
+def test_the_verdict_says_what_each_statistic_was_computed_from() -> None:
+    from airflow_backtest_framework.validation_report import DeflatedSharpe
+    from components.validation_panel import make_verdict
+
+    deflated = DeflatedSharpe(
+        point=7,
+        sharpe=0.05,
+        sharpe_annualised=0.05 * math.sqrt(BARS),
+        trials=81,
+        sharpe_variance=0.0004,
+        expected_max_sharpe=0.04,
+        skewness=-0.3,
+        kurtosis=5.2,
+        observations=2520,
+        psr=0.93,
+        dsr=0.39,
+    )
+    full = report(
+        deflated_sharpe=deflated,
+        overfitting=Overfitting(pbo=0.5, blocks=16, combinations=12870, logits=[0.1]),
+        robustness=robustness(),
+        importance=ParameterImportance(method="one-way ANOVA per parameter", shares={"a": 0.5}),
+    )
+    text = str([c.to_plotly_json() for c in make_verdict(["best point 7: DSR 0.39"], full)])
+    assert "best point 7: DSR 0.39" in text
+    for fact in ("N = 81 noise trials", "V[SR] = 4.00e-04", "kurtosis 5.20", "T = 2,520", "skewness -0.30"):
+        assert fact in text
+    assert f"SR0 = {0.04 * math.sqrt(BARS):.2f} annualised" in text
+    assert "S = 16 blocks, 12,870" in text and "one-way ANOVA per parameter" in text and "one step" in text
+    assert "partial" not in text
