@@ -145,7 +145,7 @@ class SweepConfig(BaseModel):
     factor_lags: dict[str, int] = Field(
         default_factory=dict, description="Publication lag in bars per factor (default 0)"
     )
-    validation: ValidationSpec = Field(default_factory=ValidationSpec, description="validation_spec.py")
+    validation: ValidationSpec = Field(default_factory=ValidationSpec, description="How points are validated")
 
     _grid: Grid | None = PrivateAttr(default=None)
 

@@ -1,4 +1,5 @@
-"""Build a sweep DAG (plan -> run_chunk mapped over chunks -> summarize) from a SweepConfig."""
+"""Build a sweep DAG (plan -> run_chunk mapped over chunks, with validate alongside -> summarize) from a
+SweepConfig."""
 
 from __future__ import annotations
 
@@ -100,16 +101,34 @@ def create_sweep_dag(spec: SweepConfig | str) -> Any:
             """Split the grid into chunks and build each chunk's engine environment."""
             return _plan(config, executor, Variable, context["run_id"])
 
-        run_chunk = _chunk_tasks(executor, dag_id, plan(), task)
+        chunks = plan()
+        run_chunk = _chunk_tasks(executor, dag_id, chunks, task)
+
+        @task(task_id=ec.VALIDATE_TASK_ID)
+        def validate(**context: Any) -> dict[str, int]:
+            """Rewrite the partial validation report from the points done while the chunks run."""
+            results_uri = _variable(Variable, ec.VAR_RESULTS_URI)
+            return _watch(config, results_uri, context)
 
         @task(task_id=ec.SUMMARY_TASK_ID, trigger_rule="all_done")
         def summarize(**context: Any) -> dict[str, Any]:
-            """Collect the per-point results into a table and a summary; fail if points are missing."""
+            """Collect the per-point results into a table, a summary and the final validation report;
+            fail if points are missing."""
             results_uri = _variable(Variable, ec.VAR_RESULTS_URI)
             return _summarize(config, results_uri, context["run_id"])
 
-        run_chunk >> summarize()
+        watcher = validate()
+        chunks >> watcher
+        [run_chunk, watcher] >> summarize()
     return dag
+
+
+def _watch(config: SweepConfig, results_uri: str, context: Any) -> dict[str, int]:
+    from airflow_backtest_framework.validation_watch import chunks_finished_probe, watch
+
+    run_id = context["run_id"]
+    probe = chunks_finished_probe(context, config.dag_id, run_id, len(config.chunks()))
+    return watch(open_results_store(results_uri), config, run_id, chunks_finished=probe)
 
 
 def _plan(config: SweepConfig, executor: str, variable_cls: Any, run_id: str) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ EXECUTORS = (EXECUTOR_BATCH, EXECUTOR_LOCAL)
 PLAN_TASK_ID = "plan"
 CHUNK_TASK_ID = "run_chunk"
 SUMMARY_TASK_ID = "summarize"
+VALIDATE_TASK_ID = "validate"  # rewrites the partial validation report while the chunks run
 
 # Tags the DAG's BatchOperator puts on every Batch job; the app finds a run's jobs by them.
 BATCH_TAG_DAG_ID = "backtest_dag_id"

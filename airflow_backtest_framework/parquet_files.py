@@ -18,10 +18,17 @@ def encode_parquet(columns: Mapping[str, Any]) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def decode_parquet(files: Iterable[bytes], sort_by: Sequence[str] = ()) -> Any:
-    """Parquet files' bytes as one pyarrow Table (same columns), sorted by `sort_by` ascending."""
+def decode_parquet(
+    files: Iterable[bytes], sort_by: Sequence[str] = (), columns: Sequence[str] | None = None
+) -> Any:
+    """Parquet files' bytes as one pyarrow Table (same columns, or only `columns`), sorted by `sort_by`."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.concat_tables([pq.read_table(pa.BufferReader(data)) for data in files])
+    table = pa.concat_tables(
+        [
+            pq.read_table(pa.BufferReader(data), columns=None if columns is None else list(columns))
+            for data in files
+        ]
+    )
     return table.sort_by([(name, "ascending") for name in sort_by]) if sort_by else table

@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework import validation_spec as vs
 from airflow_backtest_framework import validation_stats as st
 from airflow_backtest_framework.config import SweepConfig
+from airflow_backtest_framework.parquet_files import decode_parquet
 from airflow_backtest_framework.results_store import ResultNotFound, ResultsStore
 from airflow_backtest_framework.validation_report import (
     DeflatedSharpe,
@@ -214,7 +216,7 @@ def validate_run(
     """Build the run's report from its returns files (the points done so far) and write `validation.json`."""
     clock = time.perf_counter()
     try:
-        table = store.read_returns(config.dag_id, run_id)
+        points, dates, returns = read_returns_matrix(store, config.dag_id, run_id)
     except ResultNotFound:
         report = ValidationReport(
             final=final,
@@ -225,12 +227,6 @@ def validate_run(
             notes=["no daily returns written yet: no point has finished"],
         )
     else:
-        points, dates, returns = returns_matrix(
-            table.column("point").to_numpy(),
-            table.column("date").to_numpy(),
-            table.column("net_return").to_numpy(),
-        )
-        del table
         report = build_report(config, points, dates, returns, final=final, bars_per_year=bars_per_year)
     report = report.model_copy(update={"seconds": time.perf_counter() - clock})
     store.write_validation(config.dag_id, run_id, report.model_dump(mode="json"))
@@ -296,6 +292,33 @@ def _robust_line(robustness: Robustness) -> str:
 def significant(report: ValidationReport) -> bool:
     """Whether the report calls the best point significant (its DSR at or above SIGNIFICANT_DSR)."""
     return report.deflated_sharpe is not None and report.deflated_sharpe.dsr >= SIGNIFICANT_DSR
+
+
+RETURNS_READ = ("point", "date", "net_return")
+
+
+def read_returns_matrix(
+    store: ResultsStore, dag_id: str, run_id: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(points, dates, net returns) of every returns file of the run, one file at a time (a file is a
+    chunk: disjoint points), so the peak memory is about twice the matrix; ResultNotFound when none."""
+    prefix = ec.returns_prefix(dag_id, run_id)
+    keys = [key for key in store.backend.list(prefix) if key.endswith(ec.RETURNS_SUFFIX)]
+    if not keys:
+        raise ResultNotFound(f"no returns files at {store.describe(prefix)}")
+    parts = []
+    for key in keys:
+        table = decode_parquet([store.backend.get(key)], ("point", "date"), RETURNS_READ)
+        parts.append(returns_matrix(*(table.column(name).to_numpy() for name in RETURNS_READ)))
+    parts.sort(key=lambda part: int(part[0][0]) if part[0].size else -1)
+    parts = [part for part in parts if part[0].size]
+    dates = parts[0][1]
+    if any(not np.array_equal(part[1], dates) for part in parts):
+        raise ValueError("the chunks' daily returns do not share the same dates")
+    points = np.concatenate([part[0] for part in parts])
+    if np.any(np.diff(points) <= 0):
+        raise ValueError("a grid point appears in two returns files")
+    return points, dates, np.concatenate([part[2] for part in parts])
 
 
 def returns_matrix(

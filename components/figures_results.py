@@ -11,7 +11,12 @@ import plotly.graph_objects as go
 from components.figures import CENTERED_METRICS, DEFAULT_THEME, METRIC_COLORSCALE, _empty_note, template
 from components.states import state_color
 from services.models import EquityCurve, PointState
-from services.results_analysis import VALIDATION_KINDS, validation_column
+from services.validation_export import (
+    IN_SAMPLE_COLUMN,
+    OUT_OF_SAMPLE_COLUMN,
+    SMOOTHED_COLUMN,
+    VALIDATION_COLUMNS,
+)
 
 HEATMAP_TEXT_MAX_CELLS = 150  # above this many cells the per-cell labels become unreadable
 PARCOORDS_MAX_POINTS = 5_000  # more lines only slow the browser: keep the best ones
@@ -25,9 +30,9 @@ METRIC_LABELS = {
     "win_rate": "Win rate",
     "trades": "Trades",
     "turnover": "Turnover",
-    "in_sample_sharpe": "In-sample Sharpe",
-    "out_of_sample_sharpe": "Out-of-sample Sharpe",
-    "smoothed_sharpe": "Smoothed Sharpe",
+    IN_SAMPLE_COLUMN: "In-sample Sharpe",
+    OUT_OF_SAMPLE_COLUMN: "Out-of-sample Sharpe",
+    SMOOTHED_COLUMN: "Smoothed Sharpe",
 }
 
 
@@ -36,10 +41,8 @@ def metric_label(metric: str) -> str:
 
 
 def centred(metric: str) -> bool:
-    """Whether the metric's colour scale centres on 0 (a validation column as its base metric does)."""
-    return metric in CENTERED_METRICS or any(
-        metric == validation_column(kind, base) for kind in VALIDATION_KINDS for base in CENTERED_METRICS
-    )
+    """Whether the metric's colour scale centres on 0 (the validation columns are Sharpe ratios)."""
+    return metric in CENTERED_METRICS or metric in VALIDATION_COLUMNS
 
 
 def empty_figure(text: str, theme: str = DEFAULT_THEME) -> go.Figure:

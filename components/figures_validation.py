@@ -11,7 +11,7 @@ from airflow_backtest_framework.validation_report import Overfitting, ParameterI
 from components.figures import DEFAULT_THEME, template
 from components.figures_results import empty_figure, metric_label
 from components.states import TONE_COLORS, Tone
-from services.results_analysis import IN_SAMPLE, OUT_OF_SAMPLE, validation_column
+from services.validation_export import IN_SAMPLE_COLUMN, OUT_OF_SAMPLE_COLUMN
 
 # What each mark means, one colour each, in every validation figure (and the panel's legend text).
 VALIDATION_COLORS = {
@@ -54,7 +54,7 @@ def is_oos_scatter(
 ) -> go.Figure:
     """Each point's in-sample metric against its out-of-sample one (the table's validation columns);
     the in-sample best and the robust best starred, the diagonal (no decay) dashed."""
-    x, y = validation_column(IN_SAMPLE, metric), validation_column(OUT_OF_SAMPLE, metric)
+    x, y = IN_SAMPLE_COLUMN, OUT_OF_SAMPLE_COLUMN
     rows = table.dropna(subset=[x, y]) if {x, y} <= set(table.columns) else table.head(0)
     if rows.empty:
         return empty_figure(reason or "no out-of-sample results yet", theme)

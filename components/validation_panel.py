@@ -14,18 +14,18 @@ from components.figures import blank
 from components.figures_results import metric_label
 from components.figures_validation import VALIDATION_COLORS
 from components.monitor_layout import GRAPH_CONFIG
-from services.results_analysis import IN_SAMPLE, OUT_OF_SAMPLE, SMOOTHED
+from services.validation_export import IN_SAMPLE_COLUMN, OUT_OF_SAMPLE_COLUMN, SMOOTHED_COLUMN
 
 PANEL_GRAPH_HEIGHT = "320px"
 PARTIAL_PREFIX = "partial:"  # validation.verdict's first line while the sweep runs
 RAW, SMOOTH = "raw", "smoothed"
 FULL_PERIOD = "full"  # the top-N ranking by the chosen metric over the whole period
-RANKINGS = (FULL_PERIOD, IN_SAMPLE, OUT_OF_SAMPLE, SMOOTHED)
+RANKINGS = (FULL_PERIOD, IN_SAMPLE_COLUMN, OUT_OF_SAMPLE_COLUMN, SMOOTHED_COLUMN)  # the table's columns
 RANKING_LABELS = {
     FULL_PERIOD: "full period",
-    IN_SAMPLE: "in-sample Sharpe",
-    OUT_OF_SAMPLE: "out-of-sample Sharpe",
-    SMOOTHED: "smoothed Sharpe (robust)",
+    IN_SAMPLE_COLUMN: "in-sample Sharpe",
+    OUT_OF_SAMPLE_COLUMN: "out-of-sample Sharpe",
+    SMOOTHED_COLUMN: "smoothed Sharpe (robust)",
 }
 
 

@@ -37,16 +37,13 @@ from components.shell import ShellIds
 from components.sweep_nav import RESULTS_PATH, RUNS_LISTED, SWEEP_SEGMENT, run_option
 from components.validation_panel import FULL_PERIOD, SMOOTH, make_verdict, ranking_label
 from components.validation_panel import ValidationIds as VIds
+from services.errors import NotFound
 from services.models import ValidationRead
 from services.results import METRIC_COLUMNS
-from services.results_analysis import (
-    SMOOTHED,
-    VALIDATION_KINDS,
-    metric_grid,
-    to_csv_bytes,
-    to_parquet_bytes,
-    top_n,
-    validation_column,
+from services.results_analysis import metric_grid, to_csv_bytes, to_parquet_bytes, top_n
+from services.validation_export import (
+    SMOOTHED_COLUMN,
+    VALIDATION_COLUMNS,
     validation_json_bytes,
     with_validation,
 )
@@ -190,7 +187,7 @@ def show_heatmap(data, metric, x, y, aggregate, fixed, mode, fixed_ids, theme, n
         robustness = read.report.robustness if read.report else None
         if robustness is None:
             return empty_figure(smoothed_missing(read), theme)
-        metric = validation_column(SMOOTHED, robustness.metric)
+        metric = SMOOTHED_COLUMN
     else:
         table = get_services().results_tables.table(saved_config(name), data["run_id"], rows=data.get("rows"))
     grid = metric_grid(table, x, y, metric, aggregate, fixed_values(fixed_ids, fixed))
@@ -222,12 +219,12 @@ def show_points(data, metric, ranking, theme, name):
     config = saved_config(name)
     table, _read = validated(name, data)
     params = list(config.strategy_spec.param_names)
-    shown = [c for c in (validation_column(k, "sharpe") for k in VALIDATION_KINDS) if c in table.columns]
-    shown += [m for m in METRIC_COLUMNS if m in table.columns]
+    validated_columns = [c for c in VALIDATION_COLUMNS if c in table.columns and table[c].notna().any()]
+    shown = validated_columns + [m for m in METRIC_COLUMNS if m in table.columns]
     ranking = ranking or FULL_PERIOD
-    column = metric if ranking == FULL_PERIOD else validation_column(ranking, "sharpe")
+    column = metric if ranking == FULL_PERIOD else ranking
     note = f"ranked by {ranking_label(ranking, metric)} · select a row for its equity curve"
-    if column not in table.columns:
+    if column != metric and column not in validated_columns:
         column = metric
         note = (
             f"this run has no {ranking_label(ranking, metric)}: ranked by {metric_label(metric)}, full period"
@@ -293,13 +290,16 @@ def show_equity(selected, top, theme, run_id, name):
 
 def export_file(name: str, data: dict, fmt: str) -> dict:
     """The run's results table (what exists so far) with the validation report's per-point columns, as a
-    CSV or Parquet download; JSON holds the points and the whole report (every validation figure's data)."""
+    CSV or Parquet download; or the validation report itself, with its verdict, as JSON (the logits,
+    the importance shares, the statistics' inputs): together they redraw every validation figure."""
     table, read = validated(name, data)
     stem = f"{name}_{data['run_id']}".replace(":", "-").replace("+", "_")
     if fmt == "parquet":
         return dcc.send_bytes(to_parquet_bytes(table), f"{stem}.parquet")
-    if fmt == "json":
-        return dcc.send_bytes(validation_json_bytes(table, read.report, read.reason), f"{stem}.json")
+    if fmt == "json":  # the report (every figure's data but the per-point columns) and its verdict
+        if read.report is None:
+            raise NotFound(read.reason)
+        return dcc.send_bytes(validation_json_bytes(read.report), f"{stem}_validation.json")
     return dcc.send_bytes(to_csv_bytes(table), f"{stem}.csv")
 
 
@@ -322,4 +322,6 @@ def export(_csv, _parquet, _json, data, name):
     try:
         return export_file(name, data, EXPORT_FORMATS.get(ctx.triggered_id, "csv")), None
     except Exception as exc:
-        return dash.no_update, make_error_alert(exc, title="Cannot read the results.")
+        return dash.no_update, make_error_alert(
+            exc, title=f"Cannot export the {EXPORT_FORMATS.get(ctx.triggered_id, 'csv').upper()} file."
+        )

@@ -34,6 +34,7 @@ def main(argv: list[str]) -> int:
                 "catchup": dag.catchup,
                 "start_date": dag.start_date.isoformat() if dag.start_date else None,
                 "operators": {t.task_id: type(t).__name__ for t in dag.tasks},
+                "upstream": {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks},
                 "fileloc": dag.fileloc,
             }
             for dag_id, dag in bag.dags.items()

@@ -93,14 +93,15 @@ class ResultsService:
             return None
 
     def validation(self, dag_id: str, run_id: str) -> ValidationRead:
-        """The run's `validation.json` (summarize writes it); absent, unreadable or damaged is a read
-        without a report whose `reason` says why, and the page shows that instead."""
+        """The run's `validation.json` (the DAG's validate task rewrites it while the run goes on, summarize
+        writes the final one); absent, unreadable or damaged is a read without a report whose `reason`
+        says why, and the page shows that instead."""
         where = ec.validation_key(dag_id, run_id)
         try:
             data = self._store.backend.get(where)  # parsed by pydantic in one pass: 10,000 points are 1 MB
         except NotFound:
             return ValidationRead(
-                reason="The summarize task has not written a validation report for this run yet."
+                reason="No validation report for this run yet: the DAG writes one as chunks finish."
             )
         except BacktestError as exc:
             log.warning("%s unreadable: %s", where, exc)

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import io
-import json
-import math
 from collections.abc import Mapping
 from typing import Literal
 
 import pandas as pd
-
-from airflow_backtest_framework.validation_report import ValidationReport
 
 Aggregate = Literal["max", "mean"]
 AGGREGATES: tuple[Aggregate, ...] = ("max", "mean")
@@ -72,55 +68,6 @@ def top_n(table: pd.DataFrame, metric: str, n: int = 10) -> pd.DataFrame:
         return table.head(0)
     ranked = table.sort_values(metric, ascending=not best_first(metric), na_position="last", kind="stable")
     return ranked.head(n).reset_index(drop=True)
-
-
-IN_SAMPLE, OUT_OF_SAMPLE, SMOOTHED = "in_sample", "out_of_sample", "smoothed"
-VALIDATION_KINDS = (IN_SAMPLE, OUT_OF_SAMPLE, SMOOTHED)
-
-
-def validation_column(kind: str, metric: str) -> str:
-    """The results table's column of a report's per-point values: `in_sample_sharpe`, `smoothed_sharpe`."""
-    return f"{kind}_{metric}"
-
-
-def display_scale(report: ValidationReport, metric: str) -> float:
-    """The factor from the report's per-bar Sharpe to the annualised one the table shows (1 otherwise)."""
-    return math.sqrt(report.bars_per_year) if metric == "sharpe" else 1.0
-
-
-def with_validation(table: pd.DataFrame, report: ValidationReport | None) -> pd.DataFrame:
-    """The table plus the report's per-point columns (in-sample, out-of-sample, smoothed metric), Sharpe
-    annualised like the table's own; points the report does not hold are NaN. The table is not changed."""
-    columns: dict[str, pd.Series] = {}
-    blocks = (
-        (
-            (report.segments, IN_SAMPLE, "in_sample"),
-            (report.segments, OUT_OF_SAMPLE, "out_of_sample"),
-            (report.robustness, SMOOTHED, "smoothed"),
-        )
-        if report
-        else ()
-    )
-    for block, kind, field in blocks:
-        if block is None:
-            continue
-        scale = display_scale(report, block.metric)
-        values = pd.Series(getattr(block, field), index=block.points, dtype=float) * scale
-        columns[validation_column(kind, block.metric)] = values[~values.index.duplicated()]
-    if not columns or table.empty:
-        return table
-    index = table["index"].astype(int)
-    return table.assign(**{name: index.map(values).to_numpy(dtype=float) for name, values in columns.items()})
-
-
-def validation_json_bytes(table: pd.DataFrame, report: ValidationReport | None, reason: str = "") -> bytes:
-    """The run's points (with their validation columns) and the report, as one JSON document: every
-    validation figure of the page can be redrawn from it."""
-    points = json.loads(table.to_json(orient="records"))  # NaN becomes null
-    document = {"validation": report.model_dump(mode="json") if report else None, "points": points}
-    if report is None:
-        document["validation_missing"] = reason
-    return json.dumps(document, indent=1).encode("utf-8")
 
 
 def to_csv_bytes(table: pd.DataFrame) -> bytes:

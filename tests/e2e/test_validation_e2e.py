@@ -125,7 +125,7 @@ def test_finished_sweep_validation_panel(seeded, watched_page) -> None:
     expect(page.locator("#results-rank-note")).to_contain_text("ranked by out-of-sample Sharpe")
     best_oos = max(expected_report(seeded).segments.out_of_sample) * (252**0.5)
     first = page.locator(
-        "#results-top .ag-center-cols-container .ag-row[row-index='0'] [col-id='out_of_sample_sharpe']"
+        "#results-top .ag-center-cols-container .ag-row[row-index='0'] [col-id='sharpe_out_of_sample']"
     )
     expect(first).to_have_text(f"{best_oos:.3f}".rstrip("0").rstrip("."))
 

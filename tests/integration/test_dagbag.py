@@ -39,7 +39,11 @@ def test_generated_and_example_dags_load_without_import_errors(
     assert set(report["dags"]) == expected  # the framework's own modules are not DAG files
     mapped = "MappedOperator" if executor == "batch" else "DecoratedMappedOperator"
     for dag_id, dag in report["dags"].items():
-        assert dag["tasks"] == [ec.PLAN_TASK_ID, ec.CHUNK_TASK_ID, ec.SUMMARY_TASK_ID], dag_id
+        tasks = [ec.PLAN_TASK_ID, ec.CHUNK_TASK_ID, ec.SUMMARY_TASK_ID, ec.VALIDATE_TASK_ID]
+        assert dag["tasks"] == tasks, dag_id
+        # validate watches alongside the chunks; summarize waits for both
+        assert dag["upstream"][ec.VALIDATE_TASK_ID] == [ec.PLAN_TASK_ID], dag_id
+        assert dag["upstream"][ec.SUMMARY_TASK_ID] == [ec.CHUNK_TASK_ID, ec.VALIDATE_TASK_ID], dag_id
         assert dag["operators"][ec.CHUNK_TASK_ID] == mapped
         assert dag["schedule"] == "NullTimetable" and dag["catchup"] is False
         assert dag["start_date"].endswith("+00:00")

@@ -18,7 +18,8 @@ from airflow_backtest_framework.validation_report import (
 )
 from components.figures_results import results_heatmap
 from components.figures_validation import VALIDATION_COLORS, importance_bars, is_oos_scatter, pbo_histogram
-from services.results_analysis import metric_grid, validation_json_bytes, with_validation
+from services.results_analysis import metric_grid
+from services.validation_export import with_validation
 
 BARS = 252.0
 
@@ -58,32 +59,16 @@ def robustness() -> Robustness:
     )
 
 
-def test_with_validation_joins_per_point_values_by_index_and_annualises_sharpe(table) -> None:
-    joined = with_validation(table, report(segments=segments(), robustness=robustness()))
-    scale = math.sqrt(BARS)
-    assert joined["in_sample_sharpe"].tolist() == pytest.approx(
-        [0.03 * scale, 0.09 * scale, 0.06 * scale, -0.01 * scale]
-    )
-    assert joined["out_of_sample_sharpe"].iloc[1] == pytest.approx(-0.01 * scale)
-    # the robustness block lists points in another order and lacks point 2
-    assert joined["smoothed_sharpe"].iloc[0] == pytest.approx(0.05 * scale)
-    assert joined["smoothed_sharpe"].iloc[3] == pytest.approx(0.0)
-    assert np.isnan(joined["smoothed_sharpe"].iloc[2])
-    assert list(table.columns) == ["index", "a", "b", "sharpe"]  # the kept table is not changed
-    assert with_validation(table, None) is table
-    assert "smoothed_sharpe" not in with_validation(table, report(segments=segments())).columns
-
-
 def test_scatter_draws_every_point_and_stars_the_in_sample_and_robust_best(table) -> None:
     joined = with_validation(table, report(segments=segments(), robustness=robustness()))
     fig = is_oos_scatter(joined, "sharpe", best_in_sample=1, robust_best=0)
     diagonal, points, in_best, robust = fig.data
     assert list(points.customdata) == [0, 1, 2, 3]
-    assert list(points.x) == pytest.approx(joined["in_sample_sharpe"].tolist())
-    assert list(points.y) == pytest.approx(joined["out_of_sample_sharpe"].tolist())
-    assert in_best.x[0] == pytest.approx(joined["in_sample_sharpe"][1]) and in_best.marker.symbol == "star"
+    assert list(points.x) == pytest.approx(joined["sharpe_in_sample"].tolist())
+    assert list(points.y) == pytest.approx(joined["sharpe_out_of_sample"].tolist())
+    assert in_best.x[0] == pytest.approx(joined["sharpe_in_sample"][1]) and in_best.marker.symbol == "star"
     assert in_best.marker.color == VALIDATION_COLORS["in_sample_best"]
-    assert robust.y[0] == pytest.approx(joined["out_of_sample_sharpe"][0])
+    assert robust.y[0] == pytest.approx(joined["sharpe_out_of_sample"][0])
     assert robust.marker.color == VALIDATION_COLORS["robust_best"]
     assert diagonal.x[0] == diagonal.y[0] and diagonal.x[1] == diagonal.y[1]
     assert fig.layout.xaxis.title.text == "in-sample Sharpe"
@@ -122,25 +107,11 @@ def test_importance_bars_are_sorted_largest_on_top() -> None:
 
 def test_smoothed_heatmap_is_the_grid_of_the_smoothed_column(table) -> None:
     joined = with_validation(table, report(robustness=robustness()))
-    fig = results_heatmap(metric_grid(joined, "a", "b", "smoothed_sharpe"), "smoothed_sharpe", "max")
+    fig = results_heatmap(metric_grid(joined, "a", "b", "sharpe_smoothed"), "sharpe_smoothed", "max")
     z = np.asarray(fig.data[0].z, dtype=float)
     assert z[0][0] == pytest.approx(0.05 * math.sqrt(BARS))  # a=1, b=5: point 0
     assert np.isnan(z[0][1])  # a=2, b=5: point 2 has no smoothed value
     assert fig.data[0].zmid == 0 and fig.data[0].colorbar.title.text == "Smoothed Sharpe"
-
-
-def test_validation_json_holds_the_points_and_the_report(table) -> None:
-    import json
-
-    full = report(
-        segments=segments(), overfitting=Overfitting(pbo=0.5, blocks=4, combinations=6, logits=[0.1])
-    )
-    document = json.loads(validation_json_bytes(with_validation(table, full), full))
-    assert document["validation"]["overfitting"]["logits"] == [0.1]
-    assert [p["index"] for p in document["points"]] == [0, 1, 2, 3]
-    assert document["points"][1]["out_of_sample_sharpe"] == pytest.approx(-0.01 * math.sqrt(BARS))
-    missing = json.loads(validation_json_bytes(table, None, "not written yet"))
-    assert missing["validation"] is None and missing["validation_missing"] == "not written yet"
 
 
 def test_the_verdict_says_what_each_statistic_was_computed_from() -> None:

@@ -8,6 +8,7 @@ import io
 import json
 from pathlib import Path
 
+import dash
 import numpy as np
 import pandas as pd
 import pytest
@@ -58,7 +59,7 @@ def test_the_report_summarize_writes_reads_back_whole(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
-        (None, "has not written a validation report for this run yet"),
+        (None, "No validation report for this run yet"),
         (b"{not json", "damaged (not JSON)"),
         (json.dumps({"version": 99, "final": True}).encode(), "version 99; this app reads version 1"),
         (json.dumps({"version": 1, "final": "maybe"}).encode(), "damaged (fields missing or malformed)"),
@@ -192,11 +193,11 @@ def test_the_top_table_ranks_out_of_sample_and_robust_and_says_when_it_cannot(se
 
     data, report = shown(services)
     scale = np.sqrt(report.bars_per_year)
-    _fig, rows, columns, note = show_points(data, "sharpe", "out_of_sample", "light", "mr_a")
-    assert rows[0]["out_of_sample_sharpe"] == pytest.approx(max(report.segments.out_of_sample) * scale)
+    _fig, rows, columns, note = show_points(data, "sharpe", "sharpe_out_of_sample", "light", "mr_a")
+    assert rows[0]["sharpe_out_of_sample"] == pytest.approx(max(report.segments.out_of_sample) * scale)
     assert "ranked by out-of-sample Sharpe" in note
-    assert {"in_sample_sharpe", "out_of_sample_sharpe", "smoothed_sharpe"} <= {c["field"] for c in columns}
-    _fig, rows, _columns, _note = show_points(data, "sharpe", "smoothed", "light", "mr_a")
+    assert {"sharpe_in_sample", "sharpe_out_of_sample", "sharpe_smoothed"} <= {c["field"] for c in columns}
+    _fig, rows, _columns, _note = show_points(data, "sharpe", "sharpe_smoothed", "light", "mr_a")
     assert rows[0]["index"] == report.robustness.best_point
     _fig, rows, _columns, _note = show_points(data, "sharpe", "full", "light", "mr_a")
     assert rows[0]["sharpe"] == max(r["sharpe"] for r in rows)
@@ -207,30 +208,37 @@ def test_exports_carry_the_validation_columns_and_the_report(services) -> None:
 
     data, report = shown(services)
     csv = pd.read_csv(io.BytesIO(base64.b64decode(export_file("mr_a", data, "csv")["content"])))
-    assert {"in_sample_sharpe", "out_of_sample_sharpe", "smoothed_sharpe"} <= set(csv.columns)
+    assert {"sharpe_in_sample", "sharpe_out_of_sample", "sharpe_smoothed"} <= set(csv.columns)
     by_index = csv.set_index("index")
     point = report.segments.points[0]
     expected = report.segments.out_of_sample[0] * np.sqrt(report.bars_per_year)
-    assert by_index.loc[point, "out_of_sample_sharpe"] == pytest.approx(expected)
+    assert by_index.loc[point, "sharpe_out_of_sample"] == pytest.approx(expected)
     exported = export_file("mr_a", data, "json")
     document = json.loads(base64.b64decode(exported["content"]))
-    assert exported["filename"].endswith(".json")
-    assert document["validation"]["overfitting"]["logits"] == report.overfitting.logits
-    assert len(document["points"]) == data["rows"]
+    assert exported["filename"].endswith("_validation.json")
+    assert document["overfitting"]["logits"] == report.overfitting.logits
+    assert document["verdict"] == verdict(report)
 
 
-def test_missing_blocks_show_the_reports_notes(services, monkeypatch, tmp_path: Path) -> None:
-    """A sweep validated with the scheme `none` has no out-of-sample block: the scatter says why, in the
-    report's own words, and the verdict lists the note."""
-    from pages.results import show_validation
+def test_without_a_report_the_json_export_says_why_and_the_table_ranks_by_the_full_period(
+    services, monkeypatch
+) -> None:
+    from pages.results import export, show_points
+    from tests.unit.test_app_wall_sweeps_results import _triggered
 
-    config = small_sweep(params=MR_GRID, validation={"scheme": "none"})
-    framework = ResultsStore(LocalFolderBackend(tmp_path / "results"))
-    write_returns(framework, config)
-    report = validate_run(framework, config, RUN, final=True, bars_per_year=252.0)
-    assert report.segments is None and report.notes
-    monkeypatch.setattr(services.results, "validation", lambda dag_id, run_id: ValidationRead(report=report))
-    data, _ = shown(services)
-    children, scatter, _logits, _importance = show_validation(data, "light", "mr_a")
-    assert not scatter.data and report.notes[0] in scatter.layout.annotations[0].text
-    assert report.notes[0] in str([c.to_plotly_json() for c in children])
+    data, _report = shown(services)
+    missing = ValidationRead(
+        reason="No validation report for this run yet: the DAG writes one as chunks finish."
+    )
+    monkeypatch.setattr(services.results, "validation", lambda dag_id, run_id: missing)
+    services.results_tables._reports.clear()
+    with _triggered("results-json"):
+        download, alert = export(None, None, 1, data, "mr_a")
+    assert download is dash.no_update
+    assert "Cannot export the JSON file" in str(alert.to_plotly_json()) and missing.reason in str(
+        alert.to_plotly_json()
+    )
+    _fig, rows, columns, note = show_points(data, "sharpe", "sharpe_out_of_sample", "light", "mr_a")
+    assert note == "this run has no out-of-sample Sharpe: ranked by Sharpe, full period"
+    assert rows[0]["sharpe"] == max(r["sharpe"] for r in rows)
+    assert "sharpe_out_of_sample" not in {c["field"] for c in columns}  # no empty columns

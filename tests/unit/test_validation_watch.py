@@ -1,0 +1,90 @@
+"""The DAG's validate task: partial reports while the chunks write their files, and when it stops."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from airflow_backtest_framework import engine_contract as ec
+from airflow_backtest_framework.results_store import open_results_store
+from airflow_backtest_framework.validation_report import ValidationReport
+from airflow_backtest_framework.validation_watch import chunks_finished_probe, watch
+from bench.bench_validation import business_days, validation_sweep, write_run
+
+BARS = 300
+
+
+def setup(tmp_path: Path):
+    config = validation_sweep("watch_test", side=4, points_per_task=4)  # 16 points, 4 chunks
+    store = open_results_store(str(tmp_path))
+    returns = np.random.default_rng(6).normal(0, 0.01, size=(config.grid_size, BARS))
+    return config, store, returns
+
+
+class Chunks:
+    """Writes the next chunk's files each time the watch sleeps; records the partial reports seen."""
+
+    def __init__(self, config, store, returns) -> None:
+        self.config, self.store, self.returns = config, store, returns
+        self.written, self.seen, self.now = 0, [], 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.seen.append(ValidationReport.model_validate(self.store.read_validation(self.config.dag_id, "r")))
+        start = self.written * 4
+        if start < self.config.grid_size:
+            rows = self.returns[start : start + 4]
+            write_run(self.store, self.config, "r", rows, business_days(BARS), chunk=4, first=start)
+            self.written += 1
+
+
+def test_the_watch_rewrites_a_partial_report_per_new_chunk_and_stops_when_all_are_written(
+    tmp_path: Path,
+) -> None:
+    config, store, returns = setup(tmp_path)
+    chunks = Chunks(config, store, returns)
+    write_run(store, config, "r", returns[:4], business_days(BARS), chunk=4)
+    chunks.written = 1
+    done = watch(store, config, "r", sleep=chunks.sleep, clock=chunks.clock, poll_s=5)
+    assert done == {"reports": 4, "returns_files": 4, "chunks": 4}
+    assert [report.points_done for report in chunks.seen] == [4, 8, 12]
+    assert not any(report.final for report in chunks.seen)
+    final = ValidationReport.model_validate(store.read_validation(config.dag_id, "r"))
+    assert (final.final, final.points_done, final.points_total) == (False, 16, 16)  # summarize finalises
+
+
+def test_the_watch_stops_when_airflow_says_the_chunks_finished_or_nothing_moves(tmp_path: Path) -> None:
+    config, store, returns = setup(tmp_path)
+    write_run(store, config, "r", returns[:4], business_days(BARS), chunk=4)
+    done = watch(store, config, "r", chunks_finished=lambda: True, sleep=lambda s: None)
+    assert done["reports"] == 1
+    clock = iter(float(t) for t in range(0, 10_000, 100))
+    idle = watch(store, config, "r", idle_limit_s=250, sleep=lambda s: None, clock=lambda: next(clock))
+    assert idle == {"reports": 1, "returns_files": 1, "chunks": 4}
+
+
+def test_the_probe_asks_airflow_3_or_the_airflow_2_dag_run() -> None:
+    asked = {}
+
+    def get_ti_count(**query):
+        asked.update(query)
+        return 3
+
+    probe = chunks_finished_probe({"ti": SimpleNamespace(get_ti_count=get_ti_count)}, "d", "r", 3)
+    assert probe() is True and asked["task_ids"] == [ec.CHUNK_TASK_ID] and asked["run_ids"] == ["r"]
+    assert "running" not in asked["states"] and "success" in asked["states"]
+    instances = [SimpleNamespace(task_id=ec.CHUNK_TASK_ID), SimpleNamespace(task_id=ec.PLAN_TASK_ID)]
+    dag_run = SimpleNamespace(get_task_instances=lambda state: instances)
+    assert chunks_finished_probe({"ti": object(), "dag_run": dag_run}, "d", "r", 2)() is False
+    assert chunks_finished_probe({"ti": object(), "dag_run": dag_run}, "d", "r", 1)() is True
+
+    def broken(**query):
+        raise ConnectionError("supervisor gone")
+
+    assert chunks_finished_probe({"ti": SimpleNamespace(get_ti_count=broken)}, "d", "r", 1)() is False
+    assert chunks_finished_probe({}, "d", "r", 1)() is False
