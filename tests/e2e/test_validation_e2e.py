@@ -23,6 +23,7 @@ pytestmark = pytest.mark.e2e
 RUN_SECONDS = 60
 REFRESH_S = 2
 FINISHED = "mr_validated"
+RUNNING = "mr_validating"
 MR_GRID = {
     "lookback_period": "10:60:6",
     "entry_threshold": "1.0:3.0:5",
@@ -32,21 +33,23 @@ MR_GRID = {
 
 
 def seed(folder: Path) -> FakeServices:
-    """One MeanReversion sweep whose run finished (every point done)."""
+    """Two MeanReversion sweeps: one whose run finished an hour ago, one a quarter into its run."""
     settings = Settings(app_data_dir=folder / "data", cache_dir=folder / "cache")
     services = FakeServices.create(folder / "data" / "fake", settings)
     services.runs.run_seconds = RUN_SECONDS
-    config = small_sweep(name=FINISHED, owner="ann", params=MR_GRID)
-    services.registry.save(config)
-    services.deployer.deploy(config)
-    services.registry.record_deploy(config.name, config.spec_hash)
-    run = services.runs.trigger(config)
-    services.registry.record_run(config.name, run.run_id)
+    for name, started_ago in ((FINISHED, 3600.0), (RUNNING, RUN_SECONDS * 0.25)):
+        config = small_sweep(name=name, owner="ann", params=MR_GRID)
+        services.registry.save(config)
+        services.deployer.deploy(config)
+        services.registry.record_deploy(config.name, config.spec_hash)
+        services.registry.record_run(config.name, services.runs.trigger(config).run_id)
 
-    def finished(data: dict) -> None:  # started an hour ago: the fake run is over
-        data["runs"][config.dag_id][0]["start_date"] = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+        def age(data: dict, dag_id: str = config.dag_id, seconds: float = started_ago) -> None:
+            data["runs"][dag_id][0]["start_date"] = (
+                datetime.now(UTC) - timedelta(seconds=seconds)
+            ).isoformat()
 
-    services.runs.state.update(finished)
+        services.runs.state.update(age)
     return services
 
 
@@ -137,3 +140,11 @@ def test_validation_panel_screenshots(seeded, watched_page, viewport, theme) -> 
     page = open_results(seeded, watched_page, viewport, theme)
     expect(page.locator("#results-verdict")).to_contain_text("DSR")
     snap(page, f"results-validation-{viewport}-{theme}")
+
+
+def test_a_running_sweeps_panel_says_partial(seeded, watched_page) -> None:
+    page, _watch = watched_page(seeded.url, "1366x768")
+    page.goto(f"{seeded.url}/results/{RUNNING}")
+    expect(page.locator("#results-count")).to_contain_text("of 120 points have results", timeout=15_000)
+    expect(page.locator("#results-verdict .bt-val-partial")).to_contain_text("partial:")
+    expect(page.locator("#results-verdict .bt-val-partial")).to_contain_text("of 120 points")
