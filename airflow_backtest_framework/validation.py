@@ -131,7 +131,11 @@ def _segments(
 ) -> SegmentComparison | None:
     by_name = {segment.name: segment for segment in found}
     outside = by_name.get(vs.OUT_OF_SAMPLE)
-    if spec.scheme == vs.SCHEME_NONE or outside is None:
+    if (
+        spec.scheme == vs.SCHEME_NONE
+        or outside is None
+        or (spec.scheme == vs.SCHEME_HOLDOUT and vs.IN_SAMPLE not in by_name)
+    ):
         notes.append("no out-of-sample segment (validation scheme none, or too few bars)")
         return None
     oos = st.sharpe_rows(returns[:, outside.start : outside.end], rf)
@@ -145,6 +149,9 @@ def _segments(
             choice = fold_choice(fold, returns, points, inside, fold_out, rf)
             folds.append(choice.choice)
             fold_sharpes.append(choice.in_sample)
+        if not fold_sharpes:
+            notes.append("walk-forward: every fold is shorter than two bars; use fewer folds or more dates")
+            return None
         in_sample = np.mean(fold_sharpes, axis=0)
         notes.append("walk-forward: in-sample is each point's mean Sharpe over the folds' in-sample windows")
     best = int(np.argmax(in_sample))

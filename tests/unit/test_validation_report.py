@@ -141,3 +141,25 @@ def test_the_verdict_says_each_block_in_plain_words() -> None:
         update={"overfitting": Overfitting(pbo=0.05, blocks=16, combinations=1, logits=[1.0])}
     )
     assert "stays above the median out of sample in 95% of splits" in verdict(low)[1]
+
+
+@pytest.mark.parametrize(
+    ("scheme", "note"),
+    [
+        ({"scheme": "holdout", "out_of_sample": 0.95}, "no out-of-sample segment"),
+        ({"scheme": "walk_forward", "folds": 20}, "every fold is shorter than two bars"),
+        ({"scheme": "none"}, "no out-of-sample segment"),
+    ],
+)
+def test_too_few_bars_or_points_give_notes_not_errors(scheme: dict, note: str) -> None:
+    from airflow_backtest_framework.validation import build_report
+
+    config = validation_sweep("validation_test", side=3, validation=scheme)
+    dates = business_days(12)
+    returns = np.random.default_rng(0).normal(size=(9, 12))
+    report = build_report(config, np.arange(9), dates, returns, final=True)
+    assert report.segments is None and report.overfitting is None
+    assert any(note in line for line in report.notes)
+    assert "PBO needs at least 32 bars for 16 blocks; the run has 12" in report.notes
+    alone = build_report(config, np.arange(1), dates, returns[:1], final=True)
+    assert alone.deflated_sharpe is None and "fewer than two points" in alone.notes[0]
