@@ -171,6 +171,12 @@ def method_lines(report: ValidationReport) -> list[str]:
             f"per bar; skewness {d.skewness:.2f}, kurtosis {d.kurtosis:.2f}, T = {d.observations:,} "
             f"returns; PSR {d.psr:.2f}, DSR {d.dsr:.2f}."
         )
+    for fold in report.segments.folds if report.segments is not None else []:
+        lines.append(
+            f"Walk-forward fold {fold.fold}: its in-sample window chose point {fold.best_in_sample_point} "
+            f"(Sharpe {fold.in_sample * scale:.2f} in sample, {fold.out_of_sample * scale:.2f} out of "
+            f"sample, above {fold.oos_percentile:.0%} of the points out of sample)."
+        )
     if report.overfitting is not None:
         o = report.overfitting
         lines.append(

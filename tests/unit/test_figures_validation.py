@@ -144,3 +144,21 @@ def test_the_verdict_says_what_each_statistic_was_computed_from() -> None:
     assert f"SR0 = {0.04 * math.sqrt(BARS):.2f} annualised" in text
     assert "S = 16 blocks, 12,870" in text and "one-way ANOVA per parameter" in text and "one step" in text
     assert "partial" not in text
+
+
+def test_walk_forward_folds_each_say_what_they_chose() -> None:
+    from airflow_backtest_framework.validation_report import FoldChoice
+    from components.validation_panel import method_lines
+
+    folds = [
+        FoldChoice(fold=1, best_in_sample_point=3, in_sample=0.1, out_of_sample=-0.02, oos_percentile=0.25),
+        FoldChoice(fold=2, best_in_sample_point=1, in_sample=0.08, out_of_sample=0.03, oos_percentile=0.75),
+    ]
+    lines = method_lines(report(segments=segments().model_copy(update={"folds": folds})))
+    fold_lines = [line for line in lines if line.startswith("Walk-forward fold")]
+    scale = math.sqrt(BARS)
+    assert fold_lines[0] == (
+        f"Walk-forward fold 1: its in-sample window chose point 3 (Sharpe {0.1 * scale:.2f} in sample, "
+        f"{-0.02 * scale:.2f} out of sample, above 25% of the points out of sample)."
+    )
+    assert "fold 2" in fold_lines[1] and "point 1" in fold_lines[1] and len(fold_lines) == 2

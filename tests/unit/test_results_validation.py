@@ -242,3 +242,19 @@ def test_without_a_report_the_json_export_says_why_and_the_table_ranks_by_the_fu
     assert note == "this run has no out-of-sample Sharpe: ranked by Sharpe, full period"
     assert rows[0]["sharpe"] == max(r["sharpe"] for r in rows)
     assert "sharpe_out_of_sample" not in {c["field"] for c in columns}  # no empty columns
+
+
+def test_a_walk_forward_report_lists_each_folds_choice_in_the_panel(tmp_path: Path) -> None:
+    from components.validation_panel import make_verdict
+
+    config = small_sweep(params=MR_GRID, validation={"scheme": "walk_forward", "folds": 3})
+    framework = ResultsStore(LocalFolderBackend(tmp_path))
+    write_returns(framework, config)
+    report = validate_run(framework, config, RUN, final=True, bars_per_year=252.0)
+    assert report.segments is not None and len(report.segments.folds) == 3
+    text = str([c.to_plotly_json() for c in make_verdict(verdict(report), report)])
+    for fold in report.segments.folds:
+        assert (
+            f"Walk-forward fold {fold.fold}: its in-sample window chose point {fold.best_in_sample_point}"
+            in text
+        )
