@@ -143,6 +143,9 @@ def test_validation_panel_screenshots(seeded, watched_page, viewport, theme) -> 
 
 
 def test_a_running_sweeps_panel_says_partial(seeded, watched_page) -> None:
+    config = seeded.services.registry.get(RUNNING).config
+    run = seeded.services.runs.trigger(config)  # a fresh run: it is still going whatever ran before
+    seeded.services.registry.record_run(config.name, run.run_id)
     page, _watch = watched_page(seeded.url, "1366x768")
     page.goto(f"{seeded.url}/results/{RUNNING}")
     expect(page.locator("#results-count")).to_contain_text("of 120 points have results", timeout=15_000)
