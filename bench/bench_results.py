@@ -12,7 +12,9 @@ First render: on a freshly started app (nothing cached, in either worker, on dis
 the requests a browser makes when it opens the page, in the order the renderer chains them, each
 fed the previous answers: the page's index HTML, `/_dash-layout` and `/_dash-dependencies`, the
 page layout callback, then the callbacks each answer triggers (run and axes, the results table,
-parallel coordinates with the top-N table and the heatmap, the equity curve of the best point).
+parallel coordinates with the top-N table, the validation panel (verdict, IS-vs-OOS scatter of every
+point, PBO logits, importance: summarize's real validation.json), the heatmap, the equity curve of
+the first row).
 The figure is the sum of their server times, as if one after the other (the browser overlaps some);
 the shell's own callbacks (connection indicator, stepper), which every page fires, are added too.
 Measured on COLD_STARTS fresh apps; the median is reported.
@@ -20,6 +22,7 @@ Measured on COLD_STARTS fresh apps; the median is reported.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import statistics
 import sys
@@ -27,6 +30,8 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -50,6 +55,7 @@ FIRST_RENDER_S = 1.5
 AXES_P95_MS = 200.0
 AXES_ROUNDS = 2
 WARM_HEATMAPS = 6  # heatmap requests before the measured ones: both workers hold the table
+SMOOTHED_HEATMAPS = 6  # the raw/smoothed switch, measured on the warm app (shown, not a target)
 THEME = "light"
 ALL_VALUES = "__all__"  # components.results_view.ALL_VALUES: a parameter aggregated, not fixed
 FIXED_TYPE = "results-fixed"
@@ -75,7 +81,15 @@ class Page:
         return find_callback(self.specs, fragment)
 
     def heatmap(
-        self, data: dict, x: str, y: str, aggregate: str, fixed: dict, tag: str, changed: str
+        self,
+        data: dict,
+        x: str,
+        y: str,
+        aggregate: str,
+        fixed: dict,
+        tag: str,
+        changed: str,
+        mode: str = "raw",
     ) -> dict:
         """The heatmap callback; its pattern-matching selectors (one per parameter) sent as the renderer
         sends them: a list of {id, property, value} per wildcard input and state."""
@@ -85,6 +99,7 @@ class Page:
             "results-x.value": x,
             "results-y.value": y,
             "results-aggregate.value": aggregate,
+            "results-heatmap-mode.value": mode,
             "shell-theme.data": THEME,
             "results-name.data": self.config.name,
         }
@@ -138,7 +153,9 @@ def open_page(app: AppProcess, config: SweepConfig, tag: str) -> tuple[Page, dic
     count = response_value(loaded, "results-count", "children")
     assert data["rows"] == config.grid_size, (data, count)
     values = {"results-data.data": data, "results-metric.value": "sharpe", "shell-theme.data": THEME}
-    points = page.callback("results-parcoords.figure", {**values, "results-name.data": name}, f"{tag}-points")
+    values |= {"results-name.data": name, "results-rank-by.value": "full"}
+    points = page.callback("results-parcoords.figure", values, f"{tag}-points")
+    check_validation(page.callback("results-verdict.children", values, f"{tag}-validation"), config)
     rows = response_value(points, "results-top", "rowData")
     heatmap = page.heatmap(data, x, y, "max", {}, f"{tag}-heatmap", changed="results-data.data")
     expected = (len(config.values(y)), len(config.values(x)))
@@ -151,8 +168,25 @@ def open_page(app: AppProcess, config: SweepConfig, tag: str) -> tuple[Page, dic
     return page, data
 
 
+def check_validation(answer: dict, config: SweepConfig) -> None:
+    """The validation panel's answer: the verdict (summarize's final report of every point) and a scatter
+    of every point in and out of sample."""
+    verdict = str(response_value(answer, "results-verdict", "children"))
+    assert "DSR" in verdict and "PBO" in verdict and "partial" not in verdict, verdict[:400]
+    scatter = response_value(answer, "results-is-oos", "figure")["data"]
+    assert scatter_points(scatter[1]["x"]) == config.grid_size, "every point in the IS-vs-OOS scatter"
+    assert response_value(answer, "results-pbo-logits", "figure")["data"], "the PBO logit histogram"
+
+
+def scatter_points(x: Any) -> int:
+    """The length of a trace's x: a list, or plotly's typed array {dtype, bdata} (base64)."""
+    if isinstance(x, dict):
+        return len(base64.b64decode(x["bdata"])) // np.dtype(x["dtype"]).itemsize
+    return len(x)
+
+
 SHELL_STEPS = ("shell-connection", "shell-stepper")
-PAGE_STEPS = (*PAGE_GETS, "layout-callback", "open", "load", "points", "heatmap", "equity")
+PAGE_STEPS = (*PAGE_GETS, "layout-callback", "open", "load", "points", "validation", "heatmap", "equity")
 
 
 def render_ms(access: AccessLog, tag: str) -> dict[str, float]:
@@ -206,9 +240,16 @@ def bench_axes(workspace: Path, airflow_url: str, config: SweepConfig) -> list[f
             for x, y, aggregate, fixed in choices:
                 answer = page.heatmap(data, x, y, aggregate, fixed, "axes", changed="results-x.value")
                 assert heatmap_shape(answer)[0] == len(config.values(y)), (x, y, aggregate, fixed)
+        for x, y, aggregate, fixed in choices[:SMOOTHED_HEATMAPS]:
+            answer = page.heatmap(
+                data, x, y, aggregate, fixed, "smoothed", "results-heatmap-mode.value", "smoothed"
+            )
+            assert heatmap_shape(answer)[0] == len(config.values(y)), (x, y, aggregate, fixed)
         open_page(app, config, "revisit")
         time.sleep(0.5)
     show_render("the page opened again on the warm app", render_ms(access, "revisit"), access, "revisit")
+    smoothed = access.server_ms("bench=smoothed ")
+    print(f"  the heatmap switched to the smoothed metric, {len(smoothed)} times: max {max(smoothed):.0f} ms")
     return access.server_ms("bench=axes ")
 
 

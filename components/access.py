@@ -49,6 +49,7 @@ CALLBACK_ACCESS: dict[str, Access] = {
     "pages.results.show_heatmap": Access.VIEWER,
     "pages.results.show_points": Access.VIEWER,
     "pages.results.show_equity": Access.VIEWER,
+    "pages.results.show_validation": Access.VIEWER,
     "pages.results.export": Access.VIEWER,
     "pages.deploy.fill_picker": Access.VIEWER,
     "pages.deploy.pick_sweep": Access.VIEWER,

@@ -11,6 +11,12 @@ import plotly.graph_objects as go
 from components.figures import CENTERED_METRICS, DEFAULT_THEME, METRIC_COLORSCALE, _empty_note, template
 from components.states import state_color
 from services.models import RETURNS_SOURCE, EquityCurve, PointState
+from services.validation_export import (
+    IN_SAMPLE_COLUMN,
+    OUT_OF_SAMPLE_COLUMN,
+    SMOOTHED_COLUMN,
+    VALIDATION_COLUMNS,
+)
 
 HEATMAP_TEXT_MAX_CELLS = 150  # above this many cells the per-cell labels become unreadable
 PARCOORDS_MAX_POINTS = 5_000  # more lines only slow the browser: keep the best ones
@@ -24,6 +30,9 @@ METRIC_LABELS = {
     "win_rate": "Win rate",
     "trades": "Trades",
     "turnover": "Turnover",
+    IN_SAMPLE_COLUMN: "In-sample Sharpe",
+    OUT_OF_SAMPLE_COLUMN: "Out-of-sample Sharpe",
+    SMOOTHED_COLUMN: "Smoothed Sharpe",
 }
 
 
@@ -31,7 +40,13 @@ def metric_label(metric: str) -> str:
     return METRIC_LABELS.get(metric, metric.replace("_", " "))
 
 
-def _empty(theme: str, text: str) -> go.Figure:
+def centred(metric: str) -> bool:
+    """Whether the metric's colour scale centres on 0 (the validation columns are Sharpe ratios)."""
+    return metric in CENTERED_METRICS or metric in VALIDATION_COLUMNS
+
+
+def empty_figure(text: str, theme: str = DEFAULT_THEME) -> go.Figure:
+    """A figure whose axes are replaced by a note saying why there is nothing to draw."""
     fig = go.Figure()
     fig.update_layout(template=template(theme))
     _empty_note(fig, text)
@@ -41,7 +56,7 @@ def _empty(theme: str, text: str) -> go.Figure:
 def results_heatmap(grid: pd.DataFrame, metric: str, aggregate: str, theme: str = DEFAULT_THEME) -> go.Figure:
     """A metric grid (rows = y values, columns = x values, from results_analysis.metric_grid)."""
     if grid.empty or grid.isna().all().all():
-        return _empty(theme, f"no {metric_label(metric)} results yet")
+        return empty_figure(f"no {metric_label(metric)} results yet", theme)
     x, y = grid.columns.name or "", grid.index.name or ""
     z = grid.to_numpy(dtype=float)
     show_text = z.size <= HEATMAP_TEXT_MAX_CELLS
@@ -51,7 +66,7 @@ def results_heatmap(grid: pd.DataFrame, metric: str, aggregate: str, theme: str 
             x=[str(v) for v in grid.columns],
             y=[str(v) for v in grid.index],
             colorscale=METRIC_COLORSCALE,
-            zmid=0 if metric in CENTERED_METRICS else None,
+            zmid=0 if centred(metric) else None,
             xgap=2,
             ygap=2,
             text=np.where(np.isnan(z), "", np.vectorize(lambda v: f"{v:.2f}")(z)) if show_text else None,
@@ -73,7 +88,7 @@ def parallel_coordinates(
 ) -> go.Figure:
     """Every point as a line through its parameters and the metric, coloured by the metric."""
     if table.empty or metric not in table.columns:
-        return _empty(theme, f"no {metric_label(metric)} results yet")
+        return empty_figure(f"no {metric_label(metric)} results yet", theme)
     rows = table.dropna(subset=[metric])
     if len(rows) > PARCOORDS_MAX_POINTS:
         rows = rows.nlargest(PARCOORDS_MAX_POINTS, metric)
@@ -100,7 +115,7 @@ def parallel_coordinates(
 def equity_figure(curve: EquityCurve | None, theme: str = DEFAULT_THEME) -> go.Figure:
     """One point's equity curve (growth of 1 from its daily returns), or a note when the engine wrote none."""
     if curve is None or not curve.equity:
-        return _empty(theme, "select a point of the table; no equity curve was written for it")
+        return empty_figure("select a point of the table; no equity curve was written for it", theme)
     fig = go.Figure(
         go.Scatter(
             x=curve.dates,

@@ -12,6 +12,7 @@ from components.figures import blank
 from components.figures_results import METRIC_LABELS
 from components.monitor_layout import GRAPH_CONFIG
 from components.sweep_nav import make_sweep_head
+from components.validation_panel import ValidationIds, make_heatmap_mode, make_rank_by, make_validation_card
 
 ALL_VALUES = "__all__"  # a fixed-parameter selector's "aggregate over every value"
 TOP_N = 20
@@ -103,6 +104,7 @@ def make_results_layout(name: str, refresh_ms: int = RESULTS_REFRESH_MS) -> html
         [
             dbc.Button("Export CSV", id=ResultsIds.CSV, color="secondary", outline=True, size="sm"),
             dbc.Button("Export Parquet", id=ResultsIds.PARQUET, color="secondary", outline=True, size="sm"),
+            dbc.Button("Export JSON", id=ValidationIds.JSON, color="secondary", outline=True, size="sm"),
             dcc.Download(id=ResultsIds.DOWNLOAD),
         ],
         className="bt-results-exports",
@@ -123,10 +125,16 @@ def make_results_layout(name: str, refresh_ms: int = RESULTS_REFRESH_MS) -> html
             html.Div(id=ResultsIds.ERROR),
             html.Div(id=ResultsIds.LABELS),
             make_card(None, [controls, dbc.Row(id=ResultsIds.FIXED_ROW, class_name="g-2")]),
+            html.Div(make_validation_card(), className="mb-3"),
             dbc.Row(
                 [
                     dbc.Col(
-                        _card("Metric over two parameters", _graph(ResultsIds.HEATMAP, GRAPH_HEIGHT)), lg=7
+                        _card(
+                            "Metric over two parameters",
+                            _graph(ResultsIds.HEATMAP, GRAPH_HEIGHT),
+                            make_heatmap_mode(),
+                        ),
+                        lg=7,
                     ),
                     dbc.Col(_card("All points", _graph(ResultsIds.PARCOORDS, GRAPH_HEIGHT)), lg=5),
                 ],
@@ -135,11 +143,7 @@ def make_results_layout(name: str, refresh_ms: int = RESULTS_REFRESH_MS) -> html
             dbc.Row(
                 [
                     dbc.Col(
-                        _card(
-                            f"Best {TOP_N} points",
-                            make_top_grid(),
-                            html.Span("select a row for its equity curve", className="bt-help ms-2"),
-                        ),
+                        _card(f"Top {TOP_N} points", [make_rank_by(), make_top_grid()]),
                         lg=7,
                     ),
                     dbc.Col(_card("Equity curve", _graph(ResultsIds.EQUITY, TOP_GRID_HEIGHT)), lg=5),

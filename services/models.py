@@ -10,6 +10,7 @@ from typing import Annotated, Any, Protocol
 from pydantic import BaseModel, BeforeValidator, Field, field_serializer, field_validator
 
 from airflow_backtest_framework.config import SweepConfig
+from airflow_backtest_framework.validation_report import ValidationReport
 from services.airflow.models import RunStateField, TaskState
 
 
@@ -291,6 +292,13 @@ class EquityCurve(BaseModel):
     dates: list[str]
     equity: list[float]
     source: str = EQUITY_FILE_SOURCE
+
+
+class ValidationRead(BaseModel):
+    """A run's sweep validation report (`validation.json`), or None and why it cannot be shown."""
+
+    report: ValidationReport | None = None
+    reason: str = ""  # why `report` is None, in words a researcher reads
 
 
 class CancelResult(BaseModel):

@@ -20,6 +20,7 @@ from services.models import (
     SweepRecord,
     SweepStatus,
     SweepSummary,
+    ValidationRead,
 )
 from services.records import DamagedRecord
 from services.settings import Settings
@@ -146,11 +147,17 @@ class Results(Protocol):
     def equity(self, dag_id: str, run_id: str, index: int) -> EquityCurve | None:
         """One point's equity curve, or None when the engine wrote none."""
 
+    def validation(self, dag_id: str, run_id: str) -> ValidationRead:
+        """The run's validation report; absent or damaged is a report of None with the reason."""
+
 
 class ResultsTables(Protocol):
     """Results tables kept per process, re-read only when a run wrote new points."""
 
     def table(self, config: SweepConfig, run_id: str, rows: int | None = None) -> pd.DataFrame: ...
+
+    def validation(self, config: SweepConfig, run_id: str, rows: int | None = None) -> ValidationRead:
+        """The run's validation report, re-read when the run has more points than `rows` said."""
 
 
 class Wall(Protocol):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import math
 from collections.abc import Iterable
@@ -15,9 +16,9 @@ from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
 from airflow_backtest_framework.parquet_files import decode_parquet
 from airflow_backtest_framework.results_store import ResultsStore
-from airflow_backtest_framework.validation_report import ValidationReport
+from airflow_backtest_framework.validation_report import REPORT_VERSION, ValidationReport
 from services.errors import BacktestError, NotFound
-from services.models import RETURNS_SOURCE, EquityCurve, PointResultSummary
+from services.models import RETURNS_SOURCE, EquityCurve, PointResultSummary, ValidationRead
 from services.storage import ArtifactStore
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,21 @@ METRIC_COLUMNS = ec.METRIC_NAMES
 
 def table_columns(config: SweepConfig) -> list[str]:
     return ["index", *config.strategy_spec.param_names, *METRIC_COLUMNS]
+
+
+def damage(data: bytes) -> str:
+    """Why a `validation.json` that did not parse as a report cannot be shown, in words."""
+    try:
+        document = json.loads(data)
+    except ValueError:
+        return "The validation report is damaged (not JSON); rerun summarize."
+    version = document.get("version", REPORT_VERSION) if isinstance(document, dict) else REPORT_VERSION
+    if version != REPORT_VERSION:
+        return (
+            f"The validation report has version {version}; this app reads version {REPORT_VERSION}. "
+            "Update the app or rerun summarize."
+        )
+    return "The validation report is damaged (fields missing or malformed); rerun summarize."
 
 
 def _batches(items: list[int], count: int) -> Iterable[list[int]]:
@@ -90,18 +106,25 @@ class ResultsService:
             log.warning("equity %s of %s/%s unreadable: %s", index, dag_id, run_id, exc)
             return None
 
-    def validation(self, dag_id: str, run_id: str) -> ValidationReport | None:
-        """The run's validation report (`validation.json`, written by summarize); None when there is
-        none yet or it is unusable (logged)."""
+    def validation(self, dag_id: str, run_id: str) -> ValidationRead:
+        """The run's `validation.json` (the DAG's validate task rewrites it while the run goes on, summarize
+        writes the final one); absent, unreadable or damaged is a read without a report whose `reason`
+        says why, and the page shows that instead."""
+        where = ec.validation_key(dag_id, run_id)
         try:
-            return ValidationReport.model_validate(self._store.read_validation(dag_id, run_id))
+            data = self._store.backend.get(where)  # parsed by pydantic in one pass: 10,000 points are 1 MB
         except NotFound:
-            return None
-        except (
-            ValueError
-        ) as exc:  # not JSON, or not a report of this version (pydantic errors are ValueErrors)
-            log.warning("validation report of %s/%s unusable: %s", dag_id, run_id, exc)
-            return None
+            return ValidationRead(
+                reason="No validation report for this run yet: the DAG writes one as chunks finish."
+            )
+        except BacktestError as exc:
+            log.warning("%s unreadable: %s", where, exc)
+            return ValidationRead(reason=f"The validation report cannot be read: {exc}")
+        try:
+            return ValidationRead(report=ValidationReport.model_validate_json(data))
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            log.warning("%s does not match the report format: %s", where, str(exc)[:500])
+            return ValidationRead(reason=damage(data))
 
     def _equity_of_returns(self, dag_id: str, run_id: str, index: int) -> EquityCurve | None:
         """Compound the point's net returns from the returns file of the chunk that holds it (the file

@@ -57,8 +57,10 @@ def test_sweep_runs_to_full_coverage(services: Services, strategy: str) -> None:
     assert status.summary is not None and status.summary.points_done == config.grid_size
     if per_task == 1:
         assert status.task_counts["success"] == config.grid_size + 3  # plan, every chunk, validate, summarize
-    report = services.results.validation(config.dag_id, run.run_id)
-    assert report is not None and report.final and report.points_done == config.grid_size
+    read = services.results.validation(config.dag_id, run.run_id)
+    report = read.report
+    assert report is not None, read.reason
+    assert report.final and report.points_done == config.grid_size
     assert report.deflated_sharpe is not None and report.deflated_sharpe.trials == config.grid_size
 
     table = services.results.table(config, run.run_id)

@@ -20,8 +20,10 @@ from services.models import (
     ProgressSample,
     RunProgress,
     SweepStatus,
+    ValidationRead,
 )
 from services.registry import SweepRegistry
+from tests.support.fake_validation import fake_report
 
 if TYPE_CHECKING:
     from tests.fakes import FakeRuns
@@ -228,3 +230,11 @@ class FakeResults:
 
     def summarized(self, config: SweepConfig, run_id: str) -> pd.DataFrame | None:
         return None  # the fake sweep has no summarize task
+
+    def validation(self, dag_id: str, run_id: str) -> ValidationRead:
+        """The fake report of the points done so far (tests/support/fake_validation.py)."""
+        config = next(r.config for r in self.registry.list() if r.config.dag_id == dag_id)
+        states = self.monitor.status(config, run_id).point_states
+        done = [i for i, state in enumerate(states) if state == PointState.DONE]
+        final = all(state in (PointState.DONE, PointState.FAILED) for state in states)
+        return ValidationRead(report=fake_report(config, done, final=final))

@@ -232,18 +232,19 @@ def test_results_page_heatmap_top_n_and_export_follow_the_table(services) -> Non
     assert "synthetic data — not evidence" in str(labels.to_plotly_json())  # mr_a chooses no source
     assert {"label": "Sharpe", "value": "sharpe"} in metrics
 
-    fig = show_heatmap(data, "sharpe", x, y, "max", [], [], "light", "mr_a")
+    fig = show_heatmap(data, "sharpe", x, y, "max", [], "raw", [], "light", "mr_a")
     expected = table.groupby([y, x])["sharpe"].max()
     assert fig.data[0].z[0][0] == pytest.approx(expected.iloc[0])
-    _parcoords, rows, _columns = show_points(data, "sharpe", "light", "mr_a")
+    _parcoords, rows, _columns, _note = show_points(data, "sharpe", "full", "light", "mr_a")
     assert rows[0]["sharpe"] == pytest.approx(table["sharpe"].max())
 
-    csv = export_file("mr_a", run_id, "csv")
+    csv = export_file("mr_a", data, "csv")  # the table, then the validation report's per-point columns
     exported = pd.read_csv(io.BytesIO(base64.b64decode(csv["content"])))
-    pd.testing.assert_frame_equal(exported, table, check_dtype=False)
-    parquet = export_file("mr_a", run_id, "parquet")
+    pd.testing.assert_frame_equal(exported[list(table.columns)], table, check_dtype=False)
+    parquet = export_file("mr_a", data, "parquet")
     assert parquet["filename"].endswith(".parquet")
-    pd.testing.assert_frame_equal(pd.read_parquet(io.BytesIO(base64.b64decode(parquet["content"]))), table)
+    from_parquet = pd.read_parquet(io.BytesIO(base64.b64decode(parquet["content"])))
+    pd.testing.assert_frame_equal(from_parquet[list(table.columns)], table)
 
 
 def test_results_page_with_airflow_down_lists_the_recorded_runs(services, monkeypatch) -> None:

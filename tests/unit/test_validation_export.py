@@ -51,7 +51,7 @@ def test_the_json_export_is_the_report_plus_its_verdict_and_the_service_reads_it
     assert document.pop("verdict") == verdict(report)
     assert ValidationReport.model_validate(document) == report
     service = ResultsService(LocalFolderStore(tmp_path))
-    assert service.validation("backtest_export_test", "r") == report
-    assert service.validation("backtest_export_test", "other") is None
+    assert service.validation("backtest_export_test", "r").report == report
+    assert service.validation("backtest_export_test", "other").report is None
     (tmp_path / "backtest_export_test" / "r" / "validation.json").write_text('{"final": "maybe"}')
-    assert service.validation("backtest_export_test", "r") is None
+    assert service.validation("backtest_export_test", "r").report is None
