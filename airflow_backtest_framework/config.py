@@ -22,6 +22,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from airflow_backtest_framework.catalog import FACTORS, STRATEGIES, StrategySpec
+from airflow_backtest_framework.chunking import MAX_TASKS as MAX_TASKS  # the form imports it from here
+from airflow_backtest_framework.chunking import ExecutorProfile, chunk_ranges, points_per_task, run_order
 from airflow_backtest_framework.execution_spec import (
     BENCHMARK_UNIVERSE,
     FILL_NEXT_OPEN,
@@ -45,8 +47,6 @@ from airflow_backtest_framework.spec_errors import describe_validation_error as 
 from airflow_backtest_framework.spec_errors import field_errors as field_errors
 
 DEFAULT_MAX_GRID_POINTS = 100_000
-MAX_TASKS = 1_024  # Airflow's default max_map_length caps XCom-driven .expand()
-DEFAULT_POINTS_PER_TASK = 10
 MAX_SYMBOLS = 2_000
 DAG_ID_PREFIX = "backtest_"
 CONTEXT_MAX_GRID_POINTS = "max_grid_points"
@@ -133,6 +133,7 @@ class SweepConfig(BaseModel):
     end_date: date
     initial_capital: float = 1_000_000.0
     points_per_task: int | None = None
+    space_filling: bool = Field(default=True, description="Run the points in a space-filling order")
     owner: str = "research"
     description: str = ""
     fill: str = Field(default=FILL_NEXT_OPEN, description="When an order decided at a close fills")
@@ -362,24 +363,31 @@ class SweepConfig(BaseModel):
         """The per-parameter value indices of grid point `index`."""
         return self._grid.digits(index)
 
-    @property
-    def effective_points_per_task(self) -> int:
-        if self.points_per_task is not None:
-            return self.points_per_task
-        return max(DEFAULT_POINTS_PER_TASK, math.ceil(self.grid_size / MAX_TASKS))
+    def chunk_size(self, profile: ExecutorProfile | None = None) -> int:
+        """`points_per_task`, else chunking.py's rule for `profile` (None: the legacy rule)."""
+        return points_per_task(self.grid_size, profile, self.points_per_task)
+
+    def tasks(self, profile: ExecutorProfile | None = None) -> int:
+        return math.ceil(self.grid_size / self.chunk_size(profile))
 
     @property
     def task_count(self) -> int:
-        return math.ceil(self.grid_size / self.effective_points_per_task)
+        return self.tasks()
 
-    def chunks(self) -> list[tuple[int, int]]:
-        """(start, count) of every task's slice of the grid."""
-        size, step = self.grid_size, self.effective_points_per_task
-        return [(start, min(step, size - start)) for start in range(0, size, step)]
+    def chunks(self, profile: ExecutorProfile | None = None) -> list[tuple[int, int]]:
+        """(start, count) of every task's positions in the run order (`run_order`)."""
+        return chunk_ranges(self.grid_size, self.chunk_size(profile))
+
+    def run_order(self) -> Any:
+        """The grid index at each position of the run order (a numpy array; chunking.run_order)."""
+        return run_order(tuple(len(values) for values in self._grid.values), self.space_filling)
 
     def to_json(self) -> str:
-        """The compact, canonical JSON of the spec (ASCII only, fields in declaration order)."""
-        return json.dumps(self.model_dump(mode="json"), ensure_ascii=True, separators=(",", ":"))
+        """Compact canonical JSON (ASCII, declaration order); space_filling only when off (hashes hold)."""
+        document = self.model_dump(mode="json")
+        if document.get("space_filling") is True:
+            del document["space_filling"]
+        return json.dumps(document, ensure_ascii=True, separators=(",", ":"))
 
     @property
     def spec_hash(self) -> str:

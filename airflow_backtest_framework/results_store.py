@@ -317,6 +317,26 @@ class ResultsStore:
         found = (ec.point_index(key.removeprefix(prefix)) for key in self.backend.list(prefix))
         return {index for index in found if index is not None}
 
+    def progress_records(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """The run's chunk progress records (one listing, a read per chunk); unreadable ones left out."""
+        records = []
+        for key in self.backend.list(ec.progress_prefix(dag_id, run_id)):
+            with contextlib.suppress(ValueError, ResultNotFound):
+                records.append(self.get_json(key))
+        return records
+
+    def progress_indices(self, dag_id: str, run_id: str) -> set[int] | None:
+        """Indices written according to the progress records; None when the run has none (a run planned
+        before them, or not started: list the point files instead)."""
+        records = self.progress_records(dag_id, run_id)
+        if not records:
+            return None
+        done: set[int] = set()
+        for record in records:
+            for first, count in record.get("ranges") or []:
+                done.update(range(int(first), int(first) + int(count)))
+        return done
+
     def write_point(self, dag_id: str, run_id: str, index: int, record: object) -> None:
         self.put_json(ec.point_key(dag_id, run_id, index), record)
 

@@ -44,28 +44,39 @@ COMPARED_RUNS = 5  # runs drawn side by side on a sweep's page
 FINISHED_RUN_PROGRESS_S = 24 * 3600  # a finished run's progress no longer changes: read it once a day
 
 
-def point_states(config: SweepConfig, chunk_tis: list[TaskInstance], done: set[int]) -> list[PointState]:
-    """Each grid point's state: from its chunk's task instance, then DONE wherever a result file exists."""
+def point_states(
+    config: SweepConfig,
+    chunk_tis: list[TaskInstance],
+    done: set[int],
+    chunks: Sequence[tuple[int, int]] | None = None,
+) -> list[PointState]:
+    """Each grid point's state: from its chunk's task instance, then DONE wherever a result exists.
+
+    `chunks` are the run's planned (start, count) positions of the run order, by map index
+    (default `config.chunks()`); a chunk's points are `config.run_order()[start : start + count]`.
+    """
     size = config.grid_size
     states = [PointState.NOT_STARTED] * size
-    chunks = config.chunks()
+    chunks = config.chunks() if chunks is None else chunks
+    order = config.run_order().tolist()
+    succeeded = []
     for ti in chunk_tis:
         if not 0 <= ti.map_index < len(chunks):
             continue
         state = point_state_of_task(ti.state)
         start, count = chunks[ti.map_index]
-        states[start : start + count] = [state] * count
+        for index in order[start : start + count]:
+            states[index] = state
+        if ti.state == TaskState.SUCCESS:
+            succeeded.append((start, count))
     for index in done:
         if 0 <= index < size:
             states[index] = PointState.DONE
-    if any(ti.state == TaskState.SUCCESS for ti in chunk_tis):
-        # A chunk that succeeded but left a point without a result did not compute it.
-        for ti in chunk_tis:
-            if ti.state == TaskState.SUCCESS and 0 <= ti.map_index < len(chunks):
-                start, count = chunks[ti.map_index]
-                for index in range(start, start + count):
-                    if index not in done:
-                        states[index] = PointState.FAILED
+    # A chunk that succeeded but left a point without a result did not compute it.
+    for start, count in succeeded:
+        for index in order[start : start + count]:
+            if index not in done:
+                states[index] = PointState.FAILED
     return states
 
 
@@ -195,10 +206,11 @@ class MonitorService:
                 dag_f = pool.submit(self._client.find_dag, dag_id) if dag is None else None
                 run_f = pool.submit(self._find_run, config, run_id) if run is None else None
                 tis_f = pool.submit(self._task_instances, dag_id, run_id)
-                done_f = pool.submit(self._results.done_indices, dag_id, run_id)
+                done_f = pool.submit(self._results.live_done_indices, dag_id, run_id)
+                plan_f = pool.submit(self.chunks_of_run, config, run_id)
                 dag = dag_f.result() if dag_f else dag
                 run = run_f.result() if run_f else run
-                tis, done = tis_f.result(), done_f.result()
+                tis, done, chunks = tis_f.result(), done_f.result(), plan_f.result()
         if run is None:
             return SweepStatus(
                 dag_id=dag_id,
@@ -208,7 +220,7 @@ class MonitorService:
                 fetched_at=now,
             )
         chunk_tis = [ti for ti in tis if ti.task_id == ec.CHUNK_TASK_ID]
-        states = point_states(config, chunk_tis, done)
+        states = point_states(config, chunk_tis, done, chunks)
         if self._batch is not None and PointState.RUNNING in states:
             states = self._with_batch_states(config, run.run_id, states, done)
         elapsed = None
@@ -233,7 +245,7 @@ class MonitorService:
             if run.state.finished
             else eta_seconds(counts[PointState.DONE], config.grid_size, elapsed),
             summary=summary,
-            progress=progress_samples(config.chunks(), chunk_tis, run.start_date),
+            progress=progress_samples(chunks, chunk_tis, run.start_date),
             fetched_at=now,
         )
 
@@ -271,12 +283,25 @@ class MonitorService:
         progress = RunProgress(
             run=run,
             points_total=config.grid_size,
-            progress=progress_samples(config.chunks(), chunk_tis, run.start_date),
+            progress=progress_samples(self.chunks_of_run(config, run.run_id), chunk_tis, run.start_date),
         )
         self._cache.keep(
             key, progress.model_dump_json(), expire=FINISHED_RUN_PROGRESS_S if run.state.finished else None
         )
         return progress
+
+    def chunks_of_run(self, config: SweepConfig, run_id: str) -> list[tuple[int, int]]:
+        """The run's planned chunks (its plan file, read once and kept); `config.chunks()` (the legacy rule)
+        for runs planned before plan files, or until `plan` wrote it."""
+        key = f"run-plan:{config.dag_id}:{run_id}"
+        cached = self._cache.get(key)
+        if cached is not None:
+            return [tuple(chunk) for chunk in cached]
+        chunks = self._results.chunk_plan(config.dag_id, run_id)
+        if chunks is None:
+            return config.chunks()
+        self._cache.keep(key, [list(chunk) for chunk in chunks], expire=BEST_CACHE_S)
+        return chunks
 
     def _best(self, config: SweepConfig, run_id: str, done: int) -> list[PointResultSummary]:
         """Best points of a finished run; read once per (run, number of results), then cached."""
@@ -316,7 +341,8 @@ class MonitorService:
         except BacktestError as exc:
             log.info("Batch jobs of %s unavailable: %s", config.dag_id, exc.message)
             return states
-        return refine_with_batch(states, point_states_from_jobs(config, jobs), done)
+        batch_states = point_states_from_jobs(config, jobs)
+        return refine_with_batch(states, batch_states, done)
 
     def _task_instances(self, dag_id: str, run_id: str) -> list[TaskInstance]:
         try:

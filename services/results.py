@@ -46,6 +46,27 @@ class ResultsService:
         """Indices of the grid points that have a result file (one listing, no reads)."""
         return self._store.point_indices(dag_id, run_id)
 
+    def live_done_indices(self, dag_id: str, run_id: str) -> set[int]:
+        """Indices done of a running or finished run: from its chunks' progress records (one listing, a
+        read per chunk; they move every second within a chunk), else one listing of the point files."""
+        try:
+            done = self._store.progress_indices(dag_id, run_id)
+        except NotFound:
+            done = None
+        return self.done_indices(dag_id, run_id) if done is None else done
+
+    def chunk_plan(self, dag_id: str, run_id: str) -> list[tuple[int, int]] | None:
+        """The chunks `plan` cut the run into ((start, count) in the run order); None before it wrote them
+        (or for runs planned before plan files)."""
+        try:
+            document = self._store.get_json(ec.plan_key(dag_id, run_id))
+            return [(int(start), int(count)) for start, count in document["chunks"]]
+        except NotFound:
+            return None
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("plan of %s/%s unreadable: %s", dag_id, run_id, exc)
+            return None
+
     def records(self, dag_id: str, run_id: str, indices: set[int] | None = None) -> list[dict]:
         """The parsed result files (all, or those of `indices`); unreadable ones are skipped and logged."""
         wanted = sorted(self.done_indices(dag_id, run_id) if indices is None else indices)

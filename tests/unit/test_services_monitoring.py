@@ -86,6 +86,27 @@ def test_point_states_follow_chunks_and_result_files() -> None:
     assert point_states(config, [ti(0, "success")], done={0})[1] == PointState.FAILED
 
 
+def test_point_states_map_planned_chunks_through_the_space_filling_order() -> None:
+    grid = {
+        "lookback_period": "5:40:8",
+        "entry_threshold": "0.5:4:8",
+        "stop_loss_pct": "0.05",
+        "cooldown_period": "5",
+    }
+    config = small_sweep(params=grid, space_filling=True)
+    order = config.run_order().tolist()
+    assert sorted(order) == list(range(64)) and order != list(range(64))
+    plan = [(0, 16), (16, 16), (32, 16), (48, 16)]  # what `plan` wrote, not config.chunks()
+    states = point_states(config, [ti(0, "running"), ti(3, "success")], done=set(order[48:63]), chunks=plan)
+    assert [index for index, state in enumerate(states) if state is PointState.RUNNING] == sorted(order[:16])
+    assert {index for index, state in enumerate(states) if state is PointState.DONE} == set(order[48:63])
+    assert [index for index, state in enumerate(states) if state is PointState.FAILED] == [order[63]]
+    # The first chunk's 16 points spread over the 8 x 8 grid: every row and column pair holds some.
+    rows = {index // 8 // 2 for index in order[:16]}
+    cols = {index % 8 // 2 for index in order[:16]}
+    assert rows == cols == {0, 1, 2, 3}
+
+
 def test_every_task_state_has_one_point_state_and_waiting_ones_are_started() -> None:
     assert set(POINT_STATE_OF_TASK) == set(TaskState)
     # The task instance exists and waits: never "not started".
