@@ -164,7 +164,12 @@ def _compose(settings: Settings, adapters: _Adapters) -> Services:
     return compose(
         settings,
         registry=registry,
-        deployer=DeployService(adapters.dags, adapters.client, max_grid_points=settings.max_grid_points),
+        deployer=DeployService(
+            adapters.dags,
+            adapters.client,
+            max_grid_points=settings.max_grid_points,
+            profile=settings.task_profile,
+        ),
         runs=RunService(adapters.client, adapters.batch),
         monitor=monitor,
         results=results,
