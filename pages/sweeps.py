@@ -33,7 +33,7 @@ def layout(**_kwargs):
 
 def history_rows(records: list[SweepRecord]) -> list[dict]:
     """Grid rows; the latest runs of every sweep that ran come from Airflow in one batch lookup."""
-    ran = [record.config for record in records if record.run_ids]
+    ran = [record.config for record in records if record.may_have_runs]
     latest: dict[str, RunSummary] = {}
     unavailable = False
     if ran:

@@ -198,7 +198,9 @@ def compose(
         monitor=monitor,
         results=results,
         results_tables=ResultsTables(results),
-        wall=WallService(registry, monitor, RecoveringCache(settings.cache_dir / WALL_FOLDER)),
+        wall=WallService(
+            registry, monitor, RecoveringCache(settings.cache_dir / WALL_FOLDER), latest_runs=runs.latest_runs
+        ),
         connections=connections,
         connection_status=CachedChecks(connections),
         flags=SharedFlags(RecoveringCache(settings.cache_dir / FLAGS_FOLDER)),

@@ -223,6 +223,11 @@ class SweepRecord(BaseModel):
         return self.config.name
 
     @property
+    def may_have_runs(self) -> bool:
+        """Runs this app triggered, or deployed (runs may come from Airflow's UI, REST API or a schedule)."""
+        return bool(self.run_ids) or self.deployed_hash is not None
+
+    @property
     def deployed(self) -> str:
         """ "no", "yes" (the saved spec is the deployed one) or "older spec" (saved since the deploy)."""
         if self.deployed_hash is None:
