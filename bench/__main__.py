@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
-ORDER = ("core", "engine", "local", "app", "wall", "results", "input", "auth")
+ORDER = ("core", "engine", "local", "large", "app", "wall", "results", "input", "auth")
 
 
 def main(argv: list[str]) -> int:
