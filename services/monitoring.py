@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import diskcache
@@ -22,11 +23,12 @@ from services.models import (
     CompletionSummary,
     PointResultSummary,
     PointState,
+    ProgressSample,
     RunProgress,
     RunSummary,
     SweepStatus,
 )
-from services.progress import progress_samples
+from services.progress import progress_samples, with_live_sample
 from services.results import ResultsService
 from services.runs import run_summary
 from services.states import point_state_of_task
@@ -99,6 +101,11 @@ def eta_seconds(done: int, total: int, elapsed_s: float | None) -> float | None:
     if not elapsed_s or done <= 0 or done >= total:
         return None if done < total else 0.0
     return elapsed_s * (total - done) / done
+
+
+def _live(samples: list[ProgressSample], run: DagRun, counts: Counter, now: datetime) -> list[ProgressSample]:
+    """A running run's samples end at `now` with the points done so far (finished runs: as they ended)."""
+    return samples if run.state.finished else with_live_sample(samples, counts[PointState.DONE], now)
 
 
 @dataclass(frozen=True)
@@ -245,7 +252,7 @@ class MonitorService:
             if run.state.finished
             else eta_seconds(counts[PointState.DONE], config.grid_size, elapsed),
             summary=summary,
-            progress=progress_samples(chunks, chunk_tis, run.start_date),
+            progress=_live(progress_samples(chunks, chunk_tis, run.start_date), run, counts, now),
             fetched_at=now,
         )
 
