@@ -378,9 +378,10 @@ class SweepConfig(BaseModel):
         """(start, count) of every task's positions in the run order (`run_order`)."""
         return chunk_ranges(self.grid_size, self.chunk_size(profile))
 
-    def run_order(self) -> Any:
-        """The grid index at each position of the run order (a numpy array; chunking.run_order)."""
-        return run_order(tuple(len(values) for values in self._grid.values), self.space_filling)
+    def run_order(self, space_filling: bool | None = None) -> Any:
+        """Grid index at each position of the run order (numpy; chunking.run_order); default: the spec's."""
+        flag = self.space_filling if space_filling is None else space_filling
+        return run_order(tuple(len(values) for values in self._grid.values), flag)
 
     def to_json(self) -> str:
         """Compact canonical JSON (ASCII, declaration order); space_filling only when off (hashes hold)."""

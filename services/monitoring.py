@@ -50,17 +50,17 @@ def point_states(
     config: SweepConfig,
     chunk_tis: list[TaskInstance],
     done: set[int],
-    chunks: Sequence[tuple[int, int]] | None = None,
+    plan: RunChunks | None = None,
 ) -> list[PointState]:
     """Each grid point's state: from its chunk's task instance, then DONE wherever a result exists.
 
-    `chunks` are the run's planned (start, count) positions of the run order, by map index
-    (default `config.chunks()`); a chunk's points are `config.run_order()[start : start + count]`.
+    `plan` holds the run's (start, count) positions of its run order, by map index (default: the
+    spec's chunks and order); a chunk's points are `run_order[start : start + count]`.
     """
     size = config.grid_size
     states = [PointState.NOT_STARTED] * size
-    chunks = config.chunks() if chunks is None else chunks
-    order = config.run_order().tolist()
+    plan = plan or RunChunks(config.chunks(), config.space_filling)
+    chunks, order = plan.chunks, config.run_order(plan.space_filling).tolist()
     succeeded = []
     for ti in chunk_tis:
         if not 0 <= ti.map_index < len(chunks):
@@ -80,6 +80,14 @@ def point_states(
             if index not in done:
                 states[index] = PointState.FAILED
     return states
+
+
+@dataclass(frozen=True)
+class RunChunks:
+    """How a run was cut: its chunks' (start, count) positions by map index, and its run order."""
+
+    chunks: list[tuple[int, int]]
+    space_filling: bool
 
 
 def refine_with_batch(
@@ -208,6 +216,7 @@ class MonitorService:
             run_id = run.run_id if run else None
         tis: list[TaskInstance] = []
         done: set[int] = set()
+        plan: RunChunks | None = None
         if run_id is not None:
             with ThreadPoolExecutor(max_workers=POLL_THREADS) as pool:  # independent calls overlap
                 dag_f = pool.submit(self._client.find_dag, dag_id) if dag is None else None
@@ -217,7 +226,7 @@ class MonitorService:
                 plan_f = pool.submit(self.chunks_of_run, config, run_id)
                 dag = dag_f.result() if dag_f else dag
                 run = run_f.result() if run_f else run
-                tis, done, chunks = tis_f.result(), done_f.result(), plan_f.result()
+                tis, done, plan = tis_f.result(), done_f.result(), plan_f.result()
         if run is None:
             return SweepStatus(
                 dag_id=dag_id,
@@ -227,9 +236,10 @@ class MonitorService:
                 fetched_at=now,
             )
         chunk_tis = [ti for ti in tis if ti.task_id == ec.CHUNK_TASK_ID]
-        states = point_states(config, chunk_tis, done, chunks)
+        plan = plan or self.chunks_of_run(config, run.run_id)
+        states = point_states(config, chunk_tis, done, plan)
         if self._batch is not None and PointState.RUNNING in states:
-            states = self._with_batch_states(config, run.run_id, states, done)
+            states = self._with_batch_states(config, run.run_id, states, done, plan.space_filling)
         elapsed = None
         if run.start_date is not None:
             elapsed = max(0.0, ((run.end_date or now) - run.start_date).total_seconds())
@@ -252,7 +262,7 @@ class MonitorService:
             if run.state.finished
             else eta_seconds(counts[PointState.DONE], config.grid_size, elapsed),
             summary=summary,
-            progress=_live(progress_samples(chunks, chunk_tis, run.start_date), run, counts, now),
+            progress=_live(progress_samples(plan.chunks, chunk_tis, run.start_date), run, counts, now),
             fetched_at=now,
         )
 
@@ -290,25 +300,28 @@ class MonitorService:
         progress = RunProgress(
             run=run,
             points_total=config.grid_size,
-            progress=progress_samples(self.chunks_of_run(config, run.run_id), chunk_tis, run.start_date),
+            progress=progress_samples(
+                self.chunks_of_run(config, run.run_id).chunks, chunk_tis, run.start_date
+            ),
         )
         self._cache.keep(
             key, progress.model_dump_json(), expire=FINISHED_RUN_PROGRESS_S if run.state.finished else None
         )
         return progress
 
-    def chunks_of_run(self, config: SweepConfig, run_id: str) -> list[tuple[int, int]]:
-        """The run's planned chunks (its plan file, read once and kept); `config.chunks()` (the legacy rule)
-        for runs planned before plan files, or until `plan` wrote it."""
+    def chunks_of_run(self, config: SweepConfig, run_id: str) -> RunChunks:
+        """The run's planned chunks and order (its plan file, read once and kept). Without one (a run
+        planned before plan files, or `plan` not done yet): the legacy chunks in the grid's own order."""
         key = f"run-plan:{config.dag_id}:{run_id}"
         cached = self._cache.get(key)
         if cached is not None:
-            return [tuple(chunk) for chunk in cached]
-        chunks = self._results.chunk_plan(config.dag_id, run_id)
-        if chunks is None:
-            return config.chunks()
-        self._cache.keep(key, [list(chunk) for chunk in chunks], expire=BEST_CACHE_S)
-        return chunks
+            return RunChunks([tuple(chunk) for chunk in cached["chunks"]], cached["space_filling"])
+        found = self._results.chunk_plan(config.dag_id, run_id)
+        if found is None:
+            return RunChunks(config.chunks(), space_filling=False)
+        chunks, space_filling = found
+        self._cache.keep(key, {"chunks": chunks, "space_filling": space_filling}, expire=BEST_CACHE_S)
+        return RunChunks(chunks, space_filling)
 
     def _best(self, config: SweepConfig, run_id: str, done: int) -> list[PointResultSummary]:
         """Best points of a finished run; read once per (run, number of results), then cached."""
@@ -338,7 +351,7 @@ class MonitorService:
         return jobs
 
     def _with_batch_states(
-        self, config: SweepConfig, run_id: str, states: list[PointState], done: set[int]
+        self, config: SweepConfig, run_id: str, states: list[PointState], done: set[int], space_filling: bool
     ) -> list[PointState]:
         """Running chunks refined by their Batch jobs; Airflow's view alone when Batch does not answer."""
         from services.aws.batch import point_states_from_jobs
@@ -348,7 +361,7 @@ class MonitorService:
         except BacktestError as exc:
             log.info("Batch jobs of %s unavailable: %s", config.dag_id, exc.message)
             return states
-        batch_states = point_states_from_jobs(config, jobs)
+        batch_states = point_states_from_jobs(config, jobs, space_filling)
         return refine_with_batch(states, batch_states, done)
 
     def _task_instances(self, dag_id: str, run_id: str) -> list[TaskInstance]:

@@ -55,12 +55,13 @@ class ResultsService:
             done = None
         return self.done_indices(dag_id, run_id) if done is None else done
 
-    def chunk_plan(self, dag_id: str, run_id: str) -> list[tuple[int, int]] | None:
-        """The chunks `plan` cut the run into ((start, count) in the run order); None before it wrote them
-        (or for runs planned before plan files)."""
+    def chunk_plan(self, dag_id: str, run_id: str) -> tuple[list[tuple[int, int]], bool] | None:
+        """The chunks `plan` cut the run into ((start, count) positions of the run order, by map index) and
+        whether that order is space-filling; None before it wrote them (or for runs planned before)."""
         try:
             document = self._store.get_json(ec.plan_key(dag_id, run_id))
-            return [(int(start), int(count)) for start, count in document["chunks"]]
+            chunks = [(int(start), int(count)) for start, count in document["chunks"]]
+            return chunks, bool(document.get("space_filling", False))
         except NotFound:
             return None
         except (ValueError, KeyError, TypeError) as exc:

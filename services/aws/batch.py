@@ -149,7 +149,9 @@ def job_from_description(raw: dict[str, Any], region: str) -> BatchJob:
     )
 
 
-def point_states_from_jobs(config: SweepConfig, jobs: Iterable[BatchJob]) -> list[PointState]:
+def point_states_from_jobs(
+    config: SweepConfig, jobs: Iterable[BatchJob], space_filling: bool | None = None
+) -> list[PointState]:
     """Each grid point's state from the Batch job that ran its chunk (BACKTEST_CHUNK_START/COUNT, positions
     of the sweep's run order).
 
@@ -157,7 +159,7 @@ def point_states_from_jobs(config: SweepConfig, jobs: Iterable[BatchJob]) -> lis
     when none of its children is in `jobs`.
     """
     states = [PointState.NOT_STARTED] * config.grid_size
-    order = config.run_order().tolist()  # a job's chunk is positions of the run order
+    order = config.run_order(space_filling).tolist()  # a job's chunk is positions of the run order
     jobs = list(jobs)
     parents_with_children = {job.parent_job_id for job in jobs if job.parent_job_id}
     oldest_first = sorted(jobs, key=lambda job: job.created_at or datetime.min.replace(tzinfo=UTC))
