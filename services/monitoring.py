@@ -218,15 +218,7 @@ class MonitorService:
         done: set[int] = set()
         plan: RunChunks | None = None
         if run_id is not None:
-            with ThreadPoolExecutor(max_workers=POLL_THREADS) as pool:  # independent calls overlap
-                dag_f = pool.submit(self._client.find_dag, dag_id) if dag is None else None
-                run_f = pool.submit(self._find_run, config, run_id) if run is None else None
-                tis_f = pool.submit(self._task_instances, dag_id, run_id)
-                done_f = pool.submit(self._results.live_done_indices, dag_id, run_id)
-                plan_f = pool.submit(self.chunks_of_run, config, run_id)
-                dag = dag_f.result() if dag_f else dag
-                run = run_f.result() if run_f else run
-                tis, done, plan = tis_f.result(), done_f.result(), plan_f.result()
+            dag, run, tis, done, plan = self._fetch(config, run_id, dag, run)
         if run is None:
             return SweepStatus(
                 dag_id=dag_id,
@@ -265,6 +257,21 @@ class MonitorService:
             progress=_live(progress_samples(plan.chunks, chunk_tis, run.start_date), run, counts, now),
             fetched_at=now,
         )
+
+    def _fetch(
+        self, config: SweepConfig, run_id: str, dag: DagInfo | None, run: DagRun | None
+    ) -> tuple[DagInfo | None, DagRun | None, list[TaskInstance], set[int], RunChunks]:
+        """The DAG and run (unless known), task instances, points done and the run's plan, fetched at once."""
+        dag_id = config.dag_id
+        with ThreadPoolExecutor(max_workers=POLL_THREADS) as pool:  # independent calls overlap
+            dag_f = pool.submit(self._client.find_dag, dag_id) if dag is None else None
+            run_f = pool.submit(self._find_run, config, run_id) if run is None else None
+            tis_f = pool.submit(self._task_instances, dag_id, run_id)
+            done_f = pool.submit(self._results.live_done_indices, dag_id, run_id)
+            plan_f = pool.submit(self.chunks_of_run, config, run_id)
+            dag = dag_f.result() if dag_f else dag
+            run = run_f.result() if run_f else run
+            return dag, run, tis_f.result(), done_f.result(), plan_f.result()
 
     def run_progress(self, config: SweepConfig, limit: int = COMPARED_RUNS) -> list[RunProgress]:
         """The newest `limit` runs' points done over time, newest first, for comparing runs.
