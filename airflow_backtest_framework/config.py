@@ -21,6 +21,8 @@ from pydantic import (
 )
 
 from airflow_backtest_framework.catalog import FACTORS, STRATEGIES, StrategySpec
+from airflow_backtest_framework.chunking import MAX_TASKS as MAX_TASKS  # the form imports it from here
+from airflow_backtest_framework.chunking import ExecutorProfile, chunk_ranges, points_per_task, run_order
 from airflow_backtest_framework.data_source_spec import check_data_field, compatible_dump
 from airflow_backtest_framework.execution_spec import (
     BENCHMARK_UNIVERSE,
@@ -48,8 +50,6 @@ from airflow_backtest_framework.spec_errors import too_long as _too_long
 from airflow_backtest_framework.validation_spec import ValidationSpec
 
 DEFAULT_MAX_GRID_POINTS = 100_000
-MAX_TASKS = 1_024  # Airflow's default max_map_length caps XCom-driven .expand()
-DEFAULT_POINTS_PER_TASK = 10
 MAX_SYMBOLS = 2_000
 DAG_ID_PREFIX = "backtest_"
 CONTEXT_MAX_GRID_POINTS = "max_grid_points"
@@ -127,6 +127,7 @@ class SweepConfig(BaseModel):
     end_date: date
     initial_capital: float = 1_000_000.0
     points_per_task: int | None = None
+    space_filling: bool = Field(default=True, description="Run the points in a space-filling order")
     owner: str = "research"
     description: str = ""
     fill: str = Field(default=FILL_NEXT_OPEN, description="When an order decided at a close fills")
@@ -365,25 +366,31 @@ class SweepConfig(BaseModel):
         """The per-parameter value indices of grid point `index`."""
         return self._grid.digits(index)
 
-    @property
-    def effective_points_per_task(self) -> int:
-        if self.points_per_task is not None:
-            return self.points_per_task
-        return max(DEFAULT_POINTS_PER_TASK, math.ceil(self.grid_size / MAX_TASKS))
+    def chunk_size(self, profile: ExecutorProfile | None = None) -> int:
+        """`points_per_task`, else chunking.py's rule for `profile` (None: the legacy rule)."""
+        return points_per_task(self.grid_size, profile, self.points_per_task)
+
+    def tasks(self, profile: ExecutorProfile | None = None) -> int:
+        return math.ceil(self.grid_size / self.chunk_size(profile))
 
     @property
     def task_count(self) -> int:
-        return math.ceil(self.grid_size / self.effective_points_per_task)
+        return self.tasks()
 
-    def chunks(self) -> list[tuple[int, int]]:
-        """(start, count) of every task's slice of the grid."""
-        size, step = self.grid_size, self.effective_points_per_task
-        return [(start, min(step, size - start)) for start in range(0, size, step)]
+    def chunks(self, profile: ExecutorProfile | None = None) -> list[tuple[int, int]]:
+        """(start, count) of every task's positions in the run order (`run_order`)."""
+        return chunk_ranges(self.grid_size, self.chunk_size(profile))
+
+    def run_order(self, space_filling: bool | None = None) -> Any:
+        """Grid index at each position of the run order (numpy; chunking.run_order); default: the spec's."""
+        flag = self.space_filling if space_filling is None else space_filling
+        return run_order(tuple(len(values) for values in self._grid.values), flag)
 
     def to_json(self) -> str:
         """The compact, canonical JSON of the spec (ASCII only, fields in declaration order)."""
         # Fields added later stay out while unset or default, so an older spec keeps its JSON and hash.
-        dump = compatible_dump(self.model_dump(mode="json"), {"validation": ValidationSpec().model_dump()})
+        defaults = {"validation": ValidationSpec().model_dump(), "space_filling": True}
+        dump = compatible_dump(self.model_dump(mode="json"), defaults)
         return json.dumps(dump, ensure_ascii=True, separators=(",", ":"))
 
     @property

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from airflow_backtest_framework import engine_contract as ec
+from airflow_backtest_framework.chunking import ExecutorProfile
 from airflow_backtest_framework.config import SweepConfig
 from airflow_backtest_framework.results_store import open_results_store, parse_results_uri
 
@@ -59,11 +60,12 @@ def dag_description(config: SweepConfig) -> str:
     return f"{config.strategy} sweep, {config.grid_size:,} points - spec {config.spec_hash[:SPEC_TAG_CHARS]}"
 
 
-def _doc(config: SweepConfig) -> str:
+def _doc(config: SweepConfig, executor: str) -> str:
+    tasks = config.tasks(ExecutorProfile.default(executor))
     lines = [
         f"### Backtest sweep `{config.name}`",
         "",
-        f"Strategy **{config.strategy}**, {config.grid_size:,} grid points in {config.task_count:,} tasks,",
+        f"Strategy **{config.strategy}**, {config.grid_size:,} grid points in about {tasks:,} tasks,",
         f"{len(config.universe):,} symbols, {config.start_date} to {config.end_date}, owner {config.owner}.",
         "",
         "| parameter | grid |",
@@ -89,7 +91,7 @@ def create_sweep_dag(spec: SweepConfig | str) -> Any:
         schedule=None,
         catchup=False,
         start_date=START_DATE,
-        doc_md=_doc(config),
+        doc_md=_doc(config, executor),
         description=dag_description(config),
         tags=["backtest", config.strategy, f"owner:{config.owner}"],
         max_active_runs=4,
@@ -135,7 +137,8 @@ def _plan(config: SweepConfig, executor: str, variable_cls: Any, run_id: str) ->
     """The chunks' engine environments (Batch: as container overrides); the spec stored for the run."""
     dag_id, spec_json = config.dag_id, config.to_json()
     results_uri = _variable(variable_cls, ec.VAR_RESULTS_URI)
-    open_results_store(results_uri).write_spec(dag_id, run_id, spec_json)
+    store = open_results_store(results_uri)
+    store.write_spec(dag_id, run_id, spec_json)
     spec_uri = parse_results_uri(results_uri).uri(ec.spec_key(dag_id, run_id))
     inline = len(spec_json) <= ec.INLINE_SPEC_LIMIT
     common = {
@@ -148,11 +151,29 @@ def _plan(config: SweepConfig, executor: str, variable_cls: Any, run_id: str) ->
         "data_source": _variable(variable_cls, ec.VAR_DATA_SOURCE, ""),
         "spec_uri": None if inline else spec_uri,
     }
-    envs = [ec.engine_environment(start=s, count=n, **common) for s, n in config.chunks()]
-    log.info("planned %d chunks of up to %d points", len(envs), config.effective_points_per_task)
+    profile = executor_profile(executor, variable_cls)
+    chunks = config.chunks(profile)
+    store.put_json(ec.plan_key(dag_id, run_id), {"chunks": chunks, "space_filling": config.space_filling})
+    envs = [ec.engine_environment(start=s, count=n, **common) for s, n in chunks]
+    log.info("planned %d chunks of up to %d points (%s)", len(envs), config.chunk_size(profile), profile)
     if executor == ec.EXECUTOR_BATCH:
         return [ec.container_overrides(env) for env in envs]
     return envs
+
+
+def executor_profile(executor: str, variable_cls: Any) -> ExecutorProfile:
+    """The executor's task slots: the `backtest_task_slots` Variable; else, locally, Airflow's
+    core.parallelism (AIRFLOW__CORE__PARALLELISM); else chunking.py's default."""
+    candidates = [(ec.VAR_TASK_SLOTS, _variable(variable_cls, ec.VAR_TASK_SLOTS, ""))]
+    if executor == ec.EXECUTOR_LOCAL:
+        candidates.append(("AIRFLOW__CORE__PARALLELISM", os.environ.get("AIRFLOW__CORE__PARALLELISM", "")))
+    for name, text in candidates:
+        if text.strip():
+            try:
+                return ExecutorProfile(executor, int(text))
+            except ValueError:
+                log.warning("%s=%r is not a whole number >= 1; ignored", name, text)
+    return ExecutorProfile.default(executor)
 
 
 def _chunk_tasks(executor: str, dag_id: str, chunks: Any, task: Any) -> Any:

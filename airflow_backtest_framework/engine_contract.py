@@ -27,6 +27,9 @@ VAR_JOB_DEFINITION = "batch_job_definition"
 VAR_DB_HOST = "db_host"
 VAR_RESULTS_URI = "backtest_results_uri"
 VAR_DATA_SOURCE = "backtest_data_source"
+# How many chunk tasks run at once (local: Airflow's core.parallelism; Batch: the queue's capacity in
+# jobs); unset, chunking.py's defaults. It sizes the chunks of sweeps without points_per_task.
+VAR_TASK_SLOTS = "backtest_task_slots"
 
 # Environment variables the engine reads (Batch container overrides or the local subprocess).
 ENV_SPEC = "BACKTEST_SPEC"
@@ -77,6 +80,8 @@ RETURNS_SUFFIX = ".parquet"
 # Columns of a chunk's returns file (long format: one row per grid point and bar).
 RETURNS_COLUMNS = ("point", "date", "net_return", "gross_return", "exposure", "benchmark_return", "traded")
 SPEC_FILE = "spec.json"
+PLAN_FILE = "plan.json"
+PROGRESS_DIR = "progress"
 SUMMARY_FILE = "summary.json"
 TABLE_FILE = "results.csv"
 RESULT_SUFFIX = ".json"
@@ -121,6 +126,23 @@ def returns_key(dag_id: str, run_id: str, chunk_start: int) -> str:
 def spec_key(dag_id: str, run_id: str) -> str:
     """`<dag_id>/<run_id>/spec.json`: the run's spec, written by `plan` for large specs."""
     return f"{run_prefix(dag_id, run_id)}/{SPEC_FILE}"
+
+
+def plan_key(dag_id: str, run_id: str) -> str:
+    """`<dag_id>/<run_id>/plan.json`: `plan`'s chunks ({"chunks": [[start, count], ...], "space_filling"})."""
+    return f"{run_prefix(dag_id, run_id)}/{PLAN_FILE}"
+
+
+def progress_prefix(dag_id: str, run_id: str) -> str:
+    """`<dag_id>/<run_id>/progress/`: the prefix that lists a run's chunk progress records."""
+    return f"{run_prefix(dag_id, run_id)}/{PROGRESS_DIR}/"
+
+
+def progress_key(dag_id: str, run_id: str, chunk_start: int) -> str:
+    """`<dag_id>/<run_id>/progress/<chunk start>.json`: a chunk's points done so far, rewritten as it runs:
+    {"start", "count", "done": number of positions passed, "ranges": [[first index, count], ...] written,
+    "failed": [index, ...]}."""
+    return f"{progress_prefix(dag_id, run_id)}{chunk_start}{RESULT_SUFFIX}"
 
 
 def summary_key(dag_id: str, run_id: str) -> str:

@@ -85,11 +85,12 @@ def list_files(root: Path, prefix: str = "", temp_prefix: str = TEMP_PREFIX) -> 
     return sorted(keys)
 
 
-def write_atomically(path: Path, data: bytes, temp_prefix: str = TEMP_PREFIX) -> None:
+def write_atomically(path: Path, data: bytes, temp_prefix: str = TEMP_PREFIX, durable: bool = True) -> None:
     """Write `data` at `path` so readers see the old or the new content, never a part.
 
     A temp file in the same folder is written, fsynced and `os.replace`d over the target (then the
     folder is fsynced, where the filesystem allows it); the temp file is removed on any failure.
+    `durable=False` skips both fsyncs (still atomic for readers; a machine crash may lose the file).
     Raises OSError.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,14 +99,16 @@ def write_atomically(path: Path, data: bytes, temp_prefix: str = TEMP_PREFIX) ->
         with os.fdopen(fd, "wb") as file:
             file.write(data)
             file.flush()
-            os.fsync(file.fileno())
+            if durable:
+                os.fsync(file.fileno())
             os.fchmod(file.fileno(), FILE_MODE)
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
-    _fsync_folder(path.parent)
+    if durable:
+        _fsync_folder(path.parent)
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -121,8 +124,9 @@ def _fsync_folder(folder: Path) -> None:
 class LocalFolderBackend:
     """Results in a local folder; every file appears complete or not at all (`write_atomically`)."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, durable: bool = True) -> None:
         self.root = Path(root)
+        self.durable = durable  # False: no fsync per file (the engine's many small result files)
 
     def __repr__(self) -> str:
         return f"LocalFolderBackend({str(self.root)!r})"
@@ -141,7 +145,7 @@ class LocalFolderBackend:
     def put(self, key: str, data: bytes) -> None:
         path = self.root / check_key(key)
         try:
-            write_atomically(path, data)
+            write_atomically(path, data, durable=self.durable)
         except OSError as exc:
             raise ResultsStoreError(f"cannot write {path}: {exc.strerror or exc}") from None
 
@@ -263,14 +267,18 @@ class S3Backend:
 
 
 def open_backend(
-    location: ResultsLocation | str, *, s3_client_factory: S3ClientFactory = default_s3_client
+    location: ResultsLocation | str,
+    *,
+    s3_client_factory: S3ClientFactory = default_s3_client,
+    durable: bool = True,
 ) -> LocalFolderBackend | S3Backend:
-    """The backend of a results root (a URI is parsed with `parse_results_uri`; ValueError if invalid)."""
+    """The backend of a results root (a URI is parsed with `parse_results_uri`; ValueError if invalid);
+    `durable=False`: local files are not fsynced one by one."""
     if isinstance(location, str):
         location = parse_results_uri(location)
     if location.kind == "s3":
         return S3Backend(location.bucket, location.prefix, client_factory=s3_client_factory)
-    return LocalFolderBackend(location.path)
+    return LocalFolderBackend(location.path, durable=durable)
 
 
 def read_object(uri: str, *, s3_client_factory: S3ClientFactory = default_s3_client) -> bytes:
@@ -316,6 +324,26 @@ class ResultsStore:
         prefix = ec.points_prefix(dag_id, run_id)
         found = (ec.point_index(key.removeprefix(prefix)) for key in self.backend.list(prefix))
         return {index for index in found if index is not None}
+
+    def progress_records(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """The run's chunk progress records (one listing, a read per chunk); unreadable ones left out."""
+        records = []
+        for key in self.backend.list(ec.progress_prefix(dag_id, run_id)):
+            with contextlib.suppress(ValueError, ResultNotFound):
+                records.append(self.get_json(key))
+        return records
+
+    def progress_indices(self, dag_id: str, run_id: str) -> set[int] | None:
+        """Indices written according to the progress records; None when the run has none (a run planned
+        before them, or not started: list the point files instead)."""
+        records = self.progress_records(dag_id, run_id)
+        if not records:
+            return None
+        done: set[int] = set()
+        for record in records:
+            for first, count in record.get("ranges") or []:
+                done.update(range(int(first), int(first) + int(count)))
+        return done
 
     def write_point(self, dag_id: str, run_id: str, index: int, record: object) -> None:
         self.put_json(ec.point_key(dag_id, run_id, index), record)

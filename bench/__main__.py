@@ -11,6 +11,7 @@ ORDER = (
     "core",
     "engine",
     "local",
+    "large",
     "app",
     "wall",
     "results",

@@ -106,7 +106,8 @@ def bench_run_100(services) -> None:
     run = services.runs.trigger(config)
     state = wait_run(services, config, run.run_id)
     seconds = time.perf_counter() - started
-    print(f"100-point sweep, 100 symbols x 10 years: {state} in {seconds:.1f} s ({config.task_count} tasks)")
+    tasks = config.tasks(services.settings.task_profile)
+    print(f"100-point sweep, 100 symbols x 10 years: {state} in {seconds:.1f} s ({tasks} tasks)")
     report("100-point sweep trigger -> success", seconds if state == "success" else float("inf"), "s", 60)
 
 
@@ -119,7 +120,7 @@ def bench_monitor_10k(services, settings) -> None:
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while time.monotonic() < deadline:  # wait until plan expanded run_chunk into its mapped instances
         tis = client.list_task_instances(config.dag_id, run.run_id)
-        if sum(ti.task_id == "run_chunk" for ti in tis) >= config.task_count:
+        if sum(ti.task_id == "run_chunk" for ti in tis) >= config.tasks(settings.task_profile):
             break
         time.sleep(1)
     counting = CountingTransport(HttpTransport.from_settings(settings))
@@ -139,7 +140,8 @@ def bench_monitor_10k(services, settings) -> None:
         monitor.status(config, run.run_id)
         warm.append(time.perf_counter() - started)
     print(
-        f"10,000-point sweep, {config.task_count} mapped tasks: {Counter(status.point_states).most_common(3)}"
+        f"10,000-point sweep, {config.tasks(settings.task_profile)} mapped tasks: "
+        f"{Counter(status.point_states).most_common(3)}"
     )
     report("monitor refresh, cache cold (median of 3)", statistics.median(cold) * 1e3, "ms", 1000)
     report("monitor refresh, cache warm (p95 of 50)", sorted(warm)[int(0.95 * len(warm))] * 1e3, "ms", 20)

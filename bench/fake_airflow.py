@@ -218,6 +218,11 @@ class FakeDagsFolderAirflow:
         return ApiResponse(200, {**dag, "is_paused": self.paused[rest[0]]})
 
     def _post_dags(self, request: ApiRequest, rest: list[str]) -> ApiResponse:
+        if rest == ["~", "dagRuns", "list"]:  # the runs of many DAGs, newest first (one page is enough here)
+            wanted = (request.json or {}).get("dag_ids") or list(self.runs)
+            found = [(i, d, r) for d in wanted for i, r in enumerate(self.runs.get(d, []))]
+            newest = [self._run_json(d, r) for _, d, r in sorted(found, key=lambda item: -item[0])]
+            return ApiResponse(200, {"dag_runs": newest, "total_entries": len(newest)})
         dag, _ = self._parse(rest[0])
         if dag is None:
             return ApiResponse(404, {"detail": "not found"})

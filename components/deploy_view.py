@@ -5,9 +5,11 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from airflow_backtest_framework.chunking import describe_plan
 from airflow_backtest_framework.config import SweepConfig
 from airflow_backtest_framework.data_source_spec import DATA_FOLDER
-from components.formatting import format_minute, plural
+from components.context import get_settings
+from components.formatting import format_minute
 from components.sweep_nav import monitor_href
 from services.deploy_records import DeployRecord
 from services.models import DeployProgress, RunSummary, StepState, SweepRecord
@@ -17,8 +19,8 @@ HASH_CHARS = 12
 
 
 def size_text(config: SweepConfig) -> str:
-    """`81 points in 9 tasks`."""
-    return f"{plural(config.grid_size, 'point')} in {plural(config.task_count, 'task')}"
+    """`10,000 points in 32 tasks of ~313`, for the app's executor (chunking.py's rule)."""
+    return describe_plan(config.grid_size, config.chunk_size(get_settings().task_profile))
 
 
 def deploy_status(record: SweepRecord) -> tuple[str, str]:

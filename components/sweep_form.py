@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from airflow_backtest_framework.catalog import STRATEGIES
+from airflow_backtest_framework.chunking import ExecutorProfile, describe_plan, points_per_task
 from airflow_backtest_framework.config import CONTEXT_MAX_GRID_POINTS, NAME_PATTERN, SweepConfig, field_errors
 from airflow_backtest_framework.data_source_spec import DATA_FOLDER, DATA_SAMPLE
 from airflow_backtest_framework.grid import GridError, format_values, parse_values
@@ -185,6 +186,7 @@ class FormCheck(BaseModel):
     params: dict[str, ParamCheck] = Field(default_factory=dict)
     grid_size: int | None = None
     task_count: int | None = None
+    points_per_task: int | None = None
     max_grid_points: int
     level: Literal["ok", "warn", "blocked", "unknown"] = "unknown"
     grid_message: str = ""
@@ -192,11 +194,9 @@ class FormCheck(BaseModel):
 
     @property
     def summary(self) -> str:
-        if self.grid_size is None or self.task_count is None:
+        if self.grid_size is None or self.points_per_task is None:
             return "grid size unknown"
-        points = "point" if self.grid_size == 1 else "points"
-        tasks = "task" if self.task_count == 1 else "tasks"
-        return f"{self.grid_size:,} {points} in {self.task_count:,} {tasks}"
+        return describe_plan(self.grid_size, self.points_per_task)
 
 
 def check_draft(
@@ -204,9 +204,11 @@ def check_draft(
     max_grid_points: int,
     existing: set[str] | None = None,
     max_name_chars: int | None = None,
+    profile: ExecutorProfile | None = None,
 ) -> FormCheck:
     """Validate a draft as the user types: per-field messages, expanded values, grid size and cap;
-    `max_name_chars` is the deploy target's own limit on names (MWAA's API path length)."""
+    `max_name_chars` is the deploy target's own limit on names (MWAA's API path length); `profile`
+    the executor the tasks are sized for (None: the local default)."""
     check = FormCheck(max_grid_points=max_grid_points)
     spec = STRATEGIES.get(draft.strategy)
     if spec is not None:
@@ -237,7 +239,7 @@ def check_draft(
             )
         else:
             check.hints["name"] = f"A sweep named {draft.name} exists: Save updates it."
-    _grid(check, draft)
+    _grid(check, draft, profile or ExecutorProfile.default("local"))
     check.can_save = bool(draft.name.strip()) and not check.errors and check.level in ("ok", "warn")
     return check
 
@@ -253,7 +255,7 @@ def _param_check(name: str, expression: str, kind: str) -> ParamCheck:
     )
 
 
-def _grid(check: FormCheck, draft: FormDraft) -> None:
+def _grid(check: FormCheck, draft: FormDraft, profile: ExecutorProfile) -> None:
     """Grid size and task count from the grid fields alone, so they show before the form is complete."""
     if any(p.error for p in check.params.values()) or not check.params:
         check.grid_message = "Fix the parameter grid to see its size."
@@ -265,8 +267,8 @@ def _grid(check: FormCheck, draft: FormDraft) -> None:
         check.grid_message = "Fix the parameter grid to see its size."
         return
     check.grid_size = config.grid_size
-    per_task = _positive_int(draft.points_per_task)
-    check.task_count = math.ceil(config.grid_size / per_task) if per_task else config.task_count
+    check.points_per_task = points_per_task(config.grid_size, profile, _positive_int(draft.points_per_task))
+    check.task_count = math.ceil(config.grid_size / check.points_per_task)
     limit = check.max_grid_points
     if config.grid_size > limit:
         check.level = "blocked"

@@ -56,7 +56,7 @@ FIELD_OUTPUTS = {name: Output(Ids.field(name), "value") for name in FORM_FIELDS}
 
 def draft_fields(draft: FormDraft) -> dict:
     """The values the form's fields show for a draft, and the parameter rows of its strategy."""
-    check = check_draft(draft, get_settings().max_grid_points)
+    check = check_draft(draft, get_settings().max_grid_points, profile=get_settings().task_profile)
     values = {name: getattr(draft, name) for name in FORM_FIELDS}
     return {
         "strategy": draft.strategy,
@@ -93,7 +93,7 @@ def switch_strategy(strategy, draft):
     if spec is None:
         return make_param_fields("", {}, None), ""
     current = load_draft(draft).model_copy(update={"strategy": strategy})
-    check = check_draft(current, get_settings().max_grid_points)
+    check = check_draft(current, get_settings().max_grid_points, profile=get_settings().task_profile)
     return make_param_fields(strategy, current.params_for(strategy), check), spec.description
 
 
@@ -192,7 +192,9 @@ def show_validation(draft):
     except Exception:  # the overwrite hint is a nicety: never block validation on it
         existing = set()
     max_name_chars = get_services().deployer.max_name_chars  # MWAA's path limit, in AWS mode
-    check = check_draft(current, get_settings().max_grid_points, existing, max_name_chars)
+    check = check_draft(
+        current, get_settings().max_grid_points, existing, max_name_chars, profile=get_settings().task_profile
+    )
     view = validation_view(check, param_ids)
     # Rows of another strategy (mid-switch) keep what they show until they are replaced.
     for key in ("param_invalid", "param_feedback", "param_values"):

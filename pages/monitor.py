@@ -61,7 +61,7 @@ def layout(sweep: str | None = None, **_kwargs) -> html.Div:
 
 def overview_rows(records: list[SweepRecord]) -> list[SweepRow]:
     """One line per sweep; the latest runs of those that ran come from Airflow in one batch lookup."""
-    ran = [record.config for record in records if record.run_ids]
+    ran = [record.config for record in records if record.may_have_runs]
     latest: dict[str, RunSummary] = {}
     problem = ""
     if ran:
@@ -81,7 +81,7 @@ def overview_rows(records: list[SweepRecord]) -> list[SweepRow]:
                 record.deployed,
                 len(record.run_ids),
                 latest.get(record.name),
-                problem if record.run_ids else "",
+                problem if record.may_have_runs else "",
             )
         )
     return rows

@@ -70,7 +70,7 @@ def layout(sweep: str | None = None, **_kwargs) -> html.Div:
 def make_index() -> html.Div:
     """`/results`: the sweeps that were run, each a link to its results."""
     try:
-        records = [r for r in get_services().registry.list() if r.run_ids]
+        records = [r for r in get_services().registry.list() if r.may_have_runs]
     except Exception as exc:
         return make_error_alert(exc, title="Cannot list the sweeps.")
     return make_results_index(records)

@@ -34,7 +34,7 @@ def layout(**_kwargs):
 
 def history_rows(summaries: list[SweepSummary]) -> list[dict]:
     """Grid rows; the latest runs of every sweep that ran come from Airflow in one batch lookup."""
-    ran = [summary for summary in summaries if summary.runs]
+    ran = [summary for summary in summaries if summary.may_have_runs]
     latest: dict[str, RunSummary] = {}
     unavailable = False
     if ran:

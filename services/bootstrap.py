@@ -205,7 +205,12 @@ def _compose(settings: Settings, adapters: _Adapters) -> Services:
     return compose(
         settings,
         registry=registry,
-        deployer=DeployService(adapters.dags, adapters.client, max_grid_points=settings.max_grid_points),
+        deployer=DeployService(
+            adapters.dags,
+            adapters.client,
+            max_grid_points=settings.max_grid_points,
+            profile=settings.task_profile,
+        ),
         runs=RunService(adapters.client, adapters.batch),
         monitor=monitor,
         results=results,
@@ -248,7 +253,7 @@ def compose(
         monitor=monitor,
         results=results,
         results_tables=ResultsTables(results),
-        wall=WallService(registry, monitor, open_shared(settings, WALL_FOLDER)),
+        wall=WallService(registry, monitor, open_shared(settings, WALL_FOLDER), latest_runs=runs.latest_runs),
         connections=connections,
         connection_status=CachedChecks(connections),
         flags=SharedFlags(flags),

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
+from airflow_backtest_framework.chunking import ExecutorProfile, describe_plan
 from airflow_backtest_framework.config import (
     CONTEXT_MAX_GRID_POINTS,
     DAG_ID_PREFIX,
@@ -79,9 +80,11 @@ class DeployService:
         register_timeout_s: float = REGISTER_TIMEOUT_S,
         poll_interval_s: float = POLL_INTERVAL_S,
         clock: Clock = SYSTEM_CLOCK,
+        profile: ExecutorProfile | None = None,
     ) -> None:
         self._store = store
         self._client = client
+        self._profile = profile or ExecutorProfile.default("local")  # sizes the chunks preflight shows
         self._grid_limits = {CONTEXT_MAX_GRID_POINTS: max_grid_points}  # the validation context of preflight
         self._register_timeout_s = register_timeout_s
         self._poll_interval_s = poll_interval_s
@@ -108,7 +111,8 @@ class DeployService:
             ]
 
     def _check_grid(self, config: SweepConfig) -> CheckResult:
-        label, resource = "Grid within limits", f"{config.grid_size:,} points in {config.task_count:,} tasks"
+        label = "Grid within limits"
+        resource = describe_plan(config.grid_size, config.chunk_size(self._profile))
         try:
             SweepConfig.model_validate(config.model_dump(), context=self._grid_limits)
         except ValidationError as exc:

@@ -227,6 +227,11 @@ class SweepRecord(BaseModel):
         return self.config.name
 
     @property
+    def may_have_runs(self) -> bool:
+        """Runs this app triggered, or deployed (runs may come from Airflow's UI, REST API or a schedule)."""
+        return bool(self.run_ids) or self.deployed_hash is not None
+
+    @property
     def deployed(self) -> str:
         """ "no", "yes" (the saved spec is the deployed one) or "older spec" (saved since the deploy)."""
         if self.deployed_hash is None:
@@ -264,6 +269,11 @@ class SweepSummary(BaseModel):
     deployed_at: datetime | None = None
     runs: int = 0
     last_run_id: str = ""
+
+    @property
+    def may_have_runs(self) -> bool:
+        """Runs this app triggered, or deployed (runs may come from Airflow's UI, REST API or a schedule)."""
+        return self.runs > 0 or self.deployed_at is not None
 
     @classmethod
     def of(cls, record: SweepRecord) -> SweepSummary:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_backtest_framework import engine_contract as ec
@@ -21,11 +22,12 @@ from services.models import (
     CompletionSummary,
     PointResultSummary,
     PointState,
+    ProgressSample,
     RunProgress,
     RunSummary,
     SweepStatus,
 )
-from services.progress import progress_samples
+from services.progress import progress_samples, with_live_sample
 from services.results import ResultsService
 from services.runs import run_summary
 from services.shared_cache import SharedCache
@@ -44,29 +46,48 @@ COMPARED_RUNS = 5  # runs drawn side by side on a sweep's page
 FINISHED_RUN_PROGRESS_S = 24 * 3600  # a finished run's progress no longer changes: read it once a day
 
 
-def point_states(config: SweepConfig, chunk_tis: list[TaskInstance], done: set[int]) -> list[PointState]:
-    """Each grid point's state: from its chunk's task instance, then DONE wherever a result file exists."""
+def point_states(
+    config: SweepConfig,
+    chunk_tis: list[TaskInstance],
+    done: set[int],
+    plan: RunChunks | None = None,
+) -> list[PointState]:
+    """Each grid point's state: from its chunk's task instance, then DONE wherever a result exists.
+
+    `plan` holds the run's (start, count) positions of its run order, by map index (default: the
+    spec's chunks and order); a chunk's points are `run_order[start : start + count]`.
+    """
     size = config.grid_size
     states = [PointState.NOT_STARTED] * size
-    chunks = config.chunks()
+    plan = plan or RunChunks(config.chunks(), config.space_filling)
+    chunks, order = plan.chunks, config.run_order(plan.space_filling).tolist()
+    succeeded = []
     for ti in chunk_tis:
         if not 0 <= ti.map_index < len(chunks):
             continue
         state = point_state_of_task(ti.state)
         start, count = chunks[ti.map_index]
-        states[start : start + count] = [state] * count
+        for index in order[start : start + count]:
+            states[index] = state
+        if ti.state == TaskState.SUCCESS:
+            succeeded.append((start, count))
     for index in done:
         if 0 <= index < size:
             states[index] = PointState.DONE
-    if any(ti.state == TaskState.SUCCESS for ti in chunk_tis):
-        # A chunk that succeeded but left a point without a result did not compute it.
-        for ti in chunk_tis:
-            if ti.state == TaskState.SUCCESS and 0 <= ti.map_index < len(chunks):
-                start, count = chunks[ti.map_index]
-                for index in range(start, start + count):
-                    if index not in done:
-                        states[index] = PointState.FAILED
+    # A chunk that succeeded but left a point without a result did not compute it.
+    for start, count in succeeded:
+        for index in order[start : start + count]:
+            if index not in done:
+                states[index] = PointState.FAILED
     return states
+
+
+@dataclass(frozen=True)
+class RunChunks:
+    """How a run was cut: its chunks' (start, count) positions by map index, and its run order."""
+
+    chunks: list[tuple[int, int]]
+    space_filling: bool
 
 
 def refine_with_batch(
@@ -88,6 +109,11 @@ def eta_seconds(done: int, total: int, elapsed_s: float | None) -> float | None:
     if not elapsed_s or done <= 0 or done >= total:
         return None if done < total else 0.0
     return elapsed_s * (total - done) / done
+
+
+def _live(samples: list[ProgressSample], run: DagRun, counts: Counter, now: datetime) -> list[ProgressSample]:
+    """A running run's samples end at `now` with the points done so far (finished runs: as they ended)."""
+    return samples if run.state.finished else with_live_sample(samples, counts[PointState.DONE], now)
 
 
 @dataclass(frozen=True)
@@ -190,15 +216,9 @@ class MonitorService:
             run_id = run.run_id if run else None
         tis: list[TaskInstance] = []
         done: set[int] = set()
+        plan: RunChunks | None = None
         if run_id is not None:
-            with ThreadPoolExecutor(max_workers=POLL_THREADS) as pool:  # independent calls overlap
-                dag_f = pool.submit(self._client.find_dag, dag_id) if dag is None else None
-                run_f = pool.submit(self._find_run, config, run_id) if run is None else None
-                tis_f = pool.submit(self._task_instances, dag_id, run_id)
-                done_f = pool.submit(self._results.done_indices, dag_id, run_id)
-                dag = dag_f.result() if dag_f else dag
-                run = run_f.result() if run_f else run
-                tis, done = tis_f.result(), done_f.result()
+            dag, run, tis, done, plan = self._fetch(config, run_id, dag, run)
         if run is None:
             return SweepStatus(
                 dag_id=dag_id,
@@ -208,9 +228,10 @@ class MonitorService:
                 fetched_at=now,
             )
         chunk_tis = [ti for ti in tis if ti.task_id == ec.CHUNK_TASK_ID]
-        states = point_states(config, chunk_tis, done)
+        plan = plan or self.chunks_of_run(config, run.run_id)
+        states = point_states(config, chunk_tis, done, plan)
         if self._batch is not None and PointState.RUNNING in states:
-            states = self._with_batch_states(config, run.run_id, states, done)
+            states = self._with_batch_states(config, run.run_id, states, done, plan.space_filling)
         elapsed = None
         if run.start_date is not None:
             elapsed = max(0.0, ((run.end_date or now) - run.start_date).total_seconds())
@@ -233,9 +254,24 @@ class MonitorService:
             if run.state.finished
             else eta_seconds(counts[PointState.DONE], config.grid_size, elapsed),
             summary=summary,
-            progress=progress_samples(config.chunks(), chunk_tis, run.start_date),
+            progress=_live(progress_samples(plan.chunks, chunk_tis, run.start_date), run, counts, now),
             fetched_at=now,
         )
+
+    def _fetch(
+        self, config: SweepConfig, run_id: str, dag: DagInfo | None, run: DagRun | None
+    ) -> tuple[DagInfo | None, DagRun | None, list[TaskInstance], set[int], RunChunks]:
+        """The DAG and run (unless known), task instances, points done and the run's plan, fetched at once."""
+        dag_id = config.dag_id
+        with ThreadPoolExecutor(max_workers=POLL_THREADS) as pool:  # independent calls overlap
+            dag_f = pool.submit(self._client.find_dag, dag_id) if dag is None else None
+            run_f = pool.submit(self._find_run, config, run_id) if run is None else None
+            tis_f = pool.submit(self._task_instances, dag_id, run_id)
+            done_f = pool.submit(self._results.live_done_indices, dag_id, run_id)
+            plan_f = pool.submit(self.chunks_of_run, config, run_id)
+            dag = dag_f.result() if dag_f else dag
+            run = run_f.result() if run_f else run
+            return dag, run, tis_f.result(), done_f.result(), plan_f.result()
 
     def run_progress(self, config: SweepConfig, limit: int = COMPARED_RUNS) -> list[RunProgress]:
         """The newest `limit` runs' points done over time, newest first, for comparing runs.
@@ -271,12 +307,28 @@ class MonitorService:
         progress = RunProgress(
             run=run,
             points_total=config.grid_size,
-            progress=progress_samples(config.chunks(), chunk_tis, run.start_date),
+            progress=progress_samples(
+                self.chunks_of_run(config, run.run_id).chunks, chunk_tis, run.start_date
+            ),
         )
         self._cache.keep(
             key, progress.model_dump_json(), expire=FINISHED_RUN_PROGRESS_S if run.state.finished else None
         )
         return progress
+
+    def chunks_of_run(self, config: SweepConfig, run_id: str) -> RunChunks:
+        """The run's planned chunks and order (its plan file, read once and kept). Without one (a run
+        planned before plan files, or `plan` not done yet): the legacy chunks in the grid's own order."""
+        key = f"run-plan:{config.dag_id}:{run_id}"
+        cached = self._cache.get(key)
+        if cached is not None:
+            return RunChunks([tuple(chunk) for chunk in cached["chunks"]], cached["space_filling"])
+        found = self._results.chunk_plan(config.dag_id, run_id)
+        if found is None:
+            return RunChunks(config.chunks(), space_filling=False)
+        chunks, space_filling = found
+        self._cache.keep(key, {"chunks": chunks, "space_filling": space_filling}, expire=BEST_CACHE_S)
+        return RunChunks(chunks, space_filling)
 
     def _best(self, config: SweepConfig, run_id: str, done: int) -> list[PointResultSummary]:
         """Best points of a finished run; read once per (run, number of results), then cached."""
@@ -306,7 +358,7 @@ class MonitorService:
         return jobs
 
     def _with_batch_states(
-        self, config: SweepConfig, run_id: str, states: list[PointState], done: set[int]
+        self, config: SweepConfig, run_id: str, states: list[PointState], done: set[int], space_filling: bool
     ) -> list[PointState]:
         """Running chunks refined by their Batch jobs; Airflow's view alone when Batch does not answer."""
         from services.aws.batch import point_states_from_jobs
@@ -316,7 +368,8 @@ class MonitorService:
         except BacktestError as exc:
             log.info("Batch jobs of %s unavailable: %s", config.dag_id, exc.message)
             return states
-        return refine_with_batch(states, point_states_from_jobs(config, jobs), done)
+        batch_states = point_states_from_jobs(config, jobs, space_filling)
+        return refine_with_batch(states, batch_states, done)
 
     def _task_instances(self, dag_id: str, run_id: str) -> list[TaskInstance]:
         try:

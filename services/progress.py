@@ -48,6 +48,14 @@ def progress_samples(
     return thin(samples, max_samples)
 
 
+def with_live_sample(samples: list[ProgressSample], done: int, now: datetime) -> list[ProgressSample]:
+    """`samples` and, when the points done now (the chunks' progress records) passed the last sample, a
+    sample at `now`: with big chunks, the chart moves while they run, not only when one ends."""
+    if samples and done > samples[-1].done and now > samples[-1].at:
+        return [*samples, ProgressSample(at=_second(now), done=done)]
+    return samples
+
+
 def thin(samples: list[ProgressSample], max_samples: int = PROGRESS_MAX_SAMPLES) -> list[ProgressSample]:
     """At most about `max_samples`: the first, then the last sample of each equal time bucket."""
     if len(samples) <= max_samples or max_samples < 2:

@@ -64,6 +64,28 @@ class ResultsService:
         """Indices of the grid points that have a result file (one listing, no reads)."""
         return self._store.point_indices(dag_id, run_id)
 
+    def live_done_indices(self, dag_id: str, run_id: str) -> set[int]:
+        """Indices done of a running or finished run: from its chunks' progress records (one listing, a
+        read per chunk; they move every second within a chunk), else one listing of the point files."""
+        try:
+            done = self._store.progress_indices(dag_id, run_id)
+        except NotFound:
+            done = None
+        return self.done_indices(dag_id, run_id) if done is None else done
+
+    def chunk_plan(self, dag_id: str, run_id: str) -> tuple[list[tuple[int, int]], bool] | None:
+        """The chunks `plan` cut the run into ((start, count) positions of the run order, by map index) and
+        whether that order is space-filling; None before it wrote them (or for runs planned before)."""
+        try:
+            document = self._store.get_json(ec.plan_key(dag_id, run_id))
+            chunks = [(int(start), int(count)) for start, count in document["chunks"]]
+            return chunks, bool(document.get("space_filling", False))
+        except NotFound:
+            return None
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("plan of %s/%s unreadable: %s", dag_id, run_id, exc)
+            return None
+
     def records(self, dag_id: str, run_id: str, indices: set[int] | None = None) -> list[dict]:
         """The parsed result files (all, or those of `indices`); unreadable ones are skipped and logged."""
         wanted = sorted(self.done_indices(dag_id, run_id) if indices is None else indices)
@@ -126,18 +148,27 @@ class ResultsService:
             log.warning("%s does not match the report format: %s", where, str(exc)[:500])
             return ValidationRead(reason=damage(data))
 
-    def _equity_of_returns(self, dag_id: str, run_id: str, index: int) -> EquityCurve | None:
-        """Compound the point's net returns from the returns file of the chunk that holds it (the file
-        named by the largest chunk start at or below `index`)."""
+    def _returns_chunk(self, dag_id: str, run_id: str, index: int) -> int | None:
+        """The start of the chunk whose returns file holds point `index`: from the chunk progress records
+        (with the space-filling order a chunk's points are spread over the grid); for runs without them
+        (planned in grid order) the largest chunk start at or below `index`."""
+        for record in self._store.progress_records(dag_id, run_id):
+            for first, count in record.get("ranges") or []:
+                if int(first) <= index < int(first) + int(count):
+                    return int(record["start"])
         prefix = ec.returns_prefix(dag_id, run_id)
-        try:
-            names = [key.removeprefix(prefix) for key in self._store.backend.list(prefix)]
-        except NotFound:
-            return None
+        names = [key.removeprefix(prefix) for key in self._store.backend.list(prefix)]
         starts = [
             int(stem) for n in names if (stem := n.removesuffix(ec.RETURNS_SUFFIX)) != n and stem.isdigit()
         ]
-        start = max((s for s in starts if s <= index), default=None)
+        return max((s for s in starts if s <= index), default=None)
+
+    def _equity_of_returns(self, dag_id: str, run_id: str, index: int) -> EquityCurve | None:
+        """Compound the point's net returns from the returns file of the chunk that holds it."""
+        try:
+            start = self._returns_chunk(dag_id, run_id, index)
+        except (NotFound, KeyError, TypeError, ValueError):
+            return None
         if start is None:
             return None
         try:

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from airflow_backtest_framework.chunking import DEFAULT_BATCH_SLOTS, ExecutorProfile
 from airflow_backtest_framework.config import DEFAULT_MAX_GRID_POINTS
 from services.redaction import split_userinfo, without_userinfo
 
@@ -114,6 +115,9 @@ class Settings(BaseSettings):
     results_uri: str | None = None
     batch_job_queue: str | None = None
     batch_job_definition: str | None = None
+    # Jobs the Batch queue runs at once: sizes chunks shown in Configure (the DAGs read the Airflow
+    # Variable backtest_task_slots; set both to the same number).
+    batch_task_slots: int = Field(DEFAULT_BATCH_SLOTS, ge=1)
 
     @field_validator("auth")
     @classmethod
@@ -190,6 +194,13 @@ class Settings(BaseSettings):
     def redis_url_shown(self) -> str:
         """REDIS_URL fit to show and log: without its password; "" when unset."""
         return without_userinfo(self.redis_url.get_secret_value()) if self.redis_url else ""
+
+    @property
+    def task_profile(self) -> ExecutorProfile:
+        """Where the sweeps' tasks run and how many at once (chunking.py sizes chunks from it)."""
+        if self.mode == "local":
+            return ExecutorProfile("local", self.airflow_parallelism)
+        return ExecutorProfile("batch", self.batch_task_slots)
 
     @property
     def airflow_port(self) -> int:

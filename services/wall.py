@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -39,6 +39,11 @@ HISTORY_LOCK_EXPIRE_S = 10  # a read and a write; a holder that died frees it af
 BUILD_LOCK_EXPIRE_S = 120  # a rebuild whose worker died frees its lock after this
 OUTAGE_KEY = "wall-outage-since"  # when a board first found Airflow not answering (shared by every worker)
 OUTAGE_EXPIRE_S = 7 * 24 * 3600
+UNRECORDED_RUNS_S = 10  # how long the list of deployed sweeps with runs started elsewhere is kept
+
+
+class LatestRuns(Protocol):
+    def __call__(self, configs: Sequence[SweepConfig]) -> Mapping[str, object]: ...
 
 
 class SavedSweeps(Protocol):
@@ -151,9 +156,11 @@ class WallService:
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         recent: timedelta = RECENT,
+        latest_runs: LatestRuns | None = None,
     ) -> None:
         self._registry = registry
         self._monitor = monitor
+        self._latest_runs = latest_runs
         self._cache = cache
         self._now = now
         self._recent = recent
@@ -165,11 +172,30 @@ class WallService:
         The sweeps' statuses are fetched POLL_THREADS at a time (each a cached status or one poll).
         """
         wanted = wall_filter or WallFilter()
-        configs = [r.config for r in self._registry.list() if r.run_ids and wanted.matches_record(r)]
+        records = [r for r in self._registry.list() if wanted.matches_record(r)]
+        elsewhere = self._run_elsewhere([r.config for r in records if not r.run_ids and r.deployed_hash])
+        configs = [r.config for r in records if r.run_ids or r.name in elsewhere]
         with ThreadPoolExecutor(max_workers=POLL_THREADS, thread_name_prefix="wall-poll") as pool:
             candidates = list(pool.map(self.tile, configs))
         tiles = [tile for tile in candidates if self._on_wall(tile) and wanted.matches_tile(tile)]
         return sorted(tiles, key=lambda t: (not t.active, -t.fetched_at.timestamp(), t.name))
+
+    def _run_elsewhere(self, configs: list[SweepConfig]) -> set[str]:
+        """Names of deployed sweeps this app never triggered that have a run in Airflow (started from its
+        UI, the REST API or a schedule): one batch lookup, shared for UNRECORDED_RUNS_S by every wall."""
+        if not configs or self._latest_runs is None:
+            return set()
+        key = "wall-unrecorded-runs:" + ",".join(sorted(c.name for c in configs))
+        cached = self._cache.get(key)
+        if cached is not None:
+            return set(cached)
+        try:
+            names = set(self._latest_runs(configs))
+        except Exception as exc:  # Airflow down: the tiles of recorded runs still show, marked stale
+            log.info("runs of deployed sweeps unavailable: %s", exc)
+            return set()
+        self._cache.set(key, sorted(names), expire=UNRECORDED_RUNS_S)
+        return names
 
     # ---- the board every wall shows ---------------------------------------------------------------
 

@@ -149,13 +149,17 @@ def job_from_description(raw: dict[str, Any], region: str) -> BatchJob:
     )
 
 
-def point_states_from_jobs(config: SweepConfig, jobs: Iterable[BatchJob]) -> list[PointState]:
-    """Each grid point's state from the Batch job that ran its chunk (BACKTEST_CHUNK_START/COUNT).
+def point_states_from_jobs(
+    config: SweepConfig, jobs: Iterable[BatchJob], space_filling: bool | None = None
+) -> list[PointState]:
+    """Each grid point's state from the Batch job that ran its chunk (BACKTEST_CHUNK_START/COUNT, positions
+    of the sweep's run order).
 
     Jobs apply oldest first, so a retried chunk shows its newest job. An array parent counts only
     when none of its children is in `jobs`.
     """
     states = [PointState.NOT_STARTED] * config.grid_size
+    order = config.run_order(space_filling).tolist()  # a job's chunk is positions of the run order
     jobs = list(jobs)
     parents_with_children = {job.parent_job_id for job in jobs if job.parent_job_id}
     oldest_first = sorted(jobs, key=lambda job: job.created_at or datetime.min.replace(tzinfo=UTC))
@@ -164,8 +168,9 @@ def point_states_from_jobs(config: SweepConfig, jobs: Iterable[BatchJob]) -> lis
             continue
         start = max(0, job.chunk_start)
         stop = min(config.grid_size, job.chunk_start + job.chunk_count)
-        if start < stop:
-            states[start:stop] = [POINT_STATE_OF_JOB[job.status]] * (stop - start)
+        state = POINT_STATE_OF_JOB[job.status]
+        for index in order[start:stop]:
+            states[index] = state
     return states
 
 

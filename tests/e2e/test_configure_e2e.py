@@ -28,7 +28,7 @@ def test_bad_expression_blocks_save_and_the_form_survives_a_reload(open_page, ap
     type_into(page, lookback, "7:91:5")
     expect(lookback).not_to_have_class(re.compile(r"\bis-invalid\b"))
     expect(param_feedback(page, MR, "lookback_period")).to_have_text("")
-    expect(page.locator("#configure-grid-summary")).to_have_text("135 points in 14 tasks")
+    expect(page.locator("#configure-grid-summary")).to_have_text("135 points in 7 tasks of ~20")
     type_into(page, page.locator("#configure-universe"), "SPY, QQQ, IWM")
     save_sweep(page, "e2e_mr_reload")
     expect(page.locator("#shell-stepper")).to_contain_text("e2e_mr_reload")
@@ -39,7 +39,7 @@ def test_bad_expression_blocks_save_and_the_form_survives_a_reload(open_page, ap
     expect(param_input(page, MR, "lookback_period")).to_have_value("7:91:5")
     expect(page.locator("#configure-universe")).to_have_value("SPY, QQQ, IWM")
     expect(page.locator("#configure-name")).to_have_value("e2e_mr_reload")
-    expect(page.locator("#configure-grid-summary")).to_have_text("135 points in 14 tasks")
+    expect(page.locator("#configure-grid-summary")).to_have_text("135 points in 7 tasks of ~20")
 
 
 def test_grid_above_the_cap_disables_save_and_states_the_size(open_page, app_url):
@@ -71,7 +71,7 @@ def test_clone_fills_the_form_under_a_new_name(open_page, app_url):
     expect(page.locator("#configure-name")).to_have_value("e2e_clone_src_copy")
     expect(page.locator("#configure-strategy")).to_have_value(MR)
     expect(param_input(page, MR, "cooldown_period")).to_have_value("1,2")
-    expect(page.locator("#configure-grid-summary")).to_have_text("54 points in 6 tasks")
+    expect(page.locator("#configure-grid-summary")).to_have_text("54 points in 3 tasks of ~18")
 
 
 def test_data_source_defaults_to_the_sample_and_a_folder_needs_its_path(open_page, app_url):

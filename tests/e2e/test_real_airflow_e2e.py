@@ -57,7 +57,7 @@ class SweepForm:
     points_per_task: str = "4"
     owner: str = "e2e"
     description: str = "Real end-to-end sweep"
-    grid_summary: str = "12 points in 3 tasks"
+    grid_summary: str = "12 points in 3 tasks of ~4"
     points: int = 12
 
     @property

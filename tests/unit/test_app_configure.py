@@ -5,6 +5,7 @@ from __future__ import annotations
 import dash
 import pytest
 
+from airflow_backtest_framework.chunking import ExecutorProfile
 from components.configure_layout import ConfigureIds
 from components.sweep_form import FormDraft, check_draft, copy_name, load_draft
 from services.auth import local_principal
@@ -39,13 +40,30 @@ def test_good_input_shows_values_and_grid_size():
 
     assert check.params["lookback_period"].preview == "5 values: 7, 28, 49, 70, 91"
     assert check.params["lookback_period"].count == 5
-    assert check.summary == "135 points in 14 tasks"
+    assert check.summary == "135 points in 7 tasks of ~20"  # local executor: at least 20 points a task
     assert check.level == "ok"
     assert check.can_save
 
 
-def test_default_mean_reversion_grid_is_81_points_in_9_tasks():
-    assert check_draft(draft(), max_grid_points=100_000).summary == "81 points in 9 tasks"
+def test_default_mean_reversion_grid_is_81_points_in_5_tasks():
+    assert check_draft(draft(), max_grid_points=100_000).summary == "81 points in 5 tasks of ~17"
+
+
+def test_task_count_follows_the_executor_and_the_override():
+    grid = {
+        MR: {
+            "lookback_period": "5:104:100",
+            "entry_threshold": "0.5:5:100",
+            "stop_loss_pct": "0.05",
+            "cooldown_period": "5",
+        }
+    }
+    local = check_draft(draft(params=grid), max_grid_points=100_000, profile=ExecutorProfile("local", 8))
+    assert local.summary == "10,000 points in 32 tasks of ~313"
+    batch = check_draft(draft(params=grid), max_grid_points=100_000, profile=ExecutorProfile("batch", 256))
+    assert batch.summary == "10,000 points in 10 tasks of ~1,000"
+    override = check_draft(draft(params=grid, points_per_task="500"), max_grid_points=100_000)
+    assert override.summary == "10,000 points in 20 tasks of ~500"
 
 
 def test_out_of_range_value_names_the_allowed_range():
@@ -72,7 +90,7 @@ def test_each_invalid_field_has_its_message():
     assert "'1BAD' is not a ticker" in check.errors["universe"]
     assert check.errors["end_date"] == "must be after the start date 2024-01-01"
     assert "positive" in check.errors["initial_capital"]
-    assert check.summary == "81 points in 9 tasks"  # the grid size shows while other fields are wrong
+    assert check.summary == "81 points in 5 tasks of ~17"  # the grid size shows while other fields are wrong
 
 
 def test_empty_name_is_a_hint_not_an_error_and_existing_name_warns():
@@ -126,7 +144,7 @@ def test_save_stores_the_sweep_in_the_registry(services):
     assert record.config.grid_size == 81
     assert current == saved == "mr_test"
     assert alert is None
-    assert "Saved mr_test: 81 points in 9 tasks." in str(toast.to_plotly_json())
+    assert "Saved mr_test: 81 points in 5 tasks of ~17." in str(toast.to_plotly_json())
     assert (stored["base_name"], stored["base_version"]) == ("mr_test", record.version)
 
 

@@ -124,7 +124,7 @@ def test_selected_sweep_shows_its_spec_grid_and_runs(services) -> None:
     detail, hidden, current = show_detail([{"name": "mr_a"}], 0)
     text = cells(detail)
     assert hidden is False and current == "mr_a"  # the stepper follows the selected sweep
-    assert {"12 points in 2 tasks", "backtest_mr_a", "ann"} <= set(text)
+    assert {"12 points in 1 task", "backtest_mr_a", "ann"} <= set(text)
     grid = text[text.index("lookback_period") :][:8]
     assert grid == [*sum(MR_GRID.items(), ())]  # every parameter with its grid expression
     (run,) = services.runs.list_runs(services.registry.get("mr_a").config)

@@ -140,6 +140,7 @@ def test_s3_spec_and_results(aws, tmp_path: Path) -> None:
         f"{base}/equity/1.json",
         f"{base}/points/0.json",
         f"{base}/points/1.json",
+        f"{base}/progress/0.json",  # the chunk's progress record
         f"{base}/returns/0.parquet",  # the chunk's daily returns
     ]
     body = aws.get_object(Bucket="results-bucket", Key=f"{base}/points/1.json")["Body"].read()

@@ -195,3 +195,28 @@ def test_the_equity_curve_is_compounded_from_the_returns_files(tmp_path: Path) -
     day = curve.dates.index(sampled["dates"][100])
     assert curve.equity[day] * config.initial_capital == pytest.approx(sampled["equity"][100], abs=0.01)
     assert results.equity(config.dag_id, RUN_ID, 9) is None  # past the chunk's points, no JSON either
+
+
+def test_the_equity_curve_is_found_in_its_chunk_under_the_space_filling_order(tmp_path: Path) -> None:
+    """Chunks hold positions of the run order, not grid ranges: each point's curve still comes from the
+    returns file that holds it (found through the chunk progress records), and equals its own."""
+    from backtest_engine import main
+    from tests.support.engine_runs import RUN_ID, make_config, make_env
+
+    params = {
+        "momentum_period": "10,20,30,40",
+        "signal_threshold": "0.01,0.02",
+        "stop_loss_pct": "0.05",
+        "cooldown_period": "3",
+    }
+    config = make_config("MomentumStrategy", params=params, points_per_task=2, space_filling=True)
+    order = [int(i) for i in config.run_order()]
+    assert order != sorted(order)  # the test means something only if chunks are not grid ranges
+    for start in range(0, 8, 2):
+        assert main(make_env(config, str(tmp_path), start=start, count=2)) == 0
+    results = ResultsService(LocalFolderStore(tmp_path))
+    for index in range(8):
+        curve = results.equity(config.dag_id, RUN_ID, index)
+        sampled = json.loads((tmp_path / config.dag_id / RUN_ID / "equity" / f"{index}.json").read_text())
+        assert curve is not None and curve.source == "returns" and curve.index == index
+        assert curve.equity[-1] * config.initial_capital == pytest.approx(sampled["equity"][-1], abs=0.01)

@@ -16,7 +16,7 @@ from services.airflow.client import AirflowClient
 from services.airflow.models import RunState, TaskInstance, TaskState
 from services.deploy import DeployService
 from services.models import PointState, RunSummary, SweepStatus
-from services.monitoring import MonitorService, eta_seconds, point_states
+from services.monitoring import MonitorService, RunChunks, eta_seconds, point_states
 from services.results import ResultsService
 from services.runs import RunService
 from services.shared_cache import DiskSharedCache
@@ -85,6 +85,31 @@ def test_point_states_follow_chunks_and_result_files() -> None:
     ]
     # A chunk that "succeeded" without writing a point did not compute it.
     assert point_states(config, [ti(0, "success")], done={0})[1] == PointState.FAILED
+
+
+def test_point_states_map_planned_chunks_through_the_space_filling_order() -> None:
+    grid = {
+        "lookback_period": "5:40:8",
+        "entry_threshold": "0.5:4:8",
+        "stop_loss_pct": "0.05",
+        "cooldown_period": "5",
+    }
+    config = small_sweep(params=grid, space_filling=True)
+    order = config.run_order().tolist()
+    assert sorted(order) == list(range(64)) and order != list(range(64))
+    plan = RunChunks([(0, 16), (16, 16), (32, 16), (48, 16)], space_filling=True)  # what `plan` wrote
+    states = point_states(config, [ti(0, "running"), ti(3, "success")], done=set(order[48:63]), plan=plan)
+    assert [index for index, state in enumerate(states) if state is PointState.RUNNING] == sorted(order[:16])
+    assert {index for index, state in enumerate(states) if state is PointState.DONE} == set(order[48:63])
+    assert [index for index, state in enumerate(states) if state is PointState.FAILED] == [order[63]]
+    # The first chunk's 16 points spread over the 8 x 8 grid: every row and column pair holds some.
+    rows = {index // 8 // 2 for index in order[:16]}
+    cols = {index % 8 // 2 for index in order[:16]}
+    assert rows == cols == {0, 1, 2, 3}
+    # A run planned before plan files ran its chunks in the grid's own order, whatever the spec says.
+    old_run = RunChunks([(0, 16)], space_filling=False)
+    legacy = point_states(config, [ti(0, "running")], done=set(), plan=old_run)
+    assert [i for i, state in enumerate(legacy) if state is PointState.RUNNING] == list(range(16))
 
 
 def test_every_task_state_has_one_point_state_and_waiting_ones_are_started() -> None:

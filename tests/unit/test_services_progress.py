@@ -15,7 +15,7 @@ from services.airflow.models import TaskInstance
 from services.deploy import DeployService
 from services.models import ProgressSample, SweepStatus
 from services.monitoring import MonitorService
-from services.progress import PROGRESS_MAX_SAMPLES, progress_samples, thin
+from services.progress import PROGRESS_MAX_SAMPLES, progress_samples, thin, with_live_sample
 from services.results import ResultsService
 from services.runs import RunService
 from services.shared_cache import DiskSharedCache
@@ -54,6 +54,14 @@ def test_failed_unfinished_and_unknown_chunks_add_nothing() -> None:
 def test_chunks_ending_in_the_same_second_make_one_sample() -> None:
     tis = [ti(0, "success", 10.1), ti(1, "success", 10.8), ti(2, "success", 11.0)]
     assert pairs(progress_samples(CHUNKS, tis, T0)) == [(0, 0), (10, 4), (11, 5)]
+
+
+def test_points_done_within_running_chunks_end_the_series_now() -> None:
+    samples = progress_samples(CHUNKS, [ti(0, "success", 12.9), ti(1, "running")], T0)
+    now = T0 + timedelta(seconds=20.6)
+    assert pairs(with_live_sample(samples, 3, now)) == [(0, 0), (12, 2), (20, 3)]  # a progress record's point
+    assert with_live_sample(samples, 2, now) == samples  # nothing new since the last chunk ended
+    assert with_live_sample([], 3, now) == []  # no start known: no series to extend
 
 
 def test_no_start_no_finished_chunk_is_no_sample() -> None:

@@ -249,3 +249,30 @@ def test_airflow_answering_500_with_a_fresh_cache_is_an_outage_not_an_empty_wall
     view = wall.view(period_s=PERIOD_S)
     assert view.outage is None and {t.name for t in view.tiles} == {"alpha", "beta"}
     assert not any(t.stale or t.run_state == "unknown" for t in view.tiles)
+
+
+def test_runs_started_outside_the_app_reach_the_wall(tmp_path, world) -> None:
+    """A deployed sweep triggered through Airflow's REST API (no run id recorded here) gets a tile."""
+    airflow, _wall, disk, clock, _runs, registry = world
+    cache = DiskSharedCache(disk)
+    client = AirflowClient(airflow)
+    monitor = MonitorService(client, ResultsService(LocalFolderStore(tmp_path / "results")), cache, ttl_s=60)
+    outside = small_sweep(name="outside", owner="cy")
+    registry.save(outside)
+    deployer = DeployService(LocalFolderStore(airflow.dags_folder), client, max_grid_points=None)
+    assert deployer.deploy(outside).ok
+    registry.record_deploy("outside", outside.spec_hash)
+    idle = registry.get("idle").config
+    registry.record_deploy("idle", idle.spec_hash)  # deployed, never run: no tile
+    run_id = client.trigger(outside.dag_id).run_id  # not through the app: nothing recorded
+    assert registry.get("outside").run_ids == []
+
+    only_recorded = WallService(registry, monitor, cache, now=clock)
+    assert "outside" not in {tile.name for tile in only_recorded.tiles()}
+    wall = WallService(registry, monitor, cache, now=clock, latest_runs=RunService(client).latest_runs)
+    tiles = {tile.name: tile for tile in wall.tiles()}
+    assert set(tiles) == {"alpha", "beta", "outside"}
+    assert tiles["outside"].run_id == run_id
+    before = sum(airflow.requests.values())
+    wall.tiles()  # the lookup of unrecorded runs is cached like the statuses
+    assert sum(airflow.requests.values()) == before
