@@ -119,6 +119,10 @@ class FormDraft(BaseModel):
         return None if value is None else str(value)
 
     @field_validator(
+        "universe",
+        "name",
+        "owner",
+        "description",
         "data_source",
         "data_folder",
         "fill",

@@ -131,3 +131,30 @@ def test_the_default_form_saves_the_specs_defaults() -> None:
         "pbo_blocks": 16,
     }
     assert "validation" not in config.to_json()  # a default scheme keeps older specs' hashes
+
+
+def summary_text(config: SweepConfig) -> str:
+    from datetime import UTC, datetime
+
+    from components.deploy_view import make_sweep_summary
+    from services.models import SweepRecord
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    record = SweepRecord(config=config, created_at=now, updated_at=now)
+    return str(make_sweep_summary(record).to_plotly_json())
+
+
+def test_the_spec_summary_shows_every_execution_and_validation_setting() -> None:
+    text = summary_text(small_sweep(name="every_field", **EVERY_FIELD))
+    for words in (
+        "same close — optimistic (look-ahead)",
+        "commission 2.5 bps/side · slippage 7 bps/side · borrow 150 bps/yr · risk-free 1.25 %",
+        "MSFT",
+        "NewsSentiment 0, PriceToBook 60 bars",
+        "walk-forward, 4 folds, anchored windows · PBO 10 blocks",
+    ):
+        assert words in text, words
+    defaults = summary_text(small_sweep(name="defaults", factors=[]))
+    for words in ("next bar's open", "equal-weighted universe", "holdout, last 30 % out of sample"):
+        assert words in defaults, words
+    assert "'Factor lags'" in defaults and "'none'" in defaults
