@@ -22,7 +22,8 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
             inputs.slice(3).forEach(function(input) {
                 const name = input.id.replace(/^configure-/, "").replace(/-/g, "_");
                 const v = input.value;
-                next[name] = v == null || v === "" ? null : (Array.isArray(v) ? v : String(v));
+                const empty = v == null || v === "" || (typeof v === "number" && isNaN(v));
+                next[name] = empty ? null : (Array.isArray(v) ? v : String(v));
             });
             return next;
         }

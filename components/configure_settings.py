@@ -8,8 +8,6 @@ from dash import html
 from airflow_backtest_framework.execution_spec import (
     BENCHMARK_UNIVERSE,
     FILL_NEXT_OPEN,
-    MAX_BORROW_BPS,
-    MAX_COST_BPS,
     MAX_FACTOR_LAG_BARS,
     RISK_FREE_RANGE,
 )
@@ -41,14 +39,16 @@ def _label(name: str, unit: str) -> list:
     return [LABELS[name], html.Span(unit, className="bt-unit ms-1")]
 
 
-def _number(name: str, unit: str, help_text: str, **kwargs) -> html.Div:
+def _number(name: str, unit: str, help_text: str) -> html.Div:
+    """A number field without the browser's min/max (an input outside them reads as NaN): the spec's
+    own message says what is wrong."""
     control = dbc.Input(
         id=ConfigureIds.field(name),
         type="number",
         debounce=DEBOUNCE_MS,
         size="sm",
         autocomplete="off",
-        **kwargs,
+        step="any",
     )
     return make_field(_label(name, unit), control, ConfigureIds.feedback(name), help_text)
 
@@ -60,12 +60,11 @@ def _select(name: str, options: list, help_text: str = "") -> html.Div:
 
 def _execution_body() -> list:
     low, high = RISK_FREE_RANGE
-    side = {"min": 0, "max": MAX_COST_BPS, "step": "any"}
     costs = [
-        _number("commission_bps", "bps per side", "Charged on every traded notional.", **side),
-        _number("slippage_bps", "bps per side", "Price impact against each fill.", **side),
-        _number("borrow_bps", "bps a year", "Fee on short notional.", min=0, max=MAX_BORROW_BPS, step="any"),
-        _number("risk_free_rate", "annual, fraction", f"Sharpe, Sortino ({low:g} to {high:g}).", step="any"),
+        _number("commission_bps", "bps per side", "Charged on every traded notional."),
+        _number("slippage_bps", "bps per side", "Price impact against each fill."),
+        _number("borrow_bps", "bps a year", "Fee on short notional."),
+        _number("risk_free_rate", "a year", f"A fraction, 0.02 = 2 % ({low:g} to {high:g})."),
     ]
     benchmark = dbc.Input(
         id=ConfigureIds.field("benchmark"),
@@ -121,40 +120,27 @@ def _validation_body() -> dbc.Row:
     oos_low, oos_high = OUT_OF_SAMPLE_RANGE
     folds_low, folds_high = FOLDS_RANGE
     blocks_low, blocks_high = PBO_BLOCKS_RANGE
-    windows = [{"label": f"{w.capitalize()} in-sample windows", "value": w} for w in WINDOWS]
+    windows = [{"label": w.capitalize(), "value": w} for w in WINDOWS]
     holdout = _number(
         "validation_out_of_sample",
         "share of the bars",
         f"The last part of the period, judged out of sample ({oos_low:g} to {oos_high:g}).",
-        min=oos_low,
-        max=oos_high,
-        step="any",
     )
-    folds = _number(
-        "validation_folds", "folds", f"{folds_low} to {folds_high}.", min=folds_low, max=folds_high, step=1
-    )
+    folds = _number("validation_folds", "folds", f"{folds_low} to {folds_high}.")
     blocks = _number(
         "validation_pbo_blocks",
         "S, even",
         f"Blocks of CSCV for the overfitting probability ({blocks_low} to {blocks_high}).",
-        min=blocks_low,
-        max=blocks_high,
-        step=2,
     )
+    wf_windows = _select("validation_windows", windows, "Rolling: the block before; anchored: all.")
     return dbc.Row(
         [
             dbc.Col(_select("validation_scheme", SCHEME_OPTIONS), sm=6, lg=4),
-            dbc.Col(html.Div(holdout, id=ConfigureIds.HOLDOUT_FIELDS), sm=6, lg=4),
-            dbc.Col(html.Div(folds, id=ConfigureIds.WALK_FORWARD_FIELDS), sm=6, lg=2),
-            dbc.Col(
-                html.Div(
-                    _select("validation_windows", windows, "Rolling: the block before; anchored: all."),
-                    id=ConfigureIds.WINDOWS_FIELD,
-                ),
-                sm=6,
-                lg=4,
-            ),
-            dbc.Col(blocks, sm=6, lg=4),
+            # The scheme's own fields: their columns hide, so the others close up (pages/configure.py).
+            dbc.Col(holdout, id=ConfigureIds.HOLDOUT_FIELDS, sm=6, lg=5),
+            dbc.Col(folds, id=ConfigureIds.WALK_FORWARD_FIELDS, sm=6, lg=2),
+            dbc.Col(wf_windows, id=ConfigureIds.WINDOWS_FIELD, sm=6, lg=3),
+            dbc.Col(blocks, sm=6, lg=3),
         ],
         class_name="g-3",
     )
@@ -188,9 +174,7 @@ def make_lag_fields(factors: list[str], lags: dict[str, str]) -> html.Div | dbc.
                             id=ConfigureIds.lag(name),
                             value=lags.get(name, ""),
                             type="number",
-                            min=0,
-                            max=MAX_FACTOR_LAG_BARS,
-                            step=1,
+                            step="any",  # no browser limits: the spec's own message says what is wrong
                             placeholder="0",
                             debounce=DEBOUNCE_MS,
                             autocomplete="off",

@@ -271,8 +271,9 @@ def save(n_clicks, draft):
 @dash.callback(
     Output(Ids.CLONE_SELECT, "options"),
     Input(Ids.SAVED, "data"),
+    Input(Ids.CLONE_FROM, "data"),  # a layout value: lists on page load (SAVED, set by save only, would not)
 )
-def clone_options(_saved):
+def clone_options(_saved, _clone_from):
     try:
         records = get_services().registry.list()
     except Exception:
