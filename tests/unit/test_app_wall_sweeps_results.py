@@ -232,7 +232,7 @@ def test_results_page_heatmap_top_n_and_export_follow_the_table(services) -> Non
     assert "synthetic data — not evidence" in str(labels.to_plotly_json())  # mr_a chooses no source
     assert {"label": "Sharpe", "value": "sharpe"} in metrics
 
-    fig = show_heatmap(data, "sharpe", x, y, "max", [], [], "light", "mr_a")
+    fig = show_heatmap(data, "sharpe", x, y, "best", [], [], "light", "mr_a")
     expected = table.groupby([y, x])["sharpe"].max()
     assert fig.data[0].z[0][0] == pytest.approx(expected.iloc[0])
     _parcoords, rows, _columns = show_points(data, "sharpe", "light", "mr_a")
