@@ -22,7 +22,7 @@ from airflow_backtest_framework.validation_spec import (
 )
 from components.configure_layout import DEBOUNCE_MS, LABELS, ConfigureIds, make_field
 from components.spec_text import FILL_LABELS
-from components.sweep_form import LAGS_FIELD
+from components.sweep_form import EXECUTION_FIELDS, LAGS_FIELD, VALIDATION_FIELDS
 
 FILL_OPTIONS = [
     {"label": text[0].upper() + text[1:] + (" (default)" if fill == FILL_NEXT_OPEN else ""), "value": fill}
@@ -144,6 +144,18 @@ def _validation_body() -> dbc.Row:
         ],
         class_name="g-3",
     )
+
+
+SECTION_FIELDS = {"execution": (*EXECUTION_FIELDS, LAGS_FIELD), "validation": VALIDATION_FIELDS}
+
+
+def sections_to_open(errors: dict[str, str], active: list[str] | str | None) -> list[str] | None:
+    """The open sections plus each closed one holding a field in error (so its message is seen);
+    None when no closed section needs opening (the user's choice stands)."""
+    current = [active] if isinstance(active, str) else list(active or [])
+    wrong = [s for s, fields in SECTION_FIELDS.items() if any(f in errors for f in fields)]
+    closed = [s for s in wrong if s not in current]
+    return current + closed if closed else None
 
 
 def make_settings_sections() -> dbc.Accordion:

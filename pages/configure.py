@@ -14,22 +14,20 @@ from pydantic import ValidationError
 from airflow_backtest_framework.catalog import STRATEGIES
 from airflow_backtest_framework.data_source_spec import DATA_DATABASE
 from components.alerts import make_alert, make_error_alert
-from components.configure_layout import INVALID_FIELDS, LABELS, make_configure_layout
+from components.configure_layout import INVALID_FIELDS, make_configure_layout
 from components.configure_layout import ConfigureIds as Ids
-from components.configure_settings import make_lag_fields, make_settings_sections
+from components.configure_settings import make_lag_fields, make_settings_sections, sections_to_open
 from components.configure_view import (
+    FEEDBACK_FIELDS,
     make_data_hint,
-    make_grid_panel,
     make_param_fields,
     make_save_toast,
-    save_blockers,
+    validation_view,
 )
 from components.context import get_principal, get_services, get_settings
 from components.shell import ShellIds
 from components.sweep_form import (
     FORM_FIELDS,
-    LAGS_FIELD,
-    FormCheck,
     FormDraft,
     check_draft,
     copy_name,
@@ -54,7 +52,6 @@ def layout(clone: str | None = None, **_kwargs) -> html.Div:
 # --------------------------------------------------------------------------- draft <-> fields
 
 FIELD_OUTPUTS = {name: Output(Ids.field(name), "value") for name in FORM_FIELDS}
-FEEDBACK_FIELDS = (*FORM_FIELDS, "strategy", LAGS_FIELD)
 
 
 def draft_fields(draft: FormDraft) -> dict:
@@ -153,29 +150,6 @@ clientside_callback(
 # --------------------------------------------------------------------------- validation
 
 
-def validation_view(check: FormCheck, param_ids: list[dict]) -> dict:
-    """Every message, value preview and state the form shows for one FormCheck."""
-    rows = [check.params.get(pid["name"]) for pid in param_ids]
-    return {
-        "param_invalid": [bool(row and row.error) for row in rows],
-        "param_feedback": [(row.error or "") if row else "" for row in rows],
-        "param_values": [row.preview if row else "" for row in rows],
-        "invalid": {name: name in check.errors for name in INVALID_FIELDS},
-        "feedback": {name: check.errors.get(name, "") for name in FEEDBACK_FIELDS},
-        "name_hint": check.hints.get("name", ""),
-        "grid": [
-            make_grid_panel(check),
-            *[
-                make_alert(check.errors[key], title=LABELS[key] + ":")
-                for key in ("params", "spec")
-                if key in check.errors
-            ],
-        ],
-        "save_disabled": not check.can_save,
-        "save_reason": save_blockers(check, LABELS),
-    }
-
-
 def _existing_names() -> set[str]:
     return get_services().registry.names()
 
@@ -191,10 +165,12 @@ def _existing_names() -> set[str]:
         "grid": Output(Ids.GRID, "children"),
         "save_disabled": Output(Ids.SAVE, "disabled"),
         "save_reason": Output(Ids.SAVE_REASON, "children"),
+        "settings_open": Output(Ids.SETTINGS, "active_item"),
     },
     inputs={"draft": Input(Ids.DRAFT, "data")},
+    state={"settings_open": State(Ids.SETTINGS, "active_item")},
 )
-def show_validation(draft):
+def show_validation(draft, settings_open):
     """Validate as the user types: each field's message, the values per parameter, the grid size."""
     current = load_draft(draft)
     param_ids = [item["id"] for item in ctx.outputs_grouping["param_invalid"]]
@@ -205,6 +181,7 @@ def show_validation(draft):
     max_name_chars = get_services().deployer.max_name_chars  # MWAA's path limit, in AWS mode
     check = check_draft(current, get_settings().max_grid_points, existing, max_name_chars)
     view = validation_view(check, param_ids)
+    view["settings_open"] = sections_to_open(check.errors, settings_open) or dash.no_update
     # Rows of another strategy (mid-switch) keep what they show until they are replaced.
     for key in ("param_invalid", "param_feedback", "param_values"):
         view[key] = [

@@ -113,3 +113,19 @@ def test_settings_sections_screenshot(open_page, app_url, viewport):
     type_into(page, lag, "60")
     expect(lags_feedback).to_have_text("")
     snap(page, f"configure_settings_{viewport}")
+
+
+def test_a_closed_section_opens_when_a_change_elsewhere_makes_its_field_wrong(open_page, app_url):
+    page = open_page()
+    page.goto(app_url + "/")
+    wait_for_form(page)
+    page.click("#configure-reset")
+    open_sections(page)
+    type_into(page, page.locator("#configure-benchmark"), "MSFT")
+    page.locator("#configure-settings .accordion-button", has_text="Execution & costs").click()
+    expect(page.locator("#configure-benchmark")).to_be_hidden()
+
+    type_into(page, page.locator("#configure-universe"), "AAPL, IBM")  # MSFT leaves the universe
+    expect(page.locator("#configure-benchmark")).to_be_visible()
+    expect(page.locator("#configure-benchmark-feedback")).to_contain_text("'MSFT' is not in the universe")
+    expect(page.locator("#configure-benchmark")).to_have_class(re.compile(r"\bis-invalid\b"))

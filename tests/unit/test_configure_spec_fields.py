@@ -158,3 +158,13 @@ def test_the_spec_summary_shows_every_execution_and_validation_setting() -> None
     for words in ("next bar's open", "equal-weighted universe", "holdout, last 30 % out of sample"):
         assert words in defaults, words
     assert "'Factor lags'" in defaults and "'none'" in defaults
+
+
+def test_a_closed_section_holding_a_wrong_field_opens() -> None:
+    from components.configure_settings import sections_to_open
+
+    wrong = check_draft(FormDraft(name="bad_sweep", validation_folds="1", benchmark="TSLA"), CAP).errors
+    assert sections_to_open(wrong, None) == ["execution", "validation"]
+    assert sections_to_open(wrong, ["validation"]) == ["validation", "execution"]
+    assert sections_to_open(wrong, ["execution", "validation"]) is None  # both open: the user's choice stands
+    assert sections_to_open(check_draft(FormDraft(name="ok_sweep"), CAP).errors, None) is None
