@@ -123,19 +123,23 @@ clientside_callback(
 )
 
 
-# The validation scheme's own fields: the out-of-sample share for holdout, folds and windows for walk-forward.
+# The validation scheme's own fields: the out-of-sample share for holdout, folds and windows for
+# walk-forward; a field showing a message stays in view whatever the scheme.
 clientside_callback(
     """
-    function(scheme) {
+    function(scheme, shareMessage, foldsMessage, windowsMessage) {
         const shown = function(on) { return on ? {} : {display: "none"}; };
-        const folds = shown(scheme === "walk_forward");
-        return [shown(scheme === "holdout"), folds, folds];
+        const folds = scheme === "walk_forward";
+        return [shown(scheme === "holdout" || !!shareMessage), shown(folds || !!foldsMessage),
+                shown(folds || !!windowsMessage)];
     }
     """,
     Output(Ids.HOLDOUT_FIELDS, "style"),
     Output(Ids.WALK_FORWARD_FIELDS, "style"),
     Output(Ids.WINDOWS_FIELD, "style"),
     Input(Ids.field("validation_scheme"), "value"),
+    *[Input(Ids.feedback(f), "children") for f in ("validation_out_of_sample", "validation_folds")],
+    Input(Ids.feedback("validation_windows"), "children"),
 )
 
 

@@ -94,6 +94,7 @@ def test_settings_survive_save_reload_and_clone(open_page, app_url):
     expect(summary).to_contain_text("same close — optimistic (look-ahead)")
     expect(summary).to_contain_text("commission 2.5 bps/side · slippage 7 bps/side · borrow 150 bps/yr")
     expect(summary).to_contain_text("walk-forward, 4 folds, anchored windows")
+    snap(page, "deploy_summary_settings")
 
 
 @pytest.mark.parametrize("viewport", ["1366x768", "1920x1080"])
@@ -129,3 +130,12 @@ def test_a_closed_section_opens_when_a_change_elsewhere_makes_its_field_wrong(op
     expect(page.locator("#configure-benchmark")).to_be_visible()
     expect(page.locator("#configure-benchmark-feedback")).to_contain_text("'MSFT' is not in the universe")
     expect(page.locator("#configure-benchmark")).to_have_class(re.compile(r"\bis-invalid\b"))
+
+    # A scheme's own field in error stays in view after switching to a scheme that does not use it.
+    page.select_option("#configure-validation-scheme", "walk_forward")
+    type_into(page, page.locator("#configure-validation-folds"), "30")
+    page.select_option("#configure-validation-scheme", "holdout")
+    expect(page.locator("#configure-validation-folds")).to_be_visible()
+    expect(page.locator("#configure-validation-folds-feedback")).to_contain_text("use 2 to 20")
+    type_into(page, page.locator("#configure-validation-folds"), "5")
+    expect(page.locator("#configure-validation-folds")).to_be_hidden()
