@@ -27,7 +27,7 @@ from components.results_view import (
 from components.shell import ShellIds
 from components.sweep_nav import RESULTS_PATH, RUNS_LISTED, SWEEP_SEGMENT, run_option
 from services.results import METRIC_COLUMNS
-from services.results_analysis import metric_grid, to_csv_bytes, to_parquet_bytes, top_n
+from services.results_analysis import AGGREGATES, metric_grid, to_csv_bytes, to_parquet_bytes, top_n
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +154,9 @@ def show_heatmap(data, metric, x, y, aggregate, fixed, fixed_ids, theme, name):
     if not (data and metric and x and y):
         raise PreventUpdate
     table = get_services().results_tables.table(saved_config(name), data["run_id"], rows=data.get("rows"))
-    grid = metric_grid(table, x, y, metric, aggregate or DEFAULT_AGGREGATE, fixed_values(fixed_ids, fixed))
-    return results_heatmap(grid, metric, aggregate or DEFAULT_AGGREGATE, theme=theme or DEFAULT_THEME)
+    how = aggregate if aggregate in AGGREGATES else DEFAULT_AGGREGATE  # a page from before "best" sends "max"
+    grid = metric_grid(table, x, y, metric, how, fixed_values(fixed_ids, fixed))
+    return results_heatmap(grid, metric, how, theme=theme or DEFAULT_THEME)
 
 
 @dash.callback(

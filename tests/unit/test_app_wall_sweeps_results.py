@@ -235,6 +235,9 @@ def test_results_page_heatmap_top_n_and_export_follow_the_table(services) -> Non
     fig = show_heatmap(data, "sharpe", x, y, "best", [], [], "light", "mr_a")
     expected = table.groupby([y, x])["sharpe"].max()
     assert fig.data[0].z[0][0] == pytest.approx(expected.iloc[0])
+    old_page = show_heatmap(data, "sharpe", x, y, "max", [], [], "light", "mr_a")  # loaded before "best"
+    assert old_page.data[0].z[0][0] == pytest.approx(expected.iloc[0])
+    assert "best (max)" in old_page.data[0].hovertemplate
     _parcoords, rows, _columns = show_points(data, "sharpe", "light", "mr_a")
     assert rows[0]["sharpe"] == pytest.approx(table["sharpe"].max())
 
