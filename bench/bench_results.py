@@ -157,7 +157,7 @@ def open_page(app: AppProcess, config: SweepConfig, tag: str) -> tuple[Page, dic
     points = page.callback("results-parcoords.figure", values, f"{tag}-points")
     check_validation(page.callback("results-verdict.children", values, f"{tag}-validation"), config)
     rows = response_value(points, "results-top", "rowData")
-    heatmap = page.heatmap(data, x, y, "max", {}, f"{tag}-heatmap", changed="results-data.data")
+    heatmap = page.heatmap(data, x, y, "best", {}, f"{tag}-heatmap", changed="results-data.data")
     expected = (len(config.values(y)), len(config.values(x)))
     assert heatmap_shape(heatmap) == expected, (heatmap_shape(heatmap), expected)
     values = {"results-top.rowData": rows, "shell-theme.data": THEME, "results-run.value": run_id}
@@ -224,7 +224,7 @@ def axis_choices(config: SweepConfig) -> list[tuple[str, str, str, dict]]:
     for x, y in itertools.permutations(params, 2):
         others = [p for p in params if p not in (x, y)]
         middle = config.values(others[0])[len(config.values(others[0])) // 2]
-        choices += [(x, y, "max", {}), (x, y, "mean", {}), (x, y, "mean", {others[0]: middle})]
+        choices += [(x, y, "best", {}), (x, y, "mean", {}), (x, y, "mean", {others[0]: middle})]
     return choices
 
 

@@ -70,6 +70,7 @@ CALLBACK_ACCESS: dict[str, Access] = {
     "pages.sweeps.repair_damaged_record": Access.ADMIN,
     "pages.configure.apply_draft": Access.VIEWER,
     "pages.configure.switch_strategy": Access.VIEWER,
+    "pages.configure.show_lags": Access.VIEWER,
     "pages.configure.show_validation": Access.VIEWER,
     "pages.configure.save": Access.RESEARCHER,
     "pages.configure.clone_options": Access.VIEWER,

@@ -9,7 +9,7 @@ from airflow_backtest_framework.catalog import FACTORS, STRATEGIES
 from airflow_backtest_framework.data_source_spec import DATA_SOURCE_LABELS
 from airflow_backtest_framework.grid import GRID_HELP
 from components.cards import make_card
-from components.sweep_form import DEPLOYMENT_DEFAULT, FORM_FIELDS
+from components.sweep_form import DEPLOYMENT_DEFAULT, FORM_FIELDS, LAGS_FIELD
 
 DEBOUNCE_MS = 300
 
@@ -38,6 +38,12 @@ class ConfigureIds:
     DATA_HINT = "configure-data-hint"  # what the chosen source covers of the universe and period
     DATA_FOLDER_FIELD = "configure-data-folder-field"  # shown only for the folder source
     GRID_MESSAGE = "configure-grid-message"
+    SETTINGS = "configure-settings"  # the accordion of Execution & costs and Validation
+    LAGS = "configure-lags"  # one lag input per chosen factor
+    HOLDOUT_FIELDS = "configure-holdout-fields"  # shown for the holdout scheme only
+    WALK_FORWARD_FIELDS = "configure-walk-forward-fields"  # folds and windows: walk-forward only
+    WINDOWS_FIELD = "configure-windows-field"
+    LAG = "configure-lag"  # pattern-matching type of a factor's lag input (see `lag`)
     # Pattern-matching types of one parameter row's parts (see `param`).
     PARAM = "configure-param"
     PARAM_FEEDBACK = "configure-param-feedback"
@@ -47,6 +53,10 @@ class ConfigureIds:
     def param(kind: str, strategy: str, name: str) -> dict[str, str]:
         """Pattern-matching id of one parameter row's part; the strategy keeps switching unambiguous."""
         return {"type": kind, "strategy": strategy, "name": name}
+
+    @staticmethod
+    def lag(factor: str) -> dict[str, str]:
+        return {"type": ConfigureIds.LAG, "factor": factor}
 
     @staticmethod
     def field(name: str) -> str:
@@ -70,6 +80,18 @@ LABELS = {
     "description": "Description",
     "data_source": "Data source",
     "data_folder": "Data folder",
+    "fill": "Fill",
+    "commission_bps": "Commission",
+    "slippage_bps": "Slippage",
+    "borrow_bps": "Borrow",
+    "risk_free_rate": "Risk-free rate",
+    "benchmark": "Benchmark",
+    LAGS_FIELD: "Factor lags",
+    "validation_scheme": "Validation scheme",
+    "validation_out_of_sample": "Out-of-sample share",
+    "validation_folds": "Folds",
+    "validation_windows": "Windows",
+    "validation_pbo_blocks": "PBO blocks",
     "params": "Parameter grid",
     "spec": "Sweep",
 }
@@ -329,8 +351,9 @@ def _side_panel() -> html.Div:
     )
 
 
-def make_configure_layout(clone: str | None = None) -> html.Div:
-    """The form; `clone` names a saved sweep to load into it under a new name (`/?clone=<name>`)."""
+def make_configure_layout(clone: str | None = None, settings=None) -> html.Div:
+    """The form; `clone` names a saved sweep to load into it under a new name (`/?clone=<name>`);
+    `settings`: the Execution & costs and Validation sections (configure_settings), under the data."""
     return html.Div(
         [
             dcc.Store(id=ConfigureIds.CLONE_FROM, data=clone or None),
@@ -341,7 +364,7 @@ def make_configure_layout(clone: str | None = None) -> html.Div:
             html.H1("Configure a sweep", className="bt-page-title"),
             dbc.Row(
                 [
-                    dbc.Col([_strategy_card(), _data_card(), _sweep_card()], lg=8),
+                    dbc.Col([_strategy_card(), _data_card(), settings, _sweep_card()], lg=8),
                     dbc.Col(_side_panel(), lg=4),
                 ],
                 class_name="g-3",

@@ -6,10 +6,10 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from airflow_backtest_framework.catalog import STRATEGIES
-from components.alerts import make_toast
-from components.configure_layout import DEBOUNCE_MS, ConfigureIds
+from components.alerts import make_alert, make_toast
+from components.configure_layout import DEBOUNCE_MS, INVALID_FIELDS, LABELS, ConfigureIds
 from components.deploy_view import size_text
-from components.sweep_form import FormCheck
+from components.sweep_form import FORM_FIELDS, LAGS_FIELD, FormCheck
 from services.models import FIRST_VERSION, CheckResult, SweepRecord
 
 
@@ -86,6 +86,32 @@ def make_grid_panel(check: FormCheck) -> html.Div:
             html.Div(check.grid_message, id=ConfigureIds.GRID_MESSAGE, className=f"small {message_class}"),
         ]
     )
+
+
+FEEDBACK_FIELDS = (*FORM_FIELDS, "strategy", LAGS_FIELD)  # every field with a message line
+
+
+def validation_view(check: FormCheck, param_ids: list[dict]) -> dict:
+    """Every message, value preview and state the form shows for one FormCheck."""
+    rows = [check.params.get(pid["name"]) for pid in param_ids]
+    return {
+        "param_invalid": [bool(row and row.error) for row in rows],
+        "param_feedback": [(row.error or "") if row else "" for row in rows],
+        "param_values": [row.preview if row else "" for row in rows],
+        "invalid": {name: name in check.errors for name in INVALID_FIELDS},
+        "feedback": {name: check.errors.get(name, "") for name in FEEDBACK_FIELDS},
+        "name_hint": check.hints.get("name", ""),
+        "grid": [
+            make_grid_panel(check),
+            *[
+                make_alert(check.errors[key], title=LABELS[key] + ":")
+                for key in ("params", "spec")
+                if key in check.errors
+            ],
+        ],
+        "save_disabled": not check.can_save,
+        "save_reason": save_blockers(check, LABELS),
+    }
 
 
 def save_blockers(check: FormCheck, labels: dict[str, str]) -> str:

@@ -10,6 +10,7 @@ from airflow_backtest_framework.config import SweepConfig
 from airflow_backtest_framework.data_source_spec import DATA_FOLDER
 from components.context import get_settings
 from components.formatting import format_minute
+from components.spec_text import benchmark_text, costs_text, fill_text, lags_text, validation_text
 from components.sweep_nav import monitor_href
 from services.deploy_records import DeployRecord
 from services.models import DeployProgress, RunSummary, StepState, SweepRecord
@@ -76,7 +77,11 @@ def make_sweep_summary(record: SweepRecord) -> html.Div:
                     kv_row("Universe", f"{len(symbols)} symbols: {universe}"),
                     kv_row("Factors", ", ".join(config.factors) or "none"),
                     kv_row("Data", data_source_text(config.data_source, config.data_folder)),
-                    kv_row("Fill", config.fill),
+                    kv_row("Fill", fill_text(config)),
+                    kv_row("Costs", costs_text(config)),
+                    kv_row("Benchmark", benchmark_text(config)),
+                    kv_row("Factor lags", lags_text(config)),
+                    kv_row("Validation", validation_text(config)),
                     kv_row("Period", f"{config.start_date.isoformat()} → {config.end_date.isoformat()}"),
                     kv_row("Capital", f"{config.initial_capital:,.0f}"),
                     kv_row("Owner", config.owner),

@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from components.figures import CENTERED_METRICS, DEFAULT_THEME, METRIC_COLORSCALE, _empty_note, template
 from components.states import state_color
 from services.models import RETURNS_SOURCE, EquityCurve, PointState
+from services.results_analysis import aggregate_label
 from services.validation_export import (
     IN_SAMPLE_COLUMN,
     OUT_OF_SAMPLE_COLUMN,
@@ -58,6 +59,7 @@ def results_heatmap(grid: pd.DataFrame, metric: str, aggregate: str, theme: str 
     if grid.empty or grid.isna().all().all():
         return empty_figure(f"no {metric_label(metric)} results yet", theme)
     x, y = grid.columns.name or "", grid.index.name or ""
+    how = aggregate_label(aggregate, metric)  # e.g. "best (min)": which cell value the others gave way to
     z = grid.to_numpy(dtype=float)
     show_text = z.size <= HEATMAP_TEXT_MAX_CELLS
     fig = go.Figure(
@@ -71,9 +73,9 @@ def results_heatmap(grid: pd.DataFrame, metric: str, aggregate: str, theme: str 
             ygap=2,
             text=np.where(np.isnan(z), "", np.vectorize(lambda v: f"{v:.2f}")(z)) if show_text else None,
             texttemplate="%{text}" if show_text else None,
-            colorbar={"title": {"text": metric_label(metric)}, "thickness": 12, "len": 0.9},
+            colorbar={"title": {"text": f"{metric_label(metric)}<br>{how}"}, "thickness": 12, "len": 0.9},
             hovertemplate=(
-                f"{x}=%{{x}}<br>{y}=%{{y}}<br>{aggregate} {metric_label(metric)} %{{z:.3f}}<extra></extra>"
+                f"{x}=%{{x}}<br>{y}=%{{y}}<br>{how} {metric_label(metric)} %{{z:.3f}}<extra></extra>"
             ),
         )
     )

@@ -13,6 +13,7 @@ from components.figures_results import METRIC_LABELS
 from components.monitor_layout import GRAPH_CONFIG
 from components.sweep_nav import make_sweep_head
 from components.validation_panel import ValidationIds, make_heatmap_mode, make_rank_by, make_validation_card
+from services.results_analysis import AGGREGATES
 
 ALL_VALUES = "__all__"  # a fixed-parameter selector's "aggregate over every value"
 TOP_N = 20
@@ -20,7 +21,8 @@ RESULTS_REFRESH_MS = 10_000
 TOP_GRID_HEIGHT = "360px"
 GRAPH_HEIGHT = "440px"
 DEFAULT_METRIC = "sharpe"
-AGGREGATES = ("max", "mean")  # how the parameters off the heatmap's axes are summed up
+# How the parameters off the heatmap's axes are summed up: the best (max, or min for lower-is-better
+# metrics; the heatmap says which) or the mean.
 DEFAULT_AGGREGATE = AGGREGATES[0]
 
 

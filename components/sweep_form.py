@@ -12,6 +12,7 @@ from airflow_backtest_framework.chunking import ExecutorProfile, describe_plan, 
 from airflow_backtest_framework.config import CONTEXT_MAX_GRID_POINTS, NAME_PATTERN, SweepConfig, field_errors
 from airflow_backtest_framework.data_source_spec import DATA_FOLDER, DATA_SAMPLE
 from airflow_backtest_framework.grid import GridError, format_values, parse_values
+from airflow_backtest_framework.validation_spec import ValidationSpec
 from services.models import NEW_SWEEP
 
 DEFAULT_STRATEGY = next(iter(STRATEGIES))
@@ -26,6 +27,22 @@ DEFAULT_OWNER = "research"
 WARN_FRACTION = 0.8  # warn when the grid reaches this share of the cap
 MIN_SHOWN_SHARE = 0.001  # a smaller share of the cap reads "under 0.1%", not a misleading "0.0%"
 NAME_MIN, NAME_MAX = 3, 60  # SweepConfig's NAME_PATTERN (the framework names no constant for them)
+
+
+def _number_text(value: float) -> str:
+    """A number as the form shows it, 5.0 as 5; it reads back as the same float (even -0.0)."""
+    text = repr(float(value))
+    return text.removesuffix(".0")
+
+
+# Execution and costs: SweepConfig fields of the same names; validation: `validation_<field>` stands for
+# the spec's `validation.<field>` (an id cannot hold a dot), and its errors come back under that name.
+EXECUTION_FIELDS = ("fill", "commission_bps", "slippage_bps", "borrow_bps", "risk_free_rate", "benchmark")
+VALIDATION_PREFIX = "validation_"
+VALIDATION_FIELDS = tuple(VALIDATION_PREFIX + name for name in ValidationSpec.model_fields)
+LAGS_FIELD = "factor_lags"
+_SPEC_DEFAULTS = {name: SweepConfig.model_fields[name].default for name in EXECUTION_FIELDS}
+_SPEC_DEFAULTS |= {VALIDATION_PREFIX + k: v for k, v in ValidationSpec().model_dump().items()}
 # The form's simple fields, in the order the page shows them (SweepConfig field names).
 FORM_FIELDS = (
     "universe",
@@ -39,6 +56,8 @@ FORM_FIELDS = (
     "description",
     "data_source",
     "data_folder",
+    *EXECUTION_FIELDS,
+    *VALIDATION_FIELDS,
 )
 # Stand-ins for the non-grid fields, so the grid size shows while the rest is still incomplete.
 _GRID_ONLY = {
@@ -67,17 +86,53 @@ class FormDraft(BaseModel):
     description: str = ""
     data_source: str = DEFAULT_DATA_SOURCE
     data_folder: str = ""
+    fill: str = _SPEC_DEFAULTS["fill"]
+    commission_bps: str | None = _number_text(_SPEC_DEFAULTS["commission_bps"])
+    slippage_bps: str | None = _number_text(_SPEC_DEFAULTS["slippage_bps"])
+    borrow_bps: str | None = _number_text(_SPEC_DEFAULTS["borrow_bps"])
+    risk_free_rate: str | None = _number_text(_SPEC_DEFAULTS["risk_free_rate"])
+    benchmark: str = _SPEC_DEFAULTS["benchmark"]
+    factor_lags: dict[str, str] = Field(default_factory=dict)  # factor -> bars, as typed ("" = none)
+    validation_scheme: str = _SPEC_DEFAULTS["validation_scheme"]
+    validation_out_of_sample: str | None = _number_text(_SPEC_DEFAULTS["validation_out_of_sample"])
+    validation_folds: str | None = str(_SPEC_DEFAULTS["validation_folds"])
+    validation_windows: str = _SPEC_DEFAULTS["validation_windows"]
+    validation_pbo_blocks: str | None = str(_SPEC_DEFAULTS["validation_pbo_blocks"])
+    space_filling: bool = True  # run the grid in a space-filling order (chunking.run_order)
     # The saved sweep this form was loaded from (a clone) or last saved as, and that record's version:
     # a save under that name checks nobody saved it since (services.registry.SweepRegistry.save).
     base_name: str = ""
     base_version: int = NEW_SWEEP
 
-    @field_validator("initial_capital", "points_per_task", mode="before")
+    @field_validator(
+        "initial_capital",
+        "points_per_task",
+        "commission_bps",
+        "slippage_bps",
+        "borrow_bps",
+        "risk_free_rate",
+        "validation_out_of_sample",
+        "validation_folds",
+        "validation_pbo_blocks",
+        mode="before",
+    )
     @classmethod
     def _text(cls, value: Any) -> Any:
         return None if value is None else str(value)
 
-    @field_validator("data_source", "data_folder", mode="before")
+    @field_validator(
+        "universe",
+        "name",
+        "owner",
+        "description",
+        "data_source",
+        "data_folder",
+        "fill",
+        "benchmark",
+        "validation_scheme",
+        "validation_windows",
+        mode="before",
+    )
     @classmethod
     def _choice(cls, value: Any) -> Any:
         return "" if value is None else value
@@ -123,6 +178,15 @@ class FormDraft(BaseModel):
             "description": self.description,
             "data_source": self.data_source or None,  # the deployment's default, as before the field
             "data_folder": self.data_folder.strip() if self.data_source == DATA_FOLDER else "",
+            "fill": self.fill,
+            **{name: blank(getattr(self, name)) for name in EXECUTION_FIELDS[1:-1]},
+            "benchmark": self.benchmark,
+            # Lags of the chosen factors only, in the order typed (a loaded spec's own order).
+            LAGS_FIELD: {f: lag for f, lag in self.factor_lags.items() if f in self.factors and lag.strip()},
+            "validation": {
+                name.removeprefix(VALIDATION_PREFIX): blank(getattr(self, name)) for name in VALIDATION_FIELDS
+            },
+            "space_filling": self.space_filling,
         }
 
 
@@ -154,11 +218,16 @@ def draft_from_config(config: SweepConfig, name: str, version: int = NEW_SWEEP) 
         description=config.description,
         data_source=config.data_source or DEPLOYMENT_DEFAULT,
         data_folder=config.data_folder,
+        fill=config.fill,
+        commission_bps=_number_text(config.commission_bps),
+        slippage_bps=_number_text(config.slippage_bps),
+        borrow_bps=_number_text(config.borrow_bps),
+        risk_free_rate=_number_text(config.risk_free_rate),
+        benchmark=config.benchmark,
+        factor_lags={name: str(lag) for name, lag in config.factor_lags.items()},
+        **{VALIDATION_PREFIX + k: str(v) for k, v in config.validation.model_dump().items()},
+        space_filling=config.space_filling,
     )
-
-
-def _number_text(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def copy_name(name: str, taken: set[str]) -> str:
@@ -219,7 +288,7 @@ def check_draft(
     try:
         SweepConfig.model_validate(draft.payload(), context={CONTEXT_MAX_GRID_POINTS: max_grid_points})
     except ValidationError as exc:
-        check.errors = field_errors(exc)
+        check.errors = _form_errors(field_errors(exc))
     for key in [k for k in check.errors if k.startswith("params.")]:
         name = key.removeprefix("params.")
         if name in check.params:
@@ -242,6 +311,19 @@ def check_draft(
     _grid(check, draft, profile or ExecutorProfile.default("local"))
     check.can_save = bool(draft.name.strip()) and not check.errors and check.level in ("ok", "warn")
     return check
+
+
+def _form_errors(errors: dict[str, str]) -> dict[str, str]:
+    """The spec's errors under the form's field names: `validation.folds` as `validation_folds`,
+    a lag that is not a number (`factor_lags.<factor>`) under `factor_lags`, naming the factor."""
+    found: dict[str, str] = {}
+    for key, message in errors.items():
+        if key.startswith("validation."):
+            key = key.replace(".", "_", 1)
+        elif key.startswith(LAGS_FIELD + "."):
+            key, message = LAGS_FIELD, f"{key.removeprefix(LAGS_FIELD + '.')}: {message}"
+        found.setdefault(key, message)
+    return found
 
 
 def _param_check(name: str, expression: str, kind: str) -> ParamCheck:

@@ -7,27 +7,27 @@ import re
 import time
 
 import dash
-from dash import ALL, Input, Output, State, clientside_callback, ctx, dcc, html
+from dash import ALL, ClientsideFunction, Input, Output, State, clientside_callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 from pydantic import ValidationError
 
 from airflow_backtest_framework.catalog import STRATEGIES
 from airflow_backtest_framework.data_source_spec import DATA_DATABASE
 from components.alerts import make_alert, make_error_alert
-from components.configure_layout import INVALID_FIELDS, LABELS, make_configure_layout
+from components.configure_layout import INVALID_FIELDS, make_configure_layout
 from components.configure_layout import ConfigureIds as Ids
+from components.configure_settings import make_lag_fields, make_settings_sections, sections_to_open
 from components.configure_view import (
+    FEEDBACK_FIELDS,
     make_data_hint,
-    make_grid_panel,
     make_param_fields,
     make_save_toast,
-    save_blockers,
+    validation_view,
 )
 from components.context import get_principal, get_services, get_settings
 from components.shell import ShellIds
 from components.sweep_form import (
     FORM_FIELDS,
-    FormCheck,
     FormDraft,
     check_draft,
     copy_name,
@@ -46,7 +46,7 @@ dash.register_page(__name__, path="/", title="Configure · Backtest Frontend", n
 
 def layout(clone: str | None = None, **_kwargs) -> html.Div:
     """The form; `/?clone=<name>` loads that saved sweep's spec into it under a new name."""
-    return make_configure_layout(clone)
+    return make_configure_layout(clone, make_settings_sections())
 
 
 # --------------------------------------------------------------------------- draft <-> fields
@@ -62,6 +62,7 @@ def draft_fields(draft: FormDraft) -> dict:
         "strategy": draft.strategy,
         "fields": values,
         "params": make_param_fields(draft.strategy, draft.params_for(draft.strategy), check),
+        "lags": make_lag_fields(draft.factors, draft.factor_lags),
     }
 
 
@@ -70,6 +71,7 @@ def draft_fields(draft: FormDraft) -> dict:
         "strategy": Output(Ids.STRATEGY, "value"),
         "fields": FIELD_OUTPUTS,
         "params": Output(Ids.PARAMS, "children", allow_duplicate=True),
+        "lags": Output(Ids.LAGS, "children", allow_duplicate=True),
     },
     inputs={"_apply": Input(Ids.APPLY, "data")},
     state={"draft": State(Ids.DRAFT, "data")},
@@ -97,37 +99,47 @@ def switch_strategy(strategy, draft):
     return make_param_fields(strategy, current.params_for(strategy), check), spec.description
 
 
-# Gather the raw form into the draft store in the browser: no server round trip per keystroke.
+@dash.callback(
+    Output(Ids.LAGS, "children"),
+    Input(Ids.field("factors"), "value"),
+    State(Ids.DRAFT, "data"),
+    prevent_initial_call=True,  # on load apply_draft renders the rows; this follows the user's choice
+)
+def show_lags(factors, draft):
+    """One lag field per chosen factor, with what was typed for it before."""
+    return make_lag_fields(list(factors or []), load_draft(draft).factor_lags)
+
+
+# The raw form into the draft store, in the browser (assets/configure.js): no round trip per keystroke.
 clientside_callback(
-    """
-    function(strategy, paramValues, universe, factors, start, end, capital, perTask,
-             name, owner, description, dataSource, dataFolder, draft) {
-        const next = Object.assign({}, draft || {});
-        const params = Object.assign({}, next.params || {});
-        const rows = dash_clientside.callback_context.inputs_list[1] || [];
-        rows.forEach(function(row) {
-            const s = row.id.strategy;
-            params[s] = Object.assign({}, params[s] || {});
-            params[s][row.id.name] = row.value == null ? "" : String(row.value);
-        });
-        const text = function(v) { return v == null ? "" : String(v); };
-        Object.assign(next, {
-            strategy: strategy, params: params, universe: text(universe), factors: factors || [],
-            start_date: start || null, end_date: end || null,
-            initial_capital: capital == null ? null : String(capital),
-            points_per_task: perTask == null ? null : String(perTask),
-            name: text(name), owner: text(owner), description: text(description),
-            data_source: text(dataSource), data_folder: text(dataFolder)
-        });
-        return next;
-    }
-    """,
+    ClientsideFunction(namespace="configure", function_name="gather"),
     Output(Ids.DRAFT, "data"),
     Input(Ids.STRATEGY, "value"),
     Input(Ids.param(Ids.PARAM, ALL, ALL), "value"),
+    Input(Ids.lag(ALL), "value"),
     *[Input(Ids.field(name), "value") for name in FORM_FIELDS],
     State(Ids.DRAFT, "data"),
     prevent_initial_call=True,
+)
+
+
+# The validation scheme's own fields: the out-of-sample share for holdout, folds and windows for
+# walk-forward; a field showing a message stays in view whatever the scheme.
+clientside_callback(
+    """
+    function(scheme, shareMessage, foldsMessage, windowsMessage) {
+        const shown = function(on) { return on ? {} : {display: "none"}; };
+        const folds = scheme === "walk_forward";
+        return [shown(scheme === "holdout" || !!shareMessage), shown(folds || !!foldsMessage),
+                shown(folds || !!windowsMessage)];
+    }
+    """,
+    Output(Ids.HOLDOUT_FIELDS, "style"),
+    Output(Ids.WALK_FORWARD_FIELDS, "style"),
+    Output(Ids.WINDOWS_FIELD, "style"),
+    Input(Ids.field("validation_scheme"), "value"),
+    *[Input(Ids.feedback(f), "children") for f in ("validation_out_of_sample", "validation_folds")],
+    Input(Ids.feedback("validation_windows"), "children"),
 )
 
 
@@ -142,29 +154,6 @@ clientside_callback(
 # --------------------------------------------------------------------------- validation
 
 
-def validation_view(check: FormCheck, param_ids: list[dict]) -> dict:
-    """Every message, value preview and state the form shows for one FormCheck."""
-    rows = [check.params.get(pid["name"]) for pid in param_ids]
-    return {
-        "param_invalid": [bool(row and row.error) for row in rows],
-        "param_feedback": [(row.error or "") if row else "" for row in rows],
-        "param_values": [row.preview if row else "" for row in rows],
-        "invalid": {name: name in check.errors for name in INVALID_FIELDS},
-        "feedback": {name: check.errors.get(name, "") for name in (*FORM_FIELDS, "strategy")},
-        "name_hint": check.hints.get("name", ""),
-        "grid": [
-            make_grid_panel(check),
-            *[
-                make_alert(check.errors[key], title=LABELS[key] + ":")
-                for key in ("params", "spec")
-                if key in check.errors
-            ],
-        ],
-        "save_disabled": not check.can_save,
-        "save_reason": save_blockers(check, LABELS),
-    }
-
-
 def _existing_names() -> set[str]:
     return get_services().registry.names()
 
@@ -175,15 +164,17 @@ def _existing_names() -> set[str]:
         "param_feedback": Output(Ids.param(Ids.PARAM_FEEDBACK, ALL, ALL), "children"),
         "param_values": Output(Ids.param(Ids.PARAM_VALUES, ALL, ALL), "children"),
         "invalid": {name: Output(Ids.field(name), "invalid") for name in INVALID_FIELDS},
-        "feedback": {name: Output(Ids.feedback(name), "children") for name in (*FORM_FIELDS, "strategy")},
+        "feedback": {name: Output(Ids.feedback(name), "children") for name in FEEDBACK_FIELDS},
         "name_hint": Output(Ids.NAME_HINT, "children"),
         "grid": Output(Ids.GRID, "children"),
         "save_disabled": Output(Ids.SAVE, "disabled"),
         "save_reason": Output(Ids.SAVE_REASON, "children"),
+        "settings_open": Output(Ids.SETTINGS, "active_item"),
     },
     inputs={"draft": Input(Ids.DRAFT, "data")},
+    state={"settings_open": State(Ids.SETTINGS, "active_item")},
 )
-def show_validation(draft):
+def show_validation(draft, settings_open):
     """Validate as the user types: each field's message, the values per parameter, the grid size."""
     current = load_draft(draft)
     param_ids = [item["id"] for item in ctx.outputs_grouping["param_invalid"]]
@@ -196,6 +187,7 @@ def show_validation(draft):
         current, get_settings().max_grid_points, existing, max_name_chars, profile=get_settings().task_profile
     )
     view = validation_view(check, param_ids)
+    view["settings_open"] = sections_to_open(check.errors, settings_open) or dash.no_update
     # Rows of another strategy (mid-switch) keep what they show until they are replaced.
     for key in ("param_invalid", "param_feedback", "param_values"):
         view[key] = [
@@ -262,8 +254,9 @@ def save(n_clicks, draft):
 @dash.callback(
     Output(Ids.CLONE_SELECT, "options"),
     Input(Ids.SAVED, "data"),
+    Input(Ids.CLONE_FROM, "data"),  # a layout value: lists on page load (SAVED, set by save only, would not)
 )
-def clone_options(_saved):
+def clone_options(_saved, _clone_from):
     try:
         records = get_services().registry.list()
     except Exception:

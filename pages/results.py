@@ -41,7 +41,7 @@ from components.validation_panel import ValidationIds as VIds
 from services.errors import NotFound
 from services.models import ValidationRead
 from services.results import METRIC_COLUMNS
-from services.results_analysis import metric_grid, to_csv_bytes, to_parquet_bytes, top_n
+from services.results_analysis import AGGREGATES, metric_grid, to_csv_bytes, to_parquet_bytes, top_n
 from services.validation_export import (
     SMOOTHED_COLUMN,
     VALIDATION_COLUMNS,
@@ -184,7 +184,10 @@ def show_heatmap(data, metric, x, y, aggregate, fixed, mode, fixed_ids, theme, n
     metric); other parameters fixed by their selectors or aggregated."""
     if not (data and metric and x and y):
         raise PreventUpdate
-    aggregate, theme = aggregate or DEFAULT_AGGREGATE, theme or DEFAULT_THEME
+    theme = theme or DEFAULT_THEME
+    aggregate = (
+        aggregate if aggregate in AGGREGATES else DEFAULT_AGGREGATE
+    )  # a page from before "best" sends "max"
     if mode == SMOOTH:
         table, read = validated(name, data)
         robustness = read.report.robustness if read.report else None

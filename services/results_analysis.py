@@ -8,8 +8,8 @@ from typing import Literal
 
 import pandas as pd
 
-Aggregate = Literal["max", "mean"]
-AGGREGATES: tuple[Aggregate, ...] = ("max", "mean")
+Aggregate = Literal["best", "mean"]
+AGGREGATES: tuple[Aggregate, ...] = ("best", "mean")
 # Metrics where a smaller value is better; every other metric is ranked largest first.
 # (max_drawdown is a negative fraction, so larger — closer to zero — is better.)
 LOWER_IS_BETTER = frozenset({"annual_volatility", "turnover", "max_drawdown_days"})
@@ -31,29 +31,44 @@ def _filtered(table: pd.DataFrame, fixed: Mapping[str, object] | None) -> pd.Dat
     return table[mask]
 
 
+def aggregate_function(aggregate: Aggregate, metric: str) -> str:
+    """The pandas aggregation of `aggregate` for `metric`: best is the max, the min where lower is better."""
+    if aggregate not in AGGREGATES:
+        raise ValueError(f"aggregate must be one of {', '.join(AGGREGATES)}, not {aggregate!r}")
+    if aggregate == "best":
+        return "max" if best_first(metric) else "min"
+    return aggregate
+
+
+def aggregate_label(aggregate: Aggregate, metric: str) -> str:
+    """`best (max)`, `best (min)` or `mean`: what a heatmap cell holds, in words."""
+    how = aggregate_function(aggregate, metric)
+    return f"{aggregate} ({how})" if aggregate == "best" else aggregate
+
+
 def metric_grid(
     table: pd.DataFrame,
     x: str,
     y: str,
     metric: str,
-    aggregate: Aggregate = "max",
+    aggregate: Aggregate = "best",
     fixed: Mapping[str, object] | None = None,
 ) -> pd.DataFrame:
     """The metric per (y, x) cell, rows = y values, columns = x values, both sorted.
 
     Points are first narrowed to `fixed` parameter values; the remaining parameters are
-    aggregated per cell by `aggregate` (max or mean). A cell with no point is NaN.
+    aggregated per cell by `aggregate`: best (the max, the min for LOWER_IS_BETTER metrics) or
+    mean. A cell with no point is NaN.
     """
-    if aggregate not in AGGREGATES:
-        raise ValueError(f"aggregate must be one of {', '.join(AGGREGATES)}, not {aggregate!r}")
+    how = aggregate_function(aggregate, metric)
     rows = _filtered(table, {k: v for k, v in (fixed or {}).items() if k not in (x, y)})
     if rows.empty or metric not in rows.columns:
         return pd.DataFrame(dtype=float)
     if x == y:  # one axis: a single row of the metric per value
-        grid = rows.groupby(x)[metric].agg(aggregate).sort_index().to_frame(metric).T
+        grid = rows.groupby(x)[metric].agg(how).sort_index().to_frame(metric).T
         grid.columns.name = x
         return grid
-    grid = rows.pivot_table(index=y, columns=x, values=metric, aggfunc=aggregate, dropna=False)
+    grid = rows.pivot_table(index=y, columns=x, values=metric, aggfunc=how, dropna=False)
     return grid.sort_index(axis=0).sort_index(axis=1)
 
 

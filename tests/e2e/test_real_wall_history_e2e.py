@@ -312,7 +312,7 @@ def test_results_heatmap_top_n_and_csv_reflect_the_real_result_files(stack: Stac
     page.goto(f"{stack.url}/results/{config.name}")
     expect(page.locator("#results-count")).to_contain_text(f"{config.grid_size} of {config.grid_size} points")
     page.wait_for_function("document.querySelector('#results-heatmap .js-plotly-plot')?.data?.[0]?.z")
-    expected = metric_grid(table, "lookback_period", "entry_threshold", "sharpe", "max")
+    expected = metric_grid(table, "lookback_period", "entry_threshold", "sharpe", "best")
     heat_x, heat_z = heatmap_xz(page)
     assert heat_x == [str(v) for v in expected.columns]
     assert pd.DataFrame(heat_z).to_numpy(dtype=float) == pytest.approx(expected.to_numpy(), nan_ok=True)

@@ -174,7 +174,7 @@ def test_results_heatmap_top_n_and_csv_export_reflect_the_data(seeded, watched_p
     page.goto(f"{seeded.url}/results/{FINISHED}")
     expect(page.locator("#results-count")).to_contain_text(f"{len(table):,} of 120 points", timeout=15_000)
 
-    expected = metric_grid(table, "lookback_period", "entry_threshold", "sharpe", "max")
+    expected = metric_grid(table, "lookback_period", "entry_threshold", "sharpe", "best")
     page.wait_for_function("document.querySelector('#results-heatmap .js-plotly-plot')?.data?.[0]?.z")
     heat_x, heat_z = heatmap_xz(page)
     assert heat_x == [str(v) for v in expected.columns]

@@ -232,9 +232,14 @@ def test_results_page_heatmap_top_n_and_export_follow_the_table(services) -> Non
     assert "synthetic data — not evidence" in str(labels.to_plotly_json())  # mr_a chooses no source
     assert {"label": "Sharpe", "value": "sharpe"} in metrics
 
-    fig = show_heatmap(data, "sharpe", x, y, "max", [], "raw", [], "light", "mr_a")
+    fig = show_heatmap(data, "sharpe", x, y, "best", [], "raw", [], "light", "mr_a")
     expected = table.groupby([y, x])["sharpe"].max()
     assert fig.data[0].z[0][0] == pytest.approx(expected.iloc[0])
+    old_page = show_heatmap(
+        data, "sharpe", x, y, "max", [], "raw", [], "light", "mr_a"
+    )  # loaded before "best"
+    assert old_page.data[0].z[0][0] == pytest.approx(expected.iloc[0])
+    assert "best (max)" in old_page.data[0].hovertemplate
     _parcoords, rows, _columns, _note = show_points(data, "sharpe", "full", "light", "mr_a")
     assert rows[0]["sharpe"] == pytest.approx(table["sharpe"].max())
 

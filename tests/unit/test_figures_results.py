@@ -24,16 +24,24 @@ def history(*done: int, step_s: int = 60) -> list[HistoryPoint]:
 
 def test_results_heatmap_draws_the_grid_values() -> None:
     table = pd.DataFrame({"a": [1, 1, 2, 2], "b": [5, 6, 5, 6], "sharpe": [0.1, 0.2, 0.3, np.nan]})
-    fig = results_heatmap(metric_grid(table, "a", "b", "sharpe"), "sharpe", "max")
+    fig = results_heatmap(metric_grid(table, "a", "b", "sharpe"), "sharpe", "best")
     trace = fig.data[0]
     assert list(trace.x) == ["1", "2"] and list(trace.y) == ["5", "6"]
     assert np.asarray(trace.z)[0].tolist() == [0.1, 0.3]
     assert np.isnan(np.asarray(trace.z)[1][1])
     assert trace.zmid == 0  # sharpe is centred on zero
+    assert "best (max) Sharpe" in trace.hovertemplate
+
+
+def test_results_heatmap_says_best_is_the_min_of_volatility() -> None:
+    table = pd.DataFrame({"a": [1, 1], "b": [5, 5], "c": [0, 1], "annual_volatility": [0.2, 0.1]})
+    fig = results_heatmap(metric_grid(table, "a", "b", "annual_volatility"), "annual_volatility", "best")
+    assert np.asarray(fig.data[0].z).tolist() == [[0.1]]
+    assert "best (min)" in fig.data[0].hovertemplate and "best (min)" in fig.data[0].colorbar.title.text
 
 
 def test_results_heatmap_of_nothing_says_so() -> None:
-    fig = results_heatmap(pd.DataFrame(), "cagr", "max")
+    fig = results_heatmap(pd.DataFrame(), "cagr", "best")
     assert not fig.data and "no CAGR results yet" in fig.layout.annotations[0].text
 
 

@@ -107,11 +107,11 @@ def test_importance_bars_are_sorted_largest_on_top() -> None:
 
 def test_smoothed_heatmap_is_the_grid_of_the_smoothed_column(table) -> None:
     joined = with_validation(table, report(robustness=robustness()))
-    fig = results_heatmap(metric_grid(joined, "a", "b", "sharpe_smoothed"), "sharpe_smoothed", "max")
+    fig = results_heatmap(metric_grid(joined, "a", "b", "sharpe_smoothed"), "sharpe_smoothed", "best")
     z = np.asarray(fig.data[0].z, dtype=float)
     assert z[0][0] == pytest.approx(0.05 * math.sqrt(BARS))  # a=1, b=5: point 0
     assert np.isnan(z[0][1])  # a=2, b=5: point 2 has no smoothed value
-    assert fig.data[0].zmid == 0 and fig.data[0].colorbar.title.text == "Smoothed Sharpe"
+    assert fig.data[0].zmid == 0 and fig.data[0].colorbar.title.text == "Smoothed Sharpe<br>best (max)"
 
 
 def test_the_verdict_says_what_each_statistic_was_computed_from() -> None:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from services.results import ResultsService
-from services.results_analysis import metric_grid, to_csv_bytes, to_parquet_bytes, top_n
+from services.results_analysis import aggregate_label, metric_grid, to_csv_bytes, to_parquet_bytes, top_n
 from services.results_cache import ResultsTables
 from services.storage import LocalFolderStore
 from tests.support.sweeps import grid_params, small_sweep
@@ -27,8 +27,8 @@ def table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_metric_grid_max_and_mean_over_the_free_parameter(table: pd.DataFrame) -> None:
-    grid = metric_grid(table, "a", "b", "sharpe", "max")
+def test_metric_grid_best_and_mean_over_the_free_parameter(table: pd.DataFrame) -> None:
+    grid = metric_grid(table, "a", "b", "sharpe", "best")
     assert list(grid.columns) == [1, 2] and list(grid.index) == [10, 20]
     assert grid.loc[10, 1] == pytest.approx(11.2)  # a=1, b=10, c max 0.2
     assert grid.loc[20, 2] == pytest.approx(22.2)
@@ -36,8 +36,27 @@ def test_metric_grid_max_and_mean_over_the_free_parameter(table: pd.DataFrame) -
     assert mean.loc[10, 1] == pytest.approx(11.15)
 
 
+@pytest.mark.parametrize("metric", ["annual_volatility", "turnover", "max_drawdown_days"])
+def test_metric_grid_best_is_the_min_where_lower_is_better(table: pd.DataFrame, metric: str) -> None:
+    lower = table.assign(**{metric: table["sharpe"]})
+    best = metric_grid(lower, "a", "b", metric, "best")
+    assert best.loc[10, 1] == pytest.approx(11.1)  # a=1, b=10: c=0.1 gives the smaller value
+    assert best.loc[20, 2] == pytest.approx(22.1)
+    assert aggregate_label("best", metric) == "best (min)"
+    row = metric_grid(lower, "a", "a", metric, "best")  # one axis: the same rule
+    assert row.iloc[0].tolist() == pytest.approx([11.1, 21.1])
+
+
+def test_metric_grid_best_is_the_max_of_a_drawdown(table: pd.DataFrame) -> None:
+    # max_drawdown is a negative fraction (-0.1 beats -0.3): its best is the largest value.
+    drawdowns = table.assign(max_drawdown=-table["c"])
+    assert metric_grid(drawdowns, "a", "b", "max_drawdown", "best").loc[10, 1] == pytest.approx(-0.1)
+    assert aggregate_label("best", "max_drawdown") == "best (max)"
+    assert aggregate_label("mean", "turnover") == "mean"
+
+
 def test_metric_grid_with_a_fixed_parameter(table: pd.DataFrame) -> None:
-    grid = metric_grid(table, "a", "b", "sharpe", "max", fixed={"c": 0.1})
+    grid = metric_grid(table, "a", "b", "sharpe", "best", fixed={"c": 0.1})
     assert grid.loc[10, 1] == pytest.approx(11.1)
     assert grid.loc[20, 2] == pytest.approx(22.1)
 

@@ -177,10 +177,10 @@ def test_the_heatmap_switches_to_the_smoothed_metric(services) -> None:
 
     data, report = shown(services)
     x, y = "lookback_period", "entry_threshold"
-    raw = show_heatmap(data, "sharpe", x, y, "max", [], "raw", [], "light", "mr_a")
-    smoothed = show_heatmap(data, "sharpe", x, y, "max", [], "smoothed", [], "light", "mr_a")
-    assert smoothed.data[0].colorbar.title.text == "Smoothed Sharpe"
-    assert raw.data[0].colorbar.title.text == "Sharpe"
+    raw = show_heatmap(data, "sharpe", x, y, "best", [], "raw", [], "light", "mr_a")
+    smoothed = show_heatmap(data, "sharpe", x, y, "best", [], "smoothed", [], "light", "mr_a")
+    assert smoothed.data[0].colorbar.title.text == "Smoothed Sharpe<br>best (max)"
+    assert raw.data[0].colorbar.title.text == "Sharpe<br>best (max)"
     assert not np.allclose(
         np.asarray(raw.data[0].z, float), np.asarray(smoothed.data[0].z, float), equal_nan=True
     )
