@@ -1,6 +1,7 @@
 /* Configure: gather the raw form into the draft store in the browser (no server round trip per key).
    Inputs, in order: the strategy, the parameter rows, the factor-lag rows, then the simple fields
-   (id "configure-<field-with-dashes>", SweepConfig's names with underscores); the draft is the state. */
+   (id "configure-<field-with-dashes>", SweepConfig's names with underscores; text, or a switch's bool);
+   the draft is the state. */
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
     configure: {
         gather: function() {
@@ -22,6 +23,8 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
             inputs.slice(3).forEach(function(input) {
                 const name = input.id.replace(/^configure-/, "").replace(/-/g, "_");
                 const v = input.value;
+                if (typeof v === "boolean") { next[name] = v; return; }  // a switch: on or off
+                if (v == null && typeof next[name] === "boolean") { return; }  // not shown yet: as drafted
                 const empty = v == null || v === "" || (typeof v === "number" && isNaN(v));
                 next[name] = empty ? null : (Array.isArray(v) ? v : String(v));
             });

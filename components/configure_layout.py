@@ -92,6 +92,7 @@ LABELS = {
     "validation_folds": "Folds",
     "validation_windows": "Windows",
     "validation_pbo_blocks": "PBO blocks",
+    "space_filling": "Space-filling run order",
     "params": "Parameter grid",
     "spec": "Sweep",
 }

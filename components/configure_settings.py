@@ -22,12 +22,15 @@ from airflow_backtest_framework.validation_spec import (
 )
 from components.configure_layout import DEBOUNCE_MS, LABELS, ConfigureIds, make_field
 from components.spec_text import FILL_LABELS
-from components.sweep_form import EXECUTION_FIELDS, LAGS_FIELD, VALIDATION_FIELDS
+from components.sweep_form import EXECUTION_FIELDS, FORM_FIELDS, LAGS_FIELD, VALIDATION_FIELDS
 
 FILL_OPTIONS = [
     {"label": text[0].upper() + text[1:] + (" (default)" if fill == FILL_NEXT_OPEN else ""), "value": fill}
     for fill, text in FILL_LABELS.items()
 ]
+# On/off spec fields: a switch's value is a bool, never wrong, so no invalid state and no message line.
+SWITCH_FIELDS = ("space_filling",)
+VALUE_FIELDS = (*FORM_FIELDS, *SWITCH_FIELDS)  # every field whose `value` the draft holds, by its name
 SCHEME_OPTIONS = [
     {"label": "Holdout: in-sample, then out-of-sample", "value": SCHEME_HOLDOUT},
     {"label": "Walk-forward folds", "value": SCHEME_WALK_FORWARD},
@@ -108,6 +111,22 @@ def _execution_body() -> list:
                 html.Div(
                     "Publication lag per chosen factor: a value dated t is used from bar t + lag "
                     f"(0 to {MAX_FACTOR_LAG_BARS}; empty means 0).",
+                    className="bt-help",
+                ),
+            ],
+            className="bt-field mt-2",
+        ),
+        html.Div(
+            [
+                dbc.Switch(
+                    id=ConfigureIds.field("space_filling"),
+                    label=LABELS["space_filling"],
+                    value=True,  # the spec's default; a loaded draft sets it
+                    class_name="mb-0",
+                ),
+                html.Div(
+                    "Runs grid points spread over the whole grid first, so a running sweep's heatmap "
+                    "covers it early; off: grid order.",
                     className="bt-help",
                 ),
             ],

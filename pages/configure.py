@@ -16,7 +16,12 @@ from airflow_backtest_framework.data_source_spec import DATA_DATABASE
 from components.alerts import make_alert, make_error_alert
 from components.configure_layout import INVALID_FIELDS, make_configure_layout
 from components.configure_layout import ConfigureIds as Ids
-from components.configure_settings import make_lag_fields, make_settings_sections, sections_to_open
+from components.configure_settings import (
+    VALUE_FIELDS,
+    make_lag_fields,
+    make_settings_sections,
+    sections_to_open,
+)
 from components.configure_view import (
     FEEDBACK_FIELDS,
     make_data_hint,
@@ -27,7 +32,6 @@ from components.configure_view import (
 from components.context import get_principal, get_services, get_settings
 from components.shell import ShellIds
 from components.sweep_form import (
-    FORM_FIELDS,
     FormDraft,
     check_draft,
     copy_name,
@@ -51,13 +55,13 @@ def layout(clone: str | None = None, **_kwargs) -> html.Div:
 
 # --------------------------------------------------------------------------- draft <-> fields
 
-FIELD_OUTPUTS = {name: Output(Ids.field(name), "value") for name in FORM_FIELDS}
+FIELD_OUTPUTS = {name: Output(Ids.field(name), "value") for name in VALUE_FIELDS}
 
 
 def draft_fields(draft: FormDraft) -> dict:
     """The values the form's fields show for a draft, and the parameter rows of its strategy."""
     check = check_draft(draft, get_settings().max_grid_points, profile=get_settings().task_profile)
-    values = {name: getattr(draft, name) for name in FORM_FIELDS}
+    values = {name: getattr(draft, name) for name in VALUE_FIELDS}
     return {
         "strategy": draft.strategy,
         "fields": values,
@@ -117,7 +121,7 @@ clientside_callback(
     Input(Ids.STRATEGY, "value"),
     Input(Ids.param(Ids.PARAM, ALL, ALL), "value"),
     Input(Ids.lag(ALL), "value"),
-    *[Input(Ids.field(name), "value") for name in FORM_FIELDS],
+    *[Input(Ids.field(name), "value") for name in VALUE_FIELDS],
     State(Ids.DRAFT, "data"),
     prevent_initial_call=True,
 )

@@ -3,6 +3,12 @@ sweep loaded into the form (edit, clone) saves back to the same spec, field for 
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import dash_bootstrap_components as dbc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -10,6 +16,8 @@ from hypothesis import strategies as st
 from airflow_backtest_framework.config import SweepConfig
 from airflow_backtest_framework.execution_spec import FILLS
 from airflow_backtest_framework.validation_spec import SCHEMES, WINDOWS
+from components.configure_layout import ConfigureIds
+from components.configure_settings import make_settings_sections
 from components.sweep_form import FormDraft, check_draft, draft_from_config, load_draft, validated_config
 from tests.support.sweeps import small_sweep
 
@@ -30,6 +38,7 @@ EVERY_FIELD = {
     "points_per_task": 3,
     "initial_capital": 250_000.5,
     "description": "every field set",
+    "space_filling": False,  # the grid's own run order
 }
 
 
@@ -42,6 +51,7 @@ def through_the_form(config: SweepConfig, name: str) -> SweepConfig:
 def test_a_spec_with_every_field_set_comes_back_with_the_same_hash() -> None:
     config = small_sweep(name="every_field", **EVERY_FIELD)
     assert config.fill == "same_close" and config.validation.folds == 4  # the fixture took them
+    assert config.space_filling is False
     edited = through_the_form(config, "every_field")
     assert edited.model_dump() == config.model_dump()
     assert edited.spec_hash == config.spec_hash
@@ -65,9 +75,10 @@ def test_a_legacy_spec_keeps_its_hash_through_the_form() -> None:
     oos=st.floats(0.05, 0.95, allow_nan=False),
     folds=st.integers(2, 20),
     blocks=st.sampled_from([4, 6, 8, 10, 12, 14, 16]),
+    space_filling=st.booleans(),
 )
 def test_any_valid_settings_survive_the_round_trip(
-    fill, costs, rate, lag, scheme, windows, oos, folds, blocks
+    fill, costs, rate, lag, scheme, windows, oos, folds, blocks, space_filling
 ) -> None:
     validation = {"scheme": scheme, "out_of_sample": oos, "folds": folds, "windows": windows}
     config = small_sweep(
@@ -80,6 +91,7 @@ def test_any_valid_settings_survive_the_round_trip(
         benchmark="universe",
         factor_lags={"NewsSentiment": lag},
         validation=validation | {"pbo_blocks": blocks},
+        space_filling=space_filling,
     )
     assert through_the_form(config, "prop_sweep").spec_hash == config.spec_hash
 
@@ -144,7 +156,10 @@ def summary_text(config: SweepConfig) -> str:
     return str(make_sweep_summary(record).to_plotly_json())
 
 
-def test_the_spec_summary_shows_every_execution_and_validation_setting() -> None:
+def test_the_spec_summary_shows_every_execution_and_validation_setting(tmp_path) -> None:
+    from tests.fakes import use_fake_services
+
+    use_fake_services(tmp_path)  # the summary sizes tasks for the app's executor
     text = summary_text(small_sweep(name="every_field", **EVERY_FIELD))
     for words in (
         "same close — optimistic (look-ahead)",
@@ -168,3 +183,94 @@ def test_a_closed_section_holding_a_wrong_field_opens() -> None:
     assert sections_to_open(wrong, ["validation"]) == ["validation", "execution"]
     assert sections_to_open(wrong, ["execution", "validation"]) is None  # both open: the user's choice stands
     assert sections_to_open(check_draft(FormDraft(name="ok_sweep"), CAP).errors, None) is None
+
+
+# ---------------------------------------------------------------------------- the page: fields and wiring
+
+GATHER_JS = Path(__file__).resolve().parents[2] / "assets" / "configure.js"
+RUN_GATHER = """
+global.window = global;
+require(process.argv[1]);
+const args = JSON.parse(require("fs").readFileSync(0, "utf8"));
+dash_clientside.callback_context = {inputs_list: args.inputs};
+process.stdout.write(JSON.stringify(dash_clientside.configure.gather(args.draft)));
+"""
+
+
+def find_component(tree, component_id: str):
+    """The component of `tree` with `component_id`, or None."""
+    if getattr(tree, "id", None) == component_id:
+        return tree
+    children = getattr(tree, "children", None)
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if hasattr(child, "to_plotly_json") and (found := find_component(child, component_id)) is not None:
+            return found
+    return None
+
+
+def browser_gather(dependency: dict, shown: dict, draft: dict) -> dict:
+    """assets/configure.js's `gather`, run by node on what the form's fields show, as the browser runs
+    it: one input per entry of the callback's inputs (parameter and lag rows from the draft)."""
+    rows = {
+        1: [
+            {"id": {"type": "configure-param", "strategy": shown["strategy"], "name": n}, "value": v}
+            for n, v in FormDraft.model_validate(draft).params_for(shown["strategy"]).items()
+        ],
+        2: [
+            {"id": {"type": "configure-lag", "factor": f}, "value": v}
+            for f, v in draft["factor_lags"].items()
+        ],
+    }
+    by_id = {ConfigureIds.STRATEGY: shown["strategy"]} | {
+        ConfigureIds.field(name): value for name, value in shown["fields"].items()
+    }
+    inputs = [
+        rows[i] if i in rows else {**item, "value": by_id[item["id"]]}
+        for i, item in enumerate(dependency["inputs"])
+    ]
+    answer = subprocess.run(
+        ["node", "-e", RUN_GATHER, str(GATHER_JS)],
+        input=json.dumps({"inputs": inputs, "draft": draft}),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return json.loads(answer.stdout)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="runs the browser's gather in node")
+@pytest.mark.parametrize("space_filling", [False, True])
+def test_the_run_order_switch_shows_a_loaded_spec_and_saves_it_back_unchanged(
+    tmp_path, space_filling
+) -> None:
+    from tests.fakes import _app, use_fake_services
+    from tests.support.signin import OffLoopClient
+
+    use_fake_services(tmp_path)
+    from pages.configure import apply_draft
+
+    switch = find_component(make_settings_sections(), ConfigureIds.field("space_filling"))
+    assert isinstance(switch, dbc.Switch) and switch.label == "Space-filling run order"
+    assert switch.value is True  # the spec's default until a draft is applied
+    dependencies = OffLoopClient(_app[0].server).get("/_dash-dependencies").get_json()
+    gather = next(
+        d for d in dependencies if (d.get("clientside_function") or {}).get("function_name") == "gather"
+    )
+    assert {"id": "configure-space-filling", "property": "value"} in gather["inputs"]
+    applies = [d["output"] for d in dependencies if "configure-apply" in str(d["inputs"])]
+    assert any("configure-space-filling.value" in output for output in applies)
+
+    config = small_sweep(name="every_field", **(EVERY_FIELD | {"space_filling": space_filling}))
+    stored = draft_from_config(config, "every_field").model_dump(mode="json")
+    shown = apply_draft(1, stored)
+    assert shown["fields"]["space_filling"] is space_filling  # the switch shows the spec's flag
+
+    gathered = browser_gather(gather, shown, stored)
+    assert gathered["space_filling"] is space_filling
+    saved = validated_config(load_draft(gathered), CAP)
+    assert saved.space_filling is space_filling and saved.spec_hash == config.spec_hash
+    flipped = browser_gather(
+        gather, shown | {"fields": shown["fields"] | {"space_filling": not space_filling}}, stored
+    )
+    assert validated_config(load_draft(flipped), CAP).space_filling is (not space_filling)
