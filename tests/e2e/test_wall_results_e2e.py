@@ -190,7 +190,7 @@ def test_results_heatmap_top_n_and_csv_export_reflect_the_data(seeded, watched_p
     page.locator("#results-top .ag-center-cols-container .ag-row[row-index='1']").click()
     page.wait_for_function(
         "document.querySelector('#results-equity .js-plotly-plot')?._fullLayout?.yaxis?.title?.text"
-        f" === 'equity · point {second}'"
+        f" === 'growth of 1 · point {second} · daily returns'"
     )
     snap(page, "results-1920x1080", full_page=False)
 
