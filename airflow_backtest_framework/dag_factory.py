@@ -126,11 +126,13 @@ def create_sweep_dag(spec: SweepConfig | str) -> Any:
 
 
 def _watch(config: SweepConfig, results_uri: str, context: Any) -> dict[str, int]:
-    from airflow_backtest_framework.validation_watch import chunks_finished_probe, watch
+    from airflow_backtest_framework.validation_watch import chunks_finished_probe, planned_chunks, watch
 
     run_id = context["run_id"]
-    probe = chunks_finished_probe(context, config.dag_id, run_id, len(config.chunks()))
-    return watch(open_results_store(results_uri), config, run_id, chunks_finished=probe)
+    store = open_results_store(results_uri)
+    chunks = planned_chunks(store, config, run_id)
+    probe = chunks_finished_probe(context, config.dag_id, run_id, chunks)
+    return watch(store, config, run_id, chunks=chunks, chunks_finished=probe)
 
 
 def _plan(config: SweepConfig, executor: str, variable_cls: Any, run_id: str) -> list[dict[str, Any]]:

@@ -307,8 +307,9 @@ RETURNS_READ = ("point", "date", "net_return")
 def read_returns_matrix(
     store: ResultsStore, dag_id: str, run_id: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(points, dates, net returns) of every returns file of the run, one file at a time (a file is a
-    chunk: disjoint points), so the peak memory is about twice the matrix; ResultNotFound when none."""
+    """(points, dates, net returns) of every returns file of the run, rows in grid-index order, read one
+    file at a time (a file is a chunk: its points are disjoint from the others' but, in the space-filling
+    run order, spread over the grid); ResultNotFound when none, ValueError when a point is in two files."""
     prefix = ec.returns_prefix(dag_id, run_id)
     keys = [key for key in store.backend.list(prefix) if key.endswith(ec.RETURNS_SUFFIX)]
     if not keys:
@@ -317,15 +318,17 @@ def read_returns_matrix(
     for key in keys:
         table = decode_parquet([store.backend.get(key)], ("point", "date"), RETURNS_READ)
         parts.append(returns_matrix(*(table.column(name).to_numpy() for name in RETURNS_READ)))
-    parts.sort(key=lambda part: int(part[0][0]) if part[0].size else -1)
     parts = [part for part in parts if part[0].size]
     dates = parts[0][1]
     if any(not np.array_equal(part[1], dates) for part in parts):
         raise ValueError("the chunks' daily returns do not share the same dates")
-    points = np.concatenate([part[0] for part in parts])
+    points = np.sort(np.concatenate([part[0] for part in parts]))
     if np.any(np.diff(points) <= 0):
         raise ValueError("a grid point appears in two returns files")
-    return points, dates, np.concatenate([part[2] for part in parts])
+    returns = np.empty((points.size, dates.size), dtype=np.float64)
+    for part in parts:  # each file's rows land at its points' places: no second copy of the matrix
+        returns[np.searchsorted(points, part[0])] = part[2]
+    return points, dates, returns
 
 
 def returns_matrix(

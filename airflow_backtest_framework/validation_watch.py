@@ -64,21 +64,33 @@ def _bars_per_year(store: ResultsStore, config: SweepConfig, run_id: str) -> flo
     return float(record.get("bars_per_year", DEFAULT_BARS_PER_YEAR))
 
 
+def planned_chunks(store: ResultsStore, config: SweepConfig, run_id: str) -> int:
+    """How many chunks `plan` made for the run (its `plan.json`: sized for the executor, so not the spec's
+    legacy split); the spec's own split only for a run planned before plan.json existed."""
+    try:
+        return len(store.get_json(ec.plan_key(config.dag_id, run_id))["chunks"])
+    except (ResultsStoreError, ValueError, KeyError, TypeError):
+        return len(config.chunks())
+
+
 def watch(
     store: ResultsStore,
     config: SweepConfig,
     run_id: str,
     *,
+    chunks: int | None = None,
     chunks_finished: Callable[[], bool] = lambda: False,
     poll_s: float = POLL_S,
     idle_limit_s: float = IDLE_LIMIT_S,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, int]:
-    """Rewrite the partial report whenever new returns files appeared; returns what it did."""
+    """Rewrite the partial report whenever new returns files appeared; returns what it did. `chunks`: how
+    many returns files make the run whole (default: plan.json's chunks)."""
     from airflow_backtest_framework.validation import validate_run  # numpy: at run time only
 
-    expected, seen, reports = len(config.chunks()), 0, 0
+    expected = planned_chunks(store, config, run_id) if chunks is None else chunks
+    seen, reports = 0, 0
     last_change, wait = clock(), poll_s
     prefix = ec.returns_prefix(config.dag_id, run_id)
     while True:

@@ -102,6 +102,35 @@ def test_returns_are_read_chunk_by_chunk_in_grid_order_and_mismatched_dates_are_
         read_returns_matrix(store, config.dag_id, "r")
 
 
+
+def _write_chunk(store, config, chunk_start: int, points: list[int], returns: np.ndarray, dates) -> None:
+    """One chunk's returns file holding `points` (any grid indices, as the space-filling order gives)."""
+    bars = dates.size
+    columns = {
+        "point": np.repeat(np.array(points, dtype=np.int64), bars),
+        "date": np.tile(dates, len(points)),
+        "net_return": returns[points].ravel(),
+    }
+    zeros = np.zeros(columns["point"].size)
+    extra = {name: zeros for name in ("gross_return", "exposure", "benchmark_return", "traded")}
+    store.write_returns(config.dag_id, "r", chunk_start, {**columns, **extra})
+
+
+def test_chunks_of_the_space_filling_order_are_read_into_grid_order(tmp_path: Path) -> None:
+    """A chunk holds positions of the run order: its points are spread over the grid and interleave with
+    other chunks'. Every row still lands at its own grid index; a point in two files is refused."""
+    config = validation_sweep("validation_test", side=SIDE)
+    store = open_results_store(str(tmp_path))
+    returns, dates = noise(4), business_days(BARS)
+    _write_chunk(store, config, 0, [7, 0, 42, 13], returns, dates)
+    _write_chunk(store, config, 4, [3, 99, 8, 1], returns, dates)
+    points, _dates, matrix = read_returns_matrix(store, config.dag_id, "r")
+    assert points.tolist() == [0, 1, 3, 7, 8, 13, 42, 99]
+    np.testing.assert_array_equal(matrix, returns[points])
+    _write_chunk(store, config, 8, [5, 42], returns, dates)
+    with pytest.raises(ValueError, match="appears in two returns files"):
+        read_returns_matrix(store, config.dag_id, "r")
+
 def test_the_verdict_says_each_block_in_plain_words() -> None:
     from airflow_backtest_framework.validation_report import (
         DeflatedSharpe,

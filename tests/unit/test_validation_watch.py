@@ -88,3 +88,18 @@ def test_the_probe_asks_airflow_3_or_the_airflow_2_dag_run() -> None:
 
     assert chunks_finished_probe({"ti": SimpleNamespace(get_ti_count=broken)}, "d", "r", 1)() is False
     assert chunks_finished_probe({}, "d", "r", 1)() is False
+
+
+def test_the_watch_counts_the_chunks_plan_made_not_the_specs_own_split(tmp_path: Path) -> None:
+    """`plan` sizes chunks for the executor (plan.json); the watch stops when that many files exist, even
+    though the spec alone (no executor known) would split the grid differently."""
+    config = validation_sweep("watch_plan", side=4)  # 16 points, no points_per_task
+    store = open_results_store(str(tmp_path))
+    returns = np.random.default_rng(7).normal(0, 0.01, size=(config.grid_size, BARS))
+    plan = {"chunks": [[0, 4], [4, 4], [8, 4], [12, 4]], "space_filling": False}
+    store.put_json(ec.plan_key(config.dag_id, "r"), plan)
+    assert len(config.chunks()) != 4
+    write_run(store, config, "r", returns, business_days(BARS), chunk=4)
+    sleeps: list[float] = []
+    done = watch(store, config, "r", sleep=sleeps.append, clock=lambda: 0.0, poll_s=5)
+    assert done == {"reports": 1, "returns_files": 4, "chunks": 4} and sleeps == []
