@@ -102,7 +102,9 @@ def configure(page: Page, url: str, name: str) -> None:
     page.select_option("#configure-data-source", "synthetic")  # a plumbing run: GOOGL and a factor
     type_into(page, page.locator("#configure-points-per-task"), str(POINTS_PER_TASK))
     choose_factor(page, "Volatility60D")
-    expect(page.locator("#configure-grid-summary")).to_have_text(f"{POINTS} points in {len(CHUNKS)} tasks")
+    expect(page.locator("#configure-grid-summary")).to_have_text(
+        f"{POINTS} points in {len(CHUNKS)} tasks of ~{POINTS_PER_TASK}"
+    )
     # A name too long for MWAA's API paths is refused as it is typed, with the length to aim for.
     type_into(page, page.locator("#configure-name"), "a_name_far_too_long_for_mwaa")
     feedback = page.locator("#configure-name-feedback")
