@@ -6,7 +6,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -43,6 +43,7 @@ from airflow_backtest_framework.grid import (
 )
 from airflow_backtest_framework.names import NAME_PATTERN as NAME_PATTERN  # the form imports it from here
 from airflow_backtest_framework.names import name_problem
+from airflow_backtest_framework.spec_errors import checked as _checked
 from airflow_backtest_framework.spec_errors import custom_error as _custom
 from airflow_backtest_framework.spec_errors import describe_validation_error as describe_validation_error
 from airflow_backtest_framework.spec_errors import field_errors as field_errors
@@ -98,14 +99,6 @@ def _expression_text(raw: Any) -> str:
         return str(raw)
     except ValueError:  # an integer too long for str(), far past the cap
         raise GridError(f"a number too long to read; {GRID_HELP}") from None
-
-
-def _checked(check: Callable[[Any], Any], field: str, value: Any) -> Any:
-    """Run a check of `execution_spec`; its ValueError becomes this field's error."""
-    try:
-        return check(value)
-    except ValueError as exc:
-        raise _custom(field, str(exc)) from None
 
 
 class SweepConfig(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -58,3 +58,11 @@ def custom_error(kind: str, message: str, **ctx: Any) -> PydanticCustomError:
 
 def too_long(limit: int, length: int, unit: str = "characters") -> str:
     return f"at most {limit:,} {unit} (got {length:,})"
+
+
+def checked(check: Callable[[Any], Any], field: str, value: Any) -> Any:
+    """Run a field check (execution_spec, data_source_spec); its ValueError becomes this field's error."""
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise custom_error(field, str(exc)) from None
