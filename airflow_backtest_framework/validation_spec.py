@@ -16,6 +16,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic_core import PydanticCustomError
 
+from airflow_backtest_framework.spec_errors import custom_error
+
 SCHEME_NONE = "none"
 SCHEME_HOLDOUT = "holdout"
 SCHEME_WALK_FORWARD = "walk_forward"
@@ -38,7 +40,7 @@ def fold_segment(fold: int, part: str) -> str:
 
 
 def _error(field: str, message: str) -> PydanticCustomError:
-    return PydanticCustomError(f"validation.{field}", message)
+    return custom_error(f"validation.{field}", message)
 
 
 class ValidationSpec(BaseModel):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.airflow_server import FakeAirflowServer
-from bench.app_support import free_port
+from bench.app_support import free_port, stop_group
 from bench.common import ACCESS_FORMAT
 from services.airflow.transport import ApiRequest, ApiResponse
 from services.bootstrap import open_database
@@ -27,7 +27,6 @@ from services.sql_registry import SqlSweepRegistry
 
 GUNICORN_WORKERS = 2
 START_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 15.0
 WORKER_READY = "ready."  # Celery's log line once the worker consumes its queue
 REDIS_DATABASES = 16  # redis-server's default: each cluster gets its own database (queue, caches)
 _next_db = itertools.count(1)
@@ -156,17 +155,6 @@ def _start(command: list[str], env: dict[str, str], log_path: Path) -> subproces
         )
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
 @contextmanager
 def instance(
     name: str, env: dict[str, str], folder: Path, access_log: Path | None = None
@@ -186,7 +174,7 @@ def instance(
         served.warm()
         yield served
     finally:
-        _stop(process)
+        stop_group(process)
 
 
 @contextmanager
@@ -200,7 +188,7 @@ def celery_worker(env: dict[str, str], folder: Path) -> Iterator[subprocess.Pope
         _wait(lambda: WORKER_READY in log_path.read_text(), process, log_path, "the Celery worker")
         yield process
     finally:
-        _stop(process)
+        stop_group(process)
 
 
 @contextmanager
