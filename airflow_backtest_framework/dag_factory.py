@@ -155,7 +155,7 @@ def _plan(config: SweepConfig, executor: str, variable_cls: Any, run_id: str) ->
     }
     profile = executor_profile(executor, variable_cls)
     chunks = config.chunks(profile)
-    store.put_json(ec.plan_key(dag_id, run_id), {"chunks": chunks, "space_filling": config.space_filling})
+    store.write_plan(dag_id, run_id, chunks, config.space_filling)
     envs = [ec.engine_environment(start=s, count=n, **common) for s, n in chunks]
     log.info("planned %d chunks of up to %d points (%s)", len(envs), config.chunk_size(profile), profile)
     if executor == ec.EXECUTOR_BATCH:

@@ -295,11 +295,8 @@ def encode_json(document: object) -> bytes:
 
 
 class ResultsStore:
-    """A sweep run's result documents in the contract's layout (`engine_contract`), on any backend.
-
-    Errors come from the backend: ResultNotFound / ResultsStoreError from the framework's backends,
-    the app's own errors from its ArtifactStore.
-    """
+    """A sweep run's result documents in the contract's layout (`engine_contract`), on any backend; errors
+    come from the backend (ResultNotFound / ResultsStoreError here, the app's own from its ArtifactStore)."""
 
     def __init__(self, backend: ResultsBackend) -> None:
         self.backend = backend
@@ -334,8 +331,7 @@ class ResultsStore:
         return records
 
     def progress_indices(self, dag_id: str, run_id: str) -> set[int] | None:
-        """Indices written according to the progress records; None when the run has none (a run planned
-        before them, or not started: list the point files instead)."""
+        """Indices written according to the progress records; None without any (list the points instead)."""
         records = self.progress_records(dag_id, run_id)
         if not records:
             return None
@@ -387,6 +383,16 @@ class ResultsStore:
 
     def read_validation(self, dag_id: str, run_id: str) -> Any:
         return self.get_json(ec.validation_key(dag_id, run_id))
+
+    def write_plan(
+        self, dag_id: str, run_id: str, chunks: list[tuple[int, int]], space_filling: bool
+    ) -> None:
+        self.put_json(ec.plan_key(dag_id, run_id), {"chunks": chunks, "space_filling": space_filling})
+
+    def read_plan(self, dag_id: str, run_id: str) -> tuple[list[tuple[int, int]], bool]:
+        """`plan`'s chunks ((start, count) by map index) and whether its run order is space-filling."""
+        document = self.get_json(ec.plan_key(dag_id, run_id))
+        return [(int(s), int(n)) for s, n in document["chunks"]], bool(document.get("space_filling", False))
 
 
 def open_results_store(uri: str, *, s3_client_factory: S3ClientFactory = default_s3_client) -> ResultsStore:

@@ -68,7 +68,7 @@ def planned_chunks(store: ResultsStore, config: SweepConfig, run_id: str) -> int
     """How many chunks `plan` made for the run (its `plan.json`: sized for the executor, so not the spec's
     legacy split); the spec's own split only for a run planned before plan.json existed."""
     try:
-        return len(store.get_json(ec.plan_key(config.dag_id, run_id))["chunks"])
+        return len(store.read_plan(config.dag_id, run_id)[0])
     except (ResultsStoreError, ValueError, KeyError, TypeError):
         return len(config.chunks())
 

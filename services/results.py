@@ -77,9 +77,7 @@ class ResultsService:
         """The chunks `plan` cut the run into ((start, count) positions of the run order, by map index) and
         whether that order is space-filling; None before it wrote them (or for runs planned before)."""
         try:
-            document = self._store.get_json(ec.plan_key(dag_id, run_id))
-            chunks = [(int(start), int(count)) for start, count in document["chunks"]]
-            return chunks, bool(document.get("space_filling", False))
+            return self._store.read_plan(dag_id, run_id)
         except NotFound:
             return None
         except (ValueError, KeyError, TypeError) as exc:
