@@ -1,9 +1,13 @@
 """How a sweep's grid is cut into tasks (the sizing rule) and the order its points run in.
 
 Sizing: without `points_per_task`, the number of tasks follows the executor. Locally, every task pays
-about a second of scheduling, a worker process and the engine's start-up, so a sweep gets
-LOCAL_TASKS_PER_SLOT tasks per worker slot (Airflow's `core.parallelism`): 32 tasks on the default 8
-slots, so each slot always has a next task, and at least LOCAL_MIN_POINTS_PER_TASK points. On AWS Batch
+about 2.5 CPU-seconds of its own (Airflow's task process, a fresh engine process importing pandas and
+loading the data: measured on 2 cores, 32 tasks of a 10,000-point sweep spent 40 s of the run's 80 on
+that), and the engine is CPU-bound, so more tasks than CPUs only time-share them. A sweep therefore gets
+one wave of tasks: LOCAL_TASKS_PER_CPU per CPU of the Airflow host (a few, so that the OS evens out a
+slow chunk), but no more than the worker slots (Airflow's `core.parallelism`) less the one the
+`validate` task holds, so every chunk starts at once and none waits for a second wave that would run
+on a half-idle machine; and at least LOCAL_MIN_POINTS_PER_TASK points a task. On AWS Batch
 every job pays a container start, so a sweep gets enough jobs to fill the queue's capacity, but at
 least BATCH_MIN_POINTS_PER_JOB points per job. Either way at most MAX_TASKS tasks (Airflow's mapping
 limit). `points_per_task` in the spec overrides the rule. The slots come from the Airflow Variable
@@ -21,7 +25,8 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from airflow_backtest_framework import engine_contract as ec
@@ -31,7 +36,7 @@ if TYPE_CHECKING:  # numpy is imported where an order is computed, not when a DA
 
 MAX_TASKS = 1_024  # Airflow's default max_map_length caps XCom-driven .expand()
 LEGACY_POINTS_PER_TASK = 10  # the rule before executor-sized chunks (runs planned without a plan file)
-LOCAL_TASKS_PER_SLOT = 4
+LOCAL_TASKS_PER_CPU = 3
 LOCAL_MIN_POINTS_PER_TASK = 20  # a task's ~1 s of overhead against ~0.1 s of backtests
 DEFAULT_LOCAL_SLOTS = 8  # Settings.airflow_parallelism's default, Airflow's core.parallelism locally
 DEFAULT_BATCH_SLOTS = 256  # jobs a Batch queue runs at once, e.g. 256 vCPUs of 1-vCPU jobs
@@ -42,16 +47,25 @@ HALTON_DRAWS = 4  # Halton points drawn per cell to order them (each cell is hit
 
 @dataclass(frozen=True)
 class ExecutorProfile:
-    """Where a sweep's tasks run: `local` or `batch`, and how many run at once (`slots`)."""
+    """Where a sweep's tasks run: `local` or `batch`, how many run at once (`slots`) and, locally, the
+    CPUs of the host they run on (default: this host's; the local stack's Airflow runs beside the app)."""
 
     executor: str
     slots: int
+    cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     def __post_init__(self) -> None:
         if self.executor not in ec.EXECUTORS:
             raise ValueError(f"executor {self.executor!r}; expected one of {', '.join(ec.EXECUTORS)}")
         if self.slots < 1:
             raise ValueError(f"slots must be at least 1 (got {self.slots})")
+        if self.cpus < 1:
+            raise ValueError(f"cpus must be at least 1 (got {self.cpus})")
+
+    @property
+    def local_tasks(self) -> int:
+        """Tasks of a local sweep: one wave, LOCAL_TASKS_PER_CPU per CPU within the free worker slots."""
+        return max(1, min(self.slots - 1, LOCAL_TASKS_PER_CPU * self.cpus))
 
     @classmethod
     def default(cls, executor: str) -> ExecutorProfile:
@@ -66,9 +80,7 @@ def points_per_task(grid_size: int, profile: ExecutorProfile | None, override: i
     if profile is None:
         return max(LEGACY_POINTS_PER_TASK, math.ceil(grid_size / MAX_TASKS))
     if profile.executor == ec.EXECUTOR_LOCAL:
-        per_task = max(
-            LOCAL_MIN_POINTS_PER_TASK, math.ceil(grid_size / (profile.slots * LOCAL_TASKS_PER_SLOT))
-        )
+        per_task = max(LOCAL_MIN_POINTS_PER_TASK, math.ceil(grid_size / profile.local_tasks))
     else:
         per_task = max(BATCH_MIN_POINTS_PER_JOB, math.ceil(grid_size / profile.slots))
     return max(1, per_task, math.ceil(grid_size / MAX_TASKS))

@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -222,9 +223,6 @@ def _run_engine_subprocess(env: dict[str, str]) -> dict[str, Any]:
     return {"start": int(env[ec.ENV_CHUNK_START]), "count": int(env[ec.ENV_CHUNK_COUNT]), "seconds": seconds}
 
 
-DEFAULT_BARS_PER_YEAR = 252.0
-
-
 def _validate(store: Any, config: SweepConfig, run_id: str, bars_per_year: float) -> None:
     """The final validation report (validation.py); a report that cannot be built is logged, and the
     summary stands."""
@@ -242,31 +240,35 @@ def _validate(store: Any, config: SweepConfig, run_id: str, bars_per_year: float
 
 
 def _summarize(config: SweepConfig, results_uri: str, run_id: str) -> dict[str, Any]:
+    """The table and summary of the points' records, and the final validation report, built side by side
+    (the report is numpy and pyarrow work on the returns files, the table Python work on the records)."""
+    from airflow_backtest_framework.validation import run_bars_per_year  # numpy: at run time only
+
     store = open_results_store(results_uri)
     dag_id = config.dag_id
-    rows = []
-    bars_per_year = DEFAULT_BARS_PER_YEAR
-    for index in sorted(store.point_indices(dag_id, run_id)):
-        record = store.read_point(dag_id, run_id, index)
-        rows.append({"index": record["index"], **record["params"], **record["metrics"]})
-        bars_per_year = float(record.get("bars_per_year", bars_per_year))
-    if rows:
-        columns = list(rows[0])
-        table = [",".join(columns)] + [",".join(str(row.get(c, "")) for c in columns) for row in rows]
-        store.write_table(dag_id, run_id, "\n".join(table) + "\n")
-    done = {row["index"] for row in rows}
-    missing = config.grid_size - len(done)
-    best = sorted(rows, key=lambda row: row.get("sharpe", float("-inf")), reverse=True)[:SUMMARY_TOP_N]
-    summary = {
-        "dag_id": dag_id,
-        "run_id": run_id,
-        "points_total": config.grid_size,
-        "points_done": len(done),
-        "points_missing": missing,
-        "best_by_sharpe": best,
-    }
-    store.write_summary(dag_id, run_id, summary)
-    _validate(store, config, run_id, bars_per_year)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        validation = pool.submit(_validate, store, config, run_id, run_bars_per_year(store, dag_id, run_id))
+        rows = []
+        for index in sorted(store.point_indices(dag_id, run_id)):
+            record = store.read_point(dag_id, run_id, index)
+            rows.append({"index": record["index"], **record["params"], **record["metrics"]})
+        if rows:
+            columns = list(rows[0])
+            table = [",".join(columns)] + [",".join(str(row.get(c, "")) for c in columns) for row in rows]
+            store.write_table(dag_id, run_id, "\n".join(table) + "\n")
+        done = {row["index"] for row in rows}
+        missing = config.grid_size - len(done)
+        best = sorted(rows, key=lambda row: row.get("sharpe", float("-inf")), reverse=True)[:SUMMARY_TOP_N]
+        summary = {
+            "dag_id": dag_id,
+            "run_id": run_id,
+            "points_total": config.grid_size,
+            "points_done": len(done),
+            "points_missing": missing,
+            "best_by_sharpe": best,
+        }
+        store.write_summary(dag_id, run_id, summary)
+        validation.result()
     if missing:
         raise RuntimeError(
             f"{missing:,} of {config.grid_size:,} grid points have no result; see {ec.CHUNK_TASK_ID} logs"

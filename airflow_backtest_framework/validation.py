@@ -217,6 +217,15 @@ def _importance(
     return ParameterImportance(method=IMPORTANCE_METHOD, shares=shares)
 
 
+def run_bars_per_year(store: ResultsStore, dag_id: str, run_id: str) -> float:
+    """Bars per year of the run's points (their records say; the first done point's), else 252."""
+    done = store.point_indices(dag_id, run_id)
+    if not done:
+        return DEFAULT_BARS_PER_YEAR
+    record = store.read_point(dag_id, run_id, min(done))
+    return float(record.get("bars_per_year", DEFAULT_BARS_PER_YEAR))
+
+
 def validate_run(
     store: ResultsStore, config: SweepConfig, run_id: str, *, final: bool, bars_per_year: float
 ) -> ValidationReport:
@@ -316,8 +325,8 @@ def read_returns_matrix(
         raise ResultNotFound(f"no returns files at {store.describe(prefix)}")
     parts = []
     for key in keys:
-        table = decode_parquet([store.backend.get(key)], ("point", "date"), RETURNS_READ)
-        parts.append(returns_matrix(*(table.column(name).to_numpy() for name in RETURNS_READ)))
+        table = decode_parquet([store.backend.get(key)], columns=RETURNS_READ)
+        parts.append(returns_matrix(*_point_major(*(table.column(name).to_numpy() for name in RETURNS_READ))))
     parts = [part for part in parts if part[0].size]
     dates = parts[0][1]
     if any(not np.array_equal(part[1], dates) for part in parts):
@@ -329,6 +338,18 @@ def read_returns_matrix(
     for part in parts:  # each file's rows land at its points' places: no second copy of the matrix
         returns[np.searchsorted(points, part[0])] = part[2]
     return points, dates, returns
+
+
+def _point_major(point: np.ndarray, date: np.ndarray, net: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The long columns with each point's rows together and its dates ascending: as they are when the
+    engine wrote them (checked in one pass), else sorted so (a file from elsewhere may be in any order)."""
+    changes = np.flatnonzero(point[1:] != point[:-1]) if point.size else np.array([], int)
+    rising = np.diff(date) > np.timedelta64(0) if date.size > 1 else np.array([], bool)
+    rising[changes] = True  # a new point may start at any date
+    if rising.all() and np.unique(point[np.r_[0, changes + 1]]).size == changes.size + 1:
+        return point, date, net
+    order = np.lexsort((date, point))
+    return point[order], date[order], net[order]
 
 
 def returns_matrix(

@@ -22,11 +22,10 @@ CSCV_BATCH = 256  # combinations evaluated together (memory: batch × points flo
 
 def sharpe_rows(returns: np.ndarray, risk_free_per_bar: float = 0.0) -> np.ndarray:
     """Per-bar Sharpe of each row of (points, bars) returns; 0 where a row does not vary."""
-    excess = returns - risk_free_per_bar
     if returns.shape[1] < 2:
         return np.zeros(returns.shape[0])
     std = returns.std(axis=1, ddof=1)
-    mean = excess.mean(axis=1)
+    mean = returns.mean(axis=1) - risk_free_per_bar  # the excess mean, without a copy of the returns
     return np.divide(mean, std, out=np.zeros_like(mean), where=std > 0)
 
 
@@ -122,40 +121,50 @@ def cscv(returns: np.ndarray, blocks: int, risk_free_per_bar: float = 0.0) -> Cs
     (the rest out-of-sample) the in-sample best point (highest Sharpe; the first on ties) gets its
     out-of-sample rank r among the N points (1 = worst; tied points count half), ω = r / (N + 1) and
     the logit λ = ln(ω / (1 − ω)). PBO is the share of combinations with λ ≤ 0. Sharpe ratios of a
-    union of blocks are computed exactly from per-block sums.
+    union of blocks are computed exactly from per-block sums, the out-of-sample sums as the whole
+    period's less the in-sample ones.
     """
     points, bars = returns.shape
     if blocks < 2 or blocks % 2 or bars < 2 * blocks or points < 2:
         raise ValueError("CSCV needs an even number of blocks, two bars per block and two points")
-    excess = returns - risk_free_per_bar
     bounds = block_bounds(bars, blocks)
-    sums = np.stack([excess[:, a:b].sum(axis=1) for a, b in bounds], axis=1)  # (N, S)
-    squares = np.stack([(excess[:, a:b] ** 2).sum(axis=1) for a, b in bounds], axis=1)
     sizes = np.array([b - a for a, b in bounds], dtype=np.float64)
+    sums, squares = np.empty((points, blocks)), np.empty((points, blocks))
+    for block, (a, b) in enumerate(bounds):  # no copy of the returns: each block is read in place
+        part = returns[:, a:b]
+        sums[:, block] = part.sum(axis=1)
+        squares[:, block] = np.einsum("ij,ij->i", part, part)
+    if risk_free_per_bar:  # the excess returns' sums: Σ(x − rf) and Σ(x − rf)²
+        squares += -2.0 * risk_free_per_bar * sums + risk_free_per_bar**2 * sizes
+        sums -= risk_free_per_bar * sizes
     chosen = np.array(list(combinations(range(blocks), blocks // 2)), dtype=np.int64)
     member = np.zeros((len(chosen), blocks))
     np.put_along_axis(member, chosen, 1.0, axis=1)
+    whole = (sums.sum(axis=1), squares.sum(axis=1), float(sizes.sum()))
     logits = np.empty(len(chosen))
     for first in range(0, len(chosen), CSCV_BATCH):
         part = member[first : first + CSCV_BATCH]
-        inside = _union_sharpe(part, sums, squares, sizes)
-        outside = _union_sharpe(1.0 - part, sums, squares, sizes)
-        best = inside.argmax(axis=1)
-        value = outside[np.arange(len(part)), best][:, None]
-        rank = (outside < value).sum(axis=1) + 0.5 * ((outside == value).sum(axis=1) - 1) + 1
+        inside = (part @ sums.T, part @ squares.T, (part @ sizes)[:, None])
+        outside = (whole[0] - inside[0], whole[1] - inside[1], whole[2] - inside[2])
+        best = _union_score(*inside).argmax(axis=1)
+        out = _union_score(*outside)
+        value = out[np.arange(len(part)), best][:, None]
+        rank = (out < value).sum(axis=1) + 0.5 * ((out == value).sum(axis=1) - 1) + 1
         omega = rank / (points + 1)
         logits[first : first + len(part)] = np.log(omega / (1.0 - omega))
     return Cscv(pbo=float(np.mean(logits <= 0)), blocks=blocks, logits=[float(v) for v in logits])
 
 
-def _union_sharpe(member: np.ndarray, sums: np.ndarray, squares: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """(combinations, N) Sharpe over the union of the blocks each row of `member` marks."""
-    count = (member @ sizes)[:, None]
-    total = member @ sums.T
-    mean = total / count
-    variance = np.maximum(member @ squares.T - count * mean**2, 0.0) / (count - 1)
-    std = np.sqrt(variance)
-    return np.divide(mean, std, out=np.zeros_like(mean), where=std > 1e-15)
+def _union_score(total: np.ndarray, squares: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """(combinations, N) scores ordered as the Sharpe ratios over unions of blocks of `count` bars, with
+    sums `total` and sums of squares `squares` (overwritten): Sharpe = t·√((c − 1)/c) / √(qc − t²),
+    and the factor √((c − 1)/c) is the same along a row, so t / √(qc − t²) ranks a row's points alike;
+    0 where a point does not vary (its standard deviation under 1e-15, as in sharpe_rows)."""
+    spread = np.multiply(squares, count, out=squares)
+    spread -= total * total
+    flat = spread <= 1e-30 * count * (count - 1)
+    np.sqrt(spread, out=spread, where=~flat)
+    return np.divide(total, spread, out=np.zeros_like(total), where=~flat)
 
 
 def ranks(values: np.ndarray) -> np.ndarray:

@@ -1,10 +1,13 @@
 """The sweep DAG's `validate` task: the partial validation report, rewritten while the chunks run.
 
-It starts with the chunks (after `plan`) and polls the run's returns files (one listing per poll); when
-a chunk has written its file since the last report it rewrites `validation.json` (`final` false) from the
-points done so far. It stops when every chunk has written its file, when Airflow says every `run_chunk`
-instance has finished, or after IDLE_LIMIT_S without a new file; `summarize` (after it) writes the final
-report. It never fails the run: a report that cannot be built is logged and the watch goes on.
+It starts with the chunks (after `plan`) and looks at the run every CHECK_S (one listing of its returns
+files, one question to Airflow). When a chunk has written its file since the last report, and the last
+report is at least POLL_S old (or REPORT_SHARE of the time, whichever is longer, so that partial reports
+never take more than a tenth of the machine from the chunks), it rewrites `validation.json` (`final`
+false) from the points done so far. It stops as soon as every chunk has written its file or Airflow says
+every `run_chunk` instance has finished, without a last partial report: `summarize`, which runs next,
+writes the final one. It also stops after IDLE_LIMIT_S without a new file. It never fails the run: a
+report that cannot be built is logged and the watch goes on.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from airflow_backtest_framework.results_store import ResultsStore, ResultsStoreE
 
 log = logging.getLogger(__name__)
 
-POLL_S = 30.0  # at least this long between polls; twice the last report's compute time when longer
+CHECK_S = 1.0  # how often the watch looks for new returns files and the end of the run
+POLL_S = 30.0  # at least this long between partial reports
+REPORT_SHARE = 0.1  # ... and long enough that reports take at most this share of the time
 IDLE_LIMIT_S = 3 * 3600.0  # no new returns file for this long: stop watching (summarize still runs)
 FINISHED_STATES = ("success", "failed", "upstream_failed", "skipped", "removed")
-DEFAULT_BARS_PER_YEAR = 252.0
 
 
 def chunks_finished_probe(
@@ -56,14 +60,6 @@ def chunks_finished_probe(
     return probe
 
 
-def _bars_per_year(store: ResultsStore, config: SweepConfig, run_id: str) -> float:
-    done = store.point_indices(config.dag_id, run_id)
-    if not done:
-        return DEFAULT_BARS_PER_YEAR
-    record = store.read_point(config.dag_id, run_id, min(done))
-    return float(record.get("bars_per_year", DEFAULT_BARS_PER_YEAR))
-
-
 def planned_chunks(store: ResultsStore, config: SweepConfig, run_id: str) -> int:
     """How many chunks `plan` made for the run (its `plan.json`: sized for the executor, so not the spec's
     legacy split); the spec's own split only for a run planned before plan.json existed."""
@@ -80,32 +76,42 @@ def watch(
     *,
     chunks: int | None = None,
     chunks_finished: Callable[[], bool] = lambda: False,
+    check_s: float = CHECK_S,
     poll_s: float = POLL_S,
+    report_share: float = REPORT_SHARE,
     idle_limit_s: float = IDLE_LIMIT_S,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, int]:
-    """Rewrite the partial report whenever new returns files appeared; returns what it did. `chunks`: how
+    """Rewrite the partial report while new returns files appear; returns what it did. `chunks`: how
     many returns files make the run whole (default: plan.json's chunks)."""
-    from airflow_backtest_framework.validation import validate_run  # numpy: at run time only
+    from airflow_backtest_framework.validation import run_bars_per_year, validate_run  # numpy: at run time
 
     expected = planned_chunks(store, config, run_id) if chunks is None else chunks
-    seen, reports = 0, 0
-    last_change, wait = clock(), poll_s
+    seen, reported, reports = 0, 0, 0
+    last_change = next_report = clock()
     prefix = ec.returns_prefix(config.dag_id, run_id)
     while True:
         finished = chunks_finished()  # asked before listing: a file written before this is listed
         try:
             files = sum(1 for key in store.backend.list(prefix) if key.endswith(ec.RETURNS_SUFFIX))
-            if files != seen:
-                seen, last_change = files, clock()
-                bars_per_year = _bars_per_year(store, config, run_id)
-                report = validate_run(store, config, run_id, final=False, bars_per_year=bars_per_year)
-                reports += 1
-                wait = max(poll_s, 2.0 * report.seconds)
-                log.info("partial validation report: %d points in %.1fs", report.points_done, report.seconds)
-        except (ValueError, KeyError, ResultsStoreError) as exc:
-            log.warning("partial validation report not written: %s", exc)
+        except OSError as exc:  # ResultsStoreError is one
+            log.warning("returns files not listed: %s", exc)
+            files = seen
+        if files != seen:
+            seen, last_change = files, clock()
         if seen >= expected or finished or clock() - last_change > idle_limit_s:
             return {"reports": reports, "returns_files": seen, "chunks": expected}
-        sleep(wait)
+        if seen != reported and clock() >= next_report:
+            reported = seen
+            try:
+                bars_per_year = run_bars_per_year(store, config.dag_id, run_id)
+                report = validate_run(store, config, run_id, final=False, bars_per_year=bars_per_year)
+            except (ValueError, KeyError, ResultsStoreError) as exc:
+                log.warning("partial validation report not written: %s", exc)
+                next_report = clock() + poll_s
+            else:
+                reports += 1
+                next_report = clock() + max(poll_s, report.seconds / report_share)
+                log.info("partial validation report: %d points in %.1fs", report.points_done, report.seconds)
+        sleep(check_s)

@@ -103,6 +103,30 @@ def run_sweep(services, config: SweepConfig, timeout_s: float) -> tuple[str, flo
     return state, time.perf_counter() - started, run.run_id
 
 
+def print_timeline(settings, config: SweepConfig, run_id: str) -> None:
+    """Where the run's time went: per task, when its first instance started and its last ended (seconds
+    after the run was queued) and the sum of its instances' durations."""
+    client = AirflowClient(HttpTransport.from_settings(settings), page_size=LOCAL_PAGE_SIZE)
+    run = client.get_run(config.dag_id, run_id)
+    origin = run.queued_at or run.start_date
+    instances = client.list_task_instances(config.dag_id, run_id)
+    for task_id in dict.fromkeys(
+        ti.task_id for ti in sorted(instances, key=lambda ti: ti.start_date or origin)
+    ):
+        mine = [ti for ti in instances if ti.task_id == task_id and ti.start_date and ti.end_date]
+        if not mine or origin is None:
+            continue
+        first = min(ti.start_date for ti in mine) - origin
+        last = max(ti.end_date for ti in mine) - origin
+        busy = sum(ti.duration or 0.0 for ti in mine)
+        print(
+            f"  {task_id:<12} x{len(mine):<3} {first.total_seconds():6.1f} s -> {last.total_seconds():6.1f} s,"
+            f" {busy:7.1f} task-seconds"
+        )
+    if origin and run.end_date:
+        print(f"  run queued -> ended: {(run.end_date - origin).total_seconds():.1f} s")
+
+
 def bench_10k(services, settings) -> None:
     config = large_sweep("bench_large10k", GRID_10K)
     profile = settings.task_profile
@@ -111,6 +135,7 @@ def bench_10k(services, settings) -> None:
     state, seconds, run_id = run_sweep(services, config, timeout_s=1_200)
     done = len(services.results.done_indices(config.dag_id, run_id))
     print(f"  {state} in {seconds:.1f} s, {done:,} point results", flush=True)
+    print_timeline(settings, config, run_id)
     section("the engine alone on the same points")
     engine = engine_only_seconds(config)
     print(f"  the engine alone, same points, {CORES} processes: {engine:.1f} s", flush=True)

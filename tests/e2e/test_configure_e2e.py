@@ -7,11 +7,15 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from airflow_backtest_framework.chunking import ExecutorProfile, describe_plan, points_per_task
 from tests.e2e.helpers import choose_strategy, param_feedback, param_input, save_sweep, type_into
 
 pytestmark = pytest.mark.e2e
 
 MR = "MeanReversionStrategy"
+# 135 points on the app's local executor (8 slots, this machine's CPUs): "135 points in 7 tasks of ~20" with
+# 3 CPUs or more, "... in 6 tasks of ~23" on 2 (the rule itself is pinned in test_chunking.py)
+PLAN_135 = describe_plan(135, points_per_task(135, ExecutorProfile("local", 8)))
 
 
 def test_bad_expression_blocks_save_and_the_form_survives_a_reload(open_page, app_url):
@@ -28,7 +32,7 @@ def test_bad_expression_blocks_save_and_the_form_survives_a_reload(open_page, ap
     type_into(page, lookback, "7:91:5")
     expect(lookback).not_to_have_class(re.compile(r"\bis-invalid\b"))
     expect(param_feedback(page, MR, "lookback_period")).to_have_text("")
-    expect(page.locator("#configure-grid-summary")).to_have_text("135 points in 7 tasks of ~20")
+    expect(page.locator("#configure-grid-summary")).to_have_text(PLAN_135)
     type_into(page, page.locator("#configure-universe"), "SPY, QQQ, IWM")
     save_sweep(page, "e2e_mr_reload")
     expect(page.locator("#shell-stepper")).to_contain_text("e2e_mr_reload")
@@ -39,7 +43,7 @@ def test_bad_expression_blocks_save_and_the_form_survives_a_reload(open_page, ap
     expect(param_input(page, MR, "lookback_period")).to_have_value("7:91:5")
     expect(page.locator("#configure-universe")).to_have_value("SPY, QQQ, IWM")
     expect(page.locator("#configure-name")).to_have_value("e2e_mr_reload")
-    expect(page.locator("#configure-grid-summary")).to_have_text("135 points in 7 tasks of ~20")
+    expect(page.locator("#configure-grid-summary")).to_have_text(PLAN_135)
 
 
 def test_grid_above_the_cap_disables_save_and_states_the_size(open_page, app_url):

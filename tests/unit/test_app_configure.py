@@ -36,7 +36,11 @@ def test_bad_grid_expression_gets_its_own_message_and_blocks_save():
 
 
 def test_good_input_shows_values_and_grid_size():
-    check = check_draft(draft(params={MR: {"lookback_period": "7:91:5"}}), max_grid_points=100_000)
+    check = check_draft(
+        draft(params={MR: {"lookback_period": "7:91:5"}}),
+        max_grid_points=100_000,
+        profile=ExecutorProfile("local", 8, cpus=4),
+    )
 
     assert check.params["lookback_period"].preview == "5 values: 7, 28, 49, 70, 91"
     assert check.params["lookback_period"].count == 5
@@ -58,8 +62,8 @@ def test_task_count_follows_the_executor_and_the_override():
             "cooldown_period": "5",
         }
     }
-    local = check_draft(draft(params=grid), max_grid_points=100_000, profile=ExecutorProfile("local", 8))
-    assert local.summary == "10,000 points in 32 tasks of ~313"
+    local = check_draft(draft(params=grid), max_grid_points=100_000, profile=ExecutorProfile("local", 8, cpus=2))
+    assert local.summary == "10,000 points in 6 tasks of ~1,667"
     batch = check_draft(draft(params=grid), max_grid_points=100_000, profile=ExecutorProfile("batch", 256))
     assert batch.summary == "10,000 points in 10 tasks of ~1,000"
     override = check_draft(draft(params=grid, points_per_task="500"), max_grid_points=100_000)

@@ -25,16 +25,21 @@ from backtest_engine import main
 from tests.support.engine_runs import RUN_ID, make_env
 from tests.support.sweeps import small_sweep
 
-LOCAL8 = ExecutorProfile("local", 8)
+LOCAL8 = ExecutorProfile("local", 8, cpus=2)  # the README's local stack: parallelism 8 on 2 CPUs
 
 
-def test_local_sweeps_get_a_few_tasks_per_worker_slot() -> None:
+def test_local_sweeps_get_one_wave_of_a_few_tasks_per_cpu() -> None:
     per_task = points_per_task(10_000, LOCAL8)
-    assert per_task == 313 and describe_plan(10_000, per_task) == "10,000 points in 32 tasks of ~313"
-    assert describe_plan(100_000, points_per_task(100_000, LOCAL8)) == "100,000 points in 32 tasks of ~3,125"
-    assert points_per_task(10_000, ExecutorProfile("local", 2)) == 1_250  # 8 tasks on 2 slots
+    assert per_task == 1_667 and describe_plan(10_000, per_task) == "10,000 points in 6 tasks of ~1,667"
+    assert describe_plan(100_000, points_per_task(100_000, LOCAL8)) == "100,000 points in 6 tasks of ~16,667"
+    # more CPUs, more tasks; never more than the slots left beside the validate task (one wave)
+    assert points_per_task(10_000, ExecutorProfile("local", 32, cpus=8)) == 417  # 24 tasks
+    assert points_per_task(10_000, ExecutorProfile("local", 8, cpus=16)) == 1_429  # 7 tasks
+    assert points_per_task(10_000, ExecutorProfile("local", 1, cpus=2)) == 10_000  # one slot: one task
     assert points_per_task(100, LOCAL8) == 20  # a floor: no task of a handful of points
     assert points_per_task(10_000, LOCAL8, override=10) == 10  # the spec's points_per_task wins
+    with pytest.raises(ValueError, match="cpus"):
+        ExecutorProfile("local", 8, cpus=0)
 
 
 def test_batch_sweeps_fill_the_queue_with_a_floor_on_points_per_job() -> None:
@@ -120,7 +125,8 @@ def test_plan_writes_the_chunks_the_tasks_get(tmp_path: Path, monkeypatch) -> No
                 return str(tmp_path)
             raise KeyError(name)
 
-    monkeypatch.setenv("AIRFLOW__CORE__PARALLELISM", "2")
+    monkeypatch.setenv("AIRFLOW__CORE__PARALLELISM", "8")
+    monkeypatch.setattr("airflow_backtest_framework.chunking.os.cpu_count", lambda: 2)  # 6 tasks at most
     grid = {"lookback_period": "20:60:10", "entry_threshold": "1:3:10", "stop_loss_pct": "0.05"}
     config = small_sweep(params={**grid, "cooldown_period": "5"})
     envs = _plan(config, "local", Variables, RUN_ID)

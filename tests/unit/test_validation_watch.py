@@ -50,19 +50,33 @@ def test_the_watch_rewrites_a_partial_report_per_new_chunk_and_stops_when_all_ar
     chunks = Chunks(config, store, returns)
     write_run(store, config, "r", returns[:4], business_days(BARS), chunk=4)
     chunks.written = 1
-    done = watch(store, config, "r", sleep=chunks.sleep, clock=chunks.clock, poll_s=5)
-    assert done == {"reports": 4, "returns_files": 4, "chunks": 4}
+    watching = {"sleep": chunks.sleep, "clock": chunks.clock, "check_s": 5, "poll_s": 5, "report_share": 1}
+    done = watch(store, config, "r", **watching)
+    assert done == {"reports": 3, "returns_files": 4, "chunks": 4}
     assert [report.points_done for report in chunks.seen] == [4, 8, 12]
     assert not any(report.final for report in chunks.seen)
-    final = ValidationReport.model_validate(store.read_validation(config.dag_id, "r"))
-    assert (final.final, final.points_done, final.points_total) == (False, 16, 16)  # summarize finalises
+    # no last partial report once every chunk is in: summarize, which runs next, writes the final one
+    last = ValidationReport.model_validate(store.read_validation(config.dag_id, "r"))
+    assert (last.final, last.points_done, last.points_total) == (False, 12, 16)
+
+
+def test_the_watch_sees_the_end_within_a_check_but_reports_at_most_every_poll(tmp_path: Path) -> None:
+    """Chunks land every 2 s: the watch looks every 2 s, reports once (the next report would be due at 30 s)
+    and returns 2 s after the last chunk, not a poll later."""
+    config, store, returns = setup(tmp_path)
+    chunks = Chunks(config, store, returns)
+    write_run(store, config, "r", returns[:4], business_days(BARS), chunk=4)
+    chunks.written = 1
+    done = watch(store, config, "r", sleep=chunks.sleep, clock=chunks.clock, check_s=2, poll_s=30)
+    assert done == {"reports": 1, "returns_files": 4, "chunks": 4}
+    assert chunks.now == 6  # the fourth chunk was written at 6 s: seen on the very next look
 
 
 def test_the_watch_stops_when_airflow_says_the_chunks_finished_or_nothing_moves(tmp_path: Path) -> None:
     config, store, returns = setup(tmp_path)
     write_run(store, config, "r", returns[:4], business_days(BARS), chunk=4)
     done = watch(store, config, "r", chunks_finished=lambda: True, sleep=lambda s: None)
-    assert done["reports"] == 1
+    assert done == {"reports": 0, "returns_files": 1, "chunks": 4}  # over: summarize reports
     clock = iter(float(t) for t in range(0, 10_000, 100))
     idle = watch(store, config, "r", idle_limit_s=250, sleep=lambda s: None, clock=lambda: next(clock))
     assert idle == {"reports": 1, "returns_files": 1, "chunks": 4}
@@ -102,4 +116,4 @@ def test_the_watch_counts_the_chunks_plan_made_not_the_specs_own_split(tmp_path:
     write_run(store, config, "r", returns, business_days(BARS), chunk=4)
     sleeps: list[float] = []
     done = watch(store, config, "r", sleep=sleeps.append, clock=lambda: 0.0, poll_s=5)
-    assert done == {"reports": 1, "returns_files": 4, "chunks": 4} and sleeps == []
+    assert done == {"reports": 0, "returns_files": 4, "chunks": 4} and sleeps == []
