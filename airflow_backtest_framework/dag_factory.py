@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -203,8 +204,20 @@ def _chunk_tasks(executor: str, dag_id: str, chunks: Any, task: Any) -> Any:
     return run_local_chunk.expand(env=chunks)
 
 
-def _run_engine_subprocess(env: dict[str, str]) -> dict[str, Any]:
+ENGINE_NICENESS = 10  # the local engine yields the CPU to Airflow's scheduler and API and to the app
+
+
+def engine_command() -> list[str]:
+    """The local engine's command: `python -m backtest_engine`, under `nice` where there is one, so that
+    a sweep that fills every CPU still leaves Airflow and the app quick to answer (the engine loses
+    nothing when they are idle)."""
     command = [sys.executable, "-m", "backtest_engine"]
+    nice = shutil.which("nice")
+    return [nice, "-n", str(ENGINE_NICENESS), *command] if nice else command
+
+
+def _run_engine_subprocess(env: dict[str, str]) -> dict[str, Any]:
+    command = engine_command()
     started = datetime.now(UTC)
     proc = subprocess.run(
         command,

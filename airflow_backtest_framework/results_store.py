@@ -355,7 +355,11 @@ class ResultsStore:
 
     def write_returns(self, dag_id: str, run_id: str, chunk_start: int, columns: Mapping[str, Any]) -> None:
         """One chunk's daily returns as Parquet (columns: ec.RETURNS_COLUMNS, equal-length arrays)."""
-        self.backend.put(ec.returns_key(dag_id, run_id, chunk_start), encode_parquet(columns))
+        self.put_returns_file(dag_id, run_id, chunk_start, encode_parquet(columns))
+
+    def put_returns_file(self, dag_id: str, run_id: str, chunk_start: int, data: bytes) -> None:
+        """One chunk's returns file as built elsewhere (parquet_files.ParquetRowGroups)."""
+        self.backend.put(ec.returns_key(dag_id, run_id, chunk_start), data)
 
     def read_returns(self, dag_id: str, run_id: str) -> Any:
         """Every returns file of the run as one pyarrow Table, sorted by point and date."""

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework import validation_spec as vs
 from airflow_backtest_framework import validation_stats as st
 from airflow_backtest_framework.config import SweepConfig
-from airflow_backtest_framework.parquet_files import decode_parquet
 from airflow_backtest_framework.results_store import ResultNotFound, ResultsStore
+from airflow_backtest_framework.returns_matrix import read_returns_matrix
 from airflow_backtest_framework.validation_report import (
     DeflatedSharpe,
     FoldChoice,
@@ -308,61 +306,3 @@ def _robust_line(robustness: Robustness) -> str:
 def significant(report: ValidationReport) -> bool:
     """Whether the report calls the best point significant (its DSR at or above SIGNIFICANT_DSR)."""
     return report.deflated_sharpe is not None and report.deflated_sharpe.dsr >= SIGNIFICANT_DSR
-
-
-RETURNS_READ = ("point", "date", "net_return")
-
-
-def read_returns_matrix(
-    store: ResultsStore, dag_id: str, run_id: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(points, dates, net returns) of every returns file of the run, rows in grid-index order, read one
-    file at a time (a file is a chunk: its points are disjoint from the others' but, in the space-filling
-    run order, spread over the grid); ResultNotFound when none, ValueError when a point is in two files."""
-    prefix = ec.returns_prefix(dag_id, run_id)
-    keys = [key for key in store.backend.list(prefix) if key.endswith(ec.RETURNS_SUFFIX)]
-    if not keys:
-        raise ResultNotFound(f"no returns files at {store.describe(prefix)}")
-    parts = []
-    for key in keys:
-        table = decode_parquet([store.backend.get(key)], columns=RETURNS_READ)
-        parts.append(returns_matrix(*_point_major(*(table.column(name).to_numpy() for name in RETURNS_READ))))
-    parts = [part for part in parts if part[0].size]
-    dates = parts[0][1]
-    if any(not np.array_equal(part[1], dates) for part in parts):
-        raise ValueError("the chunks' daily returns do not share the same dates")
-    points = np.sort(np.concatenate([part[0] for part in parts]))
-    if np.any(np.diff(points) <= 0):
-        raise ValueError("a grid point appears in two returns files")
-    returns = np.empty((points.size, dates.size), dtype=np.float64)
-    for part in parts:  # each file's rows land at its points' places: no second copy of the matrix
-        returns[np.searchsorted(points, part[0])] = part[2]
-    return points, dates, returns
-
-
-def _point_major(point: np.ndarray, date: np.ndarray, net: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The long columns with each point's rows together and its dates ascending: as they are when the
-    engine wrote them (checked in one pass), else sorted so (a file from elsewhere may be in any order)."""
-    changes = np.flatnonzero(point[1:] != point[:-1]) if point.size else np.array([], int)
-    rising = np.diff(date) > np.timedelta64(0) if date.size > 1 else np.array([], bool)
-    rising[changes] = True  # a new point may start at any date
-    if rising.all() and np.unique(point[np.r_[0, changes + 1]]).size == changes.size + 1:
-        return point, date, net
-    order = np.lexsort((date, point))
-    return point[order], date[order], net[order]
-
-
-def returns_matrix(
-    point: Sequence[int] | np.ndarray, date: np.ndarray, net: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(points, dates, returns) from long columns sorted by point then date; ValueError when the
-    points do not share the same bars."""
-    point = np.asarray(point)
-    starts = np.flatnonzero(np.r_[True, point[1:] != point[:-1]]) if point.size else np.array([], int)
-    if not starts.size:
-        return np.array([], np.int64), np.array([], "datetime64[D]"), np.zeros((0, 0))
-    bars = point.size // starts.size
-    if bars * starts.size != point.size or np.any(np.diff(np.r_[starts, point.size]) != bars):
-        raise ValueError("the points' daily returns do not share the same bars")
-    dates = np.asarray(date[:bars])
-    return point[starts].astype(np.int64), dates, np.asarray(net, dtype=np.float64).reshape(starts.size, bars)

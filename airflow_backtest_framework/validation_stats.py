@@ -17,16 +17,23 @@ import numpy as np
 
 EULER_GAMMA = 0.5772156649015329
 _NORMAL = NormalDist()
+SHARPE_BLOCK_ROWS = 2_048
 CSCV_BATCH = 256  # combinations evaluated together (memory: batch × points floats per array)
 
 
 def sharpe_rows(returns: np.ndarray, risk_free_per_bar: float = 0.0) -> np.ndarray:
-    """Per-bar Sharpe of each row of (points, bars) returns; 0 where a row does not vary."""
-    if returns.shape[1] < 2:
-        return np.zeros(returns.shape[0])
-    std = returns.std(axis=1, ddof=1)
-    mean = returns.mean(axis=1) - risk_free_per_bar  # the excess mean, without a copy of the returns
-    return np.divide(mean, std, out=np.zeros_like(mean), where=std > 0)
+    """Per-bar Sharpe of each row of (points, bars) returns; 0 where a row does not vary. Rows are taken
+    SHARPE_BLOCK_ROWS at a time: the standard deviation's temporaries stay small beside a 2 GB matrix."""
+    points, bars = returns.shape
+    result = np.zeros(points)
+    if bars < 2:
+        return result
+    for first in range(0, points, SHARPE_BLOCK_ROWS):
+        block = returns[first : first + SHARPE_BLOCK_ROWS]
+        std = block.std(axis=1, ddof=1)
+        mean = block.mean(axis=1) - risk_free_per_bar  # the excess mean, without a copy of the returns
+        np.divide(mean, std, out=result[first : first + SHARPE_BLOCK_ROWS], where=std > 0)
+    return result
 
 
 def moments(returns: np.ndarray) -> tuple[float, float]:

@@ -29,10 +29,11 @@ from airflow_backtest_framework.engine_contract import (  # the contract shared 
     ENV_STRATEGY,
     points_prefix,
 )
+from airflow_backtest_framework.parquet_files import ParquetRowGroups
 from airflow_backtest_framework.results_store import ResultsStore, open_backend, parse_results_uri
 from backtest_engine.data import DATABASE_SOURCE, DataSourceError, MarketData, load_market_data
 from backtest_engine.db_connection import database_dsn, public_db_host
-from backtest_engine.engine import ChunkOutcome, PointResult, RunContext, returns_table, run_chunk
+from backtest_engine.engine import ChunkOutcome, PointResult, RunContext, run_chunk
 from backtest_engine.progress import ChunkProgress
 from backtest_engine.results import S3ClientFactory, StorageError, read_text
 from backtest_engine.strategies import STRATEGY_CLASSES
@@ -162,17 +163,23 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         store.describe(points_prefix(context.dag_id, context.run_id)),
     )
 
-    done: list[PointResult] = []
+    done: list[int] = []
+    returns = ParquetRowGroups()  # the chunk's returns file, a row group at a time (bounded memory)
 
     def write(result: PointResult) -> None:
+        columns = result.returns_columns()
         store.write_equity(context.dag_id, context.run_id, result.index, result.equity_record())
         store.write_point(context.dag_id, context.run_id, result.index, result.record(context))
-        done.append(result)
+        done.append(result.index)
+        returns.append(columns)
 
     clock = time.perf_counter()
-    outcome = _run_in_order(request, data, write, store)
-    if done:
-        _write_returns(store, context, request.start, done, outcome)
+    try:
+        outcome = _run_in_order(request, data, write, store)
+        if done:
+            _write_returns(store, context, request.start, done, returns, outcome)
+    finally:
+        returns.close()
     elapsed = time.perf_counter() - clock
     logger.info(
         "chunk done in %.2fs: %d written, %d failed", elapsed, len(outcome.written), len(outcome.failed)
@@ -207,16 +214,21 @@ def _run_in_order(
 
 
 def _write_returns(
-    store: ResultsStore, context: RunContext, start: int, done: list[PointResult], outcome: ChunkOutcome
+    store: ResultsStore,
+    context: RunContext,
+    start: int,
+    done: list[int],
+    returns: ParquetRowGroups,
+    outcome: ChunkOutcome,
 ) -> None:
     """The chunk's daily returns file; if it cannot be written, the chunk's points count as failed."""
     try:
-        store.write_returns(context.dag_id, context.run_id, start, returns_table(done))
-    except StorageError as exc:
+        store.put_returns_file(context.dag_id, context.run_id, start, returns.finish())
+    except OSError as exc:  # StorageError is one
         logger.error("returns of the chunk at %d not written: %s", start, exc)
-        for result in done:
-            outcome.written.remove(result.index)
-            outcome.failed[result.index] = f"returns file not written: {exc}"
+        for index in done:
+            outcome.written.remove(index)
+            outcome.failed[index] = f"returns file not written: {exc}"
 
 
 def configure_logging(environ: Mapping[str, str]) -> None:

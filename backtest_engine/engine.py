@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
 from airflow_backtest_framework.validation_spec import segments
 from backtest_engine.data import MarketData
@@ -115,12 +114,6 @@ class ChunkOutcome:
 
 SignalCache = dict[tuple, Signals]
 SIGNAL_CACHE_ENTRIES = 64  # signals kept per chunk (each a few int8/bool arrays of symbols × bars)
-
-
-def returns_table(results: list[PointResult]) -> dict[str, np.ndarray]:
-    """The long-format columns of a chunk's returns file: every point's rows, points in order."""
-    parts = [result.returns_columns() for result in sorted(results, key=lambda result: result.index)]
-    return {name: np.concatenate([part[name] for part in parts]) for name in ec.RETURNS_COLUMNS}
 
 
 Walked = tuple[Signals, Book]  # a point's signals and trades, from a batch walked together

@@ -27,6 +27,7 @@ from scripts import local_airflow
 from services.airflow.client import AirflowClient
 from services.airflow.http import HttpTransport
 from services.bootstrap import build_services, shared_cache
+from services.errors import Unavailable
 from services.monitoring import MonitorService
 from services.results import ResultsService
 from services.settings import PROJECT_ROOT, load_settings
@@ -88,6 +89,17 @@ def engine_only_seconds(config: SweepConfig, processes: int = CORES) -> float:
     return seconds
 
 
+def final_state(services, config: SweepConfig) -> str | None:
+    """The newest run's state once it ended; None while it runs or while Airflow is too busy to answer
+    (a saturated 2-core machine can keep its API past the client's timeout: the next poll asks again)."""
+    try:
+        runs = services.runs.list_runs(config, limit=1)
+    except Unavailable as exc:
+        print(f"  (poll skipped: {exc})", flush=True)
+        return None
+    return runs[0].state if runs and runs[0].state in ("success", "failed") else None
+
+
 def run_sweep(services, config: SweepConfig, timeout_s: float) -> tuple[str, float, str]:
     """Deploy, trigger and wait: (final state, trigger -> end seconds, run id)."""
     assert services.deployer.deploy(config).ok
@@ -95,9 +107,8 @@ def run_sweep(services, config: SweepConfig, timeout_s: float) -> tuple[str, flo
     run = services.runs.trigger(config)
     state = "timeout"
     while time.perf_counter() - started < timeout_s:
-        runs = services.runs.list_runs(config, limit=1)
-        if runs and runs[0].state in ("success", "failed"):
-            state = runs[0].state
+        if ended := final_state(services, config):
+            state = ended
             break
         time.sleep(POLL_S)
     return state, time.perf_counter() - started, run.run_id
@@ -120,8 +131,8 @@ def print_timeline(settings, config: SweepConfig, run_id: str) -> None:
         last = max(ti.end_date for ti in mine) - origin
         busy = sum(ti.duration or 0.0 for ti in mine)
         print(
-            f"  {task_id:<12} x{len(mine):<3} {first.total_seconds():6.1f} s -> {last.total_seconds():6.1f} s,"
-            f" {busy:7.1f} task-seconds"
+            f"  {task_id:<12} x{len(mine):<3} {first.total_seconds():6.1f} s ->"
+            f" {last.total_seconds():6.1f} s, {busy:7.1f} task-seconds"
         )
     if origin and run.end_date:
         print(f"  run queued -> ended: {(run.end_date - origin).total_seconds():.1f} s")
@@ -187,9 +198,8 @@ def bench_100k(services, settings, full: bool) -> None:
         return
     state = "timeout"
     while time.perf_counter() - started < 30 * 60:
-        runs = services.runs.list_runs(config, limit=1)
-        if runs and runs[0].state in ("success", "failed"):
-            state = runs[0].state
+        if ended := final_state(services, config):
+            state = ended
             break
         time.sleep(2)
     seconds = time.perf_counter() - started

@@ -87,7 +87,7 @@ def make_sweep_summary(record: SweepRecord) -> html.Div:
                     kv_row("Owner", config.owner),
                     kv_row("DAG id", config.dag_id, mono=True),
                     kv_row("Spec hash", config.spec_hash[:HASH_CHARS], mono=True),
-                    kv_row("Runs", runs),
+                    kv_row("Runs from this app", runs),
                 ],
                 className="bt-kv",
             ),

@@ -170,8 +170,9 @@ def make_sweeps_table(rows: list[SweepRow]) -> html.Div:
         return html.Div(
             ["No saved sweeps yet. ", dcc.Link("Configure one", href="/"), "."], className="bt-empty"
         )
-    numeric = {"Grid", "Runs"}
-    header = ["Sweep", "Strategy", "Grid", "Deployed", "Runs", "Latest run", "Started"]
+    # "App runs": started from this app; the latest run is Airflow's newest, whoever started it
+    numeric = {"Grid", "App runs"}
+    header = ["Sweep", "Strategy", "Grid", "Deployed", "App runs", "Latest run", "Started"]
     body = []
     for row in rows:
         if row.latest is not None:

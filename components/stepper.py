@@ -54,7 +54,8 @@ def step_states(record: SweepRecord | None) -> list[StepView]:
             create,
             deploy,
             StepView("trigger", "Trigger", "current", "/deploy", "ready to run"),
-            StepView("monitor", "Monitor", "locked", monitor_href(name)),
+            # open: a deployed sweep may have runs started in Airflow's UI, its API or a schedule
+            StepView("monitor", "Monitor", "open", monitor_href(name)),
         ]
     runs = len(record.run_ids)
     return [

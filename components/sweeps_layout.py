@@ -84,7 +84,14 @@ COLUMNS = [
     },
     {"field": "started", "headerName": "Started", "minWidth": 150},
     _number_column("duration_s", "Duration", "params.data.duration", 110),
-    {"field": "runs", "headerName": "Runs", "type": "rightAligned", "minWidth": 90},
+    {
+        "field": "runs",
+        "headerName": "App runs",
+        "headerTooltip": "Runs started from this app. The last-run columns, and a selected sweep's Runs "
+        "list, show every run, whoever started it (Airflow's UI, its API, a schedule).",
+        "type": "rightAligned",
+        "minWidth": 100,
+    },
     {"field": "created", "headerName": "Created", "sort": "desc", "minWidth": 150},
     {"field": "deployed", "headerName": "Deployed", "minWidth": 115},
     {"field": "deployed_at", "headerName": "Deployed at", "minWidth": 150},

@@ -62,7 +62,8 @@ def test_task_count_follows_the_executor_and_the_override():
             "cooldown_period": "5",
         }
     }
-    local = check_draft(draft(params=grid), max_grid_points=100_000, profile=ExecutorProfile("local", 8, cpus=2))
+    two_cpus = ExecutorProfile("local", 8, cpus=2)
+    local = check_draft(draft(params=grid), max_grid_points=100_000, profile=two_cpus)
     assert local.summary == "10,000 points in 6 tasks of ~1,667"
     batch = check_draft(draft(params=grid), max_grid_points=100_000, profile=ExecutorProfile("batch", 256))
     assert batch.summary == "10,000 points in 10 tasks of ~1,000"

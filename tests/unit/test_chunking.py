@@ -139,3 +139,17 @@ def test_plan_writes_the_chunks_the_tasks_get(tmp_path: Path, monkeypatch) -> No
 @pytest.mark.parametrize("size", [1, 2, 5, 17, 100])
 def test_one_dimensional_orders_are_permutations(size: int) -> None:
     assert sorted(run_order((size,)).tolist()) == list(range(size))
+
+
+def test_the_local_engine_runs_below_airflows_and_the_apps_priority() -> None:
+    """A sweep fills every CPU; the engine runs niced so Airflow's API and the app still answer."""
+    import os
+    import subprocess
+
+    from airflow_backtest_framework.dag_factory import ENGINE_NICENESS, engine_command
+
+    command = engine_command()
+    assert command[-2:] == ["-m", "backtest_engine"]
+    probe = [*command[:-2], "-c", "import os; print(os.nice(0))"]  # the same launcher, asked its niceness
+    shown = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
+    assert int(shown) == min(19, os.nice(0) + ENGINE_NICENESS)

@@ -10,7 +10,8 @@ import pytest
 
 from airflow_backtest_framework.dag_factory import _summarize
 from airflow_backtest_framework.results_store import open_results_store
-from airflow_backtest_framework.validation import read_returns_matrix, significant, validate_run, verdict
+from airflow_backtest_framework.returns_matrix import read_returns_matrix
+from airflow_backtest_framework.validation import significant, validate_run, verdict
 from airflow_backtest_framework.validation_report import ValidationReport
 from bench.bench_validation import business_days, validation_sweep, write_run
 
@@ -102,7 +103,6 @@ def test_returns_are_read_chunk_by_chunk_in_grid_order_and_mismatched_dates_are_
         read_returns_matrix(store, config.dag_id, "r")
 
 
-
 def _write_chunk(store, config, chunk_start: int, points: list[int], returns: np.ndarray, dates) -> None:
     """One chunk's returns file holding `points` (any grid indices, as the space-filling order gives)."""
     bars = dates.size
@@ -130,6 +130,7 @@ def test_chunks_of_the_space_filling_order_are_read_into_grid_order(tmp_path: Pa
     _write_chunk(store, config, 8, [5, 42], returns, dates)
     with pytest.raises(ValueError, match="appears in two returns files"):
         read_returns_matrix(store, config.dag_id, "r")
+
 
 def test_the_verdict_says_each_block_in_plain_words() -> None:
     from airflow_backtest_framework.validation_report import (

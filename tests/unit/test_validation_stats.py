@@ -148,3 +148,13 @@ def test_spearman_smoothing_and_main_effects_equal_plain_loops() -> None:
 def test_a_wrong_cscv_input_is_refused() -> None:
     with pytest.raises(ValueError, match="even number of blocks"):
         st.cscv(np.zeros((3, 100)), 5)
+
+
+def test_sharpe_rows_taken_block_by_block_equal_each_rows_own_sharpe() -> None:
+    rng = np.random.default_rng(4)
+    returns = rng.normal(0.0004, 0.01, size=(st.SHARPE_BLOCK_ROWS * 2 + 7, 50))
+    returns[st.SHARPE_BLOCK_ROWS + 1] = 0.001  # a flat row: 0, not a division by zero
+    got = st.sharpe_rows(returns, 0.0001)
+    plain = [(row.mean() - 0.0001) / row.std(ddof=1) if row.std() > 0 else 0.0 for row in returns]
+    np.testing.assert_allclose(got, plain, rtol=1e-12, atol=0)
+    assert got[st.SHARPE_BLOCK_ROWS + 1] == 0.0
