@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 
 from airflow_backtest_framework import engine_contract as ec
-from airflow_backtest_framework.results_store import open_results_store
+from airflow_backtest_framework.results_store import ResultNotFound, open_results_store
 from airflow_backtest_framework.validation_report import ValidationReport
 from airflow_backtest_framework.validation_watch import chunks_finished_probe, watch
 from bench.bench_validation import business_days, validation_sweep, write_run
@@ -35,7 +36,10 @@ class Chunks:
 
     def sleep(self, seconds: float) -> None:
         self.now += seconds
-        self.seen.append(ValidationReport.model_validate(self.store.read_validation(self.config.dag_id, "r")))
+        with contextlib.suppress(ResultNotFound):  # none until the watch's first report
+            self.seen.append(
+                ValidationReport.model_validate(self.store.read_validation(self.config.dag_id, "r"))
+            )
         start = self.written * 4
         if start < self.config.grid_size:
             rows = self.returns[start : start + 4]
@@ -117,3 +121,20 @@ def test_the_watch_counts_the_chunks_plan_made_not_the_specs_own_split(tmp_path:
     sleeps: list[float] = []
     done = watch(store, config, "r", sleep=sleeps.append, clock=lambda: 0.0, poll_s=5)
     assert done == {"reports": 0, "returns_files": 4, "chunks": 4} and sleeps == []
+
+
+def test_no_partial_report_when_the_run_is_about_to_end(tmp_path: Path) -> None:
+    """The chunks' progress says 15 of 16 points are done a moment after they started: a report now
+    would still run when the last chunk lands and only hold up summarize, so the watch skips it. With 1
+    of 16 done, the run has far to go: it reports."""
+    reports = {}
+    for done in (15, 1):
+        config, store, returns = setup(tmp_path / str(done))
+        record = {"start": 0, "count": 16, "done": done, "ranges": [[0, done]], "failed": []}
+        store.put_json(ec.progress_key(config.dag_id, "r", 0), record)
+        chunks = Chunks(config, store, returns)
+        write_run(store, config, "r", returns[:4], business_days(BARS), chunk=4)
+        chunks.written = 1
+        quick = {"check_s": 0.01, "poll_s": 0.0, "report_share": 1.0}
+        reports[done] = watch(store, config, "r", sleep=chunks.sleep, clock=chunks.clock, **quick)["reports"]
+    assert reports[15] == 0 and reports[1] >= 1
