@@ -205,6 +205,7 @@ def bench_100k(services, settings, full: bool) -> None:
     seconds = time.perf_counter() - started
     done = len(services.results.done_indices(config.dag_id, run.run_id))
     print(f"  {state} in {seconds:.1f} s, {done:,} point results", flush=True)
+    print_timeline(settings, config, run.run_id)
     ok = state == "success" and done == 100_000
     report("100,000-point sweep trigger -> success (local)", seconds if ok else float("inf"), "s", 900)
 
