@@ -2,8 +2,9 @@
 
 Sizing: without `points_per_task`, the number of tasks follows the executor. Locally, every task pays
 about 2.5 CPU-seconds of its own (Airflow's task process, a fresh engine process importing pandas and
-loading the data: measured on 2 cores, 32 tasks of a 10,000-point sweep spent 40 s of the run's 80 on
-that), and the engine is CPU-bound, so more tasks than CPUs only time-share them. A sweep therefore gets
+loading the data; measured on 2 CPUs, the engine alone on a 10,000-point sweep took 56 s as 32
+processes, 39 s as 6 and 36 s as 2), and the engine is CPU-bound, so more tasks than CPUs only
+time-share them. A sweep therefore gets
 one wave of tasks: LOCAL_TASKS_PER_CPU per CPU of the Airflow host (a few, so that the OS evens out a
 slow chunk), but no more than the worker slots (Airflow's `core.parallelism`) less the one the
 `validate` task holds, so every chunk starts at once and none waits for a second wave that would run
