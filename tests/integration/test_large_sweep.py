@@ -4,11 +4,13 @@ chunks (their progress records), every point's result at the end."""
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
 
 from airflow_backtest_framework import engine_contract as ec
+from airflow_backtest_framework.chunking import LOCAL_TASKS_PER_CPU
 from airflow_backtest_framework.config import SweepConfig
 from services.airflow.client import AirflowClient
 from services.airflow.http import HttpTransport
@@ -53,7 +55,9 @@ def test_10000_point_sweep_runs_in_the_planned_chunks_with_live_coverage(service
     settings = services.settings
     config = large_sweep(f"it_large_{int(time.time())}")
     planned = config.chunks(settings.task_profile)
-    assert config.grid_size == 10_000 and len(planned) == 32  # parallelism 8: 4 tasks a slot, ~313 points
+    # one wave: 3 tasks a CPU within the slots beside `validate` (2 CPUs, parallelism 8: 6 of ~1,667)
+    wave = min(settings.airflow_parallelism - 1, LOCAL_TASKS_PER_CPU * (os.cpu_count() or 1))
+    assert config.grid_size == 10_000 and len(planned) == wave
     assert services.deployer.deploy(config).ok
     run = services.runs.trigger(config)
 
@@ -79,7 +83,7 @@ def test_10000_point_sweep_runs_in_the_planned_chunks_with_live_coverage(service
     chunk_tis = [
         ti for ti in client.list_task_instances(config.dag_id, run.run_id) if ti.task_id == "run_chunk"
     ]
-    assert sorted(ti.map_index for ti in chunk_tis) == list(range(32))
+    assert sorted(ti.map_index for ti in chunk_tis) == list(range(wave))
     run_folder = settings.results_root / config.dag_id / run.run_id
     plan = json.loads((run_folder / ec.PLAN_FILE).read_text())
     assert [tuple(chunk) for chunk in plan["chunks"]] == planned and plan["space_filling"] is True
