@@ -90,7 +90,7 @@ COLUMNS = [
         "headerTooltip": "Runs started from this app. The last-run columns, and a selected sweep's Runs "
         "list, show every run, whoever started it (Airflow's UI, its API, a schedule).",
         "type": "rightAligned",
-        "minWidth": 100,
+        "minWidth": 125,  # the header and its filter icon, unclipped
     },
     {"field": "created", "headerName": "Created", "sort": "desc", "minWidth": 150},
     {"field": "deployed", "headerName": "Deployed", "minWidth": 115},
