@@ -361,12 +361,17 @@ class ResultsStore:
         """One chunk's returns file as built elsewhere (parquet_files.ParquetRowGroups)."""
         self.backend.put(ec.returns_key(dag_id, run_id, chunk_start), data)
 
-    def read_returns(self, dag_id: str, run_id: str) -> Any:
-        """Every returns file of the run as one pyarrow Table, sorted by point and date."""
+    def returns_keys(self, dag_id: str, run_id: str, required: bool = False) -> list[str]:
+        """The run's returns files (one per chunk that wrote one); ResultNotFound if `required` and none."""
         prefix = ec.returns_prefix(dag_id, run_id)
         keys = [key for key in self.backend.list(prefix) if key.endswith(ec.RETURNS_SUFFIX)]
-        if not keys:
+        if required and not keys:
             raise ResultNotFound(f"no returns files at {self.describe(prefix)}")
+        return keys
+
+    def read_returns(self, dag_id: str, run_id: str) -> Any:
+        """Every returns file of the run as one pyarrow Table, sorted by point and date."""
+        keys = self.returns_keys(dag_id, run_id, required=True)
         return decode_parquet([self.backend.get(key) for key in keys], sort_by=("point", "date"))
 
     def write_spec(self, dag_id: str, run_id: str, spec_json: str) -> None:

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from airflow_backtest_framework import engine_contract as ec
-from airflow_backtest_framework.results_store import ResultNotFound, ResultsStore
+from airflow_backtest_framework.results_store import ResultsStore
 
 LAYOUT_COLUMNS = ["point", "date"]
 NET_COLUMN = "net_return"
@@ -42,10 +41,7 @@ def read_returns_matrix(
     is a chunk: its points are disjoint from the others' but, in the space-filling run order, spread
     over the grid); ResultNotFound when there is none, ValueError when a point is in two files or the
     files do not share their dates."""
-    prefix = ec.returns_prefix(dag_id, run_id)
-    keys = [key for key in store.backend.list(prefix) if key.endswith(ec.RETURNS_SUFFIX)]
-    if not keys:
-        raise ResultNotFound(f"no returns files at {store.describe(prefix)}")
+    keys = store.returns_keys(dag_id, run_id, required=True)
     parts: list[_Part] = []
     dates: np.ndarray | None = None
     for key in keys:

@@ -108,11 +108,10 @@ def watch(
     seen, reported, reports = 0, 0, 0
     last_change = next_report = began = clock()
     cost = REPORT_SECONDS_PER_POINT  # seconds a partial report takes per point done (the last one's)
-    prefix = ec.returns_prefix(config.dag_id, run_id)
     while True:
         finished = chunks_finished()  # asked before listing: a file written before this is listed
         try:
-            files = sum(1 for key in store.backend.list(prefix) if key.endswith(ec.RETURNS_SUFFIX))
+            files = len(store.returns_keys(config.dag_id, run_id))
         except OSError as exc:  # ResultsStoreError is one
             log.warning("returns files not listed: %s", exc)
             files = seen
