@@ -258,32 +258,39 @@ def _summarize(config: SweepConfig, results_uri: str, run_id: str) -> dict[str, 
     from airflow_backtest_framework.validation import run_bars_per_year  # numpy: at run time only
 
     store = open_results_store(results_uri)
-    dag_id = config.dag_id
     with ThreadPoolExecutor(max_workers=1) as pool:
-        validation = pool.submit(_validate, store, config, run_id, run_bars_per_year(store, dag_id, run_id))
-        rows = []
-        for index in sorted(store.point_indices(dag_id, run_id)):
-            record = store.read_point(dag_id, run_id, index)
-            rows.append({"index": record["index"], **record["params"], **record["metrics"]})
-        if rows:
-            columns = list(rows[0])
-            table = [",".join(columns)] + [",".join(str(row.get(c, "")) for c in columns) for row in rows]
-            store.write_table(dag_id, run_id, "\n".join(table) + "\n")
-        done = {row["index"] for row in rows}
-        missing = config.grid_size - len(done)
-        best = sorted(rows, key=lambda row: row.get("sharpe", float("-inf")), reverse=True)[:SUMMARY_TOP_N]
-        summary = {
-            "dag_id": dag_id,
-            "run_id": run_id,
-            "points_total": config.grid_size,
-            "points_done": len(done),
-            "points_missing": missing,
-            "best_by_sharpe": best,
-        }
-        store.write_summary(dag_id, run_id, summary)
+        bars_per_year = run_bars_per_year(store, config.dag_id, run_id)
+        validation = pool.submit(_validate, store, config, run_id, bars_per_year)
+        summary = _table_and_summary(store, config, run_id)
         validation.result()
-    if missing:
+    if summary["points_missing"]:
         raise RuntimeError(
-            f"{missing:,} of {config.grid_size:,} grid points have no result; see {ec.CHUNK_TASK_ID} logs"
+            f"{summary['points_missing']:,} of {config.grid_size:,} grid points have no result; "
+            f"see {ec.CHUNK_TASK_ID} logs"
         )
     return {key: summary[key] for key in ("points_total", "points_done", "points_missing")}
+
+
+def _table_and_summary(store: Any, config: SweepConfig, run_id: str) -> dict[str, Any]:
+    """Write results.csv (a row per point record) and summary.json; returns the summary."""
+    dag_id = config.dag_id
+    rows = []
+    for index in sorted(store.point_indices(dag_id, run_id)):
+        record = store.read_point(dag_id, run_id, index)
+        rows.append({"index": record["index"], **record["params"], **record["metrics"]})
+    if rows:
+        columns = list(rows[0])
+        table = [",".join(columns)] + [",".join(str(row.get(c, "")) for c in columns) for row in rows]
+        store.write_table(dag_id, run_id, "\n".join(table) + "\n")
+    done = {row["index"] for row in rows}
+    best = sorted(rows, key=lambda row: row.get("sharpe", float("-inf")), reverse=True)[:SUMMARY_TOP_N]
+    summary = {
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "points_total": config.grid_size,
+        "points_done": len(done),
+        "points_missing": config.grid_size - len(done),
+        "best_by_sharpe": best,
+    }
+    store.write_summary(dag_id, run_id, summary)
+    return summary
