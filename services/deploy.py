@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from pydantic import ValidationError
 
@@ -25,7 +26,7 @@ from services.clock import SYSTEM_CLOCK, Clock
 from services.connections import writable
 from services.dag_generator import dag_filename, generated_by_us, render_dag
 from services.deadline import deadline
-from services.errors import BacktestError, DeployRefused, NotFound, StorageError
+from services.errors import BacktestError, DeployRefused, NotFound, StorageError, Unavailable
 from services.framework_bundle import framework_files
 from services.models import CheckResult, DeployProgress, StepState
 from services.ports import CancelCheck, ProgressCallback
@@ -34,7 +35,12 @@ from services.storage import ArtifactStore, sha256_hex
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 REGISTER_TIMEOUT_S = 90.0
+# A deploy runs in the background, not in a page: an Airflow too busy to answer one call within a
+# page's deadline (running tasks, SQLite writes) is asked again for this long before the step fails.
+BUSY_AIRFLOW_PATIENCE_S = 60.0
 POLL_INTERVAL_S = 0.5
 # An import error older than the upload (minus this slack for clock skew) is about an earlier version.
 IMPORT_ERROR_SLACK = timedelta(seconds=5)
@@ -247,7 +253,7 @@ class DeployService:
 
     def _step_render(self, job: _Deployment) -> tuple[StepState, str]:
         job.rendered = render_dag(job.config).encode("utf-8")
-        self._refuse_foreign(job.config)
+        self._patiently(job, lambda: self._refuse_foreign(job.config))
         return StepState.DONE, f"{dag_filename(job.config)}, {len(job.rendered):,} bytes"
 
     def _upload_if_changed(self, key: str, data: bytes, progress: DeployProgress) -> bool:
@@ -278,11 +284,11 @@ class DeployService:
         filename, wanted = dag_filename(config), dag_description(config)
         give_up_at = self._clock.monotonic() + self._register_timeout_s
         while True:
-            dag = self._client.find_dag(config.dag_id)
+            dag = self._patiently(job, lambda: self._client.find_dag(config.dag_id))
             if dag is not None and dag.description == wanted and not dag.is_stale:
                 job.dag = dag
                 return StepState.DONE, f"registered as {config.dag_id}"
-            error = self._client.import_error_for(filename)
+            error = self._patiently(job, lambda: self._client.import_error_for(filename))
             if error is not None and (
                 dag is None
                 or error.timestamp is None
@@ -302,8 +308,22 @@ class DeployService:
     def _step_unpause(self, job: _Deployment) -> tuple[StepState, str]:
         if job.dag is not None and not job.dag.is_paused:
             return StepState.SKIPPED, "already unpaused"
-        self._client.set_paused(job.config.dag_id, False)
+        # Unpausing twice is harmless: a call that timed out (and may have been applied) is sent again.
+        self._patiently(job, lambda: self._client.set_paused(job.config.dag_id, False))
         return StepState.DONE, "unpaused"
+
+    def _patiently(self, job: _Deployment, call: Callable[[], T]) -> T:
+        """`call` (safe to repeat), asked again while Airflow is unavailable, for up to
+        BUSY_AIRFLOW_PATIENCE_S; the last error once that is over or the user cancelled."""
+        give_up_at = self._clock.monotonic() + BUSY_AIRFLOW_PATIENCE_S
+        while True:
+            try:
+                return call()
+            except Unavailable as exc:
+                if job.cancelled() or self._clock.monotonic() + self._poll_interval_s >= give_up_at:
+                    raise
+                log.info("deploy of %s: %s; asking again", job.config.dag_id, exc.message)
+            self._clock.sleep(self._poll_interval_s)
 
 
 def _longest_run_path(dag_id: str) -> str:

@@ -20,8 +20,6 @@ from playwright.sync_api import Page, expect
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import DAG_ID_PREFIX
 from airflow_backtest_framework.results_store import parse_results_uri
-from services.airflow.client import AirflowClient
-from services.airflow.http import HttpTransport
 from tests.e2e.conftest import app_env, free_port, serve
 from tests.e2e.helpers import (
     cancel_run_from_history,
@@ -49,6 +47,7 @@ from tests.support.aws_stack import (
     AwsStack,
     aws_stack,
 )
+from tests.support.live_airflow import patient_client
 
 pytestmark = pytest.mark.e2e
 
@@ -226,7 +225,7 @@ def cancel_a_new_run_from_history(stack: AwsStack, page: Page, url: str, name: s
     cancel_run_from_history(page, name, run_id)
     patches = [c for c in stack.endpoint.calls if c["Method"] == "PATCH" and run_id in c["Path"]]
     assert patches and all(len(c["Path"]) <= 64 for c in patches), patches
-    client = AirflowClient(HttpTransport.from_settings(stack.airflow))
+    client = patient_client(stack.airflow)
     assert client.get_run(dag_id, run_id).state == "failed"
 
 

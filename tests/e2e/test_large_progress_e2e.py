@@ -13,12 +13,11 @@ import pytest
 from playwright.sync_api import expect
 
 from airflow_backtest_framework.config import SweepConfig
-from services.airflow.client import AirflowClient
-from services.airflow.http import HttpTransport
 from services.bootstrap import build_services
 from services.settings import Settings
 from tests.e2e.conftest import app_env, free_port, serve
 from tests.e2e.helpers import kpi_value, snap
+from tests.support.live_airflow import patient_client
 
 pytestmark = pytest.mark.e2e
 
@@ -77,7 +76,7 @@ def test_monitor_moves_within_one_chunk_and_fills_the_grid_early(app_and_service
     services.registry.save(config)
     assert services.deployer.deploy(config).ok
     services.registry.record_deploy(config.name, config.spec_hash)
-    client = AirflowClient(HttpTransport.from_settings(services.settings))
+    client = patient_client(services.settings)
 
     page, watch = watched_page(url)
     page.goto(f"{url}/monitor/{config.name}")

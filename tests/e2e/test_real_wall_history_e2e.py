@@ -24,7 +24,6 @@ from playwright.sync_api import Page, expect
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
 from services.airflow.client import AirflowClient
-from services.airflow.http import HttpTransport
 from services.airflow.models import DagRun, TaskState
 from services.bootstrap import build_services
 from services.ports import Services
@@ -39,6 +38,7 @@ from tests.e2e.helpers import (
     start_run_from_history,
     unique_name,
 )
+from tests.support.live_airflow import patient_client
 from tests.support.sweeps import small_sweep
 from tests.support.tcp_relay import TcpRelay
 
@@ -84,8 +84,7 @@ def deploy(services: Services, config: SweepConfig) -> None:
     services.registry.record_deploy(config.name, config.spec_hash)
 
 
-def deploy_and_trigger(services: Services, client: AirflowClient, config: SweepConfig, conf: dict) -> str:
-    deploy(services, config)
+def trigger(services: Services, client: AirflowClient, config: SweepConfig, conf: dict) -> str:
     run = client.trigger(config.dag_id, {"spec_hash": config.spec_hash, **conf})
     services.registry.record_run(config.name, run.run_id)
     return run.run_id
@@ -110,7 +109,7 @@ def stack(airflow_stack: Settings, tmp_path_factory) -> Iterator[Stack]:
     services = build_services(
         airflow_stack.model_copy(update={"app_data_dir": folder / "data", "cache_dir": folder / "test-cache"})
     )
-    client = AirflowClient(HttpTransport.from_settings(airflow_stack))
+    client = patient_client(airflow_stack)
     with TcpRelay(airflow.hostname or "127.0.0.1", airflow.port or 80) as relay:
         env = app_env(
             folder,
@@ -120,10 +119,11 @@ def stack(airflow_stack: Settings, tmp_path_factory) -> Iterator[Stack]:
             REFRESH_INTERVAL_S=str(REAL_REFRESH_INTERVAL_S),
         )
         with serve([sys.executable, "app.py"], env, folder / "app") as served:
-            runs = {config.name: deploy_and_trigger(services, client, config, {}) for config in wall}
+            for config in (*wall, failing, long):  # every DAG first: deploys are not slowed by running tasks
+                deploy(services, config)
+            runs = {config.name: trigger(services, client, config, {}) for config in wall}
             conf = {ec.CONF_FAIL_POINTS: ",".join(map(str, FAIL_POINTS))}
-            runs[failing.name] = deploy_and_trigger(services, client, failing, conf)
-            deploy(services, long)
+            runs[failing.name] = trigger(services, client, failing, conf)
             yield Stack(served.url, relay, services, client, wall, failing, long, runs)
     for config in (*wall, failing, long):
         remove_dag_file(airflow_stack, config.name)

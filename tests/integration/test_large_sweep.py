@@ -12,13 +12,12 @@ import pytest
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.chunking import LOCAL_TASKS_PER_CPU
 from airflow_backtest_framework.config import SweepConfig
-from services.airflow.client import AirflowClient
-from services.airflow.http import HttpTransport
 from services.airflow.models import TaskState
 from services.bootstrap import build_services
 from services.models import PointState
 from services.ports import Services
 from services.settings import Settings
+from tests.support.live_airflow import patient_client
 
 RUN_TIMEOUT_S = 900
 POLL_S = 0.5
@@ -79,7 +78,7 @@ def test_10000_point_sweep_runs_in_the_planned_chunks_with_live_coverage(service
     # Coverage moved while the first chunks ran, from their progress records: not one jump per chunk.
     assert len(set(coverage_before_any_chunk_ended)) >= 3, coverage_before_any_chunk_ended
 
-    client = AirflowClient(HttpTransport.from_settings(settings))
+    client = patient_client(settings)
     chunk_tis = [
         ti for ti in client.list_task_instances(config.dag_id, run.run_id) if ti.task_id == "run_chunk"
     ]

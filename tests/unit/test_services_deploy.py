@@ -10,9 +10,10 @@ import pytest
 from bench.fake_airflow import FakeDagsFolderAirflow
 from services.airflow.client import AirflowClient
 from services.airflow.mwaa import MWAA_MAX_PATH_CHARS
+from services.airflow.transport import ApiRequest, ApiResponse
 from services.clock import Clock
-from services.deploy import DeployService, clean_import_error
-from services.errors import Conflict, DeployRefused, NotFound
+from services.deploy import BUSY_AIRFLOW_PATIENCE_S, POLL_INTERVAL_S, DeployService, clean_import_error
+from services.errors import Conflict, DeployRefused, Fault, NotFound, Unavailable
 from services.models import StepState
 from services.runs import RUN_ID_MAX_CHARS, RUN_ID_SUFFIXES, RunService
 from services.storage import LocalFolderStore
@@ -114,6 +115,61 @@ def test_register_times_out_with_a_clear_message(
     monkeypatch.setattr(airflow, "_parse", lambda dag_id: (None, None))  # the processor never picks it up
     progress = deployer.deploy(small_sweep())
     assert not progress.ok and "did not register" in progress.error and "DAG processor" in progress.error
+
+
+class BusyAirflow:
+    """The fake Airflow behind a transport that times out the first `busy` calls matching `method path`."""
+
+    def __init__(self, inner: FakeDagsFolderAirflow, method: str, busy: int) -> None:
+        self.inner, self.method, self.busy, self.refused = inner, method, busy, 0
+
+    def __call__(self, request: ApiRequest) -> ApiResponse:
+        if request.method.upper() == self.method and self.refused < self.busy:
+            self.refused += 1
+            raise Unavailable(
+                f"Airflow is slow (no answer within 5 s, {request.describe()})", fault=Fault.SLOW
+            )
+        return self.inner(request)
+
+
+def busy_deployer(airflow: FakeDagsFolderAirflow, transport: BusyAirflow) -> DeployService:
+    elapsed = [0.0]
+
+    def sleep(seconds: float) -> None:
+        elapsed[0] += seconds
+
+    clock = Clock(monotonic=lambda: elapsed[0], sleep=sleep)
+    return DeployService(
+        LocalFolderStore(airflow.dags_folder), AirflowClient(transport), max_grid_points=100_000, clock=clock
+    )
+
+
+def test_a_busy_airflow_is_asked_again_until_the_unpause_goes_through(airflow: FakeDagsFolderAirflow) -> None:
+    busy = BusyAirflow(airflow, "PATCH", busy=3)
+    progress = busy_deployer(airflow, busy).deploy(small_sweep())
+    assert progress.ok, progress.error
+    assert busy.refused == 3 and airflow.paused[small_sweep().dag_id] is False
+    assert progress.steps[-1].state == StepState.DONE
+
+
+def test_a_busy_airflow_fails_the_step_with_its_message_once_patience_runs_out(
+    airflow: FakeDagsFolderAirflow,
+) -> None:
+    busy = BusyAirflow(airflow, "PATCH", busy=10_000)
+    progress = busy_deployer(airflow, busy).deploy(small_sweep())
+    assert not progress.ok and "Airflow is slow" in progress.error
+    assert progress.steps[-1].state == StepState.FAILED
+    # Asked about every poll interval for the whole patience, not forever and not only once.
+    assert busy.refused == pytest.approx(BUSY_AIRFLOW_PATIENCE_S / POLL_INTERVAL_S, abs=1)
+
+
+def test_a_busy_airflow_on_the_reads_of_render_and_register_is_waited_out(
+    airflow: FakeDagsFolderAirflow,
+) -> None:
+    busy = BusyAirflow(airflow, "GET", busy=4)
+    progress = busy_deployer(airflow, busy).deploy(small_sweep())
+    assert progress.ok, progress.error
+    assert busy.refused == 4
 
 
 def test_preflight_reports_airflow_down_with_a_fix(
