@@ -15,7 +15,8 @@ from typing import Any
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.chunking import ExecutorProfile
 from airflow_backtest_framework.config import SweepConfig
-from airflow_backtest_framework.results_store import open_results_store, parse_results_uri
+from airflow_backtest_framework.results_store import open_results_store
+from airflow_backtest_framework.results_uri import parse_results_uri
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +240,7 @@ def _run_engine_subprocess(env: dict[str, str]) -> dict[str, Any]:
 def _validate(store: Any, config: SweepConfig, run_id: str, bars_per_year: float) -> None:
     """The final validation report (validation.py); a report that cannot be built is logged, and the
     summary stands."""
-    from airflow_backtest_framework.results_store import ResultsStoreError
+    from airflow_backtest_framework.results_backends import ResultsStoreError
     from airflow_backtest_framework.validation import validate_run, verdict  # numpy: at run time only
 
     try:

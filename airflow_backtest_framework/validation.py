@@ -17,7 +17,8 @@ import numpy as np
 from airflow_backtest_framework import validation_spec as vs
 from airflow_backtest_framework import validation_stats as st
 from airflow_backtest_framework.config import SweepConfig
-from airflow_backtest_framework.results_store import ResultNotFound, ResultsStore
+from airflow_backtest_framework.results_backends import ResultNotFound
+from airflow_backtest_framework.results_store import ResultsStore
 from airflow_backtest_framework.returns_matrix import read_returns_matrix
 from airflow_backtest_framework.validation_report import (
     DeflatedSharpe,

@@ -20,7 +20,8 @@ from typing import Any
 
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
-from airflow_backtest_framework.results_store import ResultsStore, ResultsStoreError
+from airflow_backtest_framework.results_backends import ResultsStoreError
+from airflow_backtest_framework.results_store import ResultsStore
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,9 @@ from airflow_backtest_framework.engine_contract import (  # the contract shared 
     points_prefix,
 )
 from airflow_backtest_framework.parquet_files import ParquetRowGroups
-from airflow_backtest_framework.results_store import ResultsStore, open_backend, parse_results_uri
+from airflow_backtest_framework.results_backends import open_backend
+from airflow_backtest_framework.results_store import ResultsStore
+from airflow_backtest_framework.results_uri import parse_results_uri
 from backtest_engine.data import DATABASE_SOURCE, DataSourceError, MarketData, load_market_data
 from backtest_engine.db_connection import database_dsn, public_db_host
 from backtest_engine.engine import ChunkOutcome, PointResult, RunContext, run_chunk

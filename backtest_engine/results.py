@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from airflow_backtest_framework.engine_contract import equity_key, point_key
-from airflow_backtest_framework.results_store import (
-    ResultsStore,
-    S3ClientFactory,
-    open_results_store,
-    read_object,
-)
-from airflow_backtest_framework.results_store import ResultsStoreError as StorageError
+from airflow_backtest_framework.results_backends import ResultsStoreError as StorageError
+from airflow_backtest_framework.results_backends import S3ClientFactory, read_object
+from airflow_backtest_framework.results_store import ResultsStore, open_results_store
 
 __all__ = ["S3ClientFactory", "StorageError", "equity_key", "open_store", "point_key", "read_text"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from airflow_backtest_framework.results_store import write_atomically
+from airflow_backtest_framework.results_backends import write_atomically
 from services.errors import BacktestError, Conflict, StorageError
 from services.models import NEW_SWEEP
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from airflow_backtest_framework.config import CONTEXT_MAX_GRID_POINTS, SweepConfig
 from airflow_backtest_framework.names import SweepNameError, validate_sweep_name
-from airflow_backtest_framework.results_store import write_atomically
+from airflow_backtest_framework.results_backends import write_atomically
 from services.errors import BadRequest, NotFound
 from services.models import SweepRecord, SweepSummary
 from services.records import (

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from airflow_backtest_framework.results_store import list_files, write_atomically
+from airflow_backtest_framework.results_backends import list_files, write_atomically
 from services.errors import NotFound, StorageError
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from airflow_backtest_framework.results_store import parse_results_uri
+from airflow_backtest_framework.results_uri import parse_results_uri
 from services.aws.clients import ClientSource, resolve_client
 from services.aws.errors import error_code, map_aws_error
 from services.errors import AuthError, BacktestError, NotFound, StorageError, Unavailable

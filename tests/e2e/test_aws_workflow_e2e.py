@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import DAG_ID_PREFIX
-from airflow_backtest_framework.results_store import parse_results_uri
+from airflow_backtest_framework.results_uri import parse_results_uri
 from tests.e2e.conftest import app_env, free_port, serve
 from tests.e2e.helpers import (
     cancel_run_from_history,

@@ -9,7 +9,7 @@ import pytest
 
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
-from airflow_backtest_framework.results_store import open_backend
+from airflow_backtest_framework.results_backends import open_backend
 from services.aws import s3_store
 from services.aws.batch import BatchJobsService, BatchJobStatus, point_states_from_jobs
 from services.aws.clients import AwsClients

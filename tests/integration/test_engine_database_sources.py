@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from airflow_backtest_framework.config import SweepConfig
-from airflow_backtest_framework.results_store import ResultsStore, open_backend
+from airflow_backtest_framework.results_backends import open_backend
+from airflow_backtest_framework.results_store import ResultsStore
 from backtest_engine import main
 from backtest_engine.sources import sample_frames
 from services.settings import PROJECT_ROOT

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from airflow_backtest_framework import engine_contract as ec
-from airflow_backtest_framework.results_store import LocalFolderBackend, S3Backend, open_results_store
+from airflow_backtest_framework.results_backends import LocalFolderBackend, S3Backend
+from airflow_backtest_framework.results_store import open_results_store
 from airflow_backtest_framework.results_uri import ResultsLocation, parse_results_uri
 from services.aws.s3_store import S3Store
 

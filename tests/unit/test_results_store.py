@@ -19,16 +19,16 @@ import pytest
 from moto import mock_aws
 
 from airflow_backtest_framework import engine_contract as ec
-from airflow_backtest_framework import results_store as rs
+from airflow_backtest_framework import results_backends as backends
 from airflow_backtest_framework.dag_factory import _summarize
-from airflow_backtest_framework.results_store import (
+from airflow_backtest_framework.results_backends import (
     LocalFolderBackend,
     ResultNotFound,
-    ResultsStore,
     ResultsStoreError,
     S3Backend,
     read_object,
 )
+from airflow_backtest_framework.results_store import ResultsStore
 from services.aws.s3_store import S3Store
 from services.results import ResultsService
 from services.storage import LocalFolderStore
@@ -225,7 +225,7 @@ def test_local_write_is_atomic_and_leaves_no_temp_file_on_failure(
     def failing_replace(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(rs.os, "replace", failing_replace)
+    monkeypatch.setattr(backends.os, "replace", failing_replace)
     with pytest.raises(ResultsStoreError, match="No space left"):
         backend.put("d/r/points/1.json", b"new")
     assert backend.get("d/r/points/1.json") == b"old"
@@ -235,8 +235,8 @@ def test_local_write_is_atomic_and_leaves_no_temp_file_on_failure(
 def test_local_files_are_readable_by_other_processes_and_temp_files_never_listed(tmp_path: Path) -> None:
     backend = LocalFolderBackend(tmp_path)
     backend.put("d/r/points/1.json", b"{}")
-    assert stat.S_IMODE(os.stat(tmp_path / "d/r/points/1.json").st_mode) == rs.FILE_MODE
-    (tmp_path / "d/r/points" / f"{rs.TEMP_PREFIX}2.json{rs.TEMP_SUFFIX}").write_bytes(b"half")
+    assert stat.S_IMODE(os.stat(tmp_path / "d/r/points/1.json").st_mode) == backends.FILE_MODE
+    (tmp_path / "d/r/points" / f"{backends.TEMP_PREFIX}2.json{backends.TEMP_SUFFIX}").write_bytes(b"half")
     assert backend.list("d/r/points/") == ["d/r/points/1.json"]
 
 
@@ -278,7 +278,7 @@ def test_s3_missing_bucket_is_a_store_error_naming_it(s3_client: Any) -> None:
 
 
 def test_s3_lists_every_page(s3_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rs, "S3_LIST_PAGE_SIZE", 2)
+    monkeypatch.setattr(backends, "S3_LIST_PAGE_SIZE", 2)
     store = ResultsStore(S3Backend(BUCKET, "", client=s3_client))
     for index in range(5):
         store.write_point(DAG, RUN, index, RECORD)

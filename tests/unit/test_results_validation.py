@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from airflow_backtest_framework import engine_contract as ec
-from airflow_backtest_framework.results_store import LocalFolderBackend, ResultsStore
+from airflow_backtest_framework.results_backends import LocalFolderBackend
+from airflow_backtest_framework.results_store import ResultsStore
 from airflow_backtest_framework.validation import validate_run, verdict
 from services.models import ValidationRead
 from services.results import ResultsService

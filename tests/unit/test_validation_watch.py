@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from airflow_backtest_framework import engine_contract as ec
-from airflow_backtest_framework.results_store import ResultNotFound, open_results_store
+from airflow_backtest_framework.results_backends import ResultNotFound
+from airflow_backtest_framework.results_store import open_results_store
 from airflow_backtest_framework.validation_report import ValidationReport
 from airflow_backtest_framework.validation_watch import chunks_finished_probe, watch
 from bench.bench_validation import business_days, validation_sweep, write_run
