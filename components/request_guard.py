@@ -6,6 +6,7 @@ import logging
 from urllib.parse import urlsplit
 
 import flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from components.health import HEALTH_PATHS
 from services.settings import Settings
@@ -75,7 +76,16 @@ def refusal(request: flask.Request, allowed: frozenset[str]) -> tuple[int, str] 
 
 
 def install_request_guard(server: flask.Flask, settings: Settings) -> None:
-    """Registered first, so a refused request reaches neither the sign-in nor a callback."""
+    """Registered first, so a refused request reaches neither the sign-in nor a callback.
+
+    Behind PROXY_HOPS trusted proxies, the request's client address (the audit trail's), scheme (OIDC's
+    redirect URI, secure cookies) and host (ALLOWED_HOSTS, the Origin check) are those the proxies
+    forwarded; the last PROXY_HOPS entries of each header are used, so a client cannot spoof them."""
+    if settings.proxy_hops:
+        hops = settings.proxy_hops
+        server.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
     allowed = settings.host_allowlist
     server.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
 

@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     allowed_hosts: str = ""  # comma-separated host names the app answers to, besides the loopback ones
     max_request_bytes: int = Field(DEFAULT_MAX_REQUEST_BYTES, ge=1024, le=64 * 1024 * 1024)
     session_cookie_secure: bool = False  # True behind HTTPS: the session cookie is then sent over HTTPS only
+    # Reverse proxies in front of the app (a TLS terminator, a load balancer) whose X-Forwarded-For, -Proto,
+    # -Host and -Port headers are believed: the client address, scheme and host name come from them.
+    # 0: the headers are ignored (anyone could send them).
+    proxy_hops: int = Field(0, ge=0, le=5)
     oidc_issuer_url: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: SecretStr | None = None
