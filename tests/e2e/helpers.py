@@ -56,9 +56,19 @@ def save_sweep(page: Page, name: str) -> None:
 
 
 def choose_factor(page: Page, factor: str) -> None:
-    """Tick one factor in the multi-select dropdown (search, tick, close)."""
-    page.click("#configure-factors")
-    page.keyboard.type(factor)
+    """Tick one factor in the multi-select dropdown (open, search, tick, close).
+
+    Dash loads the dropdown's code on demand: a click that lands before it has loaded opens nothing,
+    so the click is repeated until the search box shows (a few times at most)."""
+    search = page.locator(".dash-dropdown-search")
+    for _attempt in range(3):
+        page.click("#configure-factors")
+        try:
+            expect(search).to_be_visible(timeout=5_000)
+            break
+        except AssertionError:
+            continue
+    search.fill(factor)
     page.get_by_role("checkbox", name=f"{factor} —").check()
     page.keyboard.press("Escape")
     expect(page.locator("#configure-factors")).to_contain_text(factor)
