@@ -19,6 +19,7 @@ from services.errors import Unavailable
 # CPython 3.11's ast.parse is not thread-safe (gh-106905: a spurious "AST constructor recursion depth
 # mismatch"), and the fake answers concurrent requests (an HTTP server's threads, parallel polls).
 _PARSE_LOCK = threading.Lock()
+STARTED_STATES = frozenset({"running", "success", "failed", "up_for_retry"})
 
 
 def _now() -> str:
@@ -192,6 +193,8 @@ class FakeDagsFolderAirflow:
             "map_index": map_index,
             "state": state,
             "try_number": 1,
+            # A task that ran has a start: here the run's (the fake does not time its tasks).
+            "start_date": run.start_date if state in STARTED_STATES else None,
             "end_date": end_date,
         }
 

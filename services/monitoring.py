@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -42,6 +43,7 @@ LOCK_EXPIRE_S = 60  # a poller that died frees the lock after this
 SUMMARY_TOP_N = 5
 BEST_CACHE_S = 24 * 3600
 POLL_THREADS = 4
+ETA_MIN_SHARE = 0.01  # no ETA before this share of the grid is done: the first points' pace is no guide
 COMPARED_RUNS = 5  # runs drawn side by side on a sweep's page
 FINISHED_RUN_PROGRESS_S = 24 * 3600  # a finished run's progress no longer changes: read it once a day
 
@@ -105,10 +107,20 @@ def refine_with_batch(
 
 
 def eta_seconds(done: int, total: int, elapsed_s: float | None) -> float | None:
-    """Remaining time at the average rate so far; None before the first point is done."""
-    if not elapsed_s or done <= 0 or done >= total:
-        return None if done < total else 0.0
+    """Remaining time at the average rate so far; None until ETA_MIN_SHARE of the points are done (the
+    first points' rate says little: a chunk's first seconds load data)."""
+    if done >= total:
+        return 0.0
+    if not elapsed_s or done < max(1, math.ceil(ETA_MIN_SHARE * total)):
+        return None
     return elapsed_s * (total - done) / done
+
+
+def working_seconds(chunk_tis: list[TaskInstance], now: datetime) -> float | None:
+    """Seconds since the run's first chunk started (the ETA's clock: the scheduling and `plan` before it
+    are not part of the chunks' pace); None before any chunk started."""
+    starts = [ti.start_date for ti in chunk_tis if ti.start_date is not None]
+    return max(0.0, (now - min(starts)).total_seconds()) if starts else None
 
 
 def _live(samples: list[ProgressSample], run: DagRun, counts: Counter, now: datetime) -> list[ProgressSample]:
@@ -252,7 +264,7 @@ class MonitorService:
             elapsed_s=elapsed,
             eta_s=None
             if run.state.finished
-            else eta_seconds(counts[PointState.DONE], config.grid_size, elapsed),
+            else eta_seconds(counts[PointState.DONE], config.grid_size, working_seconds(chunk_tis, now)),
             summary=summary,
             progress=_live(progress_samples(plan.chunks, chunk_tis, run.start_date), run, counts, now),
             fetched_at=now,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import diskcache
@@ -16,7 +16,7 @@ from services.airflow.client import AirflowClient
 from services.airflow.models import RunState, TaskInstance, TaskState
 from services.deploy import DeployService
 from services.models import PointState, RunSummary, SweepStatus
-from services.monitoring import MonitorService, RunChunks, eta_seconds, point_states
+from services.monitoring import MonitorService, RunChunks, eta_seconds, point_states, working_seconds
 from services.results import ResultsService
 from services.runs import RunService
 from services.shared_cache import DiskSharedCache
@@ -142,6 +142,23 @@ def test_eta_uses_the_average_rate() -> None:
     assert eta_seconds(done=25, total=100, elapsed_s=10) == pytest.approx(30)
     assert eta_seconds(done=0, total=100, elapsed_s=10) is None
     assert eta_seconds(done=100, total=100, elapsed_s=10) == 0.0
+
+
+def test_no_eta_before_a_hundredth_of_the_grid_is_done() -> None:
+    assert eta_seconds(done=99, total=10_000, elapsed_s=3) is None
+    assert eta_seconds(done=100, total=10_000, elapsed_s=3) == pytest.approx(297)
+    assert eta_seconds(done=1, total=20, elapsed_s=3) == pytest.approx(57)  # a small grid: from point one
+
+
+def test_the_eta_clock_starts_with_the_first_chunk_not_the_run() -> None:
+    now = datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC)
+
+    def chunk(index: int, started_s: int | None) -> TaskInstance:
+        start = None if started_s is None else now - timedelta(seconds=started_s)
+        return TaskInstance(dag_id="d", run_id="r", task_id=CHUNK_TASK_ID, map_index=index, start_date=start)
+
+    assert working_seconds([chunk(0, 12), chunk(1, 10), chunk(2, None)], now) == pytest.approx(12)
+    assert working_seconds([chunk(0, None)], now) is None
 
 
 def test_status_before_any_run(world) -> None:
