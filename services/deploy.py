@@ -66,6 +66,7 @@ class _Deployment:
     progress: DeployProgress
     started_at: datetime
     cancelled: CancelCheck
+    report: ProgressCallback
     rendered: bytes = b""
     dag: DagInfo | None = None
 
@@ -230,7 +231,7 @@ class DeployService:
         """Run every step, reporting progress after each; errors end it with `ok=False` and a message."""
         progress = DeployProgress(dag_id=config.dag_id)
         report = on_progress or (lambda _progress: None)
-        job = _Deployment(config, progress, datetime.now(UTC), cancelled or (lambda: False))
+        job = _Deployment(config, progress, datetime.now(UTC), cancelled or (lambda: False), report)
         current = progress.steps[0]
         try:
             for step in progress.steps:
@@ -320,9 +321,14 @@ class DeployService:
             try:
                 return call()
             except Unavailable as exc:
-                if job.cancelled() or self._clock.monotonic() + self._poll_interval_s >= give_up_at:
+                left_s = give_up_at - self._clock.monotonic()
+                if job.cancelled() or left_s <= self._poll_interval_s:
                     raise
                 log.info("deploy of %s: %s; asking again", job.config.dag_id, exc.message)
+                for step in job.progress.steps:  # the page says why the step takes long
+                    if step.state is StepState.RUNNING:
+                        step.detail = f"{exc.message}; asking again for up to {left_s:.0f} s"
+                job.report(job.progress)
             self._clock.sleep(self._poll_interval_s)
 
 

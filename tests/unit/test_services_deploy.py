@@ -146,10 +146,15 @@ def busy_deployer(airflow: FakeDagsFolderAirflow, transport: BusyAirflow) -> Dep
 
 def test_a_busy_airflow_is_asked_again_until_the_unpause_goes_through(airflow: FakeDagsFolderAirflow) -> None:
     busy = BusyAirflow(airflow, "PATCH", busy=3)
-    progress = busy_deployer(airflow, busy).deploy(small_sweep())
+    details: list[str] = []
+    progress = busy_deployer(airflow, busy).deploy(
+        small_sweep(), on_progress=lambda p: details.append(p.steps[-1].detail)
+    )
     assert progress.ok, progress.error
     assert busy.refused == 3 and airflow.paused[small_sweep().dag_id] is False
-    assert progress.steps[-1].state == StepState.DONE
+    assert progress.steps[-1].state == StepState.DONE and progress.steps[-1].detail == "unpaused"
+    # While it waited, the page was told why: Airflow's own message and how long it will keep asking.
+    assert any("Airflow is slow" in d and "asking again for up to 60 s" in d for d in details), details
 
 
 def test_a_busy_airflow_fails_the_step_with_its_message_once_patience_runs_out(
