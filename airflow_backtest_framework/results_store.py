@@ -62,13 +62,7 @@ class ResultsStore:
     def progress_indices(self, dag_id: str, run_id: str) -> set[int] | None:
         """Indices written according to the progress records; None without any (list the points instead)."""
         records = self.progress_records(dag_id, run_id)
-        if not records:
-            return None
-        done: set[int] = set()
-        for record in records:
-            for first, count in record.get("ranges") or []:
-                done.update(range(int(first), int(first) + int(count)))
-        return done
+        return record_indices(records) if records else None
 
     def write_point(self, dag_id: str, run_id: str, index: int, record: object) -> None:
         self.put_json(ec.point_key(dag_id, run_id, index), record)
@@ -131,6 +125,24 @@ class ResultsStore:
         """`plan`'s chunks ((start, count) by map index) and whether its run order is space-filling."""
         document = self.get_json(ec.plan_key(dag_id, run_id))
         return [(int(s), int(n)) for s, n in document["chunks"]], bool(document.get("space_filling", False))
+
+
+def record_indices(records: list[dict[str, Any]]) -> set[int]:
+    """The indices the chunk progress records say were written."""
+    done: set[int] = set()
+    for record in records:
+        for first, count in record.get("ranges") or []:
+            done.update(range(int(first), int(first) + int(count)))
+    return done
+
+
+def record_history(record: dict[str, Any]) -> list[tuple[int, int]]:
+    """A progress record's history: (unix second, points written) pairs; [] if it has none (written by an
+    engine before histories) or it is malformed."""
+    try:
+        return [(int(at), int(done)) for at, done in record.get("history") or []]
+    except (TypeError, ValueError):
+        return []
 
 
 def open_results_store(uri: str, *, s3_client_factory: S3ClientFactory = default_s3_client) -> ResultsStore:

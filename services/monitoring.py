@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -28,8 +27,8 @@ from services.models import (
     RunSummary,
     SweepStatus,
 )
-from services.progress import progress_samples, with_live_sample
-from services.results import ResultsService
+from services.progress import eta_seconds, progress_samples, with_live_sample, working_seconds
+from services.results import LiveProgress, ResultsService
 from services.runs import run_summary
 from services.shared_cache import SharedCache
 from services.states import point_state_of_task
@@ -43,7 +42,6 @@ LOCK_EXPIRE_S = 60  # a poller that died frees the lock after this
 SUMMARY_TOP_N = 5
 BEST_CACHE_S = 24 * 3600
 POLL_THREADS = 4
-ETA_MIN_SHARE = 0.01  # no ETA before this share of the grid is done: the first points' pace is no guide
 COMPARED_RUNS = 5  # runs drawn side by side on a sweep's page
 FINISHED_RUN_PROGRESS_S = 24 * 3600  # a finished run's progress no longer changes: read it once a day
 
@@ -104,23 +102,6 @@ def refine_with_batch(
         if state is PointState.RUNNING and index not in done and batch_state is not PointState.NOT_STARTED:
             refined[index] = batch_state
     return refined
-
-
-def eta_seconds(done: int, total: int, elapsed_s: float | None) -> float | None:
-    """Remaining time at the average rate so far; None until ETA_MIN_SHARE of the points are done (the
-    first points' rate says little: a chunk's first seconds load data)."""
-    if done >= total:
-        return 0.0
-    if not elapsed_s or done < max(1, math.ceil(ETA_MIN_SHARE * total)):
-        return None
-    return elapsed_s * (total - done) / done
-
-
-def working_seconds(chunk_tis: list[TaskInstance], now: datetime) -> float | None:
-    """Seconds since the run's first chunk started (the ETA's clock: the scheduling and `plan` before it
-    are not part of the chunks' pace); None before any chunk started."""
-    starts = [ti.start_date for ti in chunk_tis if ti.start_date is not None]
-    return max(0.0, (now - min(starts)).total_seconds()) if starts else None
 
 
 def _live(samples: list[ProgressSample], run: DagRun, counts: Counter, now: datetime) -> list[ProgressSample]:
@@ -227,10 +208,11 @@ class MonitorService:
             run = latest[0] if latest else None
             run_id = run.run_id if run else None
         tis: list[TaskInstance] = []
-        done: set[int] = set()
+        live = LiveProgress(set(), {})
         plan: RunChunks | None = None
         if run_id is not None:
-            dag, run, tis, done, plan = self._fetch(config, run_id, dag, run)
+            dag, run, tis, live, plan = self._fetch(config, run_id, dag, run)
+        done = live.done
         if run is None:
             return SweepStatus(
                 dag_id=dag_id,
@@ -266,20 +248,25 @@ class MonitorService:
             if run.state.finished
             else eta_seconds(counts[PointState.DONE], config.grid_size, working_seconds(chunk_tis, now)),
             summary=summary,
-            progress=_live(progress_samples(plan.chunks, chunk_tis, run.start_date), run, counts, now),
+            progress=_live(
+                progress_samples(plan.chunks, chunk_tis, run.start_date, histories=live.histories),
+                run,
+                counts,
+                now,
+            ),
             fetched_at=now,
         )
 
     def _fetch(
         self, config: SweepConfig, run_id: str, dag: DagInfo | None, run: DagRun | None
-    ) -> tuple[DagInfo | None, DagRun | None, list[TaskInstance], set[int], RunChunks]:
+    ) -> tuple[DagInfo | None, DagRun | None, list[TaskInstance], LiveProgress, RunChunks]:
         """The DAG and run (unless known), task instances, points done and the run's plan, fetched at once."""
         dag_id = config.dag_id
         with ThreadPoolExecutor(max_workers=POLL_THREADS) as pool:  # independent calls overlap
             dag_f = pool.submit(self._client.find_dag, dag_id) if dag is None else None
             run_f = pool.submit(self._find_run, config, run_id) if run is None else None
             tis_f = pool.submit(self._task_instances, dag_id, run_id)
-            done_f = pool.submit(self._results.live_done_indices, dag_id, run_id)
+            done_f = pool.submit(self._results.live_progress, dag_id, run_id)
             plan_f = pool.submit(self.chunks_of_run, config, run_id)
             dag = dag_f.result() if dag_f else dag
             run = run_f.result() if run_f else run
@@ -320,7 +307,10 @@ class MonitorService:
             run=run,
             points_total=config.grid_size,
             progress=progress_samples(
-                self.chunks_of_run(config, run.run_id).chunks, chunk_tis, run.start_date
+                self.chunks_of_run(config, run.run_id).chunks,
+                chunk_tis,
+                run.start_date,
+                histories=self._results.live_progress(config.dag_id, run.run_id).histories,
             ),
         )
         self._cache.keep(

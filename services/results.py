@@ -9,13 +9,14 @@ import logging
 import math
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import pandas as pd
 
 from airflow_backtest_framework import engine_contract as ec
 from airflow_backtest_framework.config import SweepConfig
 from airflow_backtest_framework.parquet_files import decode_parquet
-from airflow_backtest_framework.results_store import ResultsStore
+from airflow_backtest_framework.results_store import ResultsStore, record_history, record_indices
 from airflow_backtest_framework.validation_report import REPORT_VERSION, ValidationReport
 from services.errors import BacktestError, NotFound
 from services.models import RETURNS_SOURCE, EquityCurve, PointResultSummary, ValidationRead
@@ -53,6 +54,15 @@ def _batches(items: list[int], count: int) -> Iterable[list[int]]:
     return (items[start : start + size] for start in range(0, len(items), size))
 
 
+@dataclass(frozen=True)
+class LiveProgress:
+    """What a run's chunk progress records say: the indices done, and (unix second, points written)
+    histories by chunk start (run-order position) for the chunks whose engine keeps one."""
+
+    done: set[int]
+    histories: dict[int, list[tuple[int, int]]]
+
+
 class ResultsService:
     """Reads the result files the engine writes: the framework's results store (its layout) on the
     results ArtifactStore (whose adapters map storage errors to NotFound / StorageError / ...)."""
@@ -65,13 +75,25 @@ class ResultsService:
         return self._store.point_indices(dag_id, run_id)
 
     def live_done_indices(self, dag_id: str, run_id: str) -> set[int]:
-        """Indices done of a running or finished run: from its chunks' progress records (one listing, a
-        read per chunk; they move every second within a chunk), else one listing of the point files."""
+        """Indices done of a running or finished run (see `live_progress`)."""
+        return self.live_progress(dag_id, run_id).done
+
+    def live_progress(self, dag_id: str, run_id: str) -> LiveProgress:
+        """Indices done of a running or finished run and each chunk's history: from its chunks' progress
+        records (one listing, a read per chunk; they move every second within a chunk), else the indices
+        from one listing of the point files and no history."""
         try:
-            done = self._store.progress_indices(dag_id, run_id)
+            records = self._store.progress_records(dag_id, run_id)
         except NotFound:
-            done = None
-        return self.done_indices(dag_id, run_id) if done is None else done
+            records = []
+        if not records:
+            return LiveProgress(self.done_indices(dag_id, run_id), {})
+        histories = {
+            int(record["start"]): history
+            for record in records
+            if isinstance(record.get("start"), int) and (history := record_history(record))
+        }
+        return LiveProgress(record_indices(records), histories)
 
     def chunk_plan(self, dag_id: str, run_id: str) -> tuple[list[tuple[int, int]], bool] | None:
         """The chunks `plan` cut the run into ((start, count) positions of the run order, by map index) and

@@ -22,6 +22,7 @@ from airflow_backtest_framework.chunking import (
 from airflow_backtest_framework.dag_factory import _plan, executor_profile
 from airflow_backtest_framework.results_store import open_results_store
 from backtest_engine import main
+from backtest_engine.progress import thin_history
 from tests.support.engine_runs import RUN_ID, make_env
 from tests.support.sweeps import small_sweep
 
@@ -115,6 +116,18 @@ def test_engine_runs_its_positions_and_writes_progress_records(tmp_path: Path) -
     assert record["start"] == 6 and record["count"] == 8 and record["done"] == 8 and record["failed"] == []
     assert {i for first, count in record["ranges"] for i in range(first, first + count)} == written
     assert open_results_store(str(tmp_path)).progress_indices(config.dag_id, RUN_ID) == written
+    # Its history: from 0 at the chunk's start to the 8 points written, in order of time.
+    history = record["history"]
+    assert history[0][1] == 0 and history[-1][1] == 8
+    assert [at for at, _ in history] == sorted(at for at, _ in history)
+    assert [done for _, done in history] == sorted(done for _, done in history)
+
+
+def test_a_long_history_is_thinned_keeping_its_first_and_last_entries() -> None:
+    history = [[1_000 + i, i] for i in range(10_001)]
+    thinned = thin_history(history, max_entries=240)
+    assert len(thinned) <= 240 and thinned[0] == [1_000, 0] and thinned[-1] == [11_000, 10_000]
+    assert thinned == sorted(thinned) and thin_history(thinned[:5], max_entries=240) == thinned[:5]
 
 
 def test_plan_writes_the_chunks_the_tasks_get(tmp_path: Path, monkeypatch) -> None:

@@ -16,7 +16,8 @@ from services.airflow.client import AirflowClient
 from services.airflow.models import RunState, TaskInstance, TaskState
 from services.deploy import DeployService
 from services.models import PointState, RunSummary, SweepStatus
-from services.monitoring import MonitorService, RunChunks, eta_seconds, point_states, working_seconds
+from services.monitoring import MonitorService, RunChunks, point_states
+from services.progress import eta_seconds, working_seconds
 from services.results import ResultsService
 from services.runs import RunService
 from services.shared_cache import DiskSharedCache

@@ -1,4 +1,5 @@
-"""A run's progress from its chunk task instances: the pure derivation, the status field, runs compared."""
+"""A run's progress from its chunks' histories and task instances: the pure derivation, the status field, runs
+compared."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 import diskcache
 import pytest
 
-from airflow_backtest_framework.engine_contract import CHUNK_TASK_ID
+from airflow_backtest_framework.engine_contract import CHUNK_TASK_ID, progress_key
+from airflow_backtest_framework.results_store import open_results_store
 from bench.fake_airflow import FakeDagsFolderAirflow
 from services.airflow.client import AirflowClient
 from services.airflow.models import TaskInstance
@@ -89,6 +91,33 @@ def test_thin_keeps_short_series_untouched() -> None:
     assert pairs(thin(samples, max_samples=3)) == [(0, 0), (1, 1), (3, 3), (4, 4)]
 
 
+def unix(seconds: float) -> int:
+    return int((T0 + timedelta(seconds=seconds)).timestamp())
+
+
+def test_chunks_with_a_history_add_their_points_as_they_were_written() -> None:
+    # Chunk 0 (start 0) and chunk 1 (start 2) kept histories; chunk 2 (an older engine) did not.
+    histories = {0: [(unix(3), 0), (unix(5), 1), (unix(9), 2)], 2: [(unix(4), 0), (unix(5), 1), (unix(7), 2)]}
+    tis = [ti(0, "success", 9.5), ti(1, "success", 7.5), ti(2, "success", 12.2)]
+    samples = progress_samples(CHUNKS, tis, T0, histories=histories)
+    assert pairs(samples) == [(0, 0), (5, 2), (7, 3), (9, 4), (12, 5)]
+
+
+def test_a_running_chunk_with_a_history_moves_the_series_before_it_ends() -> None:
+    histories = {0: [(unix(2), 0), (unix(4), 1)]}
+    samples = progress_samples(CHUNKS, [ti(0, "running")], T0, histories=histories)
+    assert pairs(samples) == [(0, 0), (4, 1)]
+
+
+def test_a_retried_chunks_new_history_replaces_the_old_attempt() -> None:
+    # The record holds the last attempt's history only: a failed first try adds nothing twice.
+    histories = {0: [(unix(20), 0), (unix(22), 2)]}
+    assert pairs(progress_samples(CHUNKS, [ti(0, "success", 22.5)], T0, histories=histories)) == [
+        (0, 0),
+        (22, 2),
+    ]
+
+
 # ------------------------------------------------------------------------ through the monitor service
 
 
@@ -134,6 +163,29 @@ def test_status_carries_the_runs_progress_from_the_same_poll(world) -> None:
     assert pairs(SweepStatus.model_validate_json(status.model_dump_json()).progress) == pairs(status.progress)
 
 
+def test_a_finished_runs_progress_keeps_what_its_chunks_histories_say(world, tmp_path: Path) -> None:
+    airflow, client, monitor, _, config = world
+    run = RunService(client).trigger(config)
+    _finish(airflow, config, run.run_id, {0: 40, 1: 41, 2: 42}, state="success")
+    store = open_results_store(str(tmp_path / "results"))
+    for start, written in (
+        (0, [(unix(1), 0), (unix(10), 1), (unix(40), 2)]),
+        (2, [(unix(1), 0), (unix(30), 2)]),
+    ):
+        record = {
+            "start": start,
+            "count": 2,
+            "done": 2,
+            "ranges": [[start, 2]],
+            "failed": [],
+            "history": written,
+        }
+        store.put_json(progress_key(config.dag_id, run.run_id, start), record)
+    status = monitor.status(config)
+    # Chunks 0 and 1 from their histories, chunk 2 (no record) at its end: not one step at the end.
+    assert pairs(status.progress) == [(0, 0), (10, 1), (30, 3), (40, 4), (42, 6)]
+
+
 def test_runs_compared_newest_first_finished_runs_read_once(world) -> None:
     airflow, client, monitor, cache, config = world
     runs = RunService(client)
@@ -176,3 +228,15 @@ def test_a_retried_run_is_read_again(world) -> None:
     expire_interval(cache, keep=f"run-progress:{config.dag_id}:{first.run_id}")
     retried = monitor.run_progress(config, limit=5)[1]
     assert retried.run.state == "running" and pairs(retried.progress) == [(0, 0), (10, 2), (90, 4)]
+
+
+def test_live_progress_reads_histories_and_skips_malformed_ones(tmp_path: Path) -> None:
+    results = ResultsService(LocalFolderStore(tmp_path))
+    store = open_results_store(str(tmp_path))
+    good = {"start": 0, "count": 2, "ranges": [[0, 2]], "history": [[100, 0], [101, 2]]}
+    bad = {"start": 2, "count": 2, "ranges": [[2, 1]], "history": [["x", None]]}
+    old = {"start": 4, "count": 1, "ranges": [[4, 1]]}  # an engine before histories
+    for record in (good, bad, old):
+        store.put_json(progress_key("d", "r", record["start"]), record)
+    live = results.live_progress("d", "r")
+    assert live.done == {0, 1, 2, 4} and live.histories == {0: [(100, 0), (101, 2)]}
