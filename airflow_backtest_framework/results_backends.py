@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import tempfile
 from collections.abc import Callable
@@ -11,8 +10,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from airflow_backtest_framework.results_uri import ResultsLocation, parse_results_uri
-
-log = logging.getLogger(__name__)
 
 # Partial writes are hidden temp files in the target's folder; listings never show them.
 TEMP_PREFIX = ".~result-"

@@ -59,11 +59,6 @@ class ResultsStore:
                 records.append(self.get_json(key))
         return records
 
-    def progress_indices(self, dag_id: str, run_id: str) -> set[int] | None:
-        """Indices written according to the progress records; None without any (list the points instead)."""
-        records = self.progress_records(dag_id, run_id)
-        return record_indices(records) if records else None
-
     def write_point(self, dag_id: str, run_id: str, index: int, record: object) -> None:
         self.put_json(ec.point_key(dag_id, run_id, index), record)
 

@@ -185,7 +185,7 @@ def bench_100k(services, settings, full: bool) -> None:
     assert services.deployer.deploy(config).ok
     started = time.perf_counter()
     run = services.runs.trigger(config)
-    while not services.results.live_done_indices(config.dag_id, run.run_id):  # the first progress record
+    while not services.results.live_progress(config.dag_id, run.run_id).done:  # the first progress record
         assert time.perf_counter() - started < 600, "no point done after 10 minutes"
         time.sleep(1)
     cold = cold_refreshes(settings, config, run.run_id)

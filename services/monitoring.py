@@ -310,7 +310,7 @@ class MonitorService:
                 self.chunks_of_run(config, run.run_id).chunks,
                 chunk_tis,
                 run.start_date,
-                histories=self._results.live_progress(config.dag_id, run.run_id).histories,
+                histories=self._results.progress_histories(config.dag_id, run.run_id),
             ),
         )
         self._cache.keep(

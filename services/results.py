@@ -63,6 +63,15 @@ class LiveProgress:
     histories: dict[int, list[tuple[int, int]]]
 
 
+def _histories(records: list[dict]) -> dict[int, list[tuple[int, int]]]:
+    """(unix second, points written) histories by chunk start, of the records that keep one."""
+    return {
+        int(record["start"]): history
+        for record in records
+        if isinstance(record.get("start"), int) and (history := record_history(record))
+    }
+
+
 class ResultsService:
     """Reads the result files the engine writes: the framework's results store (its layout) on the
     results ArtifactStore (whose adapters map storage errors to NotFound / StorageError / ...)."""
@@ -74,26 +83,24 @@ class ResultsService:
         """Indices of the grid points that have a result file (one listing, no reads)."""
         return self._store.point_indices(dag_id, run_id)
 
-    def live_done_indices(self, dag_id: str, run_id: str) -> set[int]:
-        """Indices done of a running or finished run (see `live_progress`)."""
-        return self.live_progress(dag_id, run_id).done
-
     def live_progress(self, dag_id: str, run_id: str) -> LiveProgress:
         """Indices done of a running or finished run and each chunk's history: from its chunks' progress
         records (one listing, a read per chunk; they move every second within a chunk), else the indices
         from one listing of the point files and no history."""
-        try:
-            records = self._store.progress_records(dag_id, run_id)
-        except NotFound:
-            records = []
+        records = self._progress_records(dag_id, run_id)
         if not records:
             return LiveProgress(self.done_indices(dag_id, run_id), {})
-        histories = {
-            int(record["start"]): history
-            for record in records
-            if isinstance(record.get("start"), int) and (history := record_history(record))
-        }
-        return LiveProgress(record_indices(records), histories)
+        return LiveProgress(record_indices(records), _histories(records))
+
+    def progress_histories(self, dag_id: str, run_id: str) -> dict[int, list[tuple[int, int]]]:
+        """The chunks' histories alone (see `live_progress`): no listing of the point files."""
+        return _histories(self._progress_records(dag_id, run_id))
+
+    def _progress_records(self, dag_id: str, run_id: str) -> list[dict]:
+        try:
+            return self._store.progress_records(dag_id, run_id)
+        except NotFound:
+            return []
 
     def chunk_plan(self, dag_id: str, run_id: str) -> tuple[list[tuple[int, int]], bool] | None:
         """The chunks `plan` cut the run into ((start, count) positions of the run order, by map index) and

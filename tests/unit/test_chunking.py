@@ -20,7 +20,7 @@ from airflow_backtest_framework.chunking import (
     space_filling_cells,
 )
 from airflow_backtest_framework.dag_factory import _plan, executor_profile
-from airflow_backtest_framework.results_store import open_results_store
+from airflow_backtest_framework.results_store import open_results_store, record_indices
 from backtest_engine import main
 from backtest_engine.progress import thin_history
 from tests.support.engine_runs import RUN_ID, make_env
@@ -115,7 +115,9 @@ def test_engine_runs_its_positions_and_writes_progress_records(tmp_path: Path) -
     record = json.loads((run / "progress" / "6.json").read_text())
     assert record["start"] == 6 and record["count"] == 8 and record["done"] == 8 and record["failed"] == []
     assert {i for first, count in record["ranges"] for i in range(first, first + count)} == written
-    assert open_results_store(str(tmp_path)).progress_indices(config.dag_id, RUN_ID) == written
+    assert (
+        record_indices(open_results_store(str(tmp_path)).progress_records(config.dag_id, RUN_ID)) == written
+    )
     # Its history: from 0 at the chunk's start to the 8 points written, in order of time.
     history = record["history"]
     assert history[0][1] == 0 and history[-1][1] == 8
